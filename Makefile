@@ -1,0 +1,44 @@
+# Frostline. `make help` lists the targets.
+GO      ?= go
+BIN     := bin
+PKGS    := ./...
+TESTFLAGS ?=
+
+.PHONY: help build test test-short bench demo lint fmtcheck vet tidy fuzz clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+
+build: ## build the three binaries into bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/ ./cmd/...
+
+test: ## the whole suite, with the race detector
+	$(GO) test -race -count=1 -timeout 25m $(TESTFLAGS) $(PKGS)
+
+test-short: ## unit tests only (no servers)
+	$(GO) test -short -count=1 $(PKGS)
+
+bench: ## benchmarks (figures go to docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+
+demo: ## the main job on embedded defaults
+	$(GO) run ./cmd/frostline demo
+
+lint: fmtcheck vet ## gofmt and go vet
+
+fmtcheck: ## fail when gofmt would change a file
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet: ## go vet
+	$(GO) vet $(PKGS)
+
+tidy: ## fail when go.mod or go.sum drift from the code
+	$(GO) mod tidy
+	git diff --exit-code go.mod go.sum
+
+fuzz: ## run each fuzz target for a short while
+	$(GO) test ./rules -run '^$$' -fuzz FuzzParse -fuzztime 30s
+	$(GO) test ./rules/replay -run '^$$' -fuzz FuzzReader -fuzztime 30s
+
+clean: ## remove build output
+	rm -rf $(BIN)

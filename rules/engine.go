@@ -1,0 +1,568 @@
+package rules
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// Reading is one sample of one metric of one asset, at its event time.
+type Reading struct {
+	Site   string
+	Asset  string
+	Metric MetricID
+	At     time.Time
+	Value  float64
+}
+
+// EventType says what happened to an incident.
+type EventType string
+
+// Incident event types.
+const (
+	Opened  EventType = "opened"
+	Updated EventType = "updated"
+	Cleared EventType = "cleared"
+)
+
+// SiteAsset is the asset id a site-wide incident (gateway_offline) carries.
+const SiteAsset = "*"
+
+// Event is one incident event: an episode opened, updated or cleared. It is
+// what the edge forwards to the cloud and what a replay prints, one JSON
+// object per line.
+type Event struct {
+	Event       EventType  `json:"event"`
+	Incident    string     `json:"incident"`
+	Seq         int        `json:"seq"`
+	Site        string     `json:"site"`
+	Asset       string     `json:"asset"`
+	AssetClass  string     `json:"asset_class,omitempty"`
+	Rule        string     `json:"rule"`
+	Problem     string     `json:"problem"`
+	Priority    string     `json:"priority"`
+	Trade       string     `json:"trade"`
+	Title       string     `json:"title"`
+	Summary     string     `json:"summary"`
+	At          time.Time  `json:"at"`
+	Started     time.Time  `json:"started"`
+	Metric      string     `json:"metric,omitempty"`
+	Value       float64    `json:"value"`
+	Peak        float64    `json:"peak"`
+	Limit       *float64   `json:"limit,omitempty"`
+	OutOfRange  float64    `json:"out_of_range_s"`
+	Occurrences int        `json:"occurrences"`
+	PredictedAt *time.Time `json:"predicted_at,omitempty"`
+}
+
+// MsgID is the event's idempotency key: the same event always gets the
+// same id, so a retried delivery is recognised downstream.
+func (e *Event) MsgID() string { return e.Incident + "-" + strconv.Itoa(e.Seq) }
+
+// Errors a reading can be refused with. They are values, so refusing a
+// reading costs no allocation; the Engine also counts them in Stats.
+var (
+	ErrUnknownSite   = errors.New("rules: unknown site")
+	ErrUnknownAsset  = errors.New("rules: unknown asset")
+	ErrUnknownMetric = errors.New("rules: unknown metric")
+	ErrLate          = errors.New("rules: reading older than the allowed lateness")
+	ErrBadValue      = errors.New("rules: value is not a finite number")
+)
+
+// Options tune an Engine. The zero value gives the defaults.
+type Options struct {
+	// Lateness is how far behind a series' newest reading an out-of-order
+	// reading may be and still be used; older ones are counted and dropped.
+	// Default 5m.
+	Lateness time.Duration
+	// MaxGap is the longest silence between two samples that durations
+	// still count across; a longer gap restarts duration counting. Default
+	// 20m.
+	MaxGap time.Duration
+	// Stale is how long a held value (a defrost or mode signal reported on
+	// change) is trusted without a fresh report. Default 1h.
+	Stale time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.Lateness == 0 {
+		o.Lateness = 5 * time.Minute
+	}
+	if o.MaxGap == 0 {
+		o.MaxGap = 20 * time.Minute
+	}
+	if o.Stale == 0 {
+		o.Stale = time.Hour
+	}
+}
+
+// Stats counts what an Engine has seen.
+type Stats struct {
+	Readings      uint64 // readings evaluated
+	Reordered     uint64 // out of order but within lateness: used for values only
+	Late          uint64 // older than lateness: dropped
+	UnknownSite   uint64
+	UnknownAsset  uint64
+	UnknownMetric uint64
+	BadValue      uint64
+	Evaluations   uint64 // rule instance evaluations
+	Opened        uint64
+	Updated       uint64
+	Cleared       uint64
+}
+
+const numMetrics = 16
+
+// held is an asset's latest value of one metric, sample-and-hold.
+type held struct {
+	V        float64 `json:"v"`
+	Prev     float64 `json:"prev"`
+	At       int64   `json:"at"`
+	Changed  int64   `json:"changed"`
+	Interval float64 `json:"interval"` // learned reporting interval, ns (EWMA)
+	Changes  uint32  `json:"changes"`
+	Seen     bool    `json:"seen"`
+}
+
+type assetKey struct{ site, asset string }
+
+type siteState struct {
+	site     *Site
+	lastSeen int64
+	assets   []*assetState
+	scoped   []*instance // site-scope rules
+	ticking  []*instance // rules of this site's assets driven by time
+}
+
+type assetState struct {
+	site     *siteState
+	asset    *Asset
+	held     [numMetrics]held
+	lastSeen int64
+	byMetric [numMetrics][]*instance
+	all      []*instance
+}
+
+// Engine evaluates a rule Set over readings. It is not safe for concurrent
+// use: one goroutine owns it (the edge's pipeline or a replay).
+type Engine struct {
+	set      *Set
+	opts     Options
+	sites    []*siteState
+	siteByID map[string]*siteState
+	assets   map[assetKey]*assetState
+	wm       int64 // watermark: the newest event time seen, ns
+	nextScan int64
+	out      []Event
+	stats    Stats
+	scratch  []float64
+}
+
+const scanEvery = int64(30 * time.Second)
+
+// NewEngine prepares an engine for the given sites: one rule instance per
+// (asset, matching rule), all state preallocated.
+func NewEngine(set *Set, sites []*Site, opts Options) (*Engine, error) {
+	opts.defaults()
+	e := &Engine{
+		set: set, opts: opts,
+		siteByID: make(map[string]*siteState, len(sites)),
+		assets:   make(map[assetKey]*assetState),
+		scratch:  make([]float64, 0, trendPoints*trendPoints/2),
+	}
+	sorted := slices.Clone(sites)
+	slices.SortFunc(sorted, func(a, b *Site) int { return strings.Compare(a.ID, b.ID) })
+	for _, s := range sorted {
+		if _, dup := e.siteByID[s.ID]; dup {
+			return nil, fmt.Errorf("rules: site %q given twice", s.ID)
+		}
+		ss := &siteState{site: s}
+		e.siteByID[s.ID] = ss
+		e.sites = append(e.sites, ss)
+		for i := range s.Assets {
+			a := &s.Assets[i]
+			as := &assetState{site: ss, asset: a}
+			ss.assets = append(ss.assets, as)
+			e.assets[assetKey{s.ID, a.ID}] = as
+		}
+		for _, c := range set.rules {
+			if c.kind == KindMissing && c.siteScope {
+				if matchSite(c, s) {
+					ss.scoped = append(ss.scoped, newInstance(c, ss, nil))
+				}
+				continue
+			}
+			for _, as := range ss.assets {
+				if !matchAsset(c, s, as.asset) {
+					continue
+				}
+				rc := c
+				if o, ok := as.asset.Overrides[c.id]; ok {
+					if o.Disabled {
+						continue
+					}
+					rc = c.withOverride(o)
+				}
+				in := newInstance(rc, ss, as)
+				as.all = append(as.all, in)
+				for _, m := range in.metrics() {
+					as.byMetric[m] = append(as.byMetric[m], in)
+				}
+				if in.ticks() {
+					ss.ticking = append(ss.ticking, in)
+				}
+			}
+		}
+	}
+	return e, nil
+}
+
+func matchSite(c *compiled, s *Site) bool {
+	return len(c.src.Match.Site) == 0 || slices.Contains(c.src.Match.Site, s.ID)
+}
+
+func matchAsset(c *compiled, s *Site, a *Asset) bool {
+	m := &c.src.Match
+	return matchSite(c, s) &&
+		(len(m.Class) == 0 || slices.Contains(m.Class, a.Class)) &&
+		(len(m.Asset) == 0 || slices.Contains(m.Asset, a.ID))
+}
+
+// Stats returns what the engine has counted so far.
+func (e *Engine) Stats() Stats { return e.stats }
+
+// Watermark returns the newest event time the engine has seen.
+func (e *Engine) Watermark() time.Time {
+	if e.wm == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, e.wm).UTC()
+}
+
+// Instances returns how many (asset, rule) instances the engine runs.
+func (e *Engine) Instances() int {
+	n := 0
+	for _, s := range e.sites {
+		n += len(s.scoped)
+		for _, a := range s.assets {
+			n += len(a.all)
+		}
+	}
+	return n
+}
+
+// HasAsset reports whether the engine knows the asset.
+func (e *Engine) HasAsset(site, asset string) bool {
+	_, ok := e.assets[assetKey{site, asset}]
+	return ok
+}
+
+// Observe evaluates one reading and appends the incident events it causes
+// (including those of time-driven rules that came due) to dst. A refused
+// reading returns one of the Err values above and is counted.
+func (e *Engine) Observe(dst []Event, r Reading) ([]Event, error) {
+	a := e.assets[assetKey{r.Site, r.Asset}]
+	if a == nil {
+		if e.siteByID[r.Site] == nil {
+			e.stats.UnknownSite++
+			return dst, ErrUnknownSite
+		}
+		e.stats.UnknownAsset++
+		return dst, ErrUnknownAsset
+	}
+	if r.Metric >= numMetrics || int(r.Metric) >= len(Metrics) {
+		e.stats.UnknownMetric++
+		return dst, ErrUnknownMetric
+	}
+	if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
+		e.stats.BadValue++
+		return dst, ErrBadValue
+	}
+	t := r.At.UnixNano()
+	h := &a.held[r.Metric]
+	if h.Seen && t < h.At-int64(e.opts.Lateness) {
+		e.stats.Late++
+		return dst, ErrLate
+	}
+	e.out = dst
+	e.advance(t)
+	e.stats.Readings++
+	ss := a.site
+	if t > ss.lastSeen {
+		ss.lastSeen = t
+	}
+	for _, in := range ss.scoped {
+		if in.ep.Open {
+			e.clear(in, t, r.Value)
+		}
+	}
+	if h.Seen && t < h.At {
+		// Out of order within lateness: the held sequence stays as it is
+		// (it is newer); value rules see the sample at the series' time.
+		e.stats.Reordered++
+		for _, in := range a.byMetric[r.Metric] {
+			if in.st.valueOnly() {
+				e.stats.Evaluations++
+				in.st.observe(e, in, r.Metric, h.At, r.Value, h.V)
+			}
+		}
+		dst, e.out = e.out, nil
+		return dst, nil
+	}
+	prev := h.V
+	if h.Seen {
+		if dt := float64(t - h.At); dt > 0 && dt < float64(6*time.Hour) {
+			if h.Interval == 0 {
+				h.Interval = dt
+			} else {
+				h.Interval += (dt - h.Interval) / 8
+			}
+		}
+		if r.Value != h.V {
+			h.Prev, h.Changed = h.V, t
+			h.Changes++
+		}
+	} else {
+		h.Prev, h.Changed, h.Seen = r.Value, t, true
+		prev = r.Value
+	}
+	h.V, h.At = r.Value, t
+	if t > a.lastSeen {
+		a.lastSeen = t
+	}
+	for _, in := range a.byMetric[r.Metric] {
+		e.stats.Evaluations++
+		in.st.observe(e, in, r.Metric, t, r.Value, prev)
+	}
+	dst, e.out = e.out, nil
+	return dst, nil
+}
+
+// Advance moves event time forward to t without a reading, so that
+// time-driven rules (missing data, state durations) come due: the edge
+// calls it on a wall-clock ticker, a replay never needs to.
+func (e *Engine) Advance(dst []Event, t time.Time) []Event {
+	e.out = dst
+	e.advance(t.UnixNano())
+	dst, e.out = e.out, nil
+	return dst
+}
+
+func (e *Engine) advance(t int64) {
+	if t <= e.wm {
+		return
+	}
+	e.wm = t
+	if t < e.nextScan {
+		return
+	}
+	e.nextScan = t - t%scanEvery + scanEvery
+	for _, s := range e.sites {
+		for _, in := range s.scoped {
+			in.st.tick(e, in, t)
+		}
+		for _, in := range s.ticking {
+			in.st.tick(e, in, t)
+		}
+	}
+}
+
+// suppressed reports whether any suppress condition of the instance's rule
+// holds at t, or ended less than its recovery ago.
+func (e *Engine) suppressed(in *instance, t int64) bool {
+	for i := range in.rule.suppress {
+		c := &in.rule.suppress[i]
+		if c.op == 'c' {
+			if in.site.site.Closed(time.Unix(0, t)) {
+				return true
+			}
+			continue
+		}
+		h := &in.asset.held[c.metric]
+		if !h.Seen || t-h.At > int64(e.opts.Stale) {
+			continue
+		}
+		if c.test(h.V) {
+			return true
+		}
+		if c.recovery > 0 && c.test(h.Prev) && t-h.Changed < c.recovery {
+			return true
+		}
+	}
+	return false
+}
+
+// gated reports whether every when condition holds at t.
+func (e *Engine) gated(in *instance, t int64) bool {
+	for i := range in.rule.when {
+		c := &in.rule.when[i]
+		if c.op == 'c' {
+			if !in.site.site.Closed(time.Unix(0, t)) {
+				return false
+			}
+			continue
+		}
+		h := &in.asset.held[c.metric]
+		if !h.Seen || t-h.At > int64(e.opts.Stale) || !c.test(h.V) {
+			return false
+		}
+	}
+	return true
+}
+
+// episode is the incident an instance has open, if any.
+type episode struct {
+	Open        bool    `json:"open"`
+	ID          string  `json:"id,omitempty"`
+	Start       int64   `json:"start,omitempty"`
+	OpenedAt    int64   `json:"opened_at,omitempty"`
+	Seq         int     `json:"seq,omitempty"`
+	Priority    string  `json:"priority,omitempty"`
+	Esc         int     `json:"esc,omitempty"` // escalations applied
+	Peak        float64 `json:"peak,omitempty"`
+	Last        float64 `json:"last,omitempty"`
+	OutOfRange  int64   `json:"oor,omitempty"`
+	Occurrences int     `json:"occ,omitempty"`
+	LastUpdate  int64   `json:"last_update,omitempty"`
+	Predicted   int64   `json:"predicted,omitempty"`
+	Limit       float64 `json:"limit,omitempty"`
+	HasLimit    bool    `json:"has_limit,omitempty"`
+	// What the episode was opened as, so that it can still be cleared if
+	// its rule is removed by a reload.
+	Problem string `json:"problem,omitempty"`
+	Trade   string `json:"trade,omitempty"`
+	Class   string `json:"class,omitempty"`
+}
+
+// IncidentID derives an incident's id from what identifies its episode.
+func IncidentID(site, asset, rule string, start time.Time) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d", site, asset, rule, start.UnixNano())
+	return "inc_" + hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+func (in *instance) assetID() string {
+	if in.asset == nil {
+		return SiteAsset
+	}
+	return in.asset.asset.ID
+}
+
+func (e *Engine) open(in *instance, start, t int64, v, limit float64, hasLimit bool) {
+	in.ep = episode{
+		Open: true, Start: start, OpenedAt: t,
+		ID:       IncidentID(in.site.site.ID, in.assetID(), in.rule.id, time.Unix(0, start)),
+		Priority: in.rule.src.Priority, Peak: v, Last: v, Occurrences: 1, LastUpdate: t,
+		Limit: limit, HasLimit: hasLimit, Problem: in.rule.src.Problem, Trade: in.rule.src.Trade,
+	}
+	if in.asset != nil {
+		in.ep.Class = in.asset.asset.Class
+	}
+	e.stats.Opened++
+	e.emit(in, Opened, t)
+}
+
+// touch records a sample on an open episode and sends a progress update
+// when one is due.
+func (e *Engine) touch(in *instance, t int64, v float64) {
+	ep := &in.ep
+	ep.Last = v
+	ep.Peak = in.rule.worse(ep.Peak, v)
+	if t-ep.LastUpdate >= in.rule.updateEvery {
+		e.update(in, t)
+	}
+}
+
+func (e *Engine) update(in *instance, t int64) {
+	in.ep.LastUpdate = t
+	e.stats.Updated++
+	e.emit(in, Updated, t)
+}
+
+func (e *Engine) escalate(in *instance, t int64, priority string) {
+	if priority >= in.ep.Priority {
+		return
+	}
+	in.ep.Priority = priority
+	e.update(in, t)
+}
+
+func (e *Engine) clear(in *instance, t int64, v float64) {
+	in.ep.Last = v
+	e.stats.Cleared++
+	e.emit(in, Cleared, t)
+	in.ep = episode{}
+}
+
+type summaryData struct {
+	Site, SiteName, Asset, AssetName, Class, Metric, Rule, Priority string
+	Value, Peak, Limit                                              float64
+	For, Duration, OutOfRange, Window                               time.Duration
+	HoursToLimit                                                    float64
+	Count                                                           int
+}
+
+func (e *Engine) emit(in *instance, typ EventType, t int64) {
+	ep := &in.ep
+	ep.Seq++
+	c := in.rule
+	ev := Event{
+		Event: typ, Incident: ep.ID, Seq: ep.Seq,
+		Site: in.site.site.ID, Asset: in.assetID(), AssetClass: ep.Class,
+		Rule: c.id, Problem: ep.Problem, Priority: ep.Priority, Trade: ep.Trade,
+		At: time.Unix(0, t).UTC(), Started: time.Unix(0, ep.Start).UTC(),
+		Value: round3(ep.Last), Peak: round3(ep.Peak), OutOfRange: float64(ep.OutOfRange / int64(time.Second)),
+		Occurrences: ep.Occurrences,
+	}
+	if c.metric != NoMetric {
+		ev.Metric = c.metric.String()
+	}
+	if ep.HasLimit {
+		l := ep.Limit
+		ev.Limit = &l
+	}
+	d := summaryData{
+		Site: ev.Site, SiteName: in.site.site.Name, Asset: ev.Asset, AssetName: ev.Asset,
+		Class: ev.AssetClass, Metric: ev.Metric, Rule: c.id, Priority: ev.Priority,
+		Value: ev.Value, Peak: ev.Peak, Limit: ep.Limit,
+		For: time.Duration(c.forNs), Duration: time.Duration(t - ep.Start),
+		OutOfRange: time.Duration(ep.OutOfRange), Window: time.Duration(c.window),
+		Count: ep.Occurrences,
+	}
+	if in.asset != nil && in.asset.asset.Name != "" {
+		d.AssetName = in.asset.asset.Name
+	}
+	if ep.Predicted != 0 {
+		p := time.Unix(0, ep.Predicted).UTC()
+		ev.PredictedAt = &p
+		d.HoursToLimit = math.Max(0, float64(ep.Predicted-t)/float64(time.Hour))
+	}
+	ev.Title = render(c.title, &d, c.src.Title)
+	ev.Summary = render(c.summary, &d, c.src.Summary)
+	if typ == Cleared {
+		ev.Summary = "cleared: " + ev.Summary
+	}
+	e.out = append(e.out, ev)
+}
+
+// render executes a rule's template; a template that fails at run time
+// (it passed Parse, so only on odd data) falls back to its raw text.
+func render(t *template.Template, d *summaryData, raw string) string {
+	if t == nil {
+		return raw
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, d); err != nil {
+		return raw
+	}
+	return b.String()
+}
+
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }

@@ -1,0 +1,641 @@
+package rules
+
+import (
+	"math"
+	"slices"
+)
+
+// instance is one rule running for one asset (or one site, for site-scope
+// rules): the compiled rule, the episode it has open, and its kind's state.
+type instance struct {
+	rule  *compiled
+	site  *siteState
+	asset *assetState // nil for site-scope rules
+	ep    episode
+	st    evaluator
+}
+
+// evaluator is one rule kind's state and logic. Implementations are plain
+// structs with exported fields so that a snapshot can encode them.
+type evaluator interface {
+	// observe takes a sample of metric m at t; prev is the series' value
+	// before it.
+	observe(e *Engine, in *instance, m MetricID, t int64, v, prev float64)
+	// tick lets time-driven rules act at event time t without a sample.
+	tick(e *Engine, in *instance, t int64)
+	// valueOnly reports whether the kind can use an out-of-order sample.
+	valueOnly() bool
+}
+
+func newInstance(c *compiled, s *siteState, a *assetState) *instance {
+	in := &instance{rule: c, site: s, asset: a}
+	switch c.kind {
+	case KindThreshold, KindDelta:
+		l := &levelState{}
+		if c.avg > 0 {
+			l.Avg = &avgRing{}
+		}
+		in.st = l
+	case KindTrend:
+		in.st = &trendState{}
+	case KindState:
+		in.st = &stateState{}
+	case KindTransitions:
+		in.st = &transState{}
+	case KindFlatline:
+		in.st = &flatState{}
+	case KindMissing:
+		in.st = &missState{}
+	}
+	return in
+}
+
+func (in *instance) metrics() []MetricID {
+	c := in.rule
+	switch {
+	case c.kind == KindDelta:
+		return []MetricID{c.metric, c.minus}
+	case c.kind == KindMissing && c.metric == NoMetric:
+		all := make([]MetricID, len(Metrics))
+		for i := range all {
+			all[i] = MetricID(i)
+		}
+		return all
+	case c.kind == KindMissing:
+		return []MetricID{c.metric}
+	}
+	return []MetricID{c.metric}
+}
+
+func (in *instance) ticks() bool {
+	switch in.rule.kind {
+	case KindState, KindTransitions, KindMissing:
+		return true
+	}
+	return false
+}
+
+// gap returns the time between two samples that durations may count: a
+// silence longer than MaxGap counts as nothing.
+func (e *Engine) gap(from, to int64) int64 {
+	d := to - from
+	if d < 0 || from == 0 || d > int64(e.opts.MaxGap) {
+		return 0
+	}
+	return d
+}
+
+// ---- threshold and delta ----
+
+// avgBuckets is the resolution of a moving time-weighted average.
+const avgBuckets = 24
+
+// avgRing holds a time-weighted moving average in fixed buckets.
+type avgRing struct {
+	Idx [avgBuckets]int64   `json:"idx"` // absolute bucket number held in each slot
+	Sum [avgBuckets]float64 `json:"sum"` // value x seconds
+	Dur [avgBuckets]float64 `json:"dur"` // seconds covered
+}
+
+// add integrates value v over [from, to).
+func (r *avgRing) add(width, from, to int64, v float64) {
+	for from < to {
+		b := from / width
+		end := min((b+1)*width, to)
+		slot := b % avgBuckets
+		if r.Idx[slot] != b {
+			r.Idx[slot], r.Sum[slot], r.Dur[slot] = b, 0, 0
+		}
+		sec := float64(end-from) / 1e9
+		r.Sum[slot] += v * sec
+		r.Dur[slot] += sec
+		from = end
+	}
+}
+
+// mean returns the average over the window ending at t and how much of the
+// window it covers (0..1).
+func (r *avgRing) mean(width, t int64) (float64, float64) {
+	cur := t / width
+	var sum, dur float64
+	for i := range avgBuckets {
+		if r.Idx[i] > cur-avgBuckets && r.Idx[i] <= cur {
+			sum += r.Sum[i]
+			dur += r.Dur[i]
+		}
+	}
+	if dur == 0 {
+		return 0, 0
+	}
+	return sum / dur, dur / (float64(width*avgBuckets) / 1e9)
+}
+
+// levelState runs threshold and delta rules.
+type levelState struct {
+	Y       float64  `json:"y"`       // product-filtered value
+	HasY    bool     `json:"has_y"`   //
+	LastAt  int64    `json:"last_at"` // previous sample time
+	LastV   float64  `json:"last_v"`  // previous raw value (held over the gap for averages)
+	Pending int64    `json:"pending"` // first sample of the current bad run, 0 for none
+	BadFor  int64    `json:"bad_for"` // time bad in the current run
+	DM      float64  `json:"dm"`      // degree-minutes in the current run
+	Good    int64    `json:"good"`    // open: first sample of the current clear run
+	WasBad  bool     `json:"was_bad"` // the previous sample was bad
+	Avg     *avgRing `json:"avg,omitempty"`
+}
+
+func (l *levelState) valueOnly() bool                { return true }
+func (l *levelState) tick(*Engine, *instance, int64) {}
+
+func (l *levelState) observe(e *Engine, in *instance, m MetricID, t int64, v, _ float64) {
+	c := in.rule
+	x := v
+	dt := e.gap(l.LastAt, t)
+	switch {
+	case c.kind == KindDelta:
+		a, b := &in.asset.held[c.metric], &in.asset.held[c.minus]
+		if !a.Seen || !b.Seen || t-a.At > int64(e.opts.MaxGap) || t-b.At > int64(e.opts.MaxGap) {
+			return
+		}
+		x = a.V - b.V
+	case c.tau > 0:
+		if !l.HasY {
+			l.Y, l.HasY = v, true
+		} else if dt > 0 {
+			l.Y += (v - l.Y) * (1 - math.Exp(-float64(dt)/float64(c.tau)))
+		}
+		x = l.Y
+	case c.avg > 0:
+		width := c.avg / avgBuckets
+		if dt > 0 {
+			l.Avg.add(width, l.LastAt, t, l.LastV)
+		}
+		l.LastV = v
+		mean, cover := l.Avg.mean(width, t)
+		if cover < 0.8 {
+			l.LastAt = t
+			return
+		}
+		x = mean
+	}
+	l.LastAt = t
+	l.decide(e, in, t, x, dt)
+}
+
+// decide applies a level rule's alarm, hysteresis and escalation logic to
+// the value x at t; dt is the time since the previous sample.
+func (l *levelState) decide(e *Engine, in *instance, t int64, x float64, dt int64) {
+	c := in.rule
+	if e.suppressed(in, t) {
+		if !in.ep.Open {
+			l.Pending, l.BadFor, l.DM = 0, 0, 0
+		}
+		l.WasBad = false
+		return
+	}
+	if !e.gated(in, t) {
+		return // paused: nothing accrues while the condition is off
+	}
+	bad := c.beyond(x, c.level)
+	if !in.ep.Open {
+		if !bad {
+			l.Pending, l.BadFor, l.DM, l.WasBad = 0, 0, 0, false
+			return
+		}
+		if l.Pending == 0 || !l.WasBad {
+			l.Pending, l.BadFor, l.DM = t, 0, 0
+		} else {
+			l.BadFor += dt
+			l.DM += c.excess(x) * float64(dt) / 6e10
+		}
+		l.WasBad = true
+		if l.BadFor >= c.forNs && l.DM >= c.dm {
+			e.open(in, l.Pending, t, x, c.level, true)
+			in.ep.OutOfRange = l.BadFor
+			l.Good = 0
+		}
+		return
+	}
+	if bad {
+		if l.WasBad {
+			in.ep.OutOfRange += dt
+		} else {
+			in.ep.Occurrences++
+		}
+	}
+	l.WasBad = bad
+	if c.beyond(x, c.clear) {
+		l.Good = 0
+	} else {
+		if l.Good == 0 {
+			l.Good = t
+		}
+		if t-l.Good >= c.clearFor {
+			e.clear(in, t, x)
+			l.Pending, l.BadFor, l.DM, l.Good, l.WasBad = 0, 0, 0, 0, false
+			return
+		}
+	}
+	e.touch(in, t, x)
+	for i := in.ep.Esc; i < len(c.escalate); i++ {
+		s := &c.escalate[i]
+		lvl := c.level
+		if s.hasLevel {
+			lvl = s.level
+		}
+		if c.beyond(x, lvl) && t-in.ep.Start >= s.after {
+			in.ep.Esc = i + 1
+			e.escalate(in, t, s.priority)
+		}
+	}
+}
+
+// ---- trend ----
+
+// trendPoints is how many buckets a trend window holds.
+const trendPoints = 24
+
+// trendState runs trend rules: bucketed samples, a Theil-Sen slope and the
+// predicted time to the limit.
+type trendState struct {
+	BStart  int64                `json:"b_start"`
+	BSum    float64              `json:"b_sum"`
+	BExt    float64              `json:"b_ext"`
+	BN      int                  `json:"b_n"`
+	T       [trendPoints]int64   `json:"t"`
+	Y       [trendPoints]float64 `json:"y"`
+	N       int                  `json:"n"`
+	Head    int                  `json:"head"`
+	Pending int64                `json:"pending"`
+	Off     int64                `json:"off"` // open: condition false since
+}
+
+func (s *trendState) valueOnly() bool                { return true }
+func (s *trendState) tick(*Engine, *instance, int64) {}
+
+func (s *trendState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ float64) {
+	c := in.rule
+	if e.suppressed(in, t) || !e.gated(in, t) {
+		return // excluded from the fit: defrost and its recovery
+	}
+	width := c.window / trendPoints
+	if s.BN > 0 && t >= s.BStart+width {
+		agg := s.BSum / float64(s.BN)
+		if c.sample != 'a' {
+			agg = s.BExt
+		}
+		s.T[s.Head] = s.BStart + width/2
+		s.Y[s.Head] = agg
+		s.Head = (s.Head + 1) % trendPoints
+		s.N = min(s.N+1, trendPoints)
+		s.BN = 0
+		s.evaluate(e, in, t)
+	}
+	if s.BN == 0 {
+		s.BStart, s.BSum, s.BExt = t-t%width, 0, v
+	}
+	s.BN++
+	s.BSum += v
+	if (c.sample == 'n' && v < s.BExt) || (c.sample == 'x' && v > s.BExt) {
+		s.BExt = v
+	}
+	if in.ep.Open {
+		in.ep.Last = v
+	}
+}
+
+func (s *trendState) evaluate(e *Engine, in *instance, t int64) {
+	c := in.rule
+	from := t - c.window
+	var ts [trendPoints]int64
+	var ys [trendPoints]float64
+	n := 0
+	for i := range s.N {
+		if s.T[i] >= from {
+			ts[n], ys[n] = s.T[i], s.Y[i]
+			n++
+		}
+	}
+	hit := false
+	var predicted int64
+	if n >= trendPoints/2 {
+		slope, est := theilSen(e, ts[:n], ys[:n], t)
+		toward := c.limit - est
+		speed := slope
+		if !c.rising {
+			toward, speed = -toward, -slope
+		}
+		switch {
+		case toward <= 0:
+			hit, predicted = true, t // at or past the limit
+		case speed > 0 && speed >= c.minSlope:
+			hours := toward / speed
+			if hours*float64(3.6e12) <= float64(c.horizon) {
+				hit, predicted = true, t+int64(hours*3.6e12)
+			}
+		}
+		if in.ep.Open {
+			in.ep.Last = est
+		}
+	}
+	if !in.ep.Open {
+		if !hit {
+			s.Pending = 0
+			return
+		}
+		if s.Pending == 0 {
+			s.Pending = t
+		}
+		if t-s.Pending >= c.forNs {
+			e.open(in, s.Pending, t, s.Y[(s.Head+trendPoints-1)%trendPoints], c.limit, true)
+			in.ep.Predicted = predicted
+			s.Off = 0
+		}
+		return
+	}
+	if hit {
+		s.Off = 0
+		if predicted < in.ep.Predicted || in.ep.Predicted == 0 {
+			in.ep.Predicted = predicted
+		}
+		e.touch(in, t, in.ep.Last)
+		return
+	}
+	if s.Off == 0 {
+		s.Off = t
+	}
+	if t-s.Off >= c.clearFor {
+		e.clear(in, t, in.ep.Last)
+		s.Pending, s.Off = 0, 0
+	}
+}
+
+// theilSen fits y over t by the median of pairwise slopes (per hour) and
+// returns the slope and the fitted value at tref. It is robust to up to
+// ~29% outliers, such as a defrost the rule could not see.
+func theilSen(e *Engine, ts []int64, ys []float64, tref int64) (slope, at float64) {
+	sl := e.scratch[:0]
+	for i := range ts {
+		for j := i + 1; j < len(ts); j++ {
+			if dt := ts[j] - ts[i]; dt != 0 {
+				sl = append(sl, (ys[j]-ys[i])/(float64(dt)/3.6e12))
+			}
+		}
+	}
+	slope = median(sl)
+	sl = sl[:0]
+	for i := range ts {
+		sl = append(sl, ys[i]-slope*float64(ts[i]-tref)/3.6e12)
+	}
+	at = median(sl)
+	e.scratch = sl[:0]
+	return slope, at
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
+}
+
+// ---- state duration ----
+
+type stateState struct {
+	Since int64 `json:"since"` // in the state since, 0 for not
+	Out   int64 `json:"out"`   // open: out of the state since
+}
+
+func (s *stateState) valueOnly() bool { return false }
+
+func (s *stateState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ float64) {
+	c := in.rule
+	if v == c.stateVal && !e.suppressed(in, t) && e.gated(in, t) {
+		if s.Since == 0 {
+			s.Since = t
+		}
+		s.Out = 0
+		if in.ep.Open {
+			e.touch(in, t, float64(t-s.Since)/6e10)
+		}
+	} else {
+		s.Since = 0
+		if in.ep.Open && s.Out == 0 {
+			s.Out = t
+		}
+	}
+	s.tick(e, in, t)
+}
+
+func (s *stateState) tick(e *Engine, in *instance, t int64) {
+	c := in.rule
+	if !in.ep.Open {
+		if s.Since != 0 && t-s.Since >= c.forNs {
+			e.open(in, s.Since, t, float64(t-s.Since)/6e10, 0, false)
+		}
+		return
+	}
+	if s.Since != 0 {
+		in.ep.OutOfRange = t - s.Since
+		for i := in.ep.Esc; i < len(c.escalate); i++ {
+			if t-s.Since >= c.escalate[i].after {
+				in.ep.Esc = i + 1
+				in.ep.Last = float64(t-s.Since) / 6e10
+				in.ep.Peak = in.ep.Last
+				e.escalate(in, t, c.escalate[i].priority)
+			}
+		}
+		return
+	}
+	if s.Out != 0 && t-s.Out >= c.clearFor {
+		e.clear(in, t, 0)
+		s.Out = 0
+	}
+}
+
+// ---- transitions ----
+
+// maxTransitions bounds the edges a transitions rule remembers.
+const maxTransitions = 64
+
+type transState struct {
+	Edges [maxTransitions]int64 `json:"edges"`
+	Head  int                   `json:"head"`
+	N     int                   `json:"n"`
+	Over  int64                 `json:"over"`  // count above max since
+	Under int64                 `json:"under"` // open: count back within max since
+}
+
+func (s *transState) valueOnly() bool { return false }
+
+func (s *transState) observe(e *Engine, in *instance, _ MetricID, t int64, v, prev float64) {
+	if prev == 0 && v == 1 && !e.suppressed(in, t) && e.gated(in, t) {
+		s.Edges[(s.Head+s.N)%maxTransitions] = t
+		if s.N < maxTransitions {
+			s.N++
+		} else {
+			s.Head = (s.Head + 1) % maxTransitions
+		}
+	}
+	s.tick(e, in, t)
+}
+
+func (s *transState) tick(e *Engine, in *instance, t int64) {
+	c := in.rule
+	for s.N > 0 && s.Edges[s.Head] <= t-c.window {
+		s.Head = (s.Head + 1) % maxTransitions
+		s.N--
+	}
+	over := s.N > c.max
+	if !in.ep.Open {
+		if !over {
+			s.Over = 0
+			return
+		}
+		if s.Over == 0 {
+			s.Over = t
+		}
+		if t-s.Over >= c.forNs {
+			e.open(in, s.Over, t, float64(s.N), float64(c.max), true)
+			s.Under = 0
+		}
+		return
+	}
+	if over {
+		s.Under = 0
+		in.ep.OutOfRange = t - in.ep.Start
+		e.touch(in, t, float64(s.N))
+		return
+	}
+	if s.Under == 0 {
+		s.Under = t
+	}
+	if t-s.Under >= c.clearFor {
+		e.clear(in, t, float64(s.N))
+		s.Over, s.Under = 0, 0
+	}
+}
+
+// ---- flatline ----
+
+type flatState struct {
+	Since int64   `json:"since"`
+	Min   float64 `json:"min"`
+	Max   float64 `json:"max"`
+	Act0  uint32  `json:"act0"` // activity changes counted at Since
+	Has   bool    `json:"has"`
+}
+
+func (s *flatState) valueOnly() bool                { return false }
+func (s *flatState) tick(*Engine, *instance, int64) {}
+
+func (s *flatState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ float64) {
+	c := in.rule
+	var act *held
+	if c.act != NoMetric {
+		act = &in.asset.held[c.act]
+	}
+	if !s.Has || math.Max(s.Max, v)-math.Min(s.Min, v) > c.tolerance || e.suppressed(in, t) {
+		s.Since, s.Min, s.Max, s.Has = t, v, v, true
+		if act != nil {
+			s.Act0 = act.Changes
+		}
+		if in.ep.Open {
+			e.clear(in, t, v)
+		}
+		return
+	}
+	s.Min, s.Max = math.Min(s.Min, v), math.Max(s.Max, v)
+	if in.ep.Open {
+		in.ep.OutOfRange = t - s.Since
+		e.touch(in, t, v)
+		return
+	}
+	active := act == nil || !act.Seen || act.Changes-s.Act0 >= c.minActivity
+	if t-s.Since >= c.forNs && active && e.gated(in, t) {
+		e.open(in, s.Since, t, v, 0, false)
+		in.ep.OutOfRange = t - s.Since
+	}
+}
+
+// ---- missing data ----
+
+type missState struct{}
+
+func (s *missState) valueOnly() bool { return false }
+
+func (s *missState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ float64) {
+	if in.ep.Open {
+		e.clear(in, t, v)
+	}
+}
+
+// threshold returns how long the series may be silent.
+func (s *missState) threshold(in *instance, h *held) int64 {
+	c := in.rule
+	limit := c.after
+	if c.factor > 0 {
+		iv := float64(0)
+		if in.asset != nil && in.asset.asset.Interval > 0 {
+			iv = float64(in.asset.asset.Interval)
+		} else if h != nil {
+			iv = h.Interval
+		}
+		limit = max(limit, int64(c.factor*iv))
+	}
+	return limit
+}
+
+func (s *missState) tick(e *Engine, in *instance, t int64) {
+	c := in.rule
+	if in.asset == nil { // the whole site
+		last := in.site.lastSeen
+		if in.ep.Open || last == 0 {
+			return
+		}
+		if t-last > c.after {
+			e.open(in, last, t, float64(t-last)/6e10, 0, false)
+		}
+		return
+	}
+	var last int64
+	var h *held
+	if c.metric != NoMetric {
+		h = &in.asset.held[c.metric]
+		if !h.Seen {
+			return
+		}
+		last = h.At
+	} else {
+		last = in.asset.lastSeen
+		if last == 0 {
+			return
+		}
+	}
+	if in.ep.Open {
+		in.ep.OutOfRange = t - last
+		in.ep.Last = float64(t-last) / 6e10
+		in.ep.Peak = in.ep.Last
+		if t-in.ep.LastUpdate >= c.updateEvery {
+			e.update(in, t)
+		}
+		return
+	}
+	limit := s.threshold(in, h)
+	if limit <= 0 || t-last <= limit {
+		return
+	}
+	// A sensor is offline when the rest of its site kept talking after it
+	// went quiet; when the whole site is silent, the site-scope rule speaks
+	// for it instead (one incident, not one per asset).
+	if in.site.lastSeen-last < limit/2 {
+		return
+	}
+	e.open(in, last, t, float64(t-last)/6e10, 0, false)
+	in.ep.OutOfRange = t - last
+}

@@ -69,7 +69,7 @@ func Parse(filename string, data []byte) ([]Rule, error) {
 		}
 		if r.ID != "" {
 			if p, dup := seen[r.ID]; dup {
-				errs = append(errs, &Error{File: filename, Pos: r.at.of("id", r.Pos), Rule: r.ID,
+				errs = append(errs, &Error{File: filename, Pos: r.Fields.of("id", r.Pos), Rule: r.ID,
 					Msg: fmt.Sprintf("duplicate rule id (first at line %d)", p.Line)})
 			}
 			seen[r.ID] = r.Pos
@@ -117,7 +117,7 @@ func (r *Rule) validate() Errors {
 	bad := func(field, format string, args ...any) {
 		p := r.Pos
 		if field != "" {
-			p = r.at.of(field, r.Pos)
+			p = r.Fields.of(field, r.Pos)
 		}
 		msg := fmt.Sprintf(format, args...)
 		if field != "" {
@@ -139,23 +139,23 @@ func (r *Rule) validate() Errors {
 		return errs
 	}
 	allowed := append(slices.Clone(commonFields), kindFields[r.Kind]...)
-	for field := range r.at {
+	for field := range r.Fields {
 		if !slices.Contains(allowed, field) {
 			bad(field, "does not apply to a %s rule", r.Kind)
 		}
 	}
 	// Shared vocabulary.
 	if !known(Problems, r.Problem) {
-		bad(fieldOr(r.at, "problem"), "unknown problem %q (want one of %s)", r.Problem, strings.Join(Problems, ", "))
+		bad(fieldOr(r.Fields, "problem"), "unknown problem %q (want one of %s)", r.Problem, strings.Join(Problems, ", "))
 	}
 	if !known(Priorities, r.Priority) {
-		bad(fieldOr(r.at, "priority"), "priority %q is not one of P1, P2, P3, P4", r.Priority)
+		bad(fieldOr(r.Fields, "priority"), "priority %q is not one of P1, P2, P3, P4", r.Priority)
 	}
 	if !known(Trades, r.Trade) {
-		bad(fieldOr(r.at, "trade"), "unknown trade %q (want one of %s)", r.Trade, strings.Join(Trades, ", "))
+		bad(fieldOr(r.Fields, "trade"), "unknown trade %q (want one of %s)", r.Trade, strings.Join(Trades, ", "))
 	}
 	if strings.TrimSpace(r.Title) == "" {
-		bad(fieldOr(r.at, "title"), "a rule needs a title")
+		bad(fieldOr(r.Fields, "title"), "a rule needs a title")
 	}
 	for _, t := range []struct{ field, text string }{{"title", r.Title}, {"summary", r.Summary}} {
 		if _, err := parseTemplate(t.text); err != nil {
@@ -243,10 +243,10 @@ func (r *Rule) validate() Errors {
 			bad("", "missing limit")
 		}
 		if r.Window.D() < 10*time.Minute {
-			bad(fieldOr(r.at, "window"), "window must be at least 10m")
+			bad(fieldOr(r.Fields, "window"), "window must be at least 10m")
 		}
 		if r.Horizon <= 0 {
-			bad(fieldOr(r.at, "horizon"), "missing horizon")
+			bad(fieldOr(r.Fields, "horizon"), "missing horizon")
 		}
 		if r.MinSlope < 0 {
 			bad("min_slope", "must not be negative (it is the size of the slope toward the limit)")
@@ -260,7 +260,7 @@ func (r *Rule) validate() Errors {
 	case KindState:
 		checkMetric("metric", r.Metric, true)
 		if r.For <= 0 {
-			bad(fieldOr(r.at, "for"), "a state rule needs for")
+			bad(fieldOr(r.Fields, "for"), "a state rule needs for")
 		}
 		for i := range r.Escalate {
 			e := &r.Escalate[i]
@@ -274,16 +274,16 @@ func (r *Rule) validate() Errors {
 	case KindTransitions:
 		checkMetric("metric", r.Metric, true)
 		if r.Window <= 0 {
-			bad(fieldOr(r.at, "window"), "missing window")
+			bad(fieldOr(r.Fields, "window"), "missing window")
 		}
 		if r.Max < 1 || r.Max > maxTransitions-1 {
-			bad(fieldOr(r.at, "max"), "must be between 1 and %d", maxTransitions-1)
+			bad(fieldOr(r.Fields, "max"), "must be between 1 and %d", maxTransitions-1)
 		}
 	case KindFlatline:
 		checkMetric("metric", r.Metric, true)
 		checkMetric("activity", r.Activity, false)
 		if r.For <= 0 {
-			bad(fieldOr(r.at, "for"), "a flatline rule needs for")
+			bad(fieldOr(r.Fields, "for"), "a flatline rule needs for")
 		}
 		if r.Tolerance < 0 {
 			bad("tolerance", "must not be negative")
@@ -321,7 +321,7 @@ func fieldOr(at positions, field string) string {
 
 func (r *Rule) validateCondition(list string, i int, c *Condition, suppress bool) Errors {
 	var errs Errors
-	p := c.at.of("metric", r.at.of(list, r.Pos))
+	p := c.Fields.of("metric", r.Fields.of(list, r.Pos))
 	bad := func(format string, args ...any) {
 		errs = append(errs, &Error{File: r.File, Pos: p, Rule: r.ID,
 			Msg: fmt.Sprintf("%s[%d]: ", list, i) + fmt.Sprintf(format, args...)})
@@ -371,8 +371,9 @@ func conditionValue(id MetricID, s string) (float64, bool) {
 }
 
 var templateFuncs = template.FuncMap{
-	"f1":  func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
-	"dur": func(d time.Duration) string { return formatDuration(d.Round(time.Minute)) },
+	"f1":     func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
+	"mul100": func(v float64) float64 { return v * 100 },
+	"dur":    func(d time.Duration) string { return formatDuration(d.Round(time.Minute)) },
 }
 
 func parseTemplate(text string) (*template.Template, error) {
@@ -404,32 +405,57 @@ func ParseFS(fsys fs.FS, roots ...string) ([]Rule, error) {
 		}
 	}
 	sort.Strings(files)
-	var all []Rule
-	first := map[string]Pos{}
-	firstFile := map[string]string{}
+	var srcs []Source
 	for _, name := range files {
 		data, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			errs = append(errs, &Error{File: name, Msg: err.Error()})
 			continue
 		}
-		rs, err := Parse(name, data)
+		srcs = append(srcs, Source{Name: name, Data: data})
+	}
+	if len(files) == 0 && len(errs) == 0 {
+		errs = append(errs, &Error{File: strings.Join(roots, ","), Msg: "no rules files (*.yaml) found"})
+	}
+	all, err := ParseSources(srcs)
+	if err != nil {
+		errs = append(errs, AsErrors(err)...)
+	}
+	if len(errs) > 0 {
+		errs.sort()
+		return nil, errs
+	}
+	return all, nil
+}
+
+// Source is one rules file's name and contents.
+type Source struct {
+	Name string
+	Data []byte
+}
+
+// ParseSources parses several rules files as one set: every problem in
+// every file is reported, and rule ids must be unique across files.
+func ParseSources(srcs []Source) ([]Rule, error) {
+	var errs Errors
+	var all []Rule
+	first := map[string]Pos{}
+	firstFile := map[string]string{}
+	for _, src := range srcs {
+		rs, err := Parse(src.Name, src.Data)
 		if err != nil {
 			errs = append(errs, AsErrors(err)...)
 			continue
 		}
 		for i := range rs {
 			if p, dup := first[rs[i].ID]; dup {
-				errs = append(errs, &Error{File: name, Pos: rs[i].at.of("id", rs[i].Pos), Rule: rs[i].ID,
+				errs = append(errs, &Error{File: src.Name, Pos: rs[i].Fields.of("id", rs[i].Pos), Rule: rs[i].ID,
 					Msg: fmt.Sprintf("duplicate rule id (first in %s:%d)", firstFile[rs[i].ID], p.Line)})
 				continue
 			}
 			all = append(all, rs[i])
-			first[rs[i].ID], firstFile[rs[i].ID] = rs[i].Pos, name
+			first[rs[i].ID], firstFile[rs[i].ID] = rs[i].Pos, src.Name
 		}
-	}
-	if len(files) == 0 && len(errs) == 0 {
-		errs = append(errs, &Error{File: strings.Join(roots, ","), Msg: "no rules files (*.yaml) found"})
 	}
 	if len(errs) > 0 {
 		errs.sort()

@@ -2,8 +2,8 @@ package rules
 
 // File is one rules file: a list of rules.
 type File struct {
-	Rules []Rule `yaml:"rules"`
-	at    positions
+	Rules  []Rule    `yaml:"rules"`
+	Fields positions `yaml:"-" json:"-"` // where each field was written
 }
 
 // Rule is one rule as an FM writes it. Which fields apply depends on Kind;
@@ -84,7 +84,7 @@ type Rule struct {
 	Title    string `yaml:"title" json:"title"`
 	Summary  string `yaml:"summary" json:"summary,omitempty"`
 
-	at positions
+	Fields positions `yaml:"-" json:"-"` // where each field was written
 	// Pos is where the rule starts in its file.
 	Pos  Pos    `yaml:"-" json:"-"`
 	File string `yaml:"-" json:"-"`
@@ -92,35 +92,35 @@ type Rule struct {
 
 // Match selects the assets a rule applies to.
 type Match struct {
-	Class []string `yaml:"class" json:"class,omitempty"`
-	Site  []string `yaml:"site" json:"site,omitempty"`
-	Asset []string `yaml:"asset" json:"asset,omitempty"`
-	at    positions
+	Class  []string  `yaml:"class" json:"class,omitempty"`
+	Site   []string  `yaml:"site" json:"site,omitempty"`
+	Asset  []string  `yaml:"asset" json:"asset,omitempty"`
+	Fields positions `yaml:"-" json:"-"` // where each field was written
 }
 
 // Escalation raises an open incident's priority when it gets worse: the
 // value beyond Above/Below (the rule's level when unset) and, when After is
 // set, the episode open for at least that long.
 type Escalation struct {
-	Above    *float64 `yaml:"above" json:"above,omitempty"`
-	Below    *float64 `yaml:"below" json:"below,omitempty"`
-	After    Duration `yaml:"after" json:"after,omitempty"`
-	Priority string   `yaml:"priority" json:"priority"`
-	at       positions
+	Above    *float64  `yaml:"above" json:"above,omitempty"`
+	Below    *float64  `yaml:"below" json:"below,omitempty"`
+	After    Duration  `yaml:"after" json:"after,omitempty"`
+	Priority string    `yaml:"priority" json:"priority"`
+	Fields   positions `yaml:"-" json:"-"` // where each field was written
 }
 
 // Condition is a test on an asset's latest value of a metric, or on the
 // store being closed. Recovery extends a suppression past the condition's
 // end (a defrost's recovery).
 type Condition struct {
-	Metric   string   `yaml:"metric" json:"metric,omitempty"`
-	Eq       string   `yaml:"eq" json:"eq,omitempty"`
-	Ne       string   `yaml:"ne" json:"ne,omitempty"`
-	Above    *float64 `yaml:"above" json:"above,omitempty"`
-	Below    *float64 `yaml:"below" json:"below,omitempty"`
-	Closed   bool     `yaml:"closed" json:"closed,omitempty"`
-	Recovery Duration `yaml:"recovery" json:"recovery,omitempty"`
-	at       positions
+	Metric   string    `yaml:"metric" json:"metric,omitempty"`
+	Eq       string    `yaml:"eq" json:"eq,omitempty"`
+	Ne       string    `yaml:"ne" json:"ne,omitempty"`
+	Above    *float64  `yaml:"above" json:"above,omitempty"`
+	Below    *float64  `yaml:"below" json:"below,omitempty"`
+	Closed   bool      `yaml:"closed" json:"closed,omitempty"`
+	Recovery Duration  `yaml:"recovery" json:"recovery,omitempty"`
+	Fields   positions `yaml:"-" json:"-"` // where each field was written
 }
 
 // Rule kinds.

@@ -28,8 +28,8 @@ type Site struct {
 	Region string            `yaml:"region" json:"region,omitempty"`
 	Assets []Asset           `yaml:"assets" json:"assets"`
 
-	at  positions
-	loc *time.Location
+	Fields positions `yaml:"-" json:"-"` // where each field was written
+	loc    *time.Location
 	// open[weekday] = [open, close) minutes after local midnight; open < 0
 	// means closed all day.
 	open [7][2]int
@@ -59,7 +59,7 @@ type Asset struct {
 	InstalledOn    string  `yaml:"installed_on" json:"installed_on,omitempty"`
 	ReplacementUSD float64 `yaml:"replacement_cost" json:"replacement_cost,omitempty"`
 
-	at positions
+	Fields positions `yaml:"-" json:"-"` // where each field was written
 }
 
 // Override changes one rule for one asset.
@@ -98,35 +98,35 @@ func ParseSite(filename string, data []byte) (*Site, error) {
 	if s.ID == "" {
 		bad(top, "site: missing site id")
 	} else if !idPattern.MatchString(s.ID) {
-		bad(s.at.of("site", top), "site: %q is not a valid id (letters, digits, _ -)", s.ID)
+		bad(s.Fields.of("site", top), "site: %q is not a valid id (letters, digits, _ -)", s.ID)
 	}
 	s.loc = time.UTC
 	if s.Timezone != "" {
 		loc, err := time.LoadLocation(s.Timezone)
 		if err != nil {
-			bad(s.at.of("timezone", top), "timezone: unknown time zone %q", s.Timezone)
+			bad(s.Fields.of("timezone", top), "timezone: unknown time zone %q", s.Timezone)
 		} else {
 			s.loc = loc
 		}
 	}
 	if s.Location != nil && (s.Location.Lat < -90 || s.Location.Lat > 90 || s.Location.Lon < -180 || s.Location.Lon > 180) {
-		bad(s.at.of("location", top), "location: lat must be in [-90, 90] and lon in [-180, 180]")
+		bad(s.Fields.of("location", top), "location: lat must be in [-90, 90] and lon in [-180, 180]")
 	}
 	for d := range s.open {
 		s.open[d] = [2]int{0, 24 * 60}
 	}
 	for day, span := range s.Hours {
 		if err := s.setHours(day, span); err != nil {
-			bad(s.at.of("hours", top), "hours: %s: %v", day, err)
+			bad(s.Fields.of("hours", top), "hours: %s: %v", day, err)
 		}
 	}
 	if len(s.Assets) == 0 {
-		bad(s.at.of("assets", top), "assets: a site needs at least one asset")
+		bad(s.Fields.of("assets", top), "assets: a site needs at least one asset")
 	}
 	seen := map[string]bool{}
 	for i := range s.Assets {
 		a := &s.Assets[i]
-		p := s.at.of("assets", top)
+		p := s.Fields.of("assets", top)
 		if a.ID == "" || !idPattern.MatchString(a.ID) {
 			bad(p, "assets[%d]: id %q is missing or not a valid id", i, a.ID)
 		} else if seen[a.ID] {

@@ -1,0 +1,121 @@
+package cloud
+
+import (
+	"slices"
+	"time"
+
+	"github.com/frostline/frostline/rules"
+)
+
+// Site is a store in the asset register.
+type Site struct {
+	ID       string          `json:"id"`
+	Name     string          `json:"name,omitempty"`
+	Region   string          `json:"region,omitempty"`
+	Timezone string          `json:"timezone,omitempty"`
+	Location *rules.Location `json:"location,omitempty"`
+}
+
+// Warranty is who repairs an asset for free, and until when.
+type Warranty struct {
+	Provider string `json:"provider,omitempty"`
+	Expires  string `json:"expires,omitempty"` // YYYY-MM-DD
+}
+
+// Asset is one piece of equipment in the register.
+type Asset struct {
+	Site        string    `json:"site"`
+	ID          string    `json:"id"`
+	Class       string    `json:"class"`
+	Name        string    `json:"name,omitempty"`
+	Make        string    `json:"make,omitempty"`
+	Model       string    `json:"model,omitempty"`
+	Serial      string    `json:"serial,omitempty"`
+	Refrigerant string    `json:"refrigerant,omitempty"`
+	InstalledOn string    `json:"installed_on,omitempty"` // YYYY-MM-DD
+	Warranty    *Warranty `json:"warranty,omitempty"`
+	// ReplacementCost is what a new unit costs installed, in USD.
+	ReplacementCost float64 `json:"replacement_cost,omitempty"`
+	// ExpectedLife is the asset's design life in years.
+	ExpectedLife float64 `json:"expected_life_years,omitempty"`
+}
+
+// UnderWarranty reports whether the asset's warranty covers day t.
+func (a *Asset) UnderWarranty(t time.Time) bool {
+	if a.Warranty == nil || a.Warranty.Expires == "" {
+		return false
+	}
+	exp, err := time.Parse(time.DateOnly, a.Warranty.Expires)
+	return err == nil && !t.After(exp.Add(24*time.Hour))
+}
+
+// Validate checks an asset's fields, naming the first one at fault.
+func (a *Asset) Validate() error {
+	switch {
+	case !validID(a.Site):
+		return FieldError("site", "%q is not a valid id (letters, digits, _ -)", a.Site)
+	case !validID(a.ID):
+		return FieldError("id", "%q is not a valid id (letters, digits, _ -)", a.ID)
+	case !slices.Contains(rules.AssetClasses, a.Class):
+		return FieldError("class", "unknown asset class %q", a.Class)
+	case a.ReplacementCost < 0:
+		return FieldError("replacement_cost", "must not be negative")
+	case a.ExpectedLife < 0:
+		return FieldError("expected_life_years", "must not be negative")
+	}
+	for _, d := range []struct{ field, v string }{{"installed_on", a.InstalledOn}, {"warranty.expires", warrantyExpiry(a)}} {
+		if _, err := time.Parse(time.DateOnly, d.v); d.v != "" && err != nil {
+			return FieldError(d.field, "want a date YYYY-MM-DD, got %q", d.v)
+		}
+	}
+	return nil
+}
+
+func warrantyExpiry(a *Asset) string {
+	if a.Warranty == nil {
+		return ""
+	}
+	return a.Warranty.Expires
+}
+
+// Validate checks a site's fields, naming the first one at fault.
+func (s *Site) Validate() error {
+	if !validID(s.ID) {
+		return FieldError("id", "%q is not a valid id (letters, digits, _ -)", s.ID)
+	}
+	if l := s.Location; l != nil && (l.Lat < -90 || l.Lat > 90 || l.Lon < -180 || l.Lon > 180) {
+		return FieldError("location", "lat must be in [-90, 90] and lon in [-180, 180]")
+	}
+	return nil
+}
+
+func validID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || (i > 0 && (r == '_' || r == '-'))
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidID reports whether s is a valid site or asset id.
+func ValidID(s string) bool { return validID(s) }
+
+// FromSiteFile turns a parsed site file (the same file the edge agent and
+// `frostline rules replay` read) into register entries.
+func FromSiteFile(s *rules.Site) (Site, []Asset) {
+	site := Site{ID: s.ID, Name: s.Name, Region: s.Region, Timezone: s.Timezone, Location: s.Location}
+	assets := make([]Asset, 0, len(s.Assets))
+	for _, a := range s.Assets {
+		assets = append(assets, Asset{
+			Site: s.ID, ID: a.ID, Class: a.Class, Name: a.Name, Make: a.Make, Model: a.Model,
+			Serial: a.Serial, Refrigerant: a.Refrigerant, InstalledOn: a.InstalledOn,
+			ReplacementCost: a.ReplacementUSD,
+		})
+	}
+	return site, assets
+}

@@ -1,0 +1,249 @@
+package ingest
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/frostline/frostline/rules"
+)
+
+// Message is one MQTT message decoded into readings. The consumer calls Ack
+// once what the readings caused is durable; only then does the broker hear
+// that a QoS 1 message was received.
+type Message struct {
+	Readings []rules.Reading
+	ack      func()
+}
+
+// Ack acknowledges the message to the broker. It is safe to call more than
+// once and on a message without an ack.
+func (m *Message) Ack() {
+	if m.ack != nil {
+		m.ack()
+		m.ack = nil
+	}
+}
+
+// NewMessage returns a message for readings that did not come from MQTT (a
+// test, a replay); ack may be nil.
+func NewMessage(readings []rules.Reading, ack func()) Message {
+	return Message{Readings: readings, ack: ack}
+}
+
+// mqttClient is the part of paho's client the Subscriber uses, so that
+// tests can swap in a small fake.
+type mqttClient interface {
+	Connect() paho.Token
+	SubscribeMultiple(filters map[string]byte, callback paho.MessageHandler) paho.Token
+	Disconnect(quiesce uint)
+}
+
+// Config says how to reach the broker.
+type Config struct {
+	Broker   string // tcp://host:1883, ssl://host:8883, ws://...
+	ClientID string // fixed, so that the broker keeps the session
+	Username string
+	Password string
+	TLS      *tls.Config // nil: none
+	QoS      byte        // 1 by default in the agent's config
+
+	// Queue is the hand-off queue's capacity in messages. Keep it above
+	// the broker's in-flight window (mosquitto max_inflight_messages) so
+	// that a QoS 1 stream never overflows it.
+	Queue int
+
+	KeepAlive            time.Duration
+	ConnectTimeout       time.Duration
+	MaxReconnectInterval time.Duration
+}
+
+// Metrics are the Subscriber's counters.
+type Metrics struct {
+	Messages     prometheus.Counter
+	DecodeErrors *prometheus.CounterVec
+	Dropped      prometheus.Counter
+	Reconnects   prometheus.Counter
+	Connected    prometheus.Gauge
+}
+
+// NewMetrics creates the Subscriber's metrics and registers them on reg
+// (none when reg is nil).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Messages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "frostline_edge_mqtt_messages_total", Help: "MQTT messages received."}),
+		DecodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "frostline_edge_mqtt_decode_errors_total", Help: "MQTT messages (or values in them) refused by the decoder, by reason."}, []string{"reason"}),
+		Dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "frostline_edge_ingest_dropped_total", Help: "MQTT messages dropped because the hand-off queue was full (QoS 1 ones are redelivered when the session resumes)."}),
+		Reconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "frostline_edge_mqtt_reconnects_total", Help: "Connections to the MQTT broker lost."}),
+		Connected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "frostline_edge_mqtt_connected", Help: "1 while connected to the MQTT broker."}),
+	}
+	for _, r := range []string{"no_template", "unknown_metric", "unit", "timestamp", "payload"} {
+		m.DecodeErrors.WithLabelValues(r)
+	}
+	if reg != nil {
+		reg.MustRegister(m.Messages, m.DecodeErrors, m.Dropped, m.Reconnects, m.Connected)
+	}
+	return m
+}
+
+// Subscriber receives MQTT messages and hands them, decoded, to one
+// consumer through Messages.
+//
+// Overflow policy: when the queue is full the newest message is dropped
+// and counted (frostline_edge_ingest_dropped_total) rather than blocking
+// paho's router. A dropped QoS 1 message is not acknowledged, so the broker
+// redelivers it when the persistent session resumes; a dropped QoS 0
+// message is lost. Decode failures are counted and acknowledged: a
+// redelivery would fail the same way.
+type Subscriber struct {
+	cfg     Config
+	dec     *Decoder
+	log     *slog.Logger
+	metrics *Metrics
+	queue   chan Message
+	client  mqttClient
+}
+
+// New returns a Subscriber using paho's client.
+func New(cfg Config, dec *Decoder, log *slog.Logger, m *Metrics) *Subscriber {
+	return newSubscriber(cfg, dec, log, m, func(o *paho.ClientOptions) mqttClient { return paho.NewClient(o) })
+}
+
+func newSubscriber(cfg Config, dec *Decoder, log *slog.Logger, m *Metrics, factory func(*paho.ClientOptions) mqttClient) *Subscriber {
+	if cfg.Queue <= 0 {
+		cfg.Queue = 10000
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	s := &Subscriber{cfg: cfg, dec: dec, log: log.With("component", "ingest"), metrics: m, queue: make(chan Message, cfg.Queue)}
+	s.client = factory(s.options())
+	return s
+}
+
+func (s *Subscriber) options() *paho.ClientOptions {
+	o := paho.NewClientOptions().
+		AddBroker(s.cfg.Broker).
+		SetClientID(s.cfg.ClientID).
+		SetUsername(s.cfg.Username).
+		SetPassword(s.cfg.Password).
+		SetCleanSession(false).
+		SetAutoAckDisabled(true).
+		SetOrderMatters(true). // one router goroutine: messages reach the queue in order
+		SetResumeSubs(true).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(orDefault(s.cfg.MaxReconnectInterval, 30*time.Second)).
+		SetKeepAlive(orDefault(s.cfg.KeepAlive, 30*time.Second)).
+		SetConnectTimeout(orDefault(s.cfg.ConnectTimeout, 10*time.Second)).
+		SetOnConnectHandler(func(paho.Client) { s.onConnect() }).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			s.metrics.Connected.Set(0)
+			s.metrics.Reconnects.Inc()
+			s.log.Warn("mqtt connection lost", "err", err)
+		})
+	if s.cfg.TLS != nil {
+		o.SetTLSConfig(s.cfg.TLS)
+	}
+	return o
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// onConnect subscribes on every (re)connection: a broker that lost its
+// session state (a restart without persistence) still gets the
+// subscriptions back. It runs on paho's goroutine and must not wait on the
+// token there, so a short-lived goroutine owned by the token does.
+func (s *Subscriber) onConnect() {
+	s.metrics.Connected.Set(1)
+	filters := map[string]byte{}
+	for _, f := range s.dec.Filters() {
+		filters[f] = s.cfg.QoS
+	}
+	tok := s.client.SubscribeMultiple(filters, s.handle)
+	go func() {
+		// Exits when paho completes or fails the token (it does on
+		// disconnect), so the goroutine never outlives the client.
+		tok.Wait()
+		if err := tok.Error(); err != nil {
+			s.log.Error("mqtt subscribe failed", "err", err)
+			return
+		}
+		s.log.Info("mqtt subscribed", "broker", s.cfg.Broker, "filters", s.dec.Filters())
+	}()
+}
+
+// handle runs on paho's router goroutine: decode, then hand off without
+// blocking.
+func (s *Subscriber) handle(_ paho.Client, msg paho.Message) {
+	s.metrics.Messages.Inc()
+	readings, err := s.dec.Decode(nil, msg.Topic(), msg.Payload())
+	if err != nil {
+		for _, e := range unwrapJoined(err) {
+			s.metrics.DecodeErrors.WithLabelValues(Reason(e)).Inc()
+		}
+		if len(readings) == 0 {
+			msg.Ack()
+			return
+		}
+	}
+	select {
+	case s.queue <- Message{Readings: readings, ack: msg.Ack}:
+	default:
+		s.metrics.Dropped.Inc()
+	}
+}
+
+func unwrapJoined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// Messages is the hand-off queue. One consumer reads it.
+func (s *Subscriber) Messages() <-chan Message { return s.queue }
+
+// QueueLen is the number of messages waiting in the queue.
+func (s *Subscriber) QueueLen() int { return len(s.queue) }
+
+// Run connects (retrying with backoff until ctx ends) and stays connected,
+// reconnecting with backoff, until ctx is done; then it disconnects. The
+// queue is left as it is: unacknowledged messages in it are redelivered by
+// the broker on the next session.
+func (s *Subscriber) Run(ctx context.Context) error {
+	tok := s.client.Connect()
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			s.client.Disconnect(0)
+			return fmt.Errorf("ingest: connect %s: %w", s.cfg.Broker, err)
+		}
+		s.log.Info("mqtt connected", "broker", s.cfg.Broker, "client_id", s.cfg.ClientID)
+	case <-ctx.Done():
+	}
+	<-ctx.Done()
+	s.client.Disconnect(250)
+	s.metrics.Connected.Set(0)
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return nil
+	}
+	return ctx.Err()
+}

@@ -1,0 +1,368 @@
+// Package outbox is the edge agent's durable queue between the rule engine
+// and the forwarder: what the engine decided survives a crash, a power cut
+// and a WAN outage until the cloud has acknowledged it.
+//
+// It is one bbolt file with three buckets: incident events, telemetry
+// batches and the rule engine's checkpoint. Commit writes events and the
+// checkpoint that produced them in one transaction, fsynced before it
+// returns, so after any crash the engine restarts from a state that matches
+// exactly the events already queued: nothing lost, nothing raised twice.
+//
+// Policy, stated: incidents are never dropped (the queue grows until the
+// disk is full, which an operator sees in frostline_edge_outbox_bytes long
+// before). Telemetry is bounded by entries and bytes; the oldest batches are
+// dropped first and counted. The forwarder drains incidents before
+// telemetry, each queue in commit order, which keeps the order per asset.
+package outbox
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Kind is one of the outbox's queues.
+type Kind uint8
+
+// The queues, in the order the forwarder drains them.
+const (
+	Incidents Kind = iota
+	Telemetry
+	numKinds
+)
+
+func (k Kind) String() string {
+	if k == Incidents {
+		return "incidents"
+	}
+	return "telemetry"
+}
+
+var (
+	buckets       = [numKinds][]byte{[]byte("incidents"), []byte("telemetry")}
+	stateBucket   = []byte("state")
+	checkpointKey = []byte("rules")
+)
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("outbox: closed")
+
+// Entry is one message waiting to be forwarded.
+type Entry struct {
+	Seq     uint64 // position in its queue, set by Commit
+	Subject string
+	MsgID   string // de-duplication id (Nats-Msg-Id)
+	Data    []byte
+}
+
+// Batch is what one Commit writes atomically.
+type Batch struct {
+	Incidents []Entry
+	Telemetry []Entry
+	// Checkpoint is the rule engine's snapshot after the readings that
+	// produced Incidents; nil leaves the stored one as it is.
+	Checkpoint []byte
+}
+
+// Options bound the outbox. Zero values take the defaults.
+type Options struct {
+	// MaxTelemetry is the most telemetry batches kept (default 4320: 72
+	// hours of one batch a minute).
+	MaxTelemetry int
+	// MaxTelemetryBytes is the most telemetry bytes kept (default 512 MiB).
+	MaxTelemetryBytes int64
+	// LockTimeout is how long Open waits for another process holding the
+	// file (default 5s).
+	LockTimeout time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.MaxTelemetry <= 0 {
+		o.MaxTelemetry = 72 * 60
+	}
+	if o.MaxTelemetryBytes <= 0 {
+		o.MaxTelemetryBytes = 512 << 20
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = 5 * time.Second
+	}
+}
+
+// Outbox is the durable queue. Commit (the engine's goroutine) and
+// Next/Remove (the forwarder's) may run concurrently: bbolt serialises
+// write transactions, and the counters are atomics.
+type Outbox struct {
+	db    *bolt.DB
+	opts  Options
+	ready chan struct{}
+
+	entries [numKinds]atomic.Int64
+	bytes   [numKinds]atomic.Int64
+	dropped prometheus.Counter
+	commits prometheus.Counter
+}
+
+// Open opens (creating when needed) the outbox file at path.
+func Open(path string, opts Options, reg prometheus.Registerer) (*Outbox, error) {
+	opts.defaults()
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
+	}
+	o := &Outbox{db: db, opts: opts, ready: make(chan struct{}, 1)}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for k, name := range buckets {
+			b, err := tx.CreateBucketIfNotExists(name)
+			if err != nil {
+				return err
+			}
+			var n, size int64
+			if err := b.ForEach(func(_, v []byte) error { n++; size += int64(len(v)); return nil }); err != nil {
+				return err
+			}
+			o.entries[k].Store(n)
+			o.bytes[k].Store(size)
+		}
+		_, err := tx.CreateBucketIfNotExists(stateBucket)
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("outbox: init %s: %w", path, err)
+	}
+	o.dropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "frostline_edge_outbox_dropped_total", Help: "Telemetry batches dropped, oldest first, to keep the outbox within its bounds."})
+	o.commits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "frostline_edge_outbox_commits_total", Help: "Outbox transactions committed (each fsynced)."})
+	if reg != nil {
+		for k := range numKinds {
+			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "frostline_edge_outbox_entries", Help: "Messages waiting in the outbox.", ConstLabels: prometheus.Labels{"queue": k.String()}},
+				func() float64 { return float64(o.entries[k].Load()) }))
+			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "frostline_edge_outbox_bytes", Help: "Payload bytes waiting in the outbox.", ConstLabels: prometheus.Labels{"queue": k.String()}},
+				func() float64 { return float64(o.bytes[k].Load()) }))
+		}
+		reg.MustRegister(o.dropped, o.commits)
+	}
+	if o.entries[Incidents].Load()+o.entries[Telemetry].Load() > 0 {
+		o.ready <- struct{}{}
+	}
+	return o, nil
+}
+
+// Close closes the file.
+func (o *Outbox) Close() error { return o.db.Close() }
+
+// Ready is signalled after a Commit that queued something, so that the
+// forwarder wakes without polling.
+func (o *Outbox) Ready() <-chan struct{} { return o.ready }
+
+// Len is the number of entries waiting in queue k.
+func (o *Outbox) Len(k Kind) int { return int(o.entries[k].Load()) }
+
+// Commit writes b in one fsynced transaction.
+func (o *Outbox) Commit(b Batch) error {
+	var added, dropped int
+	err := o.db.Update(func(tx *bolt.Tx) error {
+		added, dropped = 0, 0
+		for k, list := range [numKinds][]Entry{b.Incidents, b.Telemetry} {
+			bk := tx.Bucket(buckets[k])
+			for i := range list {
+				seq, err := bk.NextSequence()
+				if err != nil {
+					return err
+				}
+				list[i].Seq = seq
+				if err := bk.Put(key(seq), encode(&list[i])); err != nil {
+					return err
+				}
+				added++
+			}
+		}
+		if b.Checkpoint != nil {
+			if err := tx.Bucket(stateBucket).Put(checkpointKey, b.Checkpoint); err != nil {
+				return err
+			}
+		}
+		if len(b.Telemetry) > 0 {
+			dropped = o.trimTelemetry(tx, b.Telemetry)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: commit: %w", err)
+	}
+	o.commits.Inc()
+	// The transaction is durable: only now do the counters move.
+	for k, list := range [numKinds][]Entry{b.Incidents, b.Telemetry} {
+		var size int64
+		for i := range list {
+			size += int64(encodedLen(&list[i]))
+		}
+		o.entries[k].Add(int64(len(list)))
+		o.bytes[k].Add(size)
+	}
+	if dropped > 0 {
+		o.dropped.Add(float64(dropped))
+	}
+	if added > 0 {
+		select {
+		case o.ready <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// trimTelemetry drops the oldest telemetry until the queue, with the batch
+// being added, is within bounds. It adjusts the counters for what it
+// drops; the caller adds the batch's own after the commit.
+func (o *Outbox) trimTelemetry(tx *bolt.Tx, added []Entry) int {
+	n := o.entries[Telemetry].Load() + int64(len(added))
+	size := o.bytes[Telemetry].Load()
+	for i := range added {
+		size += int64(encodedLen(&added[i]))
+	}
+	dropped := 0
+	c := tx.Bucket(buckets[Telemetry]).Cursor()
+	for k, v := c.First(); k != nil && (n > int64(o.opts.MaxTelemetry) || size > o.opts.MaxTelemetryBytes); k, v = c.First() {
+		if err := c.Delete(); err != nil {
+			break
+		}
+		n--
+		size -= int64(len(v))
+		o.entries[Telemetry].Add(-1)
+		o.bytes[Telemetry].Add(-int64(len(v)))
+		dropped++
+	}
+	return dropped
+}
+
+// Checkpoint returns the stored rule-engine checkpoint, or nil.
+func (o *Outbox) Checkpoint() ([]byte, error) {
+	var cp []byte
+	err := o.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(stateBucket).Get(checkpointKey); v != nil {
+			cp = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: checkpoint: %w", err)
+	}
+	return cp, nil
+}
+
+// Next returns up to max of the oldest entries, from the incident queue
+// when it has any, else from telemetry: incidents never wait behind a
+// telemetry backlog. It returns no entries when both are empty.
+func (o *Outbox) Next(max int) (Kind, []Entry, error) {
+	var kind Kind
+	var out []Entry
+	err := o.db.View(func(tx *bolt.Tx) error {
+		for k := range numKinds {
+			c := tx.Bucket(buckets[k]).Cursor()
+			for key, v := c.First(); key != nil && len(out) < max; key, v = c.Next() {
+				e, err := decode(v)
+				if err != nil {
+					return fmt.Errorf("entry %s/%d: %w", k, binary.BigEndian.Uint64(key), err)
+				}
+				e.Seq = binary.BigEndian.Uint64(key)
+				out = append(out, e)
+			}
+			if len(out) > 0 {
+				kind = k
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, fmt.Errorf("outbox: next: %w", err)
+	}
+	return kind, out, nil
+}
+
+// Remove deletes forwarded entries from queue k.
+func (o *Outbox) Remove(k Kind, seqs ...uint64) error {
+	var n, size int64
+	err := o.db.Update(func(tx *bolt.Tx) error {
+		n, size = 0, 0
+		b := tx.Bucket(buckets[k])
+		for _, s := range seqs {
+			if v := b.Get(key(s)); v != nil {
+				n++
+				size += int64(len(v))
+				if err := b.Delete(key(s)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: remove: %w", err)
+	}
+	o.entries[k].Add(-n)
+	o.bytes[k].Add(-size)
+	return nil
+}
+
+func key(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+// encode lays an entry out as uvarint-prefixed subject and id, then data.
+func encode(e *Entry) []byte {
+	b := make([]byte, 0, encodedLen(e))
+	b = binary.AppendUvarint(b, uint64(len(e.Subject)))
+	b = append(b, e.Subject...)
+	b = binary.AppendUvarint(b, uint64(len(e.MsgID)))
+	b = append(b, e.MsgID...)
+	return append(b, e.Data...)
+}
+
+func encodedLen(e *Entry) int {
+	return uvarintLen(len(e.Subject)) + len(e.Subject) + uvarintLen(len(e.MsgID)) + len(e.MsgID) + len(e.Data)
+}
+
+func uvarintLen(n int) int {
+	w := 1
+	for ; n >= 0x80; n >>= 7 {
+		w++
+	}
+	return w
+}
+
+var errCorrupt = errors.New("outbox: corrupt entry")
+
+func decode(v []byte) (Entry, error) {
+	var e Entry
+	field := func() (string, bool) {
+		n, w := binary.Uvarint(v)
+		if w <= 0 || uint64(len(v)-w) < n {
+			return "", false
+		}
+		s := string(v[w : w+int(n)])
+		v = v[w+int(n):]
+		return s, true
+	}
+	var ok bool
+	if e.Subject, ok = field(); !ok {
+		return e, errCorrupt
+	}
+	if e.MsgID, ok = field(); !ok {
+		return e, errCorrupt
+	}
+	e.Data = append([]byte(nil), v...)
+	return e, nil
+}

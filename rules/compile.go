@@ -30,7 +30,8 @@ func (s *Set) Len() int { return len(s.rules) }
 
 type cond struct {
 	metric   MetricID
-	op       byte // '=', '!', '>', '<', 'c' (store closed)
+	present  bool
+	op       byte // '=', '!', '>', '<', 'c' (store closed), 'p' (present)
 	val      float64
 	recovery int64
 }
@@ -53,6 +54,7 @@ type compiled struct {
 	level, clear       float64
 	forNs, clearFor    int64
 	tau, avg           int64
+	floor, baseline    int64
 	dm                 float64
 	escalate           []esc
 	window, horizon    int64
@@ -122,6 +124,8 @@ func compileConds(cs []Condition) []cond {
 			k.op, k.val = '>', *c.Above
 		case c.Below != nil:
 			k.op, k.val = '<', *c.Below
+		case c.Present != nil:
+			k.op, k.present = 'p', *c.Present
 		}
 		out = append(out, k)
 	}
@@ -148,6 +152,7 @@ func compile(r Rule) *compiled {
 		metric: LookupMetric(r.Metric), minus: NoMetric, act: NoMetric,
 		forNs: int64(r.For), clearFor: int64(r.ClearFor),
 		tau: int64(r.ProductTau), avg: int64(r.Average), dm: r.DegreeMinutes,
+		floor: int64(r.Floor), baseline: int64(r.Baseline),
 		window: int64(r.Window), horizon: int64(r.Horizon), minSlope: r.MinSlope,
 		stateVal: 1, max: r.Max, tolerance: r.Tolerance, minActivity: uint32(r.MinActivity),
 		siteScope: r.Scope == "site", after: int64(r.After), factor: r.Factor,

@@ -87,8 +87,13 @@ type Options struct {
 	// 20m.
 	MaxGap time.Duration
 	// Stale is how long a held value (a defrost or mode signal reported on
-	// change) is trusted without a fresh report. Default 1h.
+	// change and every 15 min) is trusted without a fresh report; a state
+	// is never carried across an outage. Default 30m.
 	Stale time.Duration
+	// Despike is the largest jump, in C, a temperature may make between two
+	// consecutive samples without being confirmed by the next one; a lone
+	// spike is dropped as a glitch. Default 5 C; negative disables.
+	Despike float64
 }
 
 func (o *Options) defaults() {
@@ -99,7 +104,10 @@ func (o *Options) defaults() {
 		o.MaxGap = 20 * time.Minute
 	}
 	if o.Stale == 0 {
-		o.Stale = time.Hour
+		o.Stale = 30 * time.Minute
+	}
+	if o.Despike == 0 {
+		o.Despike = 5
 	}
 }
 
@@ -112,6 +120,7 @@ type Stats struct {
 	UnknownAsset  uint64
 	UnknownMetric uint64
 	BadValue      uint64
+	Glitches      uint64 // lone temperature spikes dropped by despiking
 	Evaluations   uint64 // rule instance evaluations
 	Opened        uint64
 	Updated       uint64
@@ -129,6 +138,10 @@ type held struct {
 	Interval float64 `json:"interval"` // learned reporting interval, ns (EWMA)
 	Changes  uint32  `json:"changes"`
 	Seen     bool    `json:"seen"`
+	// A sample held back by despiking until the next one confirms it.
+	Suspect   bool    `json:"suspect,omitempty"`
+	SuspectV  float64 `json:"suspect_v,omitempty"`
+	SuspectAt int64   `json:"suspect_at,omitempty"`
 }
 
 type assetKey struct{ site, asset string }
@@ -136,6 +149,7 @@ type assetKey struct{ site, asset string }
 type siteState struct {
 	site     *Site
 	lastSeen int64
+	resumed  int64 // when the site last came back from a silence
 	assets   []*assetState
 	scoped   []*instance // site-scope rules
 	ticking  []*instance // rules of this site's assets driven by time
@@ -166,6 +180,12 @@ type Engine struct {
 }
 
 const scanEvery = int64(30 * time.Second)
+
+// siteSilence is a gap in all of a site's readings long enough to call an
+// outage: after one, each sensor gets its full silence allowance again
+// before it is called offline, since its next report may simply not be
+// due yet.
+const siteSilence = int64(5 * time.Minute)
 
 // NewEngine prepares an engine for the given sites: one rule instance per
 // (asset, matching rule), all state preallocated.
@@ -295,6 +315,9 @@ func (e *Engine) Observe(dst []Event, r Reading) ([]Event, error) {
 	e.advance(t)
 	e.stats.Readings++
 	ss := a.site
+	if ss.lastSeen != 0 && t-ss.lastSeen > siteSilence {
+		ss.resumed = t
+	}
 	if t > ss.lastSeen {
 		ss.lastSeen = t
 	}
@@ -302,6 +325,9 @@ func (e *Engine) Observe(dst []Event, r Reading) ([]Event, error) {
 		if in.ep.Open {
 			e.clear(in, t, r.Value)
 		}
+	}
+	if t > a.lastSeen {
+		a.lastSeen = t
 	}
 	if h.Seen && t < h.At {
 		// Out of order within lateness: the held sequence stays as it is
@@ -313,9 +339,42 @@ func (e *Engine) Observe(dst []Event, r Reading) ([]Event, error) {
 				in.st.observe(e, in, r.Metric, h.At, r.Value, h.V)
 			}
 		}
-		dst, e.out = e.out, nil
-		return dst, nil
+	} else if e.opts.Despike > 0 && Metrics[r.Metric].Unit == "C" {
+		e.despike(a, r.Metric, t, r.Value)
+	} else {
+		e.sample(a, r.Metric, t, r.Value)
 	}
+	dst, e.out = e.out, nil
+	return dst, nil
+}
+
+// despike holds back a temperature sample that jumps further from the
+// last one than any physical change in one reporting interval could (a
+// compressor failure warms a box by 2-12 C an hour), and lets the next
+// sample decide: if it agrees with the jump, both go through in order; if
+// it returns to where the series was, the jump was a glitch and is
+// dropped. Only a suspicious sample is ever delayed, and by one interval.
+func (e *Engine) despike(a *assetState, m MetricID, t int64, v float64) {
+	h := &a.held[m]
+	if h.Suspect {
+		h.Suspect = false
+		if math.Abs(v-h.SuspectV) <= e.opts.Despike {
+			e.sample(a, m, h.SuspectAt, h.SuspectV)
+		} else {
+			e.stats.Glitches++
+		}
+	}
+	if h.Seen && math.Abs(v-h.V) > e.opts.Despike && t-h.At <= int64(e.opts.MaxGap) {
+		h.Suspect, h.SuspectV, h.SuspectAt = true, v, t
+		return
+	}
+	e.sample(a, m, t, v)
+}
+
+// sample records an in-order sample of metric m and runs the rules that
+// read it.
+func (e *Engine) sample(a *assetState, m MetricID, t int64, v float64) {
+	h := &a.held[m]
 	prev := h.V
 	if h.Seen {
 		if dt := float64(t - h.At); dt > 0 && dt < float64(6*time.Hour) {
@@ -325,24 +384,19 @@ func (e *Engine) Observe(dst []Event, r Reading) ([]Event, error) {
 				h.Interval += (dt - h.Interval) / 8
 			}
 		}
-		if r.Value != h.V {
+		if v != h.V {
 			h.Prev, h.Changed = h.V, t
 			h.Changes++
 		}
 	} else {
-		h.Prev, h.Changed, h.Seen = r.Value, t, true
-		prev = r.Value
+		h.Prev, h.Changed, h.Seen = v, t, true
+		prev = v
 	}
-	h.V, h.At = r.Value, t
-	if t > a.lastSeen {
-		a.lastSeen = t
-	}
-	for _, in := range a.byMetric[r.Metric] {
+	h.V, h.At = v, t
+	for _, in := range a.byMetric[m] {
 		e.stats.Evaluations++
-		in.st.observe(e, in, r.Metric, t, r.Value, prev)
+		in.st.observe(e, in, m, t, v, prev)
 	}
-	dst, e.out = e.out, nil
-	return dst, nil
 }
 
 // Advance moves event time forward to t without a reading, so that
@@ -386,7 +440,14 @@ func (e *Engine) suppressed(in *instance, t int64) bool {
 			continue
 		}
 		h := &in.asset.held[c.metric]
-		if !h.Seen || t-h.At > int64(e.opts.Stale) {
+		fresh := h.Seen && t-h.At <= int64(e.opts.Stale)
+		if c.op == 'p' {
+			if fresh == c.present {
+				return true
+			}
+			continue
+		}
+		if !fresh {
 			continue
 		}
 		if c.test(h.V) {
@@ -410,7 +471,14 @@ func (e *Engine) gated(in *instance, t int64) bool {
 			continue
 		}
 		h := &in.asset.held[c.metric]
-		if !h.Seen || t-h.At > int64(e.opts.Stale) || !c.test(h.V) {
+		fresh := h.Seen && t-h.At <= int64(e.opts.Stale)
+		if c.op == 'p' {
+			if fresh != c.present {
+				return false
+			}
+			continue
+		}
+		if !fresh || !c.test(h.V) {
 			return false
 		}
 	}

@@ -35,6 +35,12 @@ func newInstance(c *compiled, s *siteState, a *assetState) *instance {
 		if c.avg > 0 {
 			l.Avg = &avgRing{}
 		}
+		if c.floor > 0 {
+			l.Floor = &floorRing{}
+		}
+		if c.baseline > 0 {
+			l.Base = &baseRing{}
+		}
 		in.st = l
 	case KindTrend:
 		in.st = &trendState{}
@@ -132,16 +138,85 @@ func (r *avgRing) mean(width, t int64) (float64, float64) {
 
 // levelState runs threshold and delta rules.
 type levelState struct {
-	Y       float64  `json:"y"`       // product-filtered value
-	HasY    bool     `json:"has_y"`   //
-	LastAt  int64    `json:"last_at"` // previous sample time
-	LastV   float64  `json:"last_v"`  // previous raw value (held over the gap for averages)
-	Pending int64    `json:"pending"` // first sample of the current bad run, 0 for none
-	BadFor  int64    `json:"bad_for"` // time bad in the current run
-	DM      float64  `json:"dm"`      // degree-minutes in the current run
-	Good    int64    `json:"good"`    // open: first sample of the current clear run
-	WasBad  bool     `json:"was_bad"` // the previous sample was bad
-	Avg     *avgRing `json:"avg,omitempty"`
+	Y       float64    `json:"y"`       // product-filtered value
+	HasY    bool       `json:"has_y"`   //
+	LastAt  int64      `json:"last_at"` // previous sample time
+	LastV   float64    `json:"last_v"`  // previous raw value (held over the gap for averages)
+	Pending int64      `json:"pending"` // first sample of the current bad run, 0 for none
+	BadFor  int64      `json:"bad_for"` // time bad in the current run
+	DM      float64    `json:"dm"`      // degree-minutes in the current run
+	Good    int64      `json:"good"`    // open: first sample of the current clear run
+	WasBad  bool       `json:"was_bad"` // the previous sample was bad
+	Avg     *avgRing   `json:"avg,omitempty"`
+	Floor   *floorRing `json:"floor,omitempty"`
+	Base    *baseRing  `json:"base,omitempty"`
+}
+
+// floorRing keeps the lowest value per bucket over a window.
+type floorRing struct {
+	Idx [avgBuckets]int64   `json:"idx"`
+	Min [avgBuckets]float64 `json:"min"`
+}
+
+func (r *floorRing) add(width, t int64, v float64) {
+	b := t / width
+	slot := b % avgBuckets
+	if r.Idx[slot] != b {
+		r.Idx[slot], r.Min[slot] = b, v
+	} else if v < r.Min[slot] {
+		r.Min[slot] = v
+	}
+}
+
+// min returns the lowest value over the window ending at t and how much of
+// the window has samples (0..1).
+func (r *floorRing) min(width, t int64) (float64, float64) {
+	cur := t / width
+	lo, n := math.Inf(1), 0
+	for i := range avgBuckets {
+		if r.Idx[i] > cur-avgBuckets && r.Idx[i] <= cur {
+			lo = math.Min(lo, r.Min[i])
+			n++
+		}
+	}
+	return lo, float64(n) / avgBuckets
+}
+
+// baseRing keeps bucket means over a long window; its median is the
+// asset's own normal, robust to defrosts and door openings.
+type baseRing struct {
+	Idx [avgBuckets]int64   `json:"idx"`
+	Sum [avgBuckets]float64 `json:"sum"`
+	N   [avgBuckets]int32   `json:"n"`
+}
+
+func (r *baseRing) add(width, t int64, v float64) {
+	b := t / width
+	slot := b % avgBuckets
+	if r.Idx[slot] != b {
+		r.Idx[slot], r.Sum[slot], r.N[slot] = b, 0, 0
+	}
+	r.Sum[slot] += v
+	r.N[slot]++
+}
+
+// median returns the median of the complete buckets' means in the window
+// ending at t, and whether at least half the window has data.
+func (r *baseRing) median(e *Engine, width, t int64) (float64, bool) {
+	cur := t / width
+	ms := e.scratch[:0]
+	for i := range avgBuckets {
+		if r.Idx[i] >= cur-avgBuckets && r.Idx[i] < cur && r.N[i] > 0 {
+			ms = append(ms, r.Sum[i]/float64(r.N[i]))
+		}
+	}
+	if len(ms) < avgBuckets/2 {
+		e.scratch = ms[:0]
+		return 0, false
+	}
+	m := median(ms)
+	e.scratch = ms[:0]
+	return m, true
 }
 
 func (l *levelState) valueOnly() bool                { return true }
@@ -159,12 +234,38 @@ func (l *levelState) observe(e *Engine, in *instance, m MetricID, t int64, v, _ 
 		}
 		x = a.V - b.V
 	case c.tau > 0:
+		// The simulated product is held through a suppression (a defrost
+		// and its recovery): the food does not see the short air spike the
+		// controller causes on purpose.
 		if !l.HasY {
 			l.Y, l.HasY = v, true
-		} else if dt > 0 {
+		} else if dt > 0 && !e.suppressed(in, t) {
 			l.Y += (v - l.Y) * (1 - math.Exp(-float64(dt)/float64(c.tau)))
 		}
 		x = l.Y
+	case c.floor > 0 || c.baseline > 0:
+		if l.Floor != nil {
+			width := c.floor / avgBuckets
+			l.Floor.add(width, t, v)
+			lo, cover := l.Floor.min(width, t)
+			if cover < 0.8 {
+				l.LastAt = t
+				return
+			}
+			x = lo
+		}
+		if l.Base != nil {
+			width := c.baseline / avgBuckets
+			base, ok := l.Base.median(e, width, t)
+			if !in.ep.Open && !e.suppressed(in, t) {
+				l.Base.add(width, t, v)
+			}
+			if !ok {
+				l.LastAt = t
+				return
+			}
+			x -= base
+		}
 	case c.avg > 0:
 		width := c.avg / avgBuckets
 		if dt > 0 {
@@ -415,7 +516,18 @@ func (s *stateState) valueOnly() bool { return false }
 
 func (s *stateState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ float64) {
 	c := in.rule
-	if v == c.stateVal && !e.suppressed(in, t) && e.gated(in, t) {
+	if e.suppressed(in, t) || !e.gated(in, t) {
+		// A pending state starts over after a suppression; an open
+		// episode just pauses (a defrost does not end a long run), though
+		// it still notes when the state returns.
+		if !in.ep.Open {
+			s.Since = 0
+		} else if v == c.stateVal {
+			s.Out = 0
+		}
+		return
+	}
+	if v == c.stateVal {
 		if s.Since == 0 {
 			s.Since = t
 		}
@@ -434,6 +546,13 @@ func (s *stateState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ 
 
 func (s *stateState) tick(e *Engine, in *instance, t int64) {
 	c := in.rule
+	if h := &in.asset.held[c.metric]; s.Since != 0 && t-h.At > int64(e.opts.Stale) {
+		// No report for longer than a heartbeat allows: the state is
+		// unknown, not held (a gateway outage must not look like a door
+		// open for hours or a compressor that never stops).
+		s.Since = 0
+		return
+	}
 	if !in.ep.Open {
 		if s.Since != 0 && t-s.Since >= c.forNs {
 			e.open(in, s.Since, t, float64(t-s.Since)/6e10, 0, false)
@@ -452,7 +571,7 @@ func (s *stateState) tick(e *Engine, in *instance, t int64) {
 		}
 		return
 	}
-	if s.Out != 0 && t-s.Out >= c.clearFor {
+	if s.Out != 0 && t-s.Out >= c.clearFor && !e.suppressed(in, t) {
 		e.clear(in, t, 0)
 		s.Out = 0
 	}
@@ -627,7 +746,7 @@ func (s *missState) tick(e *Engine, in *instance, t int64) {
 		return
 	}
 	limit := s.threshold(in, h)
-	if limit <= 0 || t-last <= limit {
+	if limit <= 0 || t-max(last, in.site.resumed) <= limit {
 		return
 	}
 	// A sensor is offline when the rest of its site kept talking after it

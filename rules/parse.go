@@ -216,8 +216,20 @@ func (r *Rule) validate() Errors {
 		if r.DegreeMinutes < 0 {
 			bad("degree_minutes", "must not be negative")
 		}
-		if r.ProductTau != 0 && r.Average != 0 {
-			bad("average", "use product_tau or average, not both")
+		sources := 0
+		for _, d := range []Duration{r.ProductTau, r.Average, max(r.Floor, r.Baseline)} {
+			if d != 0 {
+				sources++
+			}
+		}
+		if sources > 1 {
+			bad("", "use one of product_tau, average, or floor/baseline")
+		}
+		if r.Floor != 0 && r.Floor.D() < 10*time.Minute {
+			bad("floor", "window must be at least 10m")
+		}
+		if r.Baseline != 0 && r.Baseline.D() < 2*time.Hour {
+			bad("baseline", "window must be at least 2h")
 		}
 		if r.Average != 0 && r.Average.D() < time.Minute {
 			bad("average", "window must be at least 1m")
@@ -327,7 +339,7 @@ func (r *Rule) validateCondition(list string, i int, c *Condition, suppress bool
 			Msg: fmt.Sprintf("%s[%d]: ", list, i) + fmt.Sprintf(format, args...)})
 	}
 	tests := 0
-	for _, set := range []bool{c.Eq != "", c.Ne != "", c.Above != nil, c.Below != nil} {
+	for _, set := range []bool{c.Eq != "", c.Ne != "", c.Above != nil, c.Below != nil, c.Present != nil} {
 		if set {
 			tests++
 		}
@@ -342,7 +354,7 @@ func (r *Rule) validateCondition(list string, i int, c *Condition, suppress bool
 	case LookupMetric(c.Metric) == NoMetric:
 		bad("unknown metric %q", c.Metric)
 	case tests != 1:
-		bad("set exactly one of eq, ne, above, below")
+		bad("set exactly one of eq, ne, above, below, present")
 	default:
 		id := LookupMetric(c.Metric)
 		for _, w := range []string{c.Eq, c.Ne} {

@@ -36,7 +36,15 @@ type Rule struct {
 	ProductTau Duration `yaml:"product_tau" json:"product_tau,omitempty"`
 	// Average compares the time-weighted mean over this window instead of
 	// the latest value; on a 0/1 signal this is the duty cycle.
-	Average  Duration     `yaml:"average" json:"average,omitempty"`
+	Average Duration `yaml:"average" json:"average,omitempty"`
+	// Floor compares the lowest value over this window (the lower envelope:
+	// where the box pulls down to between defrosts and door openings).
+	Floor Duration `yaml:"floor" json:"floor,omitempty"`
+	// Baseline compares the value (or the floor) with the median of the
+	// hourly means over this window: a deviation from the asset's own
+	// normal rather than an absolute level. Frozen while an incident is
+	// open, so that a lasting fault does not become the new normal.
+	Baseline Duration     `yaml:"baseline" json:"baseline,omitempty"`
 	Escalate []Escalation `yaml:"escalate" json:"escalate,omitempty"`
 
 	// Trend rules: a robust (Theil-Sen) slope over Window and the predicted
@@ -113,12 +121,15 @@ type Escalation struct {
 // store being closed. Recovery extends a suppression past the condition's
 // end (a defrost's recovery).
 type Condition struct {
-	Metric   string    `yaml:"metric" json:"metric,omitempty"`
-	Eq       string    `yaml:"eq" json:"eq,omitempty"`
-	Ne       string    `yaml:"ne" json:"ne,omitempty"`
-	Above    *float64  `yaml:"above" json:"above,omitempty"`
-	Below    *float64  `yaml:"below" json:"below,omitempty"`
-	Closed   bool      `yaml:"closed" json:"closed,omitempty"`
+	Metric string   `yaml:"metric" json:"metric,omitempty"`
+	Eq     string   `yaml:"eq" json:"eq,omitempty"`
+	Ne     string   `yaml:"ne" json:"ne,omitempty"`
+	Above  *float64 `yaml:"above" json:"above,omitempty"`
+	Below  *float64 `yaml:"below" json:"below,omitempty"`
+	Closed bool     `yaml:"closed" json:"closed,omitempty"`
+	// Present tests whether the asset reports the metric at all (a fresh
+	// value is held): retrofit probes report no defrost state.
+	Present  *bool     `yaml:"present" json:"present,omitempty"`
 	Recovery Duration  `yaml:"recovery" json:"recovery,omitempty"`
 	Fields   positions `yaml:"-" json:"-"` // where each field was written
 }
@@ -140,7 +151,7 @@ var Kinds = []string{KindThreshold, KindTrend, KindState, KindTransitions, KindF
 // kindFields lists, per kind, the fields beyond the common ones that the
 // kind reads; any other field set on a rule is an error.
 var kindFields = map[string][]string{
-	KindThreshold:   {"metric", "above", "below", "for", "clear", "clear_for", "degree_minutes", "product_tau", "average", "escalate"},
+	KindThreshold:   {"metric", "above", "below", "for", "clear", "clear_for", "degree_minutes", "product_tau", "average", "floor", "baseline", "escalate"},
 	KindDelta:       {"metric", "minus", "above", "below", "for", "clear", "clear_for", "degree_minutes", "escalate"},
 	KindTrend:       {"metric", "window", "limit", "horizon", "min_slope", "sample", "direction", "for", "clear_for"},
 	KindState:       {"metric", "state", "for", "clear_for", "escalate"},

@@ -529,6 +529,7 @@ func (e *Engine) open(in *instance, start, t int64, v, limit float64, hasLimit b
 		ID:       IncidentID(in.site.site.ID, in.assetID(), in.rule.id, time.Unix(0, start)),
 		Priority: in.rule.src.Priority, Peak: v, Last: v, Occurrences: 1, LastUpdate: t,
 		Limit: limit, HasLimit: hasLimit, Problem: in.rule.src.Problem, Trade: in.rule.src.Trade,
+		OutOfRange: t - start,
 	}
 	if in.asset != nil {
 		in.ep.Class = in.asset.asset.Class

@@ -172,14 +172,17 @@ func (r *floorRing) add(width, t int64, v float64) {
 // the window has samples (0..1).
 func (r *floorRing) min(width, t int64) (float64, float64) {
 	cur := t / width
-	lo, n := math.Inf(1), 0
+	lo, oldest := math.Inf(1), cur+1
 	for i := range avgBuckets {
 		if r.Idx[i] > cur-avgBuckets && r.Idx[i] <= cur {
 			lo = math.Min(lo, r.Min[i])
-			n++
+			oldest = min(oldest, r.Idx[i])
 		}
 	}
-	return lo, float64(n) / avgBuckets
+	// Coverage is the span the samples reach back over, not the count of
+	// buckets with one: a probe reporting every 5 min leaves some of a
+	// 90 min window's 24 buckets empty.
+	return lo, float64(cur-oldest+1) / avgBuckets
 }
 
 // baseRing keeps bucket means over a long window; its median is the

@@ -1,0 +1,379 @@
+package workorder
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/rules"
+)
+
+// Report is one thing intake receives: a sensor incident event, or a
+// person's report of a problem.
+type Report struct {
+	Source Source
+	// Key identifies the report for exactly-once processing: the
+	// incident's message id ("<incident>-<seq>") or a client's
+	// idempotency key. Empty: not de-duplicated.
+	Key         string
+	Site        string
+	Asset       string
+	AssetClass  string
+	Problem     string
+	Priority    string
+	Trade       string
+	Title       string
+	Description string
+	Reporter    string
+	// Incident is set for sensor reports.
+	Incident *rules.Event
+	At       time.Time
+}
+
+// FromIncident turns an incident event into a report.
+func FromIncident(ev *rules.Event) Report {
+	return Report{
+		Source: Sensor, Key: ev.MsgID(), Site: ev.Site, Asset: ev.Asset, AssetClass: ev.AssetClass,
+		Problem: ev.Problem, Priority: ev.Priority, Trade: ev.Trade, Title: ev.Title,
+		Description: ev.Summary, Incident: ev, At: ev.At,
+	}
+}
+
+// Tx is what intake needs from a store, inside one transaction. A store
+// implements it; every Receive or Sweep runs in one transaction, so an
+// intake either happens completely or not at all.
+type Tx interface {
+	// Claim records key as processed and reports false if it already was.
+	Claim(ctx context.Context, key, workOrder string) (bool, error)
+	// ByIncident returns the work order an incident is attached to, or nil.
+	ByIncident(ctx context.Context, incident string) (*WorkOrder, error)
+	// OpenFor returns the open work order for a problem family on an
+	// asset, or nil.
+	OpenFor(ctx context.Context, site, asset, family string) (*WorkOrder, error)
+	// LastVerified returns the most recent work order for a problem family
+	// on an asset verified at or after since, or nil.
+	LastVerified(ctx context.Context, site, asset, family string, since time.Time) (*WorkOrder, error)
+	// Asset returns the register entry, or nil when the asset is unknown.
+	Asset(ctx context.Context, site, asset string) (*cloud.Asset, error)
+	// NextNumber allocates the next work-order number.
+	NextNumber(ctx context.Context) (int64, error)
+	// Save appends events to a work order and stores its projection; it
+	// fails with ECONFLICT if the work order's version moved meanwhile.
+	Save(ctx context.Context, w *WorkOrder, events []Event) error
+}
+
+// Reason names what intake decided, for logs, metrics and the API.
+type Reason string
+
+// Intake outcomes.
+const (
+	Opened       Reason = "opened"        // a new work order
+	OpenedRecall Reason = "opened_recall" // a new work order linked to a recently verified one
+	Merged       Reason = "merged"        // attached to the open work order for the problem
+	Updated      Reason = "updated"       // a later event of an incident already attached
+	Repeat       Reason = "repeat"        // the same message again: nothing done
+	Orphan       Reason = "orphan"        // a clear for an incident never seen: nothing to do
+)
+
+// Result is what Receive did.
+type Result struct {
+	Reason    Reason
+	WorkOrder *WorkOrder
+	Events    []Event
+	// Avoided is set when this report ended the work order as AVOIDED.
+	Avoided bool
+	// Dispatched is set when this report sent the work order out.
+	Dispatched bool
+}
+
+// Intake turns reports into work-order events under a Policy.
+type Intake struct {
+	Policy Policy
+	// NewID returns a fresh work-order id; cloud.NewID("wo_") by default.
+	NewID func() string
+}
+
+func (in *Intake) newID() string {
+	if in.NewID != nil {
+		return in.NewID()
+	}
+	return cloud.NewID("wo_")
+}
+
+// Receive processes one report in the caller's transaction: it dedups by
+// key, attaches the report to the work order for its problem or opens a
+// new one, triages it, and moves it on (dispatch, avoidance, escalation,
+// reopen). Time is the report's own (event time), so replays decide alike.
+func (in *Intake) Receive(ctx context.Context, tx Tx, r Report) (Result, error) {
+	if r.Key != "" {
+		fresh, err := tx.Claim(ctx, r.Key, "")
+		if err != nil {
+			return Result{}, fmt.Errorf("intake: claim %s: %w", r.Key, err)
+		}
+		if !fresh {
+			return Result{Reason: Repeat}, nil
+		}
+	}
+	var w *WorkOrder
+	reason := Merged
+	var err error
+	if r.Incident != nil {
+		if w, err = tx.ByIncident(ctx, r.Incident.Incident); err != nil {
+			return Result{}, fmt.Errorf("intake: incident %s: %w", r.Incident.Incident, err)
+		}
+		if w != nil {
+			reason = Updated
+		} else if r.Incident.Event == rules.Cleared {
+			// Its opening was never seen, or its work order was
+			// attached elsewhere: a clear alone asks for no work.
+			return Result{Reason: Orphan}, nil
+		}
+	}
+	family := Family(r.Problem)
+	if w == nil {
+		if w, err = tx.OpenFor(ctx, r.Site, r.Asset, family); err != nil {
+			return Result{}, fmt.Errorf("intake: open work order: %w", err)
+		}
+	}
+	var events []Event
+	res := Result{Reason: reason}
+	if w == nil {
+		if w, res.Reason, err = in.open(ctx, tx, r, &events); err != nil {
+			return Result{}, err
+		}
+	}
+	in.attach(w, r, &events, &res)
+	in.advance(w, r.At, &events, &res)
+	if err := tx.Save(ctx, w, events); err != nil {
+		return Result{}, fmt.Errorf("intake: save work order %d: %w", w.Number, err)
+	}
+	if r.Key != "" && (res.Reason == Opened || res.Reason == OpenedRecall) {
+		// Link the claim to the work order it made, for tracing.
+		if _, err := tx.Claim(ctx, r.Key, w.ID); err != nil {
+			return Result{}, fmt.Errorf("intake: claim %s: %w", r.Key, err)
+		}
+	}
+	res.WorkOrder, res.Events = w, events
+	return res, nil
+}
+
+// open creates and triages a new work order for r.
+func (in *Intake) open(ctx context.Context, tx Tx, r Report, events *[]Event) (*WorkOrder, Reason, error) {
+	reason := Opened
+	o := &Opening{
+		Site: r.Site, Asset: r.Asset, AssetClass: r.AssetClass, Source: r.Source, Problem: r.Problem,
+		Trade: r.Trade, Priority: r.Priority, Title: r.Title, Description: r.Description, Reporter: r.Reporter,
+	}
+	if since := r.At.Add(-time.Duration(in.Policy.RecallWindow)); in.Policy.RecallWindow > 0 {
+		prev, err := tx.LastVerified(ctx, r.Site, r.Asset, Family(r.Problem), since)
+		if err != nil {
+			return nil, "", fmt.Errorf("intake: recall lookup: %w", err)
+		}
+		if prev != nil {
+			o.RecallOf, reason = prev.ID, OpenedRecall
+		}
+	}
+	if o.Priority == "" {
+		o.Priority = "P3"
+	}
+	if o.Trade == "" {
+		o.Trade = DefaultTrade(o.Problem, o.AssetClass)
+	}
+	if r.Asset == rules.SiteAsset && r.Problem == "gateway_offline" {
+		o.Trade = "controls"
+	}
+	in.Policy.Triage(o)
+	if r.Source == Sensor {
+		if d := in.Policy.HoldOffFor(o.Priority); d > 0 {
+			t := r.At.Add(d)
+			o.HoldUntil = &t
+		}
+	}
+	if o.Title == "" {
+		o.Title = strings.ReplaceAll(o.Problem, "_", " ") + " on " + o.Asset
+	}
+	n, err := tx.NextNumber(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("intake: number: %w", err)
+	}
+	o.ID, o.Number = in.newID(), n
+	w := &WorkOrder{}
+	w.record(events, Event{Kind: Created, Actor: actor(r), At: r.At, Opening: o, Reason: string(reason)})
+	w.record(events, Event{Kind: Transition, Action: Triage, From: New, To: Triaged, Actor: string(System), At: r.At,
+		Reason: fmt.Sprintf("%s %s for %s", o.Priority, o.Problem, o.Trade)})
+	if o.Approval {
+		w.record(events, Event{Kind: Transition, Action: RequestApproval, From: Triaged, To: AwaitingApproval,
+			Actor: string(System), At: r.At, Reason: "triage rule requires approval"})
+	}
+	return w, reason, nil
+}
+
+// attach adds r's evidence to w and escalates problem and priority.
+func (in *Intake) attach(w *WorkOrder, r Report, events *[]Event, res *Result) {
+	ev := Evidence{Event: "report", Problem: r.Problem, Priority: r.Priority, Title: r.Title,
+		Reporter: r.Reporter, Description: r.Description, At: r.At}
+	if i := r.Incident; i != nil {
+		started := i.Started
+		ev = Evidence{
+			Incident: i.Incident, Seq: i.Seq, Event: string(i.Event), Rule: i.Rule, Problem: i.Problem,
+			Priority: i.Priority, Title: i.Title, Summary: i.Summary, Metric: i.Metric, Value: i.Value,
+			Peak: i.Peak, Limit: i.Limit, OutOfRange: i.OutOfRange, Occurrences: i.Occurrences,
+			Started: &started, At: i.At, PredictedAt: i.PredictedAt,
+			Panel: in.Policy.PanelURL(i.Site, i.Asset, i.Started.Add(-time.Hour), i.At.Add(time.Hour)),
+		}
+		if j := w.evidenceFor(i.Incident); j >= 0 && w.Evidence[j].Seq > i.Seq {
+			return // an older event arriving late: keep the newer evidence
+		}
+	}
+	prevPeak, hadPrev := 0.0, false
+	if j := w.evidenceFor(ev.Incident); j >= 0 {
+		prevPeak, hadPrev = w.Evidence[j].Peak, true
+	}
+	w.record(events, Event{Kind: Attached, Actor: actor(r), At: r.At, Evidence: &ev, Reason: ev.Event})
+	if ev.Event == "cleared" {
+		return
+	}
+	// Escalation: a more severe problem of the family, a higher priority
+	// from the source, or an excursion that keeps worsening.
+	esc := Event{Kind: Escalated, Actor: string(System), At: r.At}
+	var why []string
+	if Severity(r.Problem) > Severity(w.Problem) && Family(r.Problem) == w.Family {
+		esc.Problem = r.Problem
+		why = append(why, fmt.Sprintf("problem now %s (was %s)", r.Problem, w.Problem))
+	}
+	prio := w.Priority
+	if r.Priority != "" && Higher(r.Priority, prio) {
+		prio = r.Priority
+		why = append(why, fmt.Sprintf("reported as %s", r.Priority))
+	}
+	if r.Incident != nil && hadPrev && worsened(r.Incident, prevPeak) && prio != "P1" {
+		if after := time.Duration(in.Policy.EscalateAfter[prio]); after > 0 && r.Incident.OutOfRange >= after.Seconds() && sinceEscalation(w) >= after {
+			prio = raise(prio)
+			why = append(why, fmt.Sprintf("excursion still worsening after %s", rules.Duration(after)))
+		}
+	}
+	if prio != w.Priority {
+		esc.Priority = prio
+	}
+	if esc.Problem != "" || esc.Priority != "" {
+		esc.Reason = strings.Join(why, "; ")
+		w.record(events, esc)
+	}
+}
+
+// worsened reports whether an incident's peak moved further past its limit
+// than prev.
+func worsened(i *rules.Event, prev float64) bool {
+	if i.Limit == nil {
+		return i.Peak > prev
+	}
+	return abs(i.Peak-*i.Limit) > abs(prev-*i.Limit)
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// sinceEscalation is how long the work order has been at its priority,
+// up to the time of its latest event.
+func sinceEscalation(w *WorkOrder) time.Duration {
+	from := w.CreatedAt
+	if w.EscalatedAt != nil {
+		from = *w.EscalatedAt
+	}
+	return w.UpdatedAt.Sub(from)
+}
+
+// advance moves the work order on after new evidence: avoidance when all
+// cleared within hold-off, dispatch for work that must not wait, reopen
+// when the problem comes back during verification.
+func (in *Intake) advance(w *WorkOrder, at time.Time, events *[]Event, res *Result) {
+	sys := Input{Actor: string(System), Role: System, At: at}
+	switch {
+	case w.Status.PreDispatch() && w.AllCleared() && (w.HoldUntil == nil || !at.After(*w.HoldUntil)) && w.Source == Sensor:
+		sys.Reason = "all incidents cleared before dispatch"
+		if ev, err := Act(w, Avoid, sys); err == nil {
+			*events = append(*events, ev...)
+			res.Avoided = true
+		}
+	case w.Status == Triaged && w.Approval:
+		// waits for an FM's approval
+	case w.Status == Triaged && w.HoldUntil == nil:
+		in.dispatch(w, at, events, res, "no hold-off for "+w.Priority)
+	case w.Status == Triaged && w.Reports > 0:
+		in.dispatch(w, at, events, res, "confirmed by a person's report")
+	case w.Status == Triaged && w.HoldUntil != nil && w.Priority == "P1":
+		in.dispatch(w, at, events, res, "escalated to P1")
+	case (w.Status == WorkComplete || w.Status == Verifying) && lastIsNewTrouble(*events):
+		sys.Reason = "problem recurred during verification"
+		ev, _ := Act(w, Reopen, sys)
+		*events = append(*events, ev...)
+	}
+}
+
+func lastIsNewTrouble(events []Event) bool {
+	for i := len(events) - 1; i >= 0; i-- {
+		if e := events[i].Evidence; e != nil {
+			return e.Event == string(rules.Opened) || e.Event == "report"
+		}
+	}
+	return false
+}
+
+// dispatch releases a triaged work order and sends it to its provider.
+func (in *Intake) dispatch(w *WorkOrder, at time.Time, events *[]Event, res *Result, why string) {
+	sys := Input{Actor: string(System), Role: System, At: at, Reason: why}
+	ev, err := Act(w, Release, sys)
+	if err != nil {
+		return
+	}
+	*events = append(*events, ev...)
+	sys.Vendor = in.Policy.VendorFor(w.Site, w.Trade)
+	if sys.Vendor == "" {
+		return // stays READY until an FM dispatches it
+	}
+	sys.Reason = "auto-dispatch to " + sys.Vendor
+	if ev, err = Act(w, Dispatch, sys); err == nil {
+		*events = append(*events, ev...)
+		res.Dispatched = true
+	}
+}
+
+// Sweep moves on work orders whose hold-off has ended: dispatch if the
+// problem persists, AVOIDED if it cleared. Call it for each work order a
+// store lists as due.
+func (in *Intake) Sweep(w *WorkOrder, now time.Time) ([]Event, Result) {
+	var events []Event
+	res := Result{Reason: Updated, WorkOrder: w}
+	if w.Status != Triaged || w.HoldUntil == nil || now.Before(*w.HoldUntil) {
+		return nil, res
+	}
+	if w.AllCleared() {
+		ev, err := Act(w, Avoid, Input{Actor: string(System), Role: System, At: now, Reason: "all incidents cleared within hold-off"})
+		if err == nil {
+			events = append(events, ev...)
+			res.Avoided = true
+		}
+	} else if w.Approval {
+		return nil, res
+	} else {
+		in.dispatch(w, now, &events, &res, "hold-off over, problem persists")
+	}
+	res.Events = events
+	return events, res
+}
+
+func actor(r Report) string {
+	if r.Reporter != "" {
+		return r.Reporter
+	}
+	if r.Source == Sensor {
+		return "sensor"
+	}
+	return string(r.Source)
+}

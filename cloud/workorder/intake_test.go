@@ -1,0 +1,311 @@
+package workorder
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/rules"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// memTx is an in-memory Tx: a hand-written fake for the intake rules.
+type memTx struct {
+	claims map[string]bool
+	wos    []*WorkOrder
+	events map[string][]Event
+	n      int64
+}
+
+func newMemTx() *memTx { return &memTx{claims: map[string]bool{}, events: map[string][]Event{}} }
+
+func (m *memTx) Claim(_ context.Context, key, _ string) (bool, error) {
+	if m.claims[key] {
+		return false, nil
+	}
+	m.claims[key] = true
+	return true, nil
+}
+
+func (m *memTx) ByIncident(_ context.Context, id string) (*WorkOrder, error) {
+	for _, w := range m.wos {
+		if w.HasIncident(id) {
+			return m.copy(w), nil
+		}
+	}
+	return nil, nil
+}
+
+func (m *memTx) OpenFor(_ context.Context, site, asset, family string) (*WorkOrder, error) {
+	for _, w := range m.wos {
+		if w.Site == site && w.Asset == asset && w.Family == family && w.Status.Open() {
+			return m.copy(w), nil
+		}
+	}
+	return nil, nil
+}
+
+func (m *memTx) LastVerified(_ context.Context, site, asset, family string, since time.Time) (*WorkOrder, error) {
+	for _, w := range slices.Backward(m.wos) {
+		if w.Site == site && w.Asset == asset && w.Family == family && w.VerifiedAt != nil && !w.VerifiedAt.Before(since) {
+			return m.copy(w), nil
+		}
+	}
+	return nil, nil
+}
+
+func (m *memTx) Asset(context.Context, string, string) (*cloud.Asset, error) { return nil, nil }
+func (m *memTx) NextNumber(context.Context) (int64, error)                  { m.n++; return m.n, nil }
+
+// copy replays a work order so the caller can't alias the stored one.
+func (m *memTx) copy(w *WorkOrder) *WorkOrder {
+	c, err := Replay(m.events[w.ID])
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+func (m *memTx) Save(_ context.Context, w *WorkOrder, events []Event) error {
+	old := m.events[w.ID]
+	if len(events) > 0 && events[0].Version != len(old)+1 {
+		return cloud.Errorf(cloud.ECONFLICT, "version moved")
+	}
+	m.events[w.ID] = append(old, events...)
+	for i, x := range m.wos {
+		if x.ID == w.ID {
+			m.wos[i] = w
+			return nil
+		}
+	}
+	m.wos = append(m.wos, w)
+	return nil
+}
+
+// step is one line of a case's input.jsonl: an incident event, a person's
+// report, an action by a person, or a sweep of due hold-offs.
+type step struct {
+	Incident *rules.Event `json:"incident,omitempty"`
+	Report   *Report      `json:"report,omitempty"`
+	Act      *struct {
+		WO     int64  `json:"wo"`
+		Action Action `json:"action"`
+		Role   string `json:"role"`
+		Input
+	} `json:"act,omitempty"`
+	Sweep *time.Time `json:"sweep,omitempty"`
+}
+
+// summary is what a golden file compares: the decisions and each work
+// order's shape, without random ids.
+type summary struct {
+	Steps      []string     `json:"steps"`
+	WorkOrders []woSummary `json:"work_orders"`
+}
+
+type woSummary struct {
+	Number      int64    `json:"number"`
+	Site, Asset string   `json:"-"`
+	Where       string   `json:"where"`
+	Source      Source   `json:"source"`
+	Problem     string   `json:"problem"`
+	Trade       string   `json:"trade"`
+	Priority    string   `json:"priority"`
+	Status      Status   `json:"status"`
+	Vendor      string   `json:"vendor,omitempty"`
+	Incidents   []string `json:"incidents"`
+	Occurrences int      `json:"occurrences"`
+	Recall      int64    `json:"recall_of,omitempty"`
+	History     []string `json:"history"`
+}
+
+func TestIntakeGolden(t *testing.T) {
+	dirs, _ := filepath.Glob("testdata/intake/*")
+	if len(dirs) == 0 {
+		t.Fatal("no golden cases")
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			policy := DefaultPolicy()
+			if data, err := os.ReadFile(filepath.Join(dir, "policy.yaml")); err == nil {
+				if policy, err = ParsePolicy(data); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n := 0
+			in := &Intake{Policy: policy, NewID: func() string { n++; return fmt.Sprintf("wo_%d", n) }}
+			tx := newMemTx()
+			var sum summary
+			f, err := os.Open(filepath.Join(dir, "input.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			sc := bufio.NewScanner(f)
+			for line := 1; sc.Scan(); line++ {
+				if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+					continue
+				}
+				var s step
+				dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+				dec.DisallowUnknownFields()
+				if err := dec.Decode(&s); err != nil {
+					t.Fatalf("input.jsonl:%d: %v", line, err)
+				}
+				sum.Steps = append(sum.Steps, run(t, in, tx, s))
+			}
+			for _, w := range tx.wos {
+				ws := woSummary{Number: w.Number, Where: w.Site + "/" + w.Asset, Source: w.Source, Problem: w.Problem,
+					Trade: w.Trade, Priority: w.Priority, Status: w.Status, Vendor: w.Vendor, Incidents: w.Incidents,
+					Occurrences: w.Occurrences}
+				for _, x := range tx.wos {
+					if x.ID == w.RecallOf {
+						ws.Recall = x.Number
+					}
+				}
+				for _, e := range tx.events[w.ID] {
+					h := string(e.Kind)
+					switch e.Kind {
+					case Transition:
+						h = fmt.Sprintf("%s -> %s", e.Action, e.To)
+					case Attached:
+						h = "evidence " + e.Evidence.Event
+					case Escalated:
+						h = fmt.Sprintf("escalated %s: %s", strings.TrimSpace(e.Priority+" "+e.Problem), e.Reason)
+					}
+					ws.History = append(ws.History, h)
+				}
+				// Status is derived from events: replay must agree.
+				if r, err := Replay(tx.events[w.ID]); err != nil || r.Status != w.Status {
+					t.Errorf("WO %d: replayed status %v (%v), projected %s", w.Number, r, err, w.Status)
+				}
+				sum.WorkOrders = append(sum.WorkOrders, ws)
+			}
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(sum); err != nil {
+				t.Fatal(err)
+			}
+			got := buf.Bytes()
+			golden := filepath.Join(dir, "want.json")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("intake differs from %s (run with -update to accept):\n%s", golden, got)
+			}
+		})
+	}
+}
+
+func run(t *testing.T, in *Intake, tx *memTx, s step) string {
+	t.Helper()
+	ctx := context.Background()
+	switch {
+	case s.Incident != nil:
+		res, err := in.Receive(ctx, tx, FromIncident(s.Incident))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return describe(s.Incident.MsgID(), res)
+	case s.Report != nil:
+		s.Report.Source = Manual
+		res, err := in.Receive(ctx, tx, *s.Report)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return describe("report "+s.Report.Problem, res)
+	case s.Act != nil:
+		w := tx.copy(tx.wos[s.Act.WO-1])
+		a := s.Act
+		a.Input.Role = cloud.Role(a.Role)
+		ev, err := Act(w, a.Action, a.Input)
+		if err != nil {
+			return fmt.Sprintf("%s WO %d: refused: %v", a.Action, a.WO, err)
+		}
+		if err := tx.Save(ctx, w, ev); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%s WO %d: %s", a.Action, a.WO, w.Status)
+	case s.Sweep != nil:
+		var out []string
+		for _, w := range slices.Clone(tx.wos) {
+			w = tx.copy(w)
+			ev, res := in.Sweep(w, *s.Sweep)
+			if len(ev) == 0 {
+				continue
+			}
+			if err := tx.Save(ctx, w, ev); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, describe(fmt.Sprintf("WO %d", w.Number), res))
+		}
+		return fmt.Sprintf("sweep %s: %v", s.Sweep.Format(time.TimeOnly), out)
+	}
+	t.Fatal("empty step")
+	return ""
+}
+
+func describe(what string, r Result) string {
+	s := fmt.Sprintf("%s: %s", what, r.Reason)
+	if r.WorkOrder != nil {
+		s += fmt.Sprintf(" WO %d %s %s", r.WorkOrder.Number, r.WorkOrder.Priority, r.WorkOrder.Status)
+	}
+	if r.Avoided {
+		s += " (avoided)"
+	}
+	if r.Dispatched {
+		s += " (dispatched)"
+	}
+	return s
+}
+
+func TestParsePolicyErrors(t *testing.T) {
+	_, err := ParsePolicy([]byte("hold_off: {P9: 5m}\nrules:\n  - priority: P7\n    trade: magic\n"))
+	if err == nil {
+		t.Fatal("bad policy accepted")
+	}
+	for _, want := range []string{"hold_off.P9", "rules[0].priority", "rules[0].trade"} {
+		if !bytes.Contains([]byte(err.Error()), []byte(want)) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+	if _, err := ParsePolicy([]byte("hold_of: {}\n")); err == nil {
+		t.Error("unknown field accepted")
+	}
+	if _, err := ParsePolicy(nil); err != nil {
+		t.Errorf("empty policy: %v", err)
+	}
+}
+
+func FuzzParsePolicy(f *testing.F) {
+	f.Add([]byte("hold_off: {P2: 10m}\nrules:\n  - match: {problem: temp_high}\n    raise: 1\n"))
+	f.Add([]byte("vendors:\n  - {site: '*', trade: refrigeration, vendor: coolco}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParsePolicy(data)
+		if err == nil {
+			if err := p.Validate(); err != nil {
+				t.Fatalf("parsed policy does not validate: %v", err)
+			}
+		}
+	})
+}

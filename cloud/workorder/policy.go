@@ -1,0 +1,235 @@
+package workorder
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/frostline/frostline/rules"
+)
+
+// Duration is a time.Duration written in YAML as "90s", "30m", "2h" or "1d".
+type Duration time.Duration
+
+// UnmarshalYAML reads a duration the way rules files write them.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := rules.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as it is read.
+func (d Duration) MarshalYAML() (any, error) { return rules.Duration(d).String(), nil }
+
+// Policy is the triage configuration: how incidents and reports become work
+// orders. It is plain data read from YAML (the `triage:` section of the
+// cloud's config); DefaultPolicy gives working values.
+type Policy struct {
+	// HoldOff is, per priority, how long a sensor work order waits before
+	// dispatch; an incident that clears within it ends the work order as
+	// AVOIDED. Zero dispatches at once (P1 always does).
+	HoldOff map[string]Duration `yaml:"hold_off"`
+	// RecallWindow is how long after VERIFIED a new work order for the same
+	// problem on the same asset is flagged as a possible recall.
+	RecallWindow Duration `yaml:"recall_window"`
+	// EscalateAfter is, per priority, how long an excursion must keep
+	// worsening before the work order's priority goes up one level.
+	EscalateAfter map[string]Duration `yaml:"escalate_after"`
+	// Rules adjust priority and trade; every matching rule applies, in order.
+	Rules []TriageRule `yaml:"rules"`
+	// Vendors name the provider dispatched for a trade, per site or for
+	// all ("*"); the first match wins. An asset under warranty goes to its
+	// warranty provider instead.
+	Vendors []VendorRule `yaml:"vendors"`
+	// Panel is the Grafana panel URL for an asset; {site}, {asset},
+	// {from} and {to} (Unix ms) are filled in.
+	Panel string `yaml:"panel_url"`
+}
+
+// TriageRule changes priority or trade of matching work orders.
+type TriageRule struct {
+	Name  string `yaml:"name"`
+	Match Match  `yaml:"match"`
+	// Priority sets the priority; Raise moves it up that many levels.
+	Priority string `yaml:"priority"`
+	Raise    int    `yaml:"raise"`
+	Trade    string `yaml:"trade"`
+	// Approval holds the work order for an FM's approval before dispatch.
+	Approval bool `yaml:"approval"`
+}
+
+// Match selects work orders; empty fields match anything.
+type Match struct {
+	Site       string `yaml:"site"`
+	Asset      string `yaml:"asset"`
+	AssetClass string `yaml:"asset_class"`
+	Problem    string `yaml:"problem"`
+	Family     string `yaml:"family"`
+	Source     Source `yaml:"source"`
+	Priority   string `yaml:"priority"`
+}
+
+// VendorRule names a provider for a trade at a site.
+type VendorRule struct {
+	Site   string `yaml:"site"`
+	Trade  string `yaml:"trade"`
+	Vendor string `yaml:"vendor"`
+}
+
+// DefaultPolicy returns the built-in triage policy.
+func DefaultPolicy() Policy {
+	return Policy{
+		HoldOff: map[string]Duration{
+			"P1": 0, "P2": Duration(15 * time.Minute), "P3": Duration(30 * time.Minute), "P4": Duration(time.Hour),
+		},
+		RecallWindow: Duration(30 * 24 * time.Hour),
+		EscalateAfter: map[string]Duration{
+			"P2": Duration(time.Hour), "P3": Duration(2 * time.Hour), "P4": Duration(4 * time.Hour),
+		},
+	}
+}
+
+// ParsePolicy decodes a policy strictly (unknown fields are errors) over
+// the defaults, and validates it.
+func ParsePolicy(data []byte) (Policy, error) {
+	p := DefaultPolicy()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
+		return p, fmt.Errorf("triage policy: %w", err)
+	}
+	return p, p.Validate()
+}
+
+// Validate checks the policy, reporting every problem, each naming its
+// field.
+func (p *Policy) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	for _, m := range []struct {
+		name string
+		m    map[string]Duration
+	}{{"hold_off", p.HoldOff}, {"escalate_after", p.EscalateAfter}} {
+		for k, v := range m.m {
+			if !slices.Contains(rules.Priorities, k) {
+				bad(m.name+"."+k, "not a priority (want P1-P4)")
+			}
+			if v < 0 {
+				bad(m.name+"."+k, "must not be negative")
+			}
+		}
+	}
+	if p.RecallWindow < 0 {
+		bad("recall_window", "must not be negative")
+	}
+	for i, r := range p.Rules {
+		f := fmt.Sprintf("rules[%d]", i)
+		if r.Priority != "" && !slices.Contains(rules.Priorities, r.Priority) {
+			bad(f+".priority", "%q is not P1-P4", r.Priority)
+		}
+		if r.Trade != "" && !slices.Contains(rules.Trades, r.Trade) {
+			bad(f+".trade", "unknown trade %q (want one of %s)", r.Trade, strings.Join(rules.Trades, ", "))
+		}
+		if r.Raise < 0 || r.Raise > 3 {
+			bad(f+".raise", "must be 0-3")
+		}
+		if r.Match.Priority != "" && !slices.Contains(rules.Priorities, r.Match.Priority) {
+			bad(f+".match.priority", "%q is not P1-P4", r.Match.Priority)
+		}
+		if r.Match.AssetClass != "" && !slices.Contains(rules.AssetClasses, r.Match.AssetClass) {
+			bad(f+".match.asset_class", "unknown asset class %q", r.Match.AssetClass)
+		}
+		switch r.Match.Source {
+		case "", Sensor, Manual, Preventive:
+		default:
+			bad(f+".match.source", "unknown source %q (want sensor, manual or preventive)", r.Match.Source)
+		}
+	}
+	for i, v := range p.Vendors {
+		f := fmt.Sprintf("vendors[%d]", i)
+		if v.Vendor == "" {
+			bad(f+".vendor", "missing")
+		}
+		if v.Trade != "" && !slices.Contains(rules.Trades, v.Trade) {
+			bad(f+".trade", "unknown trade %q", v.Trade)
+		}
+	}
+	if p.Panel != "" {
+		if _, err := url.Parse(strings.NewReplacer("{", "", "}", "").Replace(p.Panel)); err != nil {
+			bad("panel_url", "%v", err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Match) matches(o *Opening) bool {
+	eq := func(want, got string) bool { return want == "" || want == "*" || want == got }
+	return eq(m.Site, o.Site) && eq(m.Asset, o.Asset) && eq(m.AssetClass, o.AssetClass) &&
+		eq(m.Problem, o.Problem) && eq(m.Family, Family(o.Problem)) && eq(string(m.Source), string(o.Source)) &&
+		eq(m.Priority, o.Priority)
+}
+
+// Triage applies the policy's rules to an opening, in order.
+func (p *Policy) Triage(o *Opening) {
+	base := o.Priority
+	for _, r := range p.Rules {
+		m := r.Match
+		m.Priority = "" // rules match the priority the incident came with
+		if !m.matches(o) || (r.Match.Priority != "" && r.Match.Priority != base) {
+			continue
+		}
+		if r.Priority != "" {
+			o.Priority = r.Priority
+		}
+		for range r.Raise {
+			o.Priority = raise(o.Priority)
+		}
+		if r.Trade != "" {
+			o.Trade = r.Trade
+		}
+		if r.Approval {
+			o.Approval = true
+		}
+	}
+}
+
+// HoldOffFor returns the hold-off for a priority. P1 never waits.
+func (p *Policy) HoldOffFor(priority string) time.Duration {
+	if priority == "P1" {
+		return 0
+	}
+	return time.Duration(p.HoldOff[priority])
+}
+
+// VendorFor returns the provider for a trade at a site, or "".
+func (p *Policy) VendorFor(site, trade string) string {
+	for _, v := range p.Vendors {
+		if (v.Site == "" || v.Site == "*" || v.Site == site) && (v.Trade == "" || v.Trade == trade) {
+			return v.Vendor
+		}
+	}
+	return ""
+}
+
+// PanelURL returns the Grafana link for an asset over a window.
+func (p *Policy) PanelURL(site, asset string, from, to time.Time) string {
+	if p.Panel == "" {
+		return ""
+	}
+	return strings.NewReplacer(
+		"{site}", url.QueryEscape(site), "{asset}", url.QueryEscape(asset),
+		"{from}", fmt.Sprint(from.UnixMilli()), "{to}", fmt.Sprint(to.UnixMilli()),
+	).Replace(p.Panel)
+}

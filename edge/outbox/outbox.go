@@ -58,7 +58,8 @@ var ErrClosed = errors.New("outbox: closed")
 type Entry struct {
 	Seq     uint64 // position in its queue, set by Commit
 	Subject string
-	MsgID   string // de-duplication id (Nats-Msg-Id)
+	MsgID   string    // de-duplication id (Nats-Msg-Id)
+	Queued  time.Time // when Commit wrote it, for the forward-lag metric
 	Data    []byte
 }
 
@@ -174,6 +175,7 @@ func (o *Outbox) Len(k Kind) int { return int(o.entries[k].Load()) }
 // Commit writes b in one fsynced transaction.
 func (o *Outbox) Commit(b Batch) error {
 	var added, dropped int
+	now := time.Now()
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		added, dropped = 0, 0
 		for k, list := range [numKinds][]Entry{b.Incidents, b.Telemetry} {
@@ -183,7 +185,7 @@ func (o *Outbox) Commit(b Batch) error {
 				if err != nil {
 					return err
 				}
-				list[i].Seq = seq
+				list[i].Seq, list[i].Queued = seq, now
 				if err := bk.Put(key(seq), encode(&list[i])); err != nil {
 					return err
 				}
@@ -321,9 +323,11 @@ func (o *Outbox) Remove(k Kind, seqs ...uint64) error {
 
 func key(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
-// encode lays an entry out as uvarint-prefixed subject and id, then data.
+// encode lays an entry out as the queued time (unix ns, 8 bytes),
+// uvarint-prefixed subject and id, then data.
 func encode(e *Entry) []byte {
 	b := make([]byte, 0, encodedLen(e))
+	b = binary.BigEndian.AppendUint64(b, uint64(e.Queued.UnixNano()))
 	b = binary.AppendUvarint(b, uint64(len(e.Subject)))
 	b = append(b, e.Subject...)
 	b = binary.AppendUvarint(b, uint64(len(e.MsgID)))
@@ -332,7 +336,7 @@ func encode(e *Entry) []byte {
 }
 
 func encodedLen(e *Entry) int {
-	return uvarintLen(len(e.Subject)) + len(e.Subject) + uvarintLen(len(e.MsgID)) + len(e.MsgID) + len(e.Data)
+	return 8 + uvarintLen(len(e.Subject)) + len(e.Subject) + uvarintLen(len(e.MsgID)) + len(e.MsgID) + len(e.Data)
 }
 
 func uvarintLen(n int) int {
@@ -347,6 +351,11 @@ var errCorrupt = errors.New("outbox: corrupt entry")
 
 func decode(v []byte) (Entry, error) {
 	var e Entry
+	if len(v) < 8 {
+		return e, errCorrupt
+	}
+	e.Queued = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
+	v = v[8:]
 	field := func() (string, bool) {
 		n, w := binary.Uvarint(v)
 		if w <= 0 || uint64(len(v)-w) < n {

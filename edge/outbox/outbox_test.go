@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -126,14 +127,15 @@ func TestTelemetryByteBound(t *testing.T) {
 }
 
 func TestDecodeCorrupt(t *testing.T) {
-	for _, v := range [][]byte{nil, {0x05, 'a'}, {0x01, 'a', 0x7f}} {
+	for _, v := range [][]byte{nil, {1, 2, 3}, {0, 0, 0, 0, 0, 0, 0, 0, 0x05, 'a'}, {0, 0, 0, 0, 0, 0, 0, 0, 0x01, 'a', 0x7f}} {
 		if _, err := decode(v); err == nil {
 			t.Errorf("decode(%q) accepted a corrupt entry", v)
 		}
 	}
 	e := entry("subj", "id")
+	e.Queued = time.Unix(0, 12345)
 	got, err := decode(encode(&e))
-	if err != nil || got.Subject != "subj" || got.MsgID != "id" || !bytes.Equal(got.Data, e.Data) || len(encode(&e)) != encodedLen(&e) {
+	if err != nil || got.Subject != "subj" || !got.Queued.Equal(e.Queued) || got.MsgID != "id" || !bytes.Equal(got.Data, e.Data) || len(encode(&e)) != encodedLen(&e) {
 		t.Fatalf("round trip = %+v, %v", got, err)
 	}
 }

@@ -1,0 +1,297 @@
+// Package forward drains the edge agent's outbox to NATS JetStream.
+//
+// Each entry is published with its deterministic id as Nats-Msg-Id and
+// removed from the outbox only once JetStream has acknowledged it, so a
+// crash between the two re-sends a message the stream recognises as a
+// duplicate. Publishing is one message at a time, in outbox order: that is
+// what keeps the order per asset through an outage, and incidents go
+// before any telemetry because the outbox hands them out first. While the
+// cloud is unreachable the forwarder backs off exponentially.
+package forward
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/frostline/frostline/edge/outbox"
+	"github.com/frostline/frostline/edge/wire"
+)
+
+// Source is the outbox as the forwarder uses it.
+type Source interface {
+	Next(max int) (outbox.Kind, []outbox.Entry, error)
+	Remove(k outbox.Kind, seqs ...uint64) error
+	Ready() <-chan struct{}
+}
+
+var _ Source = (*outbox.Outbox)(nil)
+
+// Config says how to reach NATS.
+type Config struct {
+	URL       string
+	Name      string // connection name, shown by the server
+	CredsFile string // NATS .creds (JWT + nkey seed); empty for none
+	User      string
+	Password  string
+	TLS       *tls.Config
+	// EnsureStreams creates the incident and telemetry streams when they
+	// do not exist. A gateway's NATS user normally may not; a single-box
+	// install may.
+	EnsureStreams bool
+	// Duplicates is the de-duplication window of streams it creates
+	// (default 24h: a gateway that crashed between publish and remove
+	// re-sends within it).
+	Duplicates time.Duration
+	// Batch is the most entries taken from the outbox at once (default 256).
+	Batch int
+	// PublishTimeout bounds the wait for one ack (default 5s).
+	PublishTimeout time.Duration
+	// MaxBackoff caps the wait between failed attempts (default 30s).
+	MaxBackoff time.Duration
+}
+
+// Metrics are the forwarder's.
+type Metrics struct {
+	Published  *prometheus.CounterVec
+	Duplicates prometheus.Counter
+	Errors     prometheus.Counter
+	Lag        prometheus.Histogram
+	Connected  prometheus.Gauge
+	Reconnects prometheus.Counter
+}
+
+// NewMetrics creates the forwarder's metrics, registered on reg unless nil.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "frostline_edge_forward_published_total", Help: "Outbox entries acknowledged by JetStream, by queue."}, []string{"queue"}),
+		Duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "frostline_edge_forward_duplicates_total", Help: "Publishes JetStream recognised as duplicates (a re-send after a crash)."}),
+		Errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "frostline_edge_forward_errors_total", Help: "Failed publish attempts."}),
+		Lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "frostline_edge_forward_lag_seconds", Help: "Time from outbox commit to JetStream ack.",
+			Buckets: []float64{.001, .005, .02, .1, .5, 2, 10, 60, 600, 3600, 86400}}),
+		Connected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "frostline_edge_nats_connected", Help: "1 while connected to NATS."}),
+		Reconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "frostline_edge_nats_reconnects_total", Help: "Reconnections to NATS."}),
+	}
+	m.Published.WithLabelValues("incidents")
+	m.Published.WithLabelValues("telemetry")
+	if reg != nil {
+		reg.MustRegister(m.Published, m.Duplicates, m.Errors, m.Lag, m.Connected, m.Reconnects)
+	}
+	return m
+}
+
+// Forwarder drains a Source to JetStream.
+type Forwarder struct {
+	cfg     Config
+	src     Source
+	log     *slog.Logger
+	metrics *Metrics
+}
+
+// New returns a Forwarder.
+func New(cfg Config, src Source, log *slog.Logger, m *Metrics) *Forwarder {
+	if cfg.Batch <= 0 {
+		cfg.Batch = 256
+	}
+	if cfg.PublishTimeout <= 0 {
+		cfg.PublishTimeout = 5 * time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	if cfg.Duplicates <= 0 {
+		cfg.Duplicates = 24 * time.Hour
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	return &Forwarder{cfg: cfg, src: src, log: log.With("component", "forward"), metrics: m}
+}
+
+func (f *Forwarder) connect() (*nats.Conn, error) {
+	opts := []nats.Option{
+		nats.Name(f.cfg.Name),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.ReconnectJitter(500*time.Millisecond, time.Second),
+		nats.ConnectHandler(func(*nats.Conn) { f.metrics.Connected.Set(1) }),
+		nats.ReconnectHandler(func(*nats.Conn) {
+			f.metrics.Connected.Set(1)
+			f.metrics.Reconnects.Inc()
+			f.log.Info("nats reconnected")
+		}),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			f.metrics.Connected.Set(0)
+			if err != nil {
+				f.log.Warn("nats disconnected", "err", err)
+			}
+		}),
+	}
+	if f.cfg.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(f.cfg.CredsFile))
+	}
+	if f.cfg.User != "" {
+		opts = append(opts, nats.UserInfo(f.cfg.User, f.cfg.Password))
+	}
+	if f.cfg.TLS != nil {
+		opts = append(opts, nats.Secure(f.cfg.TLS))
+	}
+	nc, err := nats.Connect(f.cfg.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("forward: connect %s: %w", f.cfg.URL, err)
+	}
+	if nc.IsConnected() {
+		f.metrics.Connected.Set(1)
+	}
+	return nc, nil
+}
+
+// Run forwards until ctx is done. Entries still in the outbox then stay
+// there for the next start.
+func (f *Forwarder) Run(ctx context.Context) error {
+	nc, err := f.connect()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("forward: %w", err)
+	}
+	if f.cfg.EnsureStreams {
+		if err := f.retry(ctx, func() error { return f.ensureStreams(ctx, js) }); err != nil {
+			return nil // ctx done
+		}
+	}
+	poll := time.NewTicker(5 * time.Second)
+	defer poll.Stop()
+	for {
+		if err := f.retry(ctx, func() error { return f.drain(ctx, js) }); err != nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-f.src.Ready():
+		case <-poll.C:
+		}
+	}
+}
+
+// retry runs op until it succeeds, backing off exponentially with jitter
+// between failures; it returns ctx's error when ctx ends first.
+func (f *Forwarder) retry(ctx context.Context, op func() error) error {
+	wait := 100 * time.Millisecond
+	for {
+		err := op()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		f.metrics.Errors.Inc()
+		f.log.Warn("forwarding failed, backing off", "err", err, "wait", wait)
+		t := time.NewTimer(wait + rand.N(wait/2+1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, f.cfg.MaxBackoff)
+	}
+}
+
+// drain publishes until the outbox is empty.
+func (f *Forwarder) drain(ctx context.Context, js jetstream.JetStream) error {
+	for ctx.Err() == nil {
+		kind, entries, err := f.src.Next(f.cfg.Batch)
+		if err != nil {
+			return err
+		}
+		if len(entries) == 0 {
+			return nil
+		}
+		var done []uint64
+		var perr error
+		for i := range entries {
+			if ctx.Err() != nil {
+				break
+			}
+			if perr = f.publish(ctx, js, &entries[i]); perr != nil {
+				break
+			}
+			done = append(done, entries[i].Seq)
+			f.metrics.Published.WithLabelValues(kind.String()).Inc()
+			f.metrics.Lag.Observe(time.Since(entries[i].Queued).Seconds())
+			// Incidents go before telemetry: after each telemetry
+			// entry, stop for a new incident.
+			if kind == outbox.Telemetry && len(f.src.Ready()) > 0 {
+				break
+			}
+		}
+		if len(done) > 0 {
+			if err := f.src.Remove(kind, done...); err != nil {
+				return err
+			}
+		}
+		if perr != nil {
+			return perr
+		}
+	}
+	return nil
+}
+
+func (f *Forwarder) publish(ctx context.Context, js jetstream.JetStream, e *outbox.Entry) error {
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.PublishTimeout)
+	defer cancel()
+	msg := &nats.Msg{Subject: e.Subject, Data: e.Data, Header: nats.Header{}}
+	msg.Header.Set(wire.MsgIDHeader, e.MsgID)
+	ack, err := js.PublishMsg(ctx, msg)
+	if err != nil {
+		return fmt.Errorf("forward: publish %s %s: %w", e.Subject, e.MsgID, err)
+	}
+	if ack.Duplicate {
+		f.metrics.Duplicates.Inc()
+	}
+	return nil
+}
+
+// ensureStreams creates the streams the edge publishes to when they are
+// missing, leaving existing ones (the cloud's) as they are. The incident
+// stream uses file storage; the server should run with sync_interval:
+// always so that an acknowledged incident survives a power cut.
+func (f *Forwarder) ensureStreams(ctx context.Context, js jetstream.JetStream) error {
+	for _, cfg := range []jetstream.StreamConfig{
+		{Name: wire.IncidentStream, Subjects: []string{wire.IncidentSubjects}, Storage: jetstream.FileStorage, Duplicates: f.cfg.Duplicates},
+		{Name: wire.TelemetryStream, Subjects: []string{wire.TelemetrySubjects}, Storage: jetstream.FileStorage, Duplicates: f.cfg.Duplicates, MaxAge: 30 * 24 * time.Hour},
+	} {
+		_, err := js.Stream(ctx, cfg.Name)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			_, err = js.CreateStream(ctx, cfg)
+			if err == nil {
+				f.log.Info("created stream", "stream", cfg.Name)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("forward: ensure stream %s: %w", cfg.Name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,151 @@
+package forward
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
+
+	"github.com/frostline/frostline/edge/internal/testserver"
+	"github.com/frostline/frostline/edge/outbox"
+	"github.com/frostline/frostline/edge/wire"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func incident(site, asset string, n int) outbox.Entry {
+	id := fmt.Sprintf("%s-%s-%d", site, asset, n)
+	return outbox.Entry{Subject: wire.IncidentSubject(site), MsgID: id, Data: []byte(`{"id":"` + id + `"}`)}
+}
+
+// start runs a forwarder until the returned stop is called.
+func start(t *testing.T, cfg Config, src Source) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- New(cfg, src, quiet, nil).Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+}
+
+// streamIDs reads every message id in a stream, in stream order.
+func streamIDs(t *testing.T, url, stream string) []string {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := s.Info(ctx)
+	var ids []string
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.Header.Get(wire.MsgIDHeader))
+	}
+	return ids
+}
+
+func waitEmpty(t *testing.T, o *outbox.Outbox) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); o.Len(outbox.Incidents)+o.Len(outbox.Telemetry) > 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox not drained: %d incidents, %d telemetry", o.Len(outbox.Incidents), o.Len(outbox.Telemetry))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestForwardIncidentsBeforeTelemetry(t *testing.T) {
+	ns := testserver.NATS(t, t.TempDir(), -1)
+	o, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	tel := outbox.Entry{Subject: wire.TelemetrySubject("s1"), MsgID: "tel-1", Data: []byte(`{}`)}
+	o.Commit(outbox.Batch{Telemetry: []outbox.Entry{tel}})
+	o.Commit(outbox.Batch{Incidents: []outbox.Entry{incident("s1", "a", 1), incident("s1", "b", 1), incident("s1", "a", 2)}})
+	// A crash after publish and before remove re-sends: the stream must
+	// keep one copy.
+	o.Commit(outbox.Batch{Incidents: []outbox.Entry{incident("s1", "a", 2)}})
+
+	stop := start(t, Config{URL: ns.ClientURL(), EnsureStreams: true}, o)
+	waitEmpty(t, o)
+	stop()
+
+	got := streamIDs(t, ns.ClientURL(), wire.IncidentStream)
+	want := []string{"s1-a-1", "s1-b-1", "s1-a-2"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("incident stream = %v, want %v", got, want)
+	}
+	if got := streamIDs(t, ns.ClientURL(), wire.TelemetryStream); fmt.Sprint(got) != "[tel-1]" {
+		t.Errorf("telemetry stream = %v", got)
+	}
+}
+
+// TestForwardOutage takes NATS down while incidents keep coming, then
+// brings it back: everything arrives, once, in order per asset.
+func TestForwardOutage(t *testing.T) {
+	store := t.TempDir()
+	ns := testserver.NATS(t, store, -1)
+	port := testserver.NATSPort(ns)
+	url := ns.ClientURL()
+	o, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	stop := start(t, Config{URL: url, EnsureStreams: true, MaxBackoff: 200 * time.Millisecond, PublishTimeout: time.Second}, o)
+	defer stop()
+
+	var want []string
+	commit := func(from, to int) {
+		for i := from; i < to; i++ {
+			e := incident("s1", fmt.Sprint("asset", i%3), i)
+			want = append(want, e.MsgID)
+			if err := o.Commit(outbox.Batch{Incidents: []outbox.Entry{e}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	commit(0, 20)
+	waitEmpty(t, o)
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	commit(20, 200) // the outage
+	time.Sleep(500 * time.Millisecond)
+	if o.Len(outbox.Incidents) != 180 {
+		t.Fatalf("outbox holds %d during the outage, want 180", o.Len(outbox.Incidents))
+	}
+	testserver.NATS(t, store, port)
+	commit(200, 220)
+	waitEmpty(t, o)
+
+	got := streamIDs(t, url, wire.IncidentStream)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("after the outage the stream holds %d messages:\n%v\nwant %d:\n%v", len(got), got, len(want), want)
+	}
+}

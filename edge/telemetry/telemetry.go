@@ -1,0 +1,292 @@
+// Package telemetry summarises readings into what FMs trend in Grafana:
+// per-minute rollups of every series (min, mean, max, last, count) and
+// derived per-asset signals (compressor duty cycle and starts, door-open
+// minutes, defrost cycles). The agent queues the resulting wire.Telemetry
+// batches through the outbox like incidents, at lower priority.
+//
+// Periods are cut on event time. A site's period closes once a reading of
+// that site is a grace past its end, or, when the site has gone quiet, once
+// the wall clock is; each (site, period) is emitted once, as one batch whose
+// id is deterministic, so a re-send after a crash is a JetStream duplicate.
+// A reading for a period already closed is counted (Late) and left out.
+// Open periods are not checkpointed: a crash loses at most the periods in
+// progress, which the next batches do not pretend to cover.
+package telemetry
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/frostline/frostline/edge/wire"
+	"github.com/frostline/frostline/rules"
+)
+
+// Binary signals the derived values come from.
+var (
+	compressor = rules.LookupMetric("compressor_on")
+	door       = rules.LookupMetric("door_open")
+	defrost    = rules.LookupMetric("defrost")
+)
+
+// maxHold is the longest a 0/1 value is assumed to hold without a new
+// report; past it, time is not counted as on or off.
+const maxHold = 20 * time.Minute
+
+// Aggregator builds telemetry batches. It is not safe for concurrent use:
+// the agent's engine goroutine owns it.
+type Aggregator struct {
+	period  time.Duration
+	grace   time.Duration
+	gateway string
+	class   func(site, asset string) string
+	sites   map[string]*siteState
+
+	// Late counts readings that arrived after their period was emitted.
+	Late uint64
+}
+
+type siteState struct {
+	watermark time.Time // newest event time seen
+	arrived   time.Time // wall time of the newest reading
+	closed    time.Time // periods starting before this are emitted
+	periods   map[time.Time]*period
+	holds     map[holdKey]*hold
+}
+
+type holdKey struct {
+	asset  string
+	metric rules.MetricID
+}
+
+type hold struct {
+	v  float64
+	at time.Time
+}
+
+type seriesKey struct {
+	asset  string
+	metric rules.MetricID
+}
+
+type period struct {
+	series map[seriesKey]*acc
+	assets map[string]*derived
+}
+
+type acc struct {
+	min, max, sum, last float64
+	count               int
+}
+
+// derived accumulates one asset's binary signals over one period.
+type derived struct {
+	onSecs, seenSecs [3]float64 // compressor, door, defrost
+	starts, defrosts int
+}
+
+// New returns an Aggregator cutting periods of the given length (a minute
+// by default); class names an asset's class for the batch.
+func New(periodLen time.Duration, gateway string, class func(site, asset string) string) *Aggregator {
+	if periodLen <= 0 {
+		periodLen = time.Minute
+	}
+	return &Aggregator{period: periodLen, grace: periodLen / 2, gateway: gateway, class: class, sites: map[string]*siteState{}}
+}
+
+// Add takes one reading the rule engine accepted; arrived is the wall time
+// it came in.
+func (a *Aggregator) Add(r rules.Reading, arrived time.Time) {
+	s := a.sites[r.Site]
+	if s == nil {
+		s = &siteState{periods: map[time.Time]*period{}, holds: map[holdKey]*hold{}}
+		a.sites[r.Site] = s
+	}
+	start := r.At.Truncate(a.period)
+	if start.Before(s.closed) {
+		a.Late++
+		return
+	}
+	if r.At.After(s.watermark) {
+		s.watermark = r.At
+	}
+	s.arrived = arrived
+	p := s.open(start)
+	k := seriesKey{r.Asset, r.Metric}
+	c := p.series[k]
+	if c == nil {
+		c = &acc{min: r.Value, max: r.Value}
+		p.series[k] = c
+	}
+	c.min, c.max = math.Min(c.min, r.Value), math.Max(c.max, r.Value)
+	c.sum += r.Value
+	c.last = r.Value
+	c.count++
+
+	if i := signalIndex(r.Metric); i >= 0 {
+		hk := holdKey{r.Asset, r.Metric}
+		h := s.holds[hk]
+		if h != nil && r.At.After(h.at) {
+			a.accrue(s, r.Asset, i, h, r.At)
+			if h.v < 0.5 && r.Value >= 0.5 {
+				d := p.asset(r.Asset)
+				if r.Metric == compressor {
+					d.starts++
+				} else if r.Metric == defrost {
+					d.defrosts++
+				}
+			}
+		}
+		if h == nil {
+			h = &hold{}
+			s.holds[hk] = h
+		}
+		if h.at.IsZero() || !r.At.Before(h.at) {
+			h.v, h.at = r.Value, r.At
+		}
+	}
+	a.closeUpTo(s, s.watermark.Add(-a.grace))
+}
+
+func signalIndex(m rules.MetricID) int {
+	switch m {
+	case compressor:
+		return 0
+	case door:
+		return 1
+	case defrost:
+		return 2
+	}
+	return -1
+}
+
+// accrue spreads the held value of h over [h.at, to), period by period,
+// and moves h.at to to. A gap longer than maxHold counts nothing.
+func (a *Aggregator) accrue(s *siteState, asset string, i int, h *hold, to time.Time) {
+	if to.Sub(h.at) > maxHold {
+		h.at = to
+		return
+	}
+	for t := h.at; t.Before(to); {
+		start := t.Truncate(a.period)
+		end := start.Add(a.period)
+		if end.After(to) {
+			end = to
+		}
+		if !start.Before(s.closed) {
+			d := s.open(start).asset(asset)
+			secs := end.Sub(t).Seconds()
+			d.seenSecs[i] += secs
+			d.onSecs[i] += secs * h.v
+		}
+		t = end
+	}
+	h.at = to
+}
+
+func (s *siteState) open(start time.Time) *period {
+	p := s.periods[start]
+	if p == nil {
+		p = &period{series: map[seriesKey]*acc{}, assets: map[string]*derived{}}
+		s.periods[start] = p
+	}
+	return p
+}
+
+func (p *period) asset(id string) *derived {
+	d := p.assets[id]
+	if d == nil {
+		d = &derived{}
+		p.assets[id] = d
+	}
+	return d
+}
+
+// closeUpTo marks every period ending at or before t as ready to emit.
+func (a *Aggregator) closeUpTo(s *siteState, t time.Time) {
+	if c := t.Truncate(a.period); c.After(s.closed) {
+		// Binary values held into the closing periods count up to
+		// their end.
+		for hk, h := range s.holds {
+			if h.at.Before(c) && c.Sub(h.at) <= maxHold {
+				a.accrue(s, hk.asset, signalIndex(hk.metric), h, c)
+			}
+		}
+		s.closed = c
+	}
+}
+
+// Flush returns a batch for every closed period, oldest first, per site.
+// now is the wall clock: a site with no reading for a grace has its
+// periods closed by it.
+func (a *Aggregator) Flush(dst []wire.Telemetry, now time.Time) []wire.Telemetry {
+	for _, site := range sortedKeys(a.sites) {
+		s := a.sites[site]
+		if now.Sub(s.arrived) >= a.grace {
+			a.closeUpTo(s, s.watermark.Add(a.period))
+		}
+		var starts []time.Time
+		for st := range s.periods {
+			if st.Before(s.closed) {
+				starts = append(starts, st)
+			}
+		}
+		slices.SortFunc(starts, time.Time.Compare)
+		for _, st := range starts {
+			dst = append(dst, a.batch(site, st, s.periods[st]))
+			delete(s.periods, st)
+		}
+	}
+	return dst
+}
+
+func (a *Aggregator) batch(site string, start time.Time, p *period) wire.Telemetry {
+	t := wire.Telemetry{
+		Schema: wire.TelemetrySchema, Site: site, Gateway: a.gateway,
+		Batch: fmt.Sprintf("%s-%s", site, start.UTC().Format("20060102T150405Z")),
+	}
+	for k, c := range p.series {
+		t.Rollups = append(t.Rollups, wire.Rollup{
+			Asset: k.asset, Class: a.class(site, k.asset), Metric: k.metric.String(),
+			Start: start.UTC(), Period: a.period.Seconds(),
+			Min: c.min, Mean: c.sum / float64(c.count), Max: c.max, Last: c.last, Count: c.count,
+		})
+	}
+	slices.SortFunc(t.Rollups, func(x, y wire.Rollup) int {
+		return cmp.Or(cmp.Compare(x.Asset, y.Asset), cmp.Compare(x.Metric, y.Metric))
+	})
+	for _, asset := range sortedKeys(p.assets) {
+		d := p.assets[asset]
+		sig := wire.Signal{Asset: asset, Class: a.class(site, asset), At: start.Add(a.period).UTC()}
+		if d.seenSecs[0] > 0 {
+			duty := round(d.onSecs[0] / d.seenSecs[0])
+			starts := d.starts
+			sig.DutyCycle, sig.CompressorStarts = &duty, &starts
+		}
+		if d.seenSecs[1] > 0 {
+			mins := round(d.onSecs[1] / 60)
+			sig.DoorOpenMinutes = &mins
+		}
+		if d.seenSecs[2] > 0 {
+			n := d.defrosts
+			sig.DefrostCycles = &n
+		}
+		if sig.DutyCycle != nil || sig.DoorOpenMinutes != nil || sig.DefrostCycles != nil {
+			t.Signals = append(t.Signals, sig)
+		}
+	}
+	return t
+}
+
+func round(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

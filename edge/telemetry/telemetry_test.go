@@ -1,0 +1,115 @@
+package telemetry
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/frostline/frostline/edge/wire"
+	"github.com/frostline/frostline/rules"
+)
+
+var t0 = time.Date(2026, 7, 6, 10, 0, 0, 0, time.UTC)
+
+func reading(asset, metric string, at time.Duration, v float64) rules.Reading {
+	return rules.Reading{Site: "s1", Asset: asset, Metric: rules.LookupMetric(metric), At: t0.Add(at), Value: v}
+}
+
+func classOf(_, asset string) string { return "walk_in_cooler" }
+
+func TestRollupsAndSignals(t *testing.T) {
+	a := New(time.Minute, "gw", classOf)
+	in := []rules.Reading{
+		reading("wic1", "air_temp", 0, 3),
+		reading("wic1", "compressor_on", 0, 0),
+		reading("wic1", "door_open", 0, 0),
+		reading("wic1", "air_temp", 20*time.Second, 5),
+		reading("wic1", "compressor_on", 15*time.Second, 1), // start; on for 45 s of minute 0
+		reading("wic1", "door_open", 30*time.Second, 1),     // open 30 s in minute 0
+		reading("wic1", "air_temp", 40*time.Second, 4),
+		reading("wic1", "air_temp", 60*time.Second, 6),
+		reading("wic1", "door_open", 75*time.Second, 0),
+		reading("wic1", "compressor_on", 90*time.Second, 0),
+		reading("wic1", "air_temp", 125*time.Second, 2), // closes minute 0 (grace 30 s)
+	}
+	arrived := time.Unix(0, 0)
+	for _, r := range in {
+		a.Add(r, arrived)
+	}
+	got := a.Flush(nil, arrived)
+	if len(got) != 1 {
+		t.Fatalf("got %d batches, want 1 (minute 0 only): %+v", len(got), got)
+	}
+	b := got[0]
+	if b.Batch != "s1-20260706T100000Z" || b.Schema != wire.TelemetrySchema || b.Site != "s1" || b.Gateway != "gw" {
+		t.Errorf("batch header = %+v", b)
+	}
+	var air *wire.Rollup
+	for i := range b.Rollups {
+		if b.Rollups[i].Metric == "air_temp" {
+			air = &b.Rollups[i]
+		}
+	}
+	if air == nil || air.Min != 3 || air.Max != 5 || air.Mean != 4 || air.Last != 4 || air.Count != 3 || air.Period != 60 || air.Class != "walk_in_cooler" {
+		t.Errorf("air_temp rollup = %+v", air)
+	}
+	if len(b.Signals) != 1 {
+		t.Fatalf("signals = %+v", b.Signals)
+	}
+	s := b.Signals[0]
+	if s.DutyCycle == nil || *s.DutyCycle != 0.75 || *s.CompressorStarts != 1 {
+		t.Errorf("duty cycle %v starts %v, want 0.75 and 1", deref(s.DutyCycle), s.CompressorStarts)
+	}
+	if s.DoorOpenMinutes == nil || *s.DoorOpenMinutes != 0.5 {
+		t.Errorf("door-open minutes = %v, want 0.5", deref(s.DoorOpenMinutes))
+	}
+	if !s.At.Equal(t0.Add(time.Minute)) {
+		t.Errorf("signal at %v", s.At)
+	}
+
+	// A reading for the emitted minute is late: counted, left out.
+	a.Add(reading("wic1", "air_temp", 10*time.Second, 9), arrived)
+	if a.Late != 1 {
+		t.Errorf("late = %d, want 1", a.Late)
+	}
+	// The site goes quiet: the wall clock closes the rest.
+	rest := a.Flush(nil, arrived.Add(time.Minute))
+	if len(rest) != 2 || rest[0].Batch != "s1-20260706T100100Z" || rest[1].Batch != "s1-20260706T100200Z" {
+		t.Fatalf("after quiet: %+v", rest)
+	}
+	m1 := rest[0].Signals[0]
+	// Minute 1: compressor on 30 s of 60, door open 15 s.
+	if *m1.DutyCycle != 0.5 || *m1.CompressorStarts != 0 || *m1.DoorOpenMinutes != 0.25 {
+		t.Errorf("minute 1 signals: duty %v starts %v door %v", *m1.DutyCycle, *m1.CompressorStarts, *m1.DoorOpenMinutes)
+	}
+	data, err := json.Marshal(rest[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wire.DecodeTelemetry(data); err != nil {
+		t.Fatalf("batch does not decode: %v", err)
+	}
+	if again := a.Flush(nil, arrived.Add(time.Hour)); len(again) != 0 {
+		t.Errorf("a period was emitted twice: %+v", again)
+	}
+}
+
+func deref(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func BenchmarkAdd(b *testing.B) {
+	a := New(time.Minute, "gw", classOf)
+	metrics := []string{"air_temp", "compressor_on", "door_open", "defrost"}
+	i := 0
+	for b.Loop() {
+		a.Add(reading("wic1", metrics[i%4], time.Duration(i)*time.Second, float64(i%2)), t0)
+		if i%600 == 0 {
+			a.Flush(nil, t0)
+		}
+		i++
+	}
+}

@@ -638,6 +638,17 @@ func silentDuring(s *stream, from, to float64) *stream {
 	return s
 }
 
+// storeOutage is two stores for 6 h; s1 is silent from +2h to +4h. Its
+// probe reco-3 reports every 5 min, 3 min after the hour.
+func storeOutage() []rules.Reading {
+	return merge(
+		silentDuring(newStream("s1", "waco-1").analog("air_temp", 0, 360, 1, boxTemp(3, 0.5)), 120, 240),
+		silentDuring(newStream("s1", "wafr-2").analog("air_temp", 0, 360, 1, boxTemp(-20, 1)), 120, 240),
+		silentDuring(newStream("s1", "reco-3").analog("air_temp", 3, 360, 5, boxTemp(3, 0.5)), 120, 240),
+		newStream("s2", "waco-1").analog("air_temp", 0, 360, 1, boxTemp(3, 0.5)),
+	)
+}
+
 func TestMissing(t *testing.T) {
 	runKindCases(t, []kindCase{{
 		// waco-1 reports each minute: 5 intervals is less than 15 min,
@@ -663,12 +674,7 @@ func TestMissing(t *testing.T) {
 		// next report is only due 3 min after the others.
 		name:  "a whole store silent: one gateway incident",
 		rules: offline,
-		input: merge(
-			silentDuring(newStream("s1", "waco-1").analog("air_temp", 0, 360, 1, boxTemp(3, 0.5)), 120, 240),
-			silentDuring(newStream("s1", "wafr-2").analog("air_temp", 0, 360, 1, boxTemp(-20, 1)), 120, 240),
-			silentDuring(newStream("s1", "reco-3").analog("air_temp", 3, 360, 5, boxTemp(3, 0.5)), 120, 240),
-			newStream("s2", "waco-1").analog("air_temp", 0, 360, 1, boxTemp(3, 0.5)),
-		),
+		input: storeOutage(),
 		want: []string{
 			"+2h10m opened * gateway P2",
 			"+4h cleared * gateway P2",

@@ -46,7 +46,9 @@ func FromIncident(ev *rules.Event) Report {
 // intake either happens completely or not at all.
 type Tx interface {
 	// Claim records key as processed and reports false if it already was.
-	Claim(ctx context.Context, key, workOrder string) (bool, error)
+	Claim(ctx context.Context, key string) (bool, error)
+	// WorkOrder returns the work order with the id, or nil.
+	WorkOrder(ctx context.Context, id string) (*WorkOrder, error)
 	// ByIncident returns the work order an incident is attached to, or nil.
 	ByIncident(ctx context.Context, incident string) (*WorkOrder, error)
 	// OpenFor returns the open work order for a problem family on an
@@ -108,7 +110,7 @@ func (in *Intake) newID() string {
 // reopen). Time is the report's own (event time), so replays decide alike.
 func (in *Intake) Receive(ctx context.Context, tx Tx, r Report) (Result, error) {
 	if r.Key != "" {
-		fresh, err := tx.Claim(ctx, r.Key, "")
+		fresh, err := tx.Claim(ctx, r.Key)
 		if err != nil {
 			return Result{}, fmt.Errorf("intake: claim %s: %w", r.Key, err)
 		}
@@ -148,12 +150,6 @@ func (in *Intake) Receive(ctx context.Context, tx Tx, r Report) (Result, error) 
 	in.advance(w, r.At, &events, &res)
 	if err := tx.Save(ctx, w, events); err != nil {
 		return Result{}, fmt.Errorf("intake: save work order %d: %w", w.Number, err)
-	}
-	if r.Key != "" && (res.Reason == Opened || res.Reason == OpenedRecall) {
-		// Link the claim to the work order it made, for tracing.
-		if _, err := tx.Claim(ctx, r.Key, w.ID); err != nil {
-			return Result{}, fmt.Errorf("intake: claim %s: %w", r.Key, err)
-		}
 	}
 	res.WorkOrder, res.Events = w, events
 	return res, nil

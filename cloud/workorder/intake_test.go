@@ -30,7 +30,14 @@ type memTx struct {
 
 func newMemTx() *memTx { return &memTx{claims: map[string]bool{}, events: map[string][]Event{}} }
 
-func (m *memTx) Claim(_ context.Context, key, _ string) (bool, error) {
+func (m *memTx) WorkOrder(_ context.Context, id string) (*WorkOrder, error) {
+	if _, ok := m.events[id]; !ok {
+		return nil, nil
+	}
+	return m.copy(&WorkOrder{ID: id}), nil
+}
+
+func (m *memTx) Claim(_ context.Context, key string) (bool, error) {
 	if m.claims[key] {
 		return false, nil
 	}
@@ -66,7 +73,7 @@ func (m *memTx) LastVerified(_ context.Context, site, asset, family string, sinc
 }
 
 func (m *memTx) Asset(context.Context, string, string) (*cloud.Asset, error) { return nil, nil }
-func (m *memTx) NextNumber(context.Context) (int64, error)                  { m.n++; return m.n, nil }
+func (m *memTx) NextNumber(context.Context) (int64, error)                   { m.n++; return m.n, nil }
 
 // copy replays a work order so the caller can't alias the stored one.
 func (m *memTx) copy(w *WorkOrder) *WorkOrder {
@@ -110,7 +117,7 @@ type step struct {
 // summary is what a golden file compares: the decisions and each work
 // order's shape, without random ids.
 type summary struct {
-	Steps      []string     `json:"steps"`
+	Steps      []string    `json:"steps"`
 	WorkOrders []woSummary `json:"work_orders"`
 }
 

@@ -1,0 +1,211 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/frostline/frostline/cloud"
+)
+
+// PutSite creates or replaces a site.
+func (db *DB) PutSite(ctx context.Context, s *cloud.Site) error {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	_, err = db.Writer.ExecContext(ctx, `INSERT INTO sites (id, region, data) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET region = excluded.region, data = excluded.data`, s.ID, s.Region, string(data))
+	if err != nil {
+		return fmt.Errorf("%s: put site: %w", db.Dialect.Name, err)
+	}
+	return nil
+}
+
+// Site returns a site, or ENOTFOUND.
+func (db *DB) Site(ctx context.Context, id string) (*cloud.Site, error) {
+	var data []byte
+	err := db.Reader.QueryRowContext(ctx, `SELECT data FROM sites WHERE id = $1`, id).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, cloud.Errorf(cloud.ENOTFOUND, "site %s not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("%s: site: %w", db.Dialect.Name, err)
+	}
+	var s cloud.Site
+	return &s, json.Unmarshal(data, &s)
+}
+
+// Sites lists sites; a non-nil only restricts the list to those ids.
+func (db *DB) Sites(ctx context.Context, only []string) ([]*cloud.Site, error) {
+	rows, err := db.Reader.QueryContext(ctx, `SELECT data FROM sites ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("%s: sites: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	var keep map[string]bool
+	if only != nil {
+		keep = map[string]bool{}
+		for _, s := range only {
+			keep[s] = true
+		}
+	}
+	out := []*cloud.Site{}
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		var s cloud.Site
+		if err := json.Unmarshal(data, &s); err != nil {
+			return nil, err
+		}
+		if keep == nil || keep[s.ID] {
+			out = append(out, &s)
+		}
+	}
+	return out, rows.Err()
+}
+
+// SitesInRegion returns the ids of a region's sites.
+func (db *DB) SitesInRegion(ctx context.Context, region string) ([]string, error) {
+	rows, err := db.Reader.QueryContext(ctx, `SELECT id FROM sites WHERE region = $1 ORDER BY id`, region)
+	if err != nil {
+		return nil, fmt.Errorf("%s: region: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// DeleteSite removes a site and its assets; work orders are history and
+// stay.
+func (db *DB) DeleteSite(ctx context.Context, id string) error {
+	tx, err := db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM sites WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("%s: delete site: %w", db.Dialect.Name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return cloud.Errorf(cloud.ENOTFOUND, "site %s not found", id)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM assets WHERE site = $1`, id); err != nil {
+		return fmt.Errorf("%s: delete site: %w", db.Dialect.Name, err)
+	}
+	return tx.Commit()
+}
+
+// PutAsset creates or replaces an asset; its site must exist.
+func (db *DB) PutAsset(ctx context.Context, a *cloud.Asset) error {
+	data, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	res, err := db.Writer.ExecContext(ctx, `INSERT INTO assets (site, id, data) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM sites WHERE id = $1)
+		ON CONFLICT (site, id) DO UPDATE SET data = excluded.data`, a.Site, a.ID, string(data))
+	if err != nil {
+		return fmt.Errorf("%s: put asset: %w", db.Dialect.Name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return cloud.Errorf(cloud.ENOTFOUND, "site %s not found", a.Site)
+	}
+	return nil
+}
+
+// Asset returns an asset, or ENOTFOUND.
+func (db *DB) Asset(ctx context.Context, site, id string) (*cloud.Asset, error) {
+	a, err := getAsset(ctx, db.Reader, site, id)
+	if err != nil {
+		return nil, fmt.Errorf("%s: asset: %w", db.Dialect.Name, err)
+	}
+	if a == nil {
+		return nil, cloud.Errorf(cloud.ENOTFOUND, "asset %s/%s not found", site, id)
+	}
+	return a, nil
+}
+
+func getAsset(ctx context.Context, q querier, site, id string) (*cloud.Asset, error) {
+	var data []byte
+	err := q.QueryRowContext(ctx, `SELECT data FROM assets WHERE site = $1 AND id = $2`, site, id).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var a cloud.Asset
+	return &a, json.Unmarshal(data, &a)
+}
+
+// Assets lists a site's assets.
+func (db *DB) Assets(ctx context.Context, site string) ([]*cloud.Asset, error) {
+	rows, err := db.Reader.QueryContext(ctx, `SELECT data FROM assets WHERE site = $1 ORDER BY id`, site)
+	if err != nil {
+		return nil, fmt.Errorf("%s: assets: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	out := []*cloud.Asset{}
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		var a cloud.Asset
+		if err := json.Unmarshal(data, &a); err != nil {
+			return nil, err
+		}
+		out = append(out, &a)
+	}
+	return out, rows.Err()
+}
+
+// DeleteAsset removes an asset.
+func (db *DB) DeleteAsset(ctx context.Context, site, id string) error {
+	res, err := db.Writer.ExecContext(ctx, `DELETE FROM assets WHERE site = $1 AND id = $2`, site, id)
+	if err != nil {
+		return fmt.Errorf("%s: delete asset: %w", db.Dialect.Name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return cloud.Errorf(cloud.ENOTFOUND, "asset %s/%s not found", site, id)
+	}
+	return nil
+}
+
+// PutToken stores a token's grant under its hash.
+func (db *DB) PutToken(ctx context.Context, hash string, p *cloud.Principal) error {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	_, err = db.Writer.ExecContext(ctx, `INSERT INTO tokens (id, hash, data, created_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (hash) DO UPDATE SET data = excluded.data`, p.TokenID, hash, string(data), micros(time.Now()))
+	if err != nil {
+		return fmt.Errorf("%s: put token: %w", db.Dialect.Name, err)
+	}
+	return nil
+}
+
+// Token returns the grant of a token hash, or EUNAUTHORIZED.
+func (db *DB) Token(ctx context.Context, hash string) (*cloud.Principal, error) {
+	var data []byte
+	err := db.Reader.QueryRowContext(ctx, `SELECT data FROM tokens WHERE hash = $1`, hash).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, cloud.Errorf(cloud.EUNAUTHORIZED, "unknown token")
+	} else if err != nil {
+		return nil, fmt.Errorf("%s: token: %w", db.Dialect.Name, err)
+	}
+	var p cloud.Principal
+	return &p, json.Unmarshal(data, &p)
+}

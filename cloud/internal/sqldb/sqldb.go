@@ -1,0 +1,464 @@
+// Package sqldb is the SQL both of Frostline's stores speak. cloud/sqlite
+// and cloud/postgres differ in driver, schema types, migrations, how they
+// number work orders and how they serialise writers; the queries, the
+// transaction shape and the optimistic locking are the same, so they live
+// here once rather than twice. Both dialects accept $n placeholders and
+// INSERT ... ON CONFLICT.
+//
+// Times are stored as Unix microseconds (BIGINT) in both, and each work
+// order's projection as a JSON document beside the columns that are
+// filtered or indexed.
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/workorder"
+)
+
+// Dialect is what differs between the databases.
+type Dialect struct {
+	Name string
+	// Migrations holds NNNN_name.sql files applied in order.
+	Migrations fs.FS
+	// NextNumber is a query returning the next work-order number.
+	NextNumber string
+	// Lock and Unlock serialise migrations across replicas; may be empty.
+	Lock, Unlock string
+	// Retryable reports whether a transaction failed only because of a
+	// concurrent writer, and may simply be run again.
+	Retryable func(error) bool
+}
+
+// DB is a store on a database/sql pool. Writer takes the write
+// transactions; Reader serves the reads (the same pool for PostgreSQL; for
+// SQLite a separate pool, as SQLite has one writer at a time).
+type DB struct {
+	Writer, Reader *sql.DB
+	Dialect        Dialect
+}
+
+// Migrate applies the dialect's migrations that have not been applied.
+func (db *DB) Migrate(ctx context.Context) error {
+	conn, err := db.Writer.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: migrate: %w", db.Dialect.Name, err)
+	}
+	defer conn.Close()
+	if db.Dialect.Lock != "" {
+		if _, err := conn.ExecContext(ctx, db.Dialect.Lock); err != nil {
+			return fmt.Errorf("%s: migrate lock: %w", db.Dialect.Name, err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), db.Dialect.Unlock) //nolint:errcheck // released with the session anyway
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)`); err != nil {
+		return fmt.Errorf("%s: migrate: %w", db.Dialect.Name, err)
+	}
+	names, err := fs.Glob(db.Dialect.Migrations, "*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("%s: migration %s: name must start with a number", db.Dialect.Name, name)
+		}
+		var n int
+		if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, v).Scan(&n); err != nil {
+			return fmt.Errorf("%s: migrate: %w", db.Dialect.Name, err)
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := fs.ReadFile(db.Dialect.Migrations, name)
+		if err != nil {
+			return err
+		}
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		for _, stmt := range strings.Split(string(body), ";\n") {
+			if strings.TrimSpace(stmt) == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("%s: migration %s: %w", db.Dialect.Name, name, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("%s: migration %s: %w", db.Dialect.Name, name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("%s: migration %s: %w", db.Dialect.Name, name, err)
+		}
+	}
+	return nil
+}
+
+// Update runs fn in one write transaction and commits it if fn returns
+// nil. A transaction that lost a race with another writer (a stale version,
+// a serialisation failure, a second open work order for one problem) is
+// run again, a few times, so callers see such races only when they persist.
+func (db *DB) Update(ctx context.Context, fn func(workorder.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 8; attempt++ {
+		if err = db.update(ctx, fn); err == nil || !db.retryable(err) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 2 * time.Millisecond)
+	}
+	return Conflict(err)
+}
+
+func (db *DB) retryable(err error) bool {
+	var stale *staleError
+	return errors.As(err, &stale) || (db.Dialect.Retryable != nil && db.Dialect.Retryable(err))
+}
+
+// staleError is a lost optimistic lock inside Update; outside it becomes
+// an ECONFLICT *cloud.Error.
+type staleError struct{ id string }
+
+func (e *staleError) Error() string { return "work order " + e.id + " changed meanwhile" }
+
+func (db *DB) update(ctx context.Context, fn func(workorder.Tx) error) error {
+	sqlTx, err := db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: begin: %w", db.Dialect.Name, err)
+	}
+	tx := &Tx{tx: sqlTx, db: db}
+	if err := fn(tx); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("%s: commit: %w", db.Dialect.Name, err)
+	}
+	return nil
+}
+
+// Tx is one write transaction. It implements workorder.Tx.
+type Tx struct {
+	tx *sql.Tx
+	db *DB
+}
+
+var _ workorder.Tx = (*Tx)(nil)
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func nullMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// Claim implements workorder.Tx.
+func (t *Tx) Claim(ctx context.Context, key string) (bool, error) {
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO processed (key, at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, micros(time.Now()))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// WorkOrder implements workorder.Tx.
+func (t *Tx) WorkOrder(ctx context.Context, id string) (*workorder.WorkOrder, error) {
+	return one(t.tx.QueryRowContext(ctx, `SELECT data FROM workorders WHERE id = $1`, id))
+}
+
+// ByIncident implements workorder.Tx.
+func (t *Tx) ByIncident(ctx context.Context, incident string) (*workorder.WorkOrder, error) {
+	return one(t.tx.QueryRowContext(ctx, `SELECT w.data FROM wo_incidents i JOIN workorders w ON w.id = i.wo WHERE i.incident = $1`, incident))
+}
+
+// OpenFor implements workorder.Tx.
+func (t *Tx) OpenFor(ctx context.Context, site, asset, family string) (*workorder.WorkOrder, error) {
+	return one(t.tx.QueryRowContext(ctx, `SELECT data FROM workorders WHERE site = $1 AND asset = $2 AND family = $3 AND is_open = 1`, site, asset, family))
+}
+
+// LastVerified implements workorder.Tx.
+func (t *Tx) LastVerified(ctx context.Context, site, asset, family string, since time.Time) (*workorder.WorkOrder, error) {
+	return one(t.tx.QueryRowContext(ctx, `SELECT data FROM workorders WHERE site = $1 AND asset = $2 AND family = $3 AND verified_at >= $4 ORDER BY verified_at DESC LIMIT 1`,
+		site, asset, family, micros(since)))
+}
+
+// Asset implements workorder.Tx.
+func (t *Tx) Asset(ctx context.Context, site, asset string) (*cloud.Asset, error) {
+	return getAsset(ctx, t.tx, site, asset)
+}
+
+// NextNumber implements workorder.Tx.
+func (t *Tx) NextNumber(ctx context.Context) (int64, error) {
+	var n int64
+	err := t.tx.QueryRowContext(ctx, t.db.Dialect.NextNumber).Scan(&n)
+	return n, err
+}
+
+// Save implements workorder.Tx: it appends the events and writes the
+// projection, refusing if another writer moved the work order's version.
+func (t *Tx) Save(ctx context.Context, w *workorder.WorkOrder, events []workorder.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	data, err := json.Marshal(w)
+	if err != nil {
+		return err
+	}
+	open := 0
+	if w.Status.Open() {
+		open = 1
+	}
+	var holdUntil *time.Time
+	if w.Status == workorder.Triaged {
+		holdUntil = w.HoldUntil
+	}
+	args := []any{w.ID, w.Number, w.Site, w.Asset, w.Family, w.Problem, string(w.Source), w.Trade, w.Priority,
+		string(w.Status), w.Vendor, w.Technician, open, nullMicros(holdUntil), nullMicros(w.VerifiedAt),
+		micros(w.CreatedAt), micros(w.UpdatedAt), w.Version, string(data)}
+	if prev := events[0].Version - 1; prev == 0 {
+		_, err = t.tx.ExecContext(ctx, `INSERT INTO workorders (id, number, site, asset, family, problem, source, trade, priority,
+			status, vendor, technician, is_open, hold_until, verified_at, created_at, updated_at, version, data)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`, args...)
+		if err != nil {
+			return fmt.Errorf("insert work order: %w", err)
+		}
+	} else {
+		res, err := t.tx.ExecContext(ctx, `UPDATE workorders SET number = $2, site = $3, asset = $4, family = $5, problem = $6,
+			source = $7, trade = $8, priority = $9, status = $10, vendor = $11, technician = $12, is_open = $13,
+			hold_until = $14, verified_at = $15, created_at = $16, updated_at = $17, version = $18, data = $19
+			WHERE id = $1 AND version = $20`, append(args, prev)...)
+		if err != nil {
+			return fmt.Errorf("update work order: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return &staleError{id: w.ID}
+		}
+	}
+	for i := range events {
+		e := &events[i]
+		ed, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		if _, err := t.tx.ExecContext(ctx, `INSERT INTO wo_events (wo, version, at, data) VALUES ($1, $2, $3, $4)`,
+			w.ID, e.Version, micros(e.At), string(ed)); err != nil {
+			return fmt.Errorf("append event: %w", err)
+		}
+		if e.Evidence != nil && e.Evidence.Incident != "" {
+			if _, err := t.tx.ExecContext(ctx, `INSERT INTO wo_incidents (incident, wo) VALUES ($1, $2) ON CONFLICT (incident) DO NOTHING`,
+				e.Evidence.Incident, w.ID); err != nil {
+				return fmt.Errorf("link incident: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func one(row *sql.Row) (*workorder.WorkOrder, error) {
+	var data []byte
+	if err := row.Scan(&data); errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	w := &workorder.WorkOrder{}
+	return w, json.Unmarshal(data, w)
+}
+
+// Conflict turns a lost optimistic lock into the API's ECONFLICT.
+func Conflict(err error) error {
+	if err == nil {
+		return nil
+	}
+	var stale *staleError
+	if errors.As(err, &stale) {
+		return fmt.Errorf("%w (%v)", &cloud.Error{Code: cloud.ECONFLICT, Message: "the work order changed meanwhile; reload and try again"}, err)
+	}
+	return err
+}
+
+// WorkOrder returns a work order by id, or an ENOTFOUND error.
+func (db *DB) WorkOrder(ctx context.Context, id string) (*workorder.WorkOrder, error) {
+	w, err := one(db.Reader.QueryRowContext(ctx, `SELECT data FROM workorders WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("%s: work order: %w", db.Dialect.Name, err)
+	}
+	if w == nil {
+		return nil, cloud.Errorf(cloud.ENOTFOUND, "work order %s not found", id)
+	}
+	return w, nil
+}
+
+// Events returns a work order's events, oldest first.
+func (db *DB) Events(ctx context.Context, id string) ([]workorder.Event, error) {
+	rows, err := db.Reader.QueryContext(ctx, `SELECT data FROM wo_events WHERE wo = $1 ORDER BY version`, id)
+	if err != nil {
+		return nil, fmt.Errorf("%s: events: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	var out []workorder.Event
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		var e workorder.Event
+		if err := json.Unmarshal(data, &e); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// WorkOrders lists work orders, newest first, one page at a time.
+func (db *DB) WorkOrders(ctx context.Context, f workorder.Filter) ([]*workorder.WorkOrder, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	eq := func(col, v string) {
+		if v != "" {
+			where = append(where, col+" = "+arg(v))
+		}
+	}
+	eq("site", f.Site)
+	eq("asset", f.Asset)
+	eq("status", f.Status)
+	eq("source", f.Source)
+	eq("priority", f.Priority)
+	eq("trade", f.Trade)
+	eq("vendor", f.Vendor)
+	eq("family", f.Family)
+	if f.Open {
+		where = append(where, "is_open = 1")
+	}
+	if !f.From.IsZero() {
+		where = append(where, "created_at >= "+arg(micros(f.From)))
+	}
+	if !f.To.IsZero() {
+		where = append(where, "created_at < "+arg(micros(f.To)))
+	}
+	if f.Before > 0 {
+		where = append(where, "number < "+arg(f.Before))
+	}
+	if !f.Scope.All {
+		if f.Scope.Sites != nil {
+			if len(f.Scope.Sites) == 0 {
+				return nil, nil
+			}
+			ph := make([]string, len(f.Scope.Sites))
+			for i, s := range f.Scope.Sites {
+				ph[i] = arg(s)
+			}
+			where = append(where, "site IN ("+strings.Join(ph, ", ")+")")
+		}
+		if f.Scope.Vendor != "" {
+			eq("vendor", f.Scope.Vendor)
+		}
+		if f.Scope.Technician != "" {
+			eq("technician", f.Scope.Technician)
+		}
+		if f.Scope.Sites == nil && f.Scope.Vendor == "" && f.Scope.Technician == "" {
+			return nil, nil
+		}
+	}
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 50
+	}
+	q := "SELECT data FROM workorders"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY number DESC LIMIT " + strconv.Itoa(f.Limit)
+	rows, err := db.Reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: list work orders: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	out := make([]*workorder.WorkOrder, 0, f.Limit)
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		w := &workorder.WorkOrder{}
+		if err := json.Unmarshal(data, w); err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// Due returns work orders whose hold-off ended at or before now.
+func (db *DB) Due(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, err := db.Reader.QueryContext(ctx, `SELECT id FROM workorders WHERE status = 'triaged' AND hold_until <= $1 ORDER BY hold_until LIMIT $2`, micros(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: due: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// CountByStatus counts work orders per status, for metrics.
+func (db *DB) CountByStatus(ctx context.Context) (map[string]int, error) {
+	rows, err := db.Reader.QueryContext(ctx, `SELECT status, count(*) FROM workorders GROUP BY status`)
+	if err != nil {
+		return nil, fmt.Errorf("%s: count: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, err
+		}
+		out[s] = n
+	}
+	return out, rows.Err()
+}
+
+// Ping checks the database answers, for /readyz.
+func (db *DB) Ping(ctx context.Context) error { return db.Reader.PingContext(ctx) }
+
+// Close closes the pools.
+func (db *DB) Close() error {
+	err := db.Writer.Close()
+	if db.Reader != db.Writer {
+		err = errors.Join(err, db.Reader.Close())
+	}
+	return err
+}

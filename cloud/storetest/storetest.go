@@ -1,0 +1,470 @@
+// Package storetest is the one test suite every store runs: cloud/sqlite
+// and cloud/postgres call Run with a function that opens a fresh, empty
+// store, and must behave alike.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/workorder"
+	"github.com/frostline/frostline/rules"
+)
+
+// Store is what the suite exercises: everything the service asks of a
+// store.
+type Store interface {
+	Update(ctx context.Context, fn func(workorder.Tx) error) error
+	WorkOrder(ctx context.Context, id string) (*workorder.WorkOrder, error)
+	Events(ctx context.Context, id string) ([]workorder.Event, error)
+	WorkOrders(ctx context.Context, f workorder.Filter) ([]*workorder.WorkOrder, error)
+	Due(ctx context.Context, now time.Time, limit int) ([]string, error)
+	CountByStatus(ctx context.Context) (map[string]int, error)
+	PutSite(ctx context.Context, s *cloud.Site) error
+	Site(ctx context.Context, id string) (*cloud.Site, error)
+	Sites(ctx context.Context, only []string) ([]*cloud.Site, error)
+	SitesInRegion(ctx context.Context, region string) ([]string, error)
+	DeleteSite(ctx context.Context, id string) error
+	PutAsset(ctx context.Context, a *cloud.Asset) error
+	Asset(ctx context.Context, site, id string) (*cloud.Asset, error)
+	Assets(ctx context.Context, site string) ([]*cloud.Asset, error)
+	DeleteAsset(ctx context.Context, site, id string) error
+	PutToken(ctx context.Context, hash string, p *cloud.Principal) error
+	Token(ctx context.Context, hash string) (*cloud.Principal, error)
+	Ping(ctx context.Context) error
+}
+
+// T0 is the suite's reference time.
+var T0 = time.Date(2026, 7, 1, 8, 0, 0, 0, time.UTC)
+
+// Incident builds an incident event for tests.
+func Incident(ev rules.EventType, id string, seq int, at time.Time, site, asset, problem, priority string) *rules.Event {
+	lim := 5.0
+	return &rules.Event{
+		Event: ev, Incident: id, Seq: seq, Site: site, Asset: asset, AssetClass: "walk_in_cooler", Rule: problem,
+		Problem: problem, Priority: priority, Trade: "refrigeration", Title: problem, At: at, Started: at,
+		Metric: "air_temp", Value: 7, Peak: 7, Limit: &lim, Occurrences: 1,
+	}
+}
+
+// Run runs the suite. open returns a fresh, empty store.
+func Run(t *testing.T, open func(t *testing.T) Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s Store)
+	}{
+		{"Register", testRegister},
+		{"Tokens", testTokens},
+		{"IntakeDedup", testIntakeDedup},
+		{"TransactionIsAtomic", testAtomic},
+		{"OptimisticLock", testOptimisticLock},
+		{"OneOpenPerProblem", testOneOpen},
+		{"ListFiltersAndPages", testList},
+		{"Scope", testScope},
+		{"DueAndRecall", testDueAndRecall},
+		{"ConcurrentIntake", testConcurrent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
+	}
+}
+
+func receive(t *testing.T, s Store, in *workorder.Intake, r workorder.Report) workorder.Result {
+	t.Helper()
+	var res workorder.Result
+	err := s.Update(context.Background(), func(tx workorder.Tx) error {
+		var err error
+		res, err = in.Receive(context.Background(), tx, r)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func testRegister(t *testing.T, s Store) {
+	ctx := context.Background()
+	if err := s.PutAsset(ctx, &cloud.Asset{Site: "nope", ID: "a", Class: "walk_in_cooler"}); cloud.ErrorCode(err) != cloud.ENOTFOUND {
+		t.Errorf("asset on unknown site: %v", err)
+	}
+	for _, site := range []*cloud.Site{{ID: "s1", Region: "north", Name: "One"}, {ID: "s2", Region: "south"}, {ID: "s3", Region: "north"}} {
+		if err := s.PutSite(ctx, site); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := &cloud.Asset{Site: "s1", ID: "wic-1", Class: "walk_in_cooler", Make: "Hussmann", Warranty: &cloud.Warranty{Provider: "Hussmann", Expires: "2027-01-01"}, ReplacementCost: 18000, ExpectedLife: 15}
+	if err := s.PutAsset(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Asset(ctx, "s1", "wic-1")
+	if err != nil || got.Warranty == nil || got.Warranty.Provider != "Hussmann" || got.ReplacementCost != 18000 {
+		t.Fatalf("asset %+v, %v", got, err)
+	}
+	a.Name = "Walk-in cooler"
+	if err := s.PutAsset(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if as, err := s.Assets(ctx, "s1"); err != nil || len(as) != 1 || as[0].Name != "Walk-in cooler" {
+		t.Errorf("assets %v, %v", as, err)
+	}
+	if ids, err := s.SitesInRegion(ctx, "north"); err != nil || fmt.Sprint(ids) != "[s1 s3]" {
+		t.Errorf("north: %v, %v", ids, err)
+	}
+	if ss, err := s.Sites(ctx, []string{"s2"}); err != nil || len(ss) != 1 || ss[0].ID != "s2" {
+		t.Errorf("sites: %v, %v", ss, err)
+	}
+	if err := s.DeleteAsset(ctx, "s1", "wic-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Asset(ctx, "s1", "wic-1"); cloud.ErrorCode(err) != cloud.ENOTFOUND {
+		t.Errorf("deleted asset: %v", err)
+	}
+	if err := s.DeleteSite(ctx, "s2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Site(ctx, "s2"); cloud.ErrorCode(err) != cloud.ENOTFOUND {
+		t.Errorf("deleted site: %v", err)
+	}
+	if err := s.DeleteSite(ctx, "s2"); cloud.ErrorCode(err) != cloud.ENOTFOUND {
+		t.Errorf("delete twice: %v", err)
+	}
+}
+
+func testTokens(t *testing.T, s Store) {
+	ctx := context.Background()
+	tok, hash := cloud.NewToken()
+	p := &cloud.Principal{TokenID: "tok_1", Role: cloud.RoleStore, Sites: []string{"s1"}}
+	if err := s.PutToken(ctx, hash, p); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Token(ctx, cloud.HashToken(tok))
+	if err != nil || got.Role != cloud.RoleStore || got.Sites[0] != "s1" {
+		t.Fatalf("token %+v, %v", got, err)
+	}
+	if _, err := s.Token(ctx, cloud.HashToken(tok+"x")); cloud.ErrorCode(err) != cloud.EUNAUTHORIZED {
+		t.Errorf("unknown token: %v", err)
+	}
+}
+
+func testIntakeDedup(t *testing.T, s Store) {
+	ctx := context.Background()
+	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	r1 := receive(t, s, in, workorder.FromIncident(Incident(rules.Opened, "i1", 1, T0, "s1", "wic-1", "temp_trend", "P3")))
+	if r1.Reason != workorder.Opened || r1.WorkOrder.Number != 1 {
+		t.Fatalf("first: %+v", r1)
+	}
+	if r := receive(t, s, in, workorder.FromIncident(Incident(rules.Opened, "i1", 1, T0, "s1", "wic-1", "temp_trend", "P3"))); r.Reason != workorder.Repeat {
+		t.Errorf("repeat: %s", r.Reason)
+	}
+	r2 := receive(t, s, in, workorder.FromIncident(Incident(rules.Opened, "i2", 1, T0.Add(time.Minute), "s1", "wic-1", "temp_high", "P2")))
+	if r2.Reason != workorder.Merged || r2.WorkOrder.ID != r1.WorkOrder.ID {
+		t.Fatalf("second: %+v", r2)
+	}
+	r3 := receive(t, s, in, workorder.FromIncident(Incident(rules.Updated, "i1", 2, T0.Add(2*time.Minute), "s1", "wic-1", "temp_trend", "P3")))
+	if r3.Reason != workorder.Updated || r3.WorkOrder.ID != r1.WorkOrder.ID {
+		t.Fatalf("update: %+v", r3)
+	}
+	r4 := receive(t, s, in, workorder.FromIncident(Incident(rules.Opened, "i3", 1, T0, "s1", "wic-1", "door_ajar", "P3")))
+	if r4.Reason != workorder.Opened || r4.WorkOrder.Number != 2 {
+		t.Fatalf("second problem: %+v", r4)
+	}
+	w, err := s.WorkOrder(ctx, r1.WorkOrder.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Problem != "temp_high" || w.Priority != "P2" || len(w.Incidents) != 2 || w.Occurrences != 2 {
+		t.Errorf("stored work order %+v", w)
+	}
+	events, err := s.Events(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replayed, err := workorder.Replay(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if replayed.Status != w.Status || replayed.Version != w.Version || replayed.Problem != w.Problem {
+		t.Errorf("replay %s v%d, stored %s v%d", replayed.Status, replayed.Version, w.Status, w.Version)
+	}
+	if _, err := s.WorkOrder(ctx, "wo_missing"); cloud.ErrorCode(err) != cloud.ENOTFOUND {
+		t.Errorf("missing: %v", err)
+	}
+}
+
+func testAtomic(t *testing.T, s Store) {
+	ctx := context.Background()
+	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(tx workorder.Tx) error {
+		if _, err := in.Receive(ctx, tx, workorder.FromIncident(Incident(rules.Opened, "i1", 1, T0, "s1", "wic-1", "temp_high", "P3"))); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("update: %v", err)
+	}
+	if ws, err := s.WorkOrders(ctx, workorder.Filter{Scope: cloud.Scope{All: true}}); err != nil || len(ws) != 0 {
+		t.Fatalf("rolled back intake left %d work orders (%v)", len(ws), err)
+	}
+	// The claim was rolled back too: the message is processed on retry.
+	if r := receive(t, s, in, workorder.FromIncident(Incident(rules.Opened, "i1", 1, T0, "s1", "wic-1", "temp_high", "P3"))); r.Reason != workorder.Opened {
+		t.Errorf("retry after rollback: %s", r.Reason)
+	}
+}
+
+func testOptimisticLock(t *testing.T, s Store) {
+	ctx := context.Background()
+	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	r := receive(t, s, in, workorder.FromIncident(Incident(rules.Opened, "i1", 1, T0, "s1", "wic-1", "temp_high", "P3")))
+	a, _ := s.WorkOrder(ctx, r.WorkOrder.ID)
+	b, _ := s.WorkOrder(ctx, r.WorkOrder.ID)
+	evA, err := workorder.Act(a, workorder.Cancel, workorder.Input{Role: cloud.RoleFM, Reason: "fixed", At: T0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evB, err := workorder.Act(b, workorder.MarkDuplicate, workorder.Input{Role: cloud.RoleFM, DuplicateOf: "x", At: T0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(ctx, func(tx workorder.Tx) error { return tx.Save(ctx, a, evA) }); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(ctx, func(tx workorder.Tx) error { return tx.Save(ctx, b, evB) })
+	if cloud.ErrorCode(err) != cloud.ECONFLICT {
+		t.Fatalf("stale save: %v (code %s)", err, cloud.ErrorCode(err))
+	}
+	w, _ := s.WorkOrder(ctx, r.WorkOrder.ID)
+	if w.Status != workorder.Cancelled {
+		t.Errorf("status %s", w.Status)
+	}
+}
+
+func testOneOpen(t *testing.T, s Store) {
+	ctx := context.Background()
+	mk := func(id string, n int64) (*workorder.WorkOrder, []workorder.Event) {
+		w := &workorder.WorkOrder{}
+		e := workorder.Event{WorkOrder: id, Version: 1, Kind: workorder.Created, At: T0, Opening: &workorder.Opening{
+			ID: id, Number: n, Site: "s1", Asset: "a1", Source: workorder.Manual, Problem: "temp_high", Trade: "refrigeration", Priority: "P3"}}
+		if err := w.Apply(&e); err != nil {
+			t.Fatal(err)
+		}
+		return w, []workorder.Event{e}
+	}
+	w1, e1 := mk("wo_a", 101)
+	if err := s.Update(ctx, func(tx workorder.Tx) error { return tx.Save(ctx, w1, e1) }); err != nil {
+		t.Fatal(err)
+	}
+	w2, e2 := mk("wo_b", 102)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Update(ctx, func(tx workorder.Tx) error { return tx.Save(ctx, w2, e2) })
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a second open work order for one problem was stored")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("second save hangs")
+	}
+}
+
+func seed(t *testing.T, s Store, n int) {
+	t.Helper()
+	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	problems := []string{"temp_high", "door_ajar", "short_cycling"}
+	for i := range n {
+		site := fmt.Sprintf("s%d", i%3+1)
+		asset := fmt.Sprintf("a%d", i)
+		prio := []string{"P1", "P2", "P3", "P4"}[i%4]
+		receive(t, s, in, workorder.FromIncident(Incident(rules.Opened, fmt.Sprintf("i%d", i), 1, T0.Add(time.Duration(i)*time.Minute), site, asset, problems[i%3], prio)))
+	}
+}
+
+func testList(t *testing.T, s Store) {
+	ctx := context.Background()
+	seed(t, s, 25)
+	all := cloud.Scope{All: true}
+	var seen []int64
+	var before int64
+	for page := 0; page < 10; page++ {
+		ws, err := s.WorkOrders(ctx, workorder.Filter{Limit: 10, Before: before, Scope: all})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ws) == 0 {
+			break
+		}
+		for _, w := range ws {
+			seen = append(seen, w.Number)
+		}
+		before = ws[len(ws)-1].Number
+	}
+	if len(seen) != 25 || seen[0] != 25 || seen[24] != 1 {
+		t.Errorf("pages gave %v", seen)
+	}
+	for _, tt := range []struct {
+		f    workorder.Filter
+		want int
+	}{
+		{workorder.Filter{Site: "s1"}, 9},
+		{workorder.Filter{Priority: "P1"}, 7},
+		{workorder.Filter{Status: "dispatched"}, 0},
+		{workorder.Filter{Status: "ready"}, 7}, // P1: released, no vendor configured
+		{workorder.Filter{Source: "sensor", Trade: "refrigeration"}, 25},
+		{workorder.Filter{Asset: "a3", Site: "s1"}, 1},
+		{workorder.Filter{From: T0.Add(10 * time.Minute), To: T0.Add(20 * time.Minute)}, 10},
+		{workorder.Filter{Open: true, Family: "door"}, 8},
+		{workorder.Filter{Vendor: "nobody"}, 0},
+	} {
+		tt.f.Scope, tt.f.Limit = all, 100
+		ws, err := s.WorkOrders(ctx, tt.f)
+		if err != nil || len(ws) != tt.want {
+			t.Errorf("filter %+v: %d work orders (%v), want %d", tt.f, len(ws), err, tt.want)
+		}
+	}
+	counts, err := s.CountByStatus(ctx)
+	if err != nil || counts["triaged"] != 18 || counts["ready"] != 7 {
+		t.Errorf("counts %v, %v", counts, err)
+	}
+}
+
+func testScope(t *testing.T, s Store) {
+	ctx := context.Background()
+	seed(t, s, 12)
+	// Assign one work order to a vendor and technician.
+	ws, _ := s.WorkOrders(ctx, workorder.Filter{Status: "ready", Scope: cloud.Scope{All: true}})
+	w := ws[0]
+	ev, err := workorder.Act(w, workorder.Dispatch, workorder.Input{Role: cloud.RoleFM, Vendor: "coolco", At: T0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev2, err := workorder.Act(w, workorder.Accept, workorder.Input{Role: cloud.RoleVendor, Technician: "tom", At: T0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(ctx, func(tx workorder.Tx) error { return tx.Save(ctx, w, append(ev, ev2...)) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		scope cloud.Scope
+		want  int
+	}{
+		{"nothing", cloud.Scope{}, 0},
+		{"all", cloud.Scope{All: true}, 12},
+		{"store s1", cloud.Scope{Sites: []string{"s1"}}, 4},
+		{"store none", cloud.Scope{Sites: []string{}}, 0},
+		{"region s1 s2", cloud.Scope{Sites: []string{"s1", "s2"}}, 8},
+		{"vendor", cloud.Scope{Vendor: "coolco"}, 1},
+		{"other vendor", cloud.Scope{Vendor: "other"}, 0},
+		{"technician", cloud.Scope{Vendor: "coolco", Technician: "tom"}, 1},
+		{"other technician", cloud.Scope{Vendor: "coolco", Technician: "ann"}, 0},
+	} {
+		ws, err := s.WorkOrders(ctx, workorder.Filter{Scope: tt.scope, Limit: 100})
+		if err != nil || len(ws) != tt.want {
+			t.Errorf("%s: %d (%v), want %d", tt.name, len(ws), err, tt.want)
+		}
+	}
+}
+
+func testDueAndRecall(t *testing.T, s Store) {
+	ctx := context.Background()
+	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in.Policy.Vendors = []workorder.VendorRule{{Vendor: "coolco"}}
+	r := receive(t, s, in, workorder.FromIncident(Incident(rules.Opened, "i1", 1, T0, "s1", "wic-1", "temp_high", "P3")))
+	if due, err := s.Due(ctx, T0.Add(29*time.Minute), 10); err != nil || len(due) != 0 {
+		t.Fatalf("due early: %v %v", due, err)
+	}
+	due, err := s.Due(ctx, T0.Add(31*time.Minute), 10)
+	if err != nil || len(due) != 1 || due[0] != r.WorkOrder.ID {
+		t.Fatalf("due: %v %v", due, err)
+	}
+	var w *workorder.WorkOrder
+	err = s.Update(ctx, func(tx workorder.Tx) error {
+		w, _ = tx.WorkOrder(ctx, due[0])
+		ev, _ := in.Sweep(w, T0.Add(31*time.Minute))
+		return tx.Save(ctx, w, ev)
+	})
+	if err != nil || w.Status != workorder.Dispatched || w.Vendor != "coolco" {
+		t.Fatalf("sweep: %v %+v", err, w)
+	}
+	if due, _ := s.Due(ctx, T0.Add(time.Hour), 10); len(due) != 0 {
+		t.Errorf("dispatched work order still due: %v", due)
+	}
+	steps := []struct {
+		a  workorder.Action
+		in workorder.Input
+	}{
+		{workorder.Accept, workorder.Input{Role: cloud.RoleVendor}},
+		{workorder.CheckIn, workorder.Input{Role: cloud.RoleTechnician, Override: "test"}},
+		{workorder.Complete, workorder.Input{Role: cloud.RoleTechnician, Completion: &workorder.Completion{Problem: "temp_high", Cause: "dirty_coil", Remedy: "cleaned_coil"}}},
+		{workorder.Verify, workorder.Input{Role: cloud.RoleFM}},
+	}
+	for _, st := range steps {
+		st.in.At = T0.Add(2 * time.Hour)
+		err := s.Update(ctx, func(tx workorder.Tx) error {
+			w, _ := tx.WorkOrder(ctx, r.WorkOrder.ID)
+			ev, err := workorder.Act(w, st.a, st.in)
+			if err != nil {
+				return err
+			}
+			return tx.Save(ctx, w, ev)
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", st.a, err)
+		}
+	}
+	r2 := receive(t, s, in, workorder.FromIncident(Incident(rules.Opened, "i2", 1, T0.Add(10*24*time.Hour), "s1", "wic-1", "no_cooling", "P2")))
+	if r2.Reason != workorder.OpenedRecall || r2.WorkOrder.RecallOf != r.WorkOrder.ID {
+		t.Errorf("recall: %+v", r2)
+	}
+	r3 := receive(t, s, in, workorder.FromIncident(Incident(rules.Opened, "i3", 1, T0.Add(40*24*time.Hour), "s1", "wic-1", "door_ajar", "P2")))
+	if r3.Reason != workorder.Opened {
+		t.Errorf("other family: %+v", r3.Reason)
+	}
+}
+
+func testConcurrent(t *testing.T, s Store) {
+	ctx := context.Background()
+	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	for i := range n {
+		for range 2 { // every message twice: a redelivery racing the first
+			wg.Go(func() {
+				r := workorder.FromIncident(Incident(rules.Opened, fmt.Sprintf("i%d", i), 1, T0, "s1", "wic-1", "temp_high", "P3"))
+				errs <- s.Update(ctx, func(tx workorder.Tx) error {
+					_, err := in.Receive(ctx, tx, r)
+					return err
+				})
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ws, err := s.WorkOrders(ctx, workorder.Filter{Scope: cloud.Scope{All: true}})
+	if err != nil || len(ws) != 1 {
+		t.Fatalf("%d work orders (%v), want 1", len(ws), err)
+	}
+	if len(ws[0].Incidents) != n {
+		t.Errorf("%d incidents attached, want %d", len(ws[0].Incidents), n)
+	}
+	ev, _ := s.Events(ctx, ws[0].ID)
+	if _, err := workorder.Replay(ev); err != nil {
+		t.Error(err)
+	}
+}

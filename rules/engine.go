@@ -134,6 +134,7 @@ type held struct {
 	V        float64 `json:"v"`
 	Prev     float64 `json:"prev"`
 	At       int64   `json:"at"`
+	PrevAt   int64   `json:"prev_at"` // the sample before At
 	Changed  int64   `json:"changed"`
 	Interval float64 `json:"interval"` // learned reporting interval, ns (EWMA)
 	Changes  uint32  `json:"changes"`
@@ -392,7 +393,7 @@ func (e *Engine) sample(a *assetState, m MetricID, t int64, v float64) {
 		h.Prev, h.Changed, h.Seen = v, t, true
 		prev = v
 	}
-	h.V, h.At = v, t
+	h.V, h.PrevAt, h.At = v, h.At, t
 	for _, in := range a.byMetric[m] {
 		e.stats.Evaluations++
 		in.st.observe(e, in, m, t, v, prev)

@@ -81,6 +81,14 @@ func (in *instance) ticks() bool {
 	return false
 }
 
+// broken reports whether the series of metric m has just come back from a
+// silence longer than MaxGap: nothing measured before it may be carried
+// across it (a run, a flat line, a pending duration).
+func (e *Engine) broken(in *instance, m MetricID) bool {
+	h := &in.asset.held[m]
+	return h.PrevAt != 0 && h.At-h.PrevAt > int64(e.opts.MaxGap)
+}
+
 // gap returns the time between two samples that durations may count: a
 // silence longer than MaxGap counts as nothing.
 func (e *Engine) gap(from, to int64) int64 {
@@ -281,6 +289,9 @@ func (l *levelState) observe(e *Engine, in *instance, m MetricID, t int64, v, _ 
 			return
 		}
 		x = mean
+	}
+	if l.LastAt != 0 && t-l.LastAt > int64(e.opts.MaxGap) && !in.ep.Open {
+		l.Pending, l.BadFor, l.DM, l.WasBad = 0, 0, 0, false
 	}
 	l.LastAt = t
 	l.decide(e, in, t, x, dt)
@@ -530,6 +541,9 @@ func (s *stateState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ 
 		}
 		return
 	}
+	if e.broken(in, c.metric) && !in.ep.Open {
+		s.Since = 0
+	}
 	if v == c.stateVal {
 		if s.Since == 0 {
 			s.Since = t
@@ -555,6 +569,9 @@ func (s *stateState) tick(e *Engine, in *instance, t int64) {
 		// open for hours or a compressor that never stops).
 		s.Since = 0
 		return
+	}
+	if !in.ep.Open && t-in.site.lastSeen > 2*siteSilence {
+		return // the site is silent: a held state is not evidence
 	}
 	if !in.ep.Open {
 		if s.Since != 0 && t-s.Since >= c.forNs {
@@ -614,6 +631,9 @@ func (s *transState) tick(e *Engine, in *instance, t int64) {
 		s.N--
 	}
 	over := s.N > c.max
+	if !in.ep.Open && t-in.site.lastSeen > 2*siteSilence {
+		return // the site is silent: wait for it to speak again
+	}
 	if !in.ep.Open {
 		if !over {
 			s.Over = 0
@@ -662,7 +682,7 @@ func (s *flatState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ f
 	if c.act != NoMetric {
 		act = &in.asset.held[c.act]
 	}
-	if !s.Has || math.Max(s.Max, v)-math.Min(s.Min, v) > c.tolerance || e.suppressed(in, t) {
+	if !s.Has || math.Max(s.Max, v)-math.Min(s.Min, v) > c.tolerance || e.suppressed(in, t) || e.broken(in, c.metric) {
 		s.Since, s.Min, s.Max, s.Has = t, v, v, true
 		if act != nil {
 			s.Act0 = act.Changes

@@ -34,14 +34,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	siteYAML, err := demodata.ReadFile("demodata/store-6950.yaml")
+	sites, err := demoSites()
 	if err != nil {
 		return err
 	}
-	site, err := rules.ParseSite("demodata/store-6950.yaml", siteYAML)
-	if err != nil {
-		return err
-	}
+	site := sites[0]
 	data, err := demodata.ReadFile("demodata/store-6950.csv.gz")
 	if err != nil {
 		return err
@@ -78,4 +75,17 @@ func describe(ev *rules.Event) string {
 		fmt.Fprintf(&b, "\n%20s%s", "", ev.Summary)
 	}
 	return b.String()
+}
+
+// demoSites returns the demo store's site file.
+func demoSites() ([]*rules.Site, error) {
+	b, err := demodata.ReadFile("demodata/store-6950.yaml")
+	if err != nil {
+		return nil, err
+	}
+	s, err := rules.ParseSite("demodata/store-6950.yaml", b)
+	if err != nil {
+		return nil, err
+	}
+	return []*rules.Site{s}, nil
 }

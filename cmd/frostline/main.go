@@ -37,6 +37,7 @@ const usage = `usage: frostline <command> [arguments]
 
 commands:
   demo                 run the whole loop in one process on embedded defaults
+  sim                  simulate stores' equipment: MQTT or CSV with labels
   rules check PATH...  validate rules files or folders
   rules test PATH...   run rule unit tests (YAML)
   rules replay ...     backtest rules on recorded readings (see frostline rules replay -h)
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runRules(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
+	case "sim":
+		return runSim(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "frostline", version)
 		return nil

@@ -1,0 +1,454 @@
+package sim
+
+import (
+	"cmp"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/frostline/frostline/rules"
+)
+
+// Fault kinds the simulator can inject, named as in the labels.
+const (
+	CompressorFailure = "compressor_failure"
+	RefrigerantLeak   = "refrigerant_leak"
+	DoorAjar          = "door_ajar"
+	ShortCycling      = "short_cycling"
+	SensorStuck       = "sensor_stuck"
+	SensorOffline     = "sensor_offline"
+	GatewayOffline    = "gateway_offline"
+	CoolingFailure    = "cooling_failure"
+)
+
+// FaultKinds lists the kinds, for flags and validation.
+var FaultKinds = []string{CompressorFailure, RefrigerantLeak, DoorAjar, ShortCycling, SensorStuck, SensorOffline, GatewayOffline, CoolingFailure}
+
+// accept is what problem codes name each fault correctly (the labels'
+// `accept`).
+var accept = map[string][]string{
+	CompressorFailure: {"no_cooling", "temp_high", "temp_trend"},
+	RefrigerantLeak:   {"long_runtime", "no_cooling", "temp_high", "temp_trend"},
+	DoorAjar:          {"door_ajar", "temp_high", "temp_trend"},
+	ShortCycling:      {"short_cycling"},
+	SensorStuck:       {"sensor_stuck"},
+	SensorOffline:     {"sensor_offline"},
+	GatewayOffline:    {"gateway_offline", "sensor_offline"},
+	CoolingFailure:    {"cooling_failure", "no_cooling", "temp_high", "temp_trend"},
+}
+
+// Fault is one fault to inject: on an asset (or the whole site, asset "*"
+// for gateway_offline) from Start for Duration.
+type Fault struct {
+	Site     string
+	Asset    string
+	Kind     string
+	Start    time.Time
+	Duration time.Duration
+}
+
+// Reading is one simulated sensor report.
+type Reading struct {
+	At     time.Time
+	Site   string
+	Asset  string
+	Metric string
+	Value  float64
+	Word   string // for mode: "cool", "heat", "off"
+}
+
+// Config sets up a simulation.
+type Config struct {
+	Sites []*rules.Site
+	Start time.Time
+	Seed  uint64
+	// Retrofit is the fraction of refrigerated assets watched by wireless
+	// probes (air temperature every 5 min and a door contact, no controller
+	// signals) instead of the controller.
+	Retrofit float64
+	// Retrofitted names assets ("site/asset") that are probes regardless.
+	Retrofitted []string
+	Faults      []Fault
+	// Glitches is the chance per temperature sample of a lone spike.
+	Glitches float64
+}
+
+// Sim is a running simulation. It is not safe for concurrent use.
+type Sim struct {
+	cfg    Config
+	now    time.Time
+	assets []*asset
+	faults []*faultRun
+	r      *rand.Rand
+}
+
+type asset struct {
+	site      *rules.Site
+	id, class string
+	box       *box
+	rtu       *rtu
+	retrofit  bool
+	defOffset time.Duration
+	last      map[string]float64   // last reported value per state metric
+	lastAt    map[string]time.Time // last report per state metric
+	stuck     float64
+	hasStuck  bool
+}
+
+type faultRun struct {
+	Fault
+	class  string
+	breach time.Time
+	asset  *asset
+}
+
+// faultState is what the faults active on an asset do to it now.
+type faultState struct {
+	capacity  float64
+	runsDead  bool
+	doorStuck bool
+	chatter   bool
+	stuck     bool
+	offline   bool
+	rtuFailed bool
+}
+
+// New builds a simulation; the same Config always gives the same readings.
+func New(cfg Config) (*Sim, error) {
+	if cfg.Start.IsZero() {
+		return nil, fmt.Errorf("sim: no start time")
+	}
+	s := &Sim{cfg: cfg, now: cfg.Start.Truncate(time.Minute), r: rand.New(rand.NewPCG(cfg.Seed, 0x5eed))}
+	byKey := map[string]*asset{}
+	for _, site := range cfg.Sites {
+		for _, a := range site.Assets {
+			x := &asset{site: site, id: a.ID, class: a.Class, last: map[string]float64{}, lastAt: map[string]time.Time{}}
+			if a.Class == "rooftop_unit" {
+				x.rtu = newRTU(s.r)
+			} else if p := classParams(a.Class, s.r); p.cool > 0 {
+				x.box = newBox(p)
+				x.retrofit = Retrofitted(cfg.Seed, cfg.Retrofit, site.ID, a.ID) || slices.Contains(cfg.Retrofitted, site.ID+"/"+a.ID)
+				x.defOffset = time.Duration(s.r.IntN(90)) * time.Minute
+				x.box.offSince = s.now.Add(-time.Hour)
+			} else {
+				continue // a class the simulator has no model for (compressor racks)
+			}
+			s.assets = append(s.assets, x)
+			byKey[site.ID+"/"+a.ID] = x
+		}
+	}
+	for _, f := range cfg.Faults {
+		if !slices.Contains(FaultKinds, f.Kind) {
+			return nil, fmt.Errorf("sim: unknown fault %q (want one of %v)", f.Kind, FaultKinds)
+		}
+		fr := &faultRun{Fault: f}
+		if f.Kind == GatewayOffline {
+			fr.Asset, fr.class = rules.SiteAsset, "gateway"
+		} else {
+			a := byKey[f.Site+"/"+f.Asset]
+			if a == nil {
+				return nil, fmt.Errorf("sim: fault %s: unknown asset %s/%s", f.Kind, f.Site, f.Asset)
+			}
+			if (f.Kind == CoolingFailure) != (a.rtu != nil) {
+				return nil, fmt.Errorf("sim: fault %s does not apply to %s (%s)", f.Kind, f.Asset, a.class)
+			}
+			if f.Kind == ShortCycling && a.retrofit {
+				return nil, fmt.Errorf("sim: short cycling on %s cannot be seen: it is watched by a probe without a compressor signal", f.Asset)
+			}
+			fr.asset, fr.class = a, a.class
+		}
+		s.faults = append(s.faults, fr)
+	}
+	return s, nil
+}
+
+// Now is the simulated time of the next step.
+func (s *Sim) Now() time.Time { return s.now }
+
+func (s *Sim) faultsOn(a *asset, t time.Time) faultState {
+	fs := faultState{capacity: 1}
+	for _, f := range s.faults {
+		if f.Site != a.site.ID || t.Before(f.Start) || !t.Before(f.Start.Add(f.Duration)) {
+			continue
+		}
+		if f.Kind == GatewayOffline {
+			fs.offline = true
+			continue
+		}
+		if f.asset != a {
+			continue
+		}
+		switch f.Kind {
+		case CompressorFailure:
+			fs.capacity, fs.runsDead = 0, true
+		case RefrigerantLeak:
+			// Charge leaks away: capacity falls from full to a fifth.
+			frac := float64(t.Sub(f.Start)) / float64(f.Duration)
+			fs.capacity = 1 - 0.8*frac
+		case DoorAjar:
+			fs.doorStuck = true
+		case ShortCycling:
+			fs.chatter = true
+		case SensorStuck:
+			fs.stuck = true
+		case SensorOffline:
+			fs.offline = true
+		case CoolingFailure:
+			fs.rtuFailed = true
+		}
+	}
+	return fs
+}
+
+func trading(t time.Time) bool { return t.Hour() >= 6 && t.Hour() < 22 }
+
+// Step advances the simulation by one minute and appends the readings the
+// sensors report in it to dst.
+func (s *Sim) Step(dst []Reading) []Reading {
+	t := s.now
+	for _, a := range s.assets {
+		fs := s.faultsOn(a, t)
+		if a.box != nil {
+			a.box.step(t, time.Minute, fs, s.r, trading(t), a.defOffset)
+		}
+		var supply, ret, out float64
+		if a.rtu != nil {
+			supply, ret, out = a.rtu.step(t, time.Minute, fs, trading(t))
+		}
+		for _, f := range s.faults {
+			if f.asset == a && f.breach.IsZero() && a.box != nil && !t.Before(f.Start) &&
+				t.Before(f.Start.Add(f.Duration)) && a.box.product > a.box.p.limit && f.Kind != SensorStuck && f.Kind != SensorOffline {
+				f.breach = t
+			}
+		}
+		if fs.offline {
+			continue
+		}
+		emit := func(metric string, v float64) {
+			dst = append(dst, Reading{At: t, Site: a.site.ID, Asset: a.id, Metric: metric, Value: v})
+		}
+		temp := func(metric string, v, noise float64) {
+			v += noise * s.r.NormFloat64()
+			if s.cfg.Glitches > 0 && s.r.Float64() < s.cfg.Glitches {
+				v += 14 + 2*s.r.Float64()
+			}
+			emit(metric, math.Round(v*10)/10)
+		}
+		state := func(metric string, v float64) {
+			// On change and as a heartbeat every 15 min.
+			if last, ok := a.last[metric]; ok && last == v && t.Sub(a.lastAt[metric]) < 15*time.Minute {
+				return
+			}
+			a.last[metric], a.lastAt[metric] = v, t
+			emit(metric, v)
+		}
+		if a.box != nil {
+			b := a.box
+			if a.retrofit && t.Minute()%5 != 0 {
+				if b.p.doorRate > 0 {
+					state("door_open", b01(b.door))
+				}
+				continue
+			}
+			air := b.air
+			if fs.stuck {
+				if !a.hasStuck {
+					a.stuck, a.hasStuck = math.Round(air*10)/10, true
+				}
+				emit("air_temp", a.stuck)
+			} else {
+				a.hasStuck = false
+				temp("air_temp", air, b.p.noise)
+			}
+			if !a.retrofit {
+				state("compressor_on", b01(b.on))
+				state("defrost", b01(b.defrost))
+			}
+			if b.p.doorRate > 0 {
+				state("door_open", b01(b.door))
+			}
+			continue
+		}
+		u := a.rtu
+		temp("zone_temp", u.zone, u.noise)
+		emit("zone_setpoint", u.setpoint)
+		temp("supply_air_temp", supply, u.noise)
+		temp("return_air_temp", ret, u.noise)
+		temp("outdoor_air_temp", out, 0.1)
+		state("compressor_on", b01(u.on))
+		state("fan_on", b01(u.fan))
+		if last, ok := a.lastAt["mode"]; !ok || t.Sub(last) >= 15*time.Minute {
+			a.lastAt["mode"] = t
+			dst = append(dst, Reading{At: t, Site: a.site.ID, Asset: a.id, Metric: "mode", Value: 1, Word: "cool"})
+		}
+	}
+	s.now = t.Add(time.Minute)
+	return dst
+}
+
+// Retrofitted reports whether, in a simulation with this seed and retrofit
+// fraction, the asset is watched by a wireless probe rather than its
+// controller. It depends on nothing else, so fault planning can ask too.
+func Retrofitted(seed uint64, fraction float64, site, asset string) bool {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d/%s/%s", seed, site, asset)
+	return float64(h.Sum64()%10000)/10000 < fraction
+}
+
+func b01(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Labels describes the faults injected so far, in the format of the shared
+// faults sample's labels.json.
+type Labels struct {
+	Epoch  time.Time    `json:"epoch"`
+	End    time.Time    `json:"end"`
+	Assets []LabelAsset `json:"assets"`
+	Faults []LabelFault `json:"faults"`
+}
+
+// LabelAsset is one simulated asset.
+type LabelAsset struct {
+	Site  string `json:"site"`
+	Asset string `json:"asset"`
+	Class string `json:"class"`
+}
+
+// LabelFault is one injected fault.
+type LabelFault struct {
+	Site   string     `json:"site"`
+	Asset  string     `json:"asset"`
+	Class  string     `json:"class"`
+	Fault  string     `json:"fault"`
+	Start  time.Time  `json:"start"`
+	End    time.Time  `json:"end"`
+	Breach *time.Time `json:"breach,omitempty"`
+	Accept []string   `json:"accept"`
+}
+
+// Labels returns the labels of the simulation up to now.
+func (s *Sim) Labels() Labels {
+	l := Labels{Epoch: s.cfg.Start, End: s.now}
+	for _, a := range s.assets {
+		l.Assets = append(l.Assets, LabelAsset{Site: a.site.ID, Asset: a.id, Class: a.class})
+	}
+	for _, f := range s.faults {
+		lf := LabelFault{Site: f.Site, Asset: f.Asset, Class: f.class, Fault: f.Kind, Start: f.Start,
+			End: f.Start.Add(f.Duration), Accept: accept[f.Kind]}
+		if !f.breach.IsZero() {
+			b := f.breach
+			lf.Breach = &b
+		}
+		l.Faults = append(l.Faults, lf)
+	}
+	slices.SortFunc(l.Faults, func(a, b LabelFault) int { return a.Start.Compare(b.Start) })
+	return l
+}
+
+// RandomFaults picks n faults per site between from and to, each on an
+// asset it applies to, spaced so that they do not overlap on one asset.
+func RandomFaults(sites []*rules.Site, n int, from, to time.Time, seed uint64, retrofitted func(site, asset string) bool) []Fault {
+	r := rand.New(rand.NewPCG(seed, 0xfa17))
+	var out []Fault
+	for _, site := range sites {
+		busy := map[string]time.Time{}
+		var placed []Fault
+		for range n {
+			kind := FaultKinds[r.IntN(len(FaultKinds))]
+			var cands []rules.Asset
+			for _, a := range site.Assets {
+				rtu := a.Class == "rooftop_unit"
+				if (kind == CoolingFailure) != rtu && kind != SensorOffline && kind != SensorStuck {
+					continue
+				}
+				if (kind == SensorOffline || kind == SensorStuck) && rtu {
+					continue
+				}
+				if kind == DoorAjar && !hasDoor(a.Class) {
+					continue
+				}
+				if kind == ShortCycling && retrofitted != nil && retrofitted(site.ID, a.ID) {
+					continue
+				}
+				if a.Class == "compressor_rack" {
+					continue
+				}
+				cands = append(cands, a)
+			}
+			if kind == GatewayOffline {
+				cands = []rules.Asset{{ID: rules.SiteAsset}}
+			}
+			if len(cands) == 0 {
+				continue
+			}
+			a := cands[r.IntN(len(cands))]
+			d := faultDuration(kind, r)
+			span := to.Sub(from) - d
+			if span <= 0 {
+				continue
+			}
+			start := from.Add(time.Duration(r.Int64N(int64(span)))).Truncate(time.Minute)
+			if kind == CoolingFailure && (start.Hour() < 8 || start.Hour() > 16) {
+				// A unit that is not asked to cool cannot show that it
+				// fails to: put the fault where the afternoon load is.
+				start = time.Date(start.Year(), start.Month(), start.Day(), 9+r.IntN(7), r.IntN(60), 0, 0, start.Location())
+				if start.Add(d).After(to) || start.Before(from) {
+					continue
+				}
+			}
+			if b, ok := busy[a.ID]; ok && start.Before(b) {
+				continue
+			}
+			// A whole-site outage hides every other fault at the site, and
+			// the labels could not say which one an incident is about: keep
+			// outages clear of other faults, with a margin.
+			f := Fault{Site: site.ID, Asset: a.ID, Kind: kind, Start: start, Duration: d}
+			if slices.ContainsFunc(placed, func(g Fault) bool {
+				return (g.Kind == GatewayOffline || kind == GatewayOffline) && overlaps(f, g, 2*time.Hour)
+			}) {
+				continue
+			}
+			busy[a.ID] = start.Add(d + 12*time.Hour)
+			placed = append(placed, f)
+			out = append(out, f)
+		}
+	}
+	slices.SortFunc(out, func(a, b Fault) int { return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Asset, b.Asset)) })
+	return out
+}
+
+func overlaps(a, b Fault, margin time.Duration) bool {
+	return a.Start.Before(b.Start.Add(b.Duration+margin)) && b.Start.Before(a.Start.Add(a.Duration+margin))
+}
+
+func hasDoor(class string) bool {
+	switch class {
+	case "walk_in_cooler", "walk_in_freezer", "reach_in_cooler", "reach_in_freezer":
+		return true
+	}
+	return false
+}
+
+func faultDuration(kind string, r *rand.Rand) time.Duration {
+	between := func(lo, hi time.Duration) time.Duration {
+		return (lo + time.Duration(r.Int64N(int64(hi-lo)))).Truncate(time.Minute)
+	}
+	switch kind {
+	case RefrigerantLeak:
+		return between(24*time.Hour, 60*time.Hour)
+	case DoorAjar:
+		return between(45*time.Minute, 2*time.Hour)
+	case GatewayOffline:
+		return between(time.Hour, 4*time.Hour)
+	case SensorOffline, SensorStuck:
+		return between(3*time.Hour, 6*time.Hour)
+	}
+	return between(4*time.Hour, 9*time.Hour)
+}

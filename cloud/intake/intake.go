@@ -1,0 +1,370 @@
+// Package intake feeds sensor incidents into the work-order service: a
+// durable JetStream pull consumer, shared by every cloud replica, reads the
+// incidents every store's edge agent publishes and hands them to
+// workorder.Intake inside one store transaction per batch.
+//
+// Exactly once: each incident event carries a deterministic id (incident id
+// and sequence, also its Nats-Msg-Id); the store records it in the same
+// transaction as its effect, and the message is acknowledged only after
+// that transaction commits. A crash between commit and ack redelivers the
+// message, which the store then recognises as a repeat. Replicas share the
+// durable consumer, so each message goes to one of them at a time; a
+// replica killed mid-batch leaves its messages unacknowledged and JetStream
+// redelivers them to another after AckWait.
+//
+// The Sweeper, beside the consumer, moves work orders on when their
+// hold-off ends (dispatch, or AVOIDED).
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/frostline/frostline/cloud/workorder"
+	"github.com/frostline/frostline/edge/wire"
+)
+
+// Store is what intake needs of a store: a transaction, and the list of
+// work orders whose hold-off has ended.
+type Store interface {
+	Update(ctx context.Context, fn func(workorder.Tx) error) error
+	Due(ctx context.Context, now time.Time, limit int) ([]string, error)
+}
+
+// Config tunes the consumer. Zero fields take the defaults.
+type Config struct {
+	// Durable is the consumer's name, shared by every replica.
+	Durable string `yaml:"durable"`
+	// Batch is how many messages are processed in one transaction.
+	Batch int `yaml:"batch"`
+	// AckWait is how long a message may stay unacknowledged before
+	// JetStream redelivers it (to any replica).
+	AckWait time.Duration `yaml:"ack_wait"`
+	// MaxDeliver bounds redeliveries of a message that keeps failing.
+	MaxDeliver int `yaml:"max_deliver"`
+}
+
+func (c *Config) defaults() {
+	if c.Durable == "" {
+		c.Durable = "frostline-cloud-intake"
+	}
+	if c.Batch <= 0 {
+		c.Batch = 256
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.MaxDeliver <= 0 {
+		c.MaxDeliver = 20
+	}
+}
+
+// Metrics are the consumer's counters.
+type Metrics struct {
+	Messages   *prometheus.CounterVec // by outcome: opened, merged, updated, repeat, orphan, invalid, failed
+	Lag        prometheus.Histogram   // seconds from the incident event to its commit
+	Avoided    prometheus.Counter
+	Dispatched prometheus.Counter
+}
+
+// NewMetrics registers the intake metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "frostline_intake_messages_total",
+			Help: "Incident messages processed, by outcome (merged counts dedup merges)."}, []string{"outcome"}),
+		Lag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "frostline_intake_lag_seconds",
+			Help: "Time from an incident event to its work-order commit.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)}),
+		Avoided: prometheus.NewCounter(prometheus.CounterOpts{Name: "frostline_avoided_dispatches_total",
+			Help: "Work orders ended AVOIDED: the problem cleared before anyone was sent."}),
+		Dispatched: prometheus.NewCounter(prometheus.CounterOpts{Name: "frostline_auto_dispatches_total",
+			Help: "Work orders dispatched by intake or the hold-off sweeper."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Messages, m.Lag, m.Avoided, m.Dispatched)
+	}
+	return m
+}
+
+// Consumer is the incident consumer of one replica.
+type Consumer struct {
+	cons   jetstream.Consumer
+	store  Store
+	intake *workorder.Intake
+	log    *slog.Logger
+	m      *Metrics
+	cfg    Config
+	now    func() time.Time
+}
+
+// New ensures the incident stream and the durable consumer exist and
+// returns a consumer ready to Run.
+func New(ctx context.Context, nc *nats.Conn, store Store, in *workorder.Intake, m *Metrics, log *slog.Logger, cfg Config) (*Consumer, error) {
+	cfg.defaults()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("intake: %w", err)
+	}
+	stream, err := js.Stream(ctx, wire.IncidentStream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		stream, err = js.CreateStream(ctx, jetstream.StreamConfig{
+			Name: wire.IncidentStream, Subjects: []string{wire.IncidentSubjects},
+			Storage: jetstream.FileStorage, Duplicates: 10 * time.Minute, MaxAge: 14 * 24 * time.Hour,
+		})
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another replica won the race
+			stream, err = js.Stream(ctx, wire.IncidentStream)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("intake: stream %s: %w", wire.IncidentStream, err)
+	}
+	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable: cfg.Durable, AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.AckWait,
+		MaxDeliver: cfg.MaxDeliver, MaxAckPending: 20 * cfg.Batch, FilterSubject: wire.IncidentSubjects,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("intake: consumer %s: %w", cfg.Durable, err)
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	return &Consumer{cons: cons, store: store, intake: in, log: log.With("component", "intake"), m: m, cfg: cfg, now: time.Now}, nil
+}
+
+// Run consumes until ctx is done. It returns nil on cancellation.
+func (c *Consumer) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		msgs, err := c.fetch()
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			c.log.Warn("fetch failed", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		if len(msgs) > 0 {
+			c.process(ctx, msgs)
+		}
+	}
+	return nil
+}
+
+// fetch takes what is waiting, up to a batch, or waits up to a second for
+// at least one message.
+func (c *Consumer) fetch() ([]jetstream.Msg, error) {
+	b, err := c.cons.FetchNoWait(c.cfg.Batch)
+	if err != nil {
+		return nil, err
+	}
+	msgs := collect(b)
+	if len(msgs) > 0 {
+		return msgs, b.Error()
+	}
+	b, err = c.cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+	if err != nil {
+		return nil, err
+	}
+	msgs = collect(b)
+	if err := b.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+		return msgs, err
+	}
+	return msgs, nil
+}
+
+func collect(b jetstream.MessageBatch) []jetstream.Msg {
+	var out []jetstream.Msg
+	for m := range b.Messages() {
+		out = append(out, m)
+	}
+	return out
+}
+
+type decoded struct {
+	msg jetstream.Msg
+	inc wire.Incident
+}
+
+// process commits a batch in one transaction and then acknowledges it. If
+// the batch fails, each message is tried in a transaction of its own, so
+// one bad message cannot hold back the rest.
+func (c *Consumer) process(ctx context.Context, msgs []jetstream.Msg) {
+	batch := make([]decoded, 0, len(msgs))
+	for _, m := range msgs {
+		inc, err := Decode(m.Subject(), m.Data())
+		if err != nil {
+			// Retrying cannot fix a malformed message: drop it, counted.
+			c.log.Warn("invalid incident message dropped", "subject", m.Subject(), "err", err)
+			c.m.Messages.WithLabelValues("invalid").Inc()
+			_ = m.Term()
+			continue
+		}
+		batch = append(batch, decoded{msg: m, inc: inc})
+	}
+	if len(batch) == 0 {
+		return
+	}
+	if results, err := c.commit(ctx, batch); err == nil {
+		c.ack(batch, results)
+		return
+	} else if ctx.Err() != nil {
+		return // shutting down: unacknowledged messages are redelivered
+	} else {
+		c.log.Warn("batch failed; retrying one by one", "size", len(batch), "err", err)
+	}
+	for i := range batch {
+		one := batch[i : i+1]
+		results, err := c.commit(ctx, one)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			c.log.Error("incident not processed; will be redelivered", "msg_id", one[0].inc.MsgID(), "err", err)
+			c.m.Messages.WithLabelValues("failed").Inc()
+			_ = one[0].msg.NakWithDelay(5 * time.Second)
+			continue
+		}
+		c.ack(one, results)
+	}
+}
+
+func (c *Consumer) commit(ctx context.Context, batch []decoded) ([]workorder.Result, error) {
+	results := make([]workorder.Result, len(batch))
+	err := c.store.Update(ctx, func(tx workorder.Tx) error {
+		for i := range batch {
+			r, err := c.intake.Receive(ctx, tx, workorder.FromIncident(&batch[i].inc.Event))
+			if err != nil {
+				return fmt.Errorf("%s: %w", batch[i].inc.MsgID(), err)
+			}
+			results[i] = r
+		}
+		return nil
+	})
+	return results, err
+}
+
+func (c *Consumer) ack(batch []decoded, results []workorder.Result) {
+	now := c.now()
+	for i, d := range batch {
+		if err := d.msg.Ack(); err != nil {
+			// The commit stands; a redelivery will be seen as a repeat.
+			c.log.Warn("ack failed", "msg_id", d.inc.MsgID(), "err", err)
+		}
+		r := results[i]
+		c.m.Messages.WithLabelValues(string(r.Reason)).Inc()
+		if r.Reason != workorder.Repeat {
+			c.m.Lag.Observe(now.Sub(d.inc.At).Seconds())
+		}
+		if r.Avoided {
+			c.m.Avoided.Inc()
+		}
+		if r.Dispatched {
+			c.m.Dispatched.Inc()
+		}
+		if r.WorkOrder != nil && (r.Reason == workorder.Opened || r.Reason == workorder.OpenedRecall) {
+			c.log.Info("work order opened", "number", r.WorkOrder.Number, "site", r.WorkOrder.Site,
+				"asset", r.WorkOrder.Asset, "problem", r.WorkOrder.Problem, "priority", r.WorkOrder.Priority,
+				"recall_of", r.WorkOrder.RecallOf)
+		}
+	}
+}
+
+// Decode reads an incident message and checks that the site it names is the
+// site of the subject it came on: a gateway may publish only as its own
+// site, and the payload must not claim another.
+func Decode(subject string, data []byte) (wire.Incident, error) {
+	inc, err := wire.DecodeIncident(data)
+	if err != nil {
+		return inc, err
+	}
+	if site, ok := wire.SiteOfSubject(subject); !ok || site != inc.Site {
+		return inc, fmt.Errorf("intake: incident for site %q arrived on subject %q", inc.Site, subject)
+	}
+	return inc, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// Sweeper moves work orders on when their hold-off ends. Every replica may
+// run one: the store's optimistic lock lets only one move a work order, and
+// the loser finds nothing left to do.
+type Sweeper struct {
+	Store  Store
+	Intake *workorder.Intake
+	Every  time.Duration
+	Now    func() time.Time
+	Log    *slog.Logger
+	M      *Metrics
+}
+
+// Run sweeps every s.Every until ctx is done.
+func (s *Sweeper) Run(ctx context.Context) error {
+	every := s.Every
+	if every <= 0 {
+		every = 15 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+			s.Log.Warn("sweep failed", "component", "sweeper", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Sweep moves on every due work order once and reports how many moved.
+func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	at := now()
+	ids, err := s.Store.Due(ctx, at, 500)
+	if err != nil {
+		return 0, err
+	}
+	moved := 0
+	for _, id := range ids {
+		var res workorder.Result
+		err := s.Store.Update(ctx, func(tx workorder.Tx) error {
+			w, err := tx.WorkOrder(ctx, id)
+			if err != nil || w == nil {
+				return err
+			}
+			var ev []workorder.Event
+			ev, res = s.Intake.Sweep(w, at)
+			return tx.Save(ctx, w, ev)
+		})
+		if err != nil {
+			return moved, fmt.Errorf("sweep %s: %w", id, err)
+		}
+		if len(res.Events) > 0 {
+			moved++
+		}
+		if s.M != nil && res.Avoided {
+			s.M.Avoided.Inc()
+		}
+		if s.M != nil && res.Dispatched {
+			s.M.Dispatched.Inc()
+		}
+	}
+	return moved, nil
+}

@@ -1,0 +1,351 @@
+package intake_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+
+	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/intake"
+	"github.com/frostline/frostline/cloud/postgres"
+	"github.com/frostline/frostline/cloud/postgres/pgtest"
+	"github.com/frostline/frostline/cloud/sqlite"
+	"github.com/frostline/frostline/cloud/storetest"
+	"github.com/frostline/frostline/cloud/workorder"
+	"github.com/frostline/frostline/edge/wire"
+	"github.com/frostline/frostline/rules"
+)
+
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	if code == 0 {
+		if err := goleak.Find(goleak.IgnoreAnyFunction("github.com/jackc/pgx/v5/stdlib.(*Driver).OpenConnector"),
+			goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener")); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// runNATS starts an in-process NATS server with JetStream on a random port.
+func runNATS(t testing.TB) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start() // owned by the server; stopped by Shutdown below
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s
+}
+
+func connect(t testing.TB, s *server.Server) *nats.Conn {
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// publish sends incident events as an edge agent does.
+func publish(t testing.TB, nc *nats.Conn, evs []*rules.Event, msgID func(*rules.Event) string) {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, ev := range evs {
+		inc := wire.NewIncident("gw-1", *ev)
+		data, _ := json.Marshal(inc)
+		msg := nats.NewMsg(wire.IncidentSubject(ev.Site))
+		msg.Data = data
+		msg.Header.Set(wire.MsgIDHeader, msgID(ev))
+		if _, err := js.PublishMsg(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// incidents makes n incidents over a few sites, assets and problems, each
+// opened and then updated: plenty of dedup merges.
+func incidents(n int) []*rules.Event {
+	var out []*rules.Event
+	problems := []string{"temp_trend", "temp_high", "door_ajar", "no_cooling"}
+	for i := range n {
+		at := storetest.T0.Add(time.Duration(i) * time.Second)
+		site, asset := fmt.Sprintf("s%d", i%5), fmt.Sprintf("a%d", i%13)
+		id := fmt.Sprintf("inc-%d", i)
+		out = append(out, storetest.Incident(rules.Opened, id, 1, at, site, asset, problems[i%4], "P3"))
+		u := storetest.Incident(rules.Updated, id, 2, at.Add(time.Minute), site, asset, problems[i%4], "P3")
+		u.Occurrences = 2
+		out = append(out, u)
+	}
+	return out
+}
+
+func waitDrained(t testing.TB, nc *nats.Conn, durable string) {
+	t.Helper()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := js.Consumer(ctx, wire.IncidentStream, durable)
+		if err == nil {
+			info, err := c.Info(ctx)
+			if err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("consumer not drained in time")
+}
+
+type store interface {
+	intake.Store
+	WorkOrders(ctx context.Context, f workorder.Filter) ([]*workorder.WorkOrder, error)
+	Events(ctx context.Context, id string) ([]workorder.Event, error)
+}
+
+// checkExactlyOnce: every incident is attached to exactly one work order,
+// each incident's latest event is its seq 2, one open work order per
+// problem, and every work order's events replay to its projection.
+func checkExactlyOnce(t *testing.T, s store, n int) {
+	t.Helper()
+	ctx := context.Background()
+	seen := map[string]int{}
+	open := map[string]bool{}
+	var total int
+	var before int64
+	for {
+		ws, err := s.WorkOrders(ctx, workorder.Filter{Scope: cloud.Scope{All: true}, Limit: 500, Before: before})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ws) == 0 {
+			break
+		}
+		for _, w := range ws {
+			total++
+			before = w.Number
+			key := w.Site + "/" + w.Asset + "/" + w.Family
+			if w.Status.Open() {
+				if open[key] {
+					t.Errorf("two open work orders for %s", key)
+				}
+				open[key] = true
+			}
+			for _, e := range w.Evidence {
+				seen[e.Incident]++
+				if e.Seq != 2 {
+					t.Errorf("WO %d: incident %s at seq %d, want 2", w.Number, e.Incident, e.Seq)
+				}
+			}
+			ev, err := s.Events(ctx, w.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := workorder.Replay(ev)
+			if err != nil || r.Status != w.Status || r.Version != w.Version {
+				t.Errorf("WO %d: replay %v, %v", w.Number, r, err)
+			}
+			// opened + updated per incident: one evidence event each, never more.
+			evidence := 0
+			for _, e := range ev {
+				if e.Kind == workorder.Attached {
+					evidence++
+				}
+			}
+			if evidence > 2*len(w.Incidents) {
+				t.Errorf("WO %d: %d evidence events for %d incidents: some processed twice", w.Number, evidence, len(w.Incidents))
+			}
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("%d incidents attached, want %d", len(seen), n)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("incident %s on %d work orders", id, c)
+		}
+	}
+	t.Logf("%d incidents made %d work orders", n, total)
+}
+
+func run(t *testing.T, ctx context.Context, nc *nats.Conn, s intake.Store, reg prometheus.Registerer) (*intake.Metrics, func()) {
+	t.Helper()
+	m := intake.NewMetrics(reg)
+	c, err := intake.New(ctx, nc, s, &workorder.Intake{Policy: workorder.DefaultPolicy()}, m, quiet(), intake.Config{Batch: 64, AckWait: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := c.Run(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return m, func() { cancel(); wg.Wait() }
+}
+
+func openSQLite(t *testing.T) *sqlite.DB {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "f.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestExactlyOnceSQLite(t *testing.T) {
+	ns := runNATS(t)
+	nc := connect(t, ns)
+	db := openSQLite(t)
+	ctx := context.Background()
+	m1, stop1 := run(t, ctx, nc, db, nil)
+	_, stop2 := run(t, ctx, connect(t, ns), db, nil)
+	evs := incidents(200)
+	publish(t, nc, evs, func(e *rules.Event) string { return e.MsgID() })
+	// The same events again under other message ids: JetStream cannot
+	// dedup these, the database must.
+	publish(t, nc, evs[:100], func(e *rules.Event) string { return "again-" + e.MsgID() })
+	waitDrained(t, nc, "frostline-cloud-intake")
+	stop1()
+	stop2()
+	checkExactlyOnce(t, db, 200)
+	_ = m1
+}
+
+// TestTwoReplicasPostgres: two replicas on one PostgreSQL and one NATS; one
+// is killed while messages are in flight; every incident is processed
+// exactly once.
+func TestTwoReplicasPostgres(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ns := runNATS(t)
+	nc := connect(t, ns)
+	ctx := context.Background()
+	open := func() *postgres.DB {
+		db, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	a, b := open(), open()
+	_, stopA := run(t, ctx, connect(t, ns), a, nil)
+	_, stopB := run(t, ctx, connect(t, ns), b, nil)
+	evs := incidents(300)
+	publish(t, nc, evs[:300], func(e *rules.Event) string { return e.MsgID() })
+	stopA() // replica A dies mid-stream; its unacked messages go to B
+	publish(t, nc, evs[300:], func(e *rules.Event) string { return e.MsgID() })
+	publish(t, nc, evs[:50], func(e *rules.Event) string { return "again-" + e.MsgID() })
+	waitDrained(t, nc, "frostline-cloud-intake")
+	stopB()
+	checkExactlyOnce(t, b, 300)
+}
+
+func TestInvalidMessagesAreDropped(t *testing.T) {
+	ns := runNATS(t)
+	nc := connect(t, ns)
+	db := openSQLite(t)
+	reg := prometheus.NewRegistry()
+	m, stop := run(t, context.Background(), nc, db, reg)
+	defer stop()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	if _, err := js.Publish(ctx, wire.IncidentSubject("s1"), []byte(`{"schema":"frostline.incident.v9"}`)); err != nil {
+		t.Fatal(err)
+	}
+	// A gateway of s1 claiming an incident at s2.
+	ev := storetest.Incident(rules.Opened, "x", 1, storetest.T0, "s2", "a1", "temp_high", "P2")
+	data, _ := json.Marshal(wire.NewIncident("gw", *ev))
+	if _, err := js.Publish(ctx, wire.IncidentSubject("s1"), data); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, nc, []*rules.Event{storetest.Incident(rules.Opened, "ok", 1, storetest.T0, "s1", "a1", "temp_high", "P2")}, func(e *rules.Event) string { return e.MsgID() })
+	waitDrained(t, nc, "frostline-cloud-intake")
+	if got := testutil.ToFloat64(m.Messages.WithLabelValues("invalid")); got != 2 {
+		t.Errorf("invalid = %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(m.Messages.WithLabelValues("opened")); got != 1 {
+		t.Errorf("opened = %v, want 1", got)
+	}
+}
+
+func TestSweeper(t *testing.T) {
+	db := openSQLite(t)
+	ctx := context.Background()
+	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in.Policy.Vendors = []workorder.VendorRule{{Vendor: "coolco"}}
+	for i, ev := range []*rules.Event{
+		storetest.Incident(rules.Opened, "keeps", 1, storetest.T0, "s1", "a1", "temp_high", "P3"),
+		storetest.Incident(rules.Opened, "clears", 1, storetest.T0, "s1", "a2", "temp_high", "P2"),
+	} {
+		err := db.Update(ctx, func(tx workorder.Tx) error {
+			_, err := in.Receive(ctx, tx, workorder.FromIncident(ev))
+			return err
+		})
+		if err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	m := intake.NewMetrics(nil)
+	now := storetest.T0.Add(20 * time.Minute)
+	sw := &intake.Sweeper{Store: db, Intake: in, Now: func() time.Time { return now }, Log: quiet(), M: m}
+	if n, err := sw.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep at +20m moved %d (%v), want 1 (the P2)", n, err)
+	}
+	now = storetest.T0.Add(time.Hour)
+	if n, err := sw.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep at +1h moved %d (%v), want 1", n, err)
+	}
+	if got := testutil.ToFloat64(m.Dispatched); got != 2 {
+		t.Errorf("dispatched %v, want 2", got)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- sw.Run(ctx) }()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	ev := storetest.Incident(rules.Opened, "x", 1, storetest.T0, "s1", "a1", "temp_high", "P2")
+	data, _ := json.Marshal(wire.NewIncident("gw", *ev))
+	f.Add(wire.IncidentSubject("s1"), data)
+	f.Add("frostline.site.s1.incidents", []byte(`{"schema":"frostline.incident.v1","event":"opened"}`))
+	f.Fuzz(func(t *testing.T, subject string, data []byte) {
+		inc, err := intake.Decode(subject, data)
+		if err == nil {
+			if site, _ := wire.SiteOfSubject(subject); site != inc.Site || inc.Incident == "" {
+				t.Fatalf("accepted %q on %q", inc.Site, subject)
+			}
+		}
+	})
+}

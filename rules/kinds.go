@@ -43,7 +43,11 @@ func newInstance(c *compiled, s *siteState, a *assetState) *instance {
 		}
 		in.st = l
 	case KindTrend:
-		in.st = &trendState{}
+		t := &trendState{}
+		if c.baseline > 0 {
+			t.Base = &baseRing{}
+		}
+		in.st = t
 	case KindState:
 		in.st = &stateState{}
 	case KindTransitions:
@@ -383,6 +387,7 @@ type trendState struct {
 	Head    int                  `json:"head"`
 	Pending int64                `json:"pending"`
 	Off     int64                `json:"off"` // open: condition false since
+	Base    *baseRing            `json:"base,omitempty"`
 }
 
 func (s *trendState) valueOnly() bool                { return true }
@@ -405,6 +410,9 @@ func (s *trendState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ 
 		s.N = min(s.N+1, trendPoints)
 		s.BN = 0
 		s.evaluate(e, in, t)
+	}
+	if s.Base != nil && !in.ep.Open {
+		s.Base.add(c.baseline/avgBuckets, t, v)
 	}
 	if s.BN == 0 {
 		s.BStart, s.BSum, s.BExt = t-t%width, 0, v
@@ -435,6 +443,14 @@ func (s *trendState) evaluate(e *Engine, in *instance, t int64) {
 	var predicted int64
 	if n >= trendPoints/2 {
 		slope, est := theilSen(e, ts[:n], ys[:n], t)
+		if s.Base != nil {
+			// Only a rise away from the asset's own normal counts: a box
+			// warming back up from an unusually cold spell is not failing.
+			base, ok := s.Base.median(e, c.baseline/avgBuckets, t)
+			if !ok || (c.rising && est-base < c.level) || (!c.rising && base-est < c.level) {
+				slope = 0
+			}
+		}
 		toward := c.limit - est
 		speed := slope
 		if !c.rising {

@@ -263,6 +263,12 @@ func (r *Rule) validate() Errors {
 		if r.MinSlope < 0 {
 			bad("min_slope", "must not be negative (it is the size of the slope toward the limit)")
 		}
+		if (r.Above != nil) != (r.Baseline != 0) {
+			bad("", "a trend takes baseline and above together: the fitted value must be this far above the asset's normal")
+		}
+		if r.Baseline != 0 && r.Baseline.D() < 2*time.Hour {
+			bad("baseline", "window must be at least 2h")
+		}
 		if r.Direction != "" && r.Direction != "rising" && r.Direction != "falling" {
 			bad("direction", "want rising or falling, got %q", r.Direction)
 		}

@@ -153,7 +153,7 @@ var Kinds = []string{KindThreshold, KindTrend, KindState, KindTransitions, KindF
 var kindFields = map[string][]string{
 	KindThreshold:   {"metric", "above", "below", "for", "clear", "clear_for", "degree_minutes", "product_tau", "average", "floor", "baseline", "escalate"},
 	KindDelta:       {"metric", "minus", "above", "below", "for", "clear", "clear_for", "degree_minutes", "escalate"},
-	KindTrend:       {"metric", "window", "limit", "horizon", "min_slope", "sample", "direction", "for", "clear_for"},
+	KindTrend:       {"metric", "window", "limit", "horizon", "min_slope", "sample", "direction", "for", "clear_for", "baseline", "above"},
 	KindState:       {"metric", "state", "for", "clear_for", "escalate"},
 	KindTransitions: {"metric", "window", "max", "for", "clear_for"},
 	KindFlatline:    {"metric", "for", "tolerance", "activity", "min_activity"},

@@ -113,9 +113,9 @@ func (b *box) step(t time.Time, dt time.Duration, f faultState, r *rand.Rand, tr
 	case b.defrost:
 		b.on = false
 	case f.chatter:
-		// A failing contactor: on a minute, off three, whatever the box.
-		phase := int(t.Sub(time.Time{}).Minutes()) % 4
-		b.on = phase == 0
+		// A failing contactor or a thermostat with no differential: on two
+		// minutes, off three, whatever the box (12 starts an hour).
+		b.on = t.Unix()/60%5 < 2
 	case f.runsDead:
 		b.on = true
 	case b.on && b.air < lo:

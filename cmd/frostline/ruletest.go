@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -11,23 +12,31 @@ import (
 	"github.com/frostline/frostline/rules/ruletest"
 )
 
-// rulesTest runs rule unit tests: `frostline rules test PATH...`, where a
+// rulesTest runs rule unit tests: `frostline rules test [-v] PATH...`, where a
 // path is a test file or a folder searched for *.test.yaml. One line per
 // test on stdout, PASS/FAIL with a diff under a failure; problems in the
 // test files on stderr as file:line:col: message. Exit status 1 when a
 // test fails or a file is bad, 2 on bad usage.
-func rulesTest(paths []string, stdout, stderr io.Writer) error {
-	if len(paths) == 0 {
-		fmt.Fprint(stderr, "usage: frostline rules test PATH...\n")
+func rulesTest(args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("frostline rules test", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	verbose := fl.Bool("v", false, "list the events of passing tests too")
+	if err := fl.Parse(args); err != nil {
+		return exitError(2)
+	}
+	if fl.NArg() == 0 {
+		fmt.Fprint(stderr, "usage: frostline rules test [-v] PATH...\n")
 		return exitError(2)
 	}
 	fsys := osFS{}
-	names, err := ruletest.Find(fsys, cleanPaths(paths)...)
+	names, err := ruletest.Find(fsys, cleanPaths(fl.Args())...)
 	if err != nil {
 		fmt.Fprintln(stderr, "frostline rules test:", err)
 		return exitError(1)
 	}
-	sum, err := ruletest.NewRunner(fsys).RunFiles(stdout, names...)
+	runner := ruletest.NewRunner(fsys)
+	runner.Verbose = *verbose
+	sum, err := runner.RunFiles(stdout, names...)
 	for _, e := range rules.AsErrors(err) {
 		fmt.Fprintln(stderr, e)
 	}

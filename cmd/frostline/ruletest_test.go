@@ -26,7 +26,7 @@ func TestRulesTest(t *testing.T) {
 		{[]string{td + "good/basic.test.yaml", td + "bad/refs.test.yaml"}, 1,
 			[]string{"1 files with errors"}, []string{td + `bad/refs.test.yaml:14:16: rule: no rule "temp-hihg" in the rule files`}},
 		{[]string{td + "rules"}, 1, nil, []string{"no test files"}},
-		{nil, 2, nil, []string{"usage: frostline rules test PATH..."}},
+		{nil, 2, nil, []string{"usage: frostline rules test [-v] PATH..."}},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer

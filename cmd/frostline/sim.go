@@ -29,6 +29,7 @@ type simFlags struct {
 	seed       uint64
 	retrofit   float64
 	glitches   float64
+	noise      float64
 	start      string
 	csv        string
 	labels     string
@@ -50,6 +51,7 @@ func parseSimFlags(args []string, stderr io.Writer) (*simFlags, error) {
 	fl.Uint64Var(&f.seed, "seed", 1, "random seed: the same seed gives the same readings")
 	fl.Float64Var(&f.retrofit, "retrofit", 0.25, "fraction of refrigerated assets watched by 5-min wireless probes")
 	fl.Float64Var(&f.glitches, "glitches", 0.0007, "chance per temperature sample of a lone spike")
+	fl.Float64Var(&f.noise, "noise", 1, "scale every sensor's noise by this")
 	fl.StringVar(&f.start, "start", "", "simulated start time, RFC 3339 (default: midnight UTC today; with --mqtt: now)")
 	fl.StringVar(&f.csv, "csv", "", "write readings as CSV (ts,site,asset,metric,value) to this file (.gz compresses)")
 	fl.StringVar(&f.labels, "labels", "", "write the injected faults as labels.json to this file")
@@ -115,7 +117,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return fmt.Errorf("--start: %w", err)
 		}
 	}
-	cfg := sim.Config{Sites: sites, Start: start, Seed: f.seed, Retrofit: f.retrofit, Glitches: f.glitches}
+	cfg := sim.Config{Sites: sites, Start: start, Seed: f.seed, Retrofit: f.retrofit, Glitches: f.glitches, Noise: f.noise}
 	for _, spec := range f.faults {
 		fault, err := parseFault(spec, sites, start)
 		if err != nil {

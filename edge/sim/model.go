@@ -113,9 +113,10 @@ func (b *box) step(t time.Time, dt time.Duration, f faultState, r *rand.Rand, tr
 	case b.defrost:
 		b.on = false
 	case f.chatter:
-		// A failing contactor or a thermostat with no differential: on two
-		// minutes, off three, whatever the box (12 starts an hour).
-		b.on = t.Unix()/60%5 < 2
+		// A failing contactor or a thermostat with no differential: while
+		// the box calls for cooling, on two minutes, off three (12 starts
+		// an hour).
+		b.on = b.air > lo && t.Unix()/60%5 < 2
 	case f.runsDead:
 		b.on = true
 	case b.on && b.air < lo:

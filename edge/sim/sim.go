@@ -74,6 +74,9 @@ type Config struct {
 	Faults      []Fault
 	// Glitches is the chance per temperature sample of a lone spike.
 	Glitches float64
+	// Noise scales every sensor's noise (1 when zero): cheap probes are
+	// noisier than controller sensors.
+	Noise float64
 }
 
 // Sim is a running simulation. It is not safe for concurrent use.
@@ -231,6 +234,9 @@ func (s *Sim) Step(dst []Reading) []Reading {
 			dst = append(dst, Reading{At: t, Site: a.site.ID, Asset: a.id, Metric: metric, Value: v})
 		}
 		temp := func(metric string, v, noise float64) {
+			if s.cfg.Noise > 0 {
+				noise *= s.cfg.Noise
+			}
 			v += noise * s.r.NormFloat64()
 			if s.cfg.Glitches > 0 && s.r.Float64() < s.cfg.Glitches {
 				v += 14 + 2*s.r.Float64()

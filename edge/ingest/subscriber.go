@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -19,7 +20,10 @@ import (
 // that a QoS 1 message was received.
 type Message struct {
 	Readings []rules.Reading
-	ack      func()
+	// Redelivered is the MQTT DUP flag: the broker sent this message
+	// before, so its readings may already be reflected in the checkpoint.
+	Redelivered bool
+	ack         func()
 }
 
 // Ack acknowledges the message to the broker. It is safe to call more than
@@ -113,6 +117,8 @@ type Subscriber struct {
 	metrics *Metrics
 	queue   chan Message
 	client  mqttClient
+	// connected is written by paho's callbacks and read by /readyz.
+	connected atomic.Bool
 }
 
 // New returns a Subscriber using paho's client.
@@ -148,8 +154,13 @@ func (s *Subscriber) options() *paho.ClientOptions {
 		SetMaxReconnectInterval(orDefault(s.cfg.MaxReconnectInterval, 30*time.Second)).
 		SetKeepAlive(orDefault(s.cfg.KeepAlive, 30*time.Second)).
 		SetConnectTimeout(orDefault(s.cfg.ConnectTimeout, 10*time.Second)).
+		// A resumed session delivers queued messages as soon as the
+		// connection is up, before OnConnect has subscribed: without a
+		// default handler paho would acknowledge and drop them.
+		SetDefaultPublishHandler(s.handle).
 		SetOnConnectHandler(func(paho.Client) { s.onConnect() }).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			s.connected.Store(false)
 			s.metrics.Connected.Set(0)
 			s.metrics.Reconnects.Inc()
 			s.log.Warn("mqtt connection lost", "err", err)
@@ -172,6 +183,7 @@ func orDefault(d, def time.Duration) time.Duration {
 // subscriptions back. It runs on paho's goroutine and must not wait on the
 // token there, so a short-lived goroutine owned by the token does.
 func (s *Subscriber) onConnect() {
+	s.connected.Store(true)
 	s.metrics.Connected.Set(1)
 	filters := map[string]byte{}
 	for _, f := range s.dec.Filters() {
@@ -205,7 +217,7 @@ func (s *Subscriber) handle(_ paho.Client, msg paho.Message) {
 		}
 	}
 	select {
-	case s.queue <- Message{Readings: readings, ack: msg.Ack}:
+	case s.queue <- Message{Readings: readings, Redelivered: msg.Duplicate(), ack: msg.Ack}:
 	default:
 		s.metrics.Dropped.Inc()
 	}
@@ -220,6 +232,9 @@ func unwrapJoined(err error) []error {
 
 // Messages is the hand-off queue. One consumer reads it.
 func (s *Subscriber) Messages() <-chan Message { return s.queue }
+
+// Connected reports whether the client is connected to the broker.
+func (s *Subscriber) Connected() bool { return s.connected.Load() }
 
 // QueueLen is the number of messages waiting in the queue.
 func (s *Subscriber) QueueLen() int { return len(s.queue) }
@@ -241,6 +256,7 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	s.client.Disconnect(250)
+	s.connected.Store(false)
 	s.metrics.Connected.Set(0)
 	if errors.Is(ctx.Err(), context.Canceled) {
 		return nil

@@ -1,0 +1,306 @@
+package agent
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/frostline/frostline/edge/ingest"
+)
+
+// Config is the edge agent's configuration file.
+type Config struct {
+	// Gateway names this agent; incidents carry it, and it is the MQTT
+	// client id unless mqtt.client_id says otherwise.
+	Gateway string `yaml:"gateway"`
+	// Sites are site files (the format of `frostline rules replay`).
+	Sites     []string        `yaml:"sites"`
+	Rules     RulesConfig     `yaml:"rules"`
+	MQTT      MQTTConfig      `yaml:"mqtt"`
+	NATS      NATSConfig      `yaml:"nats"`
+	Outbox    OutboxConfig    `yaml:"outbox"`
+	Telemetry TelemetryConfig `yaml:"telemetry"`
+	HTTP      HTTPConfig      `yaml:"http"`
+	Log       LogConfig       `yaml:"log"`
+}
+
+// RulesConfig says which rules run and how they are reloaded.
+type RulesConfig struct {
+	// DefaultPack runs Frostline's default pack (rules/packs) in addition
+	// to Paths.
+	DefaultPack bool `yaml:"default_pack"`
+	// Paths are rule files or folders of them.
+	Paths []string `yaml:"paths"`
+	// Watch is how often the rule and site files are checked for changes
+	// (0: only on SIGHUP).
+	Watch time.Duration `yaml:"watch"`
+	// Tick is how often wall-clock time is fed to the engine so that
+	// missing-data rules fire in silence (0: never, for replays).
+	Tick time.Duration `yaml:"tick"`
+	// Lateness is how far out of order a reading may arrive.
+	Lateness time.Duration `yaml:"lateness"`
+}
+
+// TLSConfig names PEM files.
+type TLSConfig struct {
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// Enabled reports whether any TLS setting is given.
+func (t *TLSConfig) Enabled() bool { return *t != TLSConfig{} }
+
+// MQTTConfig is the store broker.
+type MQTTConfig struct {
+	Broker       string        `yaml:"broker"`
+	ClientID     string        `yaml:"client_id"`
+	Username     string        `yaml:"username"`
+	PasswordFile string        `yaml:"password_file"`
+	TLS          TLSConfig     `yaml:"tls"`
+	QoS          int           `yaml:"qos"`
+	Queue        int           `yaml:"queue"`
+	KeepAlive    time.Duration `yaml:"keepalive"`
+	Topics       []TopicConfig `yaml:"topics"`
+}
+
+// TopicConfig maps a topic layout onto site, asset and metric.
+type TopicConfig struct {
+	Template string `yaml:"template"`
+	// Site is the site of topics whose template has no {site}.
+	Site string `yaml:"site"`
+}
+
+// NATSConfig is the cloud's NATS.
+type NATSConfig struct {
+	URL           string        `yaml:"url"`
+	CredsFile     string        `yaml:"creds_file"`
+	TLS           TLSConfig     `yaml:"tls"`
+	EnsureStreams bool          `yaml:"ensure_streams"`
+	MaxBackoff    time.Duration `yaml:"max_backoff"`
+	// FlushTimeout is how long shutdown keeps forwarding what is queued.
+	FlushTimeout time.Duration `yaml:"flush_timeout"`
+}
+
+// OutboxConfig bounds the durable outbox.
+type OutboxConfig struct {
+	Path                string `yaml:"path"`
+	MaxTelemetryBatches int    `yaml:"max_telemetry_batches"`
+	MaxTelemetryBytes   int64  `yaml:"max_telemetry_bytes"`
+	// MaxBatch is the most MQTT messages evaluated per outbox commit.
+	MaxBatch int `yaml:"max_batch"`
+}
+
+// TelemetryConfig switches rollups on and sets their period.
+type TelemetryConfig struct {
+	Enabled bool          `yaml:"enabled"`
+	Period  time.Duration `yaml:"period"`
+}
+
+// HTTPConfig is the /metrics, /healthz and /readyz listener.
+type HTTPConfig struct {
+	Listen string `yaml:"listen"` // "" disables
+}
+
+// LogConfig sets the log level (debug, info, warn, error).
+type LogConfig struct {
+	Level string `yaml:"level"`
+}
+
+// DefaultConfig returns the defaults a config file overrides.
+func DefaultConfig() Config {
+	return Config{
+		Rules: RulesConfig{DefaultPack: true, Watch: 5 * time.Second, Tick: 10 * time.Second, Lateness: 5 * time.Minute},
+		MQTT: MQTTConfig{
+			Broker: "tcp://127.0.0.1:1883", QoS: 1, Queue: 10000, KeepAlive: 30 * time.Second,
+			Topics: []TopicConfig{{Template: ingest.DefaultTemplates[0]}, {Template: ingest.DefaultTemplates[1]}},
+		},
+		NATS:      NATSConfig{MaxBackoff: 30 * time.Second, FlushTimeout: 5 * time.Second},
+		Outbox:    OutboxConfig{Path: "/var/lib/frostline-edge/outbox.db", MaxTelemetryBatches: 72 * 60, MaxTelemetryBytes: 512 << 20, MaxBatch: 1000},
+		Telemetry: TelemetryConfig{Enabled: true, Period: time.Minute},
+		HTTP:      HTTPConfig{Listen: "127.0.0.1:9464"},
+		Log:       LogConfig{Level: "info"},
+	}
+}
+
+// LoadConfig reads a config file strictly (unknown fields are errors) over
+// the defaults, resolves relative paths against the file's folder and
+// validates it.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig is LoadConfig on bytes; path names the file in errors and
+// anchors relative paths.
+func ParseConfig(path string, data []byte) (*Config, error) {
+	cfg := DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	cfg.resolve(filepath.Dir(path))
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	return &cfg, nil
+}
+
+func (c *Config) resolve(dir string) {
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	for i := range c.Sites {
+		abs(&c.Sites[i])
+	}
+	for i := range c.Rules.Paths {
+		abs(&c.Rules.Paths[i])
+	}
+	for _, p := range []*string{&c.MQTT.PasswordFile, &c.MQTT.TLS.CAFile, &c.MQTT.TLS.CertFile, &c.MQTT.TLS.KeyFile,
+		&c.NATS.CredsFile, &c.NATS.TLS.CAFile, &c.NATS.TLS.CertFile, &c.NATS.TLS.KeyFile, &c.Outbox.Path} {
+		abs(p)
+	}
+}
+
+// Validate checks the config and returns every problem, each naming its
+// field.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if c.Gateway == "" {
+		bad("gateway", "required (the gateway's id)")
+	} else if strings.ContainsAny(c.Gateway, " /+#.*>") {
+		bad("gateway", "%q may not contain spaces or / + # . * >", c.Gateway)
+	}
+	if len(c.Sites) == 0 {
+		bad("sites", "at least one site file is required")
+	}
+	if !c.Rules.DefaultPack && len(c.Rules.Paths) == 0 {
+		bad("rules.paths", "no rules: give paths or set default_pack")
+	}
+	for _, d := range []struct {
+		field string
+		d     time.Duration
+	}{{"rules.watch", c.Rules.Watch}, {"rules.tick", c.Rules.Tick}, {"rules.lateness", c.Rules.Lateness}} {
+		if d.d < 0 {
+			bad(d.field, "must not be negative")
+		}
+	}
+	switch {
+	case c.MQTT.Broker == "":
+		bad("mqtt.broker", "required")
+	case !hasScheme(c.MQTT.Broker, "tcp", "ssl", "tls", "mqtt", "mqtts", "ws", "wss"):
+		bad("mqtt.broker", "%q: want tcp://, ssl://, mqtts:// or ws(s):// host:port", c.MQTT.Broker)
+	}
+	if c.MQTT.QoS < 0 || c.MQTT.QoS > 1 {
+		bad("mqtt.qos", "%d: want 0 or 1 (1 for no loss)", c.MQTT.QoS)
+	}
+	if c.MQTT.Queue < 1 {
+		bad("mqtt.queue", "must be at least 1")
+	}
+	if len(c.MQTT.Topics) == 0 {
+		bad("mqtt.topics", "at least one topic template is required")
+	}
+	for i, t := range c.MQTT.Topics {
+		if _, err := ingest.ParseTemplate(t.Template, t.Site); err != nil {
+			bad(fmt.Sprintf("mqtt.topics[%d].template", i), "%v", strings.TrimPrefix(err.Error(), "ingest: "))
+		}
+	}
+	if c.MQTT.Username == "" && c.MQTT.PasswordFile != "" {
+		bad("mqtt.username", "required with password_file")
+	}
+	switch {
+	case c.NATS.URL == "":
+		bad("nats.url", "required")
+	case !hasScheme(c.NATS.URL, "nats", "tls"):
+		bad("nats.url", "%q: want nats://host:port or tls://host:port", c.NATS.URL)
+	}
+	if c.Outbox.Path == "" {
+		bad("outbox.path", "required")
+	}
+	if c.Outbox.MaxTelemetryBatches < 1 {
+		bad("outbox.max_telemetry_batches", "must be at least 1")
+	}
+	if c.Outbox.MaxTelemetryBytes < 1<<20 {
+		bad("outbox.max_telemetry_bytes", "must be at least 1 MiB")
+	}
+	if c.Outbox.MaxBatch < 1 {
+		bad("outbox.max_batch", "must be at least 1")
+	}
+	if c.Telemetry.Enabled && c.Telemetry.Period < time.Second {
+		bad("telemetry.period", "must be at least 1s")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q: want debug, info, warn or error", c.Log.Level)
+	}
+	for _, t := range []struct {
+		field string
+		c     *TLSConfig
+	}{{"mqtt.tls", &c.MQTT.TLS}, {"nats.tls", &c.NATS.TLS}} {
+		if (t.c.CertFile == "") != (t.c.KeyFile == "") {
+			bad(t.field, "cert_file and key_file go together")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func hasScheme(url string, schemes ...string) bool {
+	scheme, rest, ok := strings.Cut(url, "://")
+	if !ok || rest == "" {
+		return false
+	}
+	for _, s := range schemes {
+		if scheme == s {
+			return true
+		}
+	}
+	return false
+}
+
+// tlsConfig builds a *tls.Config from the PEM files, or nil when none are
+// given.
+func (t *TLSConfig) tlsConfig() (*tls.Config, error) {
+	if !t.Enabled() {
+		return nil, nil
+	}
+	c := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls: %s holds no PEM certificate", t.CAFile)
+		}
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
+}

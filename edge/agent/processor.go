@@ -1,0 +1,386 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/frostline/frostline/edge/ingest"
+	"github.com/frostline/frostline/edge/outbox"
+	"github.com/frostline/frostline/edge/telemetry"
+	"github.com/frostline/frostline/edge/wire"
+	"github.com/frostline/frostline/rules"
+)
+
+// committer is the outbox as the processor uses it.
+type committer interface {
+	Commit(outbox.Batch) error
+	Checkpoint() ([]byte, error)
+}
+
+var _ committer = (*outbox.Outbox)(nil)
+
+// checkpoint is what the processor stores with every commit: the engine's
+// snapshot and, per series, the newest event time evaluated, so that a
+// message the broker redelivers after a crash between commit and ack is
+// recognised and not evaluated twice.
+type checkpoint struct {
+	Version int              `json:"v"`
+	Engine  json.RawMessage  `json:"engine"`
+	Seen    map[string]int64 `json:"seen"`
+}
+
+const checkpointVersion = 1
+
+// processor owns the rule engine and the telemetry aggregator. It runs on
+// one goroutine; nothing in it is shared.
+type processor struct {
+	cfg     *Config
+	log     *slog.Logger
+	now     func() time.Time
+	m       *metrics
+	ob      committer
+	rules   *loaded
+	eng     *rules.Engine
+	agg     *telemetry.Aggregator
+	limiter *logLimiter
+
+	seen    map[string]int64
+	events  []rules.Event
+	pending []ingest.Message
+	batch   outbox.Batch
+	stats   rules.Stats
+	late    uint64
+}
+
+func newProcessor(cfg *Config, log *slog.Logger, now func() time.Time, m *metrics, ob committer) *processor {
+	return &processor{cfg: cfg, log: log, now: now, m: m, ob: ob, seen: map[string]int64{}, limiter: newLogLimiter(10 * time.Second)}
+}
+
+func (p *processor) engineOptions() rules.Options {
+	return rules.Options{Lateness: p.cfg.Rules.Lateness}
+}
+
+// start builds the engine from l and continues from the stored checkpoint.
+func (p *processor) start(l *loaded) error {
+	eng, err := rules.NewEngine(l.set, l.sites, p.engineOptions())
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	p.install(l, eng)
+	data, err := p.ob.Checkpoint()
+	if err != nil {
+		return err
+	}
+	if data == nil {
+		return nil
+	}
+	var cp checkpoint
+	if err := json.Unmarshal(data, &cp); err != nil || cp.Version != checkpointVersion {
+		// A checkpoint this build cannot read: start afresh rather than
+		// refuse to run. Open incidents then clear in the cloud by
+		// their own timeouts.
+		p.log.Error("checkpoint unreadable, starting with empty rule state", "err", err, "version", cp.Version)
+		return nil
+	}
+	p.events, err = p.eng.Restore(p.events[:0], cp.Engine)
+	if err != nil {
+		p.log.Error("checkpoint not restored, starting with empty rule state", "err", err)
+		return nil
+	}
+	if cp.Seen != nil {
+		p.seen = cp.Seen
+	}
+	p.log.Info("rule state restored", "instances", p.eng.Instances(), "series", len(p.seen))
+	return p.commit()
+}
+
+func (p *processor) install(l *loaded, eng *rules.Engine) {
+	p.rules, p.eng = l, eng
+	p.stats = eng.Stats()
+	if p.cfg.Telemetry.Enabled && p.agg == nil {
+		p.agg = telemetry.New(p.cfg.Telemetry.Period, p.cfg.Gateway, p.classOf)
+	}
+	p.m.rulesLoaded.Set(float64(l.set.Len()))
+}
+
+func (p *processor) classOf(site, asset string) string {
+	for _, s := range p.rules.sites {
+		if s.ID == site {
+			if a := s.Asset(asset); a != nil {
+				return a.Class
+			}
+		}
+	}
+	return ""
+}
+
+// reload builds an engine from new rules and sites and moves the running
+// state into it: unchanged rules continue, removed ones clear their open
+// incidents. On any error the running rules stay.
+func (p *processor) reload() {
+	l, err := loadRules(p.cfg)
+	if err != nil {
+		p.m.reloads.WithLabelValues("error").Inc()
+		for _, e := range rules.AsErrors(err) {
+			p.log.Error("rules reload rejected, keeping the running rules", "err", e.Error())
+		}
+		if len(rules.AsErrors(err)) == 0 {
+			p.log.Error("rules reload rejected, keeping the running rules", "err", err)
+		}
+		return
+	}
+	if l.version == p.rules.version {
+		return
+	}
+	eng, err := rules.NewEngine(l.set, l.sites, p.engineOptions())
+	if err == nil {
+		var snap []byte
+		if snap, err = p.eng.Snapshot(); err == nil {
+			p.events, err = eng.Restore(p.events, snap)
+		}
+	}
+	if err != nil {
+		p.m.reloads.WithLabelValues("error").Inc()
+		p.log.Error("rules reload failed, keeping the running rules", "err", err)
+		return
+	}
+	old := p.rules.version
+	p.install(l, eng)
+	p.m.reloads.WithLabelValues("ok").Inc()
+	p.log.Info("rules reloaded", "from", old, "to", l.version, "rules", l.set.Len(), "sites", len(l.sites))
+}
+
+// run evaluates messages until ctx is done, committing in batches: a batch
+// ends when the queue is momentarily empty, when it reaches max_batch, or
+// when a reading raised an incident event (which then reaches the outbox
+// with no wait). It returns only on ctx or on an outbox failure, which
+// the agent cannot go past without losing the guarantee.
+func (p *processor) run(ctx context.Context, msgs <-chan ingest.Message, reload <-chan struct{}) error {
+	var tick <-chan time.Time
+	if p.cfg.Rules.Tick > 0 {
+		t := time.NewTicker(p.cfg.Rules.Tick)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return p.commit()
+		case m := <-msgs:
+			p.handle(m)
+		fill:
+			for len(p.pending) < p.cfg.Outbox.MaxBatch && len(p.events) == 0 {
+				select {
+				case m := <-msgs:
+					p.handle(m)
+				default:
+					break fill
+				}
+			}
+		case now := <-tick:
+			p.events = p.eng.Advance(p.events, now)
+		case <-reload:
+			p.reload()
+		}
+		if err := p.commit(); err != nil {
+			return err
+		}
+	}
+}
+
+func seriesKey(r *rules.Reading) string {
+	return r.Site + "/" + r.Asset + "/" + r.Metric.String()
+}
+
+// handle evaluates one message's readings.
+func (p *processor) handle(m ingest.Message) {
+	p.pending = append(p.pending, m)
+	if m.Redelivered && p.alreadySeen(m.Readings) {
+		p.m.readings.WithLabelValues("redelivered").Add(float64(len(m.Readings)))
+		return
+	}
+	arrived := p.now()
+	for i := range m.Readings {
+		r := &m.Readings[i]
+		var err error
+		p.events, err = p.eng.Observe(p.events, *r)
+		if err != nil {
+			reason := refusal(err)
+			p.m.readings.WithLabelValues(reason).Inc()
+			p.limiter.log(p.log, reason, "reading refused", "site", r.Site, "asset", r.Asset, "metric", r.Metric.String(), "err", err)
+			continue
+		}
+		p.m.readings.WithLabelValues("ok").Inc()
+		k := seriesKey(r)
+		if t := r.At.UnixNano(); t > p.seen[k] {
+			p.seen[k] = t
+		}
+		if p.agg != nil {
+			p.agg.Add(*r, arrived)
+		}
+	}
+}
+
+// alreadySeen reports whether every reading is no newer than what was
+// evaluated for its series: a redelivery of a message already committed.
+func (p *processor) alreadySeen(rs []rules.Reading) bool {
+	for i := range rs {
+		if rs[i].At.UnixNano() > p.seen[seriesKey(&rs[i])] {
+			return false
+		}
+	}
+	return len(rs) > 0
+}
+
+func refusal(err error) string {
+	switch {
+	case errors.Is(err, rules.ErrUnknownSite):
+		return "unknown_site"
+	case errors.Is(err, rules.ErrUnknownAsset):
+		return "unknown_asset"
+	case errors.Is(err, rules.ErrUnknownMetric):
+		return "unknown_metric"
+	case errors.Is(err, rules.ErrLate):
+		return "late"
+	case errors.Is(err, rules.ErrBadValue):
+		return "bad_value"
+	}
+	return "other"
+}
+
+// commit writes the events, due telemetry and the checkpoint in one
+// transaction, then acknowledges the batch's messages.
+func (p *processor) commit() error {
+	var tel []wire.Telemetry
+	if p.agg != nil {
+		tel = p.agg.Flush(nil, p.now())
+		if p.agg.Late != p.late {
+			p.m.telemetryLate.Add(float64(p.agg.Late - p.late))
+			p.late = p.agg.Late
+		}
+	}
+	if len(p.pending) == 0 && len(p.events) == 0 && len(tel) == 0 {
+		return nil
+	}
+	start := time.Now()
+	b := &p.batch
+	b.Incidents, b.Telemetry = b.Incidents[:0], b.Telemetry[:0]
+	for i := range p.events {
+		ev := &p.events[i]
+		inc := wire.NewIncident(p.cfg.Gateway, *ev)
+		data, err := json.Marshal(&inc)
+		if err != nil {
+			return fmt.Errorf("agent: encode incident: %w", err)
+		}
+		b.Incidents = append(b.Incidents, outbox.Entry{Subject: wire.IncidentSubject(ev.Site), MsgID: inc.MsgID(), Data: data})
+		p.m.incidents.WithLabelValues(string(ev.Event)).Inc()
+	}
+	for i := range tel {
+		data, err := json.Marshal(&tel[i])
+		if err != nil {
+			return fmt.Errorf("agent: encode telemetry: %w", err)
+		}
+		b.Telemetry = append(b.Telemetry, outbox.Entry{Subject: wire.TelemetrySubject(tel[i].Site), MsgID: tel[i].Batch, Data: data})
+	}
+	snap, err := p.eng.Snapshot()
+	if err != nil {
+		return fmt.Errorf("agent: checkpoint: %w", err)
+	}
+	cp, err := json.Marshal(checkpoint{Version: checkpointVersion, Engine: snap, Seen: p.seen})
+	if err != nil {
+		return fmt.Errorf("agent: checkpoint: %w", err)
+	}
+	b.Checkpoint = cp
+	if err := p.ob.Commit(*b); err != nil {
+		// The engine is now ahead of what is durable: stop, so that a
+		// restart continues from the last commit and the broker
+		// redelivers what was not acknowledged.
+		return fmt.Errorf("agent: %w", err)
+	}
+	for i := range p.pending {
+		p.pending[i].Ack()
+	}
+	st := p.eng.Stats()
+	p.m.evaluations.Add(float64(st.Evaluations - p.stats.Evaluations))
+	p.stats = st
+	p.m.checkpointBytes.Set(float64(len(cp)))
+	p.m.commitSeconds.Observe(time.Since(start).Seconds())
+	clear(p.pending)
+	p.pending, p.events = p.pending[:0], p.events[:0]
+	return nil
+}
+
+// logLimiter logs each kind of repeated problem at most once per period,
+// with the count of those it held back.
+type logLimiter struct {
+	every time.Duration
+	last  map[string]time.Time
+	held  map[string]int
+}
+
+func newLogLimiter(every time.Duration) *logLimiter {
+	return &logLimiter{every: every, last: map[string]time.Time{}, held: map[string]int{}}
+}
+
+func (l *logLimiter) log(log *slog.Logger, kind, msg string, args ...any) {
+	now := time.Now()
+	if now.Sub(l.last[kind]) < l.every {
+		l.held[kind]++
+		return
+	}
+	if n := l.held[kind]; n > 0 {
+		args = append(args, "suppressed", n)
+	}
+	l.last[kind], l.held[kind] = now, 0
+	log.Warn(msg, args...)
+}
+
+// metrics are the agent's own, beside those of its parts.
+type metrics struct {
+	readings        *prometheus.CounterVec
+	evaluations     prometheus.Counter
+	incidents       *prometheus.CounterVec
+	reloads         *prometheus.CounterVec
+	rulesLoaded     prometheus.Gauge
+	telemetryLate   prometheus.Counter
+	checkpointBytes prometheus.Gauge
+	commitSeconds   prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		readings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "frostline_edge_readings_total", Help: "Readings by outcome (ok, or why the engine refused them; redelivered ones skipped)."}, []string{"result"}),
+		evaluations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "frostline_edge_rule_evaluations_total", Help: "Rule instance evaluations."}),
+		incidents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "frostline_edge_incident_events_total", Help: "Incident events committed to the outbox, by event."}, []string{"event"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "frostline_edge_rules_reloads_total", Help: "Rules reloads by result."}, []string{"result"}),
+		rulesLoaded: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "frostline_edge_rules_loaded", Help: "Rules in the running rule set."}),
+		telemetryLate: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "frostline_edge_telemetry_late_total", Help: "Readings left out of rollups because their period was already sent."}),
+		checkpointBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "frostline_edge_checkpoint_bytes", Help: "Size of the last rule-state checkpoint."}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "frostline_edge_commit_seconds", Help: "Time to checkpoint and commit one batch (fsync included).",
+			Buckets: prometheus.ExponentialBuckets(0.0002, 2.5, 10)}),
+	}
+	for _, r := range []string{"ok", "unknown_site", "unknown_asset", "unknown_metric", "late", "bad_value", "redelivered"} {
+		m.readings.WithLabelValues(r)
+	}
+	for _, e := range []rules.EventType{rules.Opened, rules.Updated, rules.Cleared} {
+		m.incidents.WithLabelValues(string(e))
+	}
+	m.reloads.WithLabelValues("ok")
+	m.reloads.WithLabelValues("error")
+	reg.MustRegister(m.readings, m.evaluations, m.incidents, m.reloads, m.rulesLoaded, m.telemetryLate, m.checkpointBytes, m.commitSeconds)
+	return m
+}

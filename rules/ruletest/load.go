@@ -54,6 +54,10 @@ func Find(fsys fs.FS, roots ...string) ([]string, error) {
 // system and runs them. Rule sets are compiled once per distinct list of
 // rule files.
 type Runner struct {
+	// Verbose lists the events of passing tests too: how a test author
+	// sees what the rules do with a new series before writing expect:.
+	Verbose bool
+
 	fsys fs.FS
 	sets map[string]*rules.Set
 }
@@ -299,6 +303,9 @@ func (r *Runner) RunFiles(w io.Writer, names ...string) (Summary, error) {
 				sum.Fixed++
 			}
 			WriteResult(w, &res)
+			if r.Verbose && res.Diff == "" {
+				io.WriteString(w, res.Events())
+			}
 		}
 	}
 	if len(errs) > 0 {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,14 @@ type Result struct {
 	// Diff says what went wrong, expected against got, for a test that
 	// did not pass; empty otherwise.
 	Diff string
+}
+
+// Events writes what the test got, as a failure's diff shows it: every
+// opened and cleared event and every escalation, times from the start.
+func (r *Result) Events() string {
+	var b strings.Builder
+	writeGot(&b, r.Test, r.Got)
+	return b.String()
 }
 
 // Run runs every test of f, which Load (or the caller) has given a site,
@@ -267,9 +276,9 @@ func (m *Match) describe() string {
 		}
 	}
 	if m.HasAt {
-		at := "at=" + rules.Duration(m.At).String()
+		at := "at=" + hms(m.At)
 		if m.AtWithin > 0 {
-			at += "±" + rules.Duration(m.AtWithin).String()
+			at += "±" + hms(m.AtWithin)
 		}
 		parts = append(parts, at)
 	}
@@ -285,7 +294,29 @@ func eventLine(t *Test, e *rules.Event) string {
 func offset(t *Test, at time.Time) string {
 	d := at.Sub(t.Start)
 	if d < 0 {
-		return "-" + rules.Duration(-d).String()
+		return "-" + hms(-d)
 	}
-	return rules.Duration(d).String()
+	return hms(d)
+}
+
+// hms writes a duration as hours, minutes and seconds, leaving out the
+// zero parts: 35h28m, 2h, 90s, 0s. Unlike rules.Duration it never uses
+// days, so that the times in one listing line up and compare at a glance.
+func hms(d time.Duration) string {
+	if d == 0 {
+		return "0s"
+	}
+	var b strings.Builder
+	if h := d / time.Hour; h > 0 {
+		fmt.Fprintf(&b, "%dh", h)
+		d -= h * time.Hour
+	}
+	if m := d / time.Minute; m > 0 {
+		fmt.Fprintf(&b, "%dm", m)
+		d -= m * time.Minute
+	}
+	if d > 0 {
+		b.WriteString(strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s")
+	}
+	return b.String()
 }

@@ -636,3 +636,41 @@ func render(t *template.Template, d *summaryData, raw string) string {
 }
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+// Prediction is a trend rule's latest fit for one asset: what FMs rank
+// assets by in Grafana ("predicted hours to limit").
+type Prediction struct {
+	Site, Asset, Rule, Metric string
+	At                        time.Time // when the fit was made (event time)
+	SlopePerHour              float64
+	Value                     float64 // the fitted value at At
+	Limit                     float64
+	// HoursToLimit is how long until the fitted line reaches Limit: 0 when
+	// it is there, negative when it is not heading there.
+	HoursToLimit float64
+}
+
+// Predictions appends every trend instance's latest fit made after since
+// (all of them for a zero since) to dst, in site and asset order.
+func (e *Engine) Predictions(dst []Prediction, since time.Time) []Prediction {
+	after := since.UnixNano()
+	if since.IsZero() {
+		after = math.MinInt64
+	}
+	for _, s := range e.sites {
+		for _, a := range s.assets {
+			for _, in := range a.all {
+				ts, ok := in.st.(*trendState)
+				if !ok || ts.FitAt == 0 || ts.FitAt <= after {
+					continue
+				}
+				dst = append(dst, Prediction{
+					Site: s.site.ID, Asset: a.asset.ID, Rule: in.rule.id, Metric: in.rule.metric.String(),
+					At: time.Unix(0, ts.FitAt).UTC(), SlopePerHour: round3(ts.Slope), Value: round3(ts.Est),
+					Limit: in.rule.limit, HoursToLimit: round3(ts.Hours),
+				})
+			}
+		}
+	}
+	return dst
+}

@@ -388,6 +388,11 @@ type trendState struct {
 	Pending int64                `json:"pending"`
 	Off     int64                `json:"off"` // open: condition false since
 	Base    *baseRing            `json:"base,omitempty"`
+	// The latest fit, for Predictions.
+	Slope float64 `json:"slope,omitempty"`  // per hour
+	Est   float64 `json:"est,omitempty"`    // fitted value at FitAt
+	FitAt int64   `json:"fit_at,omitempty"` //
+	Hours float64 `json:"hours,omitempty"`  // to the limit; -1 when not approaching it
 }
 
 func (s *trendState) valueOnly() bool                { return true }
@@ -443,6 +448,7 @@ func (s *trendState) evaluate(e *Engine, in *instance, t int64) {
 	var predicted int64
 	if n >= trendPoints/2 {
 		slope, est := theilSen(e, ts[:n], ys[:n], t)
+		s.Slope, s.Est, s.FitAt, s.Hours = slope, est, t, hoursTo(c, slope, est)
 		if s.Base != nil {
 			// Only a rise away from the asset's own normal counts: a box
 			// warming back up from an unusually cold spell is not failing.
@@ -499,6 +505,23 @@ func (s *trendState) evaluate(e *Engine, in *instance, t int64) {
 		e.clear(in, t, in.ep.Last)
 		s.Pending, s.Off = 0, 0
 	}
+}
+
+// hoursTo returns how long, at slope per hour, the fitted value takes to
+// reach the rule's limit: 0 when it is there, -1 when it is not heading
+// there.
+func hoursTo(c *compiled, slope, est float64) float64 {
+	toward, speed := c.limit-est, slope
+	if !c.rising {
+		toward, speed = -toward, -slope
+	}
+	switch {
+	case toward <= 0:
+		return 0
+	case speed <= 0:
+		return -1
+	}
+	return toward / speed
 }
 
 // theilSen fits y over t by the median of pairwise slopes (per hour) and

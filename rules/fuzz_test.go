@@ -33,7 +33,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(readFile(f, p))
 	}
 	sites := parseSites(f, testSites)
-	input := storeDay()[:1500]
+	input := storeDay()[:600]
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rs, err := rules.Parse("fuzz.yaml", data)
 		if err != nil {

@@ -59,7 +59,7 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-func engineFor(t *testing.T, dir string) *rules.Engine {
+func engineFor(t testing.TB, dir string) *rules.Engine {
 	t.Helper()
 	rs, err := rules.Parse("rules.yaml", readFile(t, filepath.Join(dir, "rules.yaml")))
 	if err != nil {

@@ -242,7 +242,13 @@ func decodeStruct(node *yaml.Node, v reflect.Value, errs *[]decodeError) {
 			continue
 		}
 		pos[k.Value] = Pos{val.Line, val.Column}
+		before := len(*errs)
 		decodeNode(val, v.Field(idx), errs)
+		for i := before; i < len(*errs); i++ {
+			if e := &(*errs)[i]; e.Pos == (Pos{val.Line, val.Column}) {
+				e.Msg = k.Value + ": " + e.Msg // name the field its value failed
+			}
+		}
 	}
 	if posField >= 0 {
 		v.Field(posField).Set(reflect.ValueOf(pos))

@@ -79,6 +79,24 @@ func (s Scope) SeesSite(site string) bool {
 	return slices.Contains(s.Sites, site)
 }
 
+// SeesWorkOrder reports whether the scope covers a work order at site
+// assigned to vendor and technician. It mirrors the stores' list filter.
+func (s Scope) SeesWorkOrder(site, vendor, technician string) bool {
+	switch {
+	case s.All:
+		return true
+	case s.Sites == nil && s.Vendor == "" && s.Technician == "":
+		return false
+	case s.Sites != nil && !slices.Contains(s.Sites, site):
+		return false
+	case s.Vendor != "" && vendor != s.Vendor:
+		return false
+	case s.Technician != "" && technician != s.Technician:
+		return false
+	}
+	return true
+}
+
 // NewToken returns a fresh secret bearer token and the hash to store. The
 // token is shown once; only the hash is kept.
 func NewToken() (token, hash string) {

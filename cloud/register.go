@@ -119,3 +119,50 @@ func FromSiteFile(s *rules.Site) (Site, []Asset) {
 	}
 	return site, assets
 }
+
+// Verdict is the repair-versus-replace indicator for an asset.
+type Verdict struct {
+	// RepairCost is what the asset's completed work orders cost.
+	RepairCost float64 `json:"repair_cost"`
+	// Ratio is RepairCost over the replacement cost (0 when unknown).
+	Ratio float64 `json:"ratio"`
+	// AgeYears is the asset's age, when its install date is known.
+	AgeYears *float64 `json:"age_years,omitempty"`
+	// LifeUsed is AgeYears over the expected life, when both are known.
+	LifeUsed *float64 `json:"life_used,omitempty"`
+	// Advice is "repair", "watch", "replace" or "unknown".
+	Advice string `json:"advice"`
+	Why    string `json:"why"`
+}
+
+// RepairOrReplace judges an asset by the common rule of thumb for
+// refrigeration and HVAC equipment: replace when cumulative repairs reach
+// half the replacement cost, or a quarter of it once the asset has outlived
+// its expected life; watch from 30% or 80% of life.
+func RepairOrReplace(a *Asset, repairCost float64, now time.Time) Verdict {
+	v := Verdict{RepairCost: repairCost, Advice: "unknown", Why: "no replacement cost recorded"}
+	if t, err := time.Parse(time.DateOnly, a.InstalledOn); err == nil {
+		age := now.Sub(t).Hours() / 24 / 365.25
+		v.AgeYears = &age
+		if a.ExpectedLife > 0 {
+			used := age / a.ExpectedLife
+			v.LifeUsed = &used
+		}
+	}
+	if a.ReplacementCost <= 0 {
+		return v
+	}
+	v.Ratio = repairCost / a.ReplacementCost
+	old := v.LifeUsed != nil && *v.LifeUsed >= 1
+	switch {
+	case v.Ratio >= 0.5:
+		v.Advice, v.Why = "replace", "repairs have cost half the replacement cost or more"
+	case old && v.Ratio >= 0.25:
+		v.Advice, v.Why = "replace", "past its expected life and repairs exceed a quarter of the replacement cost"
+	case v.Ratio >= 0.3 || (v.LifeUsed != nil && *v.LifeUsed >= 0.8):
+		v.Advice, v.Why = "watch", "repair costs or age approaching the replacement threshold"
+	default:
+		v.Advice, v.Why = "repair", "repairs are well below the replacement cost"
+	}
+	return v
+}

@@ -195,3 +195,10 @@ func (w *WorkOrder) record(out *[]Event, e Event) {
 
 // HasIncident reports whether the incident is attached.
 func (w *WorkOrder) HasIncident(id string) bool { return slices.Contains(w.Incidents, id) }
+
+// AddNote records a note on the work order and returns its event.
+func (w *WorkOrder) AddNote(n Note) []Event {
+	var out []Event
+	w.record(&out, Event{Kind: Noted, Actor: n.Author, At: n.At, Note: &n})
+	return out
+}

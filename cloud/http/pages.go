@@ -1,0 +1,237 @@
+package http
+
+import (
+	"embed"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/workorder"
+	"github.com/frostline/frostline/rules"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+
+// problemLabels are the words store staff pick from; codes are what the
+// work order carries.
+var problemLabels = []struct{ Code, Label string }{
+	{"not_cold", "Not cold enough"}, {"temp_low", "Too cold / freezing"}, {"no_cooling", "Not cooling at all"},
+	{"ice_buildup", "Ice building up"}, {"water_leak", "Water leaking"}, {"door_damage", "Door won't close / damaged"},
+	{"noise", "Strange noise"}, {"lighting", "Lights out"}, {"other", "Something else"},
+}
+
+func (s *Server) routesPages() {
+	page := func(pattern string, h func(w http.ResponseWriter, r *http.Request, c *caller) error) {
+		s.mux.Handle(pattern, s.instrument(pattern, func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && !sameOrigin(r) {
+				http.Error(w, "cross-site form post refused", http.StatusForbidden)
+				return
+			}
+			c, err := s.authenticate(r, true)
+			if cloud.ErrorCode(err) == cloud.EUNAUTHORIZED {
+				http.Redirect(w, r, "/login", http.StatusSeeOther)
+				return
+			}
+			if err == nil {
+				err = h(w, r, c)
+			}
+			if err != nil {
+				s.pageError(w, r, c, err)
+			}
+		}))
+	}
+	s.mux.Handle("GET /login", s.instrument("GET /login", func(w http.ResponseWriter, r *http.Request) {
+		s.render(w, http.StatusOK, "login.html", map[string]any{"Title": "Sign in"})
+	}))
+	s.mux.Handle("POST /login", s.instrument("POST /login", s.login))
+	s.mux.Handle("POST /logout", s.instrument("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	}))
+	page("GET /{$}", func(w http.ResponseWriter, r *http.Request, c *caller) error {
+		to := "/workorders"
+		if c.Role == cloud.RoleStore {
+			to = "/store"
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
+		return nil
+	})
+	page("GET /store", s.storePage)
+	page("GET /report", s.reportForm)
+	page("POST /report", s.reportPost)
+	page("GET /workorders", s.listPage)
+	page("GET /workorders/{id}", s.workOrderPage)
+}
+
+// sameOrigin: the pages' cookie is SameSite=Strict; checking Origin as well
+// refuses cross-site posts from browsers that ignore SameSite.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" || o == "null" {
+		return o == ""
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host == r.Host
+}
+
+func (s *Server) render(w http.ResponseWriter, status int, name string, data map[string]any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'")
+	w.WriteHeader(status)
+	if err := pages.ExecuteTemplate(w, name, data); err != nil {
+		s.log.Error("render", "page", name, "err", err)
+	}
+}
+
+func (s *Server) pageError(w http.ResponseWriter, r *http.Request, c *caller, err error) {
+	code := cloud.ErrorCode(err)
+	if code == cloud.EINTERNAL {
+		s.log.Error("page failed", "path", r.URL.Path, "err", err)
+	}
+	data := map[string]any{"Title": "Error", "Error": cloud.ErrorMessage(err)}
+	if c != nil {
+		data["Who"] = c.actor()
+	}
+	s.render(w, statusOf(code), "login.html", data)
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		http.Error(w, "cross-site form post refused", http.StatusForbidden)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBody)
+	tok := strings.TrimSpace(r.PostFormValue("token"))
+	if _, err := s.store.Token(r.Context(), cloud.HashToken(tok)); tok == "" || err != nil {
+		s.render(w, http.StatusUnauthorized, "login.html", map[string]any{"Title": "Sign in", "Error": "That token is not valid."})
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: tok, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteStrictMode, MaxAge: int((30 * 24 * time.Hour).Seconds())})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Server) storePage(w http.ResponseWriter, r *http.Request, c *caller) error {
+	ws, err := s.store.WorkOrders(r.Context(), workorder.Filter{Open: true, Scope: c.scope, Limit: 100})
+	if err != nil {
+		return err
+	}
+	data := map[string]any{"Title": "Your store", "Who": c.actor(), "WorkOrders": ws}
+	q := r.URL.Query()
+	if n := q.Get("reported"); n != "" {
+		if q.Get("merged") == "1" {
+			data["Flash"], data["Merged"] = "Already reported: your report was added to work order #"+n+". No need to report it again.", true
+		} else {
+			data["Flash"] = "Thanks: work order #" + n + " is open."
+		}
+	}
+	s.render(w, http.StatusOK, "store.html", data)
+	return nil
+}
+
+func (s *Server) reportForm(w http.ResponseWriter, r *http.Request, c *caller) error {
+	return s.renderReport(w, r, c, http.StatusOK, "")
+}
+
+func (s *Server) renderReport(w http.ResponseWriter, r *http.Request, c *caller, status int, msg string) error {
+	if err := c.may(cloud.RoleAdmin, cloud.RoleFM, cloud.RoleStore); err != nil {
+		return err
+	}
+	var only []string
+	if !c.scope.All {
+		only = c.scope.Sites
+	}
+	sites, err := s.store.Sites(r.Context(), only)
+	if err != nil {
+		return err
+	}
+	var assets []*cloud.Asset
+	for _, site := range sites {
+		as, err := s.store.Assets(r.Context(), site.ID)
+		if err != nil {
+			return err
+		}
+		assets = append(assets, as...)
+	}
+	s.render(w, status, "report.html", map[string]any{"Title": "Report a problem", "Who": c.actor(), "Assets": assets,
+		"MultiSite": len(sites) > 1, "Problems": problemLabels, "Error": msg})
+	return nil
+}
+
+func (s *Server) reportPost(w http.ResponseWriter, r *http.Request, c *caller) error {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBody)
+	if err := r.ParseForm(); err != nil {
+		return cloud.Errorf(cloud.ETOOLARGE, "the form is too large")
+	}
+	site, asset, _ := strings.Cut(r.PostFormValue("asset"), "/")
+	q := ReportRequest{Site: site, Asset: asset, Problem: r.PostFormValue("problem"),
+		Description: r.PostFormValue("description"), Priority: r.PostFormValue("priority")}
+	res, err := s.submitReport(r, c, q, "")
+	if code := cloud.ErrorCode(err); code == cloud.EINVALID || code == cloud.ENOTFOUND {
+		return s.renderReport(w, r, c, http.StatusBadRequest, cloud.ErrorMessage(err))
+	} else if err != nil {
+		return err
+	}
+	v := url.Values{"reported": {itoa(res.WorkOrder.Number)}}
+	if res.Reason == workorder.Merged || res.Reason == workorder.Updated {
+		v.Set("merged", "1")
+	}
+	to := "/store?"
+	if c.Role != cloud.RoleStore {
+		to = "/workorders/" + res.WorkOrder.ID + "?"
+	}
+	http.Redirect(w, r, to+v.Encode(), http.StatusSeeOther)
+	return nil
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func (s *Server) listPage(w http.ResponseWriter, r *http.Request, c *caller) error {
+	f, err := parseFilter(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	if f.Limit == 0 {
+		f.Limit = 50
+	}
+	f.Scope = c.scope
+	ws, err := s.store.WorkOrders(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	data := map[string]any{"Title": "Work orders", "Who": c.actor(), "WorkOrders": ws, "F": f,
+		"Statuses": workorder.Statuses, "Priorities": rules.Priorities, "Sources": []string{"sensor", "manual", "preventive"}}
+	if len(ws) == f.Limit {
+		q := r.URL.Query()
+		q.Set("cursor", encodeCursor(ws[len(ws)-1].Number))
+		data["Next"] = "/workorders?" + q.Encode()
+	}
+	s.render(w, http.StatusOK, "list.html", data)
+	return nil
+}
+
+func (s *Server) workOrderPage(w http.ResponseWriter, r *http.Request, c *caller) error {
+	wo, err := s.visible(r, c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	ev, err := s.store.Events(r.Context(), wo.ID)
+	if err != nil {
+		return err
+	}
+	v := view(c, wo)
+	if c.Role == cloud.RoleVendor || c.Role == cloud.RoleTechnician {
+		ev = slices.DeleteFunc(ev, func(e workorder.Event) bool { return e.Note != nil && e.Note.Visibility != "shared" })
+	}
+	s.render(w, http.StatusOK, "workorder.html", map[string]any{"Title": "Work order " + itoa(wo.Number), "Who": c.actor(), "WO": v.WorkOrder, "Events": ev, "Reporter": wo.Reporter})
+	return nil
+}

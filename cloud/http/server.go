@@ -1,0 +1,208 @@
+// Package http is the cloud service's face: the JSON API under /api/v1
+// that every other part of Frostline uses, and the server-rendered pages
+// for store staff and facilities managers.
+//
+// Every request is authenticated by a bearer token (a cookie for pages),
+// resolved to a cloud.Principal and its cloud.Scope; an object outside the
+// scope answers 404, so ids cannot be probed. Errors are one type,
+// cloud.Error, written as RFC 9457 problem+json by writeError, the one place
+// that maps codes to statuses.
+package http
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/workorder"
+)
+
+// Store is what the API needs of a store.
+type Store interface {
+	Update(ctx context.Context, fn func(workorder.Tx) error) error
+	WorkOrder(ctx context.Context, id string) (*workorder.WorkOrder, error)
+	Events(ctx context.Context, id string) ([]workorder.Event, error)
+	WorkOrders(ctx context.Context, f workorder.Filter) ([]*workorder.WorkOrder, error)
+	PutSite(ctx context.Context, s *cloud.Site) error
+	Site(ctx context.Context, id string) (*cloud.Site, error)
+	Sites(ctx context.Context, only []string) ([]*cloud.Site, error)
+	SitesInRegion(ctx context.Context, region string) ([]string, error)
+	DeleteSite(ctx context.Context, id string) error
+	PutAsset(ctx context.Context, a *cloud.Asset) error
+	Asset(ctx context.Context, site, id string) (*cloud.Asset, error)
+	Assets(ctx context.Context, site string) ([]*cloud.Asset, error)
+	DeleteAsset(ctx context.Context, site, id string) error
+	PutToken(ctx context.Context, hash string, p *cloud.Principal) error
+	Token(ctx context.Context, hash string) (*cloud.Principal, error)
+}
+
+// Limits on what a request may send.
+const (
+	MaxJSONBody = 64 << 10 // API request bodies
+	MaxFormBody = 64 << 10 // page forms
+)
+
+// Server serves the API and the pages.
+type Server struct {
+	store  Store
+	intake *workorder.Intake
+	log    *slog.Logger
+	now    func() time.Time
+	mux    *http.ServeMux
+	// routes lists the API's method+pattern pairs, for the OpenAPI check.
+	routes  []string
+	latency *prometheus.HistogramVec
+	merges  prometheus.Counter
+}
+
+// Options configure a Server.
+type Options struct {
+	Store    Store
+	Intake   *workorder.Intake
+	Log      *slog.Logger
+	Registry prometheus.Registerer // nil: metrics not registered
+	Now      func() time.Time      // nil: time.Now
+}
+
+// New returns a server with every route registered.
+func New(o Options) *Server {
+	s := &Server{store: o.Store, intake: o.Intake, log: o.Log.With("component", "http"), now: o.Now, mux: http.NewServeMux()}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "frostline_http_request_duration_seconds", Help: "HTTP request latency by route and status.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 10),
+	}, []string{"route", "code"})
+	s.merges = prometheus.NewCounter(prometheus.CounterOpts{Name: "frostline_report_merges_total",
+		Help: "Manual reports merged into an open work order (dedup)."})
+	if o.Registry != nil {
+		o.Registry.MustRegister(s.latency, s.merges)
+	}
+	s.routesAPI()
+	s.routesPages()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Routes returns the API routes as "METHOD /path" for documentation checks.
+func (s *Server) Routes() []string { return s.routes }
+
+// api registers an authenticated API route.
+func (s *Server) api(pattern string, h func(w http.ResponseWriter, r *http.Request, p *caller) error) {
+	s.routes = append(s.routes, pattern)
+	s.mux.Handle(pattern, s.instrument(pattern, func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r, false)
+		if err == nil {
+			err = h(w, r, p)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	}))
+}
+
+// instrument records the latency of a route.
+func (s *Server) instrument(route string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		h(sw, r)
+		s.latency.WithLabelValues(route, strconv.Itoa(sw.code)).Observe(time.Since(start).Seconds())
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) { w.code = code; w.ResponseWriter.WriteHeader(code) }
+
+// caller is an authenticated request's principal and resolved scope.
+type caller struct {
+	*cloud.Principal
+	scope cloud.Scope
+}
+
+func (c *caller) actor() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.TokenID
+}
+
+// CookieName carries the token for the pages.
+const CookieName = "frostline_token"
+
+// authenticate resolves the request's token to a caller.
+func (s *Server) authenticate(r *http.Request, cookie bool) (*caller, error) {
+	var token string
+	if h := r.Header.Get("Authorization"); h != "" {
+		t, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			return nil, cloud.Errorf(cloud.EUNAUTHORIZED, "use Authorization: Bearer <token>")
+		}
+		token = strings.TrimSpace(t)
+	} else if c, err := r.Cookie(CookieName); cookie && err == nil {
+		token = c.Value
+	}
+	if token == "" {
+		return nil, cloud.Errorf(cloud.EUNAUTHORIZED, "a bearer token is required")
+	}
+	p, err := s.store.Token(r.Context(), cloud.HashToken(token))
+	if err != nil {
+		return nil, err
+	}
+	sc, err := s.scopeOf(r.Context(), p)
+	if err != nil {
+		return nil, err
+	}
+	return &caller{Principal: p, scope: sc}, nil
+}
+
+// scopeOf resolves what a principal may see.
+func (s *Server) scopeOf(ctx context.Context, p *cloud.Principal) (cloud.Scope, error) {
+	switch p.Role {
+	case cloud.RoleAdmin:
+		return cloud.Scope{All: true}, nil
+	case cloud.RoleFM:
+		if p.Region == "" && len(p.Sites) == 0 {
+			return cloud.Scope{All: true}, nil
+		}
+		sites := append([]string{}, p.Sites...)
+		if p.Region != "" {
+			in, err := s.store.SitesInRegion(ctx, p.Region)
+			if err != nil {
+				return cloud.Scope{}, err
+			}
+			sites = append(sites, in...)
+		}
+		return cloud.Scope{Sites: sites}, nil
+	case cloud.RoleStore:
+		return cloud.Scope{Sites: append([]string{}, p.Sites...)}, nil
+	case cloud.RoleVendor:
+		return cloud.Scope{Vendor: p.Vendor}, nil
+	case cloud.RoleTechnician:
+		return cloud.Scope{Vendor: p.Vendor, Technician: p.Name}, nil
+	}
+	return cloud.Scope{}, nil
+}
+
+// may returns EFORBIDDEN unless the caller has one of roles.
+func (c *caller) may(roles ...cloud.Role) error {
+	for _, r := range roles {
+		if c.Role == r {
+			return nil
+		}
+	}
+	return cloud.Errorf(cloud.EFORBIDDEN, "a %s may not do this", c.Role)
+}

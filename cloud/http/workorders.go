@@ -1,0 +1,418 @@
+package http
+
+import (
+	"encoding/base64"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/workorder"
+	"github.com/frostline/frostline/rules"
+)
+
+func (s *Server) routesAPI() {
+	s.mux.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
+	s.routes = append(s.routes, "GET /api/v1/openapi.json")
+	s.api("GET /api/v1/workorders", s.listWorkOrders)
+	s.api("POST /api/v1/workorders", s.report)
+	s.api("GET /api/v1/workorders/{id}", s.getWorkOrder)
+	s.api("GET /api/v1/workorders/{id}/events", s.workOrderEvents)
+	s.api("POST /api/v1/workorders/{id}/actions/{action}", s.action)
+	s.api("POST /api/v1/workorders/{id}/notes", s.note)
+	s.api("GET /api/v1/sites", s.listSites)
+	s.api("POST /api/v1/sites", s.createSite)
+	s.api("GET /api/v1/sites/{site}", s.getSite)
+	s.api("PUT /api/v1/sites/{site}", s.putSite)
+	s.api("DELETE /api/v1/sites/{site}", s.deleteSite)
+	s.api("GET /api/v1/sites/{site}/assets", s.listAssets)
+	s.api("POST /api/v1/sites/{site}/assets", s.createAsset)
+	s.api("GET /api/v1/sites/{site}/assets/{asset}", s.getAsset)
+	s.api("PUT /api/v1/sites/{site}/assets/{asset}", s.putAsset)
+	s.api("DELETE /api/v1/sites/{site}/assets/{asset}", s.deleteAsset)
+	s.api("GET /api/v1/sites/{site}/assets/{asset}/history", s.assetHistory)
+	s.api("POST /api/v1/tokens", s.createToken)
+	s.api("GET /api/v1/me", s.me)
+}
+
+// woView is a work order as a caller sees it: notes filtered by
+// visibility.
+type woView struct {
+	*workorder.WorkOrder
+	Merged *bool `json:"merged,omitempty"`
+}
+
+func view(c *caller, w *workorder.WorkOrder) woView {
+	if c.Role == cloud.RoleVendor || c.Role == cloud.RoleTechnician {
+		cp := *w
+		cp.Notes = slices.DeleteFunc(slices.Clone(w.Notes), func(n workorder.Note) bool { return n.Visibility != "shared" })
+		w = &cp
+	}
+	return woView{WorkOrder: w}
+}
+
+type page struct {
+	Items      []woView `json:"items"`
+	NextCursor *string  `json:"next_cursor"`
+}
+
+// parseFilter reads the list filters from a query string.
+func parseFilter(q map[string][]string) (workorder.Filter, error) {
+	get := func(k string) string {
+		if v := q[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	f := workorder.Filter{Site: get("site"), Asset: get("asset"), Source: get("source"),
+		Priority: get("priority"), Trade: get("trade"), Vendor: get("vendor")}
+	if v := get("status"); v != "" {
+		st, ok := workorder.ParseStatus(v)
+		if !ok {
+			return f, cloud.FieldError("status", "unknown status %q", v)
+		}
+		f.Status = string(st)
+	}
+	if f.Priority != "" && !slices.Contains(rules.Priorities, f.Priority) {
+		return f, cloud.FieldError("priority", "want P1-P4, got %q", f.Priority)
+	}
+	if f.Source != "" && !slices.Contains([]string{"sensor", "manual", "preventive"}, f.Source) {
+		return f, cloud.FieldError("source", "want sensor, manual or preventive, got %q", f.Source)
+	}
+	if f.Trade != "" && !slices.Contains(rules.Trades, f.Trade) {
+		return f, cloud.FieldError("trade", "unknown trade %q", f.Trade)
+	}
+	if get("open") == "true" {
+		f.Open = true
+	}
+	for _, t := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &f.From}, {"to", &f.To}} {
+		if v := get(t.name); v != "" {
+			tm, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return f, cloud.FieldError(t.name, "want an RFC 3339 time, got %q", v)
+			}
+			*t.dst = tm
+		}
+	}
+	if v := get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return f, cloud.FieldError("limit", "want 1-500, got %q", v)
+		}
+		f.Limit = n
+	}
+	if v := get("cursor"); v != "" {
+		n, ok := decodeCursor(v)
+		if !ok {
+			return f, cloud.FieldError("cursor", "not a cursor this API gave out")
+		}
+		f.Before = n
+	}
+	return f, nil
+}
+
+// Cursors are opaque to clients: the last number seen, encoded.
+func encodeCursor(n int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("wo:" + strconv.FormatInt(n, 10)))
+}
+
+func decodeCursor(s string) (int64, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return 0, false
+	}
+	v, ok := strings.CutPrefix(string(b), "wo:")
+	n, err := strconv.ParseInt(v, 10, 64)
+	return n, ok && err == nil && n > 0
+}
+
+func (s *Server) listWorkOrders(w http.ResponseWriter, r *http.Request, c *caller) error {
+	f, err := parseFilter(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	if f.Limit == 0 {
+		f.Limit = 50
+	}
+	f.Scope = c.scope
+	ws, err := s.store.WorkOrders(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	p := page{Items: make([]woView, 0, len(ws))}
+	for _, wo := range ws {
+		p.Items = append(p.Items, view(c, wo))
+	}
+	if len(ws) == f.Limit {
+		cur := encodeCursor(ws[len(ws)-1].Number)
+		p.NextCursor = &cur
+	}
+	return writeJSON(w, http.StatusOK, p)
+}
+
+// visible loads a work order the caller may see, or answers ENOTFOUND.
+func (s *Server) visible(r *http.Request, c *caller, id string) (*workorder.WorkOrder, error) {
+	wo, err := s.store.WorkOrder(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if !c.scope.SeesWorkOrder(wo.Site, wo.Vendor, wo.Technician) {
+		return nil, cloud.Errorf(cloud.ENOTFOUND, "work order %s not found", id)
+	}
+	return wo, nil
+}
+
+func (s *Server) getWorkOrder(w http.ResponseWriter, r *http.Request, c *caller) error {
+	wo, err := s.visible(r, c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, view(c, wo))
+}
+
+func (s *Server) workOrderEvents(w http.ResponseWriter, r *http.Request, c *caller) error {
+	wo, err := s.visible(r, c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	ev, err := s.store.Events(r.Context(), wo.ID)
+	if err != nil {
+		return err
+	}
+	if c.Role == cloud.RoleVendor || c.Role == cloud.RoleTechnician {
+		ev = slices.DeleteFunc(ev, func(e workorder.Event) bool { return e.Note != nil && e.Note.Visibility != "shared" })
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"items": ev})
+}
+
+// ReportRequest is a person's report of a problem.
+type ReportRequest struct {
+	Site        string `json:"site"`
+	Asset       string `json:"asset"`
+	Problem     string `json:"problem"`
+	Description string `json:"description"`
+	Priority    string `json:"priority,omitempty"`
+	Reporter    string `json:"reporter,omitempty"`
+}
+
+// Validate checks a report's fields, naming the first at fault.
+func (q *ReportRequest) Validate() error {
+	switch {
+	case !cloud.ValidID(q.Site):
+		return cloud.FieldError("site", "required: a site id")
+	case !cloud.ValidID(q.Asset):
+		return cloud.FieldError("asset", "required: an asset id")
+	case !slices.Contains(workorder.ReportProblems, q.Problem):
+		return cloud.FieldError("problem", "unknown problem %q (want one of %s)", q.Problem, strings.Join(workorder.ReportProblems, ", "))
+	case q.Priority != "" && !slices.Contains(rules.Priorities, q.Priority):
+		return cloud.FieldError("priority", "want P1-P4, got %q", q.Priority)
+	case utf8.RuneCountInString(q.Description) > 2000 || !utf8.ValidString(q.Description):
+		return cloud.FieldError("description", "at most 2000 characters of UTF-8")
+	case utf8.RuneCountInString(q.Reporter) > 100:
+		return cloud.FieldError("reporter", "at most 100 characters")
+	}
+	return nil
+}
+
+// submitReport validates and files a report for the caller, merging it
+// into the open work order for the problem if there is one.
+func (s *Server) submitReport(r *http.Request, c *caller, q ReportRequest, key string) (workorder.Result, error) {
+	if err := c.may(cloud.RoleAdmin, cloud.RoleFM, cloud.RoleStore); err != nil {
+		return workorder.Result{}, err
+	}
+	if err := q.Validate(); err != nil {
+		return workorder.Result{}, err
+	}
+	if !c.scope.SeesSite(q.Site) {
+		return workorder.Result{}, cloud.Errorf(cloud.ENOTFOUND, "site %s not found", q.Site)
+	}
+	asset, err := s.store.Asset(r.Context(), q.Site, q.Asset)
+	if err != nil {
+		return workorder.Result{}, err
+	}
+	if q.Reporter == "" {
+		q.Reporter = c.actor()
+	}
+	rep := workorder.Report{Source: workorder.Manual, Site: q.Site, Asset: q.Asset, AssetClass: asset.Class,
+		Problem: q.Problem, Priority: q.Priority, Description: q.Description, Reporter: q.Reporter, At: s.now().UTC()}
+	if key != "" {
+		rep.Key = "report:" + c.TokenID + ":" + key
+	}
+	var res workorder.Result
+	err = s.store.Update(r.Context(), func(tx workorder.Tx) error {
+		var err error
+		res, err = s.intake.Receive(r.Context(), tx, rep)
+		return err
+	})
+	if err == nil && (res.Reason == workorder.Merged || res.Reason == workorder.Updated) {
+		s.merges.Inc()
+	}
+	return res, err
+}
+
+func (s *Server) report(w http.ResponseWriter, r *http.Request, c *caller) error {
+	var q ReportRequest
+	if err := decodeJSON(w, r, &q); err != nil {
+		return err
+	}
+	res, err := s.submitReport(r, c, q, r.Header.Get("Idempotency-Key"))
+	if err != nil {
+		return err
+	}
+	if res.Reason == workorder.Repeat {
+		return cloud.Errorf(cloud.ECONFLICT, "this Idempotency-Key was already used")
+	}
+	merged := res.Reason == workorder.Merged || res.Reason == workorder.Updated
+	v := view(c, res.WorkOrder)
+	v.Merged = &merged
+	status := http.StatusCreated
+	if merged {
+		status = http.StatusOK
+	}
+	w.Header().Set("Location", "/api/v1/workorders/"+res.WorkOrder.ID)
+	return writeJSON(w, status, v)
+}
+
+// ActionRequest is the body of POST /workorders/{id}/actions/{action}.
+// Which fields matter depends on the action.
+type ActionRequest struct {
+	Reason      string   `json:"reason,omitempty"`
+	Version     int      `json:"version,omitempty"` // if set, the version the caller saw
+	Vendor      string   `json:"vendor,omitempty"`
+	Technician  string   `json:"technician,omitempty"`
+	Lat         *float64 `json:"lat,omitempty"`
+	Lon         *float64 `json:"lon,omitempty"`
+	Override    string   `json:"override,omitempty"`
+	DuplicateOf string   `json:"duplicate_of,omitempty"`
+	// complete
+	Problem         string             `json:"problem,omitempty"`
+	Cause           string             `json:"cause,omitempty"`
+	Remedy          string             `json:"remedy,omitempty"`
+	Parts           []workorder.Part   `json:"parts,omitempty"`
+	Labour          []workorder.Labour `json:"labour,omitempty"`
+	Recommendations string             `json:"recommendations,omitempty"`
+}
+
+// apiActions are the actions people take through the API; the others
+// (triage, release, avoid) are the service's own.
+var apiActions = []workorder.Action{
+	workorder.Accept, workorder.Decline, workorder.CheckIn, workorder.CheckOut, workorder.Complete,
+	workorder.Verify, workorder.Hold, workorder.Resume, workorder.Cancel, workorder.Approve, workorder.Reopen,
+	workorder.Dispatch, workorder.Close, workorder.MarkDuplicate, workorder.StartVerifying,
+}
+
+func (s *Server) action(w http.ResponseWriter, r *http.Request, c *caller) error {
+	var q ActionRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, &q); err != nil {
+			return err
+		}
+	}
+	wo, err := s.act(r, c, r.PathValue("id"), workorder.Action(r.PathValue("action")), q)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, view(c, wo))
+}
+
+// act takes an action on a work order for the caller in one transaction.
+func (s *Server) act(r *http.Request, c *caller, id string, action workorder.Action, q ActionRequest) (*workorder.WorkOrder, error) {
+	if !slices.Contains(apiActions, action) {
+		return nil, &cloud.Error{Code: cloud.ENOTFOUND, Field: "action", Message: "unknown action " + strconv.Quote(string(action))}
+	}
+	if len(q.Reason) > 2000 || len(q.Recommendations) > 4000 || len(q.Parts) > 100 || len(q.Labour) > 100 {
+		return nil, cloud.Errorf(cloud.EINVALID, "reason, recommendations, parts or labour too long")
+	}
+	in := workorder.Input{Actor: c.actor(), Role: c.Role, Reason: q.Reason, Vendor: q.Vendor, Technician: q.Technician,
+		Lat: q.Lat, Lon: q.Lon, Override: q.Override, DuplicateOf: q.DuplicateOf, At: s.now().UTC()}
+	if c.Role == cloud.RoleVendor && action == workorder.Dispatch {
+		return nil, cloud.Errorf(cloud.EFORBIDDEN, "a vendor may not dispatch")
+	}
+	if c.Role == cloud.RoleTechnician {
+		in.Technician = c.Name // a technician acts as themself
+	}
+	if action == workorder.Complete {
+		in.Completion = &workorder.Completion{Problem: q.Problem, Cause: q.Cause, Remedy: q.Remedy, Parts: q.Parts,
+			Labour: q.Labour, Recommendations: q.Recommendations}
+	}
+	var out *workorder.WorkOrder
+	err := s.store.Update(r.Context(), func(tx workorder.Tx) error {
+		wo, err := tx.WorkOrder(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		if wo == nil || !c.scope.SeesWorkOrder(wo.Site, wo.Vendor, wo.Technician) {
+			return cloud.Errorf(cloud.ENOTFOUND, "work order %s not found", id)
+		}
+		if q.Version != 0 && q.Version != wo.Version {
+			return cloud.Errorf(cloud.ECONFLICT, "work order %d is at version %d, not %d; reload and try again", wo.Number, wo.Version, q.Version)
+		}
+		if action == workorder.CheckIn {
+			site, err := s.store.Site(r.Context(), wo.Site)
+			if err == nil {
+				in.Site = site
+			}
+		}
+		ev, err := workorder.Act(wo, action, in)
+		if err != nil {
+			return err
+		}
+		out = wo
+		return tx.Save(r.Context(), wo, ev)
+	})
+	return out, err
+}
+
+// NoteRequest adds a note.
+type NoteRequest struct {
+	Text       string `json:"text"`
+	Visibility string `json:"visibility"` // internal (default) or shared
+}
+
+func (s *Server) note(w http.ResponseWriter, r *http.Request, c *caller) error {
+	var q NoteRequest
+	if err := decodeJSON(w, r, &q); err != nil {
+		return err
+	}
+	if strings.TrimSpace(q.Text) == "" || utf8.RuneCountInString(q.Text) > 4000 {
+		return cloud.FieldError("text", "required, at most 4000 characters")
+	}
+	switch q.Visibility {
+	case "":
+		q.Visibility = "internal"
+	case "internal", "shared":
+	default:
+		return cloud.FieldError("visibility", "want internal or shared")
+	}
+	if (c.Role == cloud.RoleVendor || c.Role == cloud.RoleTechnician) && q.Visibility != "shared" {
+		q.Visibility = "shared" // a vendor's note is for the organisation to see
+	}
+	id := r.PathValue("id")
+	var out *workorder.WorkOrder
+	err := s.store.Update(r.Context(), func(tx workorder.Tx) error {
+		wo, err := tx.WorkOrder(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		if wo == nil || !c.scope.SeesWorkOrder(wo.Site, wo.Vendor, wo.Technician) {
+			return cloud.Errorf(cloud.ENOTFOUND, "work order %s not found", id)
+		}
+		ev := wo.AddNote(workorder.Note{Author: c.actor(), Text: q.Text, Visibility: q.Visibility, At: s.now().UTC()})
+		out = wo
+		return tx.Save(r.Context(), wo, ev)
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, view(c, out))
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request, c *caller) error {
+	return writeJSON(w, http.StatusOK, c.Principal)
+}

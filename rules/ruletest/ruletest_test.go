@@ -75,7 +75,7 @@ func TestSummary(t *testing.T) {
 	if err == nil {
 		t.Error("RunFiles: no error for bad/refs.test.yaml")
 	}
-	want := ruletest.Summary{Files: 3, Tests: 11, Passed: 6, Failed: 3, Pending: 1, Fixed: 1, BadFiles: 1}
+	want := ruletest.Summary{Files: 3, Tests: 12, Passed: 6, Failed: 4, Pending: 1, Fixed: 1, BadFiles: 1}
 	if sum != want {
 		t.Errorf("Summary = %+v, want %+v", sum, want)
 	}

@@ -183,9 +183,7 @@ func check(b *strings.Builder, t *Test, got []rules.Event) bool {
 		if len(extra) > 0 {
 			ok = false
 			b.WriteString("    not expected (exact: every opened and cleared event must be listed):\n")
-			for _, l := range extra {
-				b.WriteString(l)
-			}
+			writeLines(b, extra)
 		}
 	}
 	for i := range t.Absent {
@@ -208,9 +206,9 @@ func writeGot(b *strings.Builder, t *Test, got []rules.Event) {
 		b.WriteString("    got: no events\n")
 		return
 	}
-	b.WriteString("    got:\n")
 	prio := map[string]string{}
 	quiet := 0
+	var lines []string
 	for i := range got {
 		e := &got[i]
 		if e.Event == rules.Updated && prio[e.Incident] == e.Priority {
@@ -218,10 +216,26 @@ func writeGot(b *strings.Builder, t *Test, got []rules.Event) {
 			continue
 		}
 		prio[e.Incident] = e.Priority
-		fmt.Fprintf(b, "      %s\n", eventLine(t, e))
+		lines = append(lines, "      "+eventLine(t, e)+"\n")
 	}
+	b.WriteString("    got:\n")
+	writeLines(b, lines)
 	if quiet > 0 {
 		fmt.Fprintf(b, "      (%d progress updates not shown)\n", quiet)
+	}
+}
+
+// maxLines bounds a list in a diff: a rule that flaps every few minutes
+// for a day should not bury the rest of the report.
+const maxLines = 20
+
+func writeLines(b *strings.Builder, lines []string) {
+	for i, l := range lines {
+		if i == maxLines-1 && len(lines) > maxLines {
+			fmt.Fprintf(b, "      ... and %d more\n", len(lines)-i)
+			return
+		}
+		b.WriteString(l)
 	}
 }
 

@@ -1,0 +1,147 @@
+package telemetry
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config says where and how telemetry is written. It is the `telemetry:`
+// section of the cloud's configuration.
+type Config struct {
+	// URL is the InfluxDB base URL (http://host:8086). The writer posts
+	// to URL/api/v2/write, which InfluxDB 2.x, 3.x and 1.8+ accept.
+	URL string `yaml:"url"`
+	// Token is an API token (2.x, 3.x) or "user:password" (1.8+ in v1
+	// compatibility). TokenFile, when set, holds it instead, so the
+	// secret stays out of the configuration file.
+	Token     string `yaml:"token"`
+	TokenFile string `yaml:"token_file"`
+	// Org is the organisation (2.x); 1.x and 3.x ignore it.
+	Org string `yaml:"org"`
+	// Bucket is the bucket (2.x), the database (3.x) or "db/rp" (1.8+;
+	// "db" alone means the default retention policy).
+	Bucket string `yaml:"bucket"`
+	// BatchSize is the most points sent in one write request.
+	BatchSize int `yaml:"batch_size"`
+	// FlushInterval is the longest a point waits for its batch to fill
+	// before it is written anyway.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// Timeout bounds one write request.
+	Timeout time.Duration `yaml:"timeout"`
+	// Durable is the JetStream consumer's name, shared by every replica.
+	Durable string `yaml:"durable"`
+	// AckWait is how long JetStream waits for an acknowledgement before
+	// redelivering a message (to any replica). It must cover a write.
+	AckWait time.Duration `yaml:"ack_wait"`
+	// RetryMin and RetryMax bound the delay between attempts while
+	// InfluxDB fails; the delay doubles from RetryMin up to RetryMax.
+	RetryMin time.Duration `yaml:"retry_min"`
+	RetryMax time.Duration `yaml:"retry_max"`
+	// StreamMaxAge is how long the telemetry stream keeps messages when
+	// this consumer creates it: the longest InfluxDB outage survived.
+	StreamMaxAge time.Duration `yaml:"stream_max_age"`
+	// CreateStream lets the consumer create the telemetry stream when it
+	// does not exist (false where operators own the stream definitions).
+	CreateStream bool `yaml:"create_stream"`
+}
+
+// DefaultConfig returns the defaults; URL, token and bucket have none.
+func DefaultConfig() Config {
+	return Config{
+		Org:           "frostline",
+		BatchSize:     5000,
+		FlushInterval: time.Second,
+		Timeout:       10 * time.Second,
+		Durable:       "frostline-cloud-telemetry",
+		AckWait:       time.Minute,
+		RetryMin:      time.Second,
+		RetryMax:      time.Minute,
+		StreamMaxAge:  7 * 24 * time.Hour,
+		CreateStream:  true,
+	}
+}
+
+// maxBatchSize keeps one request, and one replica's memory, bounded.
+const maxBatchSize = 100_000
+
+// Validate checks the configuration and reports every problem, each naming
+// its field.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("telemetry.%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if c.URL == "" {
+		bad("url", "required (http://host:8086)")
+	} else if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("url", "%q: want http://host:port or https://host:port", c.URL)
+	}
+	switch {
+	case c.Token != "" && c.TokenFile != "":
+		bad("token", "give token or token_file, not both")
+	case c.Token == "" && c.TokenFile == "":
+		bad("token", "required: an API token, or user:password for InfluxDB 1.8+ (or token_file)")
+	}
+	if c.Bucket == "" {
+		bad("bucket", "required (a bucket, or db/rp for InfluxDB 1.8+)")
+	} else if db, rp, ok := strings.Cut(c.Bucket, "/"); ok && (db == "" || rp == "" || strings.Contains(rp, "/")) {
+		bad("bucket", "%q: want bucket or db/rp", c.Bucket)
+	}
+	if c.BatchSize < 1 || c.BatchSize > maxBatchSize {
+		bad("batch_size", "%d: want 1 to %d points", c.BatchSize, maxBatchSize)
+	}
+	for _, d := range []struct {
+		field string
+		d     time.Duration
+	}{{"flush_interval", c.FlushInterval}, {"timeout", c.Timeout}, {"ack_wait", c.AckWait},
+		{"retry_min", c.RetryMin}, {"retry_max", c.RetryMax}, {"stream_max_age", c.StreamMaxAge}} {
+		if d.d <= 0 {
+			bad(d.field, "must be positive")
+		}
+	}
+	if c.RetryMax > 0 && c.RetryMin > c.RetryMax {
+		bad("retry_min", "%s is more than retry_max %s", c.RetryMin, c.RetryMax)
+	}
+	if c.AckWait > 0 && c.Timeout > 0 && c.AckWait <= c.Timeout+c.FlushInterval {
+		bad("ack_wait", "%s must exceed timeout + flush_interval (%s), or messages are redelivered while being written",
+			c.AckWait, c.Timeout+c.FlushInterval)
+	}
+	if c.Durable == "" {
+		bad("durable", "required")
+	} else if strings.ContainsAny(c.Durable, " .*>") {
+		bad("durable", "%q may not contain spaces or . * >", c.Durable)
+	}
+	return errors.Join(errs...)
+}
+
+// token returns the token, read from TokenFile when that is set.
+func (c *Config) token() (string, error) {
+	if c.TokenFile == "" {
+		return c.Token, nil
+	}
+	b, err := os.ReadFile(c.TokenFile)
+	if err != nil {
+		return "", fmt.Errorf("telemetry.token_file: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// ParseConfig decodes a telemetry section strictly (unknown fields are
+// errors) over the defaults, and validates it.
+func ParseConfig(data []byte) (Config, error) {
+	c := DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return c, fmt.Errorf("telemetry: %w", err)
+	}
+	return c, c.Validate()
+}

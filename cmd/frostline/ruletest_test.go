@@ -20,9 +20,9 @@ func TestRulesTest(t *testing.T) {
 		stderr []string
 	}{
 		{[]string{td + "good/basic.test.yaml"}, 0,
-			[]string{"PASS    " + td + "good/basic.test.yaml:13: a warm box", "6 tests in 1 files: 6 passed, 0 failed"}, nil},
+			[]string{"PASS    " + td + "good/basic.test.yaml:13: a warm box", "7 tests in 1 files: 7 passed, 0 failed"}, nil},
 		{[]string{td + "good"}, 1,
-			[]string{"FAIL    " + td + "good/failing.test.yaml:9: expected at the wrong time", "PENDING", "FIXED", "12 tests in 2 files"}, nil},
+			[]string{"FAIL    " + td + "good/failing.test.yaml:9: expected at the wrong time", "PENDING", "FIXED", "13 tests in 2 files"}, nil},
 		{[]string{td + "good/basic.test.yaml", td + "bad/refs.test.yaml"}, 1,
 			[]string{"1 files with errors"}, []string{td + `bad/refs.test.yaml:14:16: rule: no rule "temp-hihg" in the rule files`}},
 		{[]string{td + "rules"}, 1, nil, []string{"no test files"}},

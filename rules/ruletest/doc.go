@@ -36,6 +36,7 @@
 //	    exact: false              # true: no opened or cleared event beyond those listed
 //	    absent:                   # must not happen at all
 //	      - {rule: temp-sensor-stuck}
+//	    restart_at: [19h, 20h10m] # snapshot and restore the engine here
 //	    pending: "..."            # known to fail, and why (see below)
 //
 // # Series
@@ -69,7 +70,12 @@
 // between samples, event time is advanced with Engine.Advance one interval
 // at a time, as the edge's ticker does, so missing-data and state rules
 // fire when nothing is reported. Event times are therefore exact to one
-// interval on a silent stretch.
+// interval on a silent stretch. At each restart_at offset the engine's state
+// goes through Engine.Snapshot into a new engine (Engine.Restore), as when
+// the edge agent restarts: a test then checks that episodes carry across.
+//
+// `frostline rules test -v` lists the events of passing tests too, which is
+// how to see what the rules make of a new series before writing expect:.
 //
 // # Matching events
 //

@@ -42,6 +42,10 @@ type Test struct {
 	// updates are checked only where listed.
 	Exact  bool
 	Absent []Match
+	// RestartAt lists offsets from Start at which the engine is
+	// snapshotted and its state restored into a new engine, as a restarted
+	// edge agent does: the expectations must hold across the restarts.
+	RestartAt []time.Duration
 	// Pending says why the test is known to fail. A pending test that fails
 	// is reported but does not fail the run; one that passes says so, so
 	// that the mark can be removed.
@@ -257,7 +261,7 @@ func blankOutside(data []byte, start, end int) []byte {
 
 func (d *decoder) test(n *yaml.Node, start time.Time, interval time.Duration) Test {
 	t := Test{Pos: pos(n), Start: start, Interval: interval}
-	kv := d.fields(n, "test", "name", "start", "interval", "input", "expect", "exact", "absent", "pending")
+	kv := d.fields(n, "test", "name", "start", "interval", "input", "expect", "exact", "absent", "restart_at", "pending")
 	if kv == nil {
 		return t
 	}
@@ -293,6 +297,12 @@ func (d *decoder) test(n *yaml.Node, start time.Time, interval time.Duration) Te
 		for _, mn := range d.list(v, false) {
 			t.Absent = append(t.Absent, d.match(mn, "absent"))
 		}
+	}
+	if v := kv["restart_at"]; v != nil {
+		for _, e := range d.list(v, true) {
+			t.RestartAt = append(t.RestartAt, d.duration(e, "restart_at"))
+		}
+		slices.Sort(t.RestartAt)
 	}
 	if v := kv["pending"]; v != nil {
 		if t.Pending = d.str(v); t.Pending == "" {

@@ -12,12 +12,12 @@ import (
 	"github.com/frostline/frostline/rules/ruletest"
 )
 
-// update rewrites the golden files (testdata/good/*.out, testdata/bad/*.errors)
+// update rewrites the golden files (testdata/good/*.want, testdata/bad/*.errors)
 // from what the code produces now: go test ./rules/ruletest -update.
 var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestGood runs every testdata/good/*.test.yaml and compares the report,
-// PASS/FAIL lines, diffs and summary, with the golden .out file beside it.
+// PASS/FAIL lines, diffs and summary, with the golden .want file beside it.
 // The files use small rules of their own (testdata/rules), not the default
 // pack, so that tuning the pack does not move these goldens.
 func TestGood(t *testing.T) {
@@ -31,7 +31,7 @@ func TestGood(t *testing.T) {
 				t.Fatalf("RunFiles: %v", err)
 			}
 			out.WriteString(sum.String() + "\n")
-			golden(t, strings.TrimSuffix(path, ".test.yaml")+".out", out.String())
+			golden(t, strings.TrimSuffix(path, ".test.yaml")+".want", out.String())
 		})
 	}
 }
@@ -75,7 +75,7 @@ func TestSummary(t *testing.T) {
 	if err == nil {
 		t.Error("RunFiles: no error for bad/refs.test.yaml")
 	}
-	want := ruletest.Summary{Files: 3, Tests: 12, Passed: 6, Failed: 4, Pending: 1, Fixed: 1, BadFiles: 1}
+	want := ruletest.Summary{Files: 3, Tests: 13, Passed: 7, Failed: 4, Pending: 1, Fixed: 1, BadFiles: 1}
 	if sum != want {
 		t.Errorf("Summary = %+v, want %+v", sum, want)
 	}

@@ -117,10 +117,35 @@ func feed(t *Test, site *rules.Site, set *rules.Set) ([]rules.Event, []string, e
 	slices.SortStableFunc(steps, func(a, b step) int { return a.at.Compare(b.at) })
 	var got []rules.Event
 	var refused []string
+	restarts := t.RestartAt
+	// restart, at each restart_at offset not yet passed, moves the state
+	// into a new engine through Snapshot and Restore.
+	restart := func(at time.Time) error {
+		for len(restarts) > 0 && !t.Start.Add(restarts[0]).After(at) {
+			restarts = restarts[1:]
+			data, err := eng.Snapshot()
+			if err != nil {
+				return fmt.Errorf("snapshot: %w", err)
+			}
+			if eng, err = rules.NewEngine(set, []*rules.Site{site}, rules.Options{}); err != nil {
+				return err
+			}
+			if got, err = eng.Restore(got, data); err != nil {
+				return fmt.Errorf("restore: %w", err)
+			}
+		}
+		return nil
+	}
 	tick := t.Start
 	for _, st := range steps {
 		for ; tick.Before(st.at); tick = tick.Add(t.Interval) {
+			if err := restart(tick); err != nil {
+				return got, refused, err
+			}
 			got = eng.Advance(got, tick)
+		}
+		if err := restart(st.at); err != nil {
+			return got, refused, err
 		}
 		s := &t.Input[st.series]
 		got, err = eng.Observe(got, rules.Reading{Site: site.ID, Asset: s.Asset, Metric: s.Metric, At: st.at, Value: st.value})
@@ -129,6 +154,9 @@ func feed(t *Test, site *rules.Site, set *rules.Set) ([]rules.Event, []string, e
 		}
 	}
 	for ; !tick.After(end); tick = tick.Add(t.Interval) {
+		if err := restart(tick); err != nil {
+			return got, refused, err
+		}
 		got = eng.Advance(got, tick)
 	}
 	return got, refused, nil

@@ -1,0 +1,240 @@
+// Package app assembles the cloud service: store, intake consumer,
+// hold-off sweeper and HTTP server, started together by Run and released by
+// Close. cmd/frostline-cloud is a thin main around it; `frostline demo`
+// embeds it in-process with an in-process NATS URL and a data directory.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/frostline/frostline/cloud"
+	cloudhttp "github.com/frostline/frostline/cloud/http"
+	"github.com/frostline/frostline/cloud/intake"
+	"github.com/frostline/frostline/cloud/postgres"
+	"github.com/frostline/frostline/cloud/sqlite"
+	"github.com/frostline/frostline/cloud/workorder"
+	"github.com/frostline/frostline/rules"
+)
+
+// Store is everything the service needs of a store.
+type Store interface {
+	cloudhttp.Store
+	intake.Store
+	CountByStatus(ctx context.Context) (map[string]int, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// OpenStore opens the configured store.
+func OpenStore(ctx context.Context, c DatabaseConfig) (Store, error) {
+	switch c.Driver {
+	case "postgres":
+		return postgres.Open(ctx, c.DSN)
+	case "sqlite", "":
+		if dir := filepath.Dir(c.Path); dir != "" {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("app: %w", err)
+			}
+		}
+		return sqlite.Open(ctx, c.Path)
+	}
+	return nil, fmt.Errorf("app: unknown database driver %q", c.Driver)
+}
+
+// App is one running cloud replica.
+type App struct {
+	cfg      Config
+	log      *slog.Logger
+	store    Store
+	nc       *nats.Conn
+	consumer *intake.Consumer
+	sweeper  *intake.Sweeper
+	server   *http.Server
+	listener net.Listener
+	// Registry holds the service's metrics; never the default registry.
+	Registry *prometheus.Registry
+}
+
+// New opens the store, seeds the asset register, connects to NATS and
+// listens; Run then serves. On error everything opened is closed.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a = &App{cfg: cfg, log: log, Registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			a.Close()
+			a = nil
+		}
+	}()
+	if a.store, err = OpenStore(ctx, cfg.Database); err != nil {
+		return nil, err
+	}
+	if err := a.seed(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.AdminToken != "" {
+		if err := cloudhttp.BootstrapAdmin(ctx, a.store, cfg.AdminToken, time.Now()); err != nil {
+			return nil, fmt.Errorf("app: admin token: %w", err)
+		}
+	}
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&statusCollector{store: a.store})
+	in := &workorder.Intake{Policy: cfg.Triage}
+	m := intake.NewMetrics(a.Registry)
+	if cfg.NATS.URL != "" {
+		opts := []nats.Option{nats.Name("frostline-cloud"), nats.MaxReconnects(-1)}
+		if cfg.NATS.Creds != "" {
+			opts = append(opts, nats.UserCredentials(cfg.NATS.Creds))
+		}
+		if a.nc, err = nats.Connect(cfg.NATS.URL, opts...); err != nil {
+			return nil, fmt.Errorf("app: nats %s: %w", cfg.NATS.URL, err)
+		}
+		if a.consumer, err = intake.New(ctx, a.nc, a.store, in, m, log, cfg.Intake); err != nil {
+			return nil, err
+		}
+	}
+	a.sweeper = &intake.Sweeper{Store: a.store, Intake: in, Every: cfg.SweepEvery, Log: log, M: m}
+	api := cloudhttp.New(cloudhttp.Options{Store: a.store, Intake: in, Log: log, Registry: a.Registry})
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", a.ready)
+	mux.Handle("/", api)
+	a.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	if a.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("app: listen: %w", err)
+	}
+	return a, nil
+}
+
+// Addr is the address the HTTP server listens on (useful with port 0).
+func (a *App) Addr() string { return a.listener.Addr().String() }
+
+// Store returns the app's store, for embedding programs.
+func (a *App) Store() Store { return a.store }
+
+// seed loads the configured site files into the asset register.
+func (a *App) seed(ctx context.Context) error {
+	for _, pattern := range a.cfg.Sites {
+		files, err := filepath.Glob(pattern)
+		if err != nil {
+			return fmt.Errorf("app: sites %q: %w", pattern, err)
+		}
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return fmt.Errorf("app: %w", err)
+			}
+			s, err := rules.ParseSite(file, data)
+			if err != nil {
+				return fmt.Errorf("app: %w", err)
+			}
+			site, assets := cloud.FromSiteFile(s)
+			if err := a.store.PutSite(ctx, &site); err != nil {
+				return err
+			}
+			for i := range assets {
+				if err := a.store.PutAsset(ctx, &assets[i]); err != nil {
+					return err
+				}
+			}
+			a.log.Info("site seeded", "site", site.ID, "assets", len(assets), "file", file)
+		}
+	}
+	return nil
+}
+
+func (a *App) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.store.Ping(ctx); err != nil {
+		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if a.nc != nil && !a.nc.IsConnected() {
+		http.Error(w, "nats disconnected", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+// Run serves until ctx is done, then shuts down gracefully: the HTTP
+// server finishes its requests (up to ShutdownTimeout) and the consumer
+// stops after its current batch. Run returns the first component failure.
+func (a *App) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	a.log.Info("serving", "addr", a.Addr(), "database", a.cfg.Database.Driver, "nats", a.cfg.NATS.URL != "")
+	g.Go(func() error {
+		if err := a.server.Serve(a.listener); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("app: http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
+		defer cancel()
+		return a.server.Shutdown(sctx)
+	})
+	if a.consumer != nil {
+		g.Go(func() error { return a.consumer.Run(ctx) })
+	}
+	g.Go(func() error { return a.sweeper.Run(ctx) })
+	err := g.Wait()
+	a.log.Info("stopped", "err", err)
+	return err
+}
+
+// Close releases the NATS connection and the store. Call it after Run
+// returns.
+func (a *App) Close() error {
+	var err error
+	if a.listener != nil {
+		a.listener.Close() // closed already if Run served
+	}
+	if a.nc != nil {
+		a.nc.Close()
+	}
+	if a.store != nil {
+		err = a.store.Close()
+	}
+	return err
+}
+
+// statusCollector reports work orders by status at scrape time.
+type statusCollector struct{ store Store }
+
+var woDesc = prometheus.NewDesc("frostline_workorders", "Work orders by status.", []string{"status"}, nil)
+
+func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) { ch <- woDesc }
+
+func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts, err := c.store.CountByStatus(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(woDesc, err)
+		return
+	}
+	for _, s := range workorder.Statuses {
+		ch <- prometheus.MustNewConstMetric(woDesc, prometheus.GaugeValue, float64(counts[string(s)]), string(s))
+	}
+}

@@ -1,0 +1,123 @@
+package app
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/frostline/frostline/cloud/intake"
+	"github.com/frostline/frostline/cloud/workorder"
+)
+
+// Config is the cloud service's configuration, read from YAML strictly.
+type Config struct {
+	// Listen is the HTTP address (API, pages, /metrics, /healthz, /readyz).
+	Listen   string         `yaml:"listen"`
+	Database DatabaseConfig `yaml:"database"`
+	NATS     NATSConfig     `yaml:"nats"`
+	Intake   intake.Config  `yaml:"intake"`
+	// SweepEvery is how often hold-offs are checked.
+	SweepEvery time.Duration `yaml:"sweep_every"`
+	// Sites are site files (the edge's format) seeded into the asset
+	// register at start; globs allowed. Existing entries are replaced.
+	Sites []string `yaml:"sites"`
+	// Triage is the work-order policy: hold-offs, recall window,
+	// escalation, priority/trade rules and vendors.
+	Triage workorder.Policy `yaml:"triage"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+	// ShutdownTimeout bounds the graceful shutdown.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// AdminToken, when set, is a bootstrap admin token. It is not read
+	// from the file: main sets it from FROSTLINE_ADMIN_TOKEN.
+	AdminToken string `yaml:"-"`
+}
+
+// DatabaseConfig chooses the store.
+type DatabaseConfig struct {
+	Driver string `yaml:"driver"` // sqlite (default) or postgres
+	Path   string `yaml:"path"`   // sqlite: the database file
+	DSN    string `yaml:"dsn"`    // postgres: the connection string
+}
+
+// NATSConfig is where incidents arrive. An empty URL runs the service
+// without intake (API and pages only).
+type NATSConfig struct {
+	URL string `yaml:"url"`
+	// Creds is a NATS credentials file, if the server requires one.
+	Creds string `yaml:"creds"`
+}
+
+// DefaultConfig returns a configuration that runs on one machine.
+func DefaultConfig() Config {
+	return Config{
+		Listen:          ":8080",
+		Database:        DatabaseConfig{Driver: "sqlite", Path: "frostline.db"},
+		SweepEvery:      15 * time.Second,
+		Triage:          workorder.DefaultPolicy(),
+		LogLevel:        "info",
+		ShutdownTimeout: 20 * time.Second,
+	}
+}
+
+// ParseConfig decodes YAML over the defaults, refusing unknown fields, and
+// validates the result.
+func ParseConfig(data []byte) (Config, error) {
+	cfg := DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate checks the configuration and reports every problem, each naming
+// its field.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "want host:port, got %q", c.Listen)
+	}
+	switch c.Database.Driver {
+	case "sqlite":
+		if c.Database.Path == "" {
+			bad("database.path", "required for sqlite")
+		}
+	case "postgres":
+		if c.Database.DSN == "" {
+			bad("database.dsn", "required for postgres")
+		}
+	default:
+		bad("database.driver", "want sqlite or postgres, got %q", c.Database.Driver)
+	}
+	if c.SweepEvery < time.Second {
+		bad("sweep_every", "at least 1s")
+	}
+	if c.Intake.Batch < 0 || c.Intake.Batch > 10000 {
+		bad("intake.batch", "want 1-10000")
+	}
+	if c.Intake.AckWait < 0 {
+		bad("intake.ack_wait", "must not be negative")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "want debug, info, warn or error")
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("shutdown_timeout", "must be positive")
+	}
+	if err := c.Triage.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("triage: %w", err))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,63 @@
+package app
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSampleConfigs(t *testing.T) {
+	files, _ := filepath.Glob("../../deploy/cloud/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no sample configs")
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseConfig(data); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+func TestConfigErrorsNameFields(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"listen: nowhere\n", "listen:"},
+		{"database: {driver: mysql}\n", "database.driver"},
+		{"database: {driver: postgres}\n", "database.dsn"},
+		{"sweep_every: 10ms\n", "sweep_every"},
+		{"log_level: chatty\n", "log_level"},
+		{"triage: {hold_off: {P7: 1m}}\n", "triage: hold_off.P7"},
+		{"databse: {}\n", "field databse not found"},
+		{"intake: {batch: -1}\n", "intake.batch"},
+	} {
+		_, err := ParseConfig([]byte(tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want mention of %q", tc.yaml, err, tc.want)
+		}
+	}
+	// Every problem is reported, not only the first.
+	_, err := ParseConfig([]byte("listen: x\nlog_level: y\n"))
+	if err == nil || !strings.Contains(err.Error(), "listen") || !strings.Contains(err.Error(), "log_level") {
+		t.Errorf("errors not collected: %v", err)
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	files, _ := filepath.Glob("../../deploy/cloud/*.yaml")
+	for _, file := range files {
+		data, _ := os.ReadFile(file)
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := ParseConfig(data)
+		if err == nil {
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("accepted config does not validate: %v", err)
+			}
+		}
+	})
+}

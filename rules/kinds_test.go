@@ -807,3 +807,51 @@ rules:
 		},
 	}})
 }
+
+// TestOverrides: a site file adjusts a rule per asset: another level,
+// another for, another priority, or off.
+func TestOverrides(t *testing.T) {
+	sites := []string{`
+site: s1
+assets:
+  - id: waco-1
+    class: walk_in_cooler
+    overrides:
+      cooler-high: {above: 7, priority: P1}
+  - id: waco-2
+    class: walk_in_cooler
+    overrides:
+      cooler-high: {disabled: true}
+  - id: waco-3
+    class: walk_in_cooler
+    overrides:
+      cooler-high: {for: 30m}
+  - id: waco-4
+    class: walk_in_cooler
+  - id: waco-5
+    class: walk_in_cooler
+    overrides:
+      cooler-high: {above: 9}
+`}
+	var streams []*stream
+	for _, id := range []string{"waco-1", "waco-2", "waco-3", "waco-4", "waco-5"} {
+		streams = append(streams, newStream("s1", id).analog("air_temp", 0, 240, 1, steps(2, 60, 8, 150, 3)))
+	}
+	eng := newEngine(t, coolerHighPlain, sites, rules.Options{})
+	evs := observeAll(t, eng, merge(streams...))
+	checkEpisodes(t, evs)
+	diffLines(t, briefs(evs), []string{
+		"+1h10m opened waco-1 cooler-high P1",
+		"+1h10m opened waco-4 cooler-high P2",
+		"+1h30m opened waco-3 cooler-high P2",
+		"+2h30m cleared waco-1 cooler-high P1",
+		"+2h30m cleared waco-3 cooler-high P2",
+		"+2h30m cleared waco-4 cooler-high P2",
+	})
+	if n := eng.Instances(); n != 4 {
+		t.Errorf("Instances = %d, want 4 (waco-2's rule is off)", n)
+	}
+	if evs[0].Limit == nil || *evs[0].Limit != 7 {
+		t.Errorf("waco-1 limit %v, want its own 7", evs[0].Limit)
+	}
+}

@@ -333,3 +333,49 @@ func firstDiff(got, want []byte) string {
 	}
 	return ""
 }
+
+// TestSnapshotKeepsTheScanClock: time-driven rules are checked at most
+// every 30 s of event time. A restored engine must keep that rhythm, or a
+// door rule comes due at another reading than in the uninterrupted run.
+// Readings come at 5 and 10 s past each minute; the door opened at
+// +10h0m7s.
+func TestSnapshotKeepsTheScanClock(t *testing.T) {
+	t.Skip("bug: the snapshot does not keep the engine's next scan time (engine.go Engine.nextScan), so an engine " +
+		"restored before the reading at +10h15m10s scans at once and opens door-ajar at +10h15m10s; " +
+		"the uninterrupted engine's next scan is due at +10h15m30s and opens it at +10h16m5s")
+	const door = `
+rules:
+  - id: door-ajar
+    kind: state
+    match: {class: walk_in_cooler}
+    metric: door_open
+    for: 15m
+    problem: door_ajar
+    priority: P3
+    trade: general
+    title: door
+`
+	s := newStream("s1", "waco-1")
+	s.add("door_open", at(600).Add(7*time.Second), 1)
+	for m := 601.0; m < 630; m++ {
+		s.add("air_temp", at(m).Add(5*time.Second), 3)
+		s.add("air_temp", at(m).Add(10*time.Second), 3)
+	}
+	want := encode(t, observeAll(t, newEngine(t, door, testSites, rules.Options{}), s.rs))
+	for cut := 1; cut < len(s.rs); cut++ {
+		eng := newEngine(t, door, testSites, rules.Options{})
+		evs := observeAll(t, eng, s.rs[:cut])
+		snap, err := eng.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		restored := newEngine(t, door, testSites, rules.Options{})
+		if evs, err = restored.Restore(evs, snap); err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, observeAll(t, restored, s.rs[cut:])...)
+		if got := encode(t, evs); !bytes.Equal(got, want) {
+			t.Errorf("cut before %s: %s", s.rs[cut].At.Sub(t0), firstDiff(got, want))
+		}
+	}
+}

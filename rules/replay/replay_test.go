@@ -317,3 +317,22 @@ func golden(t *testing.T, path, got string) {
 		t.Errorf("output differs from %s (go test -update rewrites it):\n--- got\n%s--- want\n%s", path, got, want)
 	}
 }
+
+// TestReaderLongLine: a line longer than the reader's buffer is one bad
+// line, and the lines after it are read.
+func TestReaderLongLine(t *testing.T) {
+	long := "2026-07-06T10:00:00Z,s1,a1,air_temp," + strings.Repeat("9", 300<<10)
+	input := replay.Header + "\n" + long + "\n2026-07-06T10:01:00Z,s1,a1,air_temp,3\n"
+	rd, err := replay.NewReader(strings.NewReader(input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r rules.Reading
+	var le *replay.LineError
+	if err := rd.Next(&r); !errors.As(err, &le) || le.Line != 2 {
+		t.Fatalf("long line: %v, want a line 2 error", err)
+	}
+	if err := rd.Next(&r); err != nil || r.Value != 3 || rd.Line() != 3 {
+		t.Errorf("after the long line: %v, %+v at line %d", err, r, rd.Line())
+	}
+}

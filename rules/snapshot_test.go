@@ -232,7 +232,7 @@ func TestSnapshotRestoreAnywhere(t *testing.T) {
 		name  string
 		rules string
 		input []rules.Reading
-		at    []float64 // minutes to cut at, besides every 97th reading
+		at    []float64 // minutes to cut at, besides ~40 spread cuts
 		bug   string
 	}{
 		{"store day, default pack", "", storeDay(), []float64{600, 641, 855, 930}, ""},
@@ -261,7 +261,9 @@ func TestSnapshotRestoreAnywhere(t *testing.T) {
 			}
 			want := encode(t, observeAll(t, newEng(), tc.input))
 			var cuts []int
-			for i := 1; i < len(tc.input); i += 97 {
+			// About 40 cuts spread over the input, at least 97 readings
+			// apart, so that they fall on every kind of reading.
+			for i := 1; i < len(tc.input); i += max(97, len(tc.input)/40) {
 				cuts = append(cuts, i)
 			}
 			for _, m := range tc.at {

@@ -98,8 +98,10 @@ var (
 )
 
 // Parse decodes a test file strictly: unknown fields, wrong kinds, bad
-// values, unknown metrics and assets are all reported, every one, as
-// rules.Errors ("file:line:col: message").
+// values and series, unknown metrics and a bad inline site are all
+// reported, every one, as rules.Errors ("file:line:col: message"). The
+// rules and assets the tests name are checked against the rule files and
+// the site by Check, once those are loaded.
 func Parse(filename string, data []byte) (*File, error) {
 	d := &decoder{file: filename}
 	dec := yaml.NewDecoder(bytes.NewReader(data))

@@ -284,3 +284,49 @@ func TestAgentMosquitto(t *testing.T) {
 	ns := testserver.NATS(t, t.TempDir(), -1)
 	runEndToEnd(t, broker, ns.ClientURL())
 }
+
+func writeFile(t testing.TB, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAgentBrokerRestart restarts the MQTT broker (losing its sessions, as
+// a broker without persistence does): the agent reconnects, subscribes
+// again in OnConnect, and ingestion resumes.
+func TestAgentBrokerRestart(t *testing.T) {
+	mq, broker := testserver.MQTT(t, "127.0.0.1:0")
+	ns := testserver.NATS(t, t.TempDir(), -1)
+	cfg := testConfig(t, t.TempDir(), broker, ns.ClientURL())
+	r := startAgent(t, cfg)
+	base := "http://" + <-r.addr
+	waitReady(t, base)
+	msgs := edgetest.Replay(60)
+	pub := edgetest.NewPublisher(t, broker)
+	pub.Publish(t, msgs[:len(msgs)/2])
+
+	mq.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if code, _ := get(t, base+"/readyz"); code == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz still ready with the broker down")
+		}
+	}
+	testserver.MQTT(t, strings.TrimPrefix(broker, "tcp://"))
+	waitReady(t, base)
+	edgetest.NewPublisher(t, broker).Publish(t, msgs[len(msgs)/2:])
+	want := fmt.Sprintf(`frostline_edge_readings_total{result="ok"} %d`, 60*2*8)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, body := get(t, base+"/metrics")
+		if strings.Contains(body, want+"\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ingestion did not resume: /metrics lacks %q", want)
+		}
+	}
+	r.stop(t)
+}

@@ -100,6 +100,10 @@ type OutboxConfig struct {
 	MaxTelemetryBytes   int64  `yaml:"max_telemetry_bytes"`
 	// MaxBatch is the most MQTT messages evaluated per outbox commit.
 	MaxBatch int `yaml:"max_batch"`
+	// CheckpointEvery is how often the whole rule state is written; in
+	// between, commits log the input, which a restart replays (0: every
+	// commit).
+	CheckpointEvery time.Duration `yaml:"checkpoint_every"`
 }
 
 // TelemetryConfig switches rollups on and sets their period.
@@ -127,7 +131,7 @@ func DefaultConfig() Config {
 			Topics: []TopicConfig{{Template: ingest.DefaultTemplates[0]}, {Template: ingest.DefaultTemplates[1]}},
 		},
 		NATS:      NATSConfig{MaxBackoff: 30 * time.Second, FlushTimeout: 5 * time.Second},
-		Outbox:    OutboxConfig{Path: "/var/lib/frostline-edge/outbox.db", MaxTelemetryBatches: 72 * 60, MaxTelemetryBytes: 512 << 20, MaxBatch: 1000},
+		Outbox:    OutboxConfig{Path: "/var/lib/frostline-edge/outbox.db", MaxTelemetryBatches: 72 * 60, MaxTelemetryBytes: 512 << 20, MaxBatch: 1000, CheckpointEvery: 10 * time.Second},
 		Telemetry: TelemetryConfig{Enabled: true, Period: time.Minute},
 		HTTP:      HTTPConfig{Listen: "127.0.0.1:9464"},
 		Log:       LogConfig{Level: "info"},
@@ -242,6 +246,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Outbox.MaxTelemetryBytes < 1<<20 {
 		bad("outbox.max_telemetry_bytes", "must be at least 1 MiB")
+	}
+	if c.Outbox.CheckpointEvery < 0 {
+		bad("outbox.checkpoint_every", "must not be negative")
 	}
 	if c.Outbox.MaxBatch < 1 {
 		bad("outbox.max_batch", "must be at least 1")

@@ -108,7 +108,9 @@ log: {level: warn}
 	}
 	<-published
 	got := edgetest.WaitStream(t, ns.ClientURL(), wire.IncidentStream, len(want), 60*time.Second)
-	// A clean stop after all that.
+	// A clean stop after all that (once the agent has its signal
+	// handlers up).
+	ready()
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("clean stop: %v", err)

@@ -20,7 +20,7 @@ import (
 // committer is the outbox as the processor uses it.
 type committer interface {
 	Commit(outbox.Batch) error
-	Checkpoint() ([]byte, error)
+	Checkpoint() ([]byte, [][]byte, error)
 }
 
 var _ committer = (*outbox.Outbox)(nil)
@@ -52,10 +52,17 @@ type processor struct {
 
 	seen    map[string]int64
 	events  []rules.Event
-	pending []ingest.Message
-	batch   outbox.Batch
-	stats   rules.Stats
-	late    uint64
+	scratch []rules.Event
+	// input is what this batch evaluated, for the input log.
+	input []byte
+	// lastCheckpoint is when the engine state was last written whole;
+	// forceCheckpoint makes the next commit write it.
+	lastCheckpoint  time.Time
+	forceCheckpoint bool
+	pending         []ingest.Message
+	batch           outbox.Batch
+	stats           rules.Stats
+	late            uint64
 }
 
 func newProcessor(cfg *Config, log *slog.Logger, now func() time.Time, m *metrics, ob committer) *processor {
@@ -73,30 +80,46 @@ func (p *processor) start(l *loaded) error {
 		return fmt.Errorf("engine: %w", err)
 	}
 	p.install(l, eng)
-	data, err := p.ob.Checkpoint()
+	data, input, err := p.ob.Checkpoint()
 	if err != nil {
 		return err
 	}
-	if data == nil {
-		return nil
+	p.forceCheckpoint = true
+	if data != nil {
+		var cp checkpoint
+		if err := json.Unmarshal(data, &cp); err != nil || cp.Version != checkpointVersion {
+			// A checkpoint this build cannot read: start afresh rather
+			// than refuse to run.
+			p.log.Error("checkpoint unreadable, starting with empty rule state", "err", err, "version", cp.Version)
+			return p.commit()
+		}
+		if p.events, err = p.eng.Restore(p.events[:0], cp.Engine); err != nil {
+			p.log.Error("checkpoint not restored, starting with empty rule state", "err", err)
+			return p.commit()
+		}
+		if cp.Seen != nil {
+			p.seen = cp.Seen
+		}
 	}
-	var cp checkpoint
-	if err := json.Unmarshal(data, &cp); err != nil || cp.Version != checkpointVersion {
-		// A checkpoint this build cannot read: start afresh rather than
-		// refuse to run. Open incidents then clear in the cloud by
-		// their own timeouts.
-		p.log.Error("checkpoint unreadable, starting with empty rule state", "err", err, "version", cp.Version)
-		return nil
+	// Replay the input logged since the checkpoint. Its events were
+	// committed with it, so they are dropped here.
+	n := 0
+	for _, in := range input {
+		err := replayInput(in, func(r rules.Reading) {
+			n++
+			var err error
+			if p.scratch, err = p.eng.Observe(p.scratch[:0], r); err == nil {
+				p.markSeen(&r)
+			}
+		}, func(t time.Time) {
+			p.scratch = p.eng.Advance(p.scratch[:0], t)
+		})
+		if err != nil {
+			p.log.Error("input log unreadable, continuing from the part replayed", "err", err)
+			break
+		}
 	}
-	p.events, err = p.eng.Restore(p.events[:0], cp.Engine)
-	if err != nil {
-		p.log.Error("checkpoint not restored, starting with empty rule state", "err", err)
-		return nil
-	}
-	if cp.Seen != nil {
-		p.seen = cp.Seen
-	}
-	p.log.Info("rule state restored", "instances", p.eng.Instances(), "series", len(p.seen))
+	p.log.Info("rule state restored", "instances", p.eng.Instances(), "series", len(p.seen), "replayed", n)
 	return p.commit()
 }
 
@@ -152,6 +175,8 @@ func (p *processor) reload() {
 	}
 	old := p.rules.version
 	p.install(l, eng)
+	// Logged input replays onto a checkpoint with the rules it ran under.
+	p.forceCheckpoint = true
 	p.m.reloads.WithLabelValues("ok").Inc()
 	p.log.Info("rules reloaded", "from", old, "to", l.version, "rules", l.set.Len(), "sites", len(l.sites))
 }
@@ -171,6 +196,7 @@ func (p *processor) run(ctx context.Context, msgs <-chan ingest.Message, reload 
 	for {
 		select {
 		case <-ctx.Done():
+			p.forceCheckpoint = true // a quick start next time
 			return p.commit()
 		case m := <-msgs:
 			p.handle(m)
@@ -185,6 +211,7 @@ func (p *processor) run(ctx context.Context, msgs <-chan ingest.Message, reload 
 			}
 		case now := <-tick:
 			p.events = p.eng.Advance(p.events, now)
+			p.input = appendAdvance(p.input, now)
 		case <-reload:
 			p.reload()
 		}
@@ -210,6 +237,7 @@ func (p *processor) handle(m ingest.Message) {
 		r := &m.Readings[i]
 		var err error
 		p.events, err = p.eng.Observe(p.events, *r)
+		p.input = appendReading(p.input, r)
 		if err != nil {
 			reason := refusal(err)
 			p.m.readings.WithLabelValues(reason).Inc()
@@ -217,13 +245,17 @@ func (p *processor) handle(m ingest.Message) {
 			continue
 		}
 		p.m.readings.WithLabelValues("ok").Inc()
-		k := seriesKey(r)
-		if t := r.At.UnixNano(); t > p.seen[k] {
-			p.seen[k] = t
-		}
+		p.markSeen(r)
 		if p.agg != nil {
 			p.agg.Add(*r, arrived)
 		}
+	}
+}
+
+func (p *processor) markSeen(r *rules.Reading) {
+	k := seriesKey(r)
+	if t := r.At.UnixNano(); t > p.seen[k] {
+		p.seen[k] = t
 	}
 }
 
@@ -254,8 +286,9 @@ func refusal(err error) string {
 	return "other"
 }
 
-// commit writes the events, due telemetry and the checkpoint in one
-// transaction, then acknowledges the batch's messages.
+// commit writes the events, due telemetry and either the batch's input or,
+// every outbox.checkpoint_every, a checkpoint of the engine, in one
+// transaction; then it acknowledges the batch's messages.
 func (p *processor) commit() error {
 	var tel []wire.Telemetry
 	if p.agg != nil {
@@ -265,7 +298,7 @@ func (p *processor) commit() error {
 			p.late = p.agg.Late
 		}
 	}
-	if len(p.pending) == 0 && len(p.events) == 0 && len(tel) == 0 {
+	if len(p.pending) == 0 && len(p.events) == 0 && len(tel) == 0 && len(p.input) == 0 && !p.forceCheckpoint {
 		return nil
 	}
 	start := time.Now()
@@ -288,20 +321,30 @@ func (p *processor) commit() error {
 		}
 		b.Telemetry = append(b.Telemetry, outbox.Entry{Subject: wire.TelemetrySubject(tel[i].Site), MsgID: tel[i].Batch, Data: data})
 	}
-	snap, err := p.eng.Snapshot()
-	if err != nil {
-		return fmt.Errorf("agent: checkpoint: %w", err)
+	b.Checkpoint, b.Input = nil, nil
+	now := time.Now()
+	if p.forceCheckpoint || now.Sub(p.lastCheckpoint) >= p.cfg.Outbox.CheckpointEvery {
+		snap, err := p.eng.Snapshot()
+		if err != nil {
+			return fmt.Errorf("agent: checkpoint: %w", err)
+		}
+		cp, err := json.Marshal(checkpoint{Version: checkpointVersion, Engine: snap, Seen: p.seen})
+		if err != nil {
+			return fmt.Errorf("agent: checkpoint: %w", err)
+		}
+		b.Checkpoint = cp
+		p.m.checkpointBytes.Set(float64(len(cp)))
+	} else if len(p.input) > 0 {
+		b.Input = p.input
 	}
-	cp, err := json.Marshal(checkpoint{Version: checkpointVersion, Engine: snap, Seen: p.seen})
-	if err != nil {
-		return fmt.Errorf("agent: checkpoint: %w", err)
-	}
-	b.Checkpoint = cp
 	if err := p.ob.Commit(*b); err != nil {
 		// The engine is now ahead of what is durable: stop, so that a
 		// restart continues from the last commit and the broker
 		// redelivers what was not acknowledged.
 		return fmt.Errorf("agent: %w", err)
+	}
+	if b.Checkpoint != nil {
+		p.lastCheckpoint, p.forceCheckpoint = now, false
 	}
 	for i := range p.pending {
 		p.pending[i].Ack()
@@ -309,10 +352,9 @@ func (p *processor) commit() error {
 	st := p.eng.Stats()
 	p.m.evaluations.Add(float64(st.Evaluations - p.stats.Evaluations))
 	p.stats = st
-	p.m.checkpointBytes.Set(float64(len(cp)))
 	p.m.commitSeconds.Observe(time.Since(start).Seconds())
 	clear(p.pending)
-	p.pending, p.events = p.pending[:0], p.events[:0]
+	p.pending, p.events, p.input = p.pending[:0], p.events[:0], p.input[:0]
 	return nil
 }
 

@@ -2,11 +2,15 @@
 // and the forwarder: what the engine decided survives a crash, a power cut
 // and a WAN outage until the cloud has acknowledged it.
 //
-// It is one bbolt file with three buckets: incident events, telemetry
-// batches and the rule engine's checkpoint. Commit writes events and the
-// checkpoint that produced them in one transaction, fsynced before it
-// returns, so after any crash the engine restarts from a state that matches
-// exactly the events already queued: nothing lost, nothing raised twice.
+// It is one bbolt file with four buckets: incident events, telemetry
+// batches, the rule engine's checkpoint, and the input log. Commit writes a
+// batch's events together with the input that produced them (or with a
+// checkpoint of the engine after it) in one transaction, fsynced before it
+// returns. After a crash the engine restores the checkpoint and replays the
+// logged input since, reaching exactly the state whose events are already
+// queued: nothing lost, nothing raised twice. Logging input is cheap and
+// checkpointing a large store's rule state is not, so the agent
+// checkpoints every few seconds and logs input in between.
 //
 // Policy, stated: incidents are never dropped (the queue grows until the
 // disk is full, which an operator sees in frostline_edge_outbox_bytes long
@@ -48,6 +52,7 @@ func (k Kind) String() string {
 var (
 	buckets       = [numKinds][]byte{[]byte("incidents"), []byte("telemetry")}
 	stateBucket   = []byte("state")
+	inputBucket   = []byte("input")
 	checkpointKey = []byte("rules")
 )
 
@@ -67,8 +72,12 @@ type Entry struct {
 type Batch struct {
 	Incidents []Entry
 	Telemetry []Entry
-	// Checkpoint is the rule engine's snapshot after the readings that
-	// produced Incidents; nil leaves the stored one as it is.
+	// Input is what the engine evaluated to produce the batch (opaque to
+	// the outbox). It is appended to the input log.
+	Input []byte
+	// Checkpoint is the rule engine's snapshot after this batch. When set,
+	// it replaces the stored one and empties the input log, which it
+	// covers; Input is then not logged.
 	Checkpoint []byte
 }
 
@@ -134,6 +143,9 @@ func Open(path string, opts Options, reg prometheus.Registerer) (*Outbox, error)
 			o.entries[k].Store(n)
 			o.bytes[k].Store(size)
 		}
+		if _, err := tx.CreateBucketIfNotExists(inputBucket); err != nil {
+			return err
+		}
 		_, err := tx.CreateBucketIfNotExists(stateBucket)
 		return err
 	})
@@ -196,6 +208,21 @@ func (o *Outbox) Commit(b Batch) error {
 			if err := tx.Bucket(stateBucket).Put(checkpointKey, b.Checkpoint); err != nil {
 				return err
 			}
+			if err := tx.DeleteBucket(inputBucket); err != nil {
+				return err
+			}
+			if _, err := tx.CreateBucket(inputBucket); err != nil {
+				return err
+			}
+		} else if b.Input != nil {
+			in := tx.Bucket(inputBucket)
+			seq, err := in.NextSequence()
+			if err != nil {
+				return err
+			}
+			if err := in.Put(key(seq), b.Input); err != nil {
+				return err
+			}
 		}
 		if len(b.Telemetry) > 0 {
 			dropped = o.trimTelemetry(tx, b.Telemetry)
@@ -251,19 +278,22 @@ func (o *Outbox) trimTelemetry(tx *bolt.Tx, added []Entry) int {
 	return dropped
 }
 
-// Checkpoint returns the stored rule-engine checkpoint, or nil.
-func (o *Outbox) Checkpoint() ([]byte, error) {
-	var cp []byte
-	err := o.db.View(func(tx *bolt.Tx) error {
+// Checkpoint returns the stored rule-engine checkpoint (nil when there is
+// none) and the input logged since, oldest first.
+func (o *Outbox) Checkpoint() (cp []byte, input [][]byte, err error) {
+	err = o.db.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(stateBucket).Get(checkpointKey); v != nil {
 			cp = append([]byte(nil), v...)
 		}
-		return nil
+		return tx.Bucket(inputBucket).ForEach(func(_, v []byte) error {
+			input = append(input, append([]byte(nil), v...))
+			return nil
+		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("outbox: checkpoint: %w", err)
+		return nil, nil, fmt.Errorf("outbox: checkpoint: %w", err)
 	}
-	return cp, nil
+	return cp, input, nil
 }
 
 // Next returns up to max of the oldest entries, from the incident queue

@@ -50,9 +50,9 @@ func TestCommitNextRemove(t *testing.T) {
 			t.Fatalf("Next = %v %+v %v", k, es, err)
 		}
 	}
-	cp, err := o.Checkpoint()
-	if err != nil || string(cp) != "cp1" {
-		t.Fatalf("checkpoint = %q, %v (a commit without one keeps the last)", cp, err)
+	cp, input, err := o.Checkpoint()
+	if err != nil || string(cp) != "cp1" || len(input) != 0 {
+		t.Fatalf("checkpoint = %q, %q, %v (a commit without one keeps the last)", cp, input, err)
 	}
 	_, es, _ := o.Next(10)
 	if err := o.Remove(Incidents, es[0].Seq, es[1].Seq); err != nil {
@@ -82,6 +82,27 @@ func TestCommitNextRemove(t *testing.T) {
 	}
 	if o.bytes[Incidents].Load() != 0 || o.bytes[Telemetry].Load() != 0 {
 		t.Fatalf("bytes after draining: %d, %d", o.bytes[Incidents].Load(), o.bytes[Telemetry].Load())
+	}
+}
+
+func TestInputLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	o := open(t, path, Options{})
+	commit := func(b Batch) {
+		t.Helper()
+		if err := o.Commit(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(Batch{Input: []byte("in1")})
+	commit(Batch{Input: []byte("in2"), Checkpoint: []byte("cp2")}) // covers in1, in2
+	commit(Batch{Input: []byte("in3")})
+	commit(Batch{Input: []byte("in4")})
+	o.Close()
+	o = open(t, path, Options{})
+	cp, input, err := o.Checkpoint()
+	if err != nil || string(cp) != "cp2" || len(input) != 2 || string(input[0]) != "in3" || string(input[1]) != "in4" {
+		t.Fatalf("checkpoint %q, input %q, %v; want cp2, [in3 in4]", cp, input, err)
 	}
 }
 

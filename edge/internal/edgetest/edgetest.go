@@ -287,3 +287,25 @@ func WaitStream(t testing.TB, url, stream string, n int, timeout time.Duration) 
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// PublishAsync sends msgs at QoS 1 without waiting for each ack, then
+// waits for all of them: a publisher as fast as the broker takes it.
+func (p *Publisher) PublishAsync(t testing.TB, msgs []Message) {
+	t.Helper()
+	toks := make([]paho.Token, 0, 256)
+	flush := func() {
+		for _, tok := range toks {
+			if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+				t.Fatalf("publish: %v", tok.Error())
+			}
+		}
+		toks = toks[:0]
+	}
+	for _, m := range msgs {
+		toks = append(toks, p.c.Publish(m.Topic, 1, false, m.Payload))
+		if len(toks) == cap(toks) {
+			flush()
+		}
+	}
+	flush()
+}

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,10 +57,21 @@ func NATSPort(s *natsserver.Server) int {
 	return s.Addr().(*net.TCPAddr).Port
 }
 
+// Broker is a running mochi broker.
+type Broker struct {
+	*mqtt.Server
+	once sync.Once
+}
+
+// Close stops the broker; later calls do nothing.
+func (b *Broker) Close() {
+	b.once.Do(func() { b.Server.Close() })
+}
+
 // MQTT starts a mochi MQTT broker allowing everyone, on addr
 // ("127.0.0.1:0" for a free port). It returns the broker and its
 // tcp://host:port URL.
-func MQTT(t testing.TB, addr string) (*mqtt.Server, string) {
+func MQTT(t testing.TB, addr string) (*Broker, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -77,8 +89,9 @@ func MQTT(t testing.TB, addr string) (*mqtt.Server, string) {
 	if err := s.Serve(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
-	return s, "tcp://" + addr
+	b := &Broker{Server: s}
+	t.Cleanup(b.Close)
+	return b, "tcp://" + addr
 }
 
 // FreePort returns a TCP port that was free a moment ago.

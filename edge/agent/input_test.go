@@ -1,0 +1,54 @@
+package agent
+
+import (
+	"testing"
+	"time"
+
+	"github.com/frostline/frostline/rules"
+)
+
+func TestInputRoundTrip(t *testing.T) {
+	rs := []rules.Reading{
+		{Site: "s1", Asset: "wic1", Metric: rules.LookupMetric("air_temp"), At: time.Date(2026, 7, 6, 10, 0, 0, 5, time.UTC), Value: -3.25},
+		{Site: "s1", Asset: "rtu1", Metric: rules.LookupMetric("mode"), At: time.Date(2026, 7, 6, 10, 0, 1, 0, time.UTC), Value: 1},
+	}
+	adv := time.Date(2026, 7, 6, 10, 5, 0, 0, time.UTC)
+	var b []byte
+	b = appendReading(b, &rs[0])
+	b = appendAdvance(b, adv)
+	b = appendReading(b, &rs[1])
+	var got []any
+	err := replayInput(b, func(r rules.Reading) { got = append(got, r) }, func(t time.Time) { got = append(got, t) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []any{rs[0], adv, rs[1]}
+	if len(got) != len(want) {
+		t.Fatalf("got %v", got)
+	}
+	for i := range want {
+		switch w := want[i].(type) {
+		case rules.Reading:
+			g, ok := got[i].(rules.Reading)
+			if !ok || g.Site != w.Site || g.Asset != w.Asset || g.Metric != w.Metric || !g.At.Equal(w.At) || g.Value != w.Value {
+				t.Errorf("record %d = %+v, want %+v", i, got[i], w)
+			}
+		case time.Time:
+			if g, ok := got[i].(time.Time); !ok || !g.Equal(w) {
+				t.Errorf("record %d = %v, want %v", i, got[i], w)
+			}
+		}
+	}
+	for n := range len(b) - 1 {
+		// Truncated logs are reported, never a crash.
+		_ = replayInput(b[:n], func(rules.Reading) {}, func(time.Time) {})
+	}
+}
+
+func FuzzReplayInput(f *testing.F) {
+	r := rules.Reading{Site: "s", Asset: "a", Metric: 1, At: time.Unix(1, 0), Value: 2}
+	f.Add(appendAdvance(appendReading(nil, &r), time.Unix(5, 0)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_ = replayInput(data, func(rules.Reading) {}, func(time.Time) {})
+	})
+}

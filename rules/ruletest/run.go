@@ -23,9 +23,6 @@ const (
 	Fixed   Status = "FIXED"
 )
 
-// Failed reports whether the outcome fails a run.
-func (s Status) Failed() bool { return s == Fail }
-
 // Result is one test's outcome.
 type Result struct {
 	File   string
@@ -98,6 +95,9 @@ type step struct {
 // time-driven rules (missing data, state durations) fire when nothing is
 // reported. Readings the engine refuses are returned, described.
 func feed(t *Test, site *rules.Site, set *rules.Set) ([]rules.Event, []string, error) {
+	if site == nil {
+		return nil, nil, fmt.Errorf("no site (Load reads the site file)")
+	}
 	eng, err := rules.NewEngine(set, []*rules.Site{site}, rules.Options{})
 	if err != nil {
 		return nil, nil, err

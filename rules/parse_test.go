@@ -281,3 +281,33 @@ func TestStateEscalationMustBeMoreUrgent(t *testing.T) {
 		t.Error("Parse accepted an escalation from P3 to P4")
 	}
 }
+
+// TestTemplateErrorsCaughtAtParse: a template that names a field the
+// summary data does not have, or passes a field to a function of the
+// wrong type, only fails when an incident renders it, and the operator
+// then gets the raw template as the title. Parse should try each template
+// on sample data and report it.
+func TestTemplateErrorsCaughtAtParse(t *testing.T) {
+	t.Skip(`bug: title "{{.Assetname}}: door open" and summary "{{f1 .Count}} times" parse without error ` +
+		`(parse.go only parses templates); at run time render falls back to the raw text, so the incident's ` +
+		`title reads "{{.Assetname}}: door open"`)
+	const src = `rules:
+  - id: door
+    kind: state
+    match: {class: walk_in_cooler}
+    metric: door_open
+    for: 15m
+    problem: door_ajar
+    priority: P3
+    trade: general
+    title: "{{.Assetname}}: door open"
+    summary: "{{f1 .Count}} times"
+`
+	_, err := rules.Parse("door.yaml", []byte(src))
+	want := []string{`door.yaml:10:12: rule "door": title:`, `door.yaml:11:14: rule "door": summary:`}
+	for _, w := range want {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("Parse error %v, want one starting %q", err, w)
+		}
+	}
+}

@@ -14,6 +14,15 @@ import (
 // t0 is the start of every test series: a Monday, midnight UTC.
 var t0 = time.Date(2026, 7, 6, 0, 0, 0, 0, time.UTC)
 
+func mustTime(t testing.TB, s string) time.Time {
+	t.Helper()
+	ts, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
 // at returns t0 plus the given minutes.
 func at(minutes float64) time.Time {
 	return t0.Add(time.Duration(minutes * float64(time.Minute)))

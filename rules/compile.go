@@ -34,6 +34,7 @@ type cond struct {
 	op       byte // '=', '!', '>', '<', 'c' (store closed), 'p' (present)
 	val      float64
 	recovery int64
+	min, max int64 // a condition counts once held min, until held max
 }
 
 type esc struct {
@@ -106,7 +107,7 @@ func Compile(rules []Rule) (*Set, error) {
 func compileConds(cs []Condition) []cond {
 	out := make([]cond, 0, len(cs))
 	for _, c := range cs {
-		k := cond{recovery: int64(c.Recovery)}
+		k := cond{recovery: int64(c.Recovery), min: int64(c.Min), max: int64(c.Max)}
 		if c.Closed {
 			k.op = 'c'
 			out = append(out, k)

@@ -87,7 +87,7 @@ type Options struct {
 	// 20m.
 	MaxGap time.Duration
 	// Stale is how long a held value (a defrost or mode signal reported on
-	// change and every 15 min) is trusted without a fresh report; a state
+	// change) is trusted after its asset last reported anything; a state
 	// is never carried across an outage. Default 30m.
 	Stale time.Duration
 	// Despike is the largest jump, in C, a temperature may make between two
@@ -131,14 +131,16 @@ const numMetrics = 16
 
 // held is an asset's latest value of one metric, sample-and-hold.
 type held struct {
-	V        float64 `json:"v"`
-	Prev     float64 `json:"prev"`
-	At       int64   `json:"at"`
-	PrevAt   int64   `json:"prev_at"` // the sample before At
-	Changed  int64   `json:"changed"`
-	Interval float64 `json:"interval"` // learned reporting interval, ns (EWMA)
-	Changes  uint32  `json:"changes"`
-	Seen     bool    `json:"seen"`
+	V       float64 `json:"v"`
+	Prev    float64 `json:"prev"`
+	At      int64   `json:"at"`
+	PrevAt  int64   `json:"prev_at"` // the sample before At
+	Changed int64   `json:"changed"`
+	// PrevChanged is when the value before V began.
+	PrevChanged int64   `json:"prev_changed"`
+	Interval    float64 `json:"interval"` // learned reporting interval, ns (EWMA)
+	Changes     uint32  `json:"changes"`
+	Seen        bool    `json:"seen"`
 	// A sample held back by despiking until the next one confirms it.
 	Suspect   bool    `json:"suspect,omitempty"`
 	SuspectV  float64 `json:"suspect_v,omitempty"`
@@ -386,7 +388,7 @@ func (e *Engine) sample(a *assetState, m MetricID, t int64, v float64) {
 			}
 		}
 		if v != h.V {
-			h.Prev, h.Changed = h.V, t
+			h.Prev, h.PrevChanged, h.Changed = h.V, h.Changed, t
 			h.Changes++
 		}
 	} else {
@@ -429,6 +431,39 @@ func (e *Engine) advance(t int64) {
 	}
 }
 
+// fresh reports whether a held value can be trusted at t: its asset has
+// reported something (not necessarily this metric: a door contact may
+// report only on change) within the Stale window. Across an outage, no
+// state is carried.
+func (e *Engine) fresh(a *assetState, h *held, t int64) bool {
+	return h.Seen && t-a.lastSeen <= int64(e.opts.Stale)
+}
+
+// presentFor is how recently an asset must have reported a metric for a
+// `present` condition to hold.
+const presentFor = int64(6 * time.Hour)
+
+// test evaluates one condition (not a closed-hours one) against the held
+// values at t. holding says whether the condition holds now; recovering
+// whether it ended less than its recovery ago.
+func (e *Engine) test(a *assetState, c *cond, t int64) (holding, recovering bool) {
+	h := &a.held[c.metric]
+	if c.op == 'p' {
+		return (h.Seen && t-h.At <= presentFor) == c.present, false
+	}
+	if !e.fresh(a, h, t) {
+		return false, false
+	}
+	if c.test(h.V) {
+		// A condition counts once it has held for min (a door propped
+		// open, not a stocking run) and until it has held for max (a
+		// defrost signal stuck on is a fault, not a defrost).
+		held := t - h.Changed
+		return held >= c.min && (c.max == 0 || held <= c.max), false
+	}
+	return false, c.recovery > 0 && c.test(h.Prev) && t-h.Changed < c.recovery && h.Changed-h.PrevChanged >= c.min
+}
+
 // suppressed reports whether any suppress condition of the instance's rule
 // holds at t, or ended less than its recovery ago.
 func (e *Engine) suppressed(in *instance, t int64) bool {
@@ -440,21 +475,7 @@ func (e *Engine) suppressed(in *instance, t int64) bool {
 			}
 			continue
 		}
-		h := &in.asset.held[c.metric]
-		fresh := h.Seen && t-h.At <= int64(e.opts.Stale)
-		if c.op == 'p' {
-			if fresh == c.present {
-				return true
-			}
-			continue
-		}
-		if !fresh {
-			continue
-		}
-		if c.test(h.V) {
-			return true
-		}
-		if c.recovery > 0 && c.test(h.Prev) && t-h.Changed < c.recovery {
+		if holding, recovering := e.test(in.asset, c, t); holding || recovering {
 			return true
 		}
 	}
@@ -471,15 +492,7 @@ func (e *Engine) gated(in *instance, t int64) bool {
 			}
 			continue
 		}
-		h := &in.asset.held[c.metric]
-		fresh := h.Seen && t-h.At <= int64(e.opts.Stale)
-		if c.op == 'p' {
-			if fresh != c.present {
-				return false
-			}
-			continue
-		}
-		if !fresh || !c.test(h.V) {
+		if holding, _ := e.test(in.asset, c, t); !holding {
 			return false
 		}
 	}

@@ -602,7 +602,7 @@ func (s *stateState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ 
 
 func (s *stateState) tick(e *Engine, in *instance, t int64) {
 	c := in.rule
-	if h := &in.asset.held[c.metric]; s.Since != 0 && t-h.At > int64(e.opts.Stale) {
+	if h := &in.asset.held[c.metric]; s.Since != 0 && !e.fresh(in.asset, h, t) {
 		// No report for longer than a heartbeat allows: the state is
 		// unknown, not held (a gateway outage must not look like a door
 		// open for hours or a compressor that never stops).
@@ -756,6 +756,31 @@ func (s *missState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ f
 	}
 }
 
+// siteThreshold returns how long a whole site may be silent: after, or
+// factor times the reporting interval of its fastest sensor (a store whose
+// controllers send a heartbeat every 15 min is not offline after 10).
+func (s *missState) siteThreshold(in *instance) int64 {
+	c := in.rule
+	if c.factor <= 0 {
+		return c.after
+	}
+	fastest := math.Inf(1)
+	for _, a := range in.site.assets {
+		if a.asset.Interval > 0 {
+			fastest = math.Min(fastest, float64(a.asset.Interval))
+		}
+		for m := range a.held {
+			if h := &a.held[m]; h.Seen && h.Interval > 0 {
+				fastest = math.Min(fastest, h.Interval)
+			}
+		}
+	}
+	if math.IsInf(fastest, 1) {
+		return c.after
+	}
+	return max(c.after, int64(c.factor*fastest))
+}
+
 // threshold returns how long the series may be silent.
 func (s *missState) threshold(in *instance, h *held) int64 {
 	c := in.rule
@@ -779,7 +804,7 @@ func (s *missState) tick(e *Engine, in *instance, t int64) {
 		if in.ep.Open || last == 0 {
 			return
 		}
-		if t-last > c.after {
+		if t-last > s.siteThreshold(in) {
 			e.open(in, last, t, float64(t-last)/6e10, 0, false)
 		}
 		return

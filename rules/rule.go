@@ -129,9 +129,15 @@ type Condition struct {
 	Closed bool     `yaml:"closed" json:"closed,omitempty"`
 	// Present tests whether the asset reports the metric at all (a fresh
 	// value is held): retrofit probes report no defrost state.
-	Present  *bool     `yaml:"present" json:"present,omitempty"`
-	Recovery Duration  `yaml:"recovery" json:"recovery,omitempty"`
-	Fields   positions `yaml:"-" json:"-"` // where each field was written
+	Present  *bool    `yaml:"present" json:"present,omitempty"`
+	Recovery Duration `yaml:"recovery" json:"recovery,omitempty"`
+	// Max: a condition that has held longer than this stops counting (a
+	// defrost signal stuck on is a fault, not a defrost).
+	Max Duration `yaml:"max" json:"max,omitempty"`
+	// Min: a condition counts only once it has held this long (a door
+	// propped open, not a stocking run).
+	Min    Duration  `yaml:"min" json:"min,omitempty"`
+	Fields positions `yaml:"-" json:"-"` // where each field was written
 }
 
 // Rule kinds.

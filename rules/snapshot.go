@@ -19,6 +19,7 @@ type snapshot struct {
 
 type siteSnap struct {
 	LastSeen int64                `json:"last_seen"`
+	Resumed  int64                `json:"resumed,omitempty"`
 	Rules    map[string]instSnap  `json:"rules,omitempty"` // site-scope rules
 	Assets   map[string]assetSnap `json:"assets"`
 }
@@ -42,7 +43,7 @@ type instSnap struct {
 func (e *Engine) Snapshot() ([]byte, error) {
 	s := snapshot{Version: snapshotVersion, Watermark: e.wm, Sites: make(map[string]siteSnap, len(e.sites))}
 	for _, ss := range e.sites {
-		sn := siteSnap{LastSeen: ss.lastSeen, Assets: make(map[string]assetSnap, len(ss.assets))}
+		sn := siteSnap{LastSeen: ss.lastSeen, Resumed: ss.resumed, Assets: make(map[string]assetSnap, len(ss.assets))}
 		for _, in := range ss.scoped {
 			if sn.Rules == nil {
 				sn.Rules = map[string]instSnap{}
@@ -116,6 +117,7 @@ func (e *Engine) Restore(dst []Event, data []byte) ([]Event, error) {
 			continue
 		}
 		ss.lastSeen = max(ss.lastSeen, sn.LastSeen)
+		ss.resumed = max(ss.resumed, sn.Resumed)
 		byID := map[string]*instance{}
 		for _, in := range ss.scoped {
 			byID[in.rule.id] = in

@@ -38,7 +38,7 @@ func run(t *testing.T, pattern string) {
 	// "../../default" from pending/) stays inside the file system.
 	fsys := os.DirFS("..")
 	paths, err := filepath.Glob(pattern)
-	if err != nil || len(paths) == 0 {
+	if err != nil || (len(paths) == 0 && !strings.HasPrefix(pattern, "pending/")) {
 		t.Fatalf("no test files match %s", pattern)
 	}
 	runner := ruletest.NewRunner(fsys)
@@ -68,9 +68,7 @@ func run(t *testing.T, pattern string) {
 
 // knownRestartBugs are tests whose events change across a restart, by
 // the engine's fault, each with the pending test that pins it down.
-var knownRestartBugs = map[string]string{
-	"sensors/after a store outage, a sensor that stays silent is offline": "the snapshot does not keep when the site came back (pending/restart.test.yaml)",
-}
+var knownRestartBugs = map[string]string{}
 
 // TestRestartAnywhere runs every test again with the engine snapshotted
 // and restored into a new one at each eighth of its span: a restarted

@@ -212,7 +212,7 @@ func (s *Server) listPage(w http.ResponseWriter, r *http.Request, c *caller) err
 		"Statuses": workorder.Statuses, "Priorities": rules.Priorities, "Sources": []string{"sensor", "manual", "preventive"}}
 	if len(ws) == f.Limit {
 		q := r.URL.Query()
-		q.Set("cursor", encodeCursor(ws[len(ws)-1].Number))
+		q.Set("cursor", EncodeCursor(ws[len(ws)-1].Number))
 		data["Next"] = "/workorders?" + q.Encode()
 	}
 	s.render(w, http.StatusOK, "list.html", data)

@@ -117,8 +117,9 @@ func parseFilter(q map[string][]string) (workorder.Filter, error) {
 	return f, nil
 }
 
-// Cursors are opaque to clients: the last number seen, encoded.
-func encodeCursor(n int64) string {
+// EncodeCursor makes the opaque cursor for "numbers below n": clients see
+// only a token, the last number seen, encoded.
+func EncodeCursor(n int64) string {
 	return base64.RawURLEncoding.EncodeToString([]byte("wo:" + strconv.FormatInt(n, 10)))
 }
 
@@ -150,7 +151,7 @@ func (s *Server) listWorkOrders(w http.ResponseWriter, r *http.Request, c *calle
 		p.Items = append(p.Items, view(c, wo))
 	}
 	if len(ws) == f.Limit {
-		cur := encodeCursor(ws[len(ws)-1].Number)
+		cur := EncodeCursor(ws[len(ws)-1].Number)
 		p.NextCursor = &cur
 	}
 	return writeJSON(w, http.StatusOK, p)

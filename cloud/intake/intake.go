@@ -20,7 +20,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -49,6 +52,11 @@ type Config struct {
 	AckWait time.Duration `yaml:"ack_wait"`
 	// MaxDeliver bounds redeliveries of a message that keeps failing.
 	MaxDeliver int `yaml:"max_deliver"`
+	// Lanes is how many transactions run at once. A batch is split by
+	// site, so lanes never touch the same work order and do not contend;
+	// PostgreSQL works on one lane's statements while Go prepares
+	// another's. SQLite has one writer, so its lanes take turns.
+	Lanes int `yaml:"lanes"`
 }
 
 func (c *Config) defaults() {
@@ -63,6 +71,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxDeliver <= 0 {
 		c.MaxDeliver = 20
+	}
+	if c.Lanes <= 0 {
+		c.Lanes = 2
 	}
 }
 
@@ -210,6 +221,32 @@ func (c *Consumer) process(ctx context.Context, msgs []jetstream.Msg) {
 	if len(batch) == 0 {
 		return
 	}
+	lanes := Lanes(batch, c.cfg.Lanes, func(d decoded) string { return d.inc.Site })
+	var wg sync.WaitGroup
+	for _, lane := range lanes {
+		// One goroutine per lane, joined before process returns.
+		wg.Go(func() { c.processLane(ctx, lane) })
+	}
+	wg.Wait()
+}
+
+// Lanes splits items into at most n groups by key (a site), keeping each
+// group's order: events of one site stay in sequence in one transaction.
+func Lanes[T any](items []T, n int, key func(T) string) [][]T {
+	if n <= 1 {
+		return [][]T{items}
+	}
+	out := make([][]T, n)
+	for _, it := range items {
+		h := fnv.New32a()
+		h.Write([]byte(key(it)))
+		i := int(h.Sum32() % uint32(n))
+		out[i] = append(out[i], it)
+	}
+	return slices.DeleteFunc(out, func(l []T) bool { return len(l) == 0 })
+}
+
+func (c *Consumer) processLane(ctx context.Context, batch []decoded) {
 	if results, err := c.commit(ctx, batch); err == nil {
 		c.ack(batch, results)
 		return

@@ -349,3 +349,44 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkConsumer measures the whole intake path: b.N incident events
+// waiting in JetStream, drained by one replica's consumer into the store.
+func BenchmarkConsumerSQLite(b *testing.B) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "f.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	benchConsumer(b, db)
+}
+
+func BenchmarkConsumerPostgres(b *testing.B) {
+	db, err := postgres.Open(context.Background(), pgtest.DSN(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	benchConsumer(b, db)
+}
+
+func benchConsumer(b *testing.B, s intake.Store) {
+	ns := runNATS(b)
+	nc := connect(b, ns)
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := intake.New(ctx, nc, s, &workorder.Intake{Policy: workorder.DefaultPolicy()}, nil, quiet(), intake.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	publish(b, nc, storetest.Incidents("c", b.N), func(e *rules.Event) string { return e.MsgID() })
+	b.ResetTimer()
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	waitDrained(b, nc, "frostline-cloud-intake")
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "incidents/s")
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+}

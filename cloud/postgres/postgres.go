@@ -46,6 +46,8 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	db := &DB{&sqldb.DB{Writer: pool, Reader: pool, Dialect: sqldb.Dialect{
 		Name:       "postgres",
 		Migrations: sub,
+		SetNumber:  `SELECT setval('wo_number', $1)`,
+		Series:     `SELECT n FROM generate_series($1::bigint, $2::bigint) AS n`,
 		NextNumber: `SELECT nextval('wo_number')`,
 		Lock:       `SELECT pg_advisory_lock(7305001)`,
 		Unlock:     `SELECT pg_advisory_unlock(7305001)`,

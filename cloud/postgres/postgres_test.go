@@ -22,3 +22,18 @@ func TestStore(t *testing.T) {
 		return db
 	})
 }
+
+func open(b *testing.B) *postgres.DB {
+	db, err := postgres.Open(context.Background(), pgtest.DSN(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+func BenchmarkIntake(b *testing.B) { storetest.BenchIntake(b, open(b), 256, 1) }
+
+func BenchmarkIntakeLanes(b *testing.B) { storetest.BenchIntake(b, open(b), 256, 2) }
+
+func BenchmarkListWorkOrders(b *testing.B) { storetest.BenchWorkOrders(b, open(b)) }

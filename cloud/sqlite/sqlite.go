@@ -49,6 +49,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	db := &DB{&sqldb.DB{Writer: w, Reader: r, Dialect: sqldb.Dialect{
 		Name:       "sqlite",
 		Migrations: sub,
+		SetNumber:  `UPDATE counters SET value = $1 WHERE name = 'workorder'`,
+		Series:     `WITH RECURSIVE c(n) AS (SELECT CAST($1 AS INTEGER) UNION ALL SELECT n + 1 FROM c WHERE n < $2) SELECT n FROM c`,
 		NextNumber: `UPDATE counters SET value = value + 1 WHERE name = 'workorder' RETURNING value`,
 	}}}
 	if err := db.Migrate(ctx); err != nil {

@@ -40,3 +40,18 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func open(b *testing.B) *sqlite.DB {
+	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "frostline.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+func BenchmarkIntake(b *testing.B) { storetest.BenchIntake(b, open(b), 256, 1) }
+
+func BenchmarkIntakeLanes(b *testing.B) { storetest.BenchIntake(b, open(b), 256, 2) }
+
+func BenchmarkListWorkOrders(b *testing.B) { storetest.BenchWorkOrders(b, open(b)) }

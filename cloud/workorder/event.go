@@ -149,6 +149,7 @@ func (w *WorkOrder) Apply(e *Event) error {
 			w.Evidence = append(w.Evidence, *ev)
 			if ev.Incident != "" {
 				w.Incidents = append(w.Incidents, ev.Incident)
+				w.linked = append(w.linked, ev.Incident)
 			}
 		}
 		if ev.Incident == "" {

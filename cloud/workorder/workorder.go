@@ -53,6 +53,18 @@ type WorkOrder struct {
 	VerifiedAt   *time.Time  `json:"verified_at,omitempty"`
 	EscalatedAt  *time.Time  `json:"escalated_at,omitempty"`
 	Version      int         `json:"version"`
+
+	// linked lists incidents attached since the work order was loaded,
+	// for the store to index; not part of the projection.
+	linked []string
+}
+
+// Linked returns the incidents attached since the work order was loaded
+// or last saved, and forgets them: a store indexes them on Save.
+func (w *WorkOrder) Linked() []string {
+	l := w.linked
+	w.linked = nil
+	return l
 }
 
 // Evidence is what one incident, or one person's report, says about the

@@ -41,8 +41,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // TestServe runs the whole program: a token made offline, the server
 // started on a config file, an incident published on NATS, the work order
@@ -86,7 +90,9 @@ shutdown_timeout: 5s
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
 	env := map[string]string{"FROSTLINE_ADMIN_TOKEN": "admin-token-for-tests-only"}
-	go func() { done <- run(ctx, []string{"--config", cfgFile}, func(k string) string { return env[k] }, io.Discard, logs) }()
+	go func() {
+		done <- run(ctx, []string{"--config", cfgFile}, func(k string) string { return env[k] }, io.Discard, logs)
+	}()
 	base := "http://" + addr
 	waitFor(t, func() bool {
 		resp, err := http.Get(base + "/readyz")

@@ -35,6 +35,11 @@ type Dialect struct {
 	NextNumber string
 	// Lock and Unlock serialise migrations across replicas; may be empty.
 	Lock, Unlock string
+	// SetNumber moves the work-order number past $1 (after seeding).
+	SetNumber string
+	// Series is a query of one column n running from $1 to $2, used to
+	// seed benchmark data inside the database.
+	Series string
 	// Retryable reports whether a transaction failed only because of a
 	// concurrent writer, and may simply be run again.
 	Retryable func(error) bool
@@ -258,21 +263,40 @@ func (t *Tx) Save(ctx context.Context, w *workorder.WorkOrder, events []workorde
 			return &staleError{id: w.ID}
 		}
 	}
+	// All events in one statement, all new incident links in another:
+	// round trips are what intake throughput is made of.
+	var q strings.Builder
+	q.WriteString(`INSERT INTO wo_events (wo, version, at, data) VALUES `)
+	eargs := make([]any, 0, 4*len(events))
 	for i := range events {
 		e := &events[i]
 		ed, err := json.Marshal(e)
 		if err != nil {
 			return err
 		}
-		if _, err := t.tx.ExecContext(ctx, `INSERT INTO wo_events (wo, version, at, data) VALUES ($1, $2, $3, $4)`,
-			w.ID, e.Version, micros(e.At), string(ed)); err != nil {
-			return fmt.Errorf("append event: %w", err)
+		if i > 0 {
+			q.WriteString(", ")
 		}
-		if e.Evidence != nil && e.Evidence.Incident != "" {
-			if _, err := t.tx.ExecContext(ctx, `INSERT INTO wo_incidents (incident, wo) VALUES ($1, $2) ON CONFLICT (incident) DO NOTHING`,
-				e.Evidence.Incident, w.ID); err != nil {
-				return fmt.Errorf("link incident: %w", err)
+		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d)", 4*i+1, 4*i+2, 4*i+3, 4*i+4)
+		eargs = append(eargs, w.ID, e.Version, micros(e.At), string(ed))
+	}
+	if _, err := t.tx.ExecContext(ctx, q.String(), eargs...); err != nil {
+		return fmt.Errorf("append events: %w", err)
+	}
+	if linked := w.Linked(); len(linked) > 0 {
+		q.Reset()
+		q.WriteString(`INSERT INTO wo_incidents (incident, wo) VALUES `)
+		largs := make([]any, 0, 2*len(linked))
+		for i, inc := range linked {
+			if i > 0 {
+				q.WriteString(", ")
 			}
+			fmt.Fprintf(&q, "($%d, $%d)", 2*i+1, 2*i+2)
+			largs = append(largs, inc, w.ID)
+		}
+		q.WriteString(` ON CONFLICT (incident) DO NOTHING`)
+		if _, err := t.tx.ExecContext(ctx, q.String(), largs...); err != nil {
+			return fmt.Errorf("link incidents: %w", err)
 		}
 	}
 	return nil

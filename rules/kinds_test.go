@@ -151,6 +151,9 @@ rules:
 			"+2h55m cleared waco-1 cooler-high P2",
 		},
 	}, {
+		// after counts from the episode's start, +1h (see
+		// TestEscalationAfterCountsFromOpening: from the opening, +1h10m,
+		// it would be +1h40m).
 		name: "escalation after a time open",
 		rules: `
 rules:

@@ -61,10 +61,10 @@ func DefaultConfig() Config {
 		FlushInterval: time.Second,
 		Timeout:       10 * time.Second,
 		Durable:       "frostline-cloud-telemetry",
-		AckWait:       time.Minute,
+		AckWait:       2 * time.Minute,
 		RetryMin:      time.Second,
-		RetryMax:      time.Minute,
-		StreamMaxAge:  7 * 24 * time.Hour,
+		RetryMax:      30 * time.Second,
+		StreamMaxAge:  30 * 24 * time.Hour, // as the edge creates it
 		CreateStream:  true,
 	}
 }
@@ -110,9 +110,11 @@ func (c *Config) Validate() error {
 	if c.RetryMax > 0 && c.RetryMin > c.RetryMax {
 		bad("retry_min", "%s is more than retry_max %s", c.RetryMin, c.RetryMax)
 	}
-	if c.AckWait > 0 && c.Timeout > 0 && c.AckWait <= c.Timeout+c.FlushInterval {
-		bad("ack_wait", "%s must exceed timeout + flush_interval (%s), or messages are redelivered while being written",
-			c.AckWait, c.Timeout+c.FlushInterval)
+	// A held batch is marked in progress before each wait and write; the
+	// longest stretch without a mark must end before AckWait does, or
+	// JetStream hands the batch to another replica meanwhile.
+	if need := c.Timeout + max(c.FlushInterval, c.RetryMax); c.AckWait > 0 && c.AckWait <= need {
+		bad("ack_wait", "%s must exceed timeout + max(flush_interval, retry_max) = %s", c.AckWait, need)
 	}
 	if c.Durable == "" {
 		bad("durable", "required")

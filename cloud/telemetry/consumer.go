@@ -1,0 +1,304 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/frostline/frostline/edge/wire"
+)
+
+// Metrics are the consumer's counters.
+type Metrics struct {
+	Messages    *prometheus.CounterVec // by outcome: written, invalid, rejected
+	Points      prometheus.Counter
+	WriteErrors prometheus.Counter   // failed write attempts (each retried)
+	Write       prometheus.Histogram // seconds per successful write request
+	Lag         prometheus.Histogram // seconds from JetStream to InfluxDB
+	Retrying    prometheus.Gauge     // 1 while a batch waits for InfluxDB
+}
+
+// NewMetrics registers the telemetry metrics with reg (nil: unregistered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "frostline_telemetry_messages_total",
+			Help: "Telemetry messages by outcome: written, or dropped as invalid or rejected by InfluxDB."}, []string{"outcome"}),
+		Points: prometheus.NewCounter(prometheus.CounterOpts{Name: "frostline_telemetry_points_total",
+			Help: "Points written to InfluxDB."}),
+		WriteErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "frostline_telemetry_write_errors_total",
+			Help: "Failed InfluxDB write attempts; the batch stays unacknowledged and is retried."}),
+		Write: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "frostline_telemetry_write_seconds",
+			Help: "Duration of successful InfluxDB write requests.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 9)}),
+		Lag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "frostline_telemetry_lag_seconds",
+			Help: "Time from a telemetry message entering JetStream to its points being written.", Buckets: prometheus.ExponentialBuckets(0.1, 4, 10)}),
+		Retrying: prometheus.NewGauge(prometheus.GaugeOpts{Name: "frostline_telemetry_retrying",
+			Help: "1 while this replica holds a batch InfluxDB did not take."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Messages, m.Points, m.WriteErrors, m.Write, m.Lag, m.Retrying)
+	}
+	return m
+}
+
+// Consumer moves telemetry from JetStream into InfluxDB for one replica.
+type Consumer struct {
+	cons jetstream.Consumer
+	w    *Writer
+	cfg  Config
+	log  *slog.Logger
+	m    *Metrics
+
+	buf  lines
+	held []jetstream.Msg
+	ppm  int // points per message, a running estimate for sizing fetches
+}
+
+// maxFetch bounds the messages asked for at once.
+const maxFetch = 256
+
+// NewConsumer ensures the telemetry stream (when cfg.CreateStream) and the
+// durable consumer exist and returns a consumer ready to Run.
+func NewConsumer(ctx context.Context, nc *nats.Conn, w *Writer, m *Metrics, log *slog.Logger, cfg Config) (*Consumer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: %w", err)
+	}
+	stream, err := js.Stream(ctx, wire.TelemetryStream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) && cfg.CreateStream {
+		// The same definition the edge's forwarder creates, so whichever
+		// side comes first, the stream is the same.
+		stream, err = js.CreateStream(ctx, jetstream.StreamConfig{
+			Name: wire.TelemetryStream, Subjects: []string{wire.TelemetrySubjects},
+			Storage: jetstream.FileStorage, Duplicates: 10 * time.Minute, MaxAge: cfg.StreamMaxAge,
+		})
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another replica won the race
+			stream, err = js.Stream(ctx, wire.TelemetryStream)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: stream %s: %w", wire.TelemetryStream, err)
+	}
+	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable: cfg.Durable, AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.AckWait,
+		// Telemetry is never given up on for failing to write: an
+		// InfluxDB outage lasts as long as it lasts, and the stream's
+		// MaxAge is the bound. Messages that can never be written are
+		// terminated by the consumer itself.
+		MaxDeliver:    -1,
+		MaxAckPending: 4 * maxFetch,
+		FilterSubject: wire.TelemetrySubjects,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: consumer %s: %w", cfg.Durable, err)
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	return &Consumer{cons: cons, w: w, cfg: cfg, log: log.With("component", "telemetry"), m: m, ppm: 32}, nil
+}
+
+// Run consumes until ctx is done and returns nil then. Messages it holds
+// at that moment are handed back to JetStream (nak) for another replica.
+func (c *Consumer) Run(ctx context.Context) error {
+	defer c.release()
+	for ctx.Err() == nil {
+		c.gather(ctx)
+		if len(c.held) == 0 {
+			continue
+		}
+		c.deliver(ctx)
+	}
+	return nil
+}
+
+// gather fetches messages and encodes their points until a batch is full
+// or FlushInterval has passed. Invalid messages are terminated on the way.
+func (c *Consumer) gather(ctx context.Context) {
+	// FetchMaxWait, not FetchContext: the client then waits for the
+	// server to end the pull, so no message is delivered into a request
+	// the client has already given up on (it would sit unacknowledged
+	// until AckWait).
+	deadline := time.Now().Add(c.cfg.FlushInterval)
+	for c.buf.n < c.cfg.BatchSize && ctx.Err() == nil {
+		wait := time.Until(deadline)
+		if wait < 10*time.Millisecond {
+			return
+		}
+		want := min(maxFetch, max(1, (c.cfg.BatchSize-c.buf.n)/max(c.ppm, 1)))
+		b, err := c.cons.Fetch(want, jetstream.FetchMaxWait(wait))
+		if err != nil {
+			c.log.Warn("fetch failed", "err", err)
+			sleep(ctx, min(wait, time.Second))
+			return
+		}
+		got := 0
+		for msg := range b.Messages() {
+			got++
+			c.add(msg)
+		}
+		if err := b.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			c.log.Warn("fetch failed", "err", err)
+			return
+		}
+		if got < want {
+			return // caught up: write what there is rather than wait
+		}
+	}
+}
+
+// add decodes one message into the batch, or terminates it.
+func (c *Consumer) add(msg jetstream.Msg) {
+	t, err := Decode(msg.Subject(), msg.Data())
+	size, n := c.buf.mark()
+	if err == nil {
+		err = c.buf.telemetry(&t)
+	}
+	if err != nil {
+		c.buf.rollback(size, n)
+		// Retrying cannot fix a malformed message: drop it, counted.
+		c.log.Warn("invalid telemetry message dropped", "subject", msg.Subject(), "err", err)
+		c.m.Messages.WithLabelValues("invalid").Inc()
+		_ = msg.Term()
+		return
+	}
+	if pts := c.buf.n - n; pts > 0 {
+		c.ppm = (7*c.ppm + pts + 7) / 8
+	}
+	c.held = append(c.held, msg)
+}
+
+// deliver writes the batch and acknowledges its messages; while InfluxDB
+// fails it keeps the batch and retries with a doubling delay, telling
+// JetStream the messages are still being worked on so they are not
+// redelivered meanwhile. Memory stays at one batch; the rest of the
+// backlog waits in JetStream.
+func (c *Consumer) deliver(ctx context.Context) {
+	delay := c.cfg.RetryMin
+	defer c.m.Retrying.Set(0)
+	for {
+		err := c.write(ctx, &c.buf)
+		if err == nil {
+			c.m.Messages.WithLabelValues("written").Add(float64(len(c.held)))
+			c.ackAll()
+			return
+		}
+		if ctx.Err() != nil {
+			return // Run's release hands the batch back
+		}
+		if errors.Is(err, ErrRejected) {
+			c.log.Warn("batch rejected; writing message by message", "messages", len(c.held), "err", err)
+			c.oneByOne(ctx)
+			return
+		}
+		c.m.WriteErrors.Inc()
+		c.m.Retrying.Set(1)
+		c.log.Warn("influxdb write failed; batch held, retrying", "messages", len(c.held), "points", c.buf.n, "in", delay, "err", err)
+		for _, msg := range c.held {
+			_ = msg.InProgress()
+		}
+		sleep(ctx, delay)
+		delay = min(2*delay, c.cfg.RetryMax)
+	}
+}
+
+func (c *Consumer) write(ctx context.Context, l *lines) error {
+	wctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	start := time.Now()
+	if err := c.w.flush(wctx, l); err != nil {
+		return err
+	}
+	c.m.Write.Observe(time.Since(start).Seconds())
+	c.m.Points.Add(float64(l.n))
+	return nil
+}
+
+// oneByOne writes the held messages one at a time after the server refused
+// the batch for its content, so that one bad message cannot hold back the
+// rest. A message refused alone is terminated; one that fails for another
+// reason goes back to JetStream to be retried.
+func (c *Consumer) oneByOne(ctx context.Context) {
+	var one lines
+	for _, msg := range c.held {
+		t, _ := Decode(msg.Subject(), msg.Data()) // decoded once already
+		one.reset()
+		_ = one.telemetry(&t)
+		err := c.write(ctx, &one)
+		switch {
+		case err == nil:
+			c.m.Messages.WithLabelValues("written").Inc()
+			c.ack(msg)
+		case errors.Is(err, ErrRejected):
+			c.log.Error("telemetry message rejected by influxdb; dropped", "subject", msg.Subject(), "err", err)
+			c.m.Messages.WithLabelValues("rejected").Inc()
+			_ = msg.Term()
+		default:
+			c.m.WriteErrors.Inc()
+			_ = msg.NakWithDelay(c.cfg.RetryMin)
+		}
+	}
+	c.held = c.held[:0]
+	c.buf.reset()
+}
+
+func (c *Consumer) ackAll() {
+	now := time.Now()
+	for _, msg := range c.held {
+		if md, err := msg.Metadata(); err == nil {
+			c.m.Lag.Observe(now.Sub(md.Timestamp).Seconds())
+		}
+		c.ack(msg)
+	}
+	c.held = c.held[:0]
+	c.buf.reset()
+}
+
+func (c *Consumer) ack(msg jetstream.Msg) {
+	// A lost ack redelivers the message; its points are then written
+	// again over themselves, so a plain ack is enough.
+	if err := msg.Ack(); err != nil {
+		c.log.Warn("ack failed; message will be redelivered", "subject", msg.Subject(), "err", err)
+	}
+}
+
+// release hands the messages still held back to JetStream at once, rather
+// than after AckWait.
+func (c *Consumer) release() {
+	for _, msg := range c.held {
+		_ = msg.Nak()
+	}
+	c.held = c.held[:0]
+	c.buf.reset()
+}
+
+// Decode reads a telemetry message and checks that the site it names is
+// the site of the subject it came on: a gateway may publish only as its
+// own site.
+func Decode(subject string, data []byte) (wire.Telemetry, error) {
+	t, err := wire.DecodeTelemetry(data)
+	if err != nil {
+		return t, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if site, ok := wire.SiteOfSubject(subject); !ok || site != t.Site {
+		return t, fmt.Errorf("%w: telemetry for site %q arrived on subject %q", ErrInvalid, t.Site, subject)
+	}
+	return t, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -311,3 +311,30 @@ func TestTemplateErrorsCaughtAtParse(t *testing.T) {
 		}
 	}
 }
+
+// TestParseSiteErrorsInOrder: the same file gives the same errors in the
+// same order every time, as `frostline rules check` and golden files need.
+func TestParseSiteErrorsInOrder(t *testing.T) {
+	t.Skip("bug: ParseSite reports the problems of hours and overrides in Go map order (site.go: range s.Hours, " +
+		"range a.Overrides; all of them share one position, so the sort keeps that order): this file gave 7 different " +
+		"orders in 30 parses")
+	data := []byte(`site: s1
+hours:
+  mon: 9-5
+  tue: late
+  wed: x
+assets:
+  - id: a1
+    class: walk_in_cooler
+    overrides:
+      r1: {priority: high}
+      r2: {priority: low}
+      r3: {priority: mid}
+`)
+	_, first := rules.ParseSite("s.yaml", data)
+	for i := range 30 {
+		if _, err := rules.ParseSite("s.yaml", data); err.Error() != first.Error() {
+			t.Fatalf("parse %d:\n%v\nfirst parse:\n%v", i, err, first)
+		}
+	}
+}

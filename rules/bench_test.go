@@ -96,14 +96,15 @@ func BenchmarkObserve(b *testing.B) {
 }
 
 // BenchmarkSnapshotBytes reports the snapshot size per (series x rule)
-// instance, by kind, after a day of one store: the JSON an edge agent
-// writes to keep its episodes across a restart.
+// instance, by kind, after two days of one store (every window of the
+// pack, up to the 24 h baselines, full): the JSON an edge agent writes to
+// keep its episodes across a restart.
 func BenchmarkSnapshotBytes(b *testing.B) {
 	eng, err := rules.NewEngine(defaultPack(b), parseSites(b, []string{benchSite}), rules.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	observeAll(b, eng, storeStream(1))
+	observeAll(b, eng, storeStream(2))
 	var snap []byte
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -172,13 +173,13 @@ func instanceSizes(snap []byte) (map[string][]int, error) {
 }
 
 // TestStateBytes holds the engine to its target: at most 2 KB of snapshot
-// per (series x rule) instance, after a day of a store.
+// per (series x rule) instance, after two days of a store.
 func TestStateBytes(t *testing.T) {
 	eng, err := rules.NewEngine(defaultPack(t), parseSites(t, []string{benchSite}), rules.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	observeAll(t, eng, storeStream(1))
+	observeAll(t, eng, storeStream(2))
 	snap, err := eng.Snapshot()
 	if err != nil {
 		t.Fatal(err)

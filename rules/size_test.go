@@ -18,7 +18,9 @@ func BenchmarkStateStructSizes(b *testing.B) {
 	}{
 		{"threshold", unsafe.Sizeof(levelState{})},
 		{"threshold+average", unsafe.Sizeof(levelState{}) + unsafe.Sizeof(avgRing{})},
+		{"threshold+floor+baseline", unsafe.Sizeof(levelState{}) + unsafe.Sizeof(floorRing{}) + unsafe.Sizeof(baseRing{})},
 		{"trend", unsafe.Sizeof(trendState{})},
+		{"trend+baseline", unsafe.Sizeof(trendState{}) + unsafe.Sizeof(baseRing{})},
 		{"state", unsafe.Sizeof(stateState{})},
 		{"transitions", unsafe.Sizeof(transState{})},
 		{"flatline", unsafe.Sizeof(flatState{})},

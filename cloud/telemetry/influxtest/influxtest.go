@@ -40,7 +40,7 @@ func Binary(t testing.TB, name string) string {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("%s is required on CI: %v", name, err)
 		}
-		t.Skipf("%s not installed (apt-get install influxdb victoria-metrics); skipping", name)
+		t.Skipf("%s not installed (Debian: influxdb, victoria-metrics, prometheus); skipping", name)
 	}
 	return p
 }

@@ -61,6 +61,17 @@ func TestGolden(t *testing.T) {
 
 func engineFor(t testing.TB, dir string) *rules.Engine {
 	t.Helper()
+	set, sites := caseRules(t, dir)
+	eng, err := rules.NewEngine(set, sites, rules.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
+
+// caseRules reads a case folder's rules.yaml and site*.yaml.
+func caseRules(t testing.TB, dir string) (*rules.Set, []*rules.Site) {
+	t.Helper()
 	rs, err := rules.Parse("rules.yaml", readFile(t, filepath.Join(dir, "rules.yaml")))
 	if err != nil {
 		t.Fatal(err)
@@ -78,11 +89,7 @@ func engineFor(t testing.TB, dir string) *rules.Engine {
 		}
 		sites = append(sites, s)
 	}
-	eng, err := rules.NewEngine(set, sites, rules.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return eng
+	return set, sites
 }
 
 var timing = regexp.MustCompile(`(?m)^took .*\n`)

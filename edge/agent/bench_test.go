@@ -145,19 +145,8 @@ func BenchmarkMosquittoToOutbox(b *testing.B) {
 		cancel()
 		<-done
 	}()
-	counted := func() float64 {
-		mfs, _ := reg.Gather()
-		for _, mf := range mfs {
-			if mf.GetName() == "frostline_edge_readings_total" {
-				var n float64
-				for _, m := range mf.GetMetric() {
-					n += m.GetCounter().GetValue()
-				}
-				return n
-			}
-		}
-		return 0
-	}
+	counted := func() float64 { return gathered(reg, "frostline_edge_readings_total") }
+	commits0 := gathered(reg, "frostline_edge_outbox_commits_total")
 	t0 := time.Date(2026, 7, 6, 0, 0, 0, 0, time.UTC)
 	msgs := make([]edgetest.Message, b.N)
 	for k := range msgs {
@@ -183,4 +172,20 @@ func BenchmarkMosquittoToOutbox(b *testing.B) {
 	cpu := time.Duration(ru1.Utime.Nano()-ru0.Utime.Nano()) + time.Duration(ru1.Stime.Nano()-ru0.Stime.Nano())
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "readings/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/reading")
+	b.ReportMetric(float64(b.N)/(gathered(reg, "frostline_edge_outbox_commits_total")-commits0), "readings/commit")
+}
+
+// gathered sums a counter family's values.
+func gathered(reg *prometheus.Registry, name string) float64 {
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			var n float64
+			for _, m := range mf.GetMetric() {
+				n += m.GetCounter().GetValue()
+			}
+			return n
+		}
+	}
+	return 0
 }

@@ -292,7 +292,7 @@ func WaitStream(t testing.TB, url, stream string, n int, timeout time.Duration) 
 // waits for all of them: a publisher as fast as the broker takes it.
 func (p *Publisher) PublishAsync(t testing.TB, msgs []Message) {
 	t.Helper()
-	toks := make([]paho.Token, 0, 256)
+	toks := make([]paho.Token, 0, 4096)
 	flush := func() {
 		for _, tok := range toks {
 			if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {

@@ -40,5 +40,10 @@ func (db *DB) SeedHistory(ctx context.Context, from, to int64) error {
 	if _, err := db.Writer.ExecContext(ctx, db.Dialect.SetNumber, to); err != nil {
 		return fmt.Errorf("%s: seed: %w", db.Dialect.Name, err)
 	}
+	// Fresh statistics, as autovacuum (PostgreSQL) or a periodic ANALYZE
+	// (SQLite) would have after a load this size.
+	if _, err := db.Writer.ExecContext(ctx, `ANALYZE workorders`); err != nil {
+		return fmt.Errorf("%s: seed: %w", db.Dialect.Name, err)
+	}
 	return nil
 }

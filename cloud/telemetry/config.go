@@ -36,8 +36,11 @@ type Config struct {
 	FlushInterval time.Duration `yaml:"flush_interval"`
 	// Timeout bounds one write request.
 	Timeout time.Duration `yaml:"timeout"`
-	// Durable is the JetStream consumer's name, shared by every replica.
-	Durable string `yaml:"durable"`
+	// Durable is the telemetry consumer's name, shared by every replica;
+	// AnnotationsDurable that of the consumer writing incident events as
+	// annotations.
+	Durable            string `yaml:"durable"`
+	AnnotationsDurable string `yaml:"annotations_durable"`
 	// AckWait is how long JetStream waits for an acknowledgement before
 	// redelivering a message (to any replica). It must cover a write.
 	AckWait time.Duration `yaml:"ack_wait"`
@@ -45,27 +48,27 @@ type Config struct {
 	// InfluxDB fails; the delay doubles from RetryMin up to RetryMax.
 	RetryMin time.Duration `yaml:"retry_min"`
 	RetryMax time.Duration `yaml:"retry_max"`
-	// StreamMaxAge is how long the telemetry stream keeps messages when
-	// this consumer creates it: the longest InfluxDB outage survived.
-	StreamMaxAge time.Duration `yaml:"stream_max_age"`
-	// CreateStream lets the consumer create the telemetry stream when it
-	// does not exist (false where operators own the stream definitions).
+	// CreateStream lets a consumer create its stream when it does not
+	// exist, defined as the edge's forwarder and the intake define it
+	// (false where operators own the stream definitions). The stream's
+	// MaxAge (30 days for telemetry) is the longest InfluxDB outage
+	// survived.
 	CreateStream bool `yaml:"create_stream"`
 }
 
 // DefaultConfig returns the defaults; URL, token and bucket have none.
 func DefaultConfig() Config {
 	return Config{
-		Org:           "frostline",
-		BatchSize:     5000,
-		FlushInterval: time.Second,
-		Timeout:       10 * time.Second,
-		Durable:       "frostline-cloud-telemetry",
-		AckWait:       2 * time.Minute,
-		RetryMin:      time.Second,
-		RetryMax:      30 * time.Second,
-		StreamMaxAge:  30 * 24 * time.Hour, // as the edge creates it
-		CreateStream:  true,
+		Org:                "frostline",
+		BatchSize:          5000,
+		FlushInterval:      time.Second,
+		Timeout:            10 * time.Second,
+		Durable:            "frostline-cloud-telemetry",
+		AnnotationsDurable: "frostline-cloud-annotations",
+		AckWait:            2 * time.Minute,
+		RetryMin:           time.Second,
+		RetryMax:           30 * time.Second,
+		CreateStream:       true,
 	}
 }
 
@@ -102,7 +105,7 @@ func (c *Config) Validate() error {
 		field string
 		d     time.Duration
 	}{{"flush_interval", c.FlushInterval}, {"timeout", c.Timeout}, {"ack_wait", c.AckWait},
-		{"retry_min", c.RetryMin}, {"retry_max", c.RetryMax}, {"stream_max_age", c.StreamMaxAge}} {
+		{"retry_min", c.RetryMin}, {"retry_max", c.RetryMax}} {
 		if d.d <= 0 {
 			bad(d.field, "must be positive")
 		}
@@ -116,10 +119,15 @@ func (c *Config) Validate() error {
 	if need := c.Timeout + max(c.FlushInterval, c.RetryMax); c.AckWait > 0 && c.AckWait <= need {
 		bad("ack_wait", "%s must exceed timeout + max(flush_interval, retry_max) = %s", c.AckWait, need)
 	}
-	if c.Durable == "" {
-		bad("durable", "required")
-	} else if strings.ContainsAny(c.Durable, " .*>") {
-		bad("durable", "%q may not contain spaces or . * >", c.Durable)
+	for _, d := range []struct{ field, v string }{{"durable", c.Durable}, {"annotations_durable", c.AnnotationsDurable}} {
+		if d.v == "" {
+			bad(d.field, "required")
+		} else if strings.ContainsAny(d.v, " .*>") {
+			bad(d.field, "%q may not contain spaces or . * >", d.v)
+		}
+	}
+	if c.Durable != "" && c.Durable == c.AnnotationsDurable {
+		bad("annotations_durable", "%q is also the telemetry durable", c.Durable)
 	}
 	return errors.Join(errs...)
 }

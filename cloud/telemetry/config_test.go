@@ -22,7 +22,7 @@ func TestConfigValidate(t *testing.T) {
 		{"empty", func(c *Config) { *c = Config{} }, []string{
 			"telemetry.url: required", "telemetry.token: required", "telemetry.bucket: required",
 			"telemetry.batch_size: 0", "telemetry.flush_interval: must be positive", "telemetry.timeout: must be positive",
-			"telemetry.ack_wait: must be positive", "telemetry.durable: required"}},
+			"telemetry.ack_wait: must be positive", "telemetry.durable: required", "telemetry.annotations_durable: required"}},
 		{"bad url", func(c *Config) { c.URL = "influx:8086" }, []string{`telemetry.url: "influx:8086": want http://`}},
 		{"token twice", func(c *Config) { c.TokenFile = "/run/secrets/t" }, []string{"telemetry.token: give token or token_file"}},
 		{"bad db/rp", func(c *Config) { c.Bucket = "frostline/" }, []string{`telemetry.bucket: "frostline/": want bucket or db/rp`}},
@@ -30,6 +30,7 @@ func TestConfigValidate(t *testing.T) {
 		{"retry order", func(c *Config) { c.RetryMin = time.Hour }, []string{"telemetry.retry_min: 1h0m0s is more than retry_max"}},
 		{"ack wait too short", func(c *Config) { c.AckWait = 20 * time.Second }, []string{"telemetry.ack_wait: 20s must exceed timeout + max(flush_interval, retry_max) = 40s"}},
 		{"durable", func(c *Config) { c.Durable = "a.b" }, []string{"telemetry.durable: \"a.b\" may not contain"}},
+		{"same durables", func(c *Config) { c.AnnotationsDurable = c.Durable }, []string{"telemetry.annotations_durable: \"frostline-cloud-telemetry\" is also the telemetry durable"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok()

@@ -24,20 +24,22 @@ type Metrics struct {
 	Retrying    prometheus.Gauge     // 1 while a batch waits for InfluxDB
 }
 
-// NewMetrics registers the telemetry metrics with reg (nil: unregistered).
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// NewMetrics registers the metrics of the consumer of stream (a Source's
+// Stream) with reg (nil: unregistered). The consumers of both streams
+// share the metric names, told apart by a stream label.
+func NewMetrics(reg prometheus.Registerer, stream string) *Metrics {
 	m := &Metrics{
-		Messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "frostline_telemetry_messages_total",
-			Help: "Telemetry messages by outcome: written, or dropped as invalid or rejected by InfluxDB."}, []string{"outcome"}),
-		Points: prometheus.NewCounter(prometheus.CounterOpts{Name: "frostline_telemetry_points_total",
+		Messages: prometheus.NewCounterVec(prometheus.CounterOpts{ConstLabels: prometheus.Labels{"stream": stream}, Name: "frostline_telemetry_messages_total",
+			Help: "Messages written to InfluxDB, by outcome: written, or dropped as invalid or rejected by InfluxDB."}, []string{"outcome"}),
+		Points: prometheus.NewCounter(prometheus.CounterOpts{ConstLabels: prometheus.Labels{"stream": stream}, Name: "frostline_telemetry_points_total",
 			Help: "Points written to InfluxDB."}),
-		WriteErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "frostline_telemetry_write_errors_total",
+		WriteErrors: prometheus.NewCounter(prometheus.CounterOpts{ConstLabels: prometheus.Labels{"stream": stream}, Name: "frostline_telemetry_write_errors_total",
 			Help: "Failed InfluxDB write attempts; the batch stays unacknowledged and is retried."}),
-		Write: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "frostline_telemetry_write_seconds",
+		Write: prometheus.NewHistogram(prometheus.HistogramOpts{ConstLabels: prometheus.Labels{"stream": stream}, Name: "frostline_telemetry_write_seconds",
 			Help: "Duration of successful InfluxDB write requests.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 9)}),
-		Lag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "frostline_telemetry_lag_seconds",
-			Help: "Time from a telemetry message entering JetStream to its points being written.", Buckets: prometheus.ExponentialBuckets(0.1, 4, 10)}),
-		Retrying: prometheus.NewGauge(prometheus.GaugeOpts{Name: "frostline_telemetry_retrying",
+		Lag: prometheus.NewHistogram(prometheus.HistogramOpts{ConstLabels: prometheus.Labels{"stream": stream}, Name: "frostline_telemetry_lag_seconds",
+			Help: "Time from a message entering JetStream to its points being written.", Buckets: prometheus.ExponentialBuckets(0.1, 4, 10)}),
+		Retrying: prometheus.NewGauge(prometheus.GaugeOpts{ConstLabels: prometheus.Labels{"stream": stream}, Name: "frostline_telemetry_retrying",
 			Help: "1 while this replica holds a batch InfluxDB did not take."}),
 	}
 	if reg != nil {
@@ -46,8 +48,54 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// Consumer moves telemetry from JetStream into InfluxDB for one replica.
+// Source is a stream a Consumer moves into InfluxDB, and how one of its
+// messages becomes points.
+type Source struct {
+	Stream   string
+	Subjects string
+	// Stream definition used when the consumer creates the stream; the
+	// same as the edge's forwarder and the cloud intake create.
+	create  jetstream.StreamConfig
+	durable func(*Config) string
+	encode  func(l *lines, subject string, data []byte) error
+}
+
+// Sources: the edge's telemetry, and its incident events as annotations
+// (a second durable consumer on the stream the intake reads, so that
+// annotations get the same delivery as telemetry and an InfluxDB outage
+// never slows the intake down).
+var (
+	TelemetrySource = &Source{
+		Stream: wire.TelemetryStream, Subjects: wire.TelemetrySubjects,
+		create: jetstream.StreamConfig{Name: wire.TelemetryStream, Subjects: []string{wire.TelemetrySubjects},
+			Storage: jetstream.FileStorage, Duplicates: 10 * time.Minute, MaxAge: 30 * 24 * time.Hour},
+		durable: func(c *Config) string { return c.Durable },
+		encode: func(l *lines, subject string, data []byte) error {
+			t, err := Decode(subject, data)
+			if err != nil {
+				return err
+			}
+			return l.telemetry(&t)
+		},
+	}
+	IncidentSource = &Source{
+		Stream: wire.IncidentStream, Subjects: wire.IncidentSubjects,
+		create: jetstream.StreamConfig{Name: wire.IncidentStream, Subjects: []string{wire.IncidentSubjects},
+			Storage: jetstream.FileStorage, Duplicates: 10 * time.Minute, MaxAge: 14 * 24 * time.Hour},
+		durable: func(c *Config) string { return c.AnnotationsDurable },
+		encode: func(l *lines, subject string, data []byte) error {
+			inc, err := DecodeIncident(subject, data)
+			if err != nil {
+				return err
+			}
+			return l.incident(&inc.Event)
+		},
+	}
+)
+
+// Consumer moves one stream from JetStream into InfluxDB for one replica.
 type Consumer struct {
+	src  *Source
 	cons jetstream.Consumer
 	w    *Writer
 	cfg  Config
@@ -62,9 +110,11 @@ type Consumer struct {
 // maxFetch bounds the messages asked for at once.
 const maxFetch = 256
 
-// NewConsumer ensures the telemetry stream (when cfg.CreateStream) and the
-// durable consumer exist and returns a consumer ready to Run.
-func NewConsumer(ctx context.Context, nc *nats.Conn, w *Writer, m *Metrics, log *slog.Logger, cfg Config) (*Consumer, error) {
+// NewConsumer ensures the stream of src (creating it when
+// cfg.CreateStream) and the durable consumer exist, and returns a consumer
+// ready to Run. The durable is cfg.Durable for telemetry and
+// cfg.AnnotationsDurable for incidents.
+func NewConsumer(ctx context.Context, nc *nats.Conn, src *Source, w *Writer, m *Metrics, log *slog.Logger, cfg Config) (*Consumer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -72,38 +122,34 @@ func NewConsumer(ctx context.Context, nc *nats.Conn, w *Writer, m *Metrics, log 
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
-	stream, err := js.Stream(ctx, wire.TelemetryStream)
+	stream, err := js.Stream(ctx, src.Stream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) && cfg.CreateStream {
-		// The same definition the edge's forwarder creates, so whichever
-		// side comes first, the stream is the same.
-		stream, err = js.CreateStream(ctx, jetstream.StreamConfig{
-			Name: wire.TelemetryStream, Subjects: []string{wire.TelemetrySubjects},
-			Storage: jetstream.FileStorage, Duplicates: 10 * time.Minute, MaxAge: cfg.StreamMaxAge,
-		})
+		stream, err = js.CreateStream(ctx, src.create)
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another replica won the race
-			stream, err = js.Stream(ctx, wire.TelemetryStream)
+			stream, err = js.Stream(ctx, src.Stream)
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("telemetry: stream %s: %w", wire.TelemetryStream, err)
+		return nil, fmt.Errorf("telemetry: stream %s: %w", src.Stream, err)
 	}
+	durable := src.durable(&cfg)
 	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable: cfg.Durable, AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.AckWait,
-		// Telemetry is never given up on for failing to write: an
-		// InfluxDB outage lasts as long as it lasts, and the stream's
-		// MaxAge is the bound. Messages that can never be written are
-		// terminated by the consumer itself.
+		Durable: durable, AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.AckWait,
+		// Nothing is given up on for failing to write: an InfluxDB
+		// outage lasts as long as it lasts, and the stream's MaxAge is
+		// the bound. Messages that can never be written are terminated
+		// by the consumer itself.
 		MaxDeliver:    -1,
 		MaxAckPending: 4 * maxFetch,
-		FilterSubject: wire.TelemetrySubjects,
+		FilterSubject: src.Subjects,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("telemetry: consumer %s: %w", cfg.Durable, err)
+		return nil, fmt.Errorf("telemetry: consumer %s: %w", durable, err)
 	}
 	if m == nil {
-		m = NewMetrics(nil)
+		m = NewMetrics(nil, src.Stream)
 	}
-	return &Consumer{cons: cons, w: w, cfg: cfg, log: log.With("component", "telemetry"), m: m, ppm: 32}, nil
+	return &Consumer{src: src, cons: cons, w: w, cfg: cfg, log: log.With("component", "telemetry", "stream", src.Stream), m: m, ppm: 32}, nil
 }
 
 // Run consumes until ctx is done and returns nil then. Messages it holds
@@ -157,15 +203,11 @@ func (c *Consumer) gather(ctx context.Context) {
 
 // add decodes one message into the batch, or terminates it.
 func (c *Consumer) add(msg jetstream.Msg) {
-	t, err := Decode(msg.Subject(), msg.Data())
 	size, n := c.buf.mark()
-	if err == nil {
-		err = c.buf.telemetry(&t)
-	}
-	if err != nil {
+	if err := c.src.encode(&c.buf, msg.Subject(), msg.Data()); err != nil {
 		c.buf.rollback(size, n)
 		// Retrying cannot fix a malformed message: drop it, counted.
-		c.log.Warn("invalid telemetry message dropped", "subject", msg.Subject(), "err", err)
+		c.log.Warn("invalid message dropped", "subject", msg.Subject(), "err", err)
 		c.m.Messages.WithLabelValues("invalid").Inc()
 		_ = msg.Term()
 		return
@@ -229,16 +271,15 @@ func (c *Consumer) write(ctx context.Context, l *lines) error {
 func (c *Consumer) oneByOne(ctx context.Context) {
 	var one lines
 	for _, msg := range c.held {
-		t, _ := Decode(msg.Subject(), msg.Data()) // decoded once already
 		one.reset()
-		_ = one.telemetry(&t)
+		_ = c.src.encode(&one, msg.Subject(), msg.Data()) // encoded once already
 		err := c.write(ctx, &one)
 		switch {
 		case err == nil:
 			c.m.Messages.WithLabelValues("written").Inc()
 			c.ack(msg)
 		case errors.Is(err, ErrRejected):
-			c.log.Error("telemetry message rejected by influxdb; dropped", "subject", msg.Subject(), "err", err)
+			c.log.Error("message rejected by influxdb; dropped", "subject", msg.Subject(), "err", err)
 			c.m.Messages.WithLabelValues("rejected").Inc()
 			_ = msg.Term()
 		default:
@@ -301,4 +342,17 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// DecodeIncident reads an incident message and checks its site against
+// its subject, as the intake does.
+func DecodeIncident(subject string, data []byte) (wire.Incident, error) {
+	inc, err := wire.DecodeIncident(data)
+	if err != nil {
+		return inc, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if site, ok := wire.SiteOfSubject(subject); !ok || site != inc.Site {
+		return inc, fmt.Errorf("%w: incident for site %q arrived on subject %q", ErrInvalid, inc.Site, subject)
+	}
+	return inc, nil
 }

@@ -100,14 +100,14 @@ type replica struct {
 	done   chan error
 }
 
-func startReplica(t testing.TB, nc *nats.Conn, cfg telemetry.Config) *replica {
+func startReplica(t testing.TB, nc *nats.Conn, src *telemetry.Source, cfg telemetry.Config) *replica {
 	t.Helper()
 	w, err := telemetry.NewWriter(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := telemetry.NewMetrics(nil)
-	c, err := telemetry.NewConsumer(context.Background(), nc, w, m, quiet(), cfg)
+	m := telemetry.NewMetrics(nil, src.Stream)
+	c, err := telemetry.NewConsumer(context.Background(), nc, src, w, m, quiet(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,11 @@ func (r *replica) stop(t testing.TB) {
 func consumerInfo(t testing.TB, nc *nats.Conn, durable string) *jetstream.ConsumerInfo {
 	t.Helper()
 	js, _ := jetstream.New(nc)
-	c, err := js.Consumer(context.Background(), wire.TelemetryStream, durable)
+	stream := wire.TelemetryStream
+	if durable == telemetry.DefaultConfig().AnnotationsDurable {
+		stream = wire.IncidentStream
+	}
+	c, err := js.Consumer(context.Background(), stream, durable)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +176,7 @@ func TestVictoriaMetrics(t *testing.T) {
 	ns := runNATS(t)
 	nc := connect(t, ns)
 	cfg := config(vm.URL, "frostline-token", "frostline")
-	a, b := startReplica(t, nc, cfg), startReplica(t, nc, cfg)
+	a, b := startReplica(t, nc, telemetry.TelemetrySource, cfg), startReplica(t, nc, telemetry.TelemetrySource, cfg)
 	publish(t, nc, sample.Telemetry)
 	waitAcked(t, nc, cfg.Durable, uint64(len(sample.Telemetry)), 30*time.Second)
 
@@ -245,7 +249,7 @@ func TestInfluxDBDown(t *testing.T) {
 	nc := connect(t, ns)
 	cfg := config(db.WriteURL, db.Token, db.Bucket)
 	cfg.BatchSize = 500
-	r := startReplica(t, nc, cfg)
+	r := startReplica(t, nc, telemetry.TelemetrySource, cfg)
 
 	publish(t, nc, first)
 	waitAcked(t, nc, cfg.Durable, uint64(len(first)), 30*time.Second)
@@ -304,7 +308,7 @@ func TestInvalidTerminated(t *testing.T) {
 	ns := runNATS(t)
 	nc := connect(t, ns)
 	cfg := config(vm.URL, "t", "frostline")
-	r := startReplica(t, nc, cfg)
+	r := startReplica(t, nc, telemetry.TelemetrySource, cfg)
 	at := time.Date(2026, 7, 6, 0, 0, 0, 0, time.UTC)
 	good := func(id string) wire.Telemetry {
 		return wire.Telemetry{Schema: wire.TelemetrySchema, Site: "store-1", Batch: id, Rollups: []wire.Rollup{
@@ -323,5 +327,57 @@ func TestInvalidTerminated(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(r.m.Messages.WithLabelValues("written")); got != 2 {
 		t.Errorf("written: %v, want 2", got)
+	}
+}
+
+// TestIncidentAnnotations runs the annotation consumer on the incident
+// stream against a real InfluxDB 1.6 and checks that every incident event
+// of a day of the sample is an annotation point, once, even when the
+// edge sends them all twice (a re-send after a crash, under new message
+// ids so that JetStream cannot de-duplicate them).
+func TestIncidentAnnotations(t *testing.T) {
+	db := influxtest.StartInfluxDB(t, "frostline")
+	sample := influxtest.ReplaySample(t, 3*8*4*60*24)
+	if len(sample.Incidents) == 0 {
+		t.Fatal("no incidents in a day of the sample")
+	}
+	ns := runNATS(t)
+	nc := connect(t, ns)
+	cfg := config(db.WriteURL, db.Token, db.Bucket)
+	startReplica(t, nc, telemetry.IncidentSource, cfg)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		for i := range sample.Incidents {
+			inc := &sample.Incidents[i]
+			b, err := json.Marshal(inc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := &nats.Msg{Subject: wire.IncidentSubject(inc.Site), Data: b,
+				Header: nats.Header{wire.MsgIDHeader: {fmt.Sprintf("%s-r%d", inc.MsgID(), round)}}}
+			if _, err := js.PublishMsg(context.Background(), msg); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitAcked(t, nc, cfg.AnnotationsDurable, uint64(2*len(sample.Incidents)), 30*time.Second)
+	if got := db.Count(t, "incidents", "incident"); got != len(sample.Incidents) {
+		t.Errorf("incident annotations: %d, want %d", got, len(sample.Incidents))
+	}
+	res, err := db.Query(`SELECT count("incident") FROM "incidents" WHERE "event" = 'opened'`)
+	if err != nil || len(res) == 0 {
+		t.Fatalf("opened: %v %v", res, err)
+	}
+	opened := 0
+	for i := range sample.Incidents {
+		if sample.Incidents[i].Event.Event == "opened" {
+			opened++
+		}
+	}
+	if got := int(res[0].Values[0][1].(float64)); got != opened {
+		t.Errorf("opened annotations: %d, want %d", got, opened)
 	}
 }

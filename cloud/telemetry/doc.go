@@ -5,8 +5,9 @@
 // schema is in docs/telemetry.md; this package is its only writer.
 //
 // Delivery. The edge publishes wire.Telemetry batches to JetStream
-// (wire.TelemetryStream). A Consumer, one per cloud replica on a durable
-// pull consumer they all share, fetches them, writes their points with the
+// (wire.TelemetryStream) and incident events to wire.IncidentStream. A
+// Consumer per stream (TelemetrySource, IncidentSource), one per cloud
+// replica on a durable pull consumer they all share, fetches them, writes their points with the
 // client's blocking write API in batches, and acknowledges a message only
 // after every one of its points is written. While InfluxDB is down nothing
 // is acknowledged: the messages are nak'ed with a growing delay and the
@@ -21,9 +22,15 @@
 // redelivered message (a crash between write and ack, a replica killed
 // mid-batch) therefore rewrites points, it never adds any.
 //
+// The annotation consumer reads the incident stream beside the intake,
+// under its own durable name, so an InfluxDB outage never slows the
+// work-order path; WriteIncidents is there for a caller that has incident
+// events in hand.
+//
 // Cardinality. Tags are only site, asset, asset_class and metric on the
-// telemetry measurements, plus problem, priority and event on incidents and
-// scope and vendor on KPIs: series are bounded by sites x assets x metrics.
+// telemetry measurements, plus problem, rule, priority and event on
+// incidents and scope and vendor on KPIs: series are bounded by sites x
+// assets x metrics (docs/telemetry.md has the sums).
 // Everything that grows without bound (incident ids, summaries, values) is
 // a field.
 package telemetry

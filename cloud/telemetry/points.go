@@ -209,10 +209,14 @@ func (l *lines) incident(ev *rules.Event) error {
 		return fmt.Errorf("%w: incident %s without time or event", ErrInvalid, ev.Incident)
 	}
 	mark := len(l.b)
+	// rule is a tag, not only a field: two rules may name the same
+	// problem on one asset and update in step (compressor-long-run and
+	// compressor-high-duty do on the sample), and a point's identity is
+	// its tags and time, so without it one would overwrite the other.
+	// Rules are a bounded set, like problems.
 	l.start(Incidents, "asset", ev.Asset, "event", string(ev.Event), "priority", ev.Priority,
-		"problem", ev.Problem, "site", ev.Site)
+		"problem", ev.Problem, "rule", ev.Rule, "site", ev.Site)
 	l.str("incident", ev.Incident)
-	l.str("rule", ev.Rule)
 	l.str("title", ev.Title)
 	l.str("summary", ev.Summary)
 	l.float("value", ev.Value)

@@ -38,7 +38,7 @@ func TestLines(t *testing.T) {
 			return l.incident(&rules.Event{Event: rules.Opened, Incident: "inc_1", Site: "store-1", Asset: "waco-1", Rule: "r",
 				Problem: "temp_trend", Priority: "P2", Title: `"warm"`, Summary: "line\nbreak", At: t0, Value: 4.5, Peak: 4.5,
 				Limit: &limit, PredictedAt: ptr(t0.Add(90 * time.Minute))})
-		}, `incidents,asset=waco-1,event=opened,priority=P2,problem=temp_trend,site=store-1 incident="inc_1",rule="r",title="\"warm\"",summary="line break",value=4.5,peak=4.5,limit=5,hours_to_limit=1.5 1783332000000`},
+		}, `incidents,asset=waco-1,event=opened,priority=P2,problem=temp_trend,rule=r,site=store-1 incident="inc_1",title="\"warm\"",summary="line break",value=4.5,peak=4.5,limit=5,hours_to_limit=1.5 1783332000000`},
 		{"work order", func(l *lines) error {
 			return l.workOrder(&WorkOrderEvent{At: t0, Site: "store-1", Asset: "waco-1", Problem: "no_cooling", Priority: "P1",
 				Event: "dispatched", WorkOrder: "WO-42", Incident: "inc_1", Vendor: "Arctic Co"})

@@ -37,8 +37,9 @@ tidy: ## fail when go.mod or go.sum drift from the code
 	git diff --exit-code go.mod go.sum
 
 fuzz: ## run each fuzz target for a short while
-	$(GO) test ./rules -run '^$$' -fuzz FuzzParse -fuzztime 30s
-	$(GO) test ./rules/replay -run '^$$' -fuzz FuzzReader -fuzztime 30s
+	$(GO) test ./rules -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s -fuzzminimizetime 5s
+	$(GO) test ./rules -run '^$$' -fuzz '^FuzzParseSite$$' -fuzztime 30s -fuzzminimizetime 5s
+	$(GO) test ./rules/replay -run '^$$' -fuzz '^FuzzReader$$' -fuzztime 30s -fuzzminimizetime 5s
 
 clean: ## remove build output
 	rm -rf $(BIN)

@@ -90,6 +90,10 @@ type Options struct {
 	// change) is trusted after its asset last reported anything; a state
 	// is never carried across an outage. Default 30m.
 	Stale time.Duration
+	// MaxAhead is how far ahead of the newest event time seen a reading may
+	// be before it needs its series' next reading to confirm the jump.
+	// Default 1h.
+	MaxAhead time.Duration
 	// Despike is the largest jump, in C, a temperature may make between two
 	// consecutive samples without being confirmed by the next one; a lone
 	// spike is dropped as a glitch. Default 5 C; negative disables.
@@ -106,6 +110,9 @@ func (o *Options) defaults() {
 	if o.Stale == 0 {
 		o.Stale = 30 * time.Minute
 	}
+	if o.MaxAhead == 0 {
+		o.MaxAhead = time.Hour
+	}
 	if o.Despike == 0 {
 		o.Despike = 5
 	}
@@ -116,6 +123,8 @@ type Stats struct {
 	Readings      uint64 // readings evaluated
 	Reordered     uint64 // out of order but within lateness: used for values only
 	Late          uint64 // older than lateness: dropped
+	Held          uint64 // far ahead of the watermark: held for their series to confirm
+	Future        uint64 // held, then contradicted by the series: dropped
 	UnknownSite   uint64
 	UnknownAsset  uint64
 	UnknownMetric uint64
@@ -140,11 +149,15 @@ type held struct {
 	PrevChanged int64   `json:"prev_changed"`
 	Interval    float64 `json:"interval"` // learned reporting interval, ns (EWMA)
 	Changes     uint32  `json:"changes"`
+	Slow        uint8   `json:"slow,omitempty"` // long intervals in a row
 	Seen        bool    `json:"seen"`
 	// A sample held back by despiking until the next one confirms it.
 	Suspect   bool    `json:"suspect,omitempty"`
 	SuspectV  float64 `json:"suspect_v,omitempty"`
 	SuspectAt int64   `json:"suspect_at,omitempty"`
+	// An unconfirmed reading far ahead of the watermark.
+	FutureAt int64   `json:"future_at,omitempty"`
+	FutureV  float64 `json:"future_v,omitempty"`
 }
 
 type assetKey struct{ site, asset string }
@@ -314,7 +327,43 @@ func (e *Engine) Observe(dst []Event, r Reading) ([]Event, error) {
 		e.stats.Late++
 		return dst, ErrLate
 	}
+	// A reading far ahead of everything seen so far is held back until its
+	// series' next reading agrees: a clock gone wrong would otherwise make
+	// every later reading of the series look late, while a real jump (a
+	// store back after hours offline) only waits one reading.
+	ahead := int64(e.opts.MaxAhead)
+	var confirmed bool
+	if h.FutureAt != 0 {
+		if confirmed = t >= h.FutureAt-ahead && t <= h.FutureAt+ahead; !confirmed {
+			e.stats.Future++ // the held one was wrong: drop it
+			h.FutureAt = 0
+		}
+	}
+	if e.wm != 0 && t > e.wm+ahead && !confirmed {
+		h.FutureAt, h.FutureV = t, r.Value
+		e.stats.Held++
+		return dst, nil
+	}
 	e.out = dst
+	if confirmed {
+		first := r
+		first.At, first.Value = time.Unix(0, h.FutureAt), h.FutureV
+		h.FutureAt = 0
+		e.observe(a, first)
+	}
+	e.observe(a, r)
+	dst, e.out = e.out, nil
+	return dst, nil
+}
+
+// observe evaluates an accepted reading; events go to e.out.
+func (e *Engine) observe(a *assetState, r Reading) {
+	t := r.At.UnixNano()
+	h := &a.held[r.Metric]
+	if h.Seen && t < h.At-int64(e.opts.Lateness) {
+		e.stats.Late++
+		return
+	}
 	e.advance(t)
 	e.stats.Readings++
 	ss := a.site
@@ -337,18 +386,14 @@ func (e *Engine) Observe(dst []Event, r Reading) ([]Event, error) {
 		// (it is newer); value rules see the sample at the series' time.
 		e.stats.Reordered++
 		for _, in := range a.byMetric[r.Metric] {
-			if in.st.valueOnly() {
-				e.stats.Evaluations++
-				in.st.observe(e, in, r.Metric, h.At, r.Value, h.V)
-			}
+			e.stats.Evaluations++
+			in.st.late(e, in, r.Value)
 		}
 	} else if e.opts.Despike > 0 && Metrics[r.Metric].Unit == "C" {
 		e.despike(a, r.Metric, t, r.Value)
 	} else {
 		e.sample(a, r.Metric, t, r.Value)
 	}
-	dst, e.out = e.out, nil
-	return dst, nil
 }
 
 // despike holds back a temperature sample that jumps further from the
@@ -381,10 +426,18 @@ func (e *Engine) sample(a *assetState, m MetricID, t int64, v float64) {
 	prev := h.V
 	if h.Seen {
 		if dt := float64(t - h.At); dt > 0 && dt < float64(6*time.Hour) {
-			if h.Interval == 0 {
+			switch {
+			case h.Interval == 0:
 				h.Interval = dt
-			} else {
+			case dt <= 4*h.Interval:
 				h.Interval += (dt - h.Interval) / 8
+				h.Slow = 0
+			default:
+				// An outage's gap is not the sensor's cadence; three long
+				// intervals in a row are (the sensor was reconfigured).
+				if h.Slow++; h.Slow >= 3 {
+					h.Interval, h.Slow = dt, 0
+				}
 			}
 		}
 		if v != h.V {
@@ -538,12 +591,22 @@ func (in *instance) assetID() string {
 }
 
 func (e *Engine) open(in *instance, start, t int64, v, limit float64, hasLimit bool) {
+	e.openEpisode(in, start, t, v, limit, hasLimit, 0)
+}
+
+// openPredicted opens a trend's episode: its opening event already carries
+// the predicted crossing.
+func (e *Engine) openPredicted(in *instance, start, t int64, v, limit float64, predicted int64) {
+	e.openEpisode(in, start, t, v, limit, true, predicted)
+}
+
+func (e *Engine) openEpisode(in *instance, start, t int64, v, limit float64, hasLimit bool, predicted int64) {
 	in.ep = episode{
 		Open: true, Start: start, OpenedAt: t,
 		ID:       IncidentID(in.site.site.ID, in.assetID(), in.rule.id, time.Unix(0, start)),
 		Priority: in.rule.src.Priority, Peak: v, Last: v, Occurrences: 1, LastUpdate: t,
 		Limit: limit, HasLimit: hasLimit, Problem: in.rule.src.Problem, Trade: in.rule.src.Trade,
-		OutOfRange: t - start,
+		OutOfRange: t - start, Predicted: predicted,
 	}
 	if in.asset != nil {
 		in.ep.Class = in.asset.asset.Class

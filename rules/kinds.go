@@ -23,8 +23,10 @@ type evaluator interface {
 	observe(e *Engine, in *instance, m MetricID, t int64, v, prev float64)
 	// tick lets time-driven rules act at event time t without a sample.
 	tick(e *Engine, in *instance, t int64)
-	// valueOnly reports whether the kind can use an out-of-order sample.
-	valueOnly() bool
+	// late takes a sample that arrived out of order (older than the
+	// series' newest, within the lateness): it may still count toward a
+	// peak, but never moves a decision.
+	late(e *Engine, in *instance, v float64)
 }
 
 func newInstance(c *compiled, s *siteState, a *assetState) *instance {
@@ -234,7 +236,11 @@ func (r *baseRing) median(e *Engine, width, t int64) (float64, bool) {
 	return m, true
 }
 
-func (l *levelState) valueOnly() bool                { return true }
+func (l *levelState) late(e *Engine, in *instance, v float64) {
+	if in.ep.Open {
+		in.ep.Peak = in.rule.worse(in.ep.Peak, v)
+	}
+}
 func (l *levelState) tick(*Engine, *instance, int64) {}
 
 func (l *levelState) observe(e *Engine, in *instance, m MetricID, t int64, v, _ float64) {
@@ -362,7 +368,7 @@ func (l *levelState) decide(e *Engine, in *instance, t int64, x float64, dt int6
 		if s.hasLevel {
 			lvl = s.level
 		}
-		if c.beyond(x, lvl) && t-in.ep.Start >= s.after {
+		if c.beyond(x, lvl) && t-in.ep.OpenedAt >= s.after {
 			in.ep.Esc = i + 1
 			e.escalate(in, t, s.priority)
 		}
@@ -395,8 +401,8 @@ type trendState struct {
 	Hours float64 `json:"hours,omitempty"`  // to the limit; -1 when not approaching it
 }
 
-func (s *trendState) valueOnly() bool                { return true }
-func (s *trendState) tick(*Engine, *instance, int64) {}
+func (s *trendState) late(*Engine, *instance, float64) {}
+func (s *trendState) tick(*Engine, *instance, int64)   {}
 
 func (s *trendState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ float64) {
 	c := in.rule
@@ -484,17 +490,14 @@ func (s *trendState) evaluate(e *Engine, in *instance, t int64) {
 			s.Pending = t
 		}
 		if t-s.Pending >= c.forNs {
-			e.open(in, s.Pending, t, s.Y[(s.Head+trendPoints-1)%trendPoints], c.limit, true)
-			in.ep.Predicted = predicted
+			e.openPredicted(in, s.Pending, t, s.Y[(s.Head+trendPoints-1)%trendPoints], c.limit, predicted)
 			s.Off = 0
 		}
 		return
 	}
 	if hit {
 		s.Off = 0
-		if predicted < in.ep.Predicted || in.ep.Predicted == 0 {
-			in.ep.Predicted = predicted
-		}
+		in.ep.Predicted = predicted // the latest fit says best when
 		e.touch(in, t, in.ep.Last)
 		return
 	}
@@ -565,7 +568,7 @@ type stateState struct {
 	Out   int64 `json:"out"`   // open: out of the state since
 }
 
-func (s *stateState) valueOnly() bool { return false }
+func (s *stateState) late(*Engine, *instance, float64) {}
 
 func (s *stateState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ float64) {
 	c := in.rule
@@ -649,7 +652,7 @@ type transState struct {
 	Under int64                 `json:"under"` // open: count back within max since
 }
 
-func (s *transState) valueOnly() bool { return false }
+func (s *transState) late(*Engine, *instance, float64) {}
 
 func (s *transState) observe(e *Engine, in *instance, _ MetricID, t int64, v, prev float64) {
 	if prev == 0 && v == 1 && !e.suppressed(in, t) && e.gated(in, t) {
@@ -712,8 +715,8 @@ type flatState struct {
 	Has   bool    `json:"has"`
 }
 
-func (s *flatState) valueOnly() bool                { return false }
-func (s *flatState) tick(*Engine, *instance, int64) {}
+func (s *flatState) late(*Engine, *instance, float64) {}
+func (s *flatState) tick(*Engine, *instance, int64)   {}
 
 func (s *flatState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ float64) {
 	c := in.rule
@@ -748,7 +751,7 @@ func (s *flatState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ f
 
 type missState struct{}
 
-func (s *missState) valueOnly() bool { return false }
+func (s *missState) late(*Engine, *instance, float64) {}
 
 func (s *missState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ float64) {
 	if in.ep.Open {

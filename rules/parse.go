@@ -158,7 +158,13 @@ func (r *Rule) validate() Errors {
 		bad(fieldOr(r.Fields, "title"), "a rule needs a title")
 	}
 	for _, t := range []struct{ field, text string }{{"title", r.Title}, {"summary", r.Summary}} {
-		if _, err := parseTemplate(t.text); err != nil {
+		tmpl, err := parseTemplate(t.text)
+		if err == nil {
+			// Run it once on sample data: a misspelt field or a function
+			// given the wrong type fails here, not in an incident's title.
+			err = tmpl.Execute(io.Discard, &summaryData{})
+		}
+		if err != nil {
 			bad(t.field, "bad template: %v", strings.TrimPrefix(err.Error(), "template: t:"))
 		}
 	}
@@ -284,6 +290,8 @@ func (r *Rule) validate() Errors {
 			e := &r.Escalate[i]
 			if !known(Priorities, e.Priority) {
 				bad("escalate", "escalate[%d].priority %q is not one of P1-P4", i, e.Priority)
+			} else if e.Priority >= r.Priority && known(Priorities, r.Priority) {
+				bad("escalate", "escalate[%d].priority %s is not more urgent than the rule's %s", i, e.Priority, r.Priority)
 			}
 			if e.After <= 0 || e.Above != nil || e.Below != nil {
 				bad("escalate", "escalate[%d]: a state rule escalates by after only", i)

@@ -108,7 +108,8 @@ type Match struct {
 
 // Escalation raises an open incident's priority when it gets worse: the
 // value beyond Above/Below (the rule's level when unset) and, when After is
-// set, the episode open for at least that long.
+// set, the incident open for at least that long. For a state rule After
+// counts from when the state began (a door open 45 min).
 type Escalation struct {
 	Above    *float64  `yaml:"above" json:"above,omitempty"`
 	Below    *float64  `yaml:"below" json:"below,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"regexp"
 	"slices"
@@ -82,6 +83,9 @@ func ParseSite(filename string, data []byte) (*Site, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, Errors{{File: filename, Pos: Pos{1, 1}, Msg: "empty site file (want site: and assets:)"}}
+		}
 		return nil, yamlSyntaxError(filename, err)
 	}
 	var s Site
@@ -115,8 +119,13 @@ func ParseSite(filename string, data []byte) (*Site, error) {
 	for d := range s.open {
 		s.open[d] = [2]int{0, 24 * 60}
 	}
-	for day, span := range s.Hours {
-		if err := s.setHours(day, span); err != nil {
+	// "daily" first, so that a named day overrides it.
+	days := sortedKeys(s.Hours)
+	slices.SortStableFunc(days, func(a, b string) int {
+		return cmpBool(a == "daily" || a == "all", b == "daily" || b == "all")
+	})
+	for _, day := range days {
+		if err := s.setHours(day, s.Hours[day]); err != nil {
 			bad(s.Fields.of("hours", top), "hours: %s: %v", day, err)
 		}
 	}
@@ -126,7 +135,7 @@ func ParseSite(filename string, data []byte) (*Site, error) {
 	seen := map[string]bool{}
 	for i := range s.Assets {
 		a := &s.Assets[i]
-		p := s.Fields.of("assets", top)
+		p := a.Fields.of("id", s.Fields.of("assets", top))
 		if a.ID == "" || !idPattern.MatchString(a.ID) {
 			bad(p, "assets[%d]: id %q is missing or not a valid id", i, a.ID)
 		} else if seen[a.ID] {
@@ -136,8 +145,8 @@ func ParseSite(filename string, data []byte) (*Site, error) {
 		if !known(AssetClasses, a.Class) {
 			bad(p, "assets[%d] (%s): unknown class %q (want one of %s)", i, a.ID, a.Class, strings.Join(AssetClasses, ", "))
 		}
-		for id, o := range a.Overrides {
-			if o.Priority != "" && !known(Priorities, o.Priority) {
+		for _, id := range sortedKeys(a.Overrides) {
+			if o := a.Overrides[id]; o.Priority != "" && !known(Priorities, o.Priority) {
 				bad(p, "assets[%d] (%s): overrides.%s.priority: %q is not P1-P4", i, a.ID, id, o.Priority)
 			}
 		}
@@ -216,4 +225,14 @@ func (s *Site) Asset(id string) *Asset {
 		}
 	}
 	return nil
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return -1
+	}
+	return 1
 }

@@ -14,6 +14,7 @@ const snapshotVersion = 1
 type snapshot struct {
 	Version   int                 `json:"version"`
 	Watermark int64               `json:"watermark"`
+	NextScan  int64               `json:"next_scan"`
 	Sites     map[string]siteSnap `json:"sites"`
 }
 
@@ -41,7 +42,7 @@ type instSnap struct {
 // rule instance's state. The encoding is deterministic (the same state
 // gives the same bytes) and versioned.
 func (e *Engine) Snapshot() ([]byte, error) {
-	s := snapshot{Version: snapshotVersion, Watermark: e.wm, Sites: make(map[string]siteSnap, len(e.sites))}
+	s := snapshot{Version: snapshotVersion, Watermark: e.wm, NextScan: e.nextScan, Sites: make(map[string]siteSnap, len(e.sites))}
 	for _, ss := range e.sites {
 		sn := siteSnap{LastSeen: ss.lastSeen, Resumed: ss.resumed, Assets: make(map[string]assetSnap, len(ss.assets))}
 		for _, in := range ss.scoped {
@@ -102,7 +103,7 @@ func (e *Engine) Restore(dst []Event, data []byte) ([]Event, error) {
 		return dst, fmt.Errorf("rules: restore: snapshot version %d, want %d", s.Version, snapshotVersion)
 	}
 	if s.Watermark > e.wm {
-		e.wm = s.Watermark
+		e.wm, e.nextScan = s.Watermark, s.NextScan
 	}
 	e.out = dst
 	defer func() { e.out = nil }()

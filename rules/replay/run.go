@@ -62,18 +62,18 @@ func Run(ctx context.Context, eng *rules.Engine, r *Reader, emit func(*rules.Eve
 				progress(r.Line())
 			}
 		}
-		err := r.Next(&rd)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var le *LineError
-		if errors.As(err, &le) {
-			bad(le.Line, le.Err)
-			continue
-		}
-		if err != nil {
+		if err := r.Next(&rd); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			var le *LineError
+			if errors.As(err, &le) {
+				bad(le.Line, le.Err)
+				continue
+			}
 			return s, err
 		}
+		var err error
 		buf, err = eng.Observe(buf[:0], rd)
 		if err != nil {
 			bad(r.Line(), fmt.Errorf("%w (%s/%s %s)", err, rd.Site, rd.Asset, rd.Metric))
@@ -107,8 +107,8 @@ func Run(ctx context.Context, eng *rules.Engine, r *Reader, emit func(*rules.Eve
 
 // Print writes the summary for a person.
 func (s *Summary) Print(w io.Writer) {
-	fmt.Fprintf(w, "readings: %d evaluated, %d bad lines, %d late, %d reordered\n",
-		s.Readings, s.BadLines, s.Stats.Late, s.Stats.Reordered)
+	fmt.Fprintf(w, "readings: %d evaluated, %d bad lines, %d late, %d reordered, %d glitches dropped, %d far-future dropped\n",
+		s.Readings, s.BadLines, s.Stats.Late, s.Stats.Reordered, s.Stats.Glitches, s.Stats.Future)
 	for _, b := range s.FirstBad {
 		fmt.Fprintf(w, "  %s\n", b)
 	}

@@ -2,6 +2,7 @@ package http
 
 import (
 	"embed"
+	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -69,6 +70,7 @@ func (s *Server) routesPages() {
 	page("POST /report", s.reportPost)
 	page("GET /workorders", s.listPage)
 	page("GET /workorders/{id}", s.workOrderPage)
+	page("GET /workorders/{id}/photos/{photo}", s.photo)
 }
 
 // sameOrigin: the pages' cookie is SameSite=Strict; checking Origin as well
@@ -168,14 +170,21 @@ func (s *Server) renderReport(w http.ResponseWriter, r *http.Request, c *caller,
 }
 
 func (s *Server) reportPost(w http.ResponseWriter, r *http.Request, c *caller) error {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBody)
-	if err := r.ParseForm(); err != nil {
-		return cloud.Errorf(cloud.ETOOLARGE, "the form is too large")
+	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBody+MaxPhoto)
+	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		return s.renderReport(w, r, c, http.StatusRequestEntityTooLarge, "The photo is too large (6 MB at most).")
 	}
 	site, asset, _ := strings.Cut(r.PostFormValue("asset"), "/")
 	q := ReportRequest{Site: site, Asset: asset, Problem: r.PostFormValue("problem"),
 		Description: r.PostFormValue("description"), Priority: r.PostFormValue("priority")}
-	res, err := s.submitReport(r, c, q, "")
+	var photo *upload
+	if f, _, err := r.FormFile("photo"); err == nil {
+		defer f.Close()
+		if photo, err = readPhoto(f); err != nil {
+			return s.renderReport(w, r, c, http.StatusBadRequest, cloud.ErrorMessage(err))
+		}
+	}
+	res, err := s.submitReport(r, c, q, "", photo)
 	if code := cloud.ErrorCode(err); code == cloud.EINVALID || code == cloud.ENOTFOUND {
 		return s.renderReport(w, r, c, http.StatusBadRequest, cloud.ErrorMessage(err))
 	} else if err != nil {

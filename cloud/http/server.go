@@ -40,12 +40,20 @@ type Store interface {
 	DeleteAsset(ctx context.Context, site, id string) error
 	PutToken(ctx context.Context, hash string, p *cloud.Principal) error
 	Token(ctx context.Context, hash string) (*cloud.Principal, error)
+	Photo(ctx context.Context, workOrder, id string) (contentType string, data []byte, err error)
+}
+
+// photoTx is a store transaction that can keep a report's photo with the
+// report. Both stores' transactions can.
+type photoTx interface {
+	PutPhoto(ctx context.Context, id, workOrder, contentType string, data []byte) error
 }
 
 // Limits on what a request may send.
 const (
 	MaxJSONBody = 64 << 10 // API request bodies
 	MaxFormBody = 64 << 10 // page forms
+	MaxPhoto    = 6 << 20  // one photo with a report
 )
 
 // Server serves the API and the pages.

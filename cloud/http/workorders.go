@@ -2,6 +2,7 @@ package http
 
 import (
 	"encoding/base64"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -23,6 +24,7 @@ func (s *Server) routesAPI() {
 	s.api("GET /api/v1/workorders/{id}/events", s.workOrderEvents)
 	s.api("POST /api/v1/workorders/{id}/actions/{action}", s.action)
 	s.api("POST /api/v1/workorders/{id}/notes", s.note)
+	s.api("GET /api/v1/workorders/{id}/photos/{photo}", s.photo)
 	s.api("GET /api/v1/sites", s.listSites)
 	s.api("POST /api/v1/sites", s.createSite)
 	s.api("GET /api/v1/sites/{site}", s.getSite)
@@ -223,7 +225,7 @@ func (q *ReportRequest) Validate() error {
 
 // submitReport validates and files a report for the caller, merging it
 // into the open work order for the problem if there is one.
-func (s *Server) submitReport(r *http.Request, c *caller, q ReportRequest, key string) (workorder.Result, error) {
+func (s *Server) submitReport(r *http.Request, c *caller, q ReportRequest, key string, photo *upload) (workorder.Result, error) {
 	if err := c.may(cloud.RoleAdmin, cloud.RoleFM, cloud.RoleStore); err != nil {
 		return workorder.Result{}, err
 	}
@@ -245,11 +247,22 @@ func (s *Server) submitReport(r *http.Request, c *caller, q ReportRequest, key s
 	if key != "" {
 		rep.Key = "report:" + c.TokenID + ":" + key
 	}
+	var photoID string
+	if photo != nil {
+		photoID = cloud.NewID("ph_")
+		rep.Photos = []string{photoID}
+	}
 	var res workorder.Result
 	err = s.store.Update(r.Context(), func(tx workorder.Tx) error {
 		var err error
-		res, err = s.intake.Receive(r.Context(), tx, rep)
-		return err
+		if res, err = s.intake.Receive(r.Context(), tx, rep); err != nil || photo == nil || res.WorkOrder == nil {
+			return err
+		}
+		ptx, ok := tx.(photoTx)
+		if !ok {
+			return cloud.Errorf(cloud.EINTERNAL, "this store keeps no photos")
+		}
+		return ptx.PutPhoto(r.Context(), photoID, res.WorkOrder.ID, photo.contentType, photo.data)
 	})
 	if err == nil && (res.Reason == workorder.Merged || res.Reason == workorder.Updated) {
 		s.merges.Inc()
@@ -262,7 +275,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, c *caller) error
 	if err := decodeJSON(w, r, &q); err != nil {
 		return err
 	}
-	res, err := s.submitReport(r, c, q, r.Header.Get("Idempotency-Key"))
+	res, err := s.submitReport(r, c, q, r.Header.Get("Idempotency-Key"), nil)
 	if err != nil {
 		return err
 	}
@@ -412,6 +425,46 @@ func (s *Server) note(w http.ResponseWriter, r *http.Request, c *caller) error {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, view(c, out))
+}
+
+// upload is a checked photo.
+type upload struct {
+	contentType string
+	data        []byte
+}
+
+// readPhoto checks an uploaded picture: an image by its bytes, not by what
+// the client claims, and not larger than MaxPhoto.
+func readPhoto(f io.Reader) (*upload, error) {
+	data, err := io.ReadAll(io.LimitReader(f, MaxPhoto+1))
+	if err != nil {
+		return nil, cloud.FieldError("photo", "could not read the photo")
+	}
+	if len(data) > MaxPhoto {
+		return nil, &cloud.Error{Code: cloud.ETOOLARGE, Field: "photo", Message: "the photo is larger than 6 MB"}
+	}
+	ct := http.DetectContentType(data)
+	switch ct {
+	case "image/jpeg", "image/png", "image/gif", "image/webp":
+		return &upload{contentType: ct, data: data}, nil
+	}
+	return nil, cloud.FieldError("photo", "want a JPEG, PNG, GIF or WebP picture, got %s", ct)
+}
+
+func (s *Server) photo(w http.ResponseWriter, r *http.Request, c *caller) error {
+	wo, err := s.visible(r, c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	ct, data, err := s.store.Photo(r.Context(), wo.ID, r.PathValue("photo"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "private, max-age=86400")
+	_, err = w.Write(data)
+	return err
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, c *caller) error {

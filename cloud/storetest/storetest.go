@@ -37,6 +37,7 @@ type Store interface {
 	PutToken(ctx context.Context, hash string, p *cloud.Principal) error
 	Token(ctx context.Context, hash string) (*cloud.Principal, error)
 	Ping(ctx context.Context) error
+	Photo(ctx context.Context, workOrder, id string) (string, []byte, error)
 }
 
 // T0 is the suite's reference time.

@@ -62,6 +62,9 @@ type Opening struct {
 	RecallOf    string     `json:"recall_of,omitempty"`
 	Approval    bool       `json:"approval_required,omitempty"`
 	HoldUntil   *time.Time `json:"hold_until,omitempty"`
+	// Warranty is the provider that must do the work while the asset is
+	// under warranty; it overrides normal dispatch.
+	Warranty string `json:"warranty,omitempty"`
 }
 
 // ErrVersion is returned when events do not follow a work order's version.
@@ -98,7 +101,7 @@ func (w *WorkOrder) Apply(e *Event) error {
 			Source: o.Source, Problem: o.Problem, Family: Family(o.Problem), Trade: o.Trade,
 			Priority: o.Priority, Status: New, Title: o.Title, Description: o.Description,
 			Reporter: o.Reporter, Recall: o.RecallOf != "", RecallOf: o.RecallOf, Approval: o.Approval,
-			HoldUntil: o.HoldUntil, CreatedAt: e.At, Incidents: []string{}, Evidence: []Evidence{},
+			HoldUntil: o.HoldUntil, Warranty: o.Warranty, CreatedAt: e.At, Incidents: []string{}, Evidence: []Evidence{},
 		}
 	case Transition:
 		if e.From != w.Status {

@@ -27,6 +27,8 @@ type Report struct {
 	Title       string
 	Description string
 	Reporter    string
+	// Photos are ids of pictures stored with the report.
+	Photos []string
 	// Incident is set for sensor reports.
 	Incident *rules.Event
 	At       time.Time
@@ -171,6 +173,16 @@ func (in *Intake) open(ctx context.Context, tx Tx, r Report, events *[]Event) (*
 			o.RecallOf, reason = prev.ID, OpenedRecall
 		}
 	}
+	if a, err := tx.Asset(ctx, r.Site, r.Asset); err != nil {
+		return nil, "", fmt.Errorf("intake: asset: %w", err)
+	} else if a != nil {
+		if o.AssetClass == "" {
+			o.AssetClass = a.Class
+		}
+		if a.UnderWarranty(r.At) && a.Warranty.Provider != "" {
+			o.Warranty = a.Warranty.Provider
+		}
+	}
 	if o.Priority == "" {
 		o.Priority = "P3"
 	}
@@ -209,7 +221,7 @@ func (in *Intake) open(ctx context.Context, tx Tx, r Report, events *[]Event) (*
 // attach adds r's evidence to w and escalates problem and priority.
 func (in *Intake) attach(w *WorkOrder, r Report, events *[]Event, res *Result) {
 	ev := Evidence{Event: "report", Problem: r.Problem, Priority: r.Priority, Title: r.Title,
-		Reporter: r.Reporter, Description: r.Description, At: r.At}
+		Reporter: r.Reporter, Description: r.Description, At: r.At, Photos: r.Photos}
 	if i := r.Incident; i != nil {
 		started := i.Started
 		ev = Evidence{
@@ -329,11 +341,14 @@ func (in *Intake) dispatch(w *WorkOrder, at time.Time, events *[]Event, res *Res
 		return
 	}
 	*events = append(*events, ev...)
-	sys.Vendor = in.Policy.VendorFor(w.Site, w.Trade)
+	sys.Vendor, sys.Reason = in.Policy.VendorFor(w.Site, w.Trade), ""
+	if w.Warranty != "" {
+		sys.Vendor, sys.Reason = w.Warranty, "asset under warranty: "
+	}
 	if sys.Vendor == "" {
 		return // stays READY until an FM dispatches it
 	}
-	sys.Reason = "auto-dispatch to " + sys.Vendor
+	sys.Reason += "auto-dispatch to " + sys.Vendor
 	if ev, err = Act(w, Dispatch, sys); err == nil {
 		*events = append(*events, ev...)
 		res.Dispatched = true

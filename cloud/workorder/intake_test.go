@@ -72,8 +72,14 @@ func (m *memTx) LastVerified(_ context.Context, site, asset, family string, sinc
 	return nil, nil
 }
 
-func (m *memTx) Asset(context.Context, string, string) (*cloud.Asset, error) { return nil, nil }
-func (m *memTx) NextNumber(context.Context) (int64, error)                   { m.n++; return m.n, nil }
+// Asset: the register of the golden cases has one asset under warranty.
+func (m *memTx) Asset(_ context.Context, site, asset string) (*cloud.Asset, error) {
+	if site == "s1" && asset == "wif-9" {
+		return &cloud.Asset{Site: site, ID: asset, Class: "walk_in_freezer", Warranty: &cloud.Warranty{Provider: "hussmann", Expires: "2027-12-31"}}, nil
+	}
+	return nil, nil
+}
+func (m *memTx) NextNumber(context.Context) (int64, error) { m.n++; return m.n, nil }
 
 // copy replays a work order so the caller can't alias the stored one.
 func (m *memTx) copy(w *WorkOrder) *WorkOrder {

@@ -43,6 +43,7 @@ type WorkOrder struct {
 	RecallOf     string      `json:"recall_of,omitempty"`
 	DuplicateOf  string      `json:"duplicate_of,omitempty"`
 	Approval     bool        `json:"approval_required,omitempty"`
+	Warranty     string      `json:"warranty,omitempty"`
 	HoldUntil    *time.Time  `json:"hold_until,omitempty"`
 	Visits       []Visit     `json:"visits,omitempty"`
 	Completion   *Completion `json:"completion,omitempty"`
@@ -92,6 +93,8 @@ type Evidence struct {
 	// Panel links to the Grafana panel for the asset over the incident's
 	// window.
 	Panel string `json:"panel,omitempty"`
+	// Photos are ids of pictures a reporter attached.
+	Photos []string `json:"photos,omitempty"`
 }
 
 // Visit is one technician visit, from check-in to check-out.

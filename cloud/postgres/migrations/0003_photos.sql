@@ -1,0 +1,2 @@
+CREATE TABLE photos (id TEXT PRIMARY KEY, wo TEXT NOT NULL, content_type TEXT NOT NULL, data BYTEA NOT NULL, at BIGINT NOT NULL);
+CREATE INDEX photos_wo ON photos (wo);

@@ -272,18 +272,59 @@ func (c *Consumer) processLane(ctx context.Context, batch []decoded) {
 }
 
 func (c *Consumer) commit(ctx context.Context, batch []decoded) ([]workorder.Result, error) {
-	results := make([]workorder.Result, len(batch))
+	reports := make([]workorder.Report, len(batch))
+	for i := range batch {
+		reports[i] = workorder.FromIncident(&batch[i].inc.Event)
+	}
+	var results []workorder.Result
 	err := c.store.Update(ctx, func(tx workorder.Tx) error {
-		for i := range batch {
-			r, err := c.intake.Receive(ctx, tx, workorder.FromIncident(&batch[i].inc.Event))
-			if err != nil {
-				return fmt.Errorf("%s: %w", batch[i].inc.MsgID(), err)
-			}
-			results[i] = r
-		}
-		return nil
+		var err error
+		results, err = ReceiveBatch(ctx, tx, c.intake, reports)
+		return err
 	})
 	return results, err
+}
+
+// batchClaimer is a transaction that can claim a whole batch's keys in one
+// statement; both stores' transactions can.
+type batchClaimer interface {
+	ClaimAll(ctx context.Context, keys []string) (map[string]bool, error)
+}
+
+// ReceiveBatch runs reports through in, in order, inside tx. When the
+// transaction can, their keys are claimed in one statement first, which
+// saves a round trip per report.
+func ReceiveBatch(ctx context.Context, tx workorder.Tx, in *workorder.Intake, reports []workorder.Report) ([]workorder.Result, error) {
+	results := make([]workorder.Result, len(reports))
+	var fresh map[string]bool
+	if bc, ok := tx.(batchClaimer); ok {
+		keys := make([]string, 0, len(reports))
+		for _, r := range reports {
+			if r.Key != "" {
+				keys = append(keys, r.Key)
+			}
+		}
+		var err error
+		if fresh, err = bc.ClaimAll(ctx, keys); err != nil {
+			return nil, err
+		}
+	}
+	for i, r := range reports {
+		if fresh != nil && r.Key != "" {
+			if !fresh[r.Key] {
+				results[i] = workorder.Result{Reason: workorder.Repeat}
+				continue
+			}
+			fresh[r.Key] = false // the same message twice in one batch
+			r.Key = ""           // claimed already
+		}
+		res, err := in.Receive(ctx, tx, r)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", reports[i].Key, err)
+		}
+		results[i] = res
+	}
+	return results, nil
 }
 
 func (c *Consumer) ack(batch []decoded, results []workorder.Result) {

@@ -61,13 +61,13 @@ func BenchIntake(b *testing.B, s Store, batch, lanes int) {
 		var g errgroup.Group
 		for _, lane := range intake.Lanes(evs[lo:hi], lanes, func(e *rules.Event) string { return e.Site }) {
 			g.Go(func() error {
+				reports := make([]workorder.Report, len(lane))
+				for i, ev := range lane {
+					reports[i] = workorder.FromIncident(ev)
+				}
 				return s.Update(ctx, func(tx workorder.Tx) error {
-					for _, ev := range lane {
-						if _, err := in.Receive(ctx, tx, workorder.FromIncident(ev)); err != nil {
-							return err
-						}
-					}
-					return nil
+					_, err := intake.ReceiveBatch(ctx, tx, in, reports)
+					return err
 				})
 			})
 		}

@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Scope", testScope},
 		{"DueAndRecall", testDueAndRecall},
 		{"ConcurrentIntake", testConcurrent},
+		{"ClaimAll", testClaimAll},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -467,5 +468,47 @@ func testConcurrent(t *testing.T, s Store) {
 	ev, _ := s.Events(ctx, ws[0].ID)
 	if _, err := workorder.Replay(ev); err != nil {
 		t.Error(err)
+	}
+}
+
+func testClaimAll(t *testing.T, s Store) {
+	ctx := context.Background()
+	claim := func(keys ...string) map[string]bool {
+		var fresh map[string]bool
+		err := s.Update(ctx, func(tx workorder.Tx) error {
+			c, ok := tx.(interface {
+				ClaimAll(ctx context.Context, keys []string) (map[string]bool, error)
+			})
+			if !ok {
+				t.Fatal("store transaction cannot claim a batch")
+			}
+			var err error
+			fresh, err = c.ClaimAll(ctx, keys)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fresh
+	}
+	if got := claim("a", "b", "a"); len(got) != 2 || !got["a"] || !got["b"] {
+		t.Errorf("first claim %v", got)
+	}
+	if got := claim("b", "c"); len(got) != 1 || !got["c"] {
+		t.Errorf("second claim %v", got)
+	}
+	// A claim made by ClaimAll is seen by Claim, and the other way round.
+	err := s.Update(ctx, func(tx workorder.Tx) error {
+		if fresh, err := tx.Claim(ctx, "c"); err != nil || fresh {
+			t.Errorf("Claim after ClaimAll: %v %v", fresh, err)
+		}
+		_, err := tx.Claim(ctx, "d")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := claim("d", "e"); len(got) != 1 || !got["e"] {
+		t.Errorf("ClaimAll after Claim: %v", got)
 	}
 }

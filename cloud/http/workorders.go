@@ -367,6 +367,9 @@ func (s *Server) act(r *http.Request, c *caller, id string, action workorder.Act
 		if q.Version != 0 && q.Version != wo.Version {
 			return cloud.Errorf(cloud.ECONFLICT, "work order %d is at version %d, not %d; reload and try again", wo.Number, wo.Version, q.Version)
 		}
+		if action == workorder.Dispatch {
+			in.AcceptBy = s.intake.Policy.AcceptBy(wo.Priority, in.At)
+		}
 		if action == workorder.CheckIn {
 			site, err := s.store.Site(r.Context(), wo.Site)
 			if err == nil {

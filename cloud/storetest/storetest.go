@@ -401,6 +401,10 @@ func testDueAndRecall(t *testing.T, s Store) {
 	if due, _ := s.Due(ctx, T0.Add(time.Hour), 10); len(due) != 0 {
 		t.Errorf("dispatched work order still due: %v", due)
 	}
+	// Unaccepted, its dispatch lapses after the P3 acceptance window.
+	if due, _ := s.Due(ctx, T0.Add(31*time.Minute+8*time.Hour), 10); len(due) != 1 {
+		t.Errorf("lapsed dispatch not due: %v", due)
+	}
 	steps := []struct {
 		a  workorder.Action
 		in workorder.Input

@@ -43,6 +43,8 @@ type Event struct {
 	Completion  *Completion `json:"completion,omitempty"`
 	Note        *Note       `json:"note,omitempty"`
 	DuplicateOf string      `json:"duplicate_of,omitempty"`
+	// AcceptBy is when a dispatch lapses if the vendor has not accepted.
+	AcceptBy *time.Time `json:"accept_by,omitempty"`
 }
 
 // Opening is what a work order starts with.
@@ -112,10 +114,12 @@ func (w *WorkOrder) Apply(e *Event) error {
 		case Dispatch:
 			w.Vendor = e.Vendor
 			at := e.At
-			w.DispatchedAt = &at
+			w.DispatchedAt, w.AcceptBy = &at, e.AcceptBy
 		case Decline:
-			w.Vendor, w.Technician, w.DispatchedAt = "", "", nil
+			w.Declined = append(w.Declined, w.Vendor)
+			w.Vendor, w.Technician, w.DispatchedAt, w.AcceptBy = "", "", nil, nil
 		case Accept:
+			w.AcceptBy = nil
 			if e.Technician != "" {
 				w.Technician = e.Technician
 			}

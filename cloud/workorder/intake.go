@@ -3,6 +3,7 @@ package workorder
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -333,36 +334,66 @@ func lastIsNewTrouble(events []Event) bool {
 	return false
 }
 
-// dispatch releases a triaged work order and sends it to its provider.
+// dispatch releases a triaged work order and sends it to its provider:
+// the warranty provider if the asset is under warranty, else the first
+// vendor for the trade that has not declined it.
 func (in *Intake) dispatch(w *WorkOrder, at time.Time, events *[]Event, res *Result, why string) {
 	sys := Input{Actor: string(System), Role: System, At: at, Reason: why}
-	ev, err := Act(w, Release, sys)
-	if err != nil {
-		return
+	if w.Status == Triaged {
+		ev, err := Act(w, Release, sys)
+		if err != nil {
+			return
+		}
+		*events = append(*events, ev...)
 	}
-	*events = append(*events, ev...)
-	sys.Vendor, sys.Reason = in.Policy.VendorFor(w.Site, w.Trade), ""
-	if w.Warranty != "" {
+	sys.Vendor, sys.Reason = in.Policy.VendorFor(w.Site, w.Trade, w.Declined...), ""
+	if w.Warranty != "" && !slices.Contains(w.Declined, w.Warranty) {
 		sys.Vendor, sys.Reason = w.Warranty, "asset under warranty: "
 	}
+	sys.AcceptBy = in.Policy.AcceptBy(w.Priority, at)
 	if sys.Vendor == "" {
 		return // stays READY until an FM dispatches it
 	}
 	sys.Reason += "auto-dispatch to " + sys.Vendor
-	if ev, err = Act(w, Dispatch, sys); err == nil {
+	if ev, err := Act(w, Dispatch, sys); err == nil {
 		*events = append(*events, ev...)
 		res.Dispatched = true
 	}
 }
 
-// Sweep moves on work orders whose hold-off has ended: dispatch if the
-// problem persists, AVOIDED if it cleared. Call it for each work order a
-// store lists as due.
+// Timer is when the work order next needs the sweeper: the end of its
+// hold-off while TRIAGED, the lapse of its dispatch while DISPATCHED.
+func (w *WorkOrder) Timer() *time.Time {
+	switch w.Status {
+	case Triaged:
+		return w.HoldUntil
+	case Dispatched:
+		return w.AcceptBy
+	}
+	return nil
+}
+
+// Sweep moves on a work order whose timer has run out. At the end of a
+// hold-off it dispatches if the problem persists, or ends it AVOIDED if
+// it cleared; a dispatch not accepted in time lapses like a decline and
+// goes to the next vendor. Call it for each work order a store lists as
+// due.
 func (in *Intake) Sweep(w *WorkOrder, now time.Time) ([]Event, Result) {
 	var events []Event
 	res := Result{Reason: Updated, WorkOrder: w}
-	if w.Status != Triaged || w.HoldUntil == nil || now.Before(*w.HoldUntil) {
+	if t := w.Timer(); t == nil || now.Before(*t) {
 		return nil, res
+	}
+	if w.Status == Dispatched {
+		ev, err := Act(w, Decline, Input{Actor: string(System), Role: System, At: now,
+			Reason: fmt.Sprintf("%s did not accept in time", w.Vendor)})
+		if err != nil {
+			return nil, res
+		}
+		events = append(events, ev...)
+		in.dispatch(w, now, &events, &res, "dispatch lapsed")
+		res.Events = events
+		return events, res
 	}
 	if w.AllCleared() {
 		ev, err := Act(w, Avoid, Input{Actor: string(System), Role: System, At: now, Reason: "all incidents cleared within hold-off"})

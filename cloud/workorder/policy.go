@@ -45,6 +45,10 @@ type Policy struct {
 	// EscalateAfter is, per priority, how long an excursion must keep
 	// worsening before the work order's priority goes up one level.
 	EscalateAfter map[string]Duration `yaml:"escalate_after"`
+	// AcceptWithin is, per priority, how long a vendor has to accept a
+	// dispatch; after it the dispatch lapses (as a decline) and the work
+	// order goes to the next vendor. Zero: no limit.
+	AcceptWithin map[string]Duration `yaml:"accept_within"`
 	// Rules adjust priority and trade; every matching rule applies, in order.
 	Rules []TriageRule `yaml:"rules"`
 	// Vendors name the provider dispatched for a trade, per site or for
@@ -93,6 +97,9 @@ func DefaultPolicy() Policy {
 			"P1": 0, "P2": Duration(15 * time.Minute), "P3": Duration(30 * time.Minute), "P4": Duration(time.Hour),
 		},
 		RecallWindow: Duration(30 * 24 * time.Hour),
+		AcceptWithin: map[string]Duration{
+			"P1": Duration(30 * time.Minute), "P2": Duration(2 * time.Hour), "P3": Duration(8 * time.Hour), "P4": Duration(24 * time.Hour),
+		},
 		EscalateAfter: map[string]Duration{
 			"P2": Duration(time.Hour), "P3": Duration(2 * time.Hour), "P4": Duration(4 * time.Hour),
 		},
@@ -121,7 +128,7 @@ func (p *Policy) Validate() error {
 	for _, m := range []struct {
 		name string
 		m    map[string]Duration
-	}{{"hold_off", p.HoldOff}, {"escalate_after", p.EscalateAfter}} {
+	}{{"hold_off", p.HoldOff}, {"escalate_after", p.EscalateAfter}, {"accept_within", p.AcceptWithin}} {
 		for k, v := range m.m {
 			if !slices.Contains(rules.Priorities, k) {
 				bad(m.name+"."+k, "not a priority (want P1-P4)")
@@ -213,14 +220,25 @@ func (p *Policy) HoldOffFor(priority string) time.Duration {
 	return time.Duration(p.HoldOff[priority])
 }
 
-// VendorFor returns the provider for a trade at a site, or "".
-func (p *Policy) VendorFor(site, trade string) string {
+// VendorFor returns the first provider for a trade at a site that is not
+// excluded (it declined already), or "".
+func (p *Policy) VendorFor(site, trade string, exclude ...string) string {
 	for _, v := range p.Vendors {
-		if (v.Site == "" || v.Site == "*" || v.Site == site) && (v.Trade == "" || v.Trade == trade) {
+		if (v.Site == "" || v.Site == "*" || v.Site == site) && (v.Trade == "" || v.Trade == trade) && !slices.Contains(exclude, v.Vendor) {
 			return v.Vendor
 		}
 	}
 	return ""
+}
+
+// AcceptBy returns when a dispatch made at t lapses, or nil for no limit.
+func (p *Policy) AcceptBy(priority string, t time.Time) *time.Time {
+	d := time.Duration(p.AcceptWithin[priority])
+	if d <= 0 {
+		return nil
+	}
+	t = t.Add(d)
+	return &t
 }
 
 // PanelURL returns the Grafana link for an asset over a window.

@@ -53,6 +53,7 @@ type Input struct {
 	Completion  *Completion // complete
 	DuplicateOf string      // duplicate: the work order this one repeats
 	Site        *cloud.Site // check_in: the site, for its geofence
+	AcceptBy    *time.Time  // dispatch: when it lapses unless accepted
 	At          time.Time
 }
 
@@ -151,7 +152,7 @@ func Act(w *WorkOrder, action Action, in Input) ([]Event, error) {
 	e := Event{Kind: Transition, Action: action, From: w.Status, To: r.to, Actor: in.Actor, Reason: in.Reason, At: in.At}
 	switch action {
 	case Dispatch:
-		e.Vendor = in.Vendor
+		e.Vendor, e.AcceptBy = in.Vendor, in.AcceptBy
 	case Accept:
 		e.Technician = in.Technician
 	case CheckIn:

@@ -39,11 +39,16 @@ type WorkOrder struct {
 	Occurrences int        `json:"occurrences"`
 	// Recall is set when the problem came back within the recall window
 	// of a verified work order, RecallOf.
-	Recall       bool        `json:"recall,omitempty"`
-	RecallOf     string      `json:"recall_of,omitempty"`
-	DuplicateOf  string      `json:"duplicate_of,omitempty"`
-	Approval     bool        `json:"approval_required,omitempty"`
-	Warranty     string      `json:"warranty,omitempty"`
+	Recall      bool   `json:"recall,omitempty"`
+	RecallOf    string `json:"recall_of,omitempty"`
+	DuplicateOf string `json:"duplicate_of,omitempty"`
+	Approval    bool   `json:"approval_required,omitempty"`
+	Warranty    string `json:"warranty,omitempty"`
+	// AcceptBy is when the current dispatch lapses unless accepted.
+	AcceptBy *time.Time `json:"accept_by,omitempty"`
+	// Declined lists vendors that declined or let a dispatch lapse; the
+	// next dispatch goes to another.
+	Declined     []string    `json:"declined,omitempty"`
 	HoldUntil    *time.Time  `json:"hold_until,omitempty"`
 	Visits       []Visit     `json:"visits,omitempty"`
 	Completion   *Completion `json:"completion,omitempty"`

@@ -235,10 +235,9 @@ func (t *Tx) Save(ctx context.Context, w *workorder.WorkOrder, events []workorde
 	if w.Status.Open() {
 		open = 1
 	}
-	var holdUntil *time.Time
-	if w.Status == workorder.Triaged {
-		holdUntil = w.HoldUntil
-	}
+	// The hold_until column holds the work order's next timer (hold-off
+	// end or dispatch lapse), which the sweeper lists by.
+	holdUntil := w.Timer()
 	args := []any{w.ID, w.Number, w.Site, w.Asset, w.Family, w.Problem, string(w.Source), w.Trade, w.Priority,
 		string(w.Status), w.Vendor, w.Technician, open, nullMicros(holdUntil), nullMicros(w.VerifiedAt),
 		micros(w.CreatedAt), micros(w.UpdatedAt), w.Version, string(data)}
@@ -438,9 +437,10 @@ func (db *DB) WorkOrders(ctx context.Context, f workorder.Filter) ([]*workorder.
 	return out, rows.Err()
 }
 
-// Due returns work orders whose hold-off ended at or before now.
+// Due returns work orders whose timer (hold-off end, dispatch lapse) ran
+// out at or before now.
 func (db *DB) Due(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, err := db.Reader.QueryContext(ctx, `SELECT id FROM workorders WHERE status = 'triaged' AND hold_until <= $1 ORDER BY hold_until LIMIT $2`, micros(now), limit)
+	rows, err := db.Reader.QueryContext(ctx, `SELECT id FROM workorders WHERE hold_until <= $1 ORDER BY hold_until LIMIT $2`, micros(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: due: %w", db.Dialect.Name, err)
 	}

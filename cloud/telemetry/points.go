@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,13 +47,17 @@ func (l *lines) start(measurement string, tags ...string) {
 	}
 	l.b = append(l.b, measurement...)
 	for i := 0; i+1 < len(tags); i += 2 {
-		if tags[i+1] == "" {
+		// Line protocol cannot end a tag value in a backslash (it would
+		// escape the separator after it): trailing ones are dropped. Tag
+		// values are ids and rule vocabulary, which have none.
+		v := strings.TrimRight(tags[i+1], `\`)
+		if v == "" {
 			continue
 		}
 		l.b = append(l.b, ',')
 		l.b = append(l.b, tags[i]...)
 		l.b = append(l.b, '=')
-		l.b = appendTag(l.b, tags[i+1])
+		l.b = appendTag(l.b, v)
 	}
 	l.b = append(l.b, ' ')
 }
@@ -105,9 +110,10 @@ func (l *lines) str(name, v string) {
 		switch c := v[i]; c {
 		case '"', '\\':
 			l.b = append(l.b, '\\', c)
-		case '\n', '\r':
-			l.b = append(l.b, ' ')
 		default:
+			if c < 0x20 || c == 0x7f { // line breaks and other controls: parsers differ on them
+				c = ' '
+			}
 			l.b = append(l.b, c)
 		}
 	}
@@ -127,22 +133,19 @@ func (l *lines) end(t time.Time, mark int) {
 }
 
 // appendTag escapes a tag value: commas, equals signs and spaces are
-// backslashed; line breaks cannot be carried and become spaces.
+// backslashed; control characters (line breaks) cannot be carried and
+// become spaces.
 func appendTag(b []byte, v string) []byte {
 	for i := 0; i < len(v); i++ {
 		switch c := v[i]; c {
 		case ',', '=', ' ':
 			b = append(b, '\\', c)
-		case '\n', '\r':
-			b = append(b, '\\', ' ')
-		case '\\':
-			if i == len(v)-1 {
-				b = append(b, '\\', '\\') // a trailing backslash would escape the separator
+		default:
+			if c < 0x20 || c == 0x7f { // line breaks and other controls become (escaped) spaces
+				b = append(b, '\\', ' ')
 			} else {
 				b = append(b, c)
 			}
-		default:
-			b = append(b, c)
 		}
 	}
 	return b
@@ -193,9 +196,24 @@ func (l *lines) telemetry(t *wire.Telemetry) error {
 	return nil
 }
 
+// idPattern is the form site files give site and asset ids (rules.ParseSite
+// enforces it). Tags outside it are refused: they could only come from a
+// misbehaving gateway, and each would be a new series.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+
+// wholeSite is the asset of an incident about a whole store (a gateway
+// offline).
+const wholeSite = "*"
+
 func checkNames(site, asset string) error {
 	if site == "" || asset == "" {
 		return fmt.Errorf("%w: empty site or asset", ErrInvalid)
+	}
+	if !idPattern.MatchString(site) {
+		return fmt.Errorf("%w: site %q is not an id", ErrInvalid, site)
+	}
+	if asset != wholeSite && !idPattern.MatchString(asset) {
+		return fmt.Errorf("%w: asset %q is not an id", ErrInvalid, asset)
 	}
 	return nil
 }

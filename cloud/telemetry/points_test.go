@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	protocol "github.com/influxdata/line-protocol"
 
 	"github.com/frostline/frostline/edge/wire"
 	"github.com/frostline/frostline/rules"
@@ -30,10 +33,9 @@ func TestLines(t *testing.T) {
 		}, "rollups,asset=waco-1,asset_class=walk_in_cooler,metric=air_temp,site=store-1 min=2.5,mean=3,max=3.25,last=3.1,count=4i 1783332000000\n" +
 			"signals,asset=waco-1,asset_class=walk_in_cooler,site=store-1 duty_cycle=0.5,compressor_starts=1i,hours_to_limit=12.5 1783332060000"},
 		{"escaping", func(l *lines) error {
-			return l.telemetry(&wire.Telemetry{Site: "store 1,a=b", Rollups: []wire.Rollup{
-				{Asset: `x\`, Metric: "air_temp", Start: t0, Min: 1, Mean: 1, Max: 1, Last: 1, Count: 1},
-			}})
-		}, `rollups,asset=x\\,metric=air_temp,site=store\ 1\,a\=b min=1,mean=1,max=1,last=1,count=1i 1783332000000`},
+			return l.incident(&rules.Event{Event: rules.Opened, Incident: "inc_2", Site: "store-1", Asset: "*", Rule: "gateway offline",
+				Problem: "gateway_offline", Priority: "P2", Title: `a\b`, At: t0})
+		}, `incidents,asset=*,event=opened,priority=P2,problem=gateway_offline,rule=gateway\ offline,site=store-1 incident="inc_2",title="a\\b",value=0,peak=0 1783332000000`},
 		{"incident", func(l *lines) error {
 			return l.incident(&rules.Event{Event: rules.Opened, Incident: "inc_1", Site: "store-1", Asset: "waco-1", Rule: "r",
 				Problem: "temp_trend", Priority: "P2", Title: `"warm"`, Summary: "line\nbreak", At: t0, Value: 4.5, Peak: 4.5,
@@ -70,6 +72,12 @@ func TestLinesInvalid(t *testing.T) {
 		{"unknown metric", func(l *lines) error {
 			return l.telemetry(&wire.Telemetry{Site: "s", Rollups: []wire.Rollup{{Asset: "a", Metric: "air_tmp", Start: t0}}})
 		}, `unknown metric "air_tmp"`},
+		{"asset not an id", func(l *lines) error {
+			return l.telemetry(&wire.Telemetry{Site: "s", Signals: []wire.Signal{{Asset: "a b", At: t0}}})
+		}, `asset "a b" is not an id`},
+		{"site not an id", func(l *lines) error {
+			return l.telemetry(&wire.Telemetry{Site: "s,x=1", Signals: []wire.Signal{{Asset: "a", At: t0}}})
+		}, `site "s,x=1" is not an id`},
 		{"no asset", func(l *lines) error {
 			return l.telemetry(&wire.Telemetry{Site: "s", Signals: []wire.Signal{{At: t0}}})
 		}, "empty site or asset"},
@@ -104,8 +112,13 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+// FuzzDecode feeds arbitrary messages through decoding and encoding and
+// has InfluxDB's own line-protocol parser read every point back: whatever
+// a gateway sends, the cloud never writes a malformed line, and the tags
+// and string fields come back as they went in.
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"schema":"frostline.telemetry.v1","site":"s","batch":"b","rollups":[{"asset":"a","metric":"air_temp","start":"2026-07-06T00:00:00Z","min":1,"mean":1,"max":1,"last":1,"count":1}]}`))
+	f.Add([]byte(`{"schema":"frostline.telemetry.v1","site":"s","batch":"b","signals":[{"asset":"a","class":"x y,z=\\","at":"2026-07-06T00:00:00Z","duty_cycle":0.5}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tm, err := Decode("frostline.site.s.telemetry", b)
 		if err != nil {
@@ -115,10 +128,77 @@ func FuzzDecode(f *testing.F) {
 		if err := l.telemetry(&tm); err != nil {
 			return
 		}
-		for _, line := range strings.Split(l.String(), "\n") {
-			if line != "" && strings.Count(line, " ")-strings.Count(line, `\ `) < 2 {
-				t.Fatalf("malformed line %q", line)
+		roundTrip(t, &l)
+	})
+}
+
+// FuzzIncidentText checks the escaping of the free text an incident
+// carries (rule ids, titles and summaries come from rule files).
+func FuzzIncidentText(f *testing.F) {
+	f.Add("rule-1", "P1", "title", "summary")
+	f.Add(`a b,c=d\`, `P"2`, "line\nbreak \"quoted\" \\", `\`)
+	f.Fuzz(func(t *testing.T, rule, priority, title, summary string) {
+		for _, s := range []string{rule, priority, title, summary} {
+			if !utf8.ValidString(s) {
+				return // JSON decoding, the only way in, yields valid UTF-8
+			}
+		}
+		var l lines
+		ev := rules.Event{Event: rules.Updated, Incident: "inc", Site: "s", Asset: "a", Rule: rule, Problem: "temp_high",
+			Priority: priority, Title: title, Summary: summary, At: time.Unix(1783332000, 0)}
+		if err := l.incident(&ev); err != nil {
+			t.Fatal(err)
+		}
+		ms := roundTrip(t, &l)
+		tags := ms[0].TagList()
+		got := map[string]string{}
+		for _, tg := range tags {
+			got[tg.Key] = tg.Value
+		}
+		for k, want := range map[string]string{"rule": rule, "priority": priority} {
+			want = strings.TrimRight(controlsToSpaces(want), `\`)
+			if got[k] != want {
+				t.Errorf("tag %s: got %q, want %q", k, got[k], want)
+			}
+		}
+		for k, want := range map[string]string{"title": title, "summary": summary} {
+			want = controlsToSpaces(want)
+			if v := fieldOf(ms[0], k); want != "" && v != want {
+				t.Errorf("field %s: got %q, want %q", k, v, want)
 			}
 		}
 	})
+}
+
+func roundTrip(t *testing.T, l *lines) []protocol.Metric {
+	t.Helper()
+	if l.n == 0 {
+		return nil
+	}
+	ms, err := protocol.NewParser(protocol.NewMetricHandler()).Parse(l.b)
+	if err != nil {
+		t.Fatalf("line protocol does not parse: %v\n%s", err, l.b)
+	}
+	if len(ms) != l.n {
+		t.Fatalf("%d points parsed, %d written:\n%s", len(ms), l.n, l.b)
+	}
+	return ms
+}
+
+func fieldOf(m protocol.Metric, key string) any {
+	for _, f := range m.FieldList() {
+		if f.Key == key {
+			return f.Value
+		}
+	}
+	return nil
+}
+
+func controlsToSpaces(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
 }

@@ -226,7 +226,7 @@ func (a *Agent) forwarder(ob *outbox.Outbox) (*forward.Forwarder, error) {
 }
 
 // handler serves /metrics, /healthz (the process is up) and /readyz (the
-// rules are running and the broker is connected).
+// rules are running and the broker connection is subscribed).
 func (a *Agent) handler(sub *ingest.Subscriber) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
@@ -238,8 +238,8 @@ func (a *Agent) handler(sub *ingest.Subscriber) http.Handler {
 		if !a.ready.Load() {
 			missing = append(missing, "rules not running")
 		}
-		if !sub.Connected() {
-			missing = append(missing, "mqtt not connected")
+		if !sub.Ready() {
+			missing = append(missing, "mqtt not connected and subscribed")
 		}
 		if len(missing) > 0 {
 			http.Error(w, strings.Join(missing, "; "), http.StatusServiceUnavailable)

@@ -35,7 +35,7 @@ func TestReplayExpectations(t *testing.T) {
 
 // testConfig is a config for an agent on broker and nats, with its files
 // in dir.
-func testConfig(t *testing.T, dir, broker, natsURL string) *Config {
+func testConfig(t testing.TB, dir, broker, natsURL string) *Config {
 	t.Helper()
 	site, rulesFile := edgetest.WriteFiles(t, dir)
 	cfg := DefaultConfig()
@@ -65,7 +65,7 @@ type running struct {
 	agent  *Agent
 }
 
-func startAgent(t *testing.T, cfg *Config) *running {
+func startAgent(t testing.TB, cfg *Config) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, done: make(chan error, 1), addr: make(chan string, 1)}
@@ -74,7 +74,7 @@ func startAgent(t *testing.T, cfg *Config) *running {
 	return r
 }
 
-func (r *running) stop(t *testing.T) {
+func (r *running) stop(t testing.TB) {
 	t.Helper()
 	r.cancel()
 	select {
@@ -87,7 +87,7 @@ func (r *running) stop(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, url string) (int, string) {
+func get(t testing.TB, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -98,7 +98,7 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func waitReady(t *testing.T, base string) {
+func waitReady(t testing.TB, base string) {
 	t.Helper()
 	for deadline := time.Now().Add(15 * time.Second); ; {
 		if code, _ := get(t, base+"/readyz"); code == 200 {

@@ -117,8 +117,9 @@ type Subscriber struct {
 	metrics *Metrics
 	queue   chan Message
 	client  mqttClient
-	// connected is written by paho's callbacks and read by /readyz.
-	connected atomic.Bool
+	// ready is set once subscribed and cleared when the connection is
+	// lost; paho's callbacks write it and /readyz reads it.
+	ready atomic.Bool
 }
 
 // New returns a Subscriber using paho's client.
@@ -160,7 +161,7 @@ func (s *Subscriber) options() *paho.ClientOptions {
 		SetDefaultPublishHandler(s.handle).
 		SetOnConnectHandler(func(paho.Client) { s.onConnect() }).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
-			s.connected.Store(false)
+			s.ready.Store(false)
 			s.metrics.Connected.Set(0)
 			s.metrics.Reconnects.Inc()
 			s.log.Warn("mqtt connection lost", "err", err)
@@ -183,7 +184,6 @@ func orDefault(d, def time.Duration) time.Duration {
 // subscriptions back. It runs on paho's goroutine and must not wait on the
 // token there, so a short-lived goroutine owned by the token does.
 func (s *Subscriber) onConnect() {
-	s.connected.Store(true)
 	s.metrics.Connected.Set(1)
 	filters := map[string]byte{}
 	for _, f := range s.dec.Filters() {
@@ -198,6 +198,7 @@ func (s *Subscriber) onConnect() {
 			s.log.Error("mqtt subscribe failed", "err", err)
 			return
 		}
+		s.ready.Store(true)
 		s.log.Info("mqtt subscribed", "broker", s.cfg.Broker, "filters", s.dec.Filters())
 	}()
 }
@@ -233,8 +234,8 @@ func unwrapJoined(err error) []error {
 // Messages is the hand-off queue. One consumer reads it.
 func (s *Subscriber) Messages() <-chan Message { return s.queue }
 
-// Connected reports whether the client is connected to the broker.
-func (s *Subscriber) Connected() bool { return s.connected.Load() }
+// Ready reports whether the client is connected and subscribed.
+func (s *Subscriber) Ready() bool { return s.ready.Load() }
 
 // QueueLen is the number of messages waiting in the queue.
 func (s *Subscriber) QueueLen() int { return len(s.queue) }
@@ -256,7 +257,7 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	s.client.Disconnect(250)
-	s.connected.Store(false)
+	s.ready.Store(false)
 	s.metrics.Connected.Set(0)
 	if errors.Is(ctx.Err(), context.Canceled) {
 		return nil

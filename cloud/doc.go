@@ -14,6 +14,7 @@
 //	cloud/sqlite     the embedded store (modernc.org/sqlite, WAL)
 //	cloud/postgres   the multi-replica store (pgx/v5)
 //	cloud/intake     the JetStream consumer that feeds incidents in
+//	cloud/relay      publishes work-order notices from the outbox to JetStream
 //	cloud/http       the REST API under /api/v1 and the pages for people
 //	cloud/app        wires them together with Run/Close, for main and demos
 package cloud

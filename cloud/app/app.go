@@ -1,6 +1,6 @@
 // Package app assembles the cloud service: store, intake consumer,
-// hold-off sweeper and HTTP server, started together by Run and released by
-// Close. cmd/frostline-cloud is a thin main around it; `frostline demo`
+// hold-off sweeper, notice relay and HTTP server, started together by Run
+// and released by Close. cmd/frostline-cloud is a thin main around it; `frostline demo`
 // embeds it in-process with an in-process NATS URL and a data directory.
 package app
 
@@ -25,6 +25,7 @@ import (
 	cloudhttp "github.com/frostline/frostline/cloud/http"
 	"github.com/frostline/frostline/cloud/intake"
 	"github.com/frostline/frostline/cloud/postgres"
+	"github.com/frostline/frostline/cloud/relay"
 	"github.com/frostline/frostline/cloud/sqlite"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
@@ -34,6 +35,7 @@ import (
 type Store interface {
 	cloudhttp.Store
 	intake.Store
+	relay.Store
 	CountByStatus(ctx context.Context) (map[string]int, error)
 	Ping(ctx context.Context) error
 	Close() error
@@ -62,6 +64,7 @@ type App struct {
 	store    Store
 	nc       *nats.Conn
 	consumer *intake.Consumer
+	relay    *relay.Relay
 	sweeper  *intake.Sweeper
 	server   *http.Server
 	listener net.Listener
@@ -106,6 +109,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 			return nil, fmt.Errorf("app: nats %s: %w", cfg.NATS.URL, err)
 		}
 		if a.consumer, err = intake.New(ctx, a.nc, a.store, in, m, log, cfg.Intake); err != nil {
+			return nil, err
+		}
+		if a.relay, err = relay.New(ctx, a.nc, a.store, log, a.Registry); err != nil {
 			return nil, err
 		}
 	}
@@ -196,6 +202,7 @@ func (a *App) Run(ctx context.Context) error {
 	})
 	if a.consumer != nil {
 		g.Go(func() error { return a.consumer.Run(ctx) })
+		g.Go(func() error { return a.relay.Run(ctx) })
 	}
 	g.Go(func() error { return a.sweeper.Run(ctx) })
 	err := g.Wait()

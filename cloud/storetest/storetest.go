@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/internal/sqldb"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
 )
@@ -38,6 +39,7 @@ type Store interface {
 	Token(ctx context.Context, hash string) (*cloud.Principal, error)
 	Ping(ctx context.Context) error
 	Photo(ctx context.Context, workOrder, id string) (string, []byte, error)
+	Relay(ctx context.Context, limit int, publish func([]sqldb.OutboxMsg) error) (int, error)
 }
 
 // T0 is the suite's reference time.
@@ -70,6 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"DueAndRecall", testDueAndRecall},
 		{"ConcurrentIntake", testConcurrent},
 		{"ClaimAll", testClaimAll},
+		{"Outbox", testOutbox},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -514,5 +517,28 @@ func testClaimAll(t *testing.T, s Store) {
 	}
 	if got := claim("d", "e"); len(got) != 1 || !got["e"] {
 		t.Errorf("ClaimAll after Claim: %v", got)
+	}
+}
+
+func testOutbox(t *testing.T, s Store) {
+	ctx := context.Background()
+	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	receive(t, s, in, workorder.FromIncident(Incident(rules.Opened, "i1", 1, T0, "s1", "wic-1", "temp_high", "P3")))
+	receive(t, s, in, workorder.FromIncident(Incident(rules.Updated, "i1", 2, T0, "s1", "wic-1", "temp_high", "P3")))
+	// A failed publish leaves the messages for the next try.
+	boom := errors.New("nats down")
+	if _, err := s.Relay(ctx, 10, func([]sqldb.OutboxMsg) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("relay: %v", err)
+	}
+	var got []sqldb.OutboxMsg
+	n, err := s.Relay(ctx, 10, func(m []sqldb.OutboxMsg) error { got = m; return nil })
+	if err != nil || n != 2 || len(got) != 2 {
+		t.Fatalf("relay %d %v: %+v", n, err, got)
+	}
+	if got[0].Subject != "frostline.events.workorder.s1" || got[1].MsgID <= got[0].MsgID {
+		t.Errorf("messages %s %s %s", got[0].Subject, got[0].MsgID, got[1].MsgID)
+	}
+	if n, err := s.Relay(ctx, 10, func([]sqldb.OutboxMsg) error { return nil }); err != nil || n != 0 {
+		t.Errorf("relayed twice: %d %v", n, err)
 	}
 }

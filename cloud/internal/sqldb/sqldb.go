@@ -35,6 +35,9 @@ type Dialect struct {
 	NextNumber string
 	// Lock and Unlock serialise migrations across replicas; may be empty.
 	Lock, Unlock string
+	// SkipLocked is appended to the relay's SELECT so replicas take
+	// different outbox rows (PostgreSQL); empty where there is one writer.
+	SkipLocked string
 	// SetNumber moves the work-order number past $1 (after seeding).
 	SetNumber string
 	// Series is a query of one column n running from $1 to $2, used to
@@ -281,6 +284,30 @@ func (t *Tx) Save(ctx context.Context, w *workorder.WorkOrder, events []workorde
 	}
 	if _, err := t.tx.ExecContext(ctx, q.String(), eargs...); err != nil {
 		return fmt.Errorf("append events: %w", err)
+	}
+	// Notable events go to the outbox in the same transaction; the relay
+	// publishes them after commit.
+	q.Reset()
+	var oargs []any
+	for i := range events {
+		if !events[i].Notable() {
+			continue
+		}
+		data, err := json.Marshal(workorder.NoticeOf(w, events[i]))
+		if err != nil {
+			return err
+		}
+		if len(oargs) > 0 {
+			q.WriteString(", ")
+		}
+		n := len(oargs)
+		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4)
+		oargs = append(oargs, workorder.NoticeSubject(w.Site), fmt.Sprintf("%s-%d", w.ID, events[i].Version), string(data), micros(events[i].At))
+	}
+	if len(oargs) > 0 {
+		if _, err := t.tx.ExecContext(ctx, `INSERT INTO outbox (subject, msg_id, data, at) VALUES `+q.String(), oargs...); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
 	}
 	if linked := w.Linked(); len(linked) > 0 {
 		q.Reset()

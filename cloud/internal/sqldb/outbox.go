@@ -1,0 +1,63 @@
+package sqldb
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// OutboxMsg is a committed message waiting to be published.
+type OutboxMsg struct {
+	ID      int64
+	Subject string
+	MsgID   string
+	Data    []byte
+}
+
+// Relay hands up to limit waiting messages, oldest first, to publish and
+// deletes them if it succeeds, all in one transaction: a message leaves the
+// outbox only once published. A crash after publishing and before commit
+// publishes it again, with the same message id, which JetStream drops as
+// a duplicate. Replicas on PostgreSQL skip each other's locked rows.
+func (db *DB) Relay(ctx context.Context, limit int, publish func([]OutboxMsg) error) (int, error) {
+	tx, err := db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("%s: relay: %w", db.Dialect.Name, err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT id, subject, msg_id, data FROM outbox ORDER BY id LIMIT $1`+db.Dialect.SkipLocked, limit)
+	if err != nil {
+		return 0, fmt.Errorf("%s: relay: %w", db.Dialect.Name, err)
+	}
+	var msgs []OutboxMsg
+	for rows.Next() {
+		var m OutboxMsg
+		if err := rows.Scan(&m.ID, &m.Subject, &m.MsgID, &m.Data); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		msgs = append(msgs, m)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, err
+	}
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	if err := publish(msgs); err != nil {
+		return 0, err
+	}
+	ph := make([]string, len(msgs))
+	ids := make([]any, len(msgs))
+	for i, m := range msgs {
+		ph[i], ids[i] = "$"+strconv.Itoa(i+1), m.ID
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (`+strings.Join(ph, ", ")+`)`, ids...); err != nil {
+		return 0, fmt.Errorf("%s: relay: %w", db.Dialect.Name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("%s: relay: %w", db.Dialect.Name, err)
+	}
+	return len(msgs), nil
+}

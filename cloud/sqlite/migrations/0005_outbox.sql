@@ -1,0 +1,3 @@
+-- Work-order events waiting to be published to JetStream (FROSTLINE_EVENTS),
+-- written in the same transaction as the events themselves.
+CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, subject TEXT NOT NULL, msg_id TEXT NOT NULL, data TEXT NOT NULL, at INTEGER NOT NULL);

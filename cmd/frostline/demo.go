@@ -4,32 +4,290 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
+	"golang.org/x/sync/errgroup"
+
+	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/app"
+	"github.com/frostline/frostline/edge/agent"
+	"github.com/frostline/frostline/edge/sim"
 	"github.com/frostline/frostline/rules"
 	"github.com/frostline/frostline/rules/packs"
 	"github.com/frostline/frostline/rules/replay"
 )
 
-// demodata is two days of one store's equipment, recorded: a walk-in
-// cooler's compressor fails on the second morning and a walk-in freezer's
-// a few hours later.
+// demodata holds the demo's stores, and two recorded days of one store of
+// the labelled sample for `frostline demo --recorded`.
 //
 //go:embed demodata
 var demodata embed.FS
 
-// runDemo replays the recorded store through the default rule pack and
-// prints, as they happen, the incidents the edge would raise.
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+type demoFlags struct {
+	http, mqtt, data string
+	speed            float64
+	sim, recorded    bool
+	updates          bool
+	sites            multiFlag
+	preroll          time.Duration
+}
+
+const demoUsage = `usage: frostline demo [--http ADDR] [--mqtt ADDR] [--data DIR] [--speed N] [--sim=false] [--site FILE]...
+       frostline demo --recorded
+`
+
+func parseDemoFlags(args []string, stderr io.Writer) (*demoFlags, error) {
+	f := &demoFlags{}
 	fl := flag.NewFlagSet("frostline demo", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	updates := fl.Bool("updates", false, "also print incident progress updates")
+	fl.StringVar(&f.http, "http", "127.0.0.1:8080", "address of the web pages and the API")
+	fl.StringVar(&f.mqtt, "mqtt", "127.0.0.1:1883", "address of the embedded MQTT broker")
+	fl.StringVar(&f.data, "data", "frostline-demo", "data folder (starting again with the same folder resumes)")
+	fl.Float64Var(&f.speed, "speed", 60, "simulated minutes per real minute")
+	fl.BoolVar(&f.sim, "sim", true, "run the simulator (false: readings come from outside, e.g. mosquitto_pub)")
+	fl.Var(&f.sites, "site", "site file (repeatable; replaces the demo stores)")
+	fl.DurationVar(&f.preroll, "preroll", 13*time.Hour, "simulated history published at start, so that the rules know each asset's normal")
+	fl.BoolVar(&f.recorded, "recorded", false, "instead: replay two recorded days of a store through the rules and print the incidents")
+	fl.BoolVar(&f.updates, "updates", false, "with --recorded: also print incident progress updates")
 	if err := fl.Parse(args); err != nil {
+		return nil, err
+	}
+	if fl.NArg() > 0 || f.speed <= 0 {
+		return nil, errors.New("bad arguments")
+	}
+	return f, nil
+}
+
+// runDemo runs the whole loop in one process: an MQTT broker, NATS with
+// JetStream, the cloud service on SQLite, one edge agent per store, and
+// the simulator driving the stores' equipment into faults.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseDemoFlags(args, stderr)
+	if err != nil {
+		fmt.Fprint(stderr, demoUsage)
 		return exitError(2)
 	}
+	if f.recorded {
+		return runRecordedDemo(ctx, f.updates, stdout)
+	}
+	d, err := newDemo(f, stdout)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	return d.run(ctx)
+}
+
+// demo is one running demo and everything it started.
+type demo struct {
+	f       *demoFlags
+	out     io.Writer
+	log     *slog.Logger
+	logFile *os.File
+	sites   []*rules.Site
+	files   []string // the site files, as written in the data folder
+	token   string
+	broker  *demoBroker
+	nats    *demoNATS
+	cloud   *app.App
+	agents  []*agent.Agent
+}
+
+func newDemo(f *demoFlags, out io.Writer) (d *demo, err error) {
+	d = &demo{f: f, out: out}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	if err := os.MkdirAll(filepath.Join(f.data, "sites"), 0o750); err != nil {
+		return nil, err
+	}
+	if d.logFile, err = os.OpenFile(filepath.Join(f.data, "frostline.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640); err != nil {
+		return nil, err
+	}
+	d.log = slog.New(slog.NewJSONHandler(d.logFile, nil))
+	if err := d.writeSites(); err != nil {
+		return nil, err
+	}
+	if d.token, err = demoToken(f.data); err != nil {
+		return nil, err
+	}
+	if d.broker, err = startBroker(f.mqtt, d.log); err != nil {
+		return nil, err
+	}
+	if d.nats, err = startNATS(filepath.Join(f.data, "nats")); err != nil {
+		return nil, err
+	}
+	cfg := app.DefaultConfig()
+	cfg.Listen = f.http
+	cfg.Database.Path = filepath.Join(f.data, "cloud.db")
+	cfg.NATS.URL = d.nats.url
+	cfg.Sites = d.files
+	cfg.AdminToken = d.token
+	cfg.SweepEvery = 5 * time.Second
+	cfg.ShutdownTimeout = 5 * time.Second
+	if d.cloud, err = app.New(context.Background(), cfg, d.log.With("component", "cloud")); err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	for i, s := range d.sites {
+		c := agent.DefaultConfig()
+		c.Gateway = "gateway-" + s.ID
+		c.Sites = []string{d.files[i]}
+		c.MQTT.Broker = "tcp://" + d.broker.addr
+		c.MQTT.ClientID = "frostline-edge-" + s.ID
+		c.MQTT.Topics = []agent.TopicConfig{
+			{Template: "sites/" + s.ID + "/assets/{asset}/{metric}", Site: s.ID},
+			{Template: "sites/" + s.ID + "/assets/{asset}", Site: s.ID},
+		}
+		c.NATS.URL = d.nats.url
+		c.NATS.EnsureStreams = true
+		c.NATS.MaxBackoff = 5 * time.Second
+		c.Outbox.Path = filepath.Join(f.data, "edge", s.ID, "outbox.db")
+		c.HTTP.Listen = ""
+		if err := c.Validate(); err != nil {
+			return nil, fmt.Errorf("edge %s: %w", s.ID, err)
+		}
+		d.agents = append(d.agents, agent.New(&c, d.log.With("component", "edge", "site", s.ID), agent.Options{}))
+	}
+	return d, nil
+}
+
+// writeSites puts the demo's site files in the data folder, where the
+// cloud and the agents read them (and an operator can edit them).
+func (d *demo) writeSites() error {
+	var srcs []struct {
+		name string
+		data []byte
+	}
+	if len(d.f.sites) > 0 {
+		for _, p := range d.f.sites {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			srcs = append(srcs, struct {
+				name string
+				data []byte
+			}{filepath.Base(p), b})
+		}
+	} else {
+		for _, name := range []string{"store-101.yaml", "store-102.yaml"} {
+			b, err := demodata.ReadFile("demodata/" + name)
+			if err != nil {
+				return err
+			}
+			srcs = append(srcs, struct {
+				name string
+				data []byte
+			}{name, b})
+		}
+	}
+	for _, src := range srcs {
+		s, err := rules.ParseSite(src.name, src.data)
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(d.f.data, "sites", s.ID+".yaml")
+		if err := os.WriteFile(path, src.data, 0o640); err != nil {
+			return err
+		}
+		d.sites = append(d.sites, s)
+		d.files = append(d.files, path)
+	}
+	return nil
+}
+
+// demoToken is FROSTLINE_ADMIN_TOKEN, or the token a previous run with
+// this data folder generated, or a new one.
+func demoToken(dir string) (string, error) {
+	if t := os.Getenv("FROSTLINE_ADMIN_TOKEN"); t != "" {
+		return t, nil
+	}
+	path := filepath.Join(dir, "admin-token")
+	if b, err := os.ReadFile(path); err == nil && len(bytes.TrimSpace(b)) > 0 {
+		return string(bytes.TrimSpace(b)), nil
+	}
+	t, _ := cloud.NewToken()
+	return t, os.WriteFile(path, []byte(t+"\n"), 0o600)
+}
+
+func (d *demo) run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return d.cloud.Run(ctx) })
+	for _, a := range d.agents {
+		g.Go(func() error { return a.Run(ctx) })
+	}
+	watch := &demoWatch{out: d.out, nats: d.nats.url, store: d.cloud.Store()}
+	g.Go(func() error { return watch.run(ctx) })
+	d.banner()
+	if d.f.sim {
+		g.Go(func() error { return d.simulate(ctx) })
+	}
+	err := g.Wait()
+	fmt.Fprintln(d.out, "\nfrostline demo: stopped; start again with the same --data to resume.")
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func (d *demo) banner() {
+	host := d.cloud.Addr()
+	if h, port, err := net.SplitHostPort(host); err == nil && (h == "" || h == "::" || h == "0.0.0.0") {
+		host = net.JoinHostPort("127.0.0.1", port)
+	}
+	mqttHost, mqttPort, _ := net.SplitHostPort(d.broker.addr)
+	s := d.sites[0]
+	asset := s.Assets[0].ID
+	fmt.Fprintf(d.out, `Frostline demo: %d stores, an MQTT broker, NATS JetStream, the cloud service and an edge agent per store.
+
+  Work orders (FM):      http://%s/
+  Report a problem:      http://%s/report   (store staff, phone-sized)
+  API:                   http://%s/api/v1/workorders   (Authorization: Bearer <token>)
+  OpenAPI:               http://%s/api/v1/openapi.json
+  Metrics:               http://%s/metrics
+  Admin token:           %s
+  Data and logs:         %s
+
+Publish a reading by hand (a warm walk-in cooler):
+  mosquitto_pub -h %s -p %s -q 1 -t sites/%s/assets/%s/air_temp -m '{"value": 12.5, "unit": "C"}'
+
+`, len(d.sites), host, host, host, host, host, d.token, d.f.data, mqttHost, mqttPort, s.ID, asset)
+	if d.f.sim {
+		fmt.Fprintf(d.out, "Simulating at %gx real time after %s of history; a compressor fails and a freezer leaks refrigerant.\n\n", d.f.speed, d.f.preroll)
+	}
+}
+
+// close releases what newDemo started, in reverse order.
+func (d *demo) close() {
+	if d.cloud != nil {
+		d.cloud.Close()
+	}
+	if d.nats != nil {
+		d.nats.close()
+	}
+	if d.broker != nil {
+		d.broker.close()
+	}
+	if d.logFile != nil {
+		d.logFile.Close()
+	}
+}
+
+// runRecordedDemo replays the recorded store through the default rule pack
+// and prints, as they happen, the incidents the edge would raise.
+func runRecordedDemo(ctx context.Context, updates bool, stdout io.Writer) error {
 	set, err := packs.Default()
 	if err != nil {
 		return err
@@ -55,7 +313,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "Frostline demo: replaying two recorded days of %s (%d assets) through the default rule pack (%d rules).\n\n",
 		site.ID, len(site.Assets), set.Len())
 	sum, err := replay.Run(ctx, eng, rd, func(ev *rules.Event) error {
-		if ev.Event == rules.Updated && !*updates {
+		if ev.Event == rules.Updated && !updates {
 			return nil
 		}
 		fmt.Fprintln(stdout, describe(ev))
@@ -77,9 +335,9 @@ func describe(ev *rules.Event) string {
 	return b.String()
 }
 
-// demoSites returns the demo store's site file.
+// demoSites returns the recorded store's site file.
 func demoSites() ([]*rules.Site, error) {
-	b, err := demodata.ReadFile("demodata/store-6950.yaml")
+	b, err := fs.ReadFile(demodata, "demodata/store-6950.yaml")
 	if err != nil {
 		return nil, err
 	}
@@ -88,4 +346,29 @@ func demoSites() ([]*rules.Site, error) {
 		return nil, err
 	}
 	return []*rules.Site{s}, nil
+}
+
+// demoFaults is what the simulator does to the demo stores, relative to
+// the moment the demo goes live: a leak that started in the history (so
+// that a predictive work order comes within minutes), a compressor that
+// fails ten simulated minutes in, a door left open and a sensor that dies.
+func demoFaults(sites []*rules.Site, live time.Time) []sim.Fault {
+	var out []sim.Fault
+	add := func(site *rules.Site, class, kind string, at, dur time.Duration) {
+		for _, a := range site.Assets {
+			if a.Class == class {
+				out = append(out, sim.Fault{Site: site.ID, Asset: a.ID, Kind: kind, Start: live.Add(at), Duration: dur})
+				return
+			}
+		}
+	}
+	if len(sites) > 0 {
+		add(sites[0], "walk_in_freezer", sim.RefrigerantLeak, -11*time.Hour, 14*time.Hour)
+		add(sites[0], "walk_in_cooler", sim.CompressorFailure, 10*time.Minute, 6*time.Hour)
+	}
+	if len(sites) > 1 {
+		add(sites[1], "walk_in_cooler", sim.DoorAjar, 40*time.Minute, time.Hour)
+		add(sites[1], "display_case_mt", sim.SensorOffline, 2*time.Hour, 3*time.Hour)
+	}
+	return out
 }

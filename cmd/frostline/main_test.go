@@ -130,8 +130,8 @@ func TestRulesReplayUsage(t *testing.T) {
 	}
 }
 
-func TestDemo(t *testing.T) {
-	status, stdout, stderr := runCLI(t, "demo")
+func TestRecordedDemo(t *testing.T) {
+	status, stdout, stderr := runCLI(t, "demo", "--recorded")
 	if status != 0 {
 		t.Fatalf("status %d: %s", status, stderr)
 	}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the demo's goroutines to write
+// and the test to read.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestDemoWholeLoop runs the demo as `make demo` does, on free ports and a
+// fast clock, and waits for the injected compressor failure to travel
+// sensor -> MQTT -> edge rules -> JetStream -> cloud and become a P1
+// refrigeration work order. Then it stops the demo, starts it again on
+// the same data folder and checks that it resumes rather than starts over.
+func TestDemoWholeLoop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole demo for about half a minute")
+	}
+	dir := t.TempDir()
+	args := []string{"demo", "--data", dir, "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--speed", "1200", "--preroll", "13h"}
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, nil, &out, &out) }()
+	p1 := regexp.MustCompile(`work order #\d+ .*P1 sensor (temp_high|no_cooling|temp_trend|long_runtime) store-101/waco-1 \(refrigeration\)`)
+	deadline := time.Now().Add(90 * time.Second)
+	for !p1.MatchString(out.String()) {
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("no P1 refrigeration work order for the failed compressor within 90s:\n%s", out.String())
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("demo ended early: %v\n%s", err, out.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	for _, want := range []string{"Admin token:", "mosquitto_pub", "simulation live", "incident opened  P1 temp_high       store-101/waco-1"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("demo stopped with %v", err)
+	}
+	if !strings.Contains(out.String(), "start again with the same --data to resume") {
+		t.Errorf("no clean stop message:\n%s", out.String())
+	}
+
+	// Again on the same folder: the simulation resumes live (no history
+	// replayed) and the work orders are still there.
+	var again syncBuffer
+	ctx, cancel = context.WithCancel(context.Background())
+	go func() { done <- run(ctx, args, nil, &again, &again) }()
+	deadline = time.Now().Add(30 * time.Second)
+	for !p1.MatchString(again.String()) {
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("the resumed demo does not show the work order:\n%s", again.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}

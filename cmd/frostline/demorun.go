@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/workorder"
+	"github.com/frostline/frostline/edge/sim"
+	"github.com/frostline/frostline/edge/wire"
+)
+
+// demoBroker is the embedded MQTT broker the stores' sensors publish to.
+type demoBroker struct {
+	srv  *mqtt.Server
+	addr string
+}
+
+func startBroker(addr string, log *slog.Logger) (*demoBroker, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("mqtt: %s is not free (is another broker running? use --mqtt): %w", addr, err)
+	}
+	addr = ln.Addr().String()
+	ln.Close()
+	s := mqtt.New(&mqtt.Options{InlineClient: true, Logger: log.With("component", "mqtt")})
+	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
+		return nil, err
+	}
+	if err := s.AddListener(listeners.NewTCP(listeners.Config{ID: "tcp", Address: addr})); err != nil {
+		return nil, err
+	}
+	if err := s.Serve(); err != nil {
+		return nil, fmt.Errorf("mqtt: %w", err)
+	}
+	return &demoBroker{srv: s, addr: addr}, nil
+}
+
+func (b *demoBroker) close() error { return b.srv.Close() }
+
+// demoNATS is the embedded NATS server with JetStream.
+type demoNATS struct {
+	srv *server.Server
+	url string
+}
+
+func startNATS(dir string) (*demoNATS, error) {
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true,
+		SyncAlways: true}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("nats: %w", err)
+	}
+	go s.Start() // the server owns this goroutine; Shutdown ends it
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		return nil, errors.New("nats: not ready after 10s")
+	}
+	return &demoNATS{srv: s, url: s.ClientURL()}, nil
+}
+
+func (n *demoNATS) close() {
+	n.srv.Shutdown()
+	n.srv.WaitForShutdown()
+}
+
+// simState is what a demo remembers of its simulation, so that a restart
+// with the same data folder continues it rather than starting over.
+type simState struct {
+	Start     time.Time `json:"start"`
+	Live      time.Time `json:"live"`
+	Seed      uint64    `json:"seed"`
+	Published time.Time `json:"published"`
+}
+
+func (d *demo) loadSimState() (simState, error) {
+	path := filepath.Join(d.f.data, "sim.json")
+	var st simState
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &st); err == nil && !st.Start.IsZero() {
+			return st, nil
+		}
+	}
+	live := time.Now().UTC().Truncate(time.Minute)
+	st = simState{Start: live.Add(-d.f.preroll), Live: live, Seed: uint64(live.Unix())}
+	return st, d.saveSimState(st)
+}
+
+func (d *demo) saveSimState(st simState) error {
+	b, _ := json.Marshal(st)
+	tmp := filepath.Join(d.f.data, "sim.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o640); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(d.f.data, "sim.json"))
+}
+
+// simulate drives the stores: the history first, fast, then live at the
+// chosen speed. The simulation is deterministic, so a resumed demo runs it
+// silently up to where the last run stopped publishing.
+func (d *demo) simulate(ctx context.Context) error {
+	st, err := d.loadSimState()
+	if err != nil {
+		return err
+	}
+	s, err := sim.New(sim.Config{Sites: d.sites, Start: st.Start, Seed: st.Seed, Retrofit: 0.2, Glitches: 0.0005,
+		Faults: demoFaults(d.sites, st.Live)})
+	if err != nil {
+		return err
+	}
+	var buf []sim.Reading
+	for s.Now().Before(st.Published) {
+		buf = s.Step(buf[:0])
+	}
+	publish := func() error {
+		buf = s.Step(buf[:0])
+		for i := range buf {
+			topic, payload, err := simMessage("sites/{site}/assets/{asset}/{metric}", false, &buf[i])
+			if err != nil {
+				return err
+			}
+			if err := d.broker.srv.Publish(topic, payload, false, 1); err != nil {
+				return fmt.Errorf("sim: publish: %w", err)
+			}
+		}
+		st.Published = s.Now()
+		return nil
+	}
+	// History: an hour of the stores a second, so that the edge keeps up.
+	hist := time.NewTicker(time.Second / 60)
+	defer hist.Stop()
+	for s.Now().Before(st.Live) {
+		select {
+		case <-ctx.Done():
+			return d.saveSimState(st)
+		case <-hist.C:
+		}
+		if err := publish(); err != nil {
+			return err
+		}
+	}
+	if err := d.saveSimState(st); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "%s  simulation live at %gx\n", time.Now().Format("15:04:05"), d.f.speed)
+	live := time.NewTicker(time.Duration(float64(time.Minute) / d.f.speed))
+	defer live.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return d.saveSimState(st)
+		case <-live.C:
+		}
+		if err := publish(); err != nil {
+			return err
+		}
+		if i%30 == 0 {
+			if err := d.saveSimState(st); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// demoWatch prints, for a person, what happens: incidents as the edge
+// raises them and work orders as they move.
+type demoWatch struct {
+	out   io.Writer
+	nats  string
+	store interface {
+		WorkOrders(ctx context.Context, f workorder.Filter) ([]*workorder.WorkOrder, error)
+	}
+	seen map[string]workorder.Status
+}
+
+func (w *demoWatch) run(ctx context.Context) error {
+	nc, err := nats.Connect(w.nats, nats.Name("frostline-demo-watch"))
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer nc.Close()
+	msgs := make(chan *nats.Msg, 256)
+	sub, err := nc.ChanSubscribe(wire.IncidentSubjects, msgs)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer sub.Unsubscribe()
+	w.seen = map[string]workorder.Status{}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-msgs:
+			inc, err := wire.DecodeIncident(m.Data)
+			if err != nil || inc.Event.Event == "updated" {
+				continue
+			}
+			fmt.Fprintf(w.out, "%s  incident %-7s %s %-15s %s/%s  %s  (sensor time %s)\n", time.Now().Format("15:04:05"),
+				inc.Event.Event, inc.Priority, inc.Problem, inc.Site, inc.Asset, inc.Title, inc.At.Format("01-02 15:04"))
+		case <-tick.C:
+			w.poll(ctx)
+		}
+	}
+}
+
+func (w *demoWatch) poll(ctx context.Context) {
+	wos, err := w.store.WorkOrders(ctx, workorder.Filter{Scope: cloud.Scope{All: true}, Limit: 500})
+	if err != nil {
+		return
+	}
+	sort.Slice(wos, func(i, j int) bool { return wos[i].Number < wos[j].Number })
+	for _, wo := range wos {
+		prev, known := w.seen[wo.ID]
+		if known && prev == wo.Status {
+			continue
+		}
+		w.seen[wo.ID] = wo.Status
+		what := "created"
+		if known {
+			what = fmt.Sprintf("%s -> %s", strings.ToUpper(string(prev)), strings.ToUpper(string(wo.Status)))
+		} else {
+			what = "created " + strings.ToUpper(string(wo.Status))
+		}
+		vendor := ""
+		if wo.Vendor != "" {
+			vendor = "  vendor " + wo.Vendor
+		}
+		fmt.Fprintf(w.out, "%s  work order #%d %s: %s %s %s %s/%s (%s)%s\n", time.Now().Format("15:04:05"), wo.Number, what,
+			wo.Priority, wo.Source, wo.Problem, wo.Site, wo.Asset, wo.Trade, vendor)
+	}
+}

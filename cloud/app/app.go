@@ -158,7 +158,23 @@ func (a *App) seed(ctx context.Context) error {
 				return err
 			}
 			for i := range assets {
-				if err := a.store.PutAsset(ctx, &assets[i]); err != nil {
+				// The site file owns what the edge needs (class, name,
+				// make, model); the register keeps what people entered
+				// through the API (warranty, life, costs).
+				next := &assets[i]
+				if old, err := a.store.Asset(ctx, next.Site, next.ID); err == nil {
+					next.Warranty, next.ExpectedLife = old.Warranty, old.ExpectedLife
+					if next.ReplacementCost == 0 {
+						next.ReplacementCost = old.ReplacementCost
+					}
+					if next.InstalledOn == "" {
+						next.InstalledOn = old.InstalledOn
+					}
+					if next.Serial == "" {
+						next.Serial = old.Serial
+					}
+				}
+				if err := a.store.PutAsset(ctx, next); err != nil {
 					return err
 				}
 			}

@@ -161,7 +161,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 			continue
 		}
 		if len(msgs) > 0 {
-			c.process(ctx, msgs)
+			// A batch taken is finished even when shutdown begins, so a
+			// graceful stop leaves nothing half-done; AckWait bounds it.
+			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.AckWait)
+			c.process(pctx, msgs)
+			cancel()
 		}
 	}
 	return nil

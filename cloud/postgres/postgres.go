@@ -46,6 +46,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	db := &DB{&sqldb.DB{Writer: pool, Reader: pool, Dialect: sqldb.Dialect{
 		Name:       "postgres",
 		Migrations: sub,
+		UpdateCTE:  true,
 		SkipLocked: ` FOR UPDATE SKIP LOCKED`,
 		SetNumber:  `SELECT setval('wo_number', $1)`,
 		Series:     `SELECT n FROM generate_series($1::bigint, $2::bigint) AS n`,

@@ -31,6 +31,11 @@ var (
 	defrost    = rules.LookupMetric("defrost")
 )
 
+// MaxRollups is the most rollups one batch carries: a large store's
+// minute is split into several batches so that each message stays well
+// under NATS's default 1 MB payload limit (a rollup is about 200 bytes).
+const MaxRollups = 1000
+
 // maxHold is the longest a 0/1 value is assumed to hold without a new
 // report; past it, time is not counted as on or off.
 const maxHold = 20 * time.Minute
@@ -235,9 +240,31 @@ func (a *Aggregator) Flush(dst []wire.Telemetry, now time.Time) []wire.Telemetry
 		}
 		slices.SortFunc(starts, time.Time.Compare)
 		for _, st := range starts {
-			dst = append(dst, a.batch(site, st, s.periods[st]))
+			dst = a.batches(dst, site, st, s.periods[st])
 			delete(s.periods, st)
 		}
+	}
+	return dst
+}
+
+// batches appends the period's batches: one, or several of at most
+// MaxRollups rollups each, the signals riding in the first. Ids are
+// deterministic: site-period, then -2, -3, ... for the parts after the
+// first.
+func (a *Aggregator) batches(dst []wire.Telemetry, site string, start time.Time, p *period) []wire.Telemetry {
+	t := a.batch(site, start, p)
+	if len(t.Rollups) <= MaxRollups {
+		return append(dst, t)
+	}
+	all := t.Rollups
+	for i, part := 0, 1; i < len(all); i, part = i+MaxRollups, part+1 {
+		b := t
+		b.Rollups = all[i:min(i+MaxRollups, len(all))]
+		if part > 1 {
+			b.Batch = fmt.Sprintf("%s-%d", t.Batch, part)
+			b.Signals = nil
+		}
+		dst = append(dst, b)
 	}
 	return dst
 }

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -111,5 +112,26 @@ func BenchmarkAdd(b *testing.B) {
 			a.Flush(nil, t0)
 		}
 		i++
+	}
+}
+
+func TestLargeMinuteIsSplit(t *testing.T) {
+	a := New(time.Minute, "gw", classOf)
+	n := MaxRollups*2 + 10
+	for i := range n {
+		a.Add(rules.Reading{Site: "s1", Asset: fmt.Sprintf("a%05d", i), Metric: rules.LookupMetric("air_temp"), At: t0, Value: 1}, t0)
+	}
+	got := a.Flush(nil, t0.Add(time.Hour))
+	if len(got) != 3 || len(got[0].Rollups) != MaxRollups || len(got[2].Rollups) != 10 {
+		t.Fatalf("got %d batches", len(got))
+	}
+	ids := []string{got[0].Batch, got[1].Batch, got[2].Batch}
+	want := []string{"s1-20260706T100000Z", "s1-20260706T100000Z-2", "s1-20260706T100000Z-3"}
+	if fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Errorf("batch ids %v, want %v", ids, want)
+	}
+	data, _ := json.Marshal(got[0])
+	if len(data) > 512<<10 {
+		t.Errorf("a batch of %d rollups is %d bytes", MaxRollups, len(data))
 	}
 }

@@ -2,15 +2,19 @@ package telemetry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/wire"
 )
 
@@ -89,6 +93,23 @@ var (
 				return err
 			}
 			return l.incident(&inc.Event)
+		},
+	}
+	// WorkOrderSource reads the work-order notices the cloud's relay
+	// publishes (workorder.Notice) and writes them as annotations too.
+	// Consumer names are per stream, so it shares AnnotationsDurable.
+	WorkOrderSource = &Source{
+		Stream: wire.EventStream, Subjects: workorder.NoticeSubject("*"),
+		create: jetstream.StreamConfig{Name: wire.EventStream, Subjects: []string{wire.EventSubjects},
+			Storage: jetstream.FileStorage, Duplicates: 10 * time.Minute, MaxAge: 30 * 24 * time.Hour},
+		durable: func(c *Config) string { return c.AnnotationsDurable },
+		encode: func(l *lines, subject string, data []byte) error {
+			n, err := DecodeNotice(subject, data)
+			if err != nil {
+				return err
+			}
+			ev := NoticeEvent(&n)
+			return l.workOrder(&ev)
 		},
 	}
 )
@@ -355,4 +376,47 @@ func DecodeIncident(subject string, data []byte) (wire.Incident, error) {
 		return inc, fmt.Errorf("%w: incident for site %q arrived on subject %q", ErrInvalid, inc.Site, subject)
 	}
 	return inc, nil
+}
+
+// DecodeNotice reads a work-order notice and checks its site against its
+// subject.
+func DecodeNotice(subject string, data []byte) (workorder.Notice, error) {
+	var n workorder.Notice
+	if err := json.Unmarshal(data, &n); err != nil {
+		return n, fmt.Errorf("%w: work-order notice: %w", ErrInvalid, err)
+	}
+	if n.Schema != workorder.NoticeSchema {
+		return n, fmt.Errorf("%w: work-order notice schema %q (want %s)", ErrInvalid, n.Schema, workorder.NoticeSchema)
+	}
+	if subject != workorder.NoticeSubject(n.Site) {
+		return n, fmt.Errorf("%w: notice for site %q arrived on subject %q", ErrInvalid, n.Site, subject)
+	}
+	return n, nil
+}
+
+// NoticeEvent is the annotation of a work-order notice: what happened is
+// "created", "escalated", or for a status change the new status
+// ("dispatched", "in_progress", "verified", "avoided"...), all bounded sets.
+func NoticeEvent(n *workorder.Notice) WorkOrderEvent {
+	what := string(n.Event.Kind)
+	var summary []string
+	if n.Event.Kind == workorder.Transition {
+		what = string(n.Status)
+		summary = append(summary, fmt.Sprintf("%s -> %s", n.Event.From, n.Event.To))
+	}
+	if n.Event.Actor != "" {
+		summary = append(summary, "by "+n.Event.Actor)
+	}
+	if n.Event.Reason != "" {
+		summary = append(summary, n.Event.Reason)
+	}
+	asset := n.Asset
+	if asset == "" {
+		asset = wholeSite // a report about the store as a whole
+	}
+	return WorkOrderEvent{
+		At: n.Event.At, Site: n.Site, Asset: asset, Problem: n.Problem, Priority: n.Priority,
+		Event: what, WorkOrder: strconv.FormatInt(n.Number, 10), Vendor: n.Vendor,
+		Summary: strings.Join(summary, "; "),
+	}
 }

@@ -5,9 +5,11 @@
 // schema is in docs/telemetry.md; this package is its only writer.
 //
 // Delivery. The edge publishes wire.Telemetry batches to JetStream
-// (wire.TelemetryStream) and incident events to wire.IncidentStream. A
-// Consumer per stream (TelemetrySource, IncidentSource), one per cloud
-// replica on a durable pull consumer they all share, fetches them, writes their points with the
+// (wire.TelemetryStream) and incident events to wire.IncidentStream; the
+// cloud's relay publishes work-order notices to wire.EventStream. A
+// Consumer per stream (TelemetrySource, IncidentSource, WorkOrderSource),
+// one per cloud replica on a durable pull consumer they all share, fetches
+// them, writes their points with the
 // client's blocking write API in batches, and acknowledges a message only
 // after every one of its points is written. While InfluxDB is down nothing
 // is acknowledged: the messages are nak'ed with a growing delay and the
@@ -22,10 +24,10 @@
 // redelivered message (a crash between write and ack, a replica killed
 // mid-batch) therefore rewrites points, it never adds any.
 //
-// The annotation consumer reads the incident stream beside the intake,
-// under its own durable name, so an InfluxDB outage never slows the
-// work-order path; WriteIncidents is there for a caller that has incident
-// events in hand.
+// The annotation consumers read the incident and event streams beside the
+// intake and the relay, under their own durable name, so an InfluxDB outage
+// never slows the work-order path; WriteIncidents and WriteWorkOrderEvents
+// are there for a caller that has events in hand.
 //
 // Cardinality. Tags are only site, asset, asset_class and metric on the
 // telemetry measurements, plus problem, rule, priority and event on

@@ -257,7 +257,7 @@ type WorkOrderEvent struct {
 	Problem   string
 	Priority  string
 	Event     string // what happened: created, dispatched, on_site, completed, verified, avoided, reopened...
-	WorkOrder string // the work order's number or id
+	WorkOrder string // the work order's number
 	Incident  string // the incident that opened it, if any
 	Vendor    string // not a tag: vendors come and go
 	Summary   string
@@ -280,7 +280,7 @@ func (l *lines) workOrder(ev *WorkOrderEvent) error {
 	l.str("work_order", ev.WorkOrder)
 	l.str("incident", ev.Incident)
 	l.str("vendor", ev.Vendor)
-	l.str("title", ev.Event+" "+ev.WorkOrder)
+	l.str("title", "WO "+ev.WorkOrder+" "+ev.Event)
 	l.str("summary", ev.Summary)
 	l.end(ev.At, mark)
 	return nil

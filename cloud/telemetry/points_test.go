@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	protocol "github.com/influxdata/line-protocol"
 
+	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/wire"
 	"github.com/frostline/frostline/rules"
 )
@@ -43,8 +45,8 @@ func TestLines(t *testing.T) {
 		}, `incidents,asset=waco-1,event=opened,priority=P2,problem=temp_trend,rule=r,site=store-1 incident="inc_1",title="\"warm\"",summary="line break",value=4.5,peak=4.5,limit=5,hours_to_limit=1.5 1783332000000`},
 		{"work order", func(l *lines) error {
 			return l.workOrder(&WorkOrderEvent{At: t0, Site: "store-1", Asset: "waco-1", Problem: "no_cooling", Priority: "P1",
-				Event: "dispatched", WorkOrder: "WO-42", Incident: "inc_1", Vendor: "Arctic Co"})
-		}, `incidents,asset=waco-1,event=wo_dispatched,priority=P1,problem=no_cooling,site=store-1 work_order="WO-42",incident="inc_1",vendor="Arctic Co",title="dispatched WO-42" 1783332000000`},
+				Event: "dispatched", WorkOrder: "42", Incident: "inc_1", Vendor: "Arctic Co"})
+		}, `incidents,asset=waco-1,event=wo_dispatched,priority=P1,problem=no_cooling,site=store-1 work_order="42",incident="inc_1",vendor="Arctic Co",title="WO 42 dispatched" 1783332000000`},
 		{"kpi", func(l *lines) error {
 			return l.kpi(&KPI{Day: t0.Truncate(24 * time.Hour), Scope: ScopeVendor, Site: "store-1", Vendor: "Arctic Co",
 				Values: map[string]float64{"sla_compliance": 0.9, "completed": 12}})
@@ -201,4 +203,33 @@ func controlsToSpaces(s string) string {
 		}
 		return r
 	}, s)
+}
+
+func TestNotice(t *testing.T) {
+	at := time.Date(2026, 7, 7, 8, 0, 0, 0, time.UTC)
+	n := workorder.Notice{Schema: workorder.NoticeSchema, Number: 42, Site: "store-1", Problem: "no_cooling", Priority: "P1",
+		Vendor: "coolco", Status: workorder.Dispatched,
+		Event: workorder.Event{Kind: workorder.Transition, From: workorder.Ready, To: workorder.Dispatched, Actor: "sweeper", At: at}}
+	b, err := json.Marshal(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeNotice(workorder.NoticeSubject("store-1"), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := NoticeEvent(&got)
+	want := WorkOrderEvent{At: at, Site: "store-1", Asset: "*", Problem: "no_cooling", Priority: "P1", Event: "dispatched",
+		WorkOrder: "42", Vendor: "coolco", Summary: "ready -> dispatched; by sweeper"}
+	if ev != want {
+		t.Errorf("got %+v\nwant %+v", ev, want)
+	}
+	if _, err := DecodeNotice(workorder.NoticeSubject("store-2"), b); !errors.Is(err, ErrInvalid) {
+		t.Errorf("notice on another site's subject: got %v", err)
+	}
+	n.Schema = "frostline.workorder_event.v9"
+	b, _ = json.Marshal(&n)
+	if _, err := DecodeNotice(workorder.NoticeSubject("store-1"), b); !errors.Is(err, ErrInvalid) {
+		t.Errorf("unknown schema: got %v", err)
+	}
 }

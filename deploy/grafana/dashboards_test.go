@@ -333,7 +333,7 @@ func checkSchema(t *testing.T, q query) {
 func registeredMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	out := map[string]bool{"up": true}
-	name := regexp.MustCompile(`Name:\s*"(frostline_[a-z_]+)"`)
+	name := regexp.MustCompile(`(?:Name:\s*|NewDesc\()"(frostline_[a-z_]+)"`)
 	for _, dir := range []string{"../../edge", "../../cloud"} {
 		err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 			if err != nil || e.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {

@@ -26,37 +26,33 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/frostline/frostline/cloud/intake"
-	"github.com/frostline/frostline/cloud/sqlite"
+	"github.com/frostline/frostline/cloud/app"
 	"github.com/frostline/frostline/cloud/telemetry"
 	"github.com/frostline/frostline/cloud/telemetry/influxtest"
-	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/agent"
-	"github.com/frostline/frostline/edge/wire"
 )
 
 // noDataOK lists the metrics a health-dashboard query may find no series
 // of in this test, and why.
 var noDataOK = map[string]string{
 	"frostline_edge_mqtt_decode_errors_total": "a counter by reason has no series until a first error",
-	"frostline_http_request_duration_seconds": "the cloud's HTTP API is not part of this test",
 }
 
 // TestHealthDashboard runs Frostline for real: an edge agent (mochi MQTT
-// in process, the default rule pack, telemetry, outbox, forwarder) fed two
-// hours of one store of the shared sample, and the cloud side (incident
-// intake on SQLite, the telemetry and annotation consumers writing to
-// victoria-metrics) on an embedded NATS; Debian's Prometheus scrapes both
-// /metrics endpoints. Every PromQL query of the health dashboard must then
-// return data (noDataOK aside), and promtool check metrics must pass on
-// both expositions.
+// in process, the default rule pack, telemetry, outbox, forwarder) fed five
+// hours of one store of the shared sample, and the cloud (cloud/app on
+// SQLite: intake, sweeper, notice relay, API; with the telemetry, incident
+// and work-order annotation consumers writing to InfluxDB 1.6) on an
+// embedded NATS; Debian's Prometheus scrapes both /metrics endpoints.
+// Every PromQL query of the health dashboard must then return data
+// (noDataOK aside), the work-order annotations must be in InfluxDB, and
+// promtool check metrics must pass on both expositions.
 func TestHealthDashboard(t *testing.T) {
 	promBin := influxtest.Binary(t, "prometheus")
 	promtoolBin := influxtest.Binary(t, "promtool")
-	vm := influxtest.StartVictoriaMetrics(t)
+	db := influxtest.StartInfluxDB(t, "frostline")
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -123,39 +119,41 @@ func TestHealthDashboard(t *testing.T) {
 	edgeURL := "http://" + <-edgeAddr
 	waitFor(t, 20*time.Second, "agent ready", func() bool { code, _ := httpGet(edgeURL + "/readyz"); return code == http.StatusOK })
 
-	// The cloud side: intake on SQLite, telemetry and annotations into
-	// victoria-metrics, metrics served for Prometheus.
+	// The cloud: the real service (intake on SQLite, sweeper, notice
+	// relay, API, /metrics), with the telemetry, incident and work-order
+	// annotation consumers beside it as the cloud will run them, writing
+	// to InfluxDB 1.6 through the /api/v2/write path.
+	acfg := app.DefaultConfig()
+	acfg.Listen = "127.0.0.1:0"
+	acfg.Database.Path = filepath.Join(dir, "frostline.db")
+	acfg.NATS.URL = ns.ClientURL()
+	acfg.Sites = []string{siteFile}
+	acfg.Intake.AckWait = 5 * time.Second
+	cloudApp, err := app.New(ctx, acfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cloudApp.Close()
 	nc, err := nats.Connect(ns.ClientURL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	store, err := sqlite.Open(ctx, filepath.Join(dir, "frostline.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	reg := prometheus.NewPedanticRegistry()
-	im := intake.NewMetrics(reg)
-	ic, err := intake.New(ctx, nc, store, &workorder.Intake{Policy: workorder.DefaultPolicy()}, im, log, intake.Config{Batch: 64, AckWait: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
 	tcfg := telemetry.DefaultConfig()
-	tcfg.URL, tcfg.Token, tcfg.Bucket, tcfg.FlushInterval = vm.URL, "t", "frostline", 200*time.Millisecond
+	tcfg.URL, tcfg.Token, tcfg.Bucket, tcfg.FlushInterval = db.WriteURL, db.Token, db.Bucket, 200*time.Millisecond
 	w, err := telemetry.NewWriter(tcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	tm := telemetry.NewMetrics(reg, wire.TelemetryStream)
-	var runs []func(context.Context) error
-	runs = append(runs, ic.Run)
-	for _, c := range []struct {
-		src *telemetry.Source
-		m   *telemetry.Metrics
-	}{{telemetry.TelemetrySource, tm}, {telemetry.IncidentSource, telemetry.NewMetrics(reg, wire.IncidentStream)}} {
-		cons, err := telemetry.NewConsumer(ctx, nc, c.src, w, c.m, log, tcfg)
+	runs := []func(context.Context) error{cloudApp.Run}
+	var tm *telemetry.Metrics
+	for _, src := range []*telemetry.Source{telemetry.TelemetrySource, telemetry.IncidentSource, telemetry.WorkOrderSource} {
+		m := telemetry.NewMetrics(cloudApp.Registry, src.Stream)
+		if src == telemetry.TelemetrySource {
+			tm = m
+		}
+		cons, err := telemetry.NewConsumer(ctx, nc, src, w, m, log, tcfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,7 +172,9 @@ func TestHealthDashboard(t *testing.T) {
 			}
 		}
 	}()
-	cloudURL := serve(t, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	cloudURL := "http://" + cloudApp.Addr()
+	waitFor(t, 20*time.Second, "cloud ready", func() bool { code, _ := httpGet(cloudURL + "/readyz"); return code == http.StatusOK })
+	httpGet(cloudURL + "/api/v1/workorders") // one API request for the latency panel
 
 	// Prometheus scraping both, every second.
 	promURL := startPrometheus(t, promBin, dir, strings.TrimPrefix(edgeURL, "http://"), strings.TrimPrefix(cloudURL, "http://"))
@@ -188,12 +188,27 @@ func TestHealthDashboard(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 60*time.Second, "telemetry written and a work order opened", func() bool {
-		return testutil.ToFloat64(tm.Points) > 0 && testutil.ToFloat64(im.Messages.WithLabelValues("opened")) > 0
+	waitFor(t, 60*time.Second, "telemetry and work-order annotations in InfluxDB", func() bool {
+		return testutil.ToFloat64(tm.Points) > 0 && db.Count(t, "incidents", "work_order") > 0
 	}, func() string {
-		return fmt.Sprintf("%d messages published, %v telemetry points written, %v work orders opened",
-			len(msgs), testutil.ToFloat64(tm.Points), testutil.ToFloat64(im.Messages.WithLabelValues("opened")))
+		return fmt.Sprintf("%d messages published, %v telemetry points written, %d incident and %d work-order annotations",
+			len(msgs), testutil.ToFloat64(tm.Points), db.Count(t, "incidents", "incident"), db.Count(t, "incidents", "work_order"))
 	})
+	// The store dashboard's work-order annotations, which the replay in
+	// TestInfluxQLQueries cannot feed, now have data.
+	day := fmt.Sprintf("time >= '%s'", time.Now().Add(-24*time.Hour).UTC().Format(time.RFC3339))
+	for _, d := range loadDashboards(t) {
+		for _, q := range d.queries() {
+			if q.kind != "annotation" || !strings.Contains(q.text, "/^wo_/") {
+				continue
+			}
+			text := strings.NewReplacer("$timeFilter", day, "$site", ".*", "$asset", ".*").Replace(q.text)
+			res, err := db.Query(text)
+			if err != nil || len(res) == 0 {
+				t.Errorf("%s: no data (%v) from %s", q.where, err, text)
+			}
+		}
+	}
 	// A few scrapes with the counters moving.
 	waitFor(t, 30*time.Second, "prometheus to scrape both", func() bool {
 		n, err := promQuery(promURL, `up == 1`)

@@ -38,7 +38,7 @@ func TestRulesUseRegisteredMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	registered := map[string]bool{}
-	name := regexp.MustCompile(`Name:\s*"(frostline_[a-z_]+)"`)
+	name := regexp.MustCompile(`(?:Name:\s*|NewDesc\()"(frostline_[a-z_]+)"`)
 	for _, dir := range []string{"../../edge", "../../cloud"} {
 		err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 			if err != nil || e.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {

@@ -334,10 +334,6 @@ func ReceiveBatch(ctx context.Context, tx workorder.Tx, in *workorder.Intake, re
 func (c *Consumer) ack(batch []decoded, results []workorder.Result) {
 	now := c.now()
 	for i, d := range batch {
-		if err := d.msg.Ack(); err != nil {
-			// The commit stands; a redelivery will be seen as a repeat.
-			c.log.Warn("ack failed", "msg_id", d.inc.MsgID(), "err", err)
-		}
 		r := results[i]
 		c.m.Messages.WithLabelValues(string(r.Reason)).Inc()
 		if r.Reason != workorder.Repeat {
@@ -353,6 +349,12 @@ func (c *Consumer) ack(batch []decoded, results []workorder.Result) {
 			c.log.Info("work order opened", "number", r.WorkOrder.Number, "site", r.WorkOrder.Site,
 				"asset", r.WorkOrder.Asset, "problem", r.WorkOrder.Problem, "priority", r.WorkOrder.Priority,
 				"recall_of", r.WorkOrder.RecallOf)
+		}
+		// Counted first, acknowledged last: whoever sees the message
+		// acknowledged sees it counted.
+		if err := d.msg.Ack(); err != nil {
+			// The commit stands; a redelivery will be seen as a repeat.
+			c.log.Warn("ack failed", "msg_id", d.inc.MsgID(), "err", err)
 		}
 	}
 }

@@ -203,6 +203,23 @@ func TestAuthorization(t *testing.T) {
 		{"create site", "POST", "/api/v1/sites", `{"id":"new-{site}-{role}"}`, with(all(403, 403), "admin", 201, 201, "fm", 201, 201)},
 		{"create token", "POST", "/api/v1/tokens", `{"role":"store","sites":["{site}"]}`, with(all(403, 403), "admin", 201, 201)},
 		{"me", "GET", "/api/v1/me", "", all(200, 200)},
+		{"list work orders", "GET", "/api/v1/workorders", "", all(200, 200)},
+		{"list sites", "GET", "/api/v1/sites", "", all(200, 200)},
+		{"create asset", "POST", "/api/v1/sites/{site}/assets", `{"id":"c-{role}","class":"reach_in_cooler"}`,
+			with(siteScoped(201), "store", 403, 404)},
+		{"photo", "GET", "/api/v1/workorders/{wo}/photos/ph_none", "", with(all(404, 404))},
+	}
+	// Every API route is in the matrix.
+	covered := map[string]bool{"GET /api/v1/openapi.json": true} // public by design
+	for _, tc := range cases {
+		p := strings.NewReplacer("{wo}", "{id}", "{site}x", "{site}", "n-{role}", "{asset}", "wic-1", "{asset}",
+			"/teleport", "/{action}", "/approve", "/{action}", "ph_none", "{photo}").Replace(tc.path)
+		covered[tc.method+" "+p] = true
+	}
+	for _, r := range f.srv.Routes() {
+		if !covered[r] {
+			t.Errorf("route %s is not in the authorization matrix", r)
+		}
 	}
 	for _, tc := range cases {
 		for _, role := range roles {

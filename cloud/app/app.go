@@ -36,6 +36,7 @@ type Store interface {
 	cloudhttp.Store
 	intake.Store
 	relay.Store
+	PruneClaims(ctx context.Context, before time.Time) (int64, error)
 	CountByStatus(ctx context.Context) (map[string]int, error)
 	Ping(ctx context.Context) error
 	Close() error
@@ -115,7 +116,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 			return nil, err
 		}
 	}
-	a.sweeper = &intake.Sweeper{Store: a.store, Intake: in, Every: cfg.SweepEvery, Log: log, M: m}
+	a.sweeper = &intake.Sweeper{Store: a.store, Intake: in, Every: cfg.SweepEvery, Log: log, M: m, Prune: a.store.PruneClaims}
 	api := cloudhttp.New(cloudhttp.Options{Store: a.store, Intake: in, Log: log, Registry: a.Registry})
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}))

@@ -382,9 +382,10 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// Sweeper moves work orders on when their hold-off ends. Every replica may
-// run one: the store's optimistic lock lets only one move a work order, and
-// the loser finds nothing left to do.
+// Sweeper moves work orders on when their timers run out (hold-off end,
+// dispatch lapse). Every replica may run one: the store's optimistic lock
+// lets only one move a work order, and the loser finds nothing left to do.
+// Once an hour it also forgets message ids older than the stream keeps.
 type Sweeper struct {
 	Store  Store
 	Intake *workorder.Intake
@@ -392,6 +393,11 @@ type Sweeper struct {
 	Now    func() time.Time
 	Log    *slog.Logger
 	M      *Metrics
+	// Prune, when set, forgets processed message ids recorded before a
+	// time; ids are kept for KeepClaims (default 15 days, beyond the
+	// incident stream's 14-day retention).
+	Prune      func(ctx context.Context, before time.Time) (int64, error)
+	KeepClaims time.Duration
 }
 
 // Run sweeps every s.Every until ctx is done.
@@ -402,9 +408,22 @@ func (s *Sweeper) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var pruned time.Time
 	for {
 		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 			s.Log.Warn("sweep failed", "component", "sweeper", "err", err)
+		}
+		if s.Prune != nil && time.Since(pruned) > time.Hour {
+			keep := s.KeepClaims
+			if keep <= 0 {
+				keep = 15 * 24 * time.Hour
+			}
+			if n, err := s.Prune(ctx, time.Now().Add(-keep)); err != nil && ctx.Err() == nil {
+				s.Log.Warn("pruning message ids failed", "component", "sweeper", "err", err)
+			} else if n > 0 {
+				s.Log.Info("message ids pruned", "component", "sweeper", "count", n)
+			}
+			pruned = time.Now()
 		}
 		select {
 		case <-ctx.Done():

@@ -40,6 +40,7 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Photo(ctx context.Context, workOrder, id string) (string, []byte, error)
 	Relay(ctx context.Context, limit int, publish func([]sqldb.OutboxMsg) error) (int, error)
+	PruneClaims(ctx context.Context, before time.Time) (int64, error)
 }
 
 // T0 is the suite's reference time.
@@ -517,6 +518,16 @@ func testClaimAll(t *testing.T, s Store) {
 	}
 	if got := claim("d", "e"); len(got) != 1 || !got["e"] {
 		t.Errorf("ClaimAll after Claim: %v", got)
+	}
+	// Pruning forgets old ids only.
+	if n, err := s.PruneClaims(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Errorf("prune of nothing old: %d %v", n, err)
+	}
+	if n, err := s.PruneClaims(ctx, time.Now().Add(time.Minute)); err != nil || n != 5 {
+		t.Errorf("prune: %d %v, want 5", n, err)
+	}
+	if got := claim("a"); !got["a"] {
+		t.Errorf("a pruned id is not claimable again")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // OutboxMsg is a committed message waiting to be published.
@@ -60,4 +61,15 @@ func (db *DB) Relay(ctx context.Context, limit int, publish func([]OutboxMsg) er
 		return 0, fmt.Errorf("%s: relay: %w", db.Dialect.Name, err)
 	}
 	return len(msgs), nil
+}
+
+// PruneClaims forgets processed message ids recorded before t. Redeliveries
+// come within the stream's retention, so ids older than it can go; this
+// keeps the table from growing without bound under sustained intake.
+func (db *DB) PruneClaims(ctx context.Context, before time.Time) (int64, error) {
+	res, err := db.Writer.ExecContext(ctx, `DELETE FROM processed WHERE at < $1`, micros(before))
+	if err != nil {
+		return 0, fmt.Errorf("%s: prune: %w", db.Dialect.Name, err)
+	}
+	return res.RowsAffected()
 }

@@ -295,9 +295,16 @@ type batchClaimer interface {
 	ClaimAll(ctx context.Context, keys []string) (map[string]bool, error)
 }
 
+// prefetcher is a transaction that can load a batch's work orders in one
+// query; both stores' transactions can.
+type prefetcher interface {
+	Prefetch(ctx context.Context, incidents []string) error
+}
+
 // ReceiveBatch runs reports through in, in order, inside tx. When the
-// transaction can, their keys are claimed in one statement first, which
-// saves a round trip per report.
+// transaction can, their keys are claimed in one statement first and the
+// work orders of their incidents loaded in one query, which saves two round
+// trips per report.
 func ReceiveBatch(ctx context.Context, tx workorder.Tx, in *workorder.Intake, reports []workorder.Report) ([]workorder.Result, error) {
 	results := make([]workorder.Result, len(reports))
 	var fresh map[string]bool
@@ -310,6 +317,17 @@ func ReceiveBatch(ctx context.Context, tx workorder.Tx, in *workorder.Intake, re
 		}
 		var err error
 		if fresh, err = bc.ClaimAll(ctx, keys); err != nil {
+			return nil, err
+		}
+	}
+	if pf, ok := tx.(prefetcher); ok {
+		var incidents []string
+		for _, r := range reports {
+			if r.Incident != nil {
+				incidents = append(incidents, r.Incident.Incident)
+			}
+		}
+		if err := pf.Prefetch(ctx, incidents); err != nil {
 			return nil, err
 		}
 	}

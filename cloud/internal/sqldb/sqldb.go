@@ -166,6 +166,55 @@ func (db *DB) update(ctx context.Context, fn func(workorder.Tx) error) error {
 type Tx struct {
 	tx *sql.Tx
 	db *DB
+	// After Prefetch: the work order of each of a batch's incidents (""
+	// for none yet) and those work orders as last saved in this
+	// transaction. Both die with the transaction.
+	byIncident map[string]string
+	wos        map[string]*workorder.WorkOrder
+}
+
+// Prefetch loads the work orders of a batch's incidents in one query, so
+// that ByIncident answers from memory for the rest of the transaction.
+func (t *Tx) Prefetch(ctx context.Context, incidents []string) error {
+	if t.byIncident == nil {
+		t.byIncident, t.wos = map[string]string{}, map[string]*workorder.WorkOrder{}
+	}
+	const chunk = 500
+	for lo := 0; lo < len(incidents); lo += chunk {
+		part := incidents[lo:min(lo+chunk, len(incidents))]
+		ph := make([]string, len(part))
+		args := make([]any, len(part))
+		for i, inc := range part {
+			ph[i], args[i] = "$"+strconv.Itoa(i+1), inc
+			t.byIncident[inc] = ""
+		}
+		rows, err := t.tx.QueryContext(ctx, `SELECT i.incident, w.data FROM wo_incidents i JOIN workorders w ON w.id = i.wo
+			WHERE i.incident IN (`+strings.Join(ph, ", ")+`)`, args...)
+		if err != nil {
+			return fmt.Errorf("prefetch: %w", err)
+		}
+		for rows.Next() {
+			var inc string
+			var data []byte
+			if err := rows.Scan(&inc, &data); err != nil {
+				rows.Close()
+				return err
+			}
+			w := &workorder.WorkOrder{}
+			if err := json.Unmarshal(data, w); err != nil {
+				rows.Close()
+				return err
+			}
+			if cached, ok := t.wos[w.ID]; ok {
+				w = cached // one object per work order
+			}
+			t.byIncident[inc], t.wos[w.ID] = w.ID, w
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var _ workorder.Tx = (*Tx)(nil)
@@ -201,6 +250,12 @@ func (t *Tx) WorkOrder(ctx context.Context, id string) (*workorder.WorkOrder, er
 
 // ByIncident implements workorder.Tx.
 func (t *Tx) ByIncident(ctx context.Context, incident string) (*workorder.WorkOrder, error) {
+	if id, ok := t.byIncident[incident]; ok {
+		if id == "" {
+			return nil, nil
+		}
+		return t.wos[id], nil
+	}
 	return one(t.tx.QueryRowContext(ctx, `SELECT w.data FROM wo_incidents i JOIN workorders w ON w.id = i.wo WHERE i.incident = $1`, incident))
 }
 
@@ -340,7 +395,15 @@ func (t *Tx) Save(ctx context.Context, w *workorder.WorkOrder, events []workorde
 			return fmt.Errorf("outbox: %w", err)
 		}
 	}
+	if t.byIncident != nil {
+		t.wos[w.ID] = w
+	}
 	if linked := w.Linked(); len(linked) > 0 {
+		for _, inc := range linked {
+			if _, ok := t.byIncident[inc]; ok {
+				t.byIncident[inc] = w.ID
+			}
+		}
 		q.Reset()
 		q.WriteString(`INSERT INTO wo_incidents (incident, wo) VALUES `)
 		largs := make([]any, 0, 2*len(linked))

@@ -7,11 +7,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/intake"
 	"github.com/frostline/frostline/cloud/internal/sqldb"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
@@ -74,6 +76,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ConcurrentIntake", testConcurrent},
 		{"ClaimAll", testClaimAll},
 		{"Outbox", testOutbox},
+		{"BatchInOneTransaction", testBatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -551,5 +554,54 @@ func testOutbox(t *testing.T, s Store) {
 	}
 	if n, err := s.Relay(ctx, 10, func([]sqldb.OutboxMsg) error { return nil }); err != nil || n != 0 {
 		t.Errorf("relayed twice: %d %v", n, err)
+	}
+}
+
+// testBatch: a batch in one transaction, as the consumer runs it, with the
+// batch's claims and work orders loaded up front, decides exactly as one
+// message at a time would.
+func testBatch(t *testing.T, s Store) {
+	ctx := context.Background()
+	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	receive(t, s, in, workorder.FromIncident(Incident(rules.Opened, "old", 1, T0, "s1", "a9", "door_ajar", "P3")))
+	evs := []*rules.Event{
+		Incident(rules.Opened, "i1", 1, T0, "s1", "a1", "temp_trend", "P3"),
+		Incident(rules.Updated, "i1", 2, T0.Add(time.Minute), "s1", "a1", "temp_trend", "P3"),
+		Incident(rules.Opened, "i2", 1, T0.Add(2*time.Minute), "s1", "a1", "temp_high", "P2"),
+		Incident(rules.Updated, "i1", 3, T0.Add(3*time.Minute), "s1", "a1", "temp_trend", "P3"),
+		Incident(rules.Opened, "i1", 1, T0, "s1", "a1", "temp_trend", "P3"),
+		Incident(rules.Updated, "old", 2, T0.Add(time.Minute), "s1", "a9", "door_ajar", "P3"),
+		Incident(rules.Cleared, "ghost", 2, T0, "s1", "a1", "temp_high", "P3"),
+	}
+	reports := make([]workorder.Report, len(evs))
+	for i, ev := range evs {
+		reports[i] = workorder.FromIncident(ev)
+	}
+	var res []workorder.Result
+	err := s.Update(ctx, func(tx workorder.Tx) error {
+		var err error
+		res, err = intake.ReceiveBatch(ctx, tx, in, reports)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range res {
+		got = append(got, string(r.Reason))
+	}
+	if want := "opened updated merged updated repeat updated orphan"; strings.Join(got, " ") != want {
+		t.Errorf("reasons %v, want %s", got, want)
+	}
+	w, err := s.WorkOrder(ctx, res[0].WorkOrder.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(w.Incidents) != "[i1 i2]" || w.Evidence[0].Seq != 3 || w.Problem != "temp_high" {
+		t.Errorf("work order after batch: incidents %v, evidence %+v, problem %s", w.Incidents, w.Evidence, w.Problem)
+	}
+	ev, _ := s.Events(ctx, w.ID)
+	if r, err := workorder.Replay(ev); err != nil || r.Version != w.Version {
+		t.Errorf("replay: %v %v", r, err)
 	}
 }

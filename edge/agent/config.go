@@ -212,8 +212,8 @@ func (c *Config) Validate() error {
 	switch {
 	case c.MQTT.Broker == "":
 		bad("mqtt.broker", "required")
-	case !hasScheme(c.MQTT.Broker, "tcp", "ssl", "tls", "mqtt", "mqtts", "ws", "wss"):
-		bad("mqtt.broker", "%q: want tcp://, ssl://, mqtts:// or ws(s):// host:port", c.MQTT.Broker)
+	case !hasScheme(c.MQTT.Broker, "tcp", "ssl", "tls", "mqtt", "mqtts"):
+		bad("mqtt.broker", "%q: want tcp://host:port, or ssl:// or mqtts:// for TLS", c.MQTT.Broker)
 	}
 	if c.MQTT.QoS < 0 || c.MQTT.QoS > 1 {
 		bad("mqtt.qos", "%d: want 0 or 1 (1 for no loss)", c.MQTT.QoS)

@@ -1,0 +1,154 @@
+package agent
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/frostline/frostline/edge/internal/edgetest"
+	"github.com/frostline/frostline/edge/internal/testserver"
+)
+
+// BenchmarkBinaryMosquitto runs the built frostline-edge (static, stripped)
+// on the default pack against a real mosquitto, publishes b.N JSON
+// readings at QoS 1 from this process, and reports what the agent process
+// alone used: CPU time per reading and resident memory idle and after the
+// run, plus the binary's size.
+func BenchmarkBinaryMosquitto(b *testing.B) {
+	broker := testserver.Mosquitto(b)
+	ns := testserver.NATS(b, b.TempDir(), -1)
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "frostline-edge")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/frostline/frostline/cmd/frostline-edge")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	site, series := benchStore(b, 1250) // 5000 series
+	var sb strings.Builder
+	sb.WriteString("site: bench\nassets:\n")
+	for _, a := range site.Assets {
+		fmt.Fprintf(&sb, "  - {id: %s, class: %s}\n", a.ID, a.Class)
+	}
+	writeFile(b, filepath.Join(dir, "site.yaml"), sb.String())
+	port := testserver.FreePort(b)
+	writeFile(b, filepath.Join(dir, "edge.yaml"), fmt.Sprintf(`gateway: bench
+sites: [site.yaml]
+mqtt: {broker: %s}
+nats: {url: %s, ensure_streams: true}
+outbox: {path: outbox.db}
+http: {listen: 127.0.0.1:%d}
+log: {level: warn}
+`, broker, ns.ClientURL(), port))
+	cmd := exec.Command(bin, "--config", filepath.Join(dir, "edge.yaml"))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("agent not ready")
+		}
+	}
+	time.Sleep(time.Second)
+	idleRSS := procRSS(b, cmd.Process.Pid)
+	idleHeap := scrape(b, base, "go_memstats_heap_inuse_bytes")
+
+	t0 := time.Date(2026, 7, 6, 0, 0, 0, 0, time.UTC)
+	msgs := make([]edgetest.Message, b.N)
+	for k := range msgs {
+		r := series[k%len(series)]
+		step := k / len(series)
+		msgs[k] = edgetest.Message{
+			Topic:   fmt.Sprintf("sites/bench/assets/%s/%s", r.Asset, r.Metric),
+			Payload: fmt.Appendf(nil, `{"value": %g, "ts": %d}`, value(&r, step), t0.Add(time.Duration(step)*30*time.Second).UnixMilli()),
+		}
+	}
+	pub := edgetest.NewPublisher(b, broker)
+	cpu0 := procCPU(b, cmd.Process.Pid)
+	b.ResetTimer()
+	pub.PublishAsync(b, msgs)
+	for deadline := time.Now().Add(5 * time.Minute); scrape(b, base, "frostline_edge_readings_total") < float64(b.N); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatal("readings did not all arrive")
+		}
+	}
+	b.StopTimer()
+	cpu := procCPU(b, cmd.Process.Pid) - cpu0
+	fi, _ := os.Stat(bin)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "readings/s")
+	b.ReportMetric(cpu.Seconds()*1e6/float64(b.N), "agent-cpu-us/reading")
+	b.ReportMetric(float64(b.N)/cpu.Seconds(), "readings/agent-cpu-s")
+	b.ReportMetric(float64(idleRSS)/(1<<20), "idle-rss-MB")
+	b.ReportMetric(idleHeap/(1<<20), "idle-heap-MB")
+	b.ReportMetric(float64(procRSS(b, cmd.Process.Pid))/(1<<20), "rss-MB")
+	b.ReportMetric(float64(fi.Size())/(1<<20), "binary-MB")
+}
+
+// procCPU is a process's user plus system CPU time, from /proc.
+func procCPU(t testing.TB, pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name (which may hold spaces).
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+}
+
+// procRSS is a process's resident set in bytes.
+func procRSS(t testing.TB, pid int) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if v, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// scrape sums a metric family's samples from /metrics.
+func scrape(t testing.TB, base, name string) float64 {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var n float64
+	for _, l := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(l, name+"{") || strings.HasPrefix(l, name+" ") {
+			v, _ := strconv.ParseFloat(l[strings.LastIndexByte(l, ' ')+1:], 64)
+			n += v
+		}
+	}
+	return n
+}

@@ -1,0 +1,160 @@
+package agent
+
+import (
+	"errors"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/frostline/frostline/edge/ingest"
+	"github.com/frostline/frostline/edge/internal/edgetest"
+	"github.com/frostline/frostline/edge/outbox"
+	"github.com/frostline/frostline/rules"
+)
+
+// memOutbox is an in-memory committer: it keeps what a real outbox would
+// keep, and can be told to fail.
+type memOutbox struct {
+	incidents []string // message ids, in commit order
+	cp        []byte
+	input     [][]byte
+	fail      error
+}
+
+func (m *memOutbox) Commit(b outbox.Batch) error {
+	if m.fail != nil {
+		return m.fail
+	}
+	for _, e := range b.Incidents {
+		m.incidents = append(m.incidents, e.MsgID)
+	}
+	if b.Checkpoint != nil {
+		m.cp, m.input = b.Checkpoint, nil
+	} else if b.Input != nil {
+		m.input = append(m.input, slices.Clone(b.Input))
+	}
+	return nil
+}
+
+func (m *memOutbox) Checkpoint() ([]byte, [][]byte, error) { return m.cp, m.input, nil }
+
+var _ committer = (*memOutbox)(nil)
+
+func newTestProcessor(t *testing.T, ob committer, checkpointEvery time.Duration) (*processor, *metrics) {
+	t.Helper()
+	dir := t.TempDir()
+	site, rulesFile := edgetest.WriteFiles(t, dir)
+	cfg := DefaultConfig()
+	cfg.Gateway = "gw"
+	cfg.Sites = []string{site}
+	cfg.Rules.DefaultPack = false
+	cfg.Rules.Paths = []string{rulesFile}
+	cfg.Outbox.CheckpointEvery = checkpointEvery
+	cfg.Outbox.Path = filepath.Join(dir, "outbox.db")
+	l, err := loadRules(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMetrics(prometheus.NewRegistry())
+	p := newProcessor(&cfg, quiet, func() time.Time { return edgetest.Start }, m, ob)
+	if err := p.start(l); err != nil {
+		t.Fatal(err)
+	}
+	return p, m
+}
+
+// feed runs msgs through the processor, committing every batch messages.
+func feed(t *testing.T, p *processor, msgs []edgetest.Message, batch int, acks *int) {
+	t.Helper()
+	for i, m := range msgs {
+		p.handle(ingest.NewMessage(m.Readings, func() { *acks++ }))
+		if (i+1)%batch == 0 || i == len(msgs)-1 {
+			if err := p.commit(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestProcessorCrashRecovery simulates crashes at many points: a new
+// processor on the surviving outbox (checkpoint and input log) continues
+// with the messages not acknowledged, and the committed incidents equal an
+// uninterrupted run's.
+func TestProcessorCrashRecovery(t *testing.T) {
+	msgs := edgetest.Replay(240)
+	want := edgetest.Expected(t, edgetest.Rules, msgs)
+	for _, every := range []time.Duration{0, time.Hour} { // checkpoint each commit; input log only
+		ob := &memOutbox{}
+		p, _ := newTestProcessor(t, ob, every)
+		acked := 0
+		for crash := 0; acked < len(msgs); crash++ {
+			n := 37 + crash*53%200
+			feed(t, p, msgs[acked:min(acked+n, len(msgs))], 10, &acked)
+			// Uncommitted work is lost with the process: a new one.
+			p.handle(ingest.NewMessage(msgs[min(acked, len(msgs)-1)].Readings, nil))
+			p, _ = newTestProcessor(t, ob, every)
+		}
+		if !slices.Equal(ob.incidents, want) {
+			t.Errorf("checkpoint every %v: committed %d incident events, want %d\ngot  %v\nwant %v", every, len(ob.incidents), len(want), ob.incidents, want)
+		}
+	}
+}
+
+func TestProcessorRedeliverySkipped(t *testing.T) {
+	ob := &memOutbox{}
+	p, m := newTestProcessor(t, ob, 0)
+	msgs := edgetest.Replay(10)
+	acks := 0
+	feed(t, p, msgs, 5, &acks)
+	// The broker redelivers the last messages (their acks were lost).
+	for _, msg := range msgs[len(msgs)-3:] {
+		im := ingest.NewMessage(msg.Readings, func() { acks++ })
+		im.Redelivered = true
+		p.handle(im)
+	}
+	if err := p.commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(m.readings.WithLabelValues("redelivered")); got != 6 {
+		t.Errorf("redelivered readings skipped = %v, want 6", got)
+	}
+	if acks != len(msgs)+3 {
+		t.Errorf("acks = %d, want %d (skipped messages are acknowledged)", acks, len(msgs)+3)
+	}
+}
+
+func TestProcessorRefusalsCounted(t *testing.T) {
+	ob := &memOutbox{}
+	p, m := newTestProcessor(t, ob, 0)
+	at := edgetest.Start
+	p.handle(ingest.NewMessage([]rules.Reading{
+		{Site: "s1", Asset: "nope", Metric: rules.LookupMetric("air_temp"), At: at, Value: 1},
+		{Site: "s9", Asset: "wic1", Metric: rules.LookupMetric("air_temp"), At: at, Value: 1},
+		{Site: "s1", Asset: "wic1", Metric: rules.LookupMetric("air_temp"), At: at.Add(time.Hour), Value: 1},
+		{Site: "s1", Asset: "wic1", Metric: rules.LookupMetric("air_temp"), At: at, Value: 1},
+	}, nil))
+	for reason, want := range map[string]float64{"unknown_asset": 1, "unknown_site": 1, "ok": 1, "late": 1} {
+		if got := testutil.ToFloat64(m.readings.WithLabelValues(reason)); got != want {
+			t.Errorf("readings{result=%q} = %v, want %v", reason, got, want)
+		}
+	}
+}
+
+func TestProcessorCommitFailureStops(t *testing.T) {
+	ob := &memOutbox{}
+	p, _ := newTestProcessor(t, ob, 0)
+	ob.fail = errors.New("disk full")
+	acks := 0
+	msgs := edgetest.Replay(1)
+	p.handle(ingest.NewMessage(msgs[0].Readings, func() { acks++ }))
+	if err := p.commit(); !errors.Is(err, ob.fail) {
+		t.Fatalf("commit error = %v, want the outbox's", err)
+	}
+	if acks != 0 {
+		t.Error("a message was acknowledged although its commit failed")
+	}
+}

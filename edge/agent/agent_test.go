@@ -345,3 +345,47 @@ func TestAgentBrokerRestart(t *testing.T) {
 	waitReadings(60 * 2 * 8)
 	r.stop(t)
 }
+
+// TestAgentNATSOutage takes NATS down for most of a replay and brings it
+// back: every incident arrives, once, in the order of an uninterrupted
+// run (so in order per asset), and incidents queued in the outbox meanwhile.
+func TestAgentNATSOutage(t *testing.T) {
+	_, broker := testserver.MQTT(t, "127.0.0.1:0")
+	store := t.TempDir()
+	ns := testserver.NATS(t, store, -1)
+	port, url := testserver.NATSPort(ns), ns.ClientURL()
+	cfg := testConfig(t, t.TempDir(), broker, url)
+	msgs := edgetest.Replay(240)
+	want := edgetest.Expected(t, edgetest.Rules, msgs)
+	r := startAgent(t, cfg)
+	base := "http://" + <-r.addr
+	waitReady(t, base)
+	pub := edgetest.NewPublisher(t, broker)
+	pub.Publish(t, msgs[:len(msgs)/10])
+	edgetest.WaitStream(t, url, wire.IncidentStream, 1, 10*time.Second)
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	pub.Publish(t, msgs[len(msgs)/10:])
+	var queued string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_, body := get(t, base+"/metrics")
+		if strings.Contains(body, fmt.Sprintf("frostline_edge_readings_total{result=\"ok\"} %d\n", 240*2*8)) {
+			for _, l := range strings.Split(body, "\n") {
+				if strings.HasPrefix(l, `frostline_edge_outbox_entries{queue="incidents"}`) {
+					queued = l
+				}
+			}
+			break
+		}
+	}
+	if queued == "" || strings.HasSuffix(queued, " 0") {
+		t.Fatalf("during the outage the outbox holds no incidents: %q", queued)
+	}
+	testserver.NATS(t, store, port)
+	got := edgetest.WaitStream(t, url, wire.IncidentStream, len(want), 30*time.Second)
+	r.stop(t)
+	if !slices.Equal(got, want) {
+		t.Errorf("after the outage JetStream holds %d incident events, want %d\ngot  %v\nwant %v", len(got), len(want), got, want)
+	}
+}

@@ -1,0 +1,24 @@
+// Package notify delivers work-order events to the webhooks integrators
+// register: which subscriptions get an event (never another tenant's), how
+// each delivery is signed, retried and dead-lettered, and how a receiver
+// verifies what it got.
+//
+// The pieces, in the order an event meets them:
+//
+//	workorder.Notice -> Route (scope and event filter) -> Delivery per subscription
+//	Delivery -> Deliverer.Attempt (sign, POST with a timeout) -> Attempt record
+//	          -> delivered | retry at NextAt (exponential backoff, jitter) | dead letter
+//
+// Signing follows the scheme integrators know from Stripe and Slack: the
+// header "Frostline-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
+// "<t>.<body>">" carries one v1 per active secret, so that during a secret
+// rotation both the old and the new secret verify. Verify is what a
+// receiver written in Go calls; docs/dispatch.md shows the same check in
+// shell with openssl.
+//
+// The package keeps no state and starts no goroutines: a store persists
+// Deliveries and Attempts, and a sweeper calls Deliverer.Attempt for each
+// delivery whose NextAt has come (Deliverer.Deliver runs the whole retry
+// loop in-process, for tests and small installations). The clock, the
+// random source and the HTTP client are injected.
+package notify

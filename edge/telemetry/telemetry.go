@@ -1,7 +1,7 @@
 // Package telemetry summarises readings into what FMs trend in Grafana:
 // per-minute rollups of every series (min, mean, max, last, count) and
 // derived per-asset signals (compressor duty cycle and starts, door-open
-// minutes, defrost cycles). The agent queues the resulting wire.Telemetry
+// minutes, defrost cycles, the temperature's trend and hours to its limit). The agent queues the resulting wire.Telemetry
 // batches through the outbox like incidents, at lower priority.
 //
 // Periods are cut on event time. A site's period closes once a reading of
@@ -36,6 +36,68 @@ var (
 // under NATS's default 1 MB payload limit (a rollup is about 200 bytes).
 const MaxRollups = 1000
 
+// Trend signals: the slope of an asset's main temperature (air_temp, or
+// zone_temp for an RTU) over the last hour of per-period means, robust to a
+// defrost spike (Theil-Sen: the median of pairwise slopes), and the hours
+// until it reaches its class's limit at that slope.
+const (
+	trendPoints    = 60
+	minTrendPoints = 10
+	maxHorizon     = 168.0 // hours; further is "not on course"
+)
+
+// Limits are the temperatures, per asset class, that HoursToLimit counts
+// toward: the food-safety limits of the default pack (FDA Food Code cold
+// holding 5 C; frozen product -12 C).
+var Limits = map[string]float64{
+	"walk_in_cooler": 5, "reach_in_cooler": 5, "display_case_mt": 5,
+	"walk_in_freezer": -12, "reach_in_freezer": -12, "display_case_lt": -12,
+}
+
+var (
+	airTemp  = rules.LookupMetric("air_temp")
+	zoneTemp = rules.LookupMetric("zone_temp")
+)
+
+// trend is a ring of an asset's recent period means.
+type trend struct {
+	hours []float64 // period start, hours since the Unix epoch
+	means []float64
+}
+
+func (tr *trend) add(at time.Time, mean float64) {
+	if len(tr.hours) == trendPoints {
+		tr.hours, tr.means = tr.hours[1:], tr.means[1:]
+	}
+	tr.hours = append(tr.hours, float64(at.Unix())/3600)
+	tr.means = append(tr.means, mean)
+}
+
+// slope is the Theil-Sen slope per hour, or false with too few points.
+func (tr *trend) slope(scratch []float64) (float64, []float64, bool) {
+	n := len(tr.hours)
+	if n < minTrendPoints {
+		return 0, scratch, false
+	}
+	scratch = scratch[:0]
+	for i := range n {
+		for j := i + 1; j < n; j++ {
+			if dt := tr.hours[j] - tr.hours[i]; dt > 0 {
+				scratch = append(scratch, (tr.means[j]-tr.means[i])/dt)
+			}
+		}
+	}
+	if len(scratch) == 0 {
+		return 0, scratch, false
+	}
+	slices.Sort(scratch)
+	m := len(scratch) / 2
+	if len(scratch)%2 == 0 {
+		return (scratch[m-1] + scratch[m]) / 2, scratch, true
+	}
+	return scratch[m], scratch, true
+}
+
 // maxHold is the longest a 0/1 value is assumed to hold without a new
 // report; past it, time is not counted as on or off.
 const maxHold = 20 * time.Minute
@@ -43,6 +105,7 @@ const maxHold = 20 * time.Minute
 // Aggregator builds telemetry batches. It is not safe for concurrent use:
 // the agent's engine goroutine owns it.
 type Aggregator struct {
+	scratch []float64
 	period  time.Duration
 	grace   time.Duration
 	gateway string
@@ -59,6 +122,7 @@ type siteState struct {
 	closed    time.Time // periods starting before this are emitted
 	periods   map[time.Time]*period
 	holds     map[holdKey]*hold
+	trends    map[string]*trend
 }
 
 type holdKey struct {
@@ -106,7 +170,7 @@ func New(periodLen time.Duration, gateway string, class func(site, asset string)
 func (a *Aggregator) Add(r rules.Reading, arrived time.Time) {
 	s := a.sites[r.Site]
 	if s == nil {
-		s = &siteState{periods: map[time.Time]*period{}, holds: map[holdKey]*hold{}}
+		s = &siteState{periods: map[time.Time]*period{}, holds: map[holdKey]*hold{}, trends: map[string]*trend{}}
 		a.sites[r.Site] = s
 	}
 	start := r.At.Truncate(a.period)
@@ -240,7 +304,7 @@ func (a *Aggregator) Flush(dst []wire.Telemetry, now time.Time) []wire.Telemetry
 		}
 		slices.SortFunc(starts, time.Time.Compare)
 		for _, st := range starts {
-			dst = a.batches(dst, site, st, s.periods[st])
+			dst = a.batches(dst, site, s, st, s.periods[st])
 			delete(s.periods, st)
 		}
 	}
@@ -251,8 +315,8 @@ func (a *Aggregator) Flush(dst []wire.Telemetry, now time.Time) []wire.Telemetry
 // MaxRollups rollups each, the signals riding in the first. Ids are
 // deterministic: site-period, then -2, -3, ... for the parts after the
 // first.
-func (a *Aggregator) batches(dst []wire.Telemetry, site string, start time.Time, p *period) []wire.Telemetry {
-	t := a.batch(site, start, p)
+func (a *Aggregator) batches(dst []wire.Telemetry, site string, s *siteState, start time.Time, p *period) []wire.Telemetry {
+	t := a.batch(site, s, start, p)
 	if len(t.Rollups) <= MaxRollups {
 		return append(dst, t)
 	}
@@ -269,7 +333,7 @@ func (a *Aggregator) batches(dst []wire.Telemetry, site string, start time.Time,
 	return dst
 }
 
-func (a *Aggregator) batch(site string, start time.Time, p *period) wire.Telemetry {
+func (a *Aggregator) batch(site string, s *siteState, start time.Time, p *period) wire.Telemetry {
 	t := wire.Telemetry{
 		Schema: wire.TelemetrySchema, Site: site, Gateway: a.gateway,
 		Batch: fmt.Sprintf("%s-%s", site, start.UTC().Format("20060102T150405Z")),
@@ -284,28 +348,68 @@ func (a *Aggregator) batch(site string, start time.Time, p *period) wire.Telemet
 	slices.SortFunc(t.Rollups, func(x, y wire.Rollup) int {
 		return cmp.Or(cmp.Compare(x.Asset, y.Asset), cmp.Compare(x.Metric, y.Metric))
 	})
+	// Trends of each asset's main temperature.
+	type slopeInfo struct{ slope, toLimit *float64 }
+	slopes := map[string]slopeInfo{}
+	for k, c := range p.series {
+		class := a.class(site, k.asset)
+		if k.metric != airTemp && !(k.metric == zoneTemp && class == "rooftop_unit") {
+			continue
+		}
+		tr := s.trends[k.asset]
+		if tr == nil {
+			tr = &trend{}
+			s.trends[k.asset] = tr
+		}
+		mean := c.sum / float64(c.count)
+		tr.add(start, mean)
+		var sl float64
+		var ok bool
+		if sl, a.scratch, ok = tr.slope(a.scratch); !ok {
+			continue
+		}
+		info := slopeInfo{slope: ptr(round(sl))}
+		if limit, known := Limits[class]; known {
+			switch {
+			case mean >= limit:
+				info.toLimit = ptr(0.0)
+			case sl > 0 && (limit-mean)/sl <= maxHorizon:
+				info.toLimit = ptr(round((limit - mean) / sl))
+			}
+		}
+		slopes[k.asset] = info
+	}
 	for _, asset := range sortedKeys(p.assets) {
-		d := p.assets[asset]
+		if _, ok := slopes[asset]; !ok {
+			slopes[asset] = slopeInfo{}
+		}
+	}
+	for _, asset := range sortedKeys(slopes) {
 		sig := wire.Signal{Asset: asset, Class: a.class(site, asset), At: start.Add(a.period).UTC()}
-		if d.seenSecs[0] > 0 {
-			duty := round(d.onSecs[0] / d.seenSecs[0])
-			starts := d.starts
-			sig.DutyCycle, sig.CompressorStarts = &duty, &starts
+		sig.SlopePerHour, sig.HoursToLimit = slopes[asset].slope, slopes[asset].toLimit
+		if d := p.assets[asset]; d != nil {
+			if d.seenSecs[0] > 0 {
+				duty := round(d.onSecs[0] / d.seenSecs[0])
+				starts := d.starts
+				sig.DutyCycle, sig.CompressorStarts = &duty, &starts
+			}
+			if d.seenSecs[1] > 0 {
+				mins := round(d.onSecs[1] / 60)
+				sig.DoorOpenMinutes = &mins
+			}
+			if d.seenSecs[2] > 0 {
+				n := d.defrosts
+				sig.DefrostCycles = &n
+			}
 		}
-		if d.seenSecs[1] > 0 {
-			mins := round(d.onSecs[1] / 60)
-			sig.DoorOpenMinutes = &mins
-		}
-		if d.seenSecs[2] > 0 {
-			n := d.defrosts
-			sig.DefrostCycles = &n
-		}
-		if sig.DutyCycle != nil || sig.DoorOpenMinutes != nil || sig.DefrostCycles != nil {
+		if sig.DutyCycle != nil || sig.DoorOpenMinutes != nil || sig.DefrostCycles != nil || sig.SlopePerHour != nil {
 			t.Signals = append(t.Signals, sig)
 		}
 	}
 	return t
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func round(v float64) float64 { return math.Round(v*1000) / 1000 }
 

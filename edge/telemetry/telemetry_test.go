@@ -135,3 +135,32 @@ func TestLargeMinuteIsSplit(t *testing.T) {
 		t.Errorf("a batch of %d rollups is %d bytes", MaxRollups, len(data))
 	}
 }
+
+func TestTrendSignals(t *testing.T) {
+	a := New(time.Minute, "gw", classOf)
+	// A cooler warming at 0.6 C/h from 2 C, with a defrost spike that the
+	// robust slope ignores.
+	for m := range 40 {
+		v := 2 + 0.6*float64(m)/60
+		if m >= 20 && m < 23 {
+			v += 6
+		}
+		a.Add(reading("wic1", "air_temp", time.Duration(m)*time.Minute, v), t0)
+	}
+	var last *wire.Signal
+	for _, b := range a.Flush(nil, t0.Add(time.Hour)) {
+		for i := range b.Signals {
+			last = &b.Signals[i]
+		}
+	}
+	if last == nil || last.SlopePerHour == nil || last.HoursToLimit == nil {
+		t.Fatalf("no trend signal: %+v", last)
+	}
+	if got := *last.SlopePerHour; got < 0.55 || got > 0.65 {
+		t.Errorf("slope %v C/h, want 0.6", got)
+	}
+	// Last mean 2 + 0.6*39/60 = 2.39 C; (5 - 2.39) / 0.6 = 4.35 h.
+	if got := *last.HoursToLimit; got < 4 || got > 4.7 {
+		t.Errorf("hours to limit %v, want about 4.35", got)
+	}
+}

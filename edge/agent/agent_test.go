@@ -389,3 +389,26 @@ func TestAgentNATSOutage(t *testing.T) {
 		t.Errorf("after the outage JetStream holds %d incident events, want %d\ngot  %v\nwant %v", len(got), len(want), got, want)
 	}
 }
+
+// TestAgentReloadOnRequest: with file watching off, Reload (main's SIGHUP)
+// takes new rules.
+func TestAgentReloadOnRequest(t *testing.T) {
+	_, broker := testserver.MQTT(t, "127.0.0.1:0")
+	ns := testserver.NATS(t, t.TempDir(), -1)
+	dir := t.TempDir()
+	cfg := testConfig(t, dir, broker, ns.ClientURL())
+	r := startAgent(t, cfg)
+	base := "http://" + <-r.addr
+	waitReady(t, base)
+	writeFile(t, filepath.Join(dir, "rules", "test.yaml"), edgetest.Rules+edgetest.ExtraRule)
+	r.agent.Reload()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, body := get(t, base+"/metrics"); strings.Contains(body, "frostline_edge_rules_loaded 4\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("rules not reloaded on request")
+		}
+	}
+	r.stop(t)
+}

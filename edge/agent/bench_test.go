@@ -21,7 +21,7 @@ import (
 
 // benchStore is a site of n assets across the classes, with the series the
 // default pack reads.
-func benchStore(b *testing.B, n int) (*rules.Site, []rules.Reading) {
+func benchStore(b testing.TB, n int) (*rules.Site, []rules.Reading) {
 	classes := []struct {
 		class   string
 		metrics []string
@@ -70,7 +70,7 @@ func value(r *rules.Reading, k int) float64 {
 // readings through the engine and telemetry, committed to a real outbox
 // (checkpoint and fsync) every max_batch messages, as under load.
 func BenchmarkPipeline(b *testing.B) {
-	for _, assets := range []int{100, 1000} {
+	for _, assets := range []int{100, 1250} {
 		b.Run(fmt.Sprintf("assets=%d", assets), func(b *testing.B) {
 			site, series := benchStore(b, assets)
 			cfg := DefaultConfig()

@@ -325,6 +325,7 @@ func TestProblemDetails(t *testing.T) {
 		field, detail            string
 	}{
 		{"no token", "GET", "/api/v1/workorders", "", 401, "", "bearer token"},
+		{"no such endpoint", "GET", "/api/v1/nope", "", 404, "", "no endpoint"},
 		{"unknown field", "POST", "/api/v1/workorders", `{"site":"s1","asset":"dc-1","problem":"noise","colour":"red"}`, 400, "colour", "unknown field"},
 		{"wrong type", "POST", "/api/v1/workorders", `{"site":1}`, 400, "site", "want string"},
 		{"bad problem", "POST", "/api/v1/workorders", `{"site":"s1","asset":"dc-1","problem":"bored"}`, 400, "problem", "unknown problem"},

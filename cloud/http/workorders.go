@@ -17,6 +17,10 @@ import (
 
 func (s *Server) routesAPI() {
 	s.mux.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
+	// Anything else under the API answers in the API's own error format.
+	s.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, cloud.Errorf(cloud.ENOTFOUND, "no endpoint %s %s (see /api/v1/openapi.json)", r.Method, r.URL.Path))
+	})
 	s.routes = append(s.routes, "GET /api/v1/openapi.json")
 	s.api("GET /api/v1/workorders", s.listWorkOrders)
 	s.api("POST /api/v1/workorders", s.report)

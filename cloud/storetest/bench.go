@@ -28,20 +28,24 @@ import (
 // events attach to an open work order and some work orders end AVOIDED.
 // The id prefix keeps separate runs apart.
 func Incidents(prefix string, n int) []*rules.Event {
-	problems := []string{"temp_trend", "temp_high", "door_ajar", "no_cooling", "short_cycling", "sensor_offline"}
-	out := make([]*rules.Event, 0, n)
-	for i := 0; len(out) < n; i++ {
-		at := T0.Add(time.Duration(i) * time.Second)
-		site, asset := fmt.Sprintf("site-%d", i%500), fmt.Sprintf("a%d", (i/500)%20)
-		id := fmt.Sprintf("%s-%d", prefix, i)
-		p := problems[i%len(problems)]
-		for seq, ev := range []rules.EventType{rules.Opened, rules.Updated, rules.Updated, rules.Cleared} {
-			e := Incident(ev, id, seq+1, at.Add(time.Duration(seq)*time.Minute), site, asset, p, "P3")
-			e.Peak += float64(seq)
-			out = append(out, e)
-		}
+	out := make([]*rules.Event, n)
+	for k := range out {
+		out[k] = IncidentEvent(prefix, k)
 	}
-	return out[:n]
+	return out
+}
+
+// IncidentEvent is the k-th event of the Incidents stream, made on demand
+// so that long runs need no memory for the stream itself.
+func IncidentEvent(prefix string, k int) *rules.Event {
+	problems := []string{"temp_trend", "temp_high", "door_ajar", "no_cooling", "short_cycling", "sensor_offline"}
+	i, seq := k/4, k%4
+	at := T0.Add(time.Duration(i) * time.Second)
+	site, asset := fmt.Sprintf("site-%d", i%500), fmt.Sprintf("a%d", (i/500)%20)
+	ev := []rules.EventType{rules.Opened, rules.Updated, rules.Updated, rules.Cleared}[seq]
+	e := Incident(ev, fmt.Sprintf("%s-%d", prefix, i), seq+1, at.Add(time.Duration(seq)*time.Minute), site, asset, problems[i%len(problems)], "P3")
+	e.Peak += float64(seq)
+	return e
 }
 
 // BenchIntake measures incidents committed per second through
@@ -51,15 +55,19 @@ func BenchIntake(b *testing.B, s Store, batch, lanes int) {
 	ctx := context.Background()
 	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
 	in.Policy.Vendors = []workorder.VendorRule{{Vendor: "coolco"}}
-	evs := Incidents(fmt.Sprintf("b%d", time.Now().UnixNano()), b.N)
+	prefix := fmt.Sprintf("b%d", time.Now().UnixNano())
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
 	var maxHeap uint64
-	for lo := 0; lo < len(evs); lo += batch {
-		hi := min(lo+batch, len(evs))
+	evs := make([]*rules.Event, 0, batch)
+	for lo := 0; lo < b.N; lo += batch {
+		evs = evs[:0]
+		for k := lo; k < min(lo+batch, b.N); k++ {
+			evs = append(evs, IncidentEvent(prefix, k))
+		}
 		var g errgroup.Group
-		for _, lane := range intake.Lanes(evs[lo:hi], lanes, func(e *rules.Event) string { return e.Site }) {
+		for _, lane := range intake.Lanes(evs, lanes, func(e *rules.Event) string { return e.Site }) {
 			g.Go(func() error {
 				reports := make([]workorder.Report, len(lane))
 				for i, ev := range lane {
@@ -80,7 +88,7 @@ func BenchIntake(b *testing.B, s Store, batch, lanes int) {
 			maxHeap = max(maxHeap, ms.HeapInuse)
 		}
 	}
-	b.ReportMetric(float64(len(evs))/time.Since(start).Seconds(), "incidents/s")
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "incidents/s")
 	b.ReportMetric(float64(maxHeap)/(1<<20), "max-heap-MB")
 }
 

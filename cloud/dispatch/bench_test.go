@@ -2,27 +2,54 @@ package dispatch
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
 )
 
-// pool10k is a realistic large pool: mixed trades, a third of them
-// compliant for refrigeration at the site.
-func pool10k() []Standing {
+// densePool is the worst case: 10,000 vendors all within about 100 km of
+// the site, so nearly every one is measured and checked document by
+// document.
+func densePool() []Standing {
 	return randomPool(rand.New(rand.NewPCG(1, 2)), 10_000)
 }
 
+// nationalPool is what a national chain's vendor master looks like:
+// 10,000 vendors spread over the continental US, each covering 20-120 km
+// around its base, so a few dozen cover any one store.
+func nationalPool() []Standing {
+	r := rand.New(rand.NewPCG(3, 4))
+	pool := randomPool(r, 10_000)
+	for _, s := range pool {
+		s.Vendor.Coverage.Center.Lat = 25 + r.Float64()*24
+		s.Vendor.Coverage.Center.Lon = -124 + r.Float64()*57
+		s.Vendor.Coverage.Sites = nil
+	}
+	// The area around the site is denser, as cities are.
+	for _, s := range pool[:300] {
+		s.Vendor.Coverage.Center.Lat = site1.Location.Lat + r.Float64() - 0.5
+		s.Vendor.Coverage.Center.Lon = site1.Location.Lon + r.Float64() - 0.5
+	}
+	return pool
+}
+
 func BenchmarkCandidates10k(b *testing.B) {
-	rl := DefaultRules()
-	pool := pool10k()
-	wo := workOrder("refrigeration")
-	b.ReportAllocs()
-	for b.Loop() {
-		d := Candidates(wo, site1, nil, pool, t0, &rl)
-		if len(d.Eligible)+len(d.Excluded) != len(pool) {
-			b.Fatal("vendors lost")
-		}
+	for _, p := range []struct {
+		name string
+		pool []Standing
+	}{{"national", nationalPool()}, {"dense", densePool()}} {
+		b.Run(p.name, func(b *testing.B) {
+			rl := DefaultRules()
+			wo := workOrder("refrigeration")
+			b.ReportAllocs()
+			for b.Loop() {
+				d := Candidates(wo, site1, nil, p.pool, t0, &rl)
+				if len(d.Eligible)+len(d.Excluded) != len(p.pool) {
+					b.Fatal("vendors lost")
+				}
+			}
+		})
 	}
 }
 
@@ -34,22 +61,35 @@ func TestCandidates10kP99(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timing test")
 	}
-	rl := DefaultRules()
-	pool := pool10k()
-	wo := workOrder("refrigeration")
-	const n = 300
-	took := make([]time.Duration, n)
-	var eligible int
-	for i := range took {
-		began := time.Now()
-		d := Candidates(wo, site1, nil, pool, t0, &rl)
-		took[i] = time.Since(began)
-		eligible = len(d.Eligible)
-	}
-	slices.Sort(took)
-	p50, p99 := took[n/2], took[n*99/100]
-	t.Logf("10,000 vendors, %d eligible: p50 %v, p99 %v, max %v over %d decisions", eligible, p50, p99, took[n-1], n)
-	if p99 > 50*time.Millisecond {
-		t.Errorf("p99 %v", p99)
+	for _, p := range []struct {
+		name string
+		pool []Standing
+	}{{"national", nationalPool()}, {"dense", densePool()}} {
+		rl := DefaultRules()
+		wo := workOrder("refrigeration")
+		const n = 500
+		took := make([]time.Duration, n)
+		cpu := make([]time.Duration, n)
+		var eligible int
+		// The thread's CPU time is measured beside the wall clock: on a
+		// shared machine the wall-clock tail is mostly time spent waiting
+		// for a core, which the decision does not control.
+		runtime.LockOSThread()
+		for i := range took {
+			c0 := threadCPU()
+			began := time.Now()
+			d := Candidates(wo, site1, nil, p.pool, t0, &rl)
+			took[i] = time.Since(began)
+			cpu[i] = threadCPU() - c0
+			eligible = len(d.Eligible)
+		}
+		runtime.UnlockOSThread()
+		slices.Sort(took)
+		slices.Sort(cpu)
+		t.Logf("%s pool, 10,000 vendors, %d eligible, %d decisions: wall p50 %v p99 %v max %v; thread CPU p50 %v p99 %v",
+			p.name, eligible, n, took[n/2], took[n*99/100], took[n-1], cpu[n/2], cpu[n*99/100])
+		if p99 := took[n*99/100]; p99 > 50*time.Millisecond {
+			t.Errorf("%s: p99 %v", p.name, p99)
+		}
 	}
 }

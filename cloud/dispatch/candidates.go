@@ -72,8 +72,9 @@ type Candidate struct {
 
 	// facts behind Reason, formatted by Detail only when someone reads
 	// them: a decision over 10,000 vendors then costs no string per
-	// excluded vendor.
-	facts facts
+	// excluded vendor. Nil for reasons that need no detail, which keeps
+	// the Excluded slice small (most of a large pool is wrong_trade).
+	facts *facts
 }
 
 // facts are what an exclusion was decided on.
@@ -92,6 +93,8 @@ func (c *Candidate) Detail() string { return c.facts.detail(c.Reason) }
 
 func (f *facts) detail(r Reason) string {
 	switch {
+	case f == nil:
+		return ""
 	case f.text != "":
 		return f.text
 	case r == ReasonOutOfCoverage:
@@ -133,7 +136,9 @@ func (c *Candidate) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*c = Candidate(x.plain)
-	c.facts = facts{text: x.Detail}
+	if x.Detail != "" {
+		c.facts = &facts{text: x.Detail}
+	}
 	return nil
 }
 
@@ -241,28 +246,28 @@ func Candidates(wo *workorder.WorkOrder, site *cloud.Site, asset *cloud.Asset, v
 }
 
 // screen returns why a vendor may not be sent, or Eligible.
-func screen(v *Vendor, open int, wo *workorder.WorkOrder, loc *rules.Location, warranty bool, at time.Time, r *Rules) (Reason, facts) {
+func screen(v *Vendor, open int, wo *workorder.WorkOrder, loc *rules.Location, warranty bool, at time.Time, r *Rules) (Reason, *facts) {
 	if !slices.Contains(v.Trades, wo.Trade) {
-		return ReasonWrongTrade, facts{}
+		return ReasonWrongTrade, nil
 	}
 	if slices.Contains(wo.Declined, v.ID) {
-		return ReasonDeclined, facts{}
+		return ReasonDeclined, nil
 	}
 	if v.DoNotDispatch != nil {
-		return ReasonDoNotDispatch, facts{text: v.DoNotDispatch.Reason}
+		return ReasonDoNotDispatch, &facts{text: v.DoNotDispatch.Reason}
 	}
 	if !warranty {
 		if ok, f := covers(&v.Coverage, wo.Site, loc); !ok {
-			return ReasonOutOfCoverage, f
+			return ReasonOutOfCoverage, &f
 		}
 	}
 	if reason, f := comply(v, wo.Trade, "", at, r); reason != Eligible {
-		return reason, f
+		return reason, &f
 	}
 	if v.Capacity > 0 && open >= v.Capacity {
-		return ReasonAtCapacity, facts{open: open, cap: v.Capacity}
+		return ReasonAtCapacity, &facts{open: open, cap: v.Capacity}
 	}
-	return Eligible, facts{}
+	return Eligible, nil
 }
 
 // covers reports whether a vendor's coverage includes a site.

@@ -207,6 +207,9 @@ type HistoryEntry struct {
 	Cost        float64 `json:"cost"`
 	Recall      bool    `json:"recall,omitempty"`
 	Recommended string  `json:"recommendations,omitempty"`
+	// Parts and Labour are what the completion recorded.
+	Parts  []workorder.Part   `json:"parts,omitempty"`
+	Labour []workorder.Labour `json:"labour,omitempty"`
 }
 
 // History is an asset's record: every work order, its costs, and whether
@@ -248,6 +251,7 @@ func (s *Server) history(r *http.Request, site, id string) (*History, error) {
 				CreatedAt: wo.CreatedAt.Format("2006-01-02T15:04:05Z07:00"), Recall: wo.Recall}
 			if c := wo.Completion; c != nil {
 				e.Cause, e.Remedy, e.Cost, e.Recommended = c.Cause, c.Remedy, c.Cost(), c.Recommendations
+				e.Parts, e.Labour = c.Parts, c.Labour
 			}
 			h.RepairCost += e.Cost
 			if wo.Recall {

@@ -416,7 +416,8 @@ func TestLifecycleAndHistory(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &h); err != nil {
 		t.Fatal(err)
 	}
-	if len(h.WorkOrders) != 1 || h.RepairCost != 3200 || h.WorkOrders[0].Cause != "fan_motor_failed" || h.Verdict.Advice != "replace" {
+	if len(h.WorkOrders) != 1 || h.RepairCost != 3200 || h.WorkOrders[0].Cause != "fan_motor_failed" || h.Verdict.Advice != "replace" ||
+		len(h.WorkOrders[0].Parts) != 1 || h.WorkOrders[0].Labour[0].Hours != 2 || h.WorkOrders[0].Recommended == "" {
 		t.Errorf("history %s", body)
 	}
 	_, body = f.do(t, "admin", "GET", "/api/v1/workorders/"+f.own+"/events", "")

@@ -1,0 +1,5 @@
+//go:build !race
+
+package sla
+
+const raceEnabled = false

@@ -207,10 +207,14 @@ func (a *Agent) subscriber() (*ingest.Subscriber, error) {
 	if clientID == "" {
 		clientID = "frostline-edge-" + cfg.Gateway
 	}
+	dec := ingest.NewDecoder(templates, a.opts.Now)
+	if cfg.MQTT.Sparkplug {
+		dec.EnableSparkplug()
+	}
 	return ingest.New(ingest.Config{
 		Broker: cfg.MQTT.Broker, ClientID: clientID, Username: cfg.MQTT.Username, Password: password,
 		TLS: tlsCfg, QoS: byte(cfg.MQTT.QoS), Queue: cfg.MQTT.Queue, KeepAlive: cfg.MQTT.KeepAlive,
-	}, ingest.NewDecoder(templates, a.opts.Now), a.log, ingest.NewMetrics(a.reg)), nil
+	}, dec, a.log, ingest.NewMetrics(a.reg)), nil
 }
 
 func (a *Agent) forwarder(ob *outbox.Outbox) (*forward.Forwarder, error) {

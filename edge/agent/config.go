@@ -73,6 +73,9 @@ type MQTTConfig struct {
 	Queue        int           `yaml:"queue"`
 	KeepAlive    time.Duration `yaml:"keepalive"`
 	Topics       []TopicConfig `yaml:"topics"`
+	// Sparkplug also subscribes to Sparkplug B (spBv1.0/#): the group id
+	// is the site, the device (or node) id the asset.
+	Sparkplug bool `yaml:"sparkplug"`
 }
 
 // TopicConfig maps a topic layout onto site, asset and metric.
@@ -221,8 +224,8 @@ func (c *Config) Validate() error {
 	if c.MQTT.Queue < 1 {
 		bad("mqtt.queue", "must be at least 1")
 	}
-	if len(c.MQTT.Topics) == 0 {
-		bad("mqtt.topics", "at least one topic template is required")
+	if len(c.MQTT.Topics) == 0 && !c.MQTT.Sparkplug {
+		bad("mqtt.topics", "at least one topic template is required (or sparkplug: true)")
 	}
 	for i, t := range c.MQTT.Topics {
 		if _, err := ingest.ParseTemplate(t.Template, t.Site); err != nil {

@@ -35,6 +35,8 @@ func Reason(err error) string {
 		return "unit"
 	case errors.Is(err, ErrTimestamp):
 		return "timestamp"
+	case errors.Is(err, ErrHistorical):
+		return "historical"
 	default:
 		return "payload"
 	}
@@ -44,6 +46,7 @@ func Reason(err error) string {
 type Decoder struct {
 	templates []Template
 	now       func() time.Time
+	spb       *sparkplug // nil: Sparkplug B topics are not decoded
 }
 
 // NewDecoder returns a Decoder trying templates in order. now gives the
@@ -59,6 +62,9 @@ func (d *Decoder) Filters() []string {
 		if f := d.templates[i].Filter(); !slices.Contains(fs, f) {
 			fs = append(fs, f)
 		}
+	}
+	if d.spb != nil {
+		fs = append(fs, SparkplugFilter)
 	}
 	return fs
 }
@@ -77,6 +83,9 @@ type payload struct {
 // an error wrapping ErrUnknownMetric: the caller uses the readings and
 // counts the error.
 func (d *Decoder) Decode(dst []rules.Reading, topic string, data []byte) ([]rules.Reading, error) {
+	if d.spb != nil && strings.HasPrefix(topic, "spBv1.0/") {
+		return d.decodeSparkplug(dst, topic, data)
+	}
 	var site, asset, metric string
 	matched := false
 	for i := range d.templates {

@@ -95,7 +95,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Connected: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "frostline_edge_mqtt_connected", Help: "1 while connected to the MQTT broker."}),
 	}
-	for _, r := range []string{"no_template", "unknown_metric", "unit", "timestamp", "payload"} {
+	for _, r := range []string{"no_template", "unknown_metric", "unit", "timestamp", "payload", "historical"} {
 		m.DecodeErrors.WithLabelValues(r)
 	}
 	if reg != nil {
@@ -245,10 +245,12 @@ func (s *Subscriber) handle(_ paho.Client, msg paho.Message) {
 		for _, e := range unwrapJoined(err) {
 			s.metrics.DecodeErrors.WithLabelValues(Reason(e)).Inc()
 		}
-		if len(readings) == 0 {
-			msg.Ack()
-			return
-		}
+	}
+	if len(readings) == 0 {
+		// Nothing to evaluate (a refusal, a Sparkplug DEATH or STATE):
+		// nothing to make durable first.
+		msg.Ack()
+		return
 	}
 	select {
 	case s.queue <- Message{Readings: readings, Redelivered: msg.Duplicate(), ack: msg.Ack}:

@@ -183,7 +183,9 @@ func (d *Decision) Queue() []string {
 // for trades that need them, has a technician with valid personal
 // documents, and has room under its capacity. Eligible vendors are ranked:
 // the asset's warranty provider (under warranty) first, then by the keys of
-// r.Order, then by id so that the order is total and repeatable.
+// r.Order, then by id so that the order is total and repeatable. The
+// warranty names its provider by vendor id, or by name for a vendor flagged
+// as a warranty provider.
 //
 // site and asset may be nil (a site with no location cannot be measured
 // against a radius; an unknown asset has no warranty).
@@ -212,7 +214,7 @@ func Candidates(wo *workorder.WorkOrder, site *cloud.Site, asset *cloud.Asset, v
 	for i := range vendors {
 		s := &vendors[i]
 		v := s.Vendor
-		isWarranty := warranty != "" && (v.ID == warranty || v.Name == warranty)
+		isWarranty := warranty != "" && (v.ID == warranty || (v.WarrantyProvider && v.Name == warranty))
 		reason, f := screen(v, s.Open, wo, loc, isWarranty, at, r)
 		if reason != Eligible {
 			d.Excluded = append(d.Excluded, Candidate{Vendor: v.ID, Name: v.Name, Reason: reason, facts: f})

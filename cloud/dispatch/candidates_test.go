@@ -112,6 +112,15 @@ func TestCandidates(t *testing.T) {
 			want: []string{"oem", "a"},
 		},
 		{
+			name: "warranty matched by name only for a flagged provider", trade: "refrigeration",
+			asset: &cloud.Asset{Site: "s1", ID: "a1", Class: "walk_in_cooler", Warranty: &cloud.Warranty{Provider: "Hussmann Service", Expires: "2027-06-30"}},
+			pool: standings(
+				vendor("z-agent", func(v *Vendor) { v.Name, v.WarrantyProvider = "Hussmann Service", true }),
+				vendor("a-namesake", func(v *Vendor) { v.Name = "Hussmann Service" }),
+			),
+			want: []string{"z-agent", "a-namesake"},
+		},
+		{
 			name: "expired warranty dispatches normally", trade: "refrigeration", asset: expiredWarranty,
 			pool: standings(vendor("a", func(v *Vendor) { v.Ranks = []Rank{{Site: "s1", Rank: 1}} }), vendor("oem")),
 			want: []string{"a", "oem"},

@@ -126,8 +126,9 @@ type Vendor struct {
 	Capacity int    `json:"capacity,omitempty" yaml:"capacity"`
 	Ranks    []Rank `json:"ranks,omitempty" yaml:"ranks"`
 	// WarrantyProvider marks a manufacturer's authorised service agent:
-	// named by an asset's warranty, it goes first and its coverage is
-	// not checked (the warranty obliges it to come).
+	// named by an asset's warranty (by id, or by name when flagged), it
+	// goes first and its coverage is not checked (the warranty obliges it
+	// to come).
 	WarrantyProvider bool `json:"warranty_provider,omitempty" yaml:"warranty_provider"`
 }
 

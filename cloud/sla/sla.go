@@ -1,11 +1,15 @@
 package sla
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/frostline/frostline/rules"
 )
@@ -134,8 +138,29 @@ func DefaultPolicy() Policy {
 	}
 }
 
+// ParsePolicy decodes a policy strictly (an unknown field is an error)
+// over the defaults, and validates it. A business_hours given replaces the
+// default calendar as a whole.
+func ParsePolicy(data []byte) (Policy, error) {
+	p := DefaultPolicy()
+	p.BusinessHours = nil
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
+		return p, fmt.Errorf("sla policy: %w", err)
+	}
+	if p.BusinessHours == nil {
+		p.BusinessHours = DefaultCalendar()
+	}
+	if err := p.Validate(); err != nil {
+		return p, fmt.Errorf("sla policy: %w", err)
+	}
+	return p, nil
+}
+
 // Validate checks the policy, reporting every problem, each naming its
-// field.
+// field. It compiles the business-hours calendar, which must be done
+// before timers use it.
 func (p *Policy) Validate() error {
 	var errs []error
 	for _, k := range sortedKeys(p.Defaults) {

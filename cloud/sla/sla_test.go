@@ -147,6 +147,31 @@ remind_before: [30m, 0s]
 	}
 }
 
+func TestParsePolicy(t *testing.T) {
+	p, err := ParsePolicy([]byte("business_hours:\n  hours: {sat: '09:00-13:00'}\nremind_before: [2h]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.BusinessHours.Open(at("2026-11-26 10:00"), chicago) || !p.BusinessHours.Open(at("2026-11-28 10:00"), chicago) {
+		t.Error("the given calendar replaces the default: open saturday morning only")
+	}
+	if p.Defaults["P1"].Arrive.D() != 4*time.Hour || len(p.RemindBefore) != 1 {
+		t.Errorf("defaults kept, remind_before replaced: %+v", p)
+	}
+	if p, err := ParsePolicy(nil); err != nil || !p.BusinessHours.Open(at("2026-11-26 10:00"), chicago) {
+		t.Errorf("empty: %v", err)
+	}
+	for src, want := range map[string]string{
+		"pause_on_hold: maybe":        "sla policy",
+		"remind: [1h]":                "field remind not found",
+		"defaults: {P1: {arrive: 1}}": "bad duration",
+	} {
+		if _, err := ParsePolicy([]byte(src)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", src, err, want)
+		}
+	}
+}
+
 func TestTargetsFor(t *testing.T) {
 	p := DefaultPolicy()
 	c := &Targets{Arrive: Duration(2 * time.Hour)}

@@ -5,6 +5,7 @@
 package testserver
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -111,6 +112,13 @@ func FreePort(t testing.TB) int {
 // required and its absence fails the test. Under -short it is skipped.
 func Mosquitto(t testing.TB) string {
 	t.Helper()
+	return MosquittoWith(t, "allow_anonymous true\n")
+}
+
+// MosquittoBin returns the mosquitto binary, skipping or failing the test
+// as Mosquitto says when it is missing.
+func MosquittoBin(t testing.TB) string {
+	t.Helper()
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
 		if _, serr := os.Stat("/usr/sbin/mosquitto"); serr == nil {
@@ -127,24 +135,44 @@ func Mosquitto(t testing.TB) string {
 	if testing.Short() && os.Getenv("CI") != "true" {
 		t.Skip("starts mosquitto; skipped under -short")
 	}
+	return bin
+}
+
+// MosquittoWith starts mosquitto with extra config lines (authentication,
+// ACLs) after a listener on a free port, and returns its tcp:// URL.
+func MosquittoWith(t testing.TB, extra string) string {
+	t.Helper()
+	bin := MosquittoBin(t)
 	port := FreePort(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "mosquitto.conf")
-	body := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 1000\nmax_queued_messages 0\n", port)
+	body := fmt.Sprintf("listener %d 127.0.0.1\npersistence false\nmax_inflight_messages 1000\nmax_queued_messages 0\n%s", port, extra)
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-c", conf)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start mosquitto: %v", err)
 	}
+	exited := make(chan struct{})
+	go func() {
+		// Reaps mosquitto; the cleanup below kills it.
+		cmd.Wait()
+		close(exited)
+	}()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
-		cmd.Wait()
+		<-exited
 	})
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	for deadline := time.Now().Add(10 * time.Second); ; {
+		select {
+		case <-exited:
+			t.Fatalf("mosquitto exited: %s", out.String())
+		default:
+		}
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()

@@ -156,6 +156,29 @@ type Decision struct {
 	// Eligible vendors, best first; Excluded ones, in the pool's order.
 	Eligible []Candidate `json:"eligible"`
 	Excluded []Candidate `json:"excluded"`
+	// Omitted counts exclusions left out of Excluded by Compact.
+	Omitted map[Reason]int `json:"omitted,omitempty"`
+}
+
+// Compact returns the decision without the exclusions nobody needs to
+// read one by one (vendors of another trade, or out of coverage), counted
+// in Omitted instead: what a store keeps on the work order when the pool
+// is nationwide. Every vendor that could have gone is still explained.
+func (d *Decision) Compact() Decision {
+	c := *d
+	c.Excluded = make([]Candidate, 0, 16)
+	c.Omitted = map[Reason]int{}
+	for k, v := range d.Omitted {
+		c.Omitted[k] = v
+	}
+	for _, x := range d.Excluded {
+		if x.Reason == ReasonWrongTrade || x.Reason == ReasonOutOfCoverage {
+			c.Omitted[x.Reason]++
+			continue
+		}
+		c.Excluded = append(c.Excluded, x)
+	}
+	return c
 }
 
 // Chosen returns the vendor to offer the work order to first.
@@ -211,13 +234,14 @@ func Candidates(wo *workorder.WorkOrder, site *cloud.Site, asset *cloud.Asset, v
 		b *Breakdown
 	}
 	eligible := make([]ranked, 0, 16)
+	var details slab
 	for i := range vendors {
 		s := &vendors[i]
 		v := s.Vendor
 		isWarranty := warranty != "" && (v.ID == warranty || (v.WarrantyProvider && v.Name == warranty))
 		reason, f := screen(v, s.Open, wo, loc, isWarranty, at, r)
 		if reason != Eligible {
-			d.Excluded = append(d.Excluded, Candidate{Vendor: v.ID, Name: v.Name, Reason: reason, facts: f})
+			d.Excluded = append(d.Excluded, Candidate{Vendor: v.ID, Name: v.Name, Reason: reason, facts: details.put(f)})
 			continue
 		}
 		b := &Breakdown{Warranty: isWarranty, Rank: v.RankAt(wo.Site, wo.Trade), Score: r.NewVendorScore,
@@ -248,28 +272,43 @@ func Candidates(wo *workorder.WorkOrder, site *cloud.Site, asset *cloud.Asset, v
 }
 
 // screen returns why a vendor may not be sent, or Eligible.
-func screen(v *Vendor, open int, wo *workorder.WorkOrder, loc *rules.Location, warranty bool, at time.Time, r *Rules) (Reason, *facts) {
+func screen(v *Vendor, open int, wo *workorder.WorkOrder, loc *rules.Location, warranty bool, at time.Time, r *Rules) (Reason, facts) {
 	if !slices.Contains(v.Trades, wo.Trade) {
-		return ReasonWrongTrade, nil
+		return ReasonWrongTrade, facts{}
 	}
 	if slices.Contains(wo.Declined, v.ID) {
-		return ReasonDeclined, nil
+		return ReasonDeclined, facts{}
 	}
 	if v.DoNotDispatch != nil {
-		return ReasonDoNotDispatch, &facts{text: v.DoNotDispatch.Reason}
+		return ReasonDoNotDispatch, facts{text: v.DoNotDispatch.Reason}
 	}
 	if !warranty {
 		if ok, f := covers(&v.Coverage, wo.Site, loc); !ok {
-			return ReasonOutOfCoverage, &f
+			return ReasonOutOfCoverage, f
 		}
 	}
 	if reason, f := comply(v, wo.Trade, "", at, r); reason != Eligible {
-		return reason, &f
+		return reason, f
 	}
 	if v.Capacity > 0 && open >= v.Capacity {
-		return ReasonAtCapacity, &facts{open: open, cap: v.Capacity}
+		return ReasonAtCapacity, facts{open: open, cap: v.Capacity}
 	}
-	return Eligible, nil
+	return Eligible, facts{}
+}
+
+// slab hands out facts from blocks, so that a decision over a large pool
+// makes a few dozen allocations rather than one per excluded vendor.
+type slab struct{ block []facts }
+
+func (s *slab) put(f facts) *facts {
+	if f == (facts{}) {
+		return nil
+	}
+	if len(s.block) == cap(s.block) {
+		s.block = make([]facts, 0, 256) // a new block: pointers into the old one stay valid
+	}
+	s.block = append(s.block, f)
+	return &s.block[len(s.block)-1]
 }
 
 // covers reports whether a vendor's coverage includes a site.

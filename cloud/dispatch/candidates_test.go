@@ -233,6 +233,10 @@ func TestDecisionGolden(t *testing.T) {
 	if string(again) != string(got) {
 		t.Errorf("round trip differs:\n%s", again)
 	}
+	c := d.Compact()
+	if len(c.Excluded) != 3 || c.Omitted[ReasonWrongTrade] != 1 || c.Omitted[ReasonOutOfCoverage] != 1 || len(c.Eligible) != 2 || len(d.Excluded) != 5 {
+		t.Errorf("compact: %d excluded, omitted %v", len(c.Excluded), c.Omitted)
+	}
 }
 
 func golden(t *testing.T, path string, got []byte) {

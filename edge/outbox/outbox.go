@@ -187,9 +187,10 @@ func (o *Outbox) Len(k Kind) int { return int(o.entries[k].Load()) }
 // Commit writes b in one fsynced transaction.
 func (o *Outbox) Commit(b Batch) error {
 	var added, dropped int
+	var droppedBytes int64
 	now := time.Now()
 	err := o.db.Update(func(tx *bolt.Tx) error {
-		added, dropped = 0, 0
+		added, dropped, droppedBytes = 0, 0, 0
 		for k, list := range [numKinds][]Entry{b.Incidents, b.Telemetry} {
 			bk := tx.Bucket(buckets[k])
 			for i := range list {
@@ -225,7 +226,7 @@ func (o *Outbox) Commit(b Batch) error {
 			}
 		}
 		if len(b.Telemetry) > 0 {
-			dropped = o.trimTelemetry(tx, b.Telemetry)
+			dropped, droppedBytes = o.trimTelemetry(tx, b.Telemetry)
 		}
 		return nil
 	})
@@ -243,6 +244,8 @@ func (o *Outbox) Commit(b Batch) error {
 		o.bytes[k].Add(size)
 	}
 	if dropped > 0 {
+		o.entries[Telemetry].Add(-int64(dropped))
+		o.bytes[Telemetry].Add(-droppedBytes)
 		o.dropped.Add(float64(dropped))
 	}
 	if added > 0 {
@@ -255,15 +258,14 @@ func (o *Outbox) Commit(b Batch) error {
 }
 
 // trimTelemetry drops the oldest telemetry until the queue, with the batch
-// being added, is within bounds. It adjusts the counters for what it
-// drops; the caller adds the batch's own after the commit.
-func (o *Outbox) trimTelemetry(tx *bolt.Tx, added []Entry) int {
+// being added, is within bounds, and returns how many entries and bytes it
+// dropped. The caller moves the counters once the transaction commits.
+func (o *Outbox) trimTelemetry(tx *bolt.Tx, added []Entry) (dropped int, droppedBytes int64) {
 	n := o.entries[Telemetry].Load() + int64(len(added))
 	size := o.bytes[Telemetry].Load()
 	for i := range added {
 		size += int64(encodedLen(&added[i]))
 	}
-	dropped := 0
 	c := tx.Bucket(buckets[Telemetry]).Cursor()
 	for k, v := c.First(); k != nil && (n > int64(o.opts.MaxTelemetry) || size > o.opts.MaxTelemetryBytes); k, v = c.First() {
 		if err := c.Delete(); err != nil {
@@ -271,11 +273,10 @@ func (o *Outbox) trimTelemetry(tx *bolt.Tx, added []Entry) int {
 		}
 		n--
 		size -= int64(len(v))
-		o.entries[Telemetry].Add(-1)
-		o.bytes[Telemetry].Add(-int64(len(v)))
 		dropped++
+		droppedBytes += int64(len(v))
 	}
-	return dropped
+	return dropped, droppedBytes
 }
 
 // Checkpoint returns the stored rule-engine checkpoint (nil when there is

@@ -174,3 +174,23 @@ func BenchmarkCommit(b *testing.B) {
 		}
 	}
 }
+
+// TestCountersMatchFile checks the in-memory counters against a reopen's
+// count after drops that include entries of the very batch being added.
+func TestCountersMatchFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	o := open(t, path, Options{MaxTelemetry: 2})
+	var batch []Entry
+	for i := range 5 {
+		batch = append(batch, entry("s.telemetry", fmt.Sprint("t", i)))
+	}
+	if err := o.Commit(Batch{Telemetry: batch}); err != nil {
+		t.Fatal(err)
+	}
+	n, size := o.Len(Telemetry), o.bytes[Telemetry].Load()
+	o.Close()
+	o = open(t, path, Options{MaxTelemetry: 2})
+	if o.Len(Telemetry) != n || o.bytes[Telemetry].Load() != size || n != 2 {
+		t.Fatalf("counters %d entries %d bytes; file %d entries %d bytes", n, size, o.Len(Telemetry), o.bytes[Telemetry].Load())
+	}
+}

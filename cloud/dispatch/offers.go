@@ -46,7 +46,8 @@ type Offer struct {
 }
 
 // Move is a work-order action the cloud must take for an offer step,
-// applied in order with workorder.Act as the system.
+// applied in order with workorder.Act: dispatch and decline as the system
+// (workorder.System), accept as the vendor or technician who accepted.
 type Move struct {
 	Action   workorder.Action `json:"action"`
 	Vendor   string           `json:"vendor,omitempty"`

@@ -54,6 +54,12 @@ type Tx interface {
 	WorkOrder(ctx context.Context, id string) (*WorkOrder, error)
 	// ByIncident returns the work order an incident is attached to, or nil.
 	ByIncident(ctx context.Context, incident string) (*WorkOrder, error)
+	// Tombstone records that an incident cleared before any event of it
+	// opened a work order; Tombstoned reports it. Messages can arrive out
+	// of order (a redelivery after a replica died), and a late opening of
+	// a cleared incident must not open work.
+	Tombstone(ctx context.Context, incident string) error
+	Tombstoned(ctx context.Context, incident string) (bool, error)
 	// OpenFor returns the open work order for a problem family on an
 	// asset, or nil.
 	OpenFor(ctx context.Context, site, asset, family string) (*WorkOrder, error)
@@ -79,7 +85,7 @@ const (
 	Merged       Reason = "merged"        // attached to the open work order for the problem
 	Updated      Reason = "updated"       // a later event of an incident already attached
 	Repeat       Reason = "repeat"        // the same message again: nothing done
-	Orphan       Reason = "orphan"        // a clear for an incident never seen: nothing to do
+	Orphan       Reason = "orphan"        // a clear for an incident never seen, or a late event of one: nothing to do
 )
 
 // Result is what Receive did.
@@ -128,12 +134,23 @@ func (in *Intake) Receive(ctx context.Context, tx Tx, r Report) (Result, error) 
 		if w, err = tx.ByIncident(ctx, r.Incident.Incident); err != nil {
 			return Result{}, fmt.Errorf("intake: incident %s: %w", r.Incident.Incident, err)
 		}
-		if w != nil {
+		switch dead := false; {
+		case w != nil:
 			reason = Updated
-		} else if r.Incident.Event == rules.Cleared {
-			// Its opening was never seen, or its work order was
-			// attached elsewhere: a clear alone asks for no work.
+		case r.Incident.Event == rules.Cleared:
+			// Its opening was not seen yet (or ever): a clear alone asks
+			// for no work, and a late opening must not open any.
+			if err := tx.Tombstone(ctx, r.Incident.Incident); err != nil {
+				return Result{}, fmt.Errorf("intake: incident %s: %w", r.Incident.Incident, err)
+			}
 			return Result{Reason: Orphan}, nil
+		default:
+			if dead, err = tx.Tombstoned(ctx, r.Incident.Incident); err != nil {
+				return Result{}, fmt.Errorf("intake: incident %s: %w", r.Incident.Incident, err)
+			}
+			if dead {
+				return Result{Reason: Orphan}, nil
+			}
 		}
 	}
 	family := Family(r.Problem)

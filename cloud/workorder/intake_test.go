@@ -37,6 +37,15 @@ func (m *memTx) WorkOrder(_ context.Context, id string) (*WorkOrder, error) {
 	return m.copy(&WorkOrder{ID: id}), nil
 }
 
+func (m *memTx) Tombstone(_ context.Context, inc string) error {
+	m.claims["tomb:"+inc] = true
+	return nil
+}
+
+func (m *memTx) Tombstoned(_ context.Context, inc string) (bool, error) {
+	return m.claims["tomb:"+inc], nil
+}
+
 func (m *memTx) Claim(_ context.Context, key string) (bool, error) {
 	if m.claims[key] {
 		return false, nil

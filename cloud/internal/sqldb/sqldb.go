@@ -171,13 +171,35 @@ type Tx struct {
 	// transaction. Both die with the transaction.
 	byIncident map[string]string
 	wos        map[string]*workorder.WorkOrder
+	tombs      map[string]bool
+}
+
+// Tombstone implements workorder.Tx: a link to no work order.
+func (t *Tx) Tombstone(ctx context.Context, incident string) error {
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO wo_incidents (incident, wo) VALUES ($1, '') ON CONFLICT (incident) DO NOTHING`, incident); err != nil {
+		return fmt.Errorf("tombstone: %w", err)
+	}
+	if t.byIncident != nil {
+		t.byIncident[incident], t.tombs[incident] = "", true
+	}
+	return nil
+}
+
+// Tombstoned implements workorder.Tx.
+func (t *Tx) Tombstoned(ctx context.Context, incident string) (bool, error) {
+	if _, ok := t.byIncident[incident]; ok {
+		return t.tombs[incident], nil
+	}
+	var n int
+	err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM wo_incidents WHERE incident = $1 AND wo = ''`, incident).Scan(&n)
+	return n > 0, err
 }
 
 // Prefetch loads the work orders of a batch's incidents in one query, so
 // that ByIncident answers from memory for the rest of the transaction.
 func (t *Tx) Prefetch(ctx context.Context, incidents []string) error {
 	if t.byIncident == nil {
-		t.byIncident, t.wos = map[string]string{}, map[string]*workorder.WorkOrder{}
+		t.byIncident, t.wos, t.tombs = map[string]string{}, map[string]*workorder.WorkOrder{}, map[string]bool{}
 	}
 	const chunk = 500
 	for lo := 0; lo < len(incidents); lo += chunk {
@@ -188,7 +210,7 @@ func (t *Tx) Prefetch(ctx context.Context, incidents []string) error {
 			ph[i], args[i] = "$"+strconv.Itoa(i+1), inc
 			t.byIncident[inc] = ""
 		}
-		rows, err := t.tx.QueryContext(ctx, `SELECT i.incident, w.data FROM wo_incidents i JOIN workorders w ON w.id = i.wo
+		rows, err := t.tx.QueryContext(ctx, `SELECT i.incident, w.data FROM wo_incidents i LEFT JOIN workorders w ON w.id = i.wo
 			WHERE i.incident IN (`+strings.Join(ph, ", ")+`)`, args...)
 		if err != nil {
 			return fmt.Errorf("prefetch: %w", err)
@@ -199,6 +221,10 @@ func (t *Tx) Prefetch(ctx context.Context, incidents []string) error {
 			if err := rows.Scan(&inc, &data); err != nil {
 				rows.Close()
 				return err
+			}
+			if data == nil { // a tombstone: cleared before any work order
+				t.tombs[inc] = true
+				continue
 			}
 			w := &workorder.WorkOrder{}
 			if err := json.Unmarshal(data, w); err != nil {
@@ -415,8 +441,17 @@ func (t *Tx) Save(ctx context.Context, w *workorder.WorkOrder, events []workorde
 			largs = append(largs, inc, w.ID)
 		}
 		q.WriteString(` ON CONFLICT (incident) DO NOTHING`)
-		if _, err := t.tx.ExecContext(ctx, q.String(), largs...); err != nil {
+		res, err := t.tx.ExecContext(ctx, q.String(), largs...)
+		if err != nil {
 			return fmt.Errorf("link incidents: %w", err)
+		}
+		// An incident linked meanwhile by another transaction (another
+		// replica read before it committed): run again on fresh reads, so
+		// an incident is only ever on one work order.
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != int64(len(linked)) {
+			return &staleError{id: w.ID}
 		}
 	}
 	return nil

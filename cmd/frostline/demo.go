@@ -20,6 +20,7 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/app"
+	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/agent"
 	"github.com/frostline/frostline/edge/sim"
 	"github.com/frostline/frostline/rules"
@@ -136,6 +137,14 @@ func newDemo(f *demoFlags, out io.Writer) (d *demo, err error) {
 	cfg.Sites = d.files
 	cfg.AdminToken = d.token
 	cfg.SweepEvery = 5 * time.Second
+	// The demo's service providers, by trade. (Compliance-checked ranking
+	// of a vendor pool replaces this list when dispatch lands.)
+	cfg.Triage.Vendors = []workorder.VendorRule{
+		{Site: "*", Trade: "refrigeration", Vendor: "polar-refrigeration"},
+		{Site: "*", Trade: "hvac", Vendor: "airflow-hvac"},
+		{Site: "*", Trade: "controls", Vendor: "netfix-controls"},
+		{Site: "*", Trade: "general", Vendor: "store-maintenance"},
+	}
 	cfg.ShutdownTimeout = 5 * time.Second
 	if d.cloud, err = app.New(context.Background(), cfg, d.log.With("component", "cloud")); err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)

@@ -58,6 +58,15 @@ func TestDemoWholeLoop(t *testing.T) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+	dispatched := regexp.MustCompile(`work order #\d+ [A-Z_ ]*-> DISPATCHED: P1 sensor \w+ store-101/waco-1 \(refrigeration\)  vendor polar-refrigeration`)
+	for !dispatched.MatchString(out.String()) {
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("the P1 work order was not dispatched:\n%s", out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	for _, want := range []string{"Admin token:", "mosquitto_pub", "simulation live", "incident opened  P1 temp_high       store-101/waco-1"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())

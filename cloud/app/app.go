@@ -27,6 +27,7 @@ import (
 	"github.com/frostline/frostline/cloud/postgres"
 	"github.com/frostline/frostline/cloud/relay"
 	"github.com/frostline/frostline/cloud/sqlite"
+	"github.com/frostline/frostline/cloud/telemetry"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
 )
@@ -65,10 +66,14 @@ type App struct {
 	store    Store
 	nc       *nats.Conn
 	consumer *intake.Consumer
-	relay    *relay.Relay
-	sweeper  *intake.Sweeper
-	server   *http.Server
-	listener net.Listener
+	// Telemetry into InfluxDB, when configured: one writer, one consumer
+	// per stream.
+	influx    *telemetry.Writer
+	telemetry []*telemetry.Consumer
+	relay     *relay.Relay
+	sweeper   *intake.Sweeper
+	server    *http.Server
+	listener  net.Listener
 	// Registry holds the service's metrics; never the default registry.
 	Registry *prometheus.Registry
 }
@@ -114,6 +119,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 		}
 		if a.relay, err = relay.New(ctx, a.nc, a.store, log, a.Registry); err != nil {
 			return nil, err
+		}
+	}
+	if cfg.Telemetry != nil && a.nc != nil {
+		if a.influx, err = telemetry.NewWriter(cfg.Telemetry.Config); err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+		for _, src := range []*telemetry.Source{telemetry.TelemetrySource, telemetry.IncidentSource, telemetry.WorkOrderSource} {
+			c, err := telemetry.NewConsumer(ctx, a.nc, src, a.influx, telemetry.NewMetrics(a.Registry, src.Stream),
+				log.With("component", "telemetry", "stream", src.Stream), cfg.Telemetry.Config)
+			if err != nil {
+				return nil, fmt.Errorf("app: telemetry %s: %w", src.Stream, err)
+			}
+			a.telemetry = append(a.telemetry, c)
 		}
 	}
 	a.sweeper = &intake.Sweeper{Store: a.store, Intake: in, Every: cfg.SweepEvery, Log: log, M: m, Prune: a.store.PruneClaims}
@@ -221,6 +239,9 @@ func (a *App) Run(ctx context.Context) error {
 		g.Go(func() error { return a.consumer.Run(ctx) })
 		g.Go(func() error { return a.relay.Run(ctx) })
 	}
+	for _, c := range a.telemetry {
+		g.Go(func() error { return c.Run(ctx) })
+	}
 	g.Go(func() error { return a.sweeper.Run(ctx) })
 	err := g.Wait()
 	a.log.Info("stopped", "err", err)
@@ -236,6 +257,9 @@ func (a *App) Close() error {
 	}
 	if a.nc != nil {
 		a.nc.Close()
+	}
+	if a.influx != nil {
+		a.influx.Close()
 	}
 	if a.store != nil {
 		err = a.store.Close()

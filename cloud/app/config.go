@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/frostline/frostline/cloud/intake"
+	"github.com/frostline/frostline/cloud/telemetry"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
@@ -26,6 +27,9 @@ type Config struct {
 	// Sites are site files (the edge's format) seeded into the asset
 	// register at start; globs allowed. Existing entries are replaced.
 	Sites []string `yaml:"sites"`
+	// Telemetry, when present, writes the edge's rollups and signals, and
+	// incident and work-order events as annotations, to InfluxDB.
+	Telemetry *TelemetryConfig `yaml:"telemetry"`
 	// Triage is the work-order policy: hold-offs, recall window,
 	// escalation, priority/trade rules and vendors.
 	Triage workorder.Policy `yaml:"triage"`
@@ -116,8 +120,35 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown_timeout", "must be positive")
 	}
+	if c.Telemetry != nil {
+		if err := c.Telemetry.Validate(); err != nil {
+			errs = append(errs, err) // its messages name telemetry.<field>
+		}
+	}
 	if err := c.Triage.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("triage: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// TelemetryConfig is the telemetry block: telemetry.Config decoded over
+// its defaults, strictly.
+type TelemetryConfig struct {
+	telemetry.Config
+}
+
+// UnmarshalYAML decodes the block over telemetry.DefaultConfig, refusing
+// unknown fields as the rest of the file does.
+func (t *TelemetryConfig) UnmarshalYAML(n *yaml.Node) error {
+	b, err := yaml.Marshal(n)
+	if err != nil {
+		return err
+	}
+	t.Config = telemetry.DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&t.Config); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	return nil
 }

@@ -33,6 +33,8 @@ func TestConfigErrorsNameFields(t *testing.T) {
 		{"triage: {hold_off: {P7: 1m}}\n", "triage: hold_off.P7"},
 		{"databse: {}\n", "field databse not found"},
 		{"intake: {batch: -1}\n", "intake.batch"},
+		{"telemetry: {bucket: frostline/autogen, token: u:p}\n", "telemetry.url"},
+		{"telemetry: {url: http://influx:8086, token: u:p, bucket: b, batchsize: 3}\n", "field batchsize not found"},
 	} {
 		_, err := ParseConfig([]byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -60,4 +62,21 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestTelemetryBlockOverDefaults(t *testing.T) {
+	cfg, err := ParseConfig([]byte("telemetry:\n  url: http://influx:8086\n  token: frostline:secret\n  bucket: frostline/autogen\n  batch_size: 1000\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Telemetry == nil {
+		t.Fatal("telemetry block dropped")
+	}
+	tc := cfg.Telemetry.Config
+	if tc.BatchSize != 1000 || tc.Durable != "frostline-cloud-telemetry" || tc.FlushInterval == 0 {
+		t.Errorf("telemetry config %+v: want batch 1000 over the defaults", tc)
+	}
+	if none, err := ParseConfig([]byte("listen: :8080\n")); err != nil || none.Telemetry != nil {
+		t.Errorf("without a block telemetry should be off: %+v %v", none.Telemetry, err)
+	}
 }

@@ -28,6 +28,11 @@ func TestMain(m *testing.M) {
 		// goroutines end when the backoff's sleep does (1 s).
 		goleak.IgnoreAnyFunction("github.com/eclipse/paho%2emqtt%2egolang.(*client).reconnect"),
 		goleak.IgnoreAnyFunction("github.com/eclipse/paho%2emqtt%2egolang.(*client).Disconnect.func1"),
+		// nats-server's process-wide access-time ticker, and a file
+		// store's flusher, can outlive a server that was shut down
+		// mid-test (the outage tests); they are the server's, not ours.
+		goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server/ats.Register.func1"),
+		goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server.(*fileStore).flushStreamStateLoop"),
 	)
 }
 

@@ -18,7 +18,15 @@ import (
 	"github.com/frostline/frostline/edge/wire"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// nats-server's process-wide access-time ticker, and a file
+		// store's flusher, can outlive a server shut down mid-test (the
+		// outage test); they are the server's, not ours.
+		goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server/ats.Register.func1"),
+		goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server.(*fileStore).flushStreamStateLoop"),
+	)
+}
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,6 +60,7 @@ type processor struct {
 	// forceCheckpoint makes the next commit write it.
 	lastCheckpoint  time.Time
 	forceCheckpoint bool
+	cpBuf           []byte
 	pending         []ingest.Message
 	batch           outbox.Batch
 	stats           rules.Stats
@@ -328,10 +330,21 @@ func (p *processor) commit() error {
 		if err != nil {
 			return fmt.Errorf("agent: checkpoint: %w", err)
 		}
-		cp, err := json.Marshal(checkpoint{Version: checkpointVersion, Engine: snap, Seen: p.seen})
+		seen, err := json.Marshal(p.seen)
 		if err != nil {
 			return fmt.Errorf("agent: checkpoint: %w", err)
 		}
+		// Laid out by hand rather than by json.Marshal, which would
+		// re-validate and copy the engine's megabytes; the buffer is
+		// reused, as the outbox is done with it when Commit returns.
+		cp := append(p.cpBuf[:0], `{"v":`...)
+		cp = strconv.AppendInt(cp, checkpointVersion, 10)
+		cp = append(cp, `,"engine":`...)
+		cp = append(cp, snap...)
+		cp = append(cp, `,"seen":`...)
+		cp = append(cp, seen...)
+		cp = append(cp, '}')
+		p.cpBuf = cp
 		b.Checkpoint = cp
 		p.m.checkpointBytes.Set(float64(len(cp)))
 	} else if len(p.input) > 0 {

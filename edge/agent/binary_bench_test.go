@@ -33,7 +33,7 @@ func BenchmarkBinaryMosquitto(b *testing.B) {
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("build: %v\n%s", err, out)
 	}
-	site, series := benchStore(b, 1250) // 5000 series
+	site, series := benchStore(b, 1250) // 4500 series
 	var sb strings.Builder
 	sb.WriteString("site: bench\nassets:\n")
 	for _, a := range site.Assets {

@@ -65,7 +65,31 @@ type processor struct {
 	batch           outbox.Batch
 	stats           rules.Stats
 	late            uint64
+	// The newest event time evaluated and the wall time it arrived at:
+	// the clock ticks advance the engine by the wall time elapsed since,
+	// so a feed whose clocks lag (a backfill, a controller's skewed clock)
+	// is not judged silent by a wall clock it never followed.
+	lastEvent, lastArrival time.Time
+	started                time.Time
 }
+
+// eventNow estimates event time at wall time now for the clock tick. It
+// reports false while nothing has arrived since start and the agent is
+// young: a feed may be about to replay its history, and silence is only
+// judged once it has had its chance.
+func (p *processor) eventNow(now time.Time) (time.Time, bool) {
+	if p.lastArrival.IsZero() {
+		if p.started.IsZero() {
+			p.started = now
+		}
+		return now, now.Sub(p.started) >= startupGrace
+	}
+	return p.lastEvent.Add(now.Sub(p.lastArrival)), true
+}
+
+// startupGrace is how long after start an agent with no readings at all
+// waits before its clock ticks judge the sites silent.
+const startupGrace = 10 * time.Minute
 
 func newProcessor(cfg *Config, log *slog.Logger, now func() time.Time, m *metrics, ob committer) *processor {
 	return &processor{cfg: cfg, log: log, now: now, m: m, ob: ob, seen: map[string]int64{}, limiter: newLogLimiter(10 * time.Second)}
@@ -212,8 +236,10 @@ func (p *processor) run(ctx context.Context, msgs <-chan ingest.Message, reload 
 				}
 			}
 		case now := <-tick:
-			p.events = p.eng.Advance(p.events, now)
-			p.input = appendAdvance(p.input, now)
+			if at, ok := p.eventNow(now); ok {
+				p.events = p.eng.Advance(p.events, at)
+				p.input = appendAdvance(p.input, at)
+			}
 		case <-reload:
 			p.reload()
 		}
@@ -248,6 +274,12 @@ func (p *processor) handle(m ingest.Message) {
 		}
 		p.m.readings.WithLabelValues("ok").Inc()
 		p.markSeen(r)
+		if wm := p.eng.Watermark(); wm.After(p.lastEvent) {
+			// The engine's watermark, not the reading's own time: a
+			// reading far in the future is held, and must not drag the
+			// clock ahead.
+			p.lastEvent, p.lastArrival = wm, arrived
+		}
 		if p.agg != nil {
 			p.agg.Add(*r, arrived)
 		}

@@ -71,6 +71,9 @@ type processor struct {
 	// is not judged silent by a wall clock it never followed.
 	lastEvent, lastArrival time.Time
 	started                time.Time
+	// Trend fits already handed to telemetry go up to predSince.
+	preds     []rules.Prediction
+	predSince time.Time
 }
 
 // eventNow estimates event time at wall time now for the clock tick. It
@@ -326,6 +329,13 @@ func refusal(err error) string {
 func (p *processor) commit() error {
 	var tel []wire.Telemetry
 	if p.agg != nil {
+		p.preds = p.eng.Predictions(p.preds[:0], p.predSince)
+		for _, pr := range p.preds {
+			if pr.At.After(p.predSince) {
+				p.predSince = pr.At
+			}
+		}
+		p.agg.Predict(p.preds)
 		tel = p.agg.Flush(nil, p.now())
 		if p.agg.Late != p.late {
 			p.m.telemetryLate.Add(float64(p.agg.Late - p.late))

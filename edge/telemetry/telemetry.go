@@ -36,67 +36,9 @@ var (
 // under NATS's default 1 MB payload limit (a rollup is about 200 bytes).
 const MaxRollups = 1000
 
-// Trend signals: the slope of an asset's main temperature (air_temp, or
-// zone_temp for an RTU) over the last hour of per-period means, robust to a
-// defrost spike (Theil-Sen: the median of pairwise slopes), and the hours
-// until it reaches its class's limit at that slope.
-const (
-	trendPoints    = 60
-	minTrendPoints = 10
-	maxHorizon     = 168.0 // hours; further is "not on course"
-)
-
-// Limits are the temperatures, per asset class, that HoursToLimit counts
-// toward: the food-safety limits of the default pack (FDA Food Code cold
-// holding 5 C; frozen product -12 C).
-var Limits = map[string]float64{
-	"walk_in_cooler": 5, "reach_in_cooler": 5, "display_case_mt": 5,
-	"walk_in_freezer": -12, "reach_in_freezer": -12, "display_case_lt": -12,
-}
-
-var (
-	airTemp  = rules.LookupMetric("air_temp")
-	zoneTemp = rules.LookupMetric("zone_temp")
-)
-
-// trend is a ring of an asset's recent period means.
-type trend struct {
-	hours []float64 // period start, hours since the Unix epoch
-	means []float64
-}
-
-func (tr *trend) add(at time.Time, mean float64) {
-	if len(tr.hours) == trendPoints {
-		tr.hours, tr.means = tr.hours[1:], tr.means[1:]
-	}
-	tr.hours = append(tr.hours, float64(at.Unix())/3600)
-	tr.means = append(tr.means, mean)
-}
-
-// slope is the Theil-Sen slope per hour, or false with too few points.
-func (tr *trend) slope(scratch []float64) (float64, []float64, bool) {
-	n := len(tr.hours)
-	if n < minTrendPoints {
-		return 0, scratch, false
-	}
-	scratch = scratch[:0]
-	for i := range n {
-		for j := i + 1; j < n; j++ {
-			if dt := tr.hours[j] - tr.hours[i]; dt > 0 {
-				scratch = append(scratch, (tr.means[j]-tr.means[i])/dt)
-			}
-		}
-	}
-	if len(scratch) == 0 {
-		return 0, scratch, false
-	}
-	slices.Sort(scratch)
-	m := len(scratch) / 2
-	if len(scratch)%2 == 0 {
-		return (scratch[m-1] + scratch[m]) / 2, scratch, true
-	}
-	return scratch[m], scratch, true
-}
+// maxHorizon is the furthest a predicted crossing is reported; further is
+// "not on course".
+const maxHorizon = 168.0 // hours
 
 // maxHold is the longest a 0/1 value is assumed to hold without a new
 // report; past it, time is not counted as on or off.
@@ -105,7 +47,6 @@ const maxHold = 20 * time.Minute
 // Aggregator builds telemetry batches. It is not safe for concurrent use:
 // the agent's engine goroutine owns it.
 type Aggregator struct {
-	scratch []float64
 	period  time.Duration
 	grace   time.Duration
 	gateway string
@@ -122,7 +63,8 @@ type siteState struct {
 	closed    time.Time // periods starting before this are emitted
 	periods   map[time.Time]*period
 	holds     map[holdKey]*hold
-	trends    map[string]*trend
+	// predictions are the rule engine's latest trend fits per asset.
+	predictions map[string]rules.Prediction
 }
 
 type holdKey struct {
@@ -165,14 +107,43 @@ func New(periodLen time.Duration, gateway string, class func(site, asset string)
 	return &Aggregator{period: periodLen, grace: periodLen / 2, gateway: gateway, class: class, sites: map[string]*siteState{}}
 }
 
+func (a *Aggregator) site(id string) *siteState {
+	s := a.sites[id]
+	if s == nil {
+		s = &siteState{periods: map[time.Time]*period{}, holds: map[holdKey]*hold{}, predictions: map[string]rules.Prediction{}}
+		a.sites[id] = s
+	}
+	return s
+}
+
+// Predict takes the rule engine's latest trend fits (Engine.Predictions):
+// the next batch of each site carries them as signals. Of several trend
+// rules on one asset, the one nearest its limit wins.
+func (a *Aggregator) Predict(ps []rules.Prediction) {
+	for _, pr := range ps {
+		s := a.site(pr.Site)
+		if old, ok := s.predictions[pr.Asset]; ok && nearer(old, pr) {
+			continue
+		}
+		s.predictions[pr.Asset] = pr
+	}
+}
+
+// nearer reports whether prediction a is closer to its limit than b.
+func nearer(a, b rules.Prediction) bool {
+	switch {
+	case a.HoursToLimit < 0:
+		return false
+	case b.HoursToLimit < 0:
+		return true
+	}
+	return a.HoursToLimit <= b.HoursToLimit
+}
+
 // Add takes one reading the rule engine accepted; arrived is the wall time
 // it came in.
 func (a *Aggregator) Add(r rules.Reading, arrived time.Time) {
-	s := a.sites[r.Site]
-	if s == nil {
-		s = &siteState{periods: map[time.Time]*period{}, holds: map[holdKey]*hold{}, trends: map[string]*trend{}}
-		a.sites[r.Site] = s
-	}
+	s := a.site(r.Site)
 	start := r.At.Truncate(a.period)
 	if start.Before(s.closed) {
 		a.Late++
@@ -348,37 +319,18 @@ func (a *Aggregator) batch(site string, s *siteState, start time.Time, p *period
 	slices.SortFunc(t.Rollups, func(x, y wire.Rollup) int {
 		return cmp.Or(cmp.Compare(x.Asset, y.Asset), cmp.Compare(x.Metric, y.Metric))
 	})
-	// Trends of each asset's main temperature.
+	// Trends: the rule engine's own fits (its trend rules' Theil-Sen slope
+	// with defrost left out, toward the rules' limits), the latest per asset.
 	type slopeInfo struct{ slope, toLimit *float64 }
 	slopes := map[string]slopeInfo{}
-	for k, c := range p.series {
-		class := a.class(site, k.asset)
-		if k.metric != airTemp && !(k.metric == zoneTemp && class == "rooftop_unit") {
-			continue
+	for asset, pr := range s.predictions {
+		info := slopeInfo{slope: ptr(pr.SlopePerHour)}
+		if pr.HoursToLimit >= 0 && pr.HoursToLimit <= maxHorizon {
+			info.toLimit = ptr(pr.HoursToLimit)
 		}
-		tr := s.trends[k.asset]
-		if tr == nil {
-			tr = &trend{}
-			s.trends[k.asset] = tr
-		}
-		mean := c.sum / float64(c.count)
-		tr.add(start, mean)
-		var sl float64
-		var ok bool
-		if sl, a.scratch, ok = tr.slope(a.scratch); !ok {
-			continue
-		}
-		info := slopeInfo{slope: ptr(round(sl))}
-		if limit, known := Limits[class]; known {
-			switch {
-			case mean >= limit:
-				info.toLimit = ptr(0.0)
-			case sl > 0 && (limit-mean)/sl <= maxHorizon:
-				info.toLimit = ptr(round((limit - mean) / sl))
-			}
-		}
-		slopes[k.asset] = info
+		slopes[asset] = info
 	}
+	clear(s.predictions)
 	for _, asset := range sortedKeys(p.assets) {
 		if _, ok := slopes[asset]; !ok {
 			slopes[asset] = slopeInfo{}

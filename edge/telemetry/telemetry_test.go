@@ -138,29 +138,34 @@ func TestLargeMinuteIsSplit(t *testing.T) {
 
 func TestTrendSignals(t *testing.T) {
 	a := New(time.Minute, "gw", classOf)
-	// A cooler warming at 0.6 C/h from 2 C, with a defrost spike that the
-	// robust slope ignores.
-	for m := range 40 {
-		v := 2 + 0.6*float64(m)/60
-		if m >= 20 && m < 23 {
-			v += 6
-		}
-		a.Add(reading("wic1", "air_temp", time.Duration(m)*time.Minute, v), t0)
-	}
-	var last *wire.Signal
+	a.Add(reading("wic1", "air_temp", 0, 2.4), t0)
+	// Two trend rules fit the walk-in; the one nearer its limit is the
+	// asset's signal. One not heading to its limit gives a slope only.
+	a.Predict([]rules.Prediction{
+		{Site: "s1", Asset: "wic1", Rule: "slow", SlopePerHour: 0.1, HoursToLimit: 26},
+		{Site: "s1", Asset: "wic1", Rule: "fast", SlopePerHour: 0.6, HoursToLimit: 4.35},
+		{Site: "s1", Asset: "wif1", Rule: "flat", SlopePerHour: -0.05, HoursToLimit: -1},
+	})
+	signals := map[string]wire.Signal{}
 	for _, b := range a.Flush(nil, t0.Add(time.Hour)) {
-		for i := range b.Signals {
-			last = &b.Signals[i]
+		for _, s := range b.Signals {
+			signals[s.Asset] = s
 		}
 	}
-	if last == nil || last.SlopePerHour == nil || last.HoursToLimit == nil {
-		t.Fatalf("no trend signal: %+v", last)
+	wic := signals["wic1"]
+	if wic.SlopePerHour == nil || *wic.SlopePerHour != 0.6 || wic.HoursToLimit == nil || *wic.HoursToLimit != 4.35 {
+		t.Errorf("wic1 signal %+v: want the nearer fit, 0.6 C/h and 4.35 h", wic)
 	}
-	if got := *last.SlopePerHour; got < 0.55 || got > 0.65 {
-		t.Errorf("slope %v C/h, want 0.6", got)
+	wif := signals["wif1"]
+	if wif.SlopePerHour == nil || *wif.SlopePerHour != -0.05 || wif.HoursToLimit != nil {
+		t.Errorf("wif1 signal %+v: want a slope and no hours to limit", wif)
 	}
-	// Last mean 2 + 0.6*39/60 = 2.39 C; (5 - 2.39) / 0.6 = 4.35 h.
-	if got := *last.HoursToLimit; got < 4 || got > 4.7 {
-		t.Errorf("hours to limit %v, want about 4.35", got)
+	// A fit is reported once.
+	for _, b := range a.Flush(nil, t0.Add(2*time.Hour)) {
+		for _, s := range b.Signals {
+			if s.SlopePerHour != nil {
+				t.Errorf("fit reported again: %+v", s)
+			}
+		}
 	}
 }

@@ -113,6 +113,7 @@ func ReplaySample(t testing.TB, maxReadings int) *Sample {
 	var r rules.Reading
 	var evs []rules.Event
 	var flushed time.Time
+	var preds []rules.Prediction
 	for maxReadings <= 0 || out.Readings < maxReadings {
 		err := rd.Next(&r)
 		if errors.Is(err, io.EOF) {
@@ -140,6 +141,9 @@ func ReplaySample(t testing.TB, maxReadings int) *Sample {
 		// Readings arrive as they happened: their time is the wall clock.
 		agg.Add(r, r.At)
 		if r.At.Sub(flushed) >= time.Minute {
+			// As the agent does: the engine's trend fits become signals.
+			preds = eng.Predictions(preds[:0], flushed)
+			agg.Predict(preds)
 			out.Telemetry = agg.Flush(out.Telemetry, r.At)
 			flushed = r.At
 		}

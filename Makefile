@@ -3,6 +3,7 @@ GO      ?= go
 BIN     := bin
 PKGS    := ./...
 TESTFLAGS ?=
+FUZZTIME ?= 20s
 
 .PHONY: help build test test-short bench demo lint fmtcheck vet tidy fuzz clean
 
@@ -36,10 +37,13 @@ tidy: ## fail when go.mod or go.sum drift from the code
 	$(GO) mod tidy
 	git diff --exit-code go.mod go.sum
 
-fuzz: ## run each fuzz target for a short while
-	$(GO) test ./rules -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s -fuzzminimizetime 5s
-	$(GO) test ./rules -run '^$$' -fuzz '^FuzzParseSite$$' -fuzztime 30s -fuzzminimizetime 5s
-	$(GO) test ./rules/replay -run '^$$' -fuzz '^FuzzReader$$' -fuzztime 30s -fuzzminimizetime 5s
+fuzz: ## run every fuzz target for FUZZTIME each (default 20s)
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s || exit 1; \
+	  done; \
+	done
 
 clean: ## remove build output
 	rm -rf $(BIN)

@@ -106,14 +106,25 @@ func DefaultRules() Rules {
 // compiler's output.
 func ParseRules(name string, data []byte) (Rules, error) {
 	r := DefaultRules()
+	def := r
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return r, fmt.Errorf("%s: %w", name, err)
 	}
+	// A map given in the file replaces the default one rather than being
+	// merged into it (so that "technician: {}" really requires nothing);
+	// one left out, or null, keeps the default.
+	r.Documents.Trades, r.Documents.Technician = nil, nil
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&r); err != nil && !errors.Is(err, io.EOF) {
 		return r, fmt.Errorf("%s: %w", name, err)
+	}
+	if r.Documents.Trades == nil {
+		r.Documents.Trades = def.Documents.Trades
+	}
+	if r.Documents.Technician == nil {
+		r.Documents.Technician = def.Documents.Technician
 	}
 	problems := r.problems()
 	if len(problems) == 0 {

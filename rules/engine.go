@@ -74,6 +74,7 @@ var (
 	ErrUnknownMetric = errors.New("rules: unknown metric")
 	ErrLate          = errors.New("rules: reading older than the allowed lateness")
 	ErrBadValue      = errors.New("rules: value is not a finite number")
+	ErrBadTime       = errors.New("rules: timestamp outside 1900-2200")
 )
 
 // Options tune an Engine. The zero value gives the defaults.
@@ -320,6 +321,10 @@ func (e *Engine) Observe(dst []Event, r Reading) ([]Event, error) {
 	if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
 		e.stats.BadValue++
 		return dst, ErrBadValue
+	}
+	if y := r.At.Year(); y < 1900 || y > 2200 {
+		e.stats.BadValue++
+		return dst, ErrBadTime // outside what nanosecond event time holds
 	}
 	t := r.At.UnixNano()
 	h := &a.held[r.Metric]

@@ -319,6 +319,8 @@ func refusal(err error) string {
 		return "late"
 	case errors.Is(err, rules.ErrBadValue):
 		return "bad_value"
+	case errors.Is(err, rules.ErrBadTime):
+		return "bad_time"
 	}
 	return "other"
 }

@@ -18,6 +18,10 @@ import (
 	"github.com/frostline/frostline/rules"
 )
 
+// The years a reading may carry: beyond them a timestamp is a corrupt
+// one (and outside what nanosecond event time can hold).
+const minYear, maxYear = 1900, 2200
+
 // Header is the first line a readings file must have.
 const Header = "ts,site,asset,metric,value"
 
@@ -46,6 +50,7 @@ var (
 	ErrMetric    = errors.New("unknown metric")
 	ErrValue     = errors.New("bad value (want a number or a word such as cool)")
 	ErrEmptyName = errors.New("empty site or asset")
+	ErrTimeRange = errors.New("timestamp out of range (1900-2200)")
 )
 
 // NewReader reads the header and prepares to read readings. Gzip input is
@@ -146,6 +151,9 @@ func (r *Reader) parse(line []byte, rd *rules.Reading) error {
 	t, ok := parseTime(f[0])
 	if !ok {
 		return ErrTime
+	}
+	if y := t.Year(); y < minYear || y > maxYear {
+		return fmt.Errorf("%w: year %d", ErrTimeRange, y)
 	}
 	if len(f[1]) == 0 || len(f[2]) == 0 {
 		return ErrEmptyName

@@ -15,36 +15,12 @@ import (
 	"github.com/frostline/frostline/rules"
 	"github.com/frostline/frostline/rules/packs"
 	"github.com/frostline/frostline/rules/replay"
+	"github.com/frostline/frostline/rules/sample"
 )
 
 // sharedDir returns ../shared beside the repository root, where the
-// labeled sample lives. Without it the test is skipped, except in CI,
-// which always has it.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(filepath.Dir(dir), "shared")
-	if _, err := os.Stat(filepath.Join(shared, "data", "faults-sample", "readings.csv.gz")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI: the shared sample is missing: %v", err)
-		}
-		t.Skipf("no shared sample beside the repository (%v)", err)
-	}
-	return shared
-}
+// labeled sample lives.
+func sharedDir(t testing.TB) string { return sample.Shared(t) }
 
 // loadSample reads the faults sample: its sites and every reading.
 func loadSample(t testing.TB) ([]*rules.Site, []rules.Reading) {

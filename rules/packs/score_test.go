@@ -12,6 +12,7 @@ import (
 	"github.com/frostline/frostline/rules"
 	"github.com/frostline/frostline/rules/packs"
 	"github.com/frostline/frostline/rules/replay"
+	"github.com/frostline/frostline/rules/sample"
 )
 
 // TestScoreSample replays the labeled sample (../shared/data/faults-sample
@@ -92,38 +93,12 @@ func TestScoreSample(t *testing.T) {
 	}
 }
 
-// sharedDir returns ../shared beside the repository root.
+// sharedDir returns ../shared beside the repository root, with the
+// sample, its labels and the scorer.
 func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(filepath.Dir(dir), "shared")
-	for _, p := range []string{"data/faults-sample/readings.csv.gz", "data/faults-sample/labels.json", "bin/score-incidents"} {
-		if _, err := os.Stat(filepath.Join(shared, p)); err != nil {
-			missing(t, err.Error())
-		}
-	}
-	return shared
+	return sample.Shared(t, "data/faults-sample/labels.json", "bin/score-incidents")
 }
 
 // missing skips the test for something the machine lacks, or fails it in
 // CI, which must have everything.
-func missing(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI: %s", why)
-	}
-	t.Skip(why)
-}
+func missing(t *testing.T, why string) { sample.Missing(t, why) }

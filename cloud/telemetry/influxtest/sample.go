@@ -13,6 +13,7 @@ import (
 	"github.com/frostline/frostline/rules"
 	"github.com/frostline/frostline/rules/packs"
 	"github.com/frostline/frostline/rules/replay"
+	"github.com/frostline/frostline/rules/sample"
 )
 
 // Sample is what Frostline makes of the shared faults sample
@@ -36,31 +37,7 @@ func (s *Sample) Points() (rollups, signals int) {
 
 // SampleDir finds the shared faults sample beside the repository, or skips
 // the test (fails it on CI).
-func SampleDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	sample := filepath.Join(filepath.Dir(dir), "shared", "data", "faults-sample")
-	if _, err := os.Stat(filepath.Join(sample, "readings.csv.gz")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI: the shared sample is missing: %v", err)
-		}
-		t.Skipf("no shared sample beside the repository (%v)", err)
-	}
-	return sample
-}
+func SampleDir(t testing.TB) string { return sample.Dir(t) }
 
 // ReplaySample runs the first maxReadings readings of the shared sample (all
 // of them when maxReadings <= 0) through Frostline as an edge agent does:

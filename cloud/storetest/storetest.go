@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -77,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ClaimAll", testClaimAll},
 		{"Outbox", testOutbox},
 		{"BatchInOneTransaction", testBatch},
+		{"ClearedFirstAvoidedOnce", testClearedFirst},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -571,7 +573,7 @@ func testBatch(t *testing.T, s Store) {
 		Incident(rules.Updated, "i1", 3, T0.Add(3*time.Minute), "s1", "a1", "temp_trend", "P3"),
 		Incident(rules.Opened, "i1", 1, T0, "s1", "a1", "temp_trend", "P3"),
 		Incident(rules.Updated, "old", 2, T0.Add(time.Minute), "s1", "a9", "door_ajar", "P3"),
-		Incident(rules.Cleared, "ghost", 2, T0, "s1", "a1", "temp_high", "P3"),
+		Incident(rules.Cleared, "ghost", 2, T0, "s1", "a2", "temp_high", "P3"), // overtook its opening
 	}
 	reports := make([]workorder.Report, len(evs))
 	for i, ev := range evs {
@@ -590,8 +592,11 @@ func testBatch(t *testing.T, s Store) {
 	for _, r := range res {
 		got = append(got, string(r.Reason))
 	}
-	if want := "opened updated merged updated repeat updated orphan"; strings.Join(got, " ") != want {
+	if want := "opened updated merged updated repeat updated opened"; strings.Join(got, " ") != want {
 		t.Errorf("reasons %v, want %s", got, want)
+	}
+	if g := res[6]; !g.Avoided || g.WorkOrder.Status != workorder.Avoided {
+		t.Errorf("clear before opening: %+v, want a work order ended AVOIDED", g)
 	}
 	w, err := s.WorkOrder(ctx, res[0].WorkOrder.ID)
 	if err != nil {
@@ -603,5 +608,63 @@ func testBatch(t *testing.T, s Store) {
 	ev, _ := s.Events(ctx, w.ID)
 	if r, err := workorder.Replay(ev); err != nil || r.Version != w.Version {
 		t.Errorf("replay: %v %v", r, err)
+	}
+}
+
+// testClearedFirst: a clear that overtook its opening ends in one AVOIDED
+// work order, however often it is delivered and however many replicas
+// race on it and on the late opening.
+func testClearedFirst(t *testing.T, s Store) {
+	ctx := context.Background()
+	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	msgs := []*rules.Event{
+		Incident(rules.Cleared, "ic", 3, T0.Add(3*time.Minute), "s1", "wic-1", "temp_high", "P3"),
+		Incident(rules.Opened, "ic", 1, T0.Add(time.Minute), "s1", "wic-1", "temp_high", "P3"),
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 2 { // two replicas, each with every message twice
+		for _, ev := range []*rules.Event{msgs[0], msgs[0], msgs[1], msgs[1]} {
+			wg.Go(func() {
+				errs <- s.Update(ctx, func(tx workorder.Tx) error {
+					_, err := in.Receive(ctx, tx, workorder.FromIncident(ev))
+					return err
+				})
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ws, err := s.WorkOrders(ctx, workorder.Filter{Scope: cloud.Scope{All: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 1 || ws[0].Status != workorder.Avoided || !slices.Equal(ws[0].Incidents, []string{"ic"}) {
+		t.Fatalf("work orders %+v, want one avoided with incident ic", ws)
+	}
+	counts, err := s.CountByStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts["avoided"] != 1 {
+		t.Errorf("avoided count %d, want 1 (%v)", counts["avoided"], counts)
+	}
+	ev, _ := s.Events(ctx, ws[0].ID)
+	n := 0
+	for _, e := range ev {
+		if e.Kind == workorder.Transition && e.To == workorder.Avoided {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d avoid transitions, want 1", n)
+	}
+	if ws, _ := s.WorkOrders(ctx, workorder.Filter{Scope: cloud.Scope{All: true}, Status: "avoided"}); len(ws) != 1 {
+		t.Errorf("status=avoided lists %d, want 1", len(ws))
 	}
 }

@@ -85,7 +85,7 @@ const (
 	Merged       Reason = "merged"        // attached to the open work order for the problem
 	Updated      Reason = "updated"       // a later event of an incident already attached
 	Repeat       Reason = "repeat"        // the same message again: nothing done
-	Orphan       Reason = "orphan"        // a clear for an incident never seen, or a late event of one: nothing to do
+	Orphan       Reason = "orphan"        // a late event of an incident tombstoned by an older version: nothing to do
 )
 
 // Result is what Receive did.
@@ -138,12 +138,14 @@ func (in *Intake) Receive(ctx context.Context, tx Tx, r Report) (Result, error) 
 		case w != nil:
 			reason = Updated
 		case r.Incident.Event == rules.Cleared:
-			// Its opening was not seen yet (or ever): a clear alone asks
-			// for no work, and a late opening must not open any.
-			if err := tx.Tombstone(ctx, r.Incident.Incident); err != nil {
-				return Result{}, fmt.Errorf("intake: incident %s: %w", r.Incident.Incident, err)
-			}
-			return Result{Reason: Orphan}, nil
+			// Its opening was not seen yet (or ever): the problem came and
+			// went before anyone was sent, which is a truck roll saved.
+			// The clear opens (or merges into) the work order its opening
+			// would have, and advance ends a new one AVOIDED at once, so
+			// the call-avoidance count sees it. A late opening then finds
+			// the work order by incident and opens nothing. (No tombstone:
+			// the incident's link row is the work order's now; tombstones
+			// written by older versions are still honoured below.)
 		default:
 			if dead, err = tx.Tombstoned(ctx, r.Incident.Incident); err != nil {
 				return Result{}, fmt.Errorf("intake: incident %s: %w", r.Incident.Incident, err)

@@ -331,3 +331,68 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 	})
 }
+
+// TestClearedFirstIsAvoided: an incident whose clear arrives before (or
+// overtakes) its opening was a problem that went away before anyone was
+// sent. It must count as AVOIDED exactly once, whatever arrives after it.
+func TestClearedFirstIsAvoided(t *testing.T) {
+	t0 := time.Date(2026, 7, 1, 8, 0, 0, 0, time.UTC)
+	lim := 5.0
+	inc := func(ev rules.EventType, id string, seq int, asset, prio string) Report {
+		return FromIncident(&rules.Event{Event: ev, Incident: id, Seq: seq, Site: "s1", Asset: asset,
+			AssetClass: "walk_in_cooler", Rule: "temp_high", Problem: "temp_high", Priority: prio, Trade: "refrigeration",
+			At: t0.Add(time.Duration(seq) * time.Minute), Started: t0, Metric: "air_temp", Peak: 7, Limit: &lim})
+	}
+	tests := []struct {
+		name  string
+		steps []Report
+		// want is each step's outcome as describe writes it; status the
+		// final status of every work order, in number order.
+		want   []string
+		status []Status
+	}{
+		{"clear alone", []Report{inc(rules.Cleared, "i", 3, "wic-1", "P3")},
+			[]string{"opened WO 1 P3 avoided (avoided)"}, []Status{Avoided}},
+		{"clear then late opening and update", []Report{
+			inc(rules.Cleared, "i", 3, "wic-1", "P3"), inc(rules.Opened, "i", 1, "wic-1", "P3"), inc(rules.Updated, "i", 2, "wic-1", "P3")},
+			[]string{"opened WO 1 P3 avoided (avoided)", "updated WO 1 P3 avoided", "updated WO 1 P3 avoided"}, []Status{Avoided}},
+		{"clear redelivered", []Report{inc(rules.Cleared, "i", 3, "wic-1", "P2"), inc(rules.Cleared, "i", 3, "wic-1", "P2")},
+			[]string{"opened WO 1 P2 avoided (avoided)", "repeat"}, []Status{Avoided}},
+		{"P1 clear alone: nobody was sent", []Report{inc(rules.Cleared, "i", 3, "wic-1", "P1")},
+			[]string{"opened WO 1 P1 avoided (avoided)"}, []Status{Avoided}},
+		{"clear joins the open work order for the problem", []Report{
+			inc(rules.Opened, "a", 1, "wic-1", "P3"), inc(rules.Cleared, "b", 3, "wic-1", "P3")},
+			[]string{"opened WO 1 P3 triaged", "merged WO 1 P3 triaged"}, []Status{Triaged}},
+		{"clear of the only incident after its peer cleared: avoided once", []Report{
+			inc(rules.Opened, "a", 1, "wic-1", "P3"), inc(rules.Cleared, "a", 2, "wic-1", "P3"), inc(rules.Cleared, "b", 3, "wic-1", "P3")},
+			[]string{"opened WO 1 P3 triaged", "updated WO 1 P3 avoided (avoided)", "opened WO 2 P3 avoided (avoided)"},
+			[]Status{Avoided, Avoided}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := &Intake{Policy: DefaultPolicy()}
+			tx := newMemTx()
+			var got []string
+			for _, r := range tt.steps {
+				res, err := in.Receive(context.Background(), tx, r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, strings.TrimPrefix(describe("", res), ": "))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("steps\n got %q\nwant %q", got, tt.want)
+			}
+			var status []Status
+			for _, w := range tx.wos {
+				status = append(status, w.Status)
+				if r, err := Replay(tx.events[w.ID]); err != nil || r.Status != w.Status {
+					t.Errorf("WO %d: replayed %v (%v), projected %s", w.Number, r, err, w.Status)
+				}
+			}
+			if !slices.Equal(status, tt.status) {
+				t.Errorf("status %v, want %v", status, tt.status)
+			}
+		})
+	}
+}

@@ -165,7 +165,7 @@ func (s *Server) renderReport(w http.ResponseWriter, r *http.Request, c *caller,
 		assets = append(assets, as...)
 	}
 	s.render(w, status, "report.html", map[string]any{"Title": "Report a problem", "Who": c.actor(), "Assets": assets,
-		"MultiSite": len(sites) > 1, "Problems": problemLabels, "Error": msg})
+		"Sites": sites, "MultiSite": len(sites) > 1, "Problems": problemLabels, "Error": msg})
 	return nil
 }
 

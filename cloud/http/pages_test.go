@@ -96,6 +96,29 @@ func TestReportWithPhoto(t *testing.T) {
 	}
 }
 
+func TestReportWholeStorePage(t *testing.T) {
+	f := newFixture(t)
+	req, _ := http.NewRequest("GET", f.ts.URL+"/report", nil)
+	req.AddCookie(&http.Cookie{Name: CookieName, Value: f.tokens["store"]})
+	resp, err := f.ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), `<option value="s1/*">Whole store</option>`) || strings.Contains(string(page), "s2/*") {
+		t.Errorf("asset picker lacks the whole store (or offers another):\n%s", page)
+	}
+	resp = f.postReport(t, "store", "s1/*", nil)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("whole-store report: %d", resp.StatusCode)
+	}
+	if _, body := f.do(t, "store", "GET", "/api/v1/workorders?source=manual", ""); !strings.Contains(body, `"asset":"*"`) {
+		t.Errorf("no whole-store work order: %s", body)
+	}
+}
+
 func TestPagesNeedSignIn(t *testing.T) {
 	f := newFixture(t)
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

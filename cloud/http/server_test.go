@@ -192,6 +192,8 @@ func TestAuthorization(t *testing.T) {
 		{"unknown action", "POST", "/api/v1/workorders/{wo}/actions/teleport", "", with(all(404, 404))},
 		{"report", "POST", "/api/v1/workorders", `{"site":"{site}","asset":"dc-1","problem":"noise"}`,
 			with(all(403, 403), "admin", 2, 2, "fm", 2, 2, "fm-north", 2, 404, "store", 2, 404)},
+		{"report on the whole site", "POST", "/api/v1/workorders", `{"site":"{site}","asset":"*","problem":"other"}`,
+			with(all(403, 403), "admin", 2, 2, "fm", 2, 2, "fm-north", 2, 404, "store", 2, 404)},
 		{"get site", "GET", "/api/v1/sites/{site}", "", siteScoped(200)},
 		{"site assets", "GET", "/api/v1/sites/{site}/assets", "", siteScoped(200)},
 		{"asset", "GET", "/api/v1/sites/{site}/assets/wic-1", "", siteScoped(200)},
@@ -297,6 +299,52 @@ func TestReportMerges(t *testing.T) {
 		if _, ok := first[k]; !ok {
 			t.Errorf("work order JSON lacks %q", k)
 		}
+	}
+}
+
+// TestReportWholeSite: store staff report a problem with the store as a
+// whole ("the store is too warm", "gateway offline") against the site
+// asset "*", under the same merge rules as any asset.
+func TestReportWholeSite(t *testing.T) {
+	f := newFixture(t)
+	code, body := f.do(t, "store", "POST", "/api/v1/workorders", `{"site":"s1","asset":"*","problem":"not_cold","description":"the store is too warm"}`)
+	var first map[string]any
+	json.Unmarshal([]byte(body), &first)
+	if code != 201 || first["asset"] != "*" || first["source"] != "manual" || first["trade"] != "hvac" {
+		t.Fatalf("whole-store report: %d %s", code, body)
+	}
+	code, body = f.do(t, "store", "POST", "/api/v1/workorders", `{"site":"s1","asset":"*","problem":"not_cold","description":"still warm"}`)
+	var second map[string]any
+	json.Unmarshal([]byte(body), &second)
+	if code != 200 || second["merged"] != true || second["id"] != first["id"] {
+		t.Fatalf("second whole-store report: %d %s", code, body)
+	}
+	// A report of the gateway being offline merges into the controls work
+	// order a site-wide gateway_offline incident opened.
+	ctx := context.Background()
+	var sensor workorder.Result
+	err := f.store.Update(ctx, func(tx workorder.Tx) error {
+		var err error
+		sensor, err = f.srv.intake.Receive(ctx, tx, workorder.FromIncident(&rules.Event{Event: rules.Opened, Incident: "i-gw", Seq: 1,
+			Site: "s1", Asset: rules.SiteAsset, Rule: "gateway_offline", Problem: "gateway_offline", Priority: "P2", At: t0, Started: t0}))
+		return err
+	})
+	if err != nil || sensor.WorkOrder.Trade != "controls" {
+		t.Fatalf("gateway_offline incident: %v %+v", err, sensor.WorkOrder)
+	}
+	code, body = f.do(t, "store", "POST", "/api/v1/workorders", `{"site":"s1","asset":"*","problem":"gateway_offline"}`)
+	if code != 200 || !strings.Contains(body, sensor.WorkOrder.ID) || !strings.Contains(body, `"merged":true`) {
+		t.Errorf("gateway report: %d %s", code, body)
+	}
+	// Scope and existence still hold: another store's site, or no site.
+	if code, body := f.do(t, "store", "POST", "/api/v1/workorders", `{"site":"s2","asset":"*","problem":"other"}`); code != 404 {
+		t.Errorf("whole-site report for another store: %d %s", code, body)
+	}
+	if code, body := f.do(t, "admin", "POST", "/api/v1/workorders", `{"site":"s9","asset":"*","problem":"other"}`); code != 404 {
+		t.Errorf("whole-site report for no site: %d %s", code, body)
+	}
+	if code, body := f.do(t, "admin", "POST", "/api/v1/workorders", `{"site":"s1","asset":"**","problem":"other"}`); code != 400 || !strings.Contains(body, `"asset"`) {
+		t.Errorf("bad asset: %d %s", code, body)
 	}
 }
 

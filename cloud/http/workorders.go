@@ -213,8 +213,8 @@ func (q *ReportRequest) Validate() error {
 	switch {
 	case !cloud.ValidID(q.Site):
 		return cloud.FieldError("site", "required: a site id")
-	case !cloud.ValidID(q.Asset):
-		return cloud.FieldError("asset", "required: an asset id")
+	case !cloud.ValidID(q.Asset) && q.Asset != rules.SiteAsset:
+		return cloud.FieldError("asset", "required: an asset id, or %q for the whole site", rules.SiteAsset)
 	case !slices.Contains(workorder.ReportProblems, q.Problem):
 		return cloud.FieldError("problem", "unknown problem %q (want one of %s)", q.Problem, strings.Join(workorder.ReportProblems, ", "))
 	case q.Priority != "" && !slices.Contains(rules.Priorities, q.Priority):
@@ -239,14 +239,25 @@ func (s *Server) submitReport(r *http.Request, c *caller, q ReportRequest, key s
 	if !c.scope.SeesSite(q.Site) {
 		return workorder.Result{}, cloud.Errorf(cloud.ENOTFOUND, "site %s not found", q.Site)
 	}
-	asset, err := s.store.Asset(r.Context(), q.Site, q.Asset)
-	if err != nil {
-		return workorder.Result{}, err
+	// The whole site ("*", the asset site-wide incidents such as
+	// gateway_offline carry) is no register entry: the site must exist,
+	// and a report on it merges with sensor work orders for the site.
+	var class string
+	if q.Asset == rules.SiteAsset {
+		if _, err := s.store.Site(r.Context(), q.Site); err != nil {
+			return workorder.Result{}, err
+		}
+	} else {
+		asset, err := s.store.Asset(r.Context(), q.Site, q.Asset)
+		if err != nil {
+			return workorder.Result{}, err
+		}
+		class = asset.Class
 	}
 	if q.Reporter == "" {
 		q.Reporter = c.actor()
 	}
-	rep := workorder.Report{Source: workorder.Manual, Site: q.Site, Asset: q.Asset, AssetClass: asset.Class,
+	rep := workorder.Report{Source: workorder.Manual, Site: q.Site, Asset: q.Asset, AssetClass: class,
 		Problem: q.Problem, Priority: q.Priority, Description: q.Description, Reporter: q.Reporter, At: s.now().UTC()}
 	if key != "" {
 		rep.Key = "report:" + c.TokenID + ":" + key
@@ -257,7 +268,7 @@ func (s *Server) submitReport(r *http.Request, c *caller, q ReportRequest, key s
 		rep.Photos = []string{photoID}
 	}
 	var res workorder.Result
-	err = s.store.Update(r.Context(), func(tx workorder.Tx) error {
+	err := s.store.Update(r.Context(), func(tx workorder.Tx) error {
 		var err error
 		if res, err = s.intake.Receive(r.Context(), tx, rep); err != nil || photo == nil || res.WorkOrder == nil {
 			return err

@@ -208,6 +208,11 @@ func (in *Intake) open(ctx context.Context, tx Tx, r Report, events *[]Event) (*
 	}
 	if o.Trade == "" {
 		o.Trade = DefaultTrade(o.Problem, o.AssetClass)
+		if r.Asset == rules.SiteAsset && o.Trade == "refrigeration" {
+			// A whole-store complaint ("the store is too warm") is about
+			// the building's air, not one case.
+			o.Trade = "hvac"
+		}
 	}
 	if r.Asset == rules.SiteAsset && r.Problem == "gateway_offline" {
 		o.Trade = "controls"

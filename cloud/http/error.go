@@ -90,7 +90,10 @@ func jsonError(err error) error {
 		typ    *json.UnmarshalTypeError
 		syn    *json.SyntaxError
 	)
+	var coded *cloud.Error
 	switch {
+	case errors.As(err, &coded): // from a field's own UnmarshalJSON
+		return coded
 	case errors.As(err, &tooBig):
 		return cloud.Errorf(cloud.ETOOLARGE, "the body is larger than %d bytes", tooBig.Limit)
 	case errors.As(err, &typ):

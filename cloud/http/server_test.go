@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -380,7 +382,7 @@ func TestProblemDetails(t *testing.T) {
 		{"bad problem", "POST", "/api/v1/workorders", `{"site":"s1","asset":"dc-1","problem":"bored"}`, 400, "problem", "unknown problem"},
 		{"unknown asset", "POST", "/api/v1/workorders", `{"site":"s1","asset":"nope","problem":"noise"}`, 404, "", "not found"},
 		{"two objects", "POST", "/api/v1/workorders", `{"site":"s1"} {}`, 400, "", "one JSON object"},
-		{"too large", "POST", "/api/v1/workorders", `{"description":"` + strings.Repeat("x", MaxJSONBody) + `"}`, 413, "", "larger than"},
+		{"too large", "POST", "/api/v1/workorders", `{"description":"` + strings.Repeat("x", maxReportBody) + `"}`, 413, "", "larger than"},
 		{"bad status filter", "GET", "/api/v1/workorders?status=melting", "", 400, "status", "unknown status"},
 		{"bad cursor", "GET", "/api/v1/workorders?cursor=zzz", "", 400, "cursor", "cursor"},
 		{"bad time", "GET", "/api/v1/workorders?from=yesterday", "", 400, "from", "RFC 3339"},
@@ -517,12 +519,103 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if !slices.Equal(routes, documented) {
 		t.Errorf("routes and OpenAPI differ:\nroutes:     %v\ndocumented: %v", routes, documented)
 	}
+	// The report body, which the server decodes strictly, is documented
+	// field for field (photo included).
+	var schemas struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal([]byte(body), &schemas); err != nil {
+		t.Fatal(err)
+	}
+	var fields, props []string
+	rt := reflect.TypeOf(ReportRequest{})
+	for i := range rt.NumField() {
+		fields = append(fields, strings.Split(rt.Field(i).Tag.Get("json"), ",")[0])
+	}
+	for k := range schemas.Components.Schemas["ReportRequest"].Properties {
+		props = append(props, k)
+	}
+	slices.Sort(fields)
+	slices.Sort(props)
+	if !slices.Equal(fields, props) {
+		t.Errorf("ReportRequest fields %v, documented %v", fields, props)
+	}
+}
+
+// TestReportPhotoJSON: a JSON report carries a photo as a data URL or as
+// {content_type, data}, checked and stored as the page's upload is.
+func TestReportPhotoJSON(t *testing.T) {
+	f := newFixture(t)
+	img := pngBytes(t)
+	b64 := base64.StdEncoding.EncodeToString(img)
+	report := func(asset, photo string) (int, string) {
+		return f.do(t, "store", "POST", "/api/v1/workorders",
+			`{"site":"s1","asset":"`+asset+`","problem":"water_leak","photo":`+photo+`}`)
+	}
+	getPhoto := func(body string) {
+		t.Helper()
+		var wo workorder.WorkOrder
+		if err := json.Unmarshal([]byte(body), &wo); err != nil || len(wo.Evidence) == 0 || len(wo.Evidence[len(wo.Evidence)-1].Photos) != 1 {
+			t.Fatalf("no photo on %s (%v)", body, err)
+		}
+		ev := wo.Evidence[len(wo.Evidence)-1]
+		req, _ := http.NewRequest("GET", f.ts.URL+"/api/v1/workorders/"+wo.ID+"/photos/"+ev.Photos[0], nil)
+		req.Header.Set("Authorization", "Bearer "+f.tokens["store"])
+		resp, err := f.ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" || !bytes.Equal(got, img) {
+			t.Errorf("stored photo: %d %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(got))
+		}
+	}
+	code, body := report("dc-1", `"data:image/png;base64,`+b64+`"`)
+	if code != 201 {
+		t.Fatalf("data URL: %d %s", code, body)
+	}
+	getPhoto(body)
+	code, body = report("dc-1", `{"content_type":"image/png","data":"`+b64+`"}`)
+	if code != 200 {
+		t.Fatalf("object (merged): %d %s", code, body)
+	}
+	getPhoto(body)
+	// Refused, naming the field, and nothing filed.
+	script := base64.StdEncoding.EncodeToString([]byte("#!/bin/sh\necho not a picture\n"))
+	big := base64.StdEncoding.EncodeToString(append(slices.Clone(img), make([]byte, MaxPhoto)...))
+	for _, tc := range []struct {
+		name, photo string
+		code        int
+		want        string
+	}{
+		{"not a picture", `"data:image/png;base64,` + script + `"`, 400, "want a JPEG"},
+		{"not base64", `{"data":"%%%"}`, 400, "not base64"},
+		{"not a data URL", `"http://example.com/x.png"`, 400, "data URL"},
+		{"unknown member", `{"data":"` + b64 + `","url":"x"}`, 400, "data URL"},
+		{"claims another type", `{"content_type":"image/jpeg","data":"` + b64 + `"}`, 400, "does not match"},
+		{"larger than 6 MB", `"data:image/png;base64,` + big + `"`, 413, "larger than"},
+	} {
+		code, body := report("wic-2", tc.photo)
+		if code != tc.code || !strings.Contains(body, tc.want) || (code == 400 && !strings.Contains(body, `"photo"`)) {
+			t.Errorf("%s: %d %s", tc.name, code, body)
+		}
+	}
+	if _, body := f.do(t, "admin", "GET", "/api/v1/workorders?asset=wic-2&site=s1", ""); strings.Contains(body, `"id"`) {
+		t.Errorf("a refused report left a work order: %s", body)
+	}
 }
 
 func FuzzDecodeReport(f *testing.F) {
 	f.Add([]byte(`{"site":"s1","asset":"a1","problem":"noise","description":"x"}`))
 	f.Add([]byte(`{"site":1}`))
 	f.Add([]byte(`{"priority":"P9","problem":"other"} {}`))
+	f.Add([]byte(`{"site":"s1","asset":"*","problem":"other","photo":"data:image/png;base64,iVBORw0KGgo="}`))
+	f.Add([]byte(`{"photo":{"content_type":"image/png","data":"iVBORw0KGgo=","x":1}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var q ReportRequest
 		if err := decodeBody(bytes.NewReader(data), &q); err != nil {

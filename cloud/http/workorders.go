@@ -1,7 +1,9 @@
 package http
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"slices"
@@ -206,7 +208,66 @@ type ReportRequest struct {
 	Description string `json:"description"`
 	Priority    string `json:"priority,omitempty"`
 	Reporter    string `json:"reporter,omitempty"`
+	// Photo is an optional picture of the problem, held to the same
+	// checks as the report page's upload.
+	Photo *PhotoUpload `json:"photo,omitempty"`
 }
+
+// PhotoUpload is a picture sent inside a JSON body: either a data URL
+// ("data:image/jpeg;base64,...") or {"content_type": ..., "data": base64}.
+// The bytes decide what it is, as for the page's upload: ContentType, if
+// given, must agree with them.
+type PhotoUpload struct {
+	ContentType string `json:"content_type"`
+	Data        string `json:"data"`
+}
+
+// UnmarshalJSON reads either form; checks are left to decode, so that
+// errors name the field.
+func (p *PhotoUpload) UnmarshalJSON(b []byte) error {
+	var url string
+	if err := json.Unmarshal(b, &url); err == nil {
+		rest, ok := strings.CutPrefix(url, "data:")
+		meta, data, ok2 := strings.Cut(rest, ",")
+		ct, b64 := strings.CutSuffix(meta, ";base64")
+		if !ok || !ok2 || !b64 {
+			return cloud.FieldError("photo", "want a base64 data URL (data:image/jpeg;base64,...) or {content_type, data}")
+		}
+		p.ContentType, p.Data = ct, data
+		return nil
+	}
+	type plain PhotoUpload // no UnmarshalJSON: no recursion
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode((*plain)(p)); err != nil {
+		return cloud.FieldError("photo", "want a base64 data URL (data:image/jpeg;base64,...) or {content_type, data}")
+	}
+	return nil
+}
+
+// decode checks the picture as readPhoto checks an upload: at most
+// MaxPhoto bytes, and an image by its bytes.
+func (p *PhotoUpload) decode() (*upload, error) {
+	if base64.StdEncoding.DecodedLen(len(p.Data)) > MaxPhoto+2 {
+		return nil, &cloud.Error{Code: cloud.ETOOLARGE, Field: "photo", Message: "the photo is larger than 6 MB"}
+	}
+	data, err := base64.StdEncoding.DecodeString(p.Data)
+	if err != nil {
+		return nil, cloud.FieldError("photo", "data is not base64")
+	}
+	u, err := readPhoto(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	if p.ContentType != "" && p.ContentType != u.contentType {
+		return nil, cloud.FieldError("photo", "content type %q does not match the picture (%s)", p.ContentType, u.contentType)
+	}
+	return u, nil
+}
+
+// maxReportBody is the limit for a JSON report: a photo of MaxPhoto
+// bytes in base64, and the rest of the report.
+const maxReportBody = MaxJSONBody + (MaxPhoto+2)/3*4
 
 // Validate checks a report's fields, naming the first at fault.
 func (q *ReportRequest) Validate() error {
@@ -287,10 +348,17 @@ func (s *Server) submitReport(r *http.Request, c *caller, q ReportRequest, key s
 
 func (s *Server) report(w http.ResponseWriter, r *http.Request, c *caller) error {
 	var q ReportRequest
-	if err := decodeJSON(w, r, &q); err != nil {
+	if err := decodeBody(http.MaxBytesReader(w, r.Body, maxReportBody), &q); err != nil {
 		return err
 	}
-	res, err := s.submitReport(r, c, q, r.Header.Get("Idempotency-Key"), nil)
+	var photo *upload
+	if q.Photo != nil {
+		var err error
+		if photo, err = q.Photo.decode(); err != nil {
+			return err
+		}
+	}
+	res, err := s.submitReport(r, c, q, r.Header.Get("Idempotency-Key"), photo)
 	if err != nil {
 		return err
 	}

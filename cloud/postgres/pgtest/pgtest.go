@@ -1,7 +1,8 @@
 // Package pgtest starts a throwaway PostgreSQL cluster for tests, from
 // Debian's postgresql-15 binaries, on a free port in a temporary directory.
 // FROSTLINE_TEST_POSTGRES, a DSN, points the tests at an existing server
-// instead.
+// instead. The cluster runs with fsync and synchronous_commit off unless
+// FROSTLINE_BENCH_DURABLE=1.
 //
 // Tests skip when PostgreSQL is unavailable under -short or outside CI; with
 // CI=true a missing PostgreSQL fails them, so CI cannot pass by skipping.
@@ -92,6 +93,11 @@ func DSN(t testing.TB) string {
 	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name)
 }
 
+// Durable reports whether FROSTLINE_BENCH_DURABLE=1 asks for a cluster
+// with fsync and synchronous_commit on. It does not apply to a server
+// named by FROSTLINE_TEST_POSTGRES, whose settings are its own.
+func Durable() bool { return os.Getenv("FROSTLINE_BENCH_DURABLE") == "1" }
+
 func open(dsn string) (*sql.DB, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
@@ -137,7 +143,14 @@ func (c *Cluster) start() error {
 	if out, err := c.run(filepath.Join(Bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync").CombinedOutput(); err != nil {
 		return fmt.Errorf("initdb: %v: %s", err, out)
 	}
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", port, dir)
+	// Tests trade durability for speed; FROSTLINE_BENCH_DURABLE=1 runs the
+	// cluster as production would (every commit flushed to disk), for
+	// benchmark figures that hold outside a test.
+	durability := "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	if Durable() {
+		durability = "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+	}
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 %s -c max_connections=200", port, dir, durability)
 	if out, err := c.run(filepath.Join(Bin, "pg_ctl"), "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start").CombinedOutput(); err != nil {
 		return fmt.Errorf("pg_ctl start: %v: %s", err, out)
 	}

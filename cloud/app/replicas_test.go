@@ -139,7 +139,7 @@ func TestTwoReplicas(t *testing.T) {
 		}
 	}
 	// An incident whose clear overtook its opening (a redelivery after the
-	// kill) opens no work; it is tombstoned instead.
+	// kill) ends its work order AVOIDED at once (nobody was sent).
 	for i := range n / 4 {
 		id := fmt.Sprintf("r-%d", i)
 		if seen[id] > 0 {

@@ -122,18 +122,9 @@ func New(ctx context.Context, nc *nats.Conn, store Store, in *workorder.Intake, 
 	if err != nil {
 		return nil, fmt.Errorf("intake: %w", err)
 	}
-	stream, err := js.Stream(ctx, wire.IncidentStream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		stream, err = js.CreateStream(ctx, jetstream.StreamConfig{
-			Name: wire.IncidentStream, Subjects: []string{wire.IncidentSubjects},
-			Storage: jetstream.FileStorage, Duplicates: 10 * time.Minute, MaxAge: 14 * 24 * time.Hour,
-		})
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another replica won the race
-			stream, err = js.Stream(ctx, wire.IncidentStream)
-		}
-	}
+	stream, err := wire.EnsureStream(ctx, js, wire.IncidentStreamConfig)
 	if err != nil {
-		return nil, fmt.Errorf("intake: stream %s: %w", wire.IncidentStream, err)
+		return nil, fmt.Errorf("intake: %w", err)
 	}
 	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable: cfg.Durable, AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.AckWait,

@@ -41,14 +41,8 @@ func New(ctx context.Context, nc *nats.Conn, store Store, log *slog.Logger, reg 
 	if err != nil {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
-	if _, err := js.Stream(ctx, wire.EventStream); errors.Is(err, jetstream.ErrStreamNotFound) {
-		_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: wire.EventStream, Subjects: []string{wire.EventSubjects},
-			Storage: jetstream.FileStorage, Duplicates: 10 * time.Minute, MaxAge: 30 * 24 * time.Hour})
-		if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			return nil, fmt.Errorf("relay: stream %s: %w", wire.EventStream, err)
-		}
-	} else if err != nil {
-		return nil, fmt.Errorf("relay: stream %s: %w", wire.EventStream, err)
+	if _, err := wire.EnsureStream(ctx, js, wire.EventStreamConfig); err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
 	}
 	r := &Relay{js: js, store: store, log: log.With("component", "relay"), Idle: 250 * time.Millisecond,
 		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "frostline_notices_published_total",

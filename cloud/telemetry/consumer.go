@@ -57,8 +57,8 @@ func NewMetrics(reg prometheus.Registerer, stream string) *Metrics {
 type Source struct {
 	Stream   string
 	Subjects string
-	// Stream definition used when the consumer creates the stream; the
-	// same as the edge's forwarder and the cloud intake create.
+	// Stream definition used when the consumer creates the stream
+	// (edge/wire's, the one every side creates).
 	create  jetstream.StreamConfig
 	durable func(*Config) string
 	encode  func(l *lines, subject string, data []byte) error
@@ -71,8 +71,7 @@ type Source struct {
 var (
 	TelemetrySource = &Source{
 		Stream: wire.TelemetryStream, Subjects: wire.TelemetrySubjects,
-		create: jetstream.StreamConfig{Name: wire.TelemetryStream, Subjects: []string{wire.TelemetrySubjects},
-			Storage: jetstream.FileStorage, Duplicates: 10 * time.Minute, MaxAge: 30 * 24 * time.Hour},
+		create:  wire.TelemetryStreamConfig,
 		durable: func(c *Config) string { return c.Durable },
 		encode: func(l *lines, subject string, data []byte) error {
 			t, err := Decode(subject, data)
@@ -84,8 +83,7 @@ var (
 	}
 	IncidentSource = &Source{
 		Stream: wire.IncidentStream, Subjects: wire.IncidentSubjects,
-		create: jetstream.StreamConfig{Name: wire.IncidentStream, Subjects: []string{wire.IncidentSubjects},
-			Storage: jetstream.FileStorage, Duplicates: 10 * time.Minute, MaxAge: 14 * 24 * time.Hour},
+		create:  wire.IncidentStreamConfig,
 		durable: func(c *Config) string { return c.AnnotationsDurable },
 		encode: func(l *lines, subject string, data []byte) error {
 			inc, err := DecodeIncident(subject, data)
@@ -100,8 +98,7 @@ var (
 	// Consumer names are per stream, so it shares AnnotationsDurable.
 	WorkOrderSource = &Source{
 		Stream: wire.EventStream, Subjects: workorder.NoticeSubject("*"),
-		create: jetstream.StreamConfig{Name: wire.EventStream, Subjects: []string{wire.EventSubjects},
-			Storage: jetstream.FileStorage, Duplicates: 10 * time.Minute, MaxAge: 30 * 24 * time.Hour},
+		create:  wire.EventStreamConfig,
 		durable: func(c *Config) string { return c.AnnotationsDurable },
 		encode: func(l *lines, subject string, data []byte) error {
 			n, err := DecodeNotice(subject, data)
@@ -143,12 +140,11 @@ func NewConsumer(ctx context.Context, nc *nats.Conn, src *Source, w *Writer, m *
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
-	stream, err := js.Stream(ctx, src.Stream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) && cfg.CreateStream {
-		stream, err = js.CreateStream(ctx, src.create)
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another replica won the race
-			stream, err = js.Stream(ctx, src.Stream)
-		}
+	var stream jetstream.Stream
+	if cfg.CreateStream {
+		stream, err = wire.EnsureStream(ctx, js, src.create)
+	} else {
+		stream, err = js.Stream(ctx, src.Stream)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: stream %s: %w", src.Stream, err)

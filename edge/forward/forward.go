@@ -12,7 +12,6 @@ package forward
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -274,23 +273,13 @@ func (f *Forwarder) publish(ctx context.Context, js jetstream.JetStream, e *outb
 }
 
 // ensureStreams creates the streams the edge publishes to when they are
-// missing, leaving existing ones (the cloud's) as they are. The incident
-// stream uses file storage; the server should run with sync_interval:
-// always so that an acknowledged incident survives a power cut.
+// missing, as edge/wire defines them, leaving existing ones (the cloud's)
+// as they are. The server should run with sync_interval: always so that an
+// acknowledged incident survives a power cut.
 func (f *Forwarder) ensureStreams(ctx context.Context, js jetstream.JetStream) error {
-	for _, cfg := range []jetstream.StreamConfig{
-		{Name: wire.IncidentStream, Subjects: []string{wire.IncidentSubjects}, Storage: jetstream.FileStorage, Duplicates: f.cfg.Duplicates},
-		{Name: wire.TelemetryStream, Subjects: []string{wire.TelemetrySubjects}, Storage: jetstream.FileStorage, Duplicates: f.cfg.Duplicates, MaxAge: 30 * 24 * time.Hour},
-	} {
-		_, err := js.Stream(ctx, cfg.Name)
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			_, err = js.CreateStream(ctx, cfg)
-			if err == nil {
-				f.log.Info("created stream", "stream", cfg.Name)
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("forward: ensure stream %s: %w", cfg.Name, err)
+	for _, cfg := range []jetstream.StreamConfig{wire.IncidentStreamConfig, wire.TelemetryStreamConfig} {
+		if _, err := wire.EnsureStream(ctx, js, cfg); err != nil {
+			return fmt.Errorf("forward: %w", err)
 		}
 	}
 	return nil

@@ -14,7 +14,7 @@ build: ## build the three binaries into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/ ./cmd/...
 
 test: ## the whole suite, with the race detector
-	$(GO) test -race -count=1 -timeout 25m $(TESTFLAGS) $(PKGS)
+	$(GO) test -race -count=1 -timeout 8m $(TESTFLAGS) $(PKGS)
 
 test-short: ## unit tests only (no servers)
 	$(GO) test -short -count=1 $(PKGS)

@@ -188,3 +188,41 @@ func BenchmarkDrain(b *testing.B) {
 	<-done
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// TestForwardNATSProcessKilled runs the forwarder against the current
+// nats-server as a separate process and kills it with SIGKILL twice while
+// incidents keep coming: every acknowledged incident survives (sync always),
+// and in the end the stream holds each incident once, in order.
+func TestForwardNATSProcessKilled(t *testing.T) {
+	ns := testserver.StartNATSProcess(t, t.TempDir())
+	o, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	stop := start(t, Config{URL: ns.URL, EnsureStreams: true, MaxBackoff: 200 * time.Millisecond, PublishTimeout: time.Second}, o)
+	defer stop()
+	var want []string
+	commit := func(from, to int) {
+		for i := from; i < to; i++ {
+			e := incident("s1", fmt.Sprint("asset", i%4), i)
+			want = append(want, e.MsgID)
+			if err := o.Commit(outbox.Batch{Incidents: []outbox.Entry{e}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for round := range 3 {
+		commit(round*100, round*100+100)
+		if round < 2 {
+			time.Sleep(20 * time.Millisecond) // part of the round is in flight
+			ns.Kill()
+			ns.Start()
+		}
+	}
+	waitEmpty(t, o)
+	got := streamIDs(t, ns.URL, wire.IncidentStream)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("after two SIGKILLs the stream holds %d messages, want %d in order:\n%v", len(got), len(want), got)
+	}
+}

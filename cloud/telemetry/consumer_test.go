@@ -19,6 +19,7 @@ import (
 	"github.com/frostline/frostline/cloud/telemetry"
 	"github.com/frostline/frostline/cloud/telemetry/influxtest"
 	"github.com/frostline/frostline/edge/wire"
+	"github.com/frostline/frostline/edge/wire/wiretest"
 )
 
 func TestMain(m *testing.M) {
@@ -37,19 +38,7 @@ func TestMain(m *testing.M) {
 }
 
 // runNATS starts an in-process NATS server with JetStream on a random port.
-func runNATS(t testing.TB) *server.Server {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start() // owned by the server; stopped by Shutdown below
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s
-}
+func runNATS(t testing.TB) *server.Server { return wiretest.JetStream(t) }
 
 func connect(t testing.TB, s *server.Server) *nats.Conn {
 	nc, err := nats.Connect(s.ClientURL())

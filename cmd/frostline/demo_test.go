@@ -58,7 +58,7 @@ func TestDemoWholeLoop(t *testing.T) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	dispatched := regexp.MustCompile(`work order #\d+ [A-Z_ ]*-> DISPATCHED: P1 sensor \w+ store-101/waco-1 \(refrigeration\)  vendor polar-refrigeration`)
+	dispatched := regexp.MustCompile(`work order #\d+ (created DISPATCHED|[A-Z_ ]*-> DISPATCHED): P1 sensor \w+ store-101/waco-1 \(refrigeration\)  vendor polar-refrigeration`)
 	for !dispatched.MatchString(out.String()) {
 		if time.Now().After(deadline) {
 			cancel()

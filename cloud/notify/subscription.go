@@ -18,10 +18,13 @@ const (
 	WorkOrderCreated    = "workorder.created"
 	WorkOrderTransition = "workorder.transition"
 	WorkOrderEscalated  = "workorder.escalated"
+	WorkOrderQuote      = "workorder.quote"    // a vendor priced the work
+	WorkOrderApproval   = "workorder.approval" // the NTE was raised
+	WorkOrderInvoice    = "workorder.invoice"  // an invoice was made (for accounting)
 )
 
 // EventTypes lists every event type.
-var EventTypes = []string{WorkOrderCreated, WorkOrderTransition, WorkOrderEscalated}
+var EventTypes = []string{WorkOrderCreated, WorkOrderTransition, WorkOrderEscalated, WorkOrderQuote, WorkOrderApproval, WorkOrderInvoice}
 
 // Subscription is a registered webhook.
 type Subscription struct {
@@ -96,6 +99,12 @@ func EventType(n *workorder.Notice) string {
 		return WorkOrderCreated
 	case workorder.Escalated:
 		return WorkOrderEscalated
+	case workorder.Quoted:
+		return WorkOrderQuote
+	case workorder.Approved:
+		return WorkOrderApproval
+	case workorder.Invoiced:
+		return WorkOrderInvoice
 	}
 	return WorkOrderTransition
 }

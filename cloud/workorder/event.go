@@ -17,6 +17,9 @@ const (
 	Attached   Kind = "evidence"   // an incident event or a report was attached
 	Escalated  Kind = "escalated"  // priority or problem became more severe
 	Noted      Kind = "note"       // a note was added
+	Quoted     Kind = "quote"      // a vendor proposed a price
+	Approved   Kind = "approval"   // the NTE was raised by someone with the authority
+	Invoiced   Kind = "invoice"    // the vendor's invoice was made
 )
 
 // Event is one append-only change to a work order. Version numbers a work
@@ -45,6 +48,17 @@ type Event struct {
 	DuplicateOf string      `json:"duplicate_of,omitempty"`
 	// AcceptBy is when a dispatch lapses if the vendor has not accepted.
 	AcceptBy *time.Time `json:"accept_by,omitempty"`
+	// NTE is, on a dispatch, the vendor's not-to-exceed for the work.
+	NTE float64 `json:"nte,omitempty"`
+	// ETA is, on an accept, when the vendor expects to arrive.
+	ETA *time.Time `json:"eta,omitempty"`
+	// VerifyUntil is, on start_verifying, the end of the window.
+	VerifyUntil *time.Time `json:"verify_until,omitempty"`
+	// Verification is, on verify, how: "sensor" or "person".
+	Verification string    `json:"verification,omitempty"`
+	Quote        *Quote    `json:"quote,omitempty"`
+	Approval     *Approval `json:"nte_approval,omitempty"`
+	Invoice      *Invoice  `json:"invoice,omitempty"`
 }
 
 // Opening is what a work order starts with.
@@ -115,11 +129,14 @@ func (w *WorkOrder) Apply(e *Event) error {
 			w.Vendor = e.Vendor
 			at := e.At
 			w.DispatchedAt, w.AcceptBy = &at, e.AcceptBy
+			if len(w.Approvals) == 0 {
+				w.NTE = e.NTE // an approved raise outlives a change of vendor
+			}
 		case Decline:
 			w.Declined = append(w.Declined, w.Vendor)
-			w.Vendor, w.Technician, w.DispatchedAt, w.AcceptBy = "", "", nil, nil
+			w.Vendor, w.Technician, w.DispatchedAt, w.AcceptBy, w.ETA = "", "", nil, nil, nil
 		case Accept:
-			w.AcceptBy = nil
+			w.AcceptBy, w.ETA = nil, e.ETA
 			if e.Technician != "" {
 				w.Technician = e.Technician
 			}
@@ -135,11 +152,13 @@ func (w *WorkOrder) Apply(e *Event) error {
 			if e.Completion != nil {
 				w.Completion = e.Completion
 			}
+		case StartVerifying:
+			w.VerifyUntil = e.VerifyUntil
 		case Verify:
 			at := e.At
-			w.VerifiedAt = &at
+			w.VerifiedAt, w.VerifyUntil, w.Verification = &at, nil, e.Verification
 		case Reopen:
-			w.VerifiedAt = nil
+			w.VerifiedAt, w.VerifyUntil, w.Verification = nil, nil, ""
 		case MarkDuplicate:
 			w.DuplicateOf = e.DuplicateOf
 		case Release, Avoid:
@@ -179,6 +198,28 @@ func (w *WorkOrder) Apply(e *Event) error {
 		if e.Note != nil {
 			w.Notes = append(w.Notes, *e.Note)
 		}
+	case Quoted:
+		if e.Quote == nil {
+			return errors.New("workorder: quote event without quote")
+		}
+		if w.NTE > 0 && e.Quote.Amount > w.NTE {
+			q := *e.Quote
+			w.Quote = &q
+		} else {
+			w.Quote = nil
+		}
+	case Approved:
+		if e.Approval == nil {
+			return errors.New("workorder: approval event without approval")
+		}
+		w.Approvals = append(w.Approvals, *e.Approval)
+		w.NTE, w.Quote = e.Approval.Amount, nil
+	case Invoiced:
+		if e.Invoice == nil {
+			return errors.New("workorder: invoice event without invoice")
+		}
+		inv := *e.Invoice
+		w.Invoice = &inv
 	default:
 		return fmt.Errorf("workorder: unknown event kind %q", e.Kind)
 	}

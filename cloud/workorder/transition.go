@@ -54,7 +54,13 @@ type Input struct {
 	DuplicateOf string      // duplicate: the work order this one repeats
 	Site        *cloud.Site // check_in: the site, for its geofence
 	AcceptBy    *time.Time  // dispatch: when it lapses unless accepted
-	At          time.Time
+	NTE         float64     // dispatch: the vendor's not-to-exceed
+	ETA         *time.Time  // accept: when the technician expects to arrive
+	VerifyUntil *time.Time  // start_verifying: end of the sensor verification window
+	// Verification is how a verify was decided: "sensor" (the system saw
+	// the asset in range for the window) or "person" (the default).
+	Verification string
+	At           time.Time
 }
 
 // rule is one row of the transition table.
@@ -152,9 +158,16 @@ func Act(w *WorkOrder, action Action, in Input) ([]Event, error) {
 	e := Event{Kind: Transition, Action: action, From: w.Status, To: r.to, Actor: in.Actor, Reason: in.Reason, At: in.At}
 	switch action {
 	case Dispatch:
-		e.Vendor, e.AcceptBy = in.Vendor, in.AcceptBy
+		e.Vendor, e.AcceptBy, e.NTE = in.Vendor, in.AcceptBy, in.NTE
 	case Accept:
-		e.Technician = in.Technician
+		e.Technician, e.ETA = in.Technician, in.ETA
+	case StartVerifying:
+		e.VerifyUntil = in.VerifyUntil
+	case Verify:
+		e.Verification = in.Verification
+		if e.Verification == "" {
+			e.Verification = "person"
+		}
 	case CheckIn:
 		tech := in.Technician
 		if tech == "" {
@@ -208,8 +221,18 @@ func noVisitOrCost(w *WorkOrder, in *Input) error {
 	return needReason(w, in)
 }
 
-func needCompletion(_ *WorkOrder, in *Input) error {
-	c := in.Completion
+func needCompletion(w *WorkOrder, in *Input) error {
+	if err := completionValid(in.Completion); err != nil {
+		return err
+	}
+	if cost := in.Completion.Cost(); w.NTE > 0 && cost > w.NTE+0.005 {
+		return &cloud.Error{Code: cloud.ECONFLICT, Field: "parts", Message: fmt.Sprintf(
+			"work order %d: parts and labour of $%.2f exceed the not-to-exceed of $%.2f; submit a quote and have it approved first", w.Number, cost, w.NTE)}
+	}
+	return nil
+}
+
+func completionValid(c *Completion) error {
 	switch {
 	case c == nil || c.Problem == "":
 		return cloud.FieldError("problem", "completion needs a problem code")

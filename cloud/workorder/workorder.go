@@ -44,6 +44,22 @@ type WorkOrder struct {
 	DuplicateOf string `json:"duplicate_of,omitempty"`
 	Approval    bool   `json:"approval_required,omitempty"`
 	Warranty    string `json:"warranty,omitempty"`
+	// NTE is the not-to-exceed amount in USD: the dispatched vendor's
+	// default for the trade and priority, raised only by an approval. 0 is
+	// no limit.
+	NTE float64 `json:"nte,omitempty"`
+	// Quote is a vendor's proposal above the NTE, waiting for approval.
+	Quote *Quote `json:"quote,omitempty"`
+	// Approvals are the NTE raises granted, oldest first.
+	Approvals []Approval `json:"approvals,omitempty"`
+	// Invoice is what the vendor is paid, made when the work is verified.
+	Invoice *Invoice `json:"invoice,omitempty"`
+	// ETA is when the accepting vendor said it would arrive.
+	ETA *time.Time `json:"eta,omitempty"`
+	// VerifyUntil is the end of the sensor verification window while
+	// VERIFYING; Verification says how the fix was verified.
+	VerifyUntil  *time.Time `json:"verify_until,omitempty"`
+	Verification string     `json:"verification,omitempty"`
 	// AcceptBy is when the current dispatch lapses unless accepted.
 	AcceptBy *time.Time `json:"accept_by,omitempty"`
 	// Declined lists vendors that declined or let a dispatch lapse; the

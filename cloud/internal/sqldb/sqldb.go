@@ -172,6 +172,8 @@ type Tx struct {
 	byIncident map[string]string
 	wos        map[string]*workorder.WorkOrder
 	tombs      map[string]bool
+	// webhooks: the active webhooks, loaded on the first notice (webhooks.go).
+	webhooks *webhookRoutes
 }
 
 // Tombstone implements workorder.Tx: a link to no work order.
@@ -420,6 +422,9 @@ func (t *Tx) Save(ctx context.Context, w *workorder.WorkOrder, events []workorde
 		if _, err := t.tx.ExecContext(ctx, `INSERT INTO outbox (subject, msg_id, data, at) VALUES `+q.String(), oargs...); err != nil {
 			return fmt.Errorf("outbox: %w", err)
 		}
+	}
+	if err := t.fanOutWebhooks(ctx, w, events); err != nil {
+		return err
 	}
 	if t.byIncident != nil {
 		t.wos[w.ID] = w

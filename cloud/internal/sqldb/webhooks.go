@@ -1,0 +1,559 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/notify"
+	"github.com/frostline/frostline/cloud/workorder"
+)
+
+// Webhook is a registered webhook as stored.
+type Webhook struct {
+	ID          string
+	URL         string
+	Description string
+	Scope       WebhookScope
+	// Events are the event types wanted; empty means all.
+	Events  []string
+	Secrets []notify.Secret
+	Active  bool
+	// DisabledReason says why a webhook stopped, when the system stopped
+	// it (the receiver answered 410 Gone).
+	DisabledReason       string
+	CreatedBy            string // the registering token's id
+	CreatedAt, UpdatedAt time.Time
+}
+
+// WebhookScope is whose events a webhook gets, as its registration
+// granted: everything, sites and/or a region (the union), or one vendor's
+// work orders (within the sites, if both are set). A region is matched
+// against the register when each notice is fanned out.
+type WebhookScope struct {
+	All    bool     `json:"all,omitempty"`
+	Sites  []string `json:"sites,omitempty"`
+	Region string   `json:"region,omitempty"`
+	Vendor string   `json:"vendor,omitempty"`
+}
+
+// Resolve is the scope as cloud.SeesWorkOrder reads it, given the sites
+// of the region.
+func (s WebhookScope) Resolve(regionSites []string) cloud.Scope {
+	if s.All {
+		return cloud.Scope{All: true}
+	}
+	sc := cloud.Scope{Vendor: s.Vendor}
+	if s.Sites != nil || s.Region != "" {
+		sc.Sites = append(append([]string{}, s.Sites...), regionSites...)
+	}
+	return sc
+}
+
+// Subscription is the webhook as cloud/notify routes to it.
+func (h *Webhook) Subscription(regionSites []string) notify.Subscription {
+	return notify.Subscription{ID: h.ID, URL: h.URL, Events: h.Events, Scope: h.Scope.Resolve(regionSites),
+		Secrets: h.Secrets, Disabled: !h.Active}
+}
+
+const webhookCols = `id, url, description, scope, events, secrets, active, disabled_reason, created_by, created_at, updated_at`
+
+func scanWebhook(row interface{ Scan(...any) error }) (*Webhook, error) {
+	var h Webhook
+	var scope, events, secrets string
+	var active int
+	var created, updated int64
+	if err := row.Scan(&h.ID, &h.URL, &h.Description, &scope, &events, &secrets, &active, &h.DisabledReason,
+		&h.CreatedBy, &created, &updated); err != nil {
+		return nil, err
+	}
+	h.Active, h.CreatedAt, h.UpdatedAt = active == 1, time.UnixMicro(created).UTC(), time.UnixMicro(updated).UTC()
+	for _, f := range []struct {
+		s string
+		v any
+	}{{scope, &h.Scope}, {events, &h.Events}, {secrets, &h.Secrets}} {
+		if err := json.Unmarshal([]byte(f.s), f.v); err != nil {
+			return nil, fmt.Errorf("webhook %s: %w", h.ID, err)
+		}
+	}
+	return &h, nil
+}
+
+func webhookArgs(h *Webhook) ([]any, error) {
+	scope, err := json.Marshal(h.Scope)
+	if err != nil {
+		return nil, err
+	}
+	events, err := json.Marshal(h.Events)
+	if err != nil {
+		return nil, err
+	}
+	if h.Events == nil {
+		events = []byte("[]")
+	}
+	secrets, err := json.Marshal(h.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	active := 0
+	if h.Active {
+		active = 1
+	}
+	return []any{h.ID, h.URL, h.Description, string(scope), string(events), string(secrets), active, h.DisabledReason,
+		h.CreatedBy, micros(h.CreatedAt), micros(h.UpdatedAt)}, nil
+}
+
+// CreateWebhook stores a new webhook.
+func (db *DB) CreateWebhook(ctx context.Context, h *Webhook) error {
+	args, err := webhookArgs(h)
+	if err != nil {
+		return err
+	}
+	if _, err := db.Writer.ExecContext(ctx, `INSERT INTO webhooks (`+webhookCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, args...); err != nil {
+		return fmt.Errorf("%s: create webhook: %w", db.Dialect.Name, err)
+	}
+	return nil
+}
+
+// Webhook returns a webhook by id, or ENOTFOUND.
+func (db *DB) Webhook(ctx context.Context, id string) (*Webhook, error) {
+	h, err := scanWebhook(db.Reader.QueryRowContext(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, cloud.Errorf(cloud.ENOTFOUND, "webhook %s not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("%s: webhook: %w", db.Dialect.Name, err)
+	}
+	return h, nil
+}
+
+// Webhooks lists the webhooks created by a token, or every webhook when
+// createdBy is "", oldest first.
+func (db *DB) Webhooks(ctx context.Context, createdBy string) ([]*Webhook, error) {
+	q, args := `SELECT `+webhookCols+` FROM webhooks ORDER BY created_at, id`, []any(nil)
+	if createdBy != "" {
+		q, args = `SELECT `+webhookCols+` FROM webhooks WHERE created_by = $1 ORDER BY created_at, id`, []any{createdBy}
+	}
+	rows, err := db.Reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: webhooks: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	out := []*Webhook{}
+	for rows.Next() {
+		h, err := scanWebhook(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// UpdateWebhook replaces a webhook's url, description, scope, events,
+// active flag and reason; its secrets change only by RotateWebhookSecret.
+func (db *DB) UpdateWebhook(ctx context.Context, h *Webhook) error {
+	args, err := webhookArgs(h)
+	if err != nil {
+		return err
+	}
+	res, err := db.Writer.ExecContext(ctx, `UPDATE webhooks SET url = $2, description = $3, scope = $4, events = $5,
+		active = $6, disabled_reason = $7, updated_at = $8 WHERE id = $1`,
+		args[0], args[1], args[2], args[3], args[4], args[6], args[7], args[10])
+	if err != nil {
+		return fmt.Errorf("%s: update webhook: %w", db.Dialect.Name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return cloud.Errorf(cloud.ENOTFOUND, "webhook %s not found", h.ID)
+	}
+	return nil
+}
+
+// DeleteWebhook removes a webhook with its deliveries and their log.
+func (db *DB) DeleteWebhook(ctx context.Context, id string) error {
+	res, err := db.Writer.ExecContext(ctx, `DELETE FROM webhooks WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("%s: delete webhook: %w", db.Dialect.Name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return cloud.Errorf(cloud.ENOTFOUND, "webhook %s not found", id)
+	}
+	return nil
+}
+
+// RotateWebhookSecret adds a fresh secret to a webhook and lets the
+// current ones expire after grace (notify.Rotate), returning the new
+// secret. Two rotations racing: one wins, the other is ECONFLICT.
+func (db *DB) RotateWebhookSecret(ctx context.Context, id string, now time.Time, grace time.Duration) (notify.Secret, error) {
+	var old string
+	err := db.Writer.QueryRowContext(ctx, `SELECT secrets FROM webhooks WHERE id = $1`, id).Scan(&old)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notify.Secret{}, cloud.Errorf(cloud.ENOTFOUND, "webhook %s not found", id)
+	} else if err != nil {
+		return notify.Secret{}, fmt.Errorf("%s: rotate: %w", db.Dialect.Name, err)
+	}
+	var secrets []notify.Secret
+	if err := json.Unmarshal([]byte(old), &secrets); err != nil {
+		return notify.Secret{}, fmt.Errorf("webhook %s: %w", id, err)
+	}
+	next, fresh := notify.Rotate(secrets, now, grace)
+	data, err := json.Marshal(next)
+	if err != nil {
+		return notify.Secret{}, err
+	}
+	// Optimistic: the secrets must be those read.
+	res, err := db.Writer.ExecContext(ctx, `UPDATE webhooks SET secrets = $2, updated_at = $3 WHERE id = $1 AND secrets = $4`,
+		id, string(data), micros(now), old)
+	if err != nil {
+		return notify.Secret{}, fmt.Errorf("%s: rotate: %w", db.Dialect.Name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notify.Secret{}, cloud.Errorf(cloud.ECONFLICT, "the webhook's secrets changed meanwhile; try again")
+	}
+	return fresh, nil
+}
+
+// WebhookDelivery is one line of a webhook's delivery log, with its
+// attempts, oldest first.
+type WebhookDelivery struct {
+	notify.Delivery
+	WorkOrder string
+	Replays   int
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Log       []notify.Attempt
+}
+
+// WebhookDeliveries returns a webhook's deliveries, newest first, up to
+// limit, and only those in state when it is not "".
+func (db *DB) WebhookDeliveries(ctx context.Context, webhook string, state notify.State, limit int) ([]*WebhookDelivery, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 50
+	}
+	q := `SELECT id, webhook, event, type, work_order, state, attempts, replays, next_at, last_error, created_at, updated_at
+		FROM webhook_deliveries WHERE webhook = $1`
+	args := []any{webhook}
+	if state != "" {
+		q += ` AND state = $2`
+		args = append(args, string(state))
+	}
+	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + strconv.Itoa(limit)
+	rows, err := db.Reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: deliveries: %w", db.Dialect.Name, err)
+	}
+	out := []*WebhookDelivery{}
+	byID := map[string]*WebhookDelivery{}
+	for rows.Next() {
+		var d WebhookDelivery
+		var st string
+		var next, created, updated int64
+		if err := rows.Scan(&d.ID, &d.Subscription, &d.Event, &d.Type, &d.WorkOrder, &st, &d.Attempts, &d.Replays,
+			&next, &d.LastError, &created, &updated); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		d.State, d.NextAt = notify.State(st), time.UnixMicro(next).UTC()
+		d.CreatedAt, d.UpdatedAt = time.UnixMicro(created).UTC(), time.UnixMicro(updated).UTC()
+		d.Log = []notify.Attempt{}
+		out = append(out, &d)
+		byID[d.ID] = &d
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	ph := make([]string, len(out))
+	ids := make([]any, len(out))
+	for i, d := range out {
+		ph[i], ids[i] = "$"+strconv.Itoa(i+1), d.ID
+	}
+	rows, err = db.Reader.QueryContext(ctx, `SELECT delivery, n, url, at, took_us, status, error, response, outcome, next_at
+		FROM webhook_attempts WHERE delivery IN (`+strings.Join(ph, ", ")+`) ORDER BY id`, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: attempts: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a notify.Attempt
+		var at, took int64
+		var next sql.NullInt64
+		var outcome string
+		if err := rows.Scan(&a.Delivery, &a.N, &a.URL, &at, &took, &a.Status, &a.Error, &a.Response, &outcome, &next); err != nil {
+			return nil, err
+		}
+		a.At, a.Took, a.Outcome = time.UnixMicro(at).UTC(), time.Duration(took)*time.Microsecond, notify.Outcome(outcome)
+		if next.Valid {
+			a.NextAt = time.UnixMicro(next.Int64).UTC()
+		}
+		d := byID[a.Delivery]
+		a.Subscription = d.Subscription
+		d.Log = append(d.Log, a)
+	}
+	return out, rows.Err()
+}
+
+// ReplayDelivery puts a dead delivery of a webhook back in the queue, due
+// at now, with a fresh set of attempts. ENOTFOUND if the webhook has no
+// such delivery, ECONFLICT if it is not dead.
+func (db *DB) ReplayDelivery(ctx context.Context, webhook, id string, now time.Time) error {
+	res, err := db.Writer.ExecContext(ctx, `UPDATE webhook_deliveries SET state = 'pending', attempts = 0, replays = replays + 1,
+		next_at = $3, last_error = '', lease_owner = '', lease_until = 0, updated_at = $3
+		WHERE id = $1 AND webhook = $2 AND state = 'dead'`, id, webhook, micros(now))
+	if err != nil {
+		return fmt.Errorf("%s: replay: %w", db.Dialect.Name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	var st string
+	err = db.Writer.QueryRowContext(ctx, `SELECT state FROM webhook_deliveries WHERE id = $1 AND webhook = $2`, id, webhook).Scan(&st)
+	if errors.Is(err, sql.ErrNoRows) {
+		return cloud.Errorf(cloud.ENOTFOUND, "delivery %s not found", id)
+	} else if err != nil {
+		return fmt.Errorf("%s: replay: %w", db.Dialect.Name, err)
+	}
+	return cloud.Errorf(cloud.ECONFLICT, "delivery %s is %s; only a dead delivery can be replayed", id, st)
+}
+
+// ClaimDeliveries implements notify.Store. The lease is a column, so it
+// holds across transactions and replicas; on PostgreSQL the candidate
+// rows are locked with SKIP LOCKED, so two replicas claiming at the same
+// moment take different rows instead of queueing on each other (a row
+// whose lease was just taken is re-checked after the lock and dropped).
+// SQLite has one writer, which serialises claims by itself.
+func (db *DB) ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]notify.Claim, error) {
+	rows, err := db.Writer.QueryContext(ctx, `UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2
+		WHERE id IN (SELECT id FROM webhook_deliveries
+			WHERE state = 'pending' AND next_at <= $3 AND lease_until <= $3
+			AND webhook IN (SELECT id FROM webhooks WHERE active = 1)
+			ORDER BY next_at LIMIT $4`+db.Dialect.SkipLocked+`)
+		AND state = 'pending' AND lease_until <= $3
+		RETURNING id, webhook, event, type, body, attempts, next_at, last_error`, owner, micros(now.Add(lease)), micros(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: claim deliveries: %w", db.Dialect.Name, err)
+	}
+	var claims []notify.Claim
+	hooks := map[string]bool{}
+	for rows.Next() {
+		var d notify.Delivery
+		var body string
+		var next int64
+		if err := rows.Scan(&d.ID, &d.Subscription, &d.Event, &d.Type, &body, &d.Attempts, &next, &d.LastError); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		d.Body, d.NextAt, d.State = []byte(body), time.UnixMicro(next).UTC(), notify.Pending
+		claims = append(claims, notify.Claim{Delivery: d})
+		hooks[d.Subscription] = true
+	}
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("%s: claim deliveries: %w", db.Dialect.Name, err)
+	}
+	if len(claims) == 0 {
+		return nil, nil
+	}
+	subs := make(map[string]*Webhook, len(hooks))
+	for id := range hooks {
+		h, err := scanWebhook(db.Writer.QueryRowContext(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE id = $1`, id))
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("%s: claim deliveries: %w", db.Dialect.Name, err)
+		}
+		subs[id] = h
+	}
+	// A webhook deleted between the claim and now: its deliveries went
+	// with it.
+	claims = slices.DeleteFunc(claims, func(c notify.Claim) bool { return subs[c.Delivery.Subscription] == nil })
+	for i := range claims {
+		claims[i].Subscription = subs[claims[i].Delivery.Subscription].Subscription(nil)
+	}
+	return claims, nil
+}
+
+// FinishDelivery implements notify.Store: the delivery's new state and
+// the attempt's log line in one transaction, if owner still holds the
+// lease. A 410 Gone also disables the webhook.
+func (db *DB) FinishDelivery(ctx context.Context, owner string, dl *notify.Delivery, a *notify.Attempt) error {
+	tx, err := db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: finish delivery: %w", db.Dialect.Name, err)
+	}
+	defer tx.Rollback()
+	now := micros(a.At.Add(a.Took))
+	res, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET state = $3, attempts = $4, next_at = $5, last_error = $6,
+		lease_owner = '', lease_until = 0, updated_at = $7 WHERE id = $1 AND lease_owner = $2`,
+		dl.ID, owner, string(dl.State), dl.Attempts, micros(dl.NextAt), dl.LastError, now)
+	if err != nil {
+		return fmt.Errorf("%s: finish delivery: %w", db.Dialect.Name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notify.ErrLeaseLost
+	}
+	var next any
+	if !a.NextAt.IsZero() {
+		next = micros(a.NextAt)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_attempts (delivery, n, url, at, took_us, status, error, response, outcome, next_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, dl.ID, a.N, a.URL, micros(a.At), a.Took.Microseconds(), a.Status,
+		a.Error, strings.ToValidUTF8(a.Response, "?"), string(a.Outcome), next); err != nil {
+		return fmt.Errorf("%s: log attempt: %w", db.Dialect.Name, err)
+	}
+	if a.Status == 410 {
+		if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET active = 0, disabled_reason = $2, updated_at = $3 WHERE id = $1`,
+			dl.Subscription, "the receiver answered 410 Gone", now); err != nil {
+			return fmt.Errorf("%s: disable webhook: %w", db.Dialect.Name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s: finish delivery: %w", db.Dialect.Name, err)
+	}
+	return nil
+}
+
+// WebhookBacklog counts deliveries not yet delivered, by state, for
+// metrics.
+func (db *DB) WebhookBacklog(ctx context.Context) (map[notify.State]int, error) {
+	rows, err := db.Reader.QueryContext(ctx, `SELECT state, count(*) FROM webhook_deliveries WHERE state <> 'delivered' GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("%s: webhook backlog: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	out := map[notify.State]int{notify.Pending: 0, notify.Dead: 0}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[notify.State(st)] = n
+	}
+	return out, rows.Err()
+}
+
+// webhookRoutes is a transaction's view of the active webhooks, loaded
+// on its first notice and kept for the rest of it: an intake batch saves
+// hundreds of work orders in one transaction, and the query is paid once.
+type webhookRoutes struct {
+	subs []notify.Subscription
+}
+
+// fanOutWebhooks writes one delivery per matching webhook for each
+// notable event, in the transaction that writes the notices to the
+// outbox.
+//
+// Why here and not in a worker reading the outbox: the delivery rows then
+// commit or roll back with the events they describe, so a crash anywhere
+// leaves either both or neither; a retried transaction starts over on a
+// fresh Tx; and the delivery id "<webhook>/<event id>" is the primary
+// key, so even a second fan-out of one notice inserts nothing (ON
+// CONFLICT DO NOTHING). Two replicas never fan out one event, because
+// only the transaction that saves the event does. The outbox itself is
+// the relay's and is deleted as it publishes. The cost is one query per
+// transaction that saves a notable event (and one insert per notice that
+// some webhook wants); none when no webhook exists beyond that query.
+func (t *Tx) fanOutWebhooks(ctx context.Context, w *workorder.WorkOrder, events []workorder.Event) error {
+	var notable []int
+	for i := range events {
+		if events[i].Notable() {
+			notable = append(notable, i)
+		}
+	}
+	if len(notable) == 0 {
+		return nil
+	}
+	if t.webhooks == nil {
+		r, err := t.loadWebhookRoutes(ctx)
+		if err != nil {
+			return fmt.Errorf("webhooks: %w", err)
+		}
+		t.webhooks = r
+	}
+	if len(t.webhooks.subs) == 0 {
+		return nil
+	}
+	now := micros(time.Now())
+	var q strings.Builder
+	var args []any
+	for _, i := range notable {
+		env := notify.EnvelopeOf(workorder.NoticeOf(w, events[i]))
+		ds, err := notify.Route(t.webhooks.subs, env, time.Now())
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			if len(args) > 0 {
+				q.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, 'pending', $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
+			args = append(args, d.ID, d.Subscription, d.Event, d.Type, w.ID, string(d.Body), now, now, now)
+		}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, webhook, event, type, work_order, body, state, next_at, created_at, updated_at)
+		VALUES `+q.String()+` ON CONFLICT (id) DO NOTHING`, args...); err != nil {
+		return fmt.Errorf("webhook deliveries: %w", err)
+	}
+	return nil
+}
+
+func (t *Tx) loadWebhookRoutes(ctx context.Context) (*webhookRoutes, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE active = 1`)
+	if err != nil {
+		return nil, err
+	}
+	var hooks []*Webhook
+	var regions []any
+	for rows.Next() {
+		h, err := scanWebhook(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		hooks = append(hooks, h)
+		if h.Scope.Region != "" && !slices.Contains(regions, any(h.Scope.Region)) {
+			regions = append(regions, h.Scope.Region)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	inRegion := map[string][]string{}
+	if len(regions) > 0 {
+		ph := make([]string, len(regions))
+		for i := range regions {
+			ph[i] = "$" + strconv.Itoa(i+1)
+		}
+		rows, err := t.tx.QueryContext(ctx, `SELECT id, region FROM sites WHERE region IN (`+strings.Join(ph, ", ")+`)`, regions...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var site, region string
+			if err := rows.Scan(&site, &region); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			inRegion[region] = append(inRegion[region], site)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	r := &webhookRoutes{subs: make([]notify.Subscription, 0, len(hooks))}
+	for _, h := range hooks {
+		r.subs = append(r.subs, h.Subscription(inRegion[h.Scope.Region]))
+	}
+	return r, nil
+}

@@ -1,0 +1,402 @@
+package sqldb_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/internal/sqldb"
+	"github.com/frostline/frostline/cloud/notify"
+	"github.com/frostline/frostline/cloud/postgres"
+	"github.com/frostline/frostline/cloud/postgres/pgtest"
+	"github.com/frostline/frostline/cloud/sqlite"
+	"github.com/frostline/frostline/cloud/workorder"
+	"github.com/frostline/frostline/rules"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+var t0 = time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+
+// eachStore runs f against a fresh SQLite store and a fresh PostgreSQL
+// database.
+func eachStore(t *testing.T, f func(t *testing.T, db *sqldb.DB)) {
+	t.Run("sqlite", func(t *testing.T) {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "w.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		f(t, db.DB)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		db, err := postgres.Open(context.Background(), pgtest.DSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		f(t, db.DB)
+	})
+}
+
+func seedSites(t *testing.T, db *sqldb.DB) {
+	t.Helper()
+	for _, s := range []cloud.Site{{ID: "s1", Region: "north"}, {ID: "s2", Region: "south"}, {ID: "s3", Region: "north"}} {
+		if err := db.PutSite(context.Background(), &s); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func hook(id string, scope sqldb.WebhookScope, events ...string) *sqldb.Webhook {
+	return &sqldb.Webhook{ID: id, URL: "https://hooks.example.com/" + id, Scope: scope, Events: events,
+		Secrets: []notify.Secret{notify.NewSecret(t0)}, Active: true, CreatedBy: "tok_test", CreatedAt: t0, UpdatedAt: t0}
+}
+
+// incident opens a P1 incident: with the vendor rule below, a work order
+// created already dispatched (created, then dispatched: notable events).
+func incident(id, site string) *rules.Event {
+	lim := 5.0
+	return &rules.Event{Event: rules.Opened, Incident: id, Seq: 1, Site: site, Asset: "a-" + id, AssetClass: "walk_in_cooler",
+		Rule: "temp_high", Problem: "temp_high", Priority: "P1", Trade: "refrigeration", At: t0, Started: t0,
+		Metric: "air_temp", Value: 9, Peak: 9, Limit: &lim, Occurrences: 1}
+}
+
+func intake() *workorder.Intake {
+	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in.Policy.Vendors = []workorder.VendorRule{{Site: "s1", Vendor: "coolco"}, {Site: "s2", Vendor: "arctic"}}
+	return in
+}
+
+func receive(t *testing.T, db *sqldb.DB, in *workorder.Intake, ev *rules.Event) {
+	t.Helper()
+	ctx := context.Background()
+	if err := db.Update(ctx, func(tx workorder.Tx) error {
+		_, err := in.Receive(ctx, tx, workorder.FromIncident(ev))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// outbox returns the notices waiting in the outbox by subject's site,
+// leaving them there.
+func outbox(t *testing.T, db *sqldb.DB) map[string][]string {
+	t.Helper()
+	keep := errors.New("keep")
+	out := map[string][]string{}
+	_, err := db.Relay(context.Background(), 1000, func(msgs []sqldb.OutboxMsg) error {
+		for _, m := range msgs {
+			site := m.Subject[strings.LastIndex(m.Subject, ".")+1:]
+			out[site] = append(out[site], m.MsgID)
+		}
+		return keep
+	})
+	if !errors.Is(err, keep) && err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func deliveredEvents(t *testing.T, db *sqldb.DB, webhook string) []string {
+	t.Helper()
+	ds, err := db.WebhookDeliveries(context.Background(), webhook, "", 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range ds {
+		if d.ID != webhook+"/"+d.Event || d.State != notify.Pending {
+			t.Errorf("delivery %+v", d)
+		}
+		out = append(out, d.Event)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestFanOut: each notice becomes one delivery per webhook whose scope
+// sees it, in the notice's transaction; never another tenant's; none
+// when the transaction rolls back; none for an inactive webhook.
+func TestFanOut(t *testing.T) {
+	eachStore(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		seedSites(t, db)
+		hooks := []*sqldb.Webhook{
+			hook("h-s1", sqldb.WebhookScope{Sites: []string{"s1"}}),
+			hook("h-s2", sqldb.WebhookScope{Sites: []string{"s2"}}),
+			hook("h-north", sqldb.WebhookScope{Region: "north"}),
+			hook("h-coolco", sqldb.WebhookScope{Vendor: "coolco"}),
+			hook("h-all", sqldb.WebhookScope{All: true}),
+			hook("h-created", sqldb.WebhookScope{All: true}, notify.WorkOrderCreated),
+			hook("h-off", sqldb.WebhookScope{All: true}),
+		}
+		hooks[6].Active = false
+		for _, h := range hooks {
+			if err := db.CreateWebhook(ctx, h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		in := intake()
+		for i, site := range []string{"s1", "s2", "s3", "s1"} {
+			receive(t, db, in, incident(fmt.Sprintf("i%d", i), site))
+		}
+		// A transaction that fails after saving leaves no delivery.
+		err := db.Update(ctx, func(tx workorder.Tx) error {
+			if _, err := in.Receive(ctx, tx, workorder.FromIncident(incident("i-rolled-back", "s2"))); err != nil {
+				return err
+			}
+			return errors.New("crash before commit")
+		})
+		if err == nil {
+			t.Fatal("the failing transaction committed")
+		}
+
+		ob := outbox(t, db)
+		if len(ob["s1"]) < 2 || len(ob["s2"]) < 1 || len(ob["s3"]) < 1 {
+			t.Fatalf("outbox %v", ob)
+		}
+		join := func(sites ...string) []string {
+			var out []string
+			for _, s := range sites {
+				out = append(out, ob[s]...)
+			}
+			sort.Strings(out)
+			return out
+		}
+		var created []string
+		ds, _ := db.WebhookDeliveries(ctx, "h-all", "", 500)
+		for _, d := range ds {
+			if d.Type == notify.WorkOrderCreated {
+				created = append(created, d.Event)
+			}
+		}
+		sort.Strings(created)
+		for id, want := range map[string][]string{
+			"h-s1": join("s1"), "h-s2": join("s2"), "h-north": join("s1", "s3"), "h-coolco": join("s1"),
+			"h-all": join("s1", "s2", "s3"), "h-created": created, "h-off": nil,
+		} {
+			if got := deliveredEvents(t, db, id); !slices.Equal(got, want) {
+				t.Errorf("%s got %v, want %v", id, got, want)
+			}
+		}
+		if len(created) != 4 {
+			t.Errorf("created events %v, want one per work order", created)
+		}
+	})
+}
+
+// TestFanOutRace: two writers racing on one work order (two replicas
+// acting on it): the loser's transaction is retried, and each event ends
+// up with exactly one delivery.
+func TestFanOutRace(t *testing.T) {
+	eachStore(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		seedSites(t, db)
+		if err := db.CreateWebhook(ctx, hook("h-all", sqldb.WebhookScope{All: true})); err != nil {
+			t.Fatal(err)
+		}
+		in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+		ev := incident("i-race", "s1")
+		ev.Priority = "P3"
+		receive(t, db, in, ev)
+		wos, err := db.WorkOrders(ctx, workorder.Filter{Scope: cloud.Scope{All: true}})
+		if err != nil || len(wos) != 1 {
+			t.Fatal(wos, err)
+		}
+		id := wos[0].ID
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = db.Update(ctx, func(tx workorder.Tx) error {
+					w, err := tx.WorkOrder(ctx, id)
+					if err != nil {
+						return err
+					}
+					evs, err := workorder.Act(w, workorder.Release, workorder.Input{Role: cloud.RoleFM, Actor: fmt.Sprint("fm", i), At: t0})
+					if err != nil {
+						return err
+					}
+					return tx.Save(ctx, w, evs)
+				})
+			}()
+		}
+		wg.Wait()
+		var ok int
+		for _, err := range errs {
+			if err == nil {
+				ok++
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("%d of the racing releases committed: %v", ok, errs)
+		}
+		// created, triaged, released: each once, in the outbox and as
+		// deliveries alike.
+		ob := outbox(t, db)
+		if got, want := deliveredEvents(t, db, "h-all"), ob["s1"]; len(want) != 3 || !slices.Equal(got, sortedCopy(want)) {
+			t.Errorf("deliveries %v, outbox %v", got, want)
+		}
+	})
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	sort.Strings(c)
+	return c
+}
+
+// TestClaimLease: a claimed delivery is the claimant's alone until its
+// lease runs out; a worker that lost its lease cannot record over the
+// new holder; replay re-queues only dead deliveries.
+func TestClaimLease(t *testing.T) {
+	eachStore(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		seedSites(t, db)
+		if err := db.CreateWebhook(ctx, hook("h1", sqldb.WebhookScope{Sites: []string{"s1"}})); err != nil {
+			t.Fatal(err)
+		}
+		receive(t, db, intake(), incident("i1", "s1"))
+		now := time.Now()
+		a, err := db.ClaimDeliveries(ctx, "A", now, time.Minute, 100)
+		if err != nil || len(a) == 0 {
+			t.Fatalf("claim: %v %v", a, err)
+		}
+		if a[0].Subscription.URL != "https://hooks.example.com/h1" || len(a[0].Subscription.Secrets) != 1 || len(a[0].Delivery.Body) == 0 {
+			t.Errorf("claim %+v", a[0])
+		}
+		if b, err := db.ClaimDeliveries(ctx, "B", now, time.Minute, 100); err != nil || len(b) != 0 {
+			t.Fatalf("B claimed %d leased deliveries (%v)", len(b), err)
+		}
+		// A's lease runs out; B takes them; A's late record is refused.
+		later := now.Add(2 * time.Minute)
+		b, err := db.ClaimDeliveries(ctx, "B", later, time.Minute, 100)
+		if err != nil || len(b) != len(a) {
+			t.Fatalf("B claimed %d of %d expired leases (%v)", len(b), len(a), err)
+		}
+		dl := a[0].Delivery
+		dl.State, dl.Attempts = notify.Delivered, 1
+		err = db.FinishDelivery(ctx, "A", &dl, &notify.Attempt{Delivery: dl.ID, N: 1, At: later, Status: 200, Outcome: notify.OutcomeDelivered})
+		if !errors.Is(err, notify.ErrLeaseLost) {
+			t.Fatalf("A recorded after losing its lease: %v", err)
+		}
+		// B dead-letters it; the log shows the attempt; replay re-queues.
+		dl = b[0].Delivery
+		dl.State, dl.Attempts, dl.LastError = notify.Dead, 1, "HTTP 500"
+		at := notify.Attempt{Delivery: dl.ID, URL: b[0].Subscription.URL, N: 1, At: later, Took: 3 * time.Millisecond, Status: 500,
+			Response: "boom", Outcome: notify.OutcomeDead}
+		if err := db.FinishDelivery(ctx, "B", &dl, &at); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.ReplayDelivery(ctx, "h1", b[1].Delivery.ID, later); cloud.ErrorCode(err) != cloud.ECONFLICT {
+			t.Errorf("replay of a leased pending delivery: %v", err)
+		}
+		if err := db.ReplayDelivery(ctx, "other", dl.ID, later); cloud.ErrorCode(err) != cloud.ENOTFOUND {
+			t.Errorf("replay through another webhook: %v", err)
+		}
+		dead, err := db.WebhookDeliveries(ctx, "h1", notify.Dead, 10)
+		if err != nil || len(dead) != 1 {
+			t.Fatalf("dead %v %v", dead, err)
+		}
+		if l := dead[0].Log; len(l) != 1 || l[0].Status != 500 || l[0].Response != "boom" || l[0].Took != 3*time.Millisecond ||
+			l[0].URL != "https://hooks.example.com/h1" || dead[0].LastError != "HTTP 500" {
+			t.Errorf("log %+v", dead[0])
+		}
+		if err := db.ReplayDelivery(ctx, "h1", dl.ID, later); err != nil {
+			t.Fatal(err)
+		}
+		c, err := db.ClaimDeliveries(ctx, "C", later, time.Minute, 100)
+		if err != nil || len(c) != 1 || c[0].Delivery.ID != dl.ID || c[0].Delivery.Attempts != 0 {
+			t.Fatalf("after replay claimed %+v (%v)", c, err)
+		}
+		backlog, err := db.WebhookBacklog(ctx)
+		if err != nil || backlog[notify.Pending] != len(b) || backlog[notify.Dead] != 0 {
+			t.Errorf("backlog %v %v", backlog, err)
+		}
+	})
+}
+
+// TestWebhookCRUD: create, list by owner, update, rotate, 410 disables,
+// delete cascades.
+func TestWebhookCRUD(t *testing.T) {
+	eachStore(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		seedSites(t, db)
+		h := hook("h1", sqldb.WebhookScope{Sites: []string{"s1"}}, notify.WorkOrderCreated)
+		other := hook("h2", sqldb.WebhookScope{All: true})
+		other.CreatedBy = "tok_other"
+		for _, x := range []*sqldb.Webhook{h, other} {
+			if err := db.CreateWebhook(ctx, x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.CreateWebhook(ctx, h); err == nil {
+			t.Error("a second webhook with the same id")
+		}
+		mine, err := db.Webhooks(ctx, "tok_test")
+		if err != nil || len(mine) != 1 || mine[0].ID != "h1" || !slices.Equal(mine[0].Events, []string{notify.WorkOrderCreated}) ||
+			mine[0].Secrets[0].Value != h.Secrets[0].Value || !mine[0].CreatedAt.Equal(t0) {
+			t.Fatalf("mine %+v %v", mine, err)
+		}
+		if all, _ := db.Webhooks(ctx, ""); len(all) != 2 {
+			t.Errorf("all: %d", len(all))
+		}
+		h.URL, h.Active, h.Events = "https://hooks.example.com/v2", false, nil
+		if err := db.UpdateWebhook(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.Webhook(ctx, "h1")
+		if err != nil || got.URL != h.URL || got.Active || len(got.Events) != 0 {
+			t.Errorf("updated %+v %v", got, err)
+		}
+		fresh, err := db.RotateWebhookSecret(ctx, "h1", t0.Add(time.Hour), 24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ = db.Webhook(ctx, "h1")
+		if len(got.Secrets) != 2 || got.Secrets[1].Value != fresh.Value || !got.Secrets[0].Expires.Equal(t0.Add(25*time.Hour)) {
+			t.Errorf("rotated %+v", got.Secrets)
+		}
+		if _, err := db.Webhook(ctx, "nope"); cloud.ErrorCode(err) != cloud.ENOTFOUND {
+			t.Errorf("missing: %v", err)
+		}
+		// 410 Gone disables the webhook.
+		receive(t, db, intake(), incident("i1", "s1"))
+		cs, err := db.ClaimDeliveries(ctx, "A", time.Now(), time.Minute, 1)
+		if err != nil || len(cs) != 1 || cs[0].Delivery.Subscription != "h2" {
+			t.Fatalf("claim %+v %v", cs, err)
+		}
+		dl := cs[0].Delivery
+		dl.State, dl.Attempts = notify.Dead, 1
+		if err := db.FinishDelivery(ctx, "A", &dl, &notify.Attempt{N: 1, At: time.Now(), Status: 410, Outcome: notify.OutcomeDead}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.Webhook(ctx, "h2"); got.Active || got.DisabledReason == "" {
+			t.Errorf("after 410: %+v", got)
+		}
+		if cs, _ := db.ClaimDeliveries(ctx, "A", time.Now(), time.Minute, 10); len(cs) != 0 {
+			t.Errorf("claimed %d deliveries of a disabled webhook", len(cs))
+		}
+		if err := db.DeleteWebhook(ctx, "h2"); err != nil {
+			t.Fatal(err)
+		}
+		if ds, _ := db.WebhookDeliveries(ctx, "h2", "", 10); len(ds) != 0 {
+			t.Errorf("deliveries outlived their webhook: %d", len(ds))
+		}
+		if err := db.DeleteWebhook(ctx, "h2"); cloud.ErrorCode(err) != cloud.ENOTFOUND {
+			t.Errorf("second delete: %v", err)
+		}
+	})
+}

@@ -117,7 +117,9 @@ func (db *DB) Migrate(ctx context.Context) error {
 			return fmt.Errorf("%s: migration %s: %w", db.Dialect.Name, name, err)
 		}
 	}
-	return nil
+	// Facts for work orders saved before wo_facts existed (facts.go).
+	_, err = db.backfillFacts(ctx, conn, false)
+	return err
 }
 
 // Update runs fn in one write transaction and commits it if fn returns
@@ -424,6 +426,10 @@ func (t *Tx) Save(ctx context.Context, w *workorder.WorkOrder, events []workorde
 		}
 	}
 	if err := t.fanOutWebhooks(ctx, w, events); err != nil {
+		return err
+	}
+	// KPI facts (facts.go), in the same transaction.
+	if err := t.saveFacts(ctx, w, events); err != nil {
 		return err
 	}
 	if t.byIncident != nil {

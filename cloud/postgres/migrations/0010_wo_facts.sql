@@ -1,0 +1,53 @@
+-- One row of KPI facts per work order (cloud/analytics.Facts), written in
+-- the work order's own transaction; KPI queries aggregate over it. Times
+-- are Unix microseconds; span_end is the last moment the work order can
+-- count in a period (the largest BIGINT while it is open), so a period
+-- only reads rows with created_at < to AND span_end >= from.
+CREATE TABLE wo_facts (
+	wo TEXT PRIMARY KEY,
+	site TEXT NOT NULL,
+	asset TEXT NOT NULL,
+	asset_class TEXT NOT NULL,
+	trade TEXT NOT NULL,
+	vendor TEXT NOT NULL,
+	technician TEXT NOT NULL,
+	priority TEXT NOT NULL,
+	source TEXT NOT NULL,
+	problem TEXT NOT NULL,
+	status TEXT NOT NULL,
+	is_open INTEGER NOT NULL,
+	created_at BIGINT NOT NULL,
+	span_end BIGINT NOT NULL,
+	onset_at BIGINT NOT NULL,
+	cond INTEGER NOT NULL,
+	dispatched INTEGER NOT NULL,
+	accepted_at BIGINT,
+	accept_s DOUBLE PRECISION,
+	onsite_at BIGINT,
+	completed_at BIGINT,
+	sensor_restored_at BIGINT,
+	restored_at BIGINT,
+	ended_at BIGINT,
+	verified INTEGER NOT NULL,
+	visits INTEGER NOT NULL,
+	fix_visit INTEGER NOT NULL,
+	recall INTEGER NOT NULL,
+	recalled INTEGER NOT NULL DEFAULT 0,
+	cost DOUBLE PRECISION NOT NULL,
+	nte DOUBLE PRECISION NOT NULL,
+	overrun INTEGER NOT NULL,
+	documented INTEGER NOT NULL,
+	incidents INTEGER NOT NULL,
+	recall_of TEXT NOT NULL,
+	ack_due BIGINT,
+	ack_done BIGINT,
+	arrive_due BIGINT,
+	arrive_done BIGINT,
+	complete_due BIGINT,
+	complete_done BIGINT,
+	pm_due BIGINT
+);
+CREATE INDEX wo_facts_span ON wo_facts (span_end, created_at);
+CREATE INDEX wo_facts_created ON wo_facts (created_at);
+CREATE INDEX wo_facts_site ON wo_facts (site, created_at);
+CREATE INDEX wo_facts_vendor ON wo_facts (vendor, created_at)

@@ -20,6 +20,7 @@ const (
 	Quoted     Kind = "quote"      // a vendor proposed a price
 	Approved   Kind = "approval"   // the NTE was raised by someone with the authority
 	Invoiced   Kind = "invoice"    // the vendor's invoice was made
+	Checked    Kind = "checklist"  // checklist answers (or a sign-off) on a planned visit
 )
 
 // Event is one append-only change to a work order. Version numbers a work
@@ -59,6 +60,9 @@ type Event struct {
 	Quote        *Quote    `json:"quote,omitempty"`
 	Approval     *Approval `json:"nte_approval,omitempty"`
 	Invoice      *Invoice  `json:"invoice,omitempty"`
+	// Answers and SignedBy: a planned visit's checklist (Checked).
+	Answers  []Answer `json:"answers,omitempty"`
+	SignedBy string   `json:"signed_by,omitempty"`
 }
 
 // Opening is what a work order starts with.
@@ -81,6 +85,10 @@ type Opening struct {
 	// Warranty is the provider that must do the work while the asset is
 	// under warranty; it overrides normal dispatch.
 	Warranty string `json:"warranty,omitempty"`
+	// Plan is set on preventive work orders; Origin on corrective work
+	// raised by a failed checklist item of the preventive work order.
+	Plan   *Plan  `json:"plan,omitempty"`
+	Origin string `json:"origin,omitempty"`
 }
 
 // ErrVersion is returned when events do not follow a work order's version.
@@ -118,6 +126,9 @@ func (w *WorkOrder) Apply(e *Event) error {
 			Priority: o.Priority, Status: New, Title: o.Title, Description: o.Description,
 			Reporter: o.Reporter, Recall: o.RecallOf != "", RecallOf: o.RecallOf, Approval: o.Approval,
 			HoldUntil: o.HoldUntil, Warranty: o.Warranty, CreatedAt: e.At, Incidents: []string{}, Evidence: []Evidence{},
+		}
+		if w.Plan, w.Origin = o.Plan.clone(), o.Origin; w.Plan != nil {
+			w.Family = pmFamily(w.Plan)
 		}
 	case Transition:
 		if e.From != w.Status {
@@ -198,6 +209,9 @@ func (w *WorkOrder) Apply(e *Event) error {
 		if e.Note != nil {
 			w.Notes = append(w.Notes, *e.Note)
 		}
+		if e.Verification != "" { // the sensors could not vouch: a person verifies
+			w.Verification, w.VerifyUntil = e.Verification, nil
+		}
 	case Quoted:
 		if e.Quote == nil {
 			return errors.New("workorder: quote event without quote")
@@ -214,6 +228,11 @@ func (w *WorkOrder) Apply(e *Event) error {
 		}
 		w.Approvals = append(w.Approvals, *e.Approval)
 		w.NTE, w.Quote = e.Approval.Amount, nil
+	case Checked:
+		if w.Plan == nil {
+			return errors.New("workorder: checklist event on a work order without a plan")
+		}
+		w.Plan.record(e.Answers, e.SignedBy)
 	case Invoiced:
 		if e.Invoice == nil {
 			return errors.New("workorder: invoice event without invoice")

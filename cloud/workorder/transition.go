@@ -97,7 +97,7 @@ var table = map[Action]rule{
 	Hold:            {from: []Status{InProgress}, to: OnHold, who: field, guard: needReason},
 	Resume:          {from: []Status{OnHold}, to: InProgress, who: field},
 	CheckOut:        {from: []Status{InProgress}, to: Accepted, who: field},
-	Complete:        {from: []Status{InProgress}, to: WorkComplete, who: field, guard: needCompletion},
+	Complete:        {from: []Status{InProgress}, to: WorkComplete, who: field, guard: both(needCompletion, checklistDone)},
 	StartVerifying:  {from: []Status{WorkComplete}, to: Verifying, who: with(staff, System)},
 	Verify:          {from: []Status{WorkComplete, Verifying}, to: Verified, who: with(anyone, System)},
 	Reopen:          {from: []Status{WorkComplete, Verifying, Verified}, to: Reopened, who: with(anyone, System), guard: needReason},

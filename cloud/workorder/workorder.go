@@ -54,6 +54,11 @@ type WorkOrder struct {
 	Approvals []Approval `json:"approvals,omitempty"`
 	// Invoice is what the vendor is paid, made when the work is verified.
 	Invoice *Invoice `json:"invoice,omitempty"`
+	// Plan is a preventive work order's schedule occurrence and template.
+	Plan *Plan `json:"plan,omitempty"`
+	// Origin is the preventive work order whose failed checklist item
+	// raised this one.
+	Origin string `json:"origin,omitempty"`
 	// ETA is when the accepting vendor said it would arrive.
 	ETA *time.Time `json:"eta,omitempty"`
 	// VerifyUntil is the end of the sensor verification window while

@@ -1,0 +1,309 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/pm"
+)
+
+// PutPMSchedule creates a schedule (version 0 given: it must not exist) or
+// replaces one at the version the caller saw, and returns it as stored.
+func (db *DB) PutPMSchedule(ctx context.Context, s *pm.Schedule, seen int) error {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	var res sql.Result
+	if seen == 0 {
+		res, err = db.Writer.ExecContext(ctx, `INSERT INTO pm_schedules (id, site, asset_class, version, data) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (id) DO NOTHING`, s.ID, s.Site, s.AssetClass, s.Version, string(data))
+	} else {
+		res, err = db.Writer.ExecContext(ctx, `UPDATE pm_schedules SET site = $2, asset_class = $3, version = $4, data = $5
+			WHERE id = $1 AND version = $6`, s.ID, s.Site, s.AssetClass, s.Version, string(data), seen)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: put schedule: %w", db.Dialect.Name, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return cloud.Errorf(cloud.ECONFLICT, "schedule %s changed meanwhile (or exists); reload and try again", s.ID)
+	}
+	return nil
+}
+
+// PMSchedule returns a schedule, or ENOTFOUND.
+func (db *DB) PMSchedule(ctx context.Context, id string) (*pm.Schedule, error) {
+	var data []byte
+	err := db.Reader.QueryRowContext(ctx, `SELECT data FROM pm_schedules WHERE id = $1`, id).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, cloud.Errorf(cloud.ENOTFOUND, "schedule %s not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("%s: schedule: %w", db.Dialect.Name, err)
+	}
+	return decodeSchedule(data)
+}
+
+func decodeSchedule(data []byte) (*pm.Schedule, error) {
+	var s pm.Schedule
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, err
+	}
+	if err := s.Validate(); err != nil { // compiles the rule
+		return nil, fmt.Errorf("schedule %s as stored: %w", s.ID, err)
+	}
+	return &s, nil
+}
+
+// PMSchedules implements pm.Store: every schedule, or those that can apply
+// to site (its own and the class-wide ones), by id.
+func (db *DB) PMSchedules(ctx context.Context, site string) ([]*pm.Schedule, error) {
+	q, args := `SELECT data FROM pm_schedules ORDER BY id`, []any{}
+	if site != "" {
+		q, args = `SELECT data FROM pm_schedules WHERE site = $1 OR site = '' ORDER BY id`, []any{site}
+	}
+	rows, err := db.Reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: schedules: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	out := []*pm.Schedule{}
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		s, err := decodeSchedule(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", db.Dialect.Name, err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// DeletePMSchedule removes a schedule; the work orders it generated stay.
+func (db *DB) DeletePMSchedule(ctx context.Context, id string) error {
+	res, err := db.Writer.ExecContext(ctx, `DELETE FROM pm_schedules WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("%s: delete schedule: %w", db.Dialect.Name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return cloud.Errorf(cloud.ENOTFOUND, "schedule %s not found", id)
+	}
+	return nil
+}
+
+// PMTargets implements pm.Store: the register's assets with their class.
+func (db *DB) PMTargets(ctx context.Context, site string) ([]pm.Target, error) {
+	q, args := `SELECT site, id, data FROM assets ORDER BY site, id`, []any{}
+	if site != "" {
+		q, args = `SELECT site, id, data FROM assets WHERE site = $1 ORDER BY id`, []any{site}
+	}
+	rows, err := db.Reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: assets: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	var out []pm.Target
+	for rows.Next() {
+		var t pm.Target
+		var data []byte
+		if err := rows.Scan(&t.Site, &t.Asset, &data); err != nil {
+			return nil, err
+		}
+		var a struct {
+			Class string `json:"class"`
+		}
+		if err := json.Unmarshal(data, &a); err != nil {
+			return nil, err
+		}
+		t.Class = a.Class
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// PutPMCalendar creates or replaces a site's store calendar.
+func (db *DB) PutPMCalendar(ctx context.Context, c *pm.StoreCalendar) error {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if _, err := db.Writer.ExecContext(ctx, `INSERT INTO pm_calendars (site, data) VALUES ($1, $2)
+		ON CONFLICT (site) DO UPDATE SET data = excluded.data`, c.Site, string(data)); err != nil {
+		return fmt.Errorf("%s: put calendar: %w", db.Dialect.Name, err)
+	}
+	return nil
+}
+
+// PMCalendars implements pm.Store.
+func (db *DB) PMCalendars(ctx context.Context, sites []string) (map[string]*pm.StoreCalendar, error) {
+	q := `SELECT data FROM pm_calendars`
+	var args []any
+	if sites != nil {
+		if len(sites) == 0 {
+			return map[string]*pm.StoreCalendar{}, nil
+		}
+		ph := make([]string, len(sites))
+		for i, s := range sites {
+			ph[i], args = "$"+strconv.Itoa(i+1), append(args, s)
+		}
+		q += ` WHERE site IN (` + strings.Join(ph, ", ") + `)`
+	}
+	rows, err := db.Reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: calendars: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	out := map[string]*pm.StoreCalendar{}
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		c := &pm.StoreCalendar{}
+		if err := json.Unmarshal(data, c); err != nil {
+			return nil, err
+		}
+		if err := c.Compile(); err != nil {
+			return nil, fmt.Errorf("%s: calendar of %s as stored: %w", db.Dialect.Name, c.Site, err)
+		}
+		out[c.Site] = c
+	}
+	return out, rows.Err()
+}
+
+// PMGenerated implements pm.Store.
+func (db *DB) PMGenerated(ctx context.Context, since time.Time) (map[string]bool, error) {
+	rows, err := db.Reader.QueryContext(ctx, `SELECT schedule, site, asset, occurrence FROM pm_occurrences WHERE due_at >= $1`, micros(since))
+	if err != nil {
+		return nil, fmt.Errorf("%s: occurrences: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var s, site, asset, occ string
+		if err := rows.Scan(&s, &site, &asset, &occ); err != nil {
+			return nil, err
+		}
+		out[s+"|"+site+"|"+asset+"|"+occ] = true
+	}
+	return out, rows.Err()
+}
+
+// PMOccurrence is one generated visit.
+type PMOccurrence struct {
+	Schedule   string    `json:"schedule"`
+	Site       string    `json:"site"`
+	Asset      string    `json:"asset"`
+	Occurrence string    `json:"occurrence"`
+	DueAt      time.Time `json:"due_at"`
+	WorkOrder  string    `json:"work_order"`
+}
+
+// PMOccurrences lists the visits generated with due times in [from, to),
+// at one site or all.
+func (db *DB) PMOccurrences(ctx context.Context, site string, from, to time.Time) ([]PMOccurrence, error) {
+	q := `SELECT schedule, site, asset, occurrence, due_at, wo FROM pm_occurrences WHERE due_at >= $1 AND due_at < $2`
+	args := []any{micros(from), micros(to)}
+	if site != "" {
+		q += ` AND site = $3`
+		args = append(args, site)
+	}
+	rows, err := db.Reader.QueryContext(ctx, q+` ORDER BY due_at, site, asset, schedule`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: occurrences: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	out := []PMOccurrence{}
+	for rows.Next() {
+		var o PMOccurrence
+		var due int64
+		if err := rows.Scan(&o.Schedule, &o.Site, &o.Asset, &o.Occurrence, &due, &o.WorkOrder); err != nil {
+			return nil, err
+		}
+		o.DueAt = time.UnixMicro(due).UTC()
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// ClaimOccurrence implements pm.OccurrenceTx: it records the visit's key
+// and reports false if another transaction already had it. On PostgreSQL
+// a concurrent claim of the same key waits for the first to commit or roll
+// back, so exactly one replica opens the work order.
+func (t *Tx) ClaimOccurrence(ctx context.Context, schedule string, tg pm.Target, o pm.Occurrence, at time.Time) (bool, error) {
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO pm_occurrences (schedule, site, asset, occurrence, due_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (schedule, site, asset, occurrence) DO NOTHING`,
+		schedule, tg.Site, tg.Asset, o.Key, micros(o.DueAt), micros(at))
+	if err != nil {
+		return false, fmt.Errorf("claim occurrence: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// BindOccurrence implements pm.OccurrenceTx: it names the work order a
+// claimed visit opened.
+func (t *Tx) BindOccurrence(ctx context.Context, schedule string, tg pm.Target, key, wo string) error {
+	if _, err := t.tx.ExecContext(ctx, `UPDATE pm_occurrences SET wo = $5 WHERE schedule = $1 AND site = $2 AND asset = $3 AND occurrence = $4`,
+		schedule, tg.Site, tg.Asset, key, wo); err != nil {
+		return fmt.Errorf("bind occurrence: %w", err)
+	}
+	return nil
+}
+
+var _ pm.OccurrenceTx = (*Tx)(nil)
+
+// RecordRuntime adds runtime samples (what an asset ran in each telemetry
+// period). A sample already recorded for its period is kept as it was, so a
+// redelivered telemetry batch counts once.
+func (db *DB) RecordRuntime(ctx context.Context, site string, samples []pm.Sample) error {
+	const chunk = 200
+	for lo := 0; lo < len(samples); lo += chunk {
+		part := samples[lo:min(lo+chunk, len(samples))]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO pm_runtime (site, asset, at, hours, run_hours, defrosts) VALUES `)
+		args := []any{site}
+		for i, s := range part {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&q, "($1, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
+			args = append(args, s.Asset, micros(s.At), s.Hours, s.RunHours, s.Defrosts)
+		}
+		q.WriteString(` ON CONFLICT (site, asset, at) DO NOTHING`)
+		if _, err := db.Writer.ExecContext(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("%s: record runtime: %w", db.Dialect.Name, err)
+		}
+	}
+	return nil
+}
+
+// Usage implements pm.Runtime from the recorded samples whose periods end
+// in (since, until].
+func (db *DB) Usage(ctx context.Context, site, asset string, since, until time.Time) (pm.Usage, error) {
+	var u pm.Usage
+	var defrosts sql.NullInt64
+	var hours, run sql.NullFloat64
+	err := db.Reader.QueryRowContext(ctx, `SELECT SUM(hours), SUM(run_hours), SUM(defrosts) FROM pm_runtime
+		WHERE site = $1 AND asset = $2 AND at > $3 AND at <= $4`, site, asset, micros(since), micros(until)).Scan(&hours, &run, &defrosts)
+	if err != nil {
+		return u, fmt.Errorf("%s: usage: %w", db.Dialect.Name, err)
+	}
+	u.Hours, u.RunHours, u.Defrosts = hours.Float64, run.Float64, int(defrosts.Int64)
+	if u.Hours > 0 {
+		u.DutyCycle = u.RunHours / u.Hours
+	}
+	return u, nil
+}

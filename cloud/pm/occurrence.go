@@ -1,0 +1,206 @@
+package pm
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Usage is what an asset did over a period, from the edge's telemetry.
+type Usage struct {
+	RunHours float64 // compressor run-hours
+	Defrosts int     // defrost cycles
+	// Hours is how much of the period telemetry covered; DutyCycle is
+	// RunHours / Hours (0 when nothing was seen).
+	Hours     float64
+	DutyCycle float64
+}
+
+// Runtime answers how hard an asset has worked: run-hours and defrost
+// cycles between two times. The store implements it from counters fed by
+// the FROSTLINE_TELEMETRY stream's signals (or the API).
+type Runtime interface {
+	Usage(ctx context.Context, site, asset string, since, until time.Time) (Usage, error)
+}
+
+// RateWindow is the recent period a runtime schedule's pace (run-hours per
+// hour) is measured over, to say when the next threshold will be reached.
+const RateWindow = 7 * 24 * time.Hour
+
+// Occurrence is one visit of a schedule on one asset.
+type Occurrence struct {
+	// Key identifies the visit within the schedule and asset for ever:
+	// the rule's due time (site-local, before calendar moves or a pull
+	// forward) for calendar rules, "rh:<n>" or "dc:<n>" for the n-th
+	// run-hour or defrost threshold.
+	Key   string    `json:"occurrence"`
+	DueAt time.Time `json:"due_at"`
+	// Note says why DueAt is not the rule's own time, if it is not.
+	Note string `json:"note,omitempty"`
+}
+
+// Context is what computing a schedule's occurrences on an asset needs
+// besides the schedule.
+type Context struct {
+	Target   Target
+	Location *time.Location // the site's time zone; nil: UTC
+	Calendar *StoreCalendar // nil: always open
+	Runtime  Runtime        // runtime schedules and conditions; nil: none
+	Now      time.Time
+}
+
+// keyLayout is the site-local wall-clock form of a calendar occurrence.
+const keyLayout = "2006-01-02T15:04"
+
+// Occurrences returns the schedule's visits on the target due in
+// [from, to), in order, after store-calendar moves and the condition's
+// pull. A runtime schedule's future visits are projected at the asset's
+// recent pace.
+func (s *Schedule) Occurrences(ctx context.Context, c Context, from, to time.Time) ([]Occurrence, error) {
+	pull, err := s.pull(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	var out []Occurrence
+	if s.Calendar() {
+		loc := c.Location
+		if loc == nil {
+			loc = time.UTC
+		}
+		st := s.Start.In(loc)
+		dtstart := time.Date(st.Year(), st.Month(), st.Day(), st.Hour(), st.Minute(), 0, 0, loc)
+		// A visit moved off a closed day may come from before from; a
+		// pulled one from after to.
+		lo, hi := from.Add(-60*24*time.Hour), to.Add(pull)
+		first := true
+		s.rule.Between(dtstart, lo, hi, func(t time.Time) bool {
+			o := Occurrence{Key: t.Format(keyLayout), DueAt: t}
+			if pull > 0 && first && !t.Before(c.Now) {
+				// The condition pulls the next visit only.
+				first = false
+				o.DueAt, o.Note = maxTime(t.Add(-pull), c.Now), "pulled forward by condition"
+			}
+			due, ok, why := c.Calendar.Adjust(o.DueAt.In(loc))
+			if !ok {
+				return true // skipped: the site takes no visit then
+			}
+			if why != "" {
+				o.DueAt, o.Note = due, why
+			}
+			if !o.DueAt.Before(from) && o.DueAt.Before(to) {
+				out = append(out, o)
+			}
+			return true
+		})
+		return out, nil
+	}
+	return s.runtimeOccurrences(ctx, c, from, to, pull)
+}
+
+// pull is how far the condition pulls the next visit forward, now.
+func (s *Schedule) pull(ctx context.Context, c Context) (time.Duration, error) {
+	cond := s.Condition
+	if cond == nil || c.Runtime == nil {
+		return 0, nil
+	}
+	over := cond.Over.D()
+	if over <= 0 {
+		over = 7 * 24 * time.Hour
+	}
+	u, err := c.Runtime.Usage(ctx, c.Target.Site, c.Target.Asset, c.Now.Add(-over), c.Now)
+	if err != nil {
+		return 0, fmt.Errorf("pm: condition of %s on %s/%s: %w", s.ID, c.Target.Site, c.Target.Asset, err)
+	}
+	if u.Hours > 0 && u.DutyCycle > cond.Above {
+		return cond.PullForward.D(), nil
+	}
+	return 0, nil
+}
+
+// runtimeOccurrences: thresholds every RuntimeHours run-hours (or
+// DefrostCycles defrosts) since Start; the next ones are projected at the
+// pace of the last RateWindow. Thresholds already passed are not visits
+// any more (the generator's catch-up deals with them).
+func (s *Schedule) runtimeOccurrences(ctx context.Context, c Context, from, to time.Time, pull time.Duration) ([]Occurrence, error) {
+	if c.Runtime == nil || !c.Now.After(s.Start) {
+		return nil, nil
+	}
+	used, rate, err := s.usage(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	step, prefix := s.RuntimeHours, "rh:"
+	if s.DefrostCycles > 0 {
+		step, prefix = float64(s.DefrostCycles), "dc:"
+	}
+	if rate <= 0 {
+		return nil, nil // idle: no telling when it is due
+	}
+	var out []Occurrence
+	for n := int(math.Floor(used/step)) + 1; n < math.MaxInt32; n++ {
+		hours := (float64(n)*step - used) / rate
+		if hours > 24*366*10 {
+			break
+		}
+		due := c.Now.Add(time.Duration(hours * float64(time.Hour))).Truncate(time.Minute)
+		o := Occurrence{Key: fmt.Sprintf("%s%d", prefix, n), DueAt: due}
+		if pull > 0 && len(out) == 0 {
+			o.DueAt, o.Note = maxTime(due.Add(-pull), c.Now), "pulled forward by condition"
+		}
+		if !o.DueAt.Before(to) {
+			break
+		}
+		if !o.DueAt.Before(from) {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// usage returns run-hours (or defrosts) since Start and the recent pace
+// per wall-clock hour.
+func (s *Schedule) usage(ctx context.Context, c Context) (used, rate float64, err error) {
+	t := c.Target
+	total, err := c.Runtime.Usage(ctx, t.Site, t.Asset, s.Start, c.Now)
+	if err != nil {
+		return 0, 0, fmt.Errorf("pm: usage of %s/%s: %w", t.Site, t.Asset, err)
+	}
+	since := maxTime(s.Start, c.Now.Add(-RateWindow))
+	recent, err := c.Runtime.Usage(ctx, t.Site, t.Asset, since, c.Now)
+	if err != nil {
+		return 0, 0, fmt.Errorf("pm: usage of %s/%s: %w", t.Site, t.Asset, err)
+	}
+	span := c.Now.Sub(since).Hours()
+	if s.DefrostCycles > 0 {
+		return float64(total.Defrosts), float64(recent.Defrosts) / span, nil
+	}
+	return total.RunHours, recent.RunHours / span, nil
+}
+
+// Passed returns the latest threshold key a runtime schedule has already
+// passed ("" for none or for calendar schedules), for catch-up.
+func (s *Schedule) passed(ctx context.Context, c Context) (string, error) {
+	if s.Calendar() || c.Runtime == nil || !c.Now.After(s.Start) {
+		return "", nil
+	}
+	used, _, err := s.usage(ctx, c)
+	if err != nil {
+		return "", err
+	}
+	step, prefix := s.RuntimeHours, "rh:"
+	if s.DefrostCycles > 0 {
+		step, prefix = float64(s.DefrostCycles), "dc:"
+	}
+	if n := int(math.Floor(used / step)); n > 0 {
+		return fmt.Sprintf("%s%d", prefix, n), nil
+	}
+	return "", nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

@@ -94,6 +94,7 @@ func New(o Options) *Server {
 		o.Registry.MustRegister(s.latency, s.merges)
 	}
 	s.routesAPI()
+	s.routesWebhooks()
 	s.routesPages()
 	return s
 }

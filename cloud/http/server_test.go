@@ -213,12 +213,23 @@ func TestAuthorization(t *testing.T) {
 		{"create asset", "POST", "/api/v1/sites/{site}/assets", `{"id":"c-{role}","class":"reach_in_cooler"}`,
 			with(siteScoped(201), "store", 403, 404)},
 		{"photo", "GET", "/api/v1/workorders/{wo}/photos/ph_none", "", with(all(404, 404))},
+		// Webhooks (webhooks_test.go has own/other): managers get 404 for an
+		// unknown id ({wo}), store staff and technicians 403.
+		{"create webhook", "POST", "/api/v1/webhooks", `{"url":"https://hooks.example.com/{role}","scope":{"sites":["{site}"]}}`,
+			with(all(403, 403), "admin", 201, 201, "fm", 201, 201, "fm-north", 201, 400, "vendor", 201, 201, "vendor2", 201, 201, "none", 401, 401)},
+		{"list webhooks", "GET", "/api/v1/webhooks", "", with(all(200, 200), "store", 403, 403, "tech", 403, 403)},
+		{"get webhook", "GET", "/api/v1/webhooks/{wo}", "", with(all(404, 404), "store", 403, 403, "tech", 403, 403)},
+		{"put webhook", "PUT", "/api/v1/webhooks/{wo}", `{"url":"https://hooks.example.com/x"}`, with(all(404, 404), "store", 403, 403, "tech", 403, 403)},
+		{"delete webhook", "DELETE", "/api/v1/webhooks/{wo}", "", with(all(404, 404), "store", 403, 403, "tech", 403, 403)},
+		{"rotate webhook", "POST", "/api/v1/webhooks/{wo}/rotate", "", with(all(404, 404), "store", 403, 403, "tech", 403, 403)},
+		{"webhook deliveries", "GET", "/api/v1/webhooks/{wo}/deliveries", "", with(all(404, 404), "store", 403, 403, "tech", 403, 403)},
+		{"replay delivery", "POST", "/api/v1/webhooks/{wo}/deliveries/dl_none/replay", "", with(all(404, 404), "store", 403, 403, "tech", 403, 403)},
 	}
 	// Every API route is in the matrix.
 	covered := map[string]bool{"GET /api/v1/openapi.json": true} // public by design
 	for _, tc := range cases {
 		p := strings.NewReplacer("{wo}", "{id}", "{site}x", "{site}", "n-{role}", "{asset}", "wic-1", "{asset}",
-			"/teleport", "/{action}", "/approve", "/{action}", "ph_none", "{photo}").Replace(tc.path)
+			"/teleport", "/{action}", "/approve", "/{action}", "ph_none", "{photo}", "dl_none", "{delivery}").Replace(tc.path)
 		covered[tc.method+" "+p] = true
 	}
 	for _, r := range f.srv.Routes() {

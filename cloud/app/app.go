@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/dispatch"
 	cloudhttp "github.com/frostline/frostline/cloud/http"
 	"github.com/frostline/frostline/cloud/intake"
 	"github.com/frostline/frostline/cloud/postgres"
@@ -37,6 +38,8 @@ type Store interface {
 	cloudhttp.Store
 	intake.Store
 	relay.Store
+	dispatch.Register
+	PutVendor(ctx context.Context, v *dispatch.Vendor, at time.Time) error
 	PruneClaims(ctx context.Context, before time.Time) (int64, error)
 	CountByStatus(ctx context.Context) (map[string]int, error)
 	Ping(ctx context.Context) error
@@ -47,14 +50,22 @@ type Store interface {
 func OpenStore(ctx context.Context, c DatabaseConfig) (Store, error) {
 	switch c.Driver {
 	case "postgres":
-		return postgres.Open(ctx, c.DSN)
+		db, err := postgres.Open(ctx, c.DSN)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return db, nil
 	case "sqlite", "":
 		if dir := filepath.Dir(c.Path); dir != "" {
 			if err := os.MkdirAll(dir, 0o750); err != nil {
 				return nil, fmt.Errorf("app: %w", err)
 			}
 		}
-		return sqlite.Open(ctx, c.Path)
+		db, err := sqlite.Open(ctx, c.Path)
+		if err != nil {
+			return nil, err
+		}
+		return db, nil
 	}
 	return nil, fmt.Errorf("app: unknown database driver %q", c.Driver)
 }
@@ -72,6 +83,7 @@ type App struct {
 	telemetry []*telemetry.Consumer
 	relay     *relay.Relay
 	sweeper   *intake.Sweeper
+	dispatch  *dispatch.Service
 	server    *http.Server
 	listener  net.Listener
 	// Registry holds the service's metrics; never the default registry.
@@ -85,9 +97,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 		return nil, err
 	}
 	a = &App{cfg: cfg, log: log, Registry: prometheus.NewRegistry()}
+	opened := a // the returns below set a to nil before this runs
 	defer func() {
 		if err != nil {
-			a.Close()
+			opened.Close()
 			a = nil
 		}
 	}()
@@ -104,7 +117,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	}
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&statusCollector{store: a.store})
+	if err := a.seedVendors(ctx); err != nil {
+		return nil, err
+	}
 	in := &workorder.Intake{Policy: cfg.Triage}
+	a.dispatch = &dispatch.Service{Register: a.store, Rules: cfg.Dispatch, Policy: &in.Policy, SLA: cfg.SLA,
+		Log: log.With("component", "dispatch")}
+	in.Dispatcher = a.dispatch
 	m := intake.NewMetrics(a.Registry)
 	if cfg.NATS.URL != "" {
 		opts := []nats.Option{nats.Name("frostline-cloud"), nats.MaxReconnects(-1)}
@@ -135,7 +154,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 		}
 	}
 	a.sweeper = &intake.Sweeper{Store: a.store, Intake: in, Every: cfg.SweepEvery, Log: log, M: m, Prune: a.store.PruneClaims}
-	api := cloudhttp.New(cloudhttp.Options{Store: a.store, Intake: in, Log: log, Registry: a.Registry})
+	api := cloudhttp.New(cloudhttp.Options{Store: a.store, Intake: in, Log: log, Registry: a.Registry, Dispatch: a.dispatch})
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
@@ -199,6 +218,39 @@ func (a *App) seed(ctx context.Context) error {
 			}
 			a.log.Info("site seeded", "site", site.ID, "assets", len(assets), "file", file)
 		}
+	}
+	return nil
+}
+
+// seedVendors loads the configured vendor files into the vendor register.
+// Every vendor is validated first; a bad file changes nothing.
+func (a *App) seedVendors(ctx context.Context) error {
+	var all []dispatch.Vendor
+	for _, pattern := range a.cfg.Vendors {
+		files, err := filepath.Glob(pattern)
+		if err != nil {
+			return fmt.Errorf("app: vendors %q: %w", pattern, err)
+		}
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return fmt.Errorf("app: %w", err)
+			}
+			vs, err := dispatch.ParseVendors(file, data)
+			if err != nil {
+				return fmt.Errorf("app: %w", err)
+			}
+			all = append(all, vs...)
+		}
+	}
+	now := time.Now().UTC()
+	for i := range all {
+		if err := a.store.PutVendor(ctx, &all[i], now); err != nil {
+			return err
+		}
+	}
+	if len(all) > 0 {
+		a.log.Info("vendors seeded", "vendors", len(all))
 	}
 	return nil
 }

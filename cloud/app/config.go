@@ -10,7 +10,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/frostline/frostline/cloud/dispatch"
 	"github.com/frostline/frostline/cloud/intake"
+	"github.com/frostline/frostline/cloud/sla"
 	"github.com/frostline/frostline/cloud/telemetry"
 	"github.com/frostline/frostline/cloud/workorder"
 )
@@ -31,8 +33,19 @@ type Config struct {
 	// incident and work-order events as annotations, to InfluxDB.
 	Telemetry *TelemetryConfig `yaml:"telemetry"`
 	// Triage is the work-order policy: hold-offs, recall window,
-	// escalation, priority/trade rules and vendors.
+	// escalation, priority/trade rules, verification windows and
+	// approval limits.
 	Triage workorder.Policy `yaml:"triage"`
+	// Vendors are vendor files (a YAML list of vendors, the JSON of
+	// /api/v1/vendors in YAML) seeded into the vendor register at start;
+	// globs allowed. A vendor in a file replaces the register's entry.
+	Vendors []string `yaml:"vendors"`
+	// Dispatch is the company's dispatch rules: required documents and
+	// ranking.
+	Dispatch dispatch.Rules `yaml:"dispatch"`
+	// SLA is the service-level policy: default targets, business hours,
+	// reminders, pauses on hold.
+	SLA sla.Policy `yaml:"sla"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 	// ShutdownTimeout bounds the graceful shutdown.
@@ -64,6 +77,8 @@ func DefaultConfig() Config {
 		Database:        DatabaseConfig{Driver: "sqlite", Path: "frostline.db"},
 		SweepEvery:      15 * time.Second,
 		Triage:          workorder.DefaultPolicy(),
+		Dispatch:        dispatch.DefaultRules(),
+		SLA:             sla.DefaultPolicy(),
 		LogLevel:        "info",
 		ShutdownTimeout: 20 * time.Second,
 	}
@@ -127,6 +142,15 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Triage.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("triage: %w", err))
+	}
+	if len(c.Triage.Vendors) > 0 {
+		bad("triage.vendors", "vendors are dispatched from the vendor register now: list vendor files under vendors: (or use /api/v1/vendors)")
+	}
+	if err := c.Dispatch.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("dispatch: %w", err))
+	}
+	if err := c.SLA.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("sla: %w", err))
 	}
 	return errors.Join(errs...)
 }

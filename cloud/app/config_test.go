@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/frostline/frostline/cloud/dispatch"
 )
 
 func TestSampleConfigs(t *testing.T) {
@@ -35,6 +37,9 @@ func TestConfigErrorsNameFields(t *testing.T) {
 		{"intake: {batch: -1}\n", "intake.batch"},
 		{"telemetry: {bucket: frostline/autogen, token: u:p}\n", "telemetry.url"},
 		{"telemetry: {url: http://influx:8086, token: u:p, bucket: b, batchsize: 3}\n", "field batchsize not found"},
+		{"triage: {vendors: [{vendor: coolco}]}\n", "triage.vendors"},
+		{"dispatch: {order: [price]}\n", "dispatch"},
+		{"sla: {defaults: {P9: {}}}\n", "sla"},
 	} {
 		_, err := ParseConfig([]byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -78,5 +83,25 @@ func TestTelemetryBlockOverDefaults(t *testing.T) {
 	}
 	if none, err := ParseConfig([]byte("listen: :8080\n")); err != nil || none.Telemetry != nil {
 		t.Errorf("without a block telemetry should be off: %+v %v", none.Telemetry, err)
+	}
+}
+
+func TestSampleVendorFiles(t *testing.T) {
+	files, _ := filepath.Glob("../../deploy/cloud/vendors/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no sample vendor files")
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs, err := dispatch.ParseVendors(f, data)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+		if len(vs) == 0 {
+			t.Errorf("%s: no vendors", f)
+		}
 	}
 }

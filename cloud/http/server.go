@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/dispatch"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
@@ -67,6 +68,9 @@ type Server struct {
 	routes  []string
 	latency *prometheus.HistogramVec
 	merges  prometheus.Counter
+	// dispatch is the dispatcher, told when the vendor register changes
+	// and asked for its ranking weights; nil without one.
+	dispatch *dispatch.Service
 }
 
 // Options configure a Server.
@@ -76,11 +80,12 @@ type Options struct {
 	Log      *slog.Logger
 	Registry prometheus.Registerer // nil: metrics not registered
 	Now      func() time.Time      // nil: time.Now
+	Dispatch *dispatch.Service     // nil: no dispatcher to tell of vendor changes
 }
 
 // New returns a server with every route registered.
 func New(o Options) *Server {
-	s := &Server{store: o.Store, intake: o.Intake, log: o.Log.With("component", "http"), now: o.Now, mux: http.NewServeMux()}
+	s := &Server{store: o.Store, intake: o.Intake, log: o.Log.With("component", "http"), now: o.Now, mux: http.NewServeMux(), dispatch: o.Dispatch}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -94,7 +99,9 @@ func New(o Options) *Server {
 		o.Registry.MustRegister(s.latency, s.merges)
 	}
 	s.routesAPI()
+	s.routesAnalytics()
 	s.routesWebhooks()
+	s.routesVendors()
 	s.routesPages()
 	return s
 }

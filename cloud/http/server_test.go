@@ -492,7 +492,7 @@ func TestLifecycleAndHistory(t *testing.T) {
 		}
 	}
 	got := strings.Join(actions, " ")
-	for _, want := range []string{"triage/system release/system dispatch/tok_", "check_in/tom hold/tom resume/tom complete/tom verify/anna close/tok_"} {
+	for _, want := range []string{"triage/system release/system dispatch/tok_", "check_in/tom hold/tom resume/tom complete/tom start_verifying/system verify/anna close/tok_"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("transitions %s lack %s", got, want)
 		}

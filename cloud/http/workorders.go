@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -387,6 +388,8 @@ type ActionRequest struct {
 	Lon         *float64 `json:"lon,omitempty"`
 	Override    string   `json:"override,omitempty"`
 	DuplicateOf string   `json:"duplicate_of,omitempty"`
+	// ETA is, on accept, when the technician expects to be on site.
+	ETA *time.Time `json:"eta,omitempty"`
 	// complete
 	Problem         string             `json:"problem,omitempty"`
 	Cause           string             `json:"cause,omitempty"`
@@ -434,12 +437,18 @@ func (s *Server) act(r *http.Request, c *caller, id string, action workorder.Act
 	if c.Role == cloud.RoleTechnician {
 		in.Technician = c.Name // a technician acts as themself
 	}
+	if c.Role == cloud.RoleVendor || c.Role == cloud.RoleTechnician {
+		in.Vendor = c.Vendor // and answers for their own company
+	}
+	in.ETA = q.ETA
 	if action == workorder.Complete {
 		in.Completion = &workorder.Completion{Problem: q.Problem, Cause: q.Cause, Remedy: q.Remedy, Parts: q.Parts,
 			Labour: q.Labour, Recommendations: q.Recommendations}
 	}
 	var out *workorder.WorkOrder
+	var refused error
 	err := s.store.Update(r.Context(), func(tx workorder.Tx) error {
+		refused = nil
 		wo, err := tx.WorkOrder(r.Context(), id)
 		if err != nil {
 			return err
@@ -450,22 +459,26 @@ func (s *Server) act(r *http.Request, c *caller, id string, action workorder.Act
 		if q.Version != 0 && q.Version != wo.Version {
 			return cloud.Errorf(cloud.ECONFLICT, "work order %d is at version %d, not %d; reload and try again", wo.Number, wo.Version, q.Version)
 		}
-		if action == workorder.Dispatch {
-			in.AcceptBy = s.intake.Policy.AcceptBy(wo.Priority, in.At)
-		}
 		if action == workorder.CheckIn {
 			site, err := s.store.Site(r.Context(), wo.Site)
 			if err == nil {
 				in.Site = site
 			}
 		}
-		ev, err := workorder.Act(wo, action, in)
+		ev, err := s.intake.Act(r.Context(), tx, wo, action, in)
+		var moved *workorder.MovedOn
+		if errors.As(err, &moved) {
+			refused, err = moved.Err, nil // the refusal moved the work order on: keep that
+		}
 		if err != nil {
 			return err
 		}
 		out = wo
 		return tx.Save(r.Context(), wo, ev)
 	})
+	if err == nil && refused != nil {
+		return nil, refused
+	}
 	return out, err
 }
 

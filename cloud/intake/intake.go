@@ -462,7 +462,9 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 				return err
 			}
 			var ev []workorder.Event
-			ev, res = s.Intake.Sweep(w, at)
+			if ev, res, err = s.Intake.Sweep(ctx, tx, w, at); err != nil {
+				return err
+			}
 			return tx.Save(ctx, w, ev)
 		})
 		if err != nil {

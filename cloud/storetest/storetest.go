@@ -401,7 +401,10 @@ func testDueAndRecall(t *testing.T, s Store) {
 	var w *workorder.WorkOrder
 	err = s.Update(ctx, func(tx workorder.Tx) error {
 		w, _ = tx.WorkOrder(ctx, due[0])
-		ev, _ := in.Sweep(w, T0.Add(31*time.Minute))
+		ev, _, err := in.Sweep(ctx, tx, w, T0.Add(31*time.Minute))
+		if err != nil {
+			return err
+		}
 		return tx.Save(ctx, w, ev)
 	})
 	if err != nil || w.Status != workorder.Dispatched || w.Vendor != "coolco" {

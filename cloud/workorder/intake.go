@@ -102,8 +102,30 @@ type Result struct {
 // Intake turns reports into work-order events under a Policy.
 type Intake struct {
 	Policy Policy
+	// Dispatcher, when set, decides who gets work and keeps the offer
+	// book (cloud/dispatch); without one Policy.Vendors name the provider.
+	Dispatcher Dispatcher
 	// NewID returns a fresh work-order id; cloud.NewID("wo_") by default.
 	NewID func() string
+}
+
+// Dispatcher sends work out and hears the answers. Every method runs in
+// the caller's transaction and returns the events it made (already
+// applied to w); an error aborts the transaction.
+type Dispatcher interface {
+	// Offer sends a READY work order to the best eligible vendor. No
+	// events means no vendor is eligible: it stays READY for a person.
+	Offer(ctx context.Context, tx Tx, w *WorkOrder, at time.Time, why string) ([]Event, error)
+	// Lapse withdraws a dispatch not accepted in time and offers the
+	// work order to the next vendor.
+	Lapse(ctx context.Context, tx Tx, w *WorkOrder, at time.Time) ([]Event, error)
+	// Answer applies a person's dispatch, accept, decline or check-in
+	// through the offer book, re-checking the vendor's compliance.
+	Answer(ctx context.Context, tx Tx, w *WorkOrder, action Action, in Input) ([]Event, error)
+	// Settle is told after a work order's status changed to WORK_COMPLETE,
+	// VERIFIED or REOPENED, to record the vendor's outcome and, when
+	// verified, to bill.
+	Settle(ctx context.Context, tx Tx, w *WorkOrder, at time.Time) ([]Event, error)
 }
 
 func (in *Intake) newID() string {
@@ -169,7 +191,9 @@ func (in *Intake) Receive(ctx context.Context, tx Tx, r Report) (Result, error) 
 		}
 	}
 	in.attach(w, r, &events, &res)
-	in.advance(w, r.At, &events, &res)
+	if err := in.advance(ctx, tx, w, r.At, &events, &res); err != nil {
+		return Result{}, err
+	}
 	if err := tx.Save(ctx, w, events); err != nil {
 		return Result{}, fmt.Errorf("intake: save work order %d: %w", w.Number, err)
 	}
@@ -325,7 +349,7 @@ func sinceEscalation(w *WorkOrder) time.Duration {
 // advance moves the work order on after new evidence: avoidance when all
 // cleared within hold-off, dispatch for work that must not wait, reopen
 // when the problem comes back during verification.
-func (in *Intake) advance(w *WorkOrder, at time.Time, events *[]Event, res *Result) {
+func (in *Intake) advance(ctx context.Context, tx Tx, w *WorkOrder, at time.Time, events *[]Event, res *Result) error {
 	sys := Input{Actor: string(System), Role: System, At: at}
 	switch {
 	case w.Status.PreDispatch() && w.AllCleared() && (w.HoldUntil == nil || !at.After(*w.HoldUntil)) && w.Source == Sensor:
@@ -337,16 +361,21 @@ func (in *Intake) advance(w *WorkOrder, at time.Time, events *[]Event, res *Resu
 	case w.Status == Triaged && w.Approval:
 		// waits for an FM's approval
 	case w.Status == Triaged && w.HoldUntil == nil:
-		in.dispatch(w, at, events, res, "no hold-off for "+w.Priority)
+		return in.dispatch(ctx, tx, w, at, events, res, "no hold-off for "+w.Priority)
 	case w.Status == Triaged && w.Reports > 0:
-		in.dispatch(w, at, events, res, "confirmed by a person's report")
+		return in.dispatch(ctx, tx, w, at, events, res, "confirmed by a person's report")
 	case w.Status == Triaged && w.HoldUntil != nil && w.Priority == "P1":
-		in.dispatch(w, at, events, res, "escalated to P1")
+		return in.dispatch(ctx, tx, w, at, events, res, "escalated to P1")
 	case (w.Status == WorkComplete || w.Status == Verifying) && lastIsNewTrouble(*events):
 		sys.Reason = "problem recurred during verification"
-		ev, _ := Act(w, Reopen, sys)
+		ev, err := Act(w, Reopen, sys)
+		if err != nil {
+			return nil
+		}
 		*events = append(*events, ev...)
+		return in.after(ctx, tx, w, Reopen, at, events)
 	}
+	return nil
 }
 
 func lastIsNewTrouble(events []Event) bool {
@@ -358,17 +387,27 @@ func lastIsNewTrouble(events []Event) bool {
 	return false
 }
 
-// dispatch releases a triaged work order and sends it to its provider:
-// the warranty provider if the asset is under warranty, else the first
-// vendor for the trade that has not declined it.
-func (in *Intake) dispatch(w *WorkOrder, at time.Time, events *[]Event, res *Result, why string) {
+// dispatch releases a triaged or reopened work order and sends it out:
+// through the Dispatcher when there is one, else to the warranty provider
+// if the asset is under warranty, else to the first vendor for the trade
+// that has not declined it.
+func (in *Intake) dispatch(ctx context.Context, tx Tx, w *WorkOrder, at time.Time, events *[]Event, res *Result, why string) error {
 	sys := Input{Actor: string(System), Role: System, At: at, Reason: why}
-	if w.Status == Triaged {
+	if w.Status == Triaged || w.Status == Reopened {
 		ev, err := Act(w, Release, sys)
 		if err != nil {
-			return
+			return nil
 		}
 		*events = append(*events, ev...)
+	}
+	if in.Dispatcher != nil {
+		ev, err := in.Dispatcher.Offer(ctx, tx, w, at, why)
+		if err != nil {
+			return fmt.Errorf("intake: dispatch work order %d: %w", w.Number, err)
+		}
+		*events = append(*events, ev...)
+		res.Dispatched = w.Status == Dispatched
+		return nil
 	}
 	sys.Vendor, sys.Reason = in.Policy.VendorFor(w.Site, w.Trade, w.Declined...), ""
 	if w.Warranty != "" && !slices.Contains(w.Declined, w.Warranty) {
@@ -376,23 +415,41 @@ func (in *Intake) dispatch(w *WorkOrder, at time.Time, events *[]Event, res *Res
 	}
 	sys.AcceptBy = in.Policy.AcceptBy(w.Priority, at)
 	if sys.Vendor == "" {
-		return // stays READY until an FM dispatches it
+		return nil // stays READY until an FM dispatches it
 	}
 	sys.Reason += "auto-dispatch to " + sys.Vendor
 	if ev, err := Act(w, Dispatch, sys); err == nil {
 		*events = append(*events, ev...)
 		res.Dispatched = true
 	}
+	return nil
+}
+
+// settle tells the Dispatcher about a finished, verified or reopened
+// work order.
+func (in *Intake) settle(ctx context.Context, tx Tx, w *WorkOrder, at time.Time, events *[]Event) error {
+	if in.Dispatcher == nil {
+		return nil
+	}
+	ev, err := in.Dispatcher.Settle(ctx, tx, w, at)
+	if err != nil {
+		return fmt.Errorf("intake: settle work order %d: %w", w.Number, err)
+	}
+	*events = append(*events, ev...)
+	return nil
 }
 
 // Timer is when the work order next needs the sweeper: the end of its
-// hold-off while TRIAGED, the lapse of its dispatch while DISPATCHED.
+// hold-off while TRIAGED, the lapse of its dispatch while DISPATCHED, the
+// end of its verification window while VERIFYING.
 func (w *WorkOrder) Timer() *time.Time {
 	switch w.Status {
 	case Triaged:
 		return w.HoldUntil
 	case Dispatched:
 		return w.AcceptBy
+	case Verifying:
+		return w.VerifyUntil
 	}
 	return nil
 }
@@ -400,38 +457,46 @@ func (w *WorkOrder) Timer() *time.Time {
 // Sweep moves on a work order whose timer has run out. At the end of a
 // hold-off it dispatches if the problem persists, or ends it AVOIDED if
 // it cleared; a dispatch not accepted in time lapses like a decline and
-// goes to the next vendor. Call it for each work order a store lists as
-// due.
-func (in *Intake) Sweep(w *WorkOrder, now time.Time) ([]Event, Result) {
+// goes to the next vendor; a verification window that passed with the
+// asset back in range verifies the fix. Call it for each work order a
+// store lists as due, in a transaction.
+func (in *Intake) Sweep(ctx context.Context, tx Tx, w *WorkOrder, now time.Time) ([]Event, Result, error) {
 	var events []Event
 	res := Result{Reason: Updated, WorkOrder: w}
 	if t := w.Timer(); t == nil || now.Before(*t) {
-		return nil, res
+		return nil, res, nil
 	}
-	if w.Status == Dispatched {
-		ev, err := Act(w, Decline, Input{Actor: string(System), Role: System, At: now,
+	var err error
+	switch {
+	case w.Status == Dispatched && in.Dispatcher != nil:
+		events, err = in.Dispatcher.Lapse(ctx, tx, w, now)
+		res.Dispatched = w.Status == Dispatched
+	case w.Status == Dispatched:
+		ev, aerr := Act(w, Decline, Input{Actor: string(System), Role: System, At: now,
 			Reason: fmt.Sprintf("%s did not accept in time", w.Vendor)})
-		if err != nil {
-			return nil, res
+		if aerr != nil {
+			return nil, res, nil
 		}
 		events = append(events, ev...)
-		in.dispatch(w, now, &events, &res, "dispatch lapsed")
-		res.Events = events
-		return events, res
-	}
-	if w.AllCleared() {
-		ev, err := Act(w, Avoid, Input{Actor: string(System), Role: System, At: now, Reason: "all incidents cleared within hold-off"})
-		if err == nil {
+		err = in.dispatch(ctx, tx, w, now, &events, &res, "dispatch lapsed")
+	case w.Status == Verifying:
+		err = in.verifyBySensor(ctx, tx, w, now, &events)
+	case w.AllCleared():
+		ev, aerr := Act(w, Avoid, Input{Actor: string(System), Role: System, At: now, Reason: "all incidents cleared within hold-off"})
+		if aerr == nil {
 			events = append(events, ev...)
 			res.Avoided = true
 		}
-	} else if w.Approval {
-		return nil, res
-	} else {
-		in.dispatch(w, now, &events, &res, "hold-off over, problem persists")
+	case w.Approval:
+		return nil, res, nil
+	default:
+		err = in.dispatch(ctx, tx, w, now, &events, &res, "hold-off over, problem persists")
+	}
+	if err != nil {
+		return nil, res, err
 	}
 	res.Events = events
-	return events, res
+	return events, res, nil
 }
 
 func actor(r Report) string {

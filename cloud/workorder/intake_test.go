@@ -272,7 +272,10 @@ func run(t *testing.T, in *Intake, tx *memTx, s step) string {
 		var out []string
 		for _, w := range slices.Clone(tx.wos) {
 			w = tx.copy(w)
-			ev, res := in.Sweep(w, *s.Sweep)
+			ev, res, err := in.Sweep(ctx, tx, w, *s.Sweep)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if len(ev) == 0 {
 				continue
 			}

@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/rules"
 )
 
@@ -55,6 +56,12 @@ type Policy struct {
 	// all ("*"); the first match wins. An asset under warranty goes to its
 	// warranty provider instead.
 	Vendors []VendorRule `yaml:"vendors"`
+	// VerifyWindow is, per asset class ("*" for the rest), how long a
+	// sensor work order's asset must stay in range after the work is
+	// complete before the fix counts as verified. Zero: people verify.
+	VerifyWindow map[string]Duration `yaml:"verify_window"`
+	// ApprovalLimits is the largest NTE each role may approve, in USD.
+	ApprovalLimits map[cloud.Role]float64 `yaml:"approval_limits"`
 	// Panel is the Grafana panel URL for an asset; {site}, {asset},
 	// {from} and {to} (Unix ms) are filled in.
 	Panel string `yaml:"panel_url"`
@@ -103,7 +110,23 @@ func DefaultPolicy() Policy {
 		EscalateAfter: map[string]Duration{
 			"P2": Duration(time.Hour), "P3": Duration(2 * time.Hour), "P4": Duration(4 * time.Hour),
 		},
+		// A case or reach-in recovers and proves itself within two hours;
+		// a freezer pulls down more slowly, and a rack or rooftop unit
+		// should see a load cycle.
+		VerifyWindow: map[string]Duration{
+			"*": Duration(2 * time.Hour), "walk_in_freezer": Duration(3 * time.Hour),
+			"compressor_rack": Duration(4 * time.Hour), "rooftop_unit": Duration(4 * time.Hour),
+		},
+		ApprovalLimits: map[cloud.Role]float64{cloud.RoleFM: 2500, cloud.RoleAdmin: 1e9},
 	}
+}
+
+// VerifyWindowFor returns the verification window for an asset class.
+func (p *Policy) VerifyWindowFor(class string) time.Duration {
+	if d, ok := p.VerifyWindow[class]; ok {
+		return time.Duration(d)
+	}
+	return time.Duration(p.VerifyWindow["*"])
 }
 
 // ParsePolicy decodes a policy strictly (unknown fields are errors) over
@@ -140,6 +163,24 @@ func (p *Policy) Validate() error {
 	}
 	if p.RecallWindow < 0 {
 		bad("recall_window", "must not be negative")
+	}
+	for k, v := range p.VerifyWindow {
+		if k != "*" && !slices.Contains(rules.AssetClasses, k) {
+			bad("verify_window."+k, "unknown asset class (want one of %s, or *)", strings.Join(rules.AssetClasses, ", "))
+		}
+		if v < 0 {
+			bad("verify_window."+k, "must not be negative")
+		}
+	}
+	for role, v := range p.ApprovalLimits {
+		switch role {
+		case cloud.RoleAdmin, cloud.RoleFM, cloud.RoleStore:
+		default:
+			bad("approval_limits."+string(role), "only admin, fm and store roles approve spending")
+		}
+		if v < 0 {
+			bad("approval_limits."+string(role), "must not be negative")
+		}
 	}
 	for i, r := range p.Rules {
 		f := fmt.Sprintf("rules[%d]", i)

@@ -20,7 +20,6 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/app"
-	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/agent"
 	"github.com/frostline/frostline/edge/sim"
 	"github.com/frostline/frostline/rules"
@@ -137,13 +136,16 @@ func newDemo(f *demoFlags, out io.Writer) (d *demo, err error) {
 	cfg.Sites = d.files
 	cfg.AdminToken = d.token
 	cfg.SweepEvery = 5 * time.Second
-	// The demo's service providers, by trade. (Compliance-checked ranking
-	// of a vendor pool replaces this list when dispatch lands.)
-	cfg.Triage.Vendors = []workorder.VendorRule{
-		{Site: "*", Trade: "refrigeration", Vendor: "polar-refrigeration"},
-		{Site: "*", Trade: "hvac", Vendor: "airflow-hvac"},
-		{Site: "*", Trade: "controls", Vendor: "netfix-controls"},
-		{Site: "*", Trade: "general", Vendor: "store-maintenance"},
+	// The demo's vendor register (demodata/vendors.yaml): one vendor per
+	// trade, and a refrigeration contractor ranked first whose insurance
+	// has expired, which dispatch passes over.
+	vendors, err := demodata.ReadFile("demodata/vendors.yaml")
+	if err != nil {
+		return nil, err
+	}
+	cfg.Vendors = []string{filepath.Join(f.data, "vendors.yaml")}
+	if err := os.WriteFile(cfg.Vendors[0], vendors, 0o640); err != nil {
+		return nil, err
 	}
 	cfg.ShutdownTimeout = 5 * time.Second
 	if d.cloud, err = app.New(context.Background(), cfg, d.log.With("component", "cloud")); err != nil {

@@ -1,0 +1,257 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/dispatch"
+	"github.com/frostline/frostline/cloud/workorder"
+)
+
+// The vendor register, offer books and vendor outcomes (cloud/dispatch).
+
+// PutVendor creates or replaces a vendor and moves the register's
+// revision on, in one transaction.
+func (db *DB) PutVendor(ctx context.Context, v *dispatch.Vendor, at time.Time) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return db.registerTx(ctx, "put vendor", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO vendors (id, name, data, updated_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, data = excluded.data, updated_at = excluded.updated_at`,
+			v.ID, v.Name, string(data), micros(at))
+		return err
+	})
+}
+
+// DeleteVendor removes a vendor, or answers ENOTFOUND.
+func (db *DB) DeleteVendor(ctx context.Context, id string) error {
+	return db.registerTx(ctx, "delete vendor", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM vendors WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return cloud.Errorf(cloud.ENOTFOUND, "vendor %s not found", id)
+		}
+		return nil
+	})
+}
+
+func (db *DB) registerTx(ctx context.Context, what string, fn func(*sql.Tx) error) error {
+	tx, err := db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %s: %w", db.Dialect.Name, what, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	if err := fn(tx); err != nil {
+		var ce *cloud.Error
+		if errors.As(err, &ce) {
+			return err
+		}
+		return fmt.Errorf("%s: %s: %w", db.Dialect.Name, what, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'vendors'`); err != nil {
+		return fmt.Errorf("%s: %s: %w", db.Dialect.Name, what, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s: %s: %w", db.Dialect.Name, what, err)
+	}
+	return nil
+}
+
+// Vendor returns a vendor, or ENOTFOUND.
+func (db *DB) Vendor(ctx context.Context, id string) (*dispatch.Vendor, error) {
+	var data []byte
+	err := db.Reader.QueryRowContext(ctx, `SELECT data FROM vendors WHERE id = $1`, id).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, cloud.Errorf(cloud.ENOTFOUND, "vendor %s not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("%s: vendor: %w", db.Dialect.Name, err)
+	}
+	var v dispatch.Vendor
+	return &v, json.Unmarshal(data, &v)
+}
+
+// Vendors lists every vendor by id.
+func (db *DB) Vendors(ctx context.Context) ([]dispatch.Vendor, error) {
+	rows, err := db.Reader.QueryContext(ctx, `SELECT data FROM vendors ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("%s: vendors: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	out := []dispatch.Vendor{}
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		var v dispatch.Vendor
+		if err := json.Unmarshal(data, &v); err != nil {
+			return nil, fmt.Errorf("%s: vendors: %w", db.Dialect.Name, err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// VendorsRevision implements dispatch.Register.
+func (db *DB) VendorsRevision(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.Reader.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'vendors'`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("%s: vendors revision: %w", db.Dialect.Name, err)
+	}
+	return n, nil
+}
+
+// OpenByVendor implements dispatch.Register: open work orders a vendor
+// holds (offered or accepted, not yet complete).
+func (db *DB) OpenByVendor(ctx context.Context) (map[string]int, error) {
+	rows, err := db.Reader.QueryContext(ctx, `SELECT vendor, count(*) FROM workorders
+		WHERE vendor <> '' AND status IN ('dispatched', 'accepted', 'in_progress', 'on_hold') GROUP BY vendor`)
+	if err != nil {
+		return nil, fmt.Errorf("%s: open by vendor: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var v string
+		var n int
+		if err := rows.Scan(&v, &n); err != nil {
+			return nil, err
+		}
+		out[v] = n
+	}
+	return out, rows.Err()
+}
+
+// VendorOutcomes implements dispatch.Register.
+func (db *DB) VendorOutcomes(ctx context.Context, since time.Time) ([]dispatch.Outcome, error) {
+	return scanOutcomes(db.Reader.QueryContext(ctx, `SELECT data FROM vendor_outcomes WHERE offered_at >= $1 ORDER BY vendor, offered_at`, micros(since)))
+}
+
+// OutcomesOf returns a vendor's outcomes since a time.
+func (db *DB) OutcomesOf(ctx context.Context, vendor string, since time.Time) ([]dispatch.Outcome, error) {
+	return scanOutcomes(db.Reader.QueryContext(ctx, `SELECT data FROM vendor_outcomes WHERE vendor = $1 AND offered_at >= $2 ORDER BY offered_at`, vendor, micros(since)))
+}
+
+func scanOutcomes(rows *sql.Rows, err error) ([]dispatch.Outcome, error) {
+	if err != nil {
+		return nil, fmt.Errorf("outcomes: %w", err)
+	}
+	defer rows.Close()
+	out := []dispatch.Outcome{}
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		var o dispatch.Outcome
+		if err := json.Unmarshal(data, &o); err != nil {
+			return nil, fmt.Errorf("outcomes: %w", err)
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// DispatchBook returns a work order's offer book, or nil.
+func (db *DB) DispatchBook(ctx context.Context, wo string) (*dispatch.Book, error) {
+	return book(db.Reader.QueryRowContext(ctx, `SELECT data FROM dispatch_books WHERE wo = $1`, wo))
+}
+
+func book(row *sql.Row) (*dispatch.Book, error) {
+	var data []byte
+	if err := row.Scan(&data); errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("dispatch book: %w", err)
+	}
+	var b dispatch.Book
+	if err := json.Unmarshal(data, &b); err != nil {
+		return nil, fmt.Errorf("dispatch book: %w", err)
+	}
+	return &b, nil
+}
+
+// Site implements dispatch.Tx.
+func (t *Tx) Site(ctx context.Context, id string) (*cloud.Site, error) {
+	var data []byte
+	err := t.tx.QueryRowContext(ctx, `SELECT data FROM sites WHERE id = $1`, id).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, cloud.Errorf(cloud.ENOTFOUND, "site %s not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("site: %w", err)
+	}
+	var s cloud.Site
+	return &s, json.Unmarshal(data, &s)
+}
+
+// Events implements dispatch.Tx: a work order's saved events.
+func (t *Tx) Events(ctx context.Context, wo string) ([]workorder.Event, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT data FROM wo_events WHERE wo = $1 ORDER BY version`, wo)
+	if err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	defer rows.Close()
+	var out []workorder.Event
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		var e workorder.Event
+		if err := json.Unmarshal(data, &e); err != nil {
+			return nil, fmt.Errorf("events: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Book implements dispatch.Tx.
+func (t *Tx) Book(ctx context.Context, wo string) (*dispatch.Book, error) {
+	return book(t.tx.QueryRowContext(ctx, `SELECT data FROM dispatch_books WHERE wo = $1`, wo))
+}
+
+// PutBook implements dispatch.Tx.
+func (t *Tx) PutBook(ctx context.Context, b *dispatch.Book, at time.Time) error {
+	data, err := json.Marshal(b)
+	if err != nil {
+		return err
+	}
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO dispatch_books (wo, data, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (wo) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`, b.WorkOrder, string(data), micros(at))
+	if err != nil {
+		return fmt.Errorf("put dispatch book: %w", err)
+	}
+	return nil
+}
+
+// Outcomes implements dispatch.Tx: a work order's outcome records.
+func (t *Tx) Outcomes(ctx context.Context, wo string) ([]dispatch.Outcome, error) {
+	return scanOutcomes(t.tx.QueryContext(ctx, `SELECT data FROM vendor_outcomes WHERE wo = $1 ORDER BY offered_at`, wo))
+}
+
+// PutOutcomes implements dispatch.Tx.
+func (t *Tx) PutOutcomes(ctx context.Context, outs []dispatch.Outcome) error {
+	for _, o := range outs {
+		data, err := json.Marshal(o)
+		if err != nil {
+			return err
+		}
+		_, err = t.tx.ExecContext(ctx, `INSERT INTO vendor_outcomes (wo, vendor, offered_at, trade, data) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (wo, vendor, offered_at) DO UPDATE SET data = excluded.data`, o.WorkOrder, o.Vendor, micros(o.Offered), o.Trade, string(data))
+		if err != nil {
+			return fmt.Errorf("put outcome: %w", err)
+		}
+	}
+	return nil
+}

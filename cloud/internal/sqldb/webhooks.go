@@ -332,12 +332,15 @@ func (db *DB) ReplayDelivery(ctx context.Context, webhook, id string, now time.T
 // whose lease was just taken is re-checked after the lock and dropped).
 // SQLite has one writer, which serialises claims by itself.
 func (db *DB) ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]notify.Claim, error) {
-	rows, err := db.Writer.QueryContext(ctx, `UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2
-		WHERE id IN (SELECT id FROM webhook_deliveries
+	// The candidates are a MATERIALIZED CTE: as a plain IN (subquery)
+	// PostgreSQL may run the locking subquery more than once and lease
+	// more than limit rows.
+	rows, err := db.Writer.QueryContext(ctx, `WITH c AS MATERIALIZED (SELECT id FROM webhook_deliveries
 			WHERE state = 'pending' AND next_at <= $3 AND lease_until <= $3
 			AND webhook IN (SELECT id FROM webhooks WHERE active = 1)
 			ORDER BY next_at LIMIT $4`+db.Dialect.SkipLocked+`)
-		AND state = 'pending' AND lease_until <= $3
+		UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2
+		WHERE id IN (SELECT id FROM c) AND state = 'pending' AND lease_until <= $3
 		RETURNING id, webhook, event, type, body, attempts, next_at, last_error`, owner, micros(now.Add(lease)), micros(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: claim deliveries: %w", db.Dialect.Name, err)

@@ -270,10 +270,17 @@ func TestClaimLease(t *testing.T) {
 		}
 		receive(t, db, intake(), incident("i1", "s1"))
 		now := time.Now()
-		a, err := db.ClaimDeliveries(ctx, "A", now, time.Minute, 100)
-		if err != nil || len(a) == 0 {
-			t.Fatalf("claim: %v %v", a, err)
+		// A limit is a limit (a plain IN (subquery) on PostgreSQL leased
+		// more than asked).
+		a, err := db.ClaimDeliveries(ctx, "A", now, time.Minute, 1)
+		if err != nil || len(a) != 1 {
+			t.Fatalf("claim one: %d %v", len(a), err)
 		}
+		rest, err := db.ClaimDeliveries(ctx, "A", now, time.Minute, 100)
+		if err != nil || len(rest) == 0 {
+			t.Fatalf("claim: %v %v", rest, err)
+		}
+		a = append(a, rest...)
 		if a[0].Subscription.URL != "https://hooks.example.com/h1" || len(a[0].Subscription.Secrets) != 1 || len(a[0].Delivery.Body) == 0 {
 			t.Errorf("claim %+v", a[0])
 		}

@@ -1,0 +1,324 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/purchasing"
+)
+
+// PutPart creates or replaces a catalogue entry.
+func (db *DB) PutPart(ctx context.Context, p *purchasing.Part) error {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	if _, err := db.Writer.ExecContext(ctx, `INSERT INTO parts (number, data) VALUES ($1, $2)
+		ON CONFLICT (number) DO UPDATE SET data = excluded.data`, p.Number, string(data)); err != nil {
+		return fmt.Errorf("%s: put part: %w", db.Dialect.Name, err)
+	}
+	return nil
+}
+
+// Part returns a catalogue entry, or ENOTFOUND.
+func (db *DB) Part(ctx context.Context, number string) (*purchasing.Part, error) {
+	ps, err := parts(ctx, db.Reader, []string{number})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", db.Dialect.Name, err)
+	}
+	if p := ps[number]; p != nil {
+		return p, nil
+	}
+	return nil, cloud.Errorf(cloud.ENOTFOUND, "part %s not found", number)
+}
+
+// Parts lists the catalogue by part number.
+func (db *DB) Parts(ctx context.Context) ([]*purchasing.Part, error) {
+	rows, err := db.Reader.QueryContext(ctx, `SELECT data FROM parts ORDER BY number`)
+	if err != nil {
+		return nil, fmt.Errorf("%s: parts: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	out := []*purchasing.Part{}
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		p := &purchasing.Part{}
+		if err := json.Unmarshal(data, p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// DeletePart removes a catalogue entry; purchase orders keep their lines.
+func (db *DB) DeletePart(ctx context.Context, number string) error {
+	res, err := db.Writer.ExecContext(ctx, `DELETE FROM parts WHERE number = $1`, number)
+	if err != nil {
+		return fmt.Errorf("%s: delete part: %w", db.Dialect.Name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return cloud.Errorf(cloud.ENOTFOUND, "part %s not found", number)
+	}
+	return nil
+}
+
+// SetStock records how many of a part a site has on hand.
+func (db *DB) SetStock(ctx context.Context, site, part string, quantity float64) error {
+	if _, err := db.Writer.ExecContext(ctx, `INSERT INTO part_stock (site, part, quantity) VALUES ($1, $2, $3)
+		ON CONFLICT (site, part) DO UPDATE SET quantity = excluded.quantity`, site, part, quantity); err != nil {
+		return fmt.Errorf("%s: set stock: %w", db.Dialect.Name, err)
+	}
+	return nil
+}
+
+// StockAt returns a site's parts on hand.
+func (db *DB) StockAt(ctx context.Context, site string) (map[string]float64, error) {
+	return stock(ctx, db.Reader, site)
+}
+
+func parts(ctx context.Context, q querier, numbers []string) (map[string]*purchasing.Part, error) {
+	out := map[string]*purchasing.Part{}
+	if len(numbers) == 0 {
+		return out, nil
+	}
+	ph := make([]string, len(numbers))
+	args := make([]any, len(numbers))
+	for i, n := range numbers {
+		ph[i], args[i] = "$"+strconv.Itoa(i+1), n
+	}
+	rows, err := q.QueryContext(ctx, `SELECT data FROM parts WHERE number IN (`+strings.Join(ph, ", ")+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("parts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		p := &purchasing.Part{}
+		if err := json.Unmarshal(data, p); err != nil {
+			return nil, err
+		}
+		out[p.Number] = p
+	}
+	return out, rows.Err()
+}
+
+func stock(ctx context.Context, q querier, site string) (map[string]float64, error) {
+	rows, err := q.QueryContext(ctx, `SELECT part, quantity FROM part_stock WHERE site = $1`, site)
+	if err != nil {
+		return nil, fmt.Errorf("stock: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]float64{}
+	for rows.Next() {
+		var p string
+		var n float64
+		if err := rows.Scan(&p, &n); err != nil {
+			return nil, err
+		}
+		out[p] = n
+	}
+	return out, rows.Err()
+}
+
+// Parts implements purchasing.Tx.
+func (t *Tx) Parts(ctx context.Context, numbers []string) (map[string]*purchasing.Part, error) {
+	return parts(ctx, t.tx, numbers)
+}
+
+// Stock implements purchasing.Tx.
+func (t *Tx) Stock(ctx context.Context, site string) (map[string]float64, error) {
+	return stock(ctx, t.tx, site)
+}
+
+// TakeStock implements purchasing.Tx: it refuses to go below zero, which a
+// concurrent taker may have caused since Stock was read (the transaction
+// is then run again).
+func (t *Tx) TakeStock(ctx context.Context, site, part string, quantity float64) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE part_stock SET quantity = quantity - $3 WHERE site = $1 AND part = $2 AND quantity >= $3`,
+		site, part, quantity)
+	if err != nil {
+		return fmt.Errorf("take stock: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return &staleError{id: "stock " + site + "/" + part}
+	}
+	return nil
+}
+
+// PutPurchaseOrder implements purchasing.Tx: it inserts a new purchase
+// order (seen 0) or updates one at the version the caller read, and puts
+// its notice in the outbox in the same transaction.
+func (t *Tx) PutPurchaseOrder(ctx context.Context, po *purchasing.PurchaseOrder, seen int) error {
+	data, err := json.Marshal(po)
+	if err != nil {
+		return err
+	}
+	args := []any{po.ID, po.WorkOrder, po.Site, po.Vendor, po.Supplier, string(po.Status), micros(po.CreatedAt),
+		micros(po.UpdatedAt), po.Version, string(data)}
+	if seen == 0 {
+		_, err = t.tx.ExecContext(ctx, `INSERT INTO purchase_orders (id, wo, site, vendor, supplier, status, created_at, updated_at, version, data)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, args...)
+		if err != nil {
+			return fmt.Errorf("insert purchase order: %w", err)
+		}
+	} else {
+		res, err := t.tx.ExecContext(ctx, `UPDATE purchase_orders SET wo = $2, site = $3, vendor = $4, supplier = $5, status = $6,
+			created_at = $7, updated_at = $8, version = $9, data = $10 WHERE id = $1 AND version = $11`, append(args, seen)...)
+		if err != nil {
+			return fmt.Errorf("update purchase order: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return &staleError{id: po.ID}
+		}
+	}
+	notice, err := json.Marshal(purchasing.Notice{Schema: purchasing.NoticeSchema, PurchaseOrder: *po})
+	if err != nil {
+		return err
+	}
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO outbox (subject, msg_id, data, at) VALUES ($1, $2, $3, $4)`,
+		purchasing.NoticeSubject(po.Site), fmt.Sprintf("%s-%d", po.ID, po.Version), string(notice), micros(po.UpdatedAt)); err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	return nil
+}
+
+// PurchaseOrder implements purchasing.Tx.
+func (t *Tx) PurchaseOrder(ctx context.Context, id string) (*purchasing.PurchaseOrder, error) {
+	return onePO(t.tx.QueryRowContext(ctx, `SELECT data FROM purchase_orders WHERE id = $1`, id))
+}
+
+// PurchaseOrdersFor implements purchasing.Tx.
+func (t *Tx) PurchaseOrdersFor(ctx context.Context, wo string) ([]*purchasing.PurchaseOrder, error) {
+	return listPOs(ctx, t.tx, `SELECT data FROM purchase_orders WHERE wo = $1 ORDER BY created_at, id`, wo)
+}
+
+var _ purchasing.Tx = (*Tx)(nil)
+
+func onePO(row *sql.Row) (*purchasing.PurchaseOrder, error) {
+	var data []byte
+	if err := row.Scan(&data); errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	po := &purchasing.PurchaseOrder{}
+	return po, json.Unmarshal(data, po)
+}
+
+func listPOs(ctx context.Context, q querier, query string, args ...any) ([]*purchasing.PurchaseOrder, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("purchase orders: %w", err)
+	}
+	defer rows.Close()
+	out := []*purchasing.PurchaseOrder{}
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		po := &purchasing.PurchaseOrder{}
+		if err := json.Unmarshal(data, po); err != nil {
+			return nil, err
+		}
+		out = append(out, po)
+	}
+	return out, rows.Err()
+}
+
+// PurchaseOrder returns a purchase order, or ENOTFOUND.
+func (db *DB) PurchaseOrder(ctx context.Context, id string) (*purchasing.PurchaseOrder, error) {
+	po, err := onePO(db.Reader.QueryRowContext(ctx, `SELECT data FROM purchase_orders WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("%s: purchase order: %w", db.Dialect.Name, err)
+	}
+	if po == nil {
+		return nil, cloud.Errorf(cloud.ENOTFOUND, "purchase order %s not found", id)
+	}
+	return po, nil
+}
+
+// PurchaseOrders lists purchase orders created in [f.From, f.To), oldest
+// first, within the scope.
+func (db *DB) PurchaseOrders(ctx context.Context, f purchasing.Filter) ([]*purchasing.PurchaseOrder, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	if f.Site != "" {
+		where = append(where, "site = "+arg(f.Site))
+	}
+	if f.WorkOrder != "" {
+		where = append(where, "wo = "+arg(f.WorkOrder))
+	}
+	if f.Status != "" {
+		where = append(where, "status = "+arg(string(f.Status)))
+	}
+	if !f.From.IsZero() {
+		where = append(where, "created_at >= "+arg(micros(f.From)))
+	}
+	if !f.To.IsZero() {
+		where = append(where, "created_at < "+arg(micros(f.To)))
+	}
+	if c, ok := scopeWhere(f.Scope, arg, "vendor"); !ok {
+		return []*purchasing.PurchaseOrder{}, nil
+	} else if c != "" {
+		where = append(where, c)
+	}
+	q := `SELECT data FROM purchase_orders`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 10000 {
+		limit = 10000
+	}
+	out, err := listPOs(ctx, db.Reader, q+" ORDER BY created_at, id LIMIT "+strconv.Itoa(limit), args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", db.Dialect.Name, err)
+	}
+	return out, nil
+}
+
+// scopeWhere is the condition that keeps rows inside a caller's scope:
+// its sites, or its vendor's rows (in vendorCol). ok false: the scope sees
+// nothing.
+func scopeWhere(s cloud.Scope, arg func(any) string, vendorCol string) (string, bool) {
+	if s.All {
+		return "", true
+	}
+	var conds []string
+	if s.Sites != nil {
+		if len(s.Sites) == 0 {
+			return "", false
+		}
+		ph := make([]string, len(s.Sites))
+		for i, site := range s.Sites {
+			ph[i] = arg(site)
+		}
+		conds = append(conds, "site IN ("+strings.Join(ph, ", ")+")")
+	}
+	if s.Vendor != "" {
+		conds = append(conds, vendorCol+" = "+arg(s.Vendor))
+	}
+	if len(conds) == 0 {
+		return "", false
+	}
+	return strings.Join(conds, " AND "), true
+}

@@ -104,7 +104,7 @@ type PurchaseOrder struct {
 	ID        string `json:"id"`
 	WorkOrder string `json:"work_order,omitempty"`
 	// WorkOrderNumber is the work order's number, for people.
-	WorkOrderNumber int64 `json:"work_order_number,omitempty"`
+	WorkOrderNumber int64  `json:"work_order_number,omitempty"`
 	Site            string `json:"site"`
 	// Vendor is the service provider on the work order, who is told when
 	// the parts arrive; vendors see their work orders' purchase orders.

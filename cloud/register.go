@@ -14,6 +14,9 @@ type Site struct {
 	Region   string          `json:"region,omitempty"`
 	Timezone string          `json:"timezone,omitempty"`
 	Location *rules.Location `json:"location,omitempty"`
+	// GeofenceM is how far from Location, in metres, a technician may
+	// check in without giving a reason; 0 is the default (300 m).
+	GeofenceM float64 `json:"geofence_m,omitempty"`
 }
 
 // Warranty is who repairs an asset for free, and until when.
@@ -85,6 +88,9 @@ func (s *Site) Validate() error {
 	}
 	if l := s.Location; l != nil && (l.Lat < -90 || l.Lat > 90 || l.Lon < -180 || l.Lon > 180) {
 		return FieldError("location", "lat must be in [-90, 90] and lon in [-180, 180]")
+	}
+	if s.GeofenceM < 0 || s.GeofenceM > 50000 {
+		return FieldError("geofence_m", "want 0 (the default, 300 m) to 50000 metres")
 	}
 	return nil
 }

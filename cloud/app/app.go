@@ -25,8 +25,10 @@ import (
 	"github.com/frostline/frostline/cloud/dispatch"
 	cloudhttp "github.com/frostline/frostline/cloud/http"
 	"github.com/frostline/frostline/cloud/intake"
+	"github.com/frostline/frostline/cloud/notify"
 	"github.com/frostline/frostline/cloud/postgres"
 	"github.com/frostline/frostline/cloud/relay"
+	"github.com/frostline/frostline/cloud/sla"
 	"github.com/frostline/frostline/cloud/sqlite"
 	"github.com/frostline/frostline/cloud/telemetry"
 	"github.com/frostline/frostline/cloud/workorder"
@@ -38,8 +40,10 @@ type Store interface {
 	cloudhttp.Store
 	intake.Store
 	relay.Store
+	notify.Store
 	dispatch.Register
 	PutVendor(ctx context.Context, v *dispatch.Vendor, at time.Time) error
+	Assigned(ctx context.Context) ([]sla.Ref, error)
 	PruneClaims(ctx context.Context, before time.Time) (int64, error)
 	CountByStatus(ctx context.Context) (map[string]int, error)
 	Ping(ctx context.Context) error
@@ -82,8 +86,10 @@ type App struct {
 	influx    *telemetry.Writer
 	telemetry []*telemetry.Consumer
 	relay     *relay.Relay
+	webhooks  *notify.Worker // delivers work-order events to registered webhooks
 	sweeper   *intake.Sweeper
 	dispatch  *dispatch.Service
+	sla       *sla.Sweeper
 	server    *http.Server
 	listener  net.Listener
 	// Registry holds the service's metrics; never the default registry.
@@ -124,6 +130,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	a.dispatch = &dispatch.Service{Register: a.store, Rules: cfg.Dispatch, Policy: &in.Policy, SLA: cfg.SLA,
 		Log: log.With("component", "dispatch")}
 	in.Dispatcher = a.dispatch
+	a.sla = &sla.Sweeper{Store: a.store, Policy: cfg.SLA, Commitment: a.dispatch.Commitment, Location: a.siteLocation,
+		Every: cfg.SweepEvery, Log: log, M: sla.NewSweepMetrics(a.Registry)}
 	m := intake.NewMetrics(a.Registry)
 	if cfg.NATS.URL != "" {
 		opts := []nats.Option{nats.Name("frostline-cloud"), nats.MaxReconnects(-1)}
@@ -154,6 +162,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 		}
 	}
 	a.sweeper = &intake.Sweeper{Store: a.store, Intake: in, Every: cfg.SweepEvery, Log: log, M: m, Prune: a.store.PruneClaims}
+	a.webhooks = notify.NewWorker(a.store, &notify.Deliverer{Client: notify.NewClient(cfg.Webhooks.AllowPrivateTargets),
+		UserAgent: "Frostline-Webhooks/1"}, cfg.Webhooks, log, a.Registry)
 	api := cloudhttp.New(cloudhttp.Options{Store: a.store, Intake: in, Log: log, Registry: a.Registry, Dispatch: a.dispatch})
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}))
@@ -220,6 +230,16 @@ func (a *App) seed(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// siteLocation is a site's time zone, UTC when unknown.
+func (a *App) siteLocation(ctx context.Context, site string) *time.Location {
+	if s, err := a.store.Site(ctx, site); err == nil && s.Timezone != "" {
+		if loc, err := time.LoadLocation(s.Timezone); err == nil {
+			return loc
+		}
+	}
+	return time.UTC
 }
 
 // seedVendors loads the configured vendor files into the vendor register.
@@ -295,6 +315,8 @@ func (a *App) Run(ctx context.Context) error {
 		g.Go(func() error { return c.Run(ctx) })
 	}
 	g.Go(func() error { return a.sweeper.Run(ctx) })
+	g.Go(func() error { return a.webhooks.Run(ctx) })
+	g.Go(func() error { return a.sla.Run(ctx) })
 	err := g.Wait()
 	a.log.Info("stopped", "err", err)
 	return err

@@ -606,3 +606,13 @@ func (s *Service) slaResults(ctx context.Context, t Tx, w *workorder.WorkOrder) 
 	}
 	return out, nil
 }
+
+// Commitment returns what a vendor committed to per priority, for the SLA
+// clocks; a vendor not on file committed to nothing.
+func (s *Service) Commitment(ctx context.Context, vendor string) func(priority string) *sla.Targets {
+	_, byID, err := s.Pool(ctx)
+	if err != nil || byID[vendor] == nil {
+		return func(string) *sla.Targets { return nil }
+	}
+	return byID[vendor].CommitmentFor
+}

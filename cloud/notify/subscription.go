@@ -21,10 +21,11 @@ const (
 	WorkOrderQuote      = "workorder.quote"    // a vendor priced the work
 	WorkOrderApproval   = "workorder.approval" // the NTE was raised
 	WorkOrderInvoice    = "workorder.invoice"  // an invoice was made (for accounting)
+	WorkOrderSLA        = "workorder.sla"      // a reminder before due, or a breach
 )
 
 // EventTypes lists every event type.
-var EventTypes = []string{WorkOrderCreated, WorkOrderTransition, WorkOrderEscalated, WorkOrderQuote, WorkOrderApproval, WorkOrderInvoice}
+var EventTypes = []string{WorkOrderCreated, WorkOrderTransition, WorkOrderEscalated, WorkOrderQuote, WorkOrderApproval, WorkOrderInvoice, WorkOrderSLA}
 
 // Subscription is a registered webhook.
 type Subscription struct {
@@ -105,6 +106,8 @@ func EventType(n *workorder.Notice) string {
 		return WorkOrderApproval
 	case workorder.Invoiced:
 		return WorkOrderInvoice
+	case workorder.SLAMarked:
+		return WorkOrderSLA
 	}
 	return WorkOrderTransition
 }

@@ -21,6 +21,7 @@ const (
 	Approved   Kind = "approval"   // the NTE was raised by someone with the authority
 	Invoiced   Kind = "invoice"    // the vendor's invoice was made
 	Checked    Kind = "checklist"  // checklist answers (or a sign-off) on a planned visit
+	SLAMarked  Kind = "sla"        // a service-level reminder went out, or a milestone was breached
 )
 
 // Event is one append-only change to a work order. Version numbers a work
@@ -63,6 +64,8 @@ type Event struct {
 	// Answers and SignedBy: a planned visit's checklist (Checked).
 	Answers  []Answer `json:"answers,omitempty"`
 	SignedBy string   `json:"signed_by,omitempty"`
+	// SLA is the reminder or breach a SLAMarked event records.
+	SLA *SLAMark `json:"sla,omitempty"`
 }
 
 // Opening is what a work order starts with.
@@ -233,6 +236,11 @@ func (w *WorkOrder) Apply(e *Event) error {
 			return errors.New("workorder: checklist event on a work order without a plan")
 		}
 		w.Plan.record(e.Answers, e.SignedBy)
+	case SLAMarked:
+		if e.SLA == nil {
+			return errors.New("workorder: sla event without mark")
+		}
+		w.SLA = append(w.SLA, *e.SLA)
 	case Invoiced:
 		if e.Invoice == nil {
 			return errors.New("workorder: invoice event without invoice")

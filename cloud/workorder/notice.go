@@ -29,7 +29,7 @@ type Notice struct {
 
 // Notable reports whether listeners are told about the event.
 func (e *Event) Notable() bool {
-	return e.Kind == Created || e.Kind == Transition || e.Kind == Escalated || e.Kind == Quoted || e.Kind == Approved || e.Kind == Invoiced
+	return e.Kind == Created || e.Kind == Transition || e.Kind == Escalated || e.Kind == Quoted || e.Kind == Approved || e.Kind == Invoiced || e.Kind == SLAMarked
 }
 
 // NoticeSubject is the subject a site's work-order notices go to.

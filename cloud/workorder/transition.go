@@ -254,7 +254,8 @@ func completionValid(c *Completion) error {
 	return nil
 }
 
-// GeofenceMeters is how far from the site's location a check-in may be.
+// GeofenceMeters is how far from the site's location a check-in may be,
+// unless the site sets its own radius (cloud.Site.GeofenceM).
 const GeofenceMeters = 300
 
 // geofence: a check-in is inside the site's geofence by GPS, or carries a
@@ -272,8 +273,12 @@ func geofence(_ *WorkOrder, in *Input) error {
 	if in.Site == nil || in.Site.Location == nil {
 		return nil // no geofence known for the site: accept the position as recorded
 	}
-	if d := distance(*in.Site.Location, *in.Lat, *in.Lon); d > GeofenceMeters {
-		return cloud.FieldError("lat", "check-in is %.0f m from the site (more than %d m); give an override reason", d, GeofenceMeters)
+	radius := float64(GeofenceMeters)
+	if in.Site.GeofenceM > 0 {
+		radius = in.Site.GeofenceM
+	}
+	if d := distance(*in.Site.Location, *in.Lat, *in.Lon); d > radius {
+		return cloud.FieldError("lat", "check-in is %.0f m from the site (more than %.0f m); give an override reason", d, radius)
 	}
 	return nil
 }

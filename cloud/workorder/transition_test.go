@@ -48,6 +48,8 @@ func TestAct(t *testing.T) {
 		{"check in inside geofence", Accepted, CheckIn, Input{Role: cloud.RoleTechnician, Lat: ptr(52.0005), Lon: ptr(4.0005), Site: site}, InProgress, "", ""},
 		{"check in far away", Accepted, CheckIn, Input{Role: cloud.RoleTechnician, Lat: ptr(52.1), Lon: ptr(4.0), Site: site}, "", cloud.EINVALID, "lat"},
 		{"check in far away with override", Accepted, CheckIn, Input{Role: cloud.RoleTechnician, Lat: ptr(52.1), Lon: ptr(4.0), Site: site, Override: "GPS off in basement"}, InProgress, "", ""},
+		{"check in inside a site's wider geofence", Accepted, CheckIn, Input{Role: cloud.RoleTechnician, Lat: ptr(52.1), Lon: ptr(4.0), Site: &cloud.Site{ID: "big", Location: site.Location, GeofenceM: 20000}}, InProgress, "", ""},
+		{"check in outside a site's narrower geofence", Accepted, CheckIn, Input{Role: cloud.RoleTechnician, Lat: ptr(52.0005), Lon: ptr(4.0005), Site: &cloud.Site{ID: "small", Location: site.Location, GeofenceM: 50}}, "", cloud.EINVALID, "lat"},
 		{"check in without position", Accepted, CheckIn, Input{Role: cloud.RoleTechnician, Site: site}, "", cloud.EINVALID, "lat"},
 		{"hold needs reason", InProgress, Hold, Input{Role: cloud.RoleTechnician}, "", cloud.EINVALID, "reason"},
 		{"hold", InProgress, Hold, Input{Role: cloud.RoleTechnician, Reason: "waiting for compressor"}, OnHold, "", ""},

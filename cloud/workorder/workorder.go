@@ -65,6 +65,8 @@ type WorkOrder struct {
 	// VERIFYING; Verification says how the fix was verified.
 	VerifyUntil  *time.Time `json:"verify_until,omitempty"`
 	Verification string     `json:"verification,omitempty"`
+	// SLA lists the service-level reminders sent and breaches recorded.
+	SLA []SLAMark `json:"sla,omitempty"`
 	// AcceptBy is when the current dispatch lapses unless accepted.
 	AcceptBy *time.Time `json:"accept_by,omitempty"`
 	// Declined lists vendors that declined or let a dispatch lapse; the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/dispatch"
+	"github.com/frostline/frostline/cloud/sla"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
@@ -254,4 +255,23 @@ func (t *Tx) PutOutcomes(ctx context.Context, outs []dispatch.Outcome) error {
 		}
 	}
 	return nil
+}
+
+// Assigned implements sla.Store: open work orders with a vendor.
+func (db *DB) Assigned(ctx context.Context) ([]sla.Ref, error) {
+	rows, err := db.Reader.QueryContext(ctx, `SELECT id, site, vendor, version FROM workorders
+		WHERE vendor <> '' AND status IN ('dispatched', 'accepted', 'in_progress', 'on_hold')`)
+	if err != nil {
+		return nil, fmt.Errorf("%s: assigned: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	var out []sla.Ref
+	for rows.Next() {
+		var r sla.Ref
+		if err := rows.Scan(&r.ID, &r.Site, &r.Vendor, &r.Version); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }

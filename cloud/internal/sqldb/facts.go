@@ -516,3 +516,63 @@ func (db *DB) KPIs(ctx context.Context, q analytics.Query) (*analytics.Report, e
 	})
 	return rep, nil
 }
+
+// SeedFacts inserts facts rows numbered from..to (inclusive) straight into
+// wo_facts, built by SQL from a series, and 500 sites in 10 regions: a
+// year of history for benchmarks of the KPI queries at millions of rows
+// (SeedHistory's work orders have no events to compute facts from). One
+// work order every 30 s from 2025-01-01; the last 3,000 are open.
+func (db *DB) SeedFacts(ctx context.Context, from, to int64) error {
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	const s = 1_000_000 // a second in microseconds
+	txt := func(e string) string { return "CAST(" + e + " AS TEXT)" }
+	open := fmt.Sprintf("n > %d", to-3000)
+	status := `CASE WHEN ` + open + ` THEN (CASE n % 3 WHEN 0 THEN 'dispatched' WHEN 1 THEN 'in_progress' ELSE 'triaged' END)
+		ELSE (CASE n % 10 WHEN 6 THEN 'verified' WHEN 7 THEN 'avoided' WHEN 8 THEN 'cancelled' WHEN 9 THEN 'duplicate' ELSE 'closed' END) END`
+	// worked: the work was done (closed or verified, and not open)
+	worked := "NOT (" + open + ") AND n % 10 NOT IN (7, 8, 9)"
+	ifw := func(v string) string { return "CASE WHEN " + worked + " THEN " + v + " END" }
+	created := fmt.Sprintf("(%d + n * %d)", base, 30*s)
+	accepted := fmt.Sprintf("(%s + %d + (n %% 3600) * %d)", created, 1800*s, s)
+	onsite := fmt.Sprintf("(%s + %d + (n %% 14400) * %d)", created, 4*3600*s, s)
+	completed := fmt.Sprintf("(%s + %d)", onsite, 2*3600*s)
+	ended := fmt.Sprintf("CASE WHEN %s THEN NULL WHEN %s THEN %s + %d ELSE %s + %d END", open, worked, completed, 86400*s, created, 3600*s)
+	source := `CASE WHEN n % 10 = 0 THEN 'preventive' WHEN n % 4 = 0 THEN 'manual' ELSE 'sensor' END`
+	cols := []string{
+		"'wo_s' || " + txt("n"), "'site-' || " + txt("n % 500"), "'a' || " + txt("n % 20"),
+		`CASE n % 4 WHEN 0 THEN 'walk_in_cooler' WHEN 1 THEN 'walk_in_freezer' WHEN 2 THEN 'display_case_mt' ELSE 'rooftop_unit' END`,
+		`CASE n % 5 WHEN 0 THEN 'hvac' ELSE 'refrigeration' END`,
+		`CASE n % 3 WHEN 0 THEN 'coolco' WHEN 1 THEN 'frostfix' ELSE 'airco' END`, "''",
+		"'P' || " + txt("n % 4 + 1"), source, "'temp_high'", status, "CASE WHEN " + open + " THEN 1 ELSE 0 END",
+		created, fmt.Sprintf("COALESCE(%s, %d)", ended, int64(openSpan)), fmt.Sprintf("%s - %d", created, 600*s),
+		"CASE WHEN n % 7 = 0 THEN 1 ELSE 0 END", "CASE WHEN n % 10 IN (7, 8) THEN 0 ELSE 1 END",
+		ifw(accepted), ifw("1800 + n % 3600"), ifw(onsite), ifw(completed), "NULL", ifw(completed), ended,
+		"CASE WHEN " + worked + " THEN 1 ELSE 0 END", "CASE WHEN " + worked + " THEN 1 + CASE WHEN n % 5 = 0 THEN 1 ELSE 0 END ELSE 0 END",
+		"CASE WHEN " + worked + " AND n % 5 <> 0 THEN 1 ELSE 0 END", "CASE WHEN n % 19 = 0 THEN 1 ELSE 0 END",
+		"CASE WHEN " + worked + " THEN n % 500 ELSE 0 END", "CASE WHEN n % 2 = 0 THEN 500 ELSE 0 END",
+		"CASE WHEN n % 37 = 0 THEN 1 ELSE 0 END", "CASE WHEN " + worked + " AND n % 3 <> 0 THEN 1 ELSE 0 END", "1", "''",
+		fmt.Sprintf("%s + %d", created, 4200*s), ifw(accepted), fmt.Sprintf("%s + %d", created, 8*3600*s), ifw(onsite),
+		fmt.Sprintf("%s + %d", created, 48*3600*s), ifw(completed),
+		fmt.Sprintf("CASE WHEN n %% 10 = 0 THEN %s + %d END", created, 7*86400*s),
+		"CASE WHEN n % 23 = 0 THEN 1 ELSE 0 END", // recalled
+	}
+	q := `INSERT INTO wo_facts (` + factsColumns + `, recalled) SELECT ` + strings.Join(cols, ", ") +
+		` FROM (` + db.Dialect.Series + `) AS s`
+	const chunk = 100_000
+	for lo := from; lo <= to; lo += chunk {
+		hi := min(lo+chunk-1, to)
+		if _, err := db.Writer.ExecContext(ctx, q, lo, hi); err != nil {
+			return fmt.Errorf("%s: seed facts: %w", db.Dialect.Name, err)
+		}
+	}
+	for i := 0; i < 500; i++ {
+		if _, err := db.Writer.ExecContext(ctx, `INSERT INTO sites (id, region, data) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`,
+			fmt.Sprintf("site-%d", i), fmt.Sprintf("r%d", i%10), fmt.Sprintf(`{"id":"site-%d","region":"r%d"}`, i, i%10)); err != nil {
+			return fmt.Errorf("%s: seed sites: %w", db.Dialect.Name, err)
+		}
+	}
+	if _, err := db.Writer.ExecContext(ctx, `ANALYZE wo_facts`); err != nil {
+		return fmt.Errorf("%s: seed facts: %w", db.Dialect.Name, err)
+	}
+	return nil
+}

@@ -393,3 +393,28 @@ func TestVendorRegisterAPI(t *testing.T) {
 		t.Errorf("offered to a deleted vendor: %s %q", v.Status, v.Vendor)
 	}
 }
+
+func TestWorkOrderPageShowsDispatch(t *testing.T) {
+	d := newDispatchFixture(t)
+	w := d.incident(t, "i1", "wic-1", rules.Opened, "P1")
+	for who, want := range map[string][]string{
+		"fm":    {`id="dispatch"`, "lapsed", "document_expired", "coi_general_liability expired", "polar", "pending until", "Not to exceed: $1000.00"},
+		"polar": {"Not to exceed"},
+	} {
+		req := httptest.NewRequest("GET", "/workorders/"+w.ID, nil)
+		req.Header.Set("Authorization", "Bearer "+d.tokens[who])
+		rec := httptest.NewRecorder()
+		d.srv.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("%s: page %d %s", who, rec.Code, rec.Body)
+		}
+		for _, s := range want {
+			if !strings.Contains(rec.Body.String(), s) {
+				t.Errorf("%s's page lacks %q", who, s)
+			}
+		}
+		if who == "polar" && strings.Contains(rec.Body.String(), `id="dispatch"`) {
+			t.Errorf("a vendor sees the dispatch decision")
+		}
+	}
+}

@@ -241,6 +241,13 @@ func (s *Server) workOrderPage(w http.ResponseWriter, r *http.Request, c *caller
 	if c.Role == cloud.RoleVendor || c.Role == cloud.RoleTechnician {
 		ev = slices.DeleteFunc(ev, func(e workorder.Event) bool { return e.Note != nil && e.Note.Visibility != "shared" })
 	}
-	s.render(w, http.StatusOK, "workorder.html", map[string]any{"Title": "Work order " + itoa(wo.Number), "Who": c.actor(), "WO": v.WorkOrder, "Events": ev, "Reporter": wo.Reporter})
+	data := map[string]any{"Title": "Work order " + itoa(wo.Number), "Who": c.actor(), "WO": v.WorkOrder, "Events": ev, "Reporter": wo.Reporter}
+	if st, ok := s.store.(vendorStore); ok && (c.Role == cloud.RoleAdmin || c.Role == cloud.RoleFM) {
+		// Facilities staff see why the work went where it went.
+		if b, err := st.DispatchBook(r.Context(), wo.ID); err == nil && b != nil {
+			data["Dispatch"] = b
+		}
+	}
+	s.render(w, http.StatusOK, "workorder.html", data)
 	return nil
 }

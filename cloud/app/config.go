@@ -12,6 +12,7 @@ import (
 
 	"github.com/frostline/frostline/cloud/dispatch"
 	"github.com/frostline/frostline/cloud/intake"
+	"github.com/frostline/frostline/cloud/notify"
 	"github.com/frostline/frostline/cloud/sla"
 	"github.com/frostline/frostline/cloud/telemetry"
 	"github.com/frostline/frostline/cloud/workorder"
@@ -32,6 +33,9 @@ type Config struct {
 	// Telemetry, when present, writes the edge's rollups and signals, and
 	// incident and work-order events as annotations, to InfluxDB.
 	Telemetry *TelemetryConfig `yaml:"telemetry"`
+	// Webhooks is the delivery worker: batch, timeout, lease, retry
+	// schedule, and whether private addresses may be reached.
+	Webhooks notify.WorkerConfig `yaml:"webhooks"`
 	// Triage is the work-order policy: hold-offs, recall window,
 	// escalation, priority/trade rules, verification windows and
 	// approval limits.
@@ -77,6 +81,7 @@ func DefaultConfig() Config {
 		Database:        DatabaseConfig{Driver: "sqlite", Path: "frostline.db"},
 		SweepEvery:      15 * time.Second,
 		Triage:          workorder.DefaultPolicy(),
+		Webhooks:        notify.DefaultWorkerConfig(),
 		Dispatch:        dispatch.DefaultRules(),
 		SLA:             sla.DefaultPolicy(),
 		LogLevel:        "info",
@@ -134,6 +139,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown_timeout", "must be positive")
+	}
+	if err := c.Webhooks.Validate(); err != nil {
+		errs = append(errs, err) // its messages name webhooks.<field>
 	}
 	if c.Telemetry != nil {
 		if err := c.Telemetry.Validate(); err != nil {

@@ -51,6 +51,10 @@ type WorkerConfig struct {
 	// must outlast an attempt, or a slow receiver gets it twice.
 	Lease   time.Duration `yaml:"lease"`
 	Backoff Backoff       `yaml:"backoff"`
+	// AllowPrivateTargets lets deliveries reach loopback and private
+	// addresses (a receiver on the same network, tests); off, the
+	// client refuses them (NewClient).
+	AllowPrivateTargets bool `yaml:"allow_private_targets"`
 }
 
 // DefaultWorkerConfig returns the defaults: batches of 16, a 10-second
@@ -134,8 +138,36 @@ func NewWorker(store Store, d *Deliverer, cfg WorkerConfig, log *slog.Logger, re
 	}
 	if reg != nil {
 		reg.MustRegister(w.m.attempts, w.m.took, w.m.leaseLost, w.m.errors)
+		if b, ok := store.(backlogStore); ok {
+			reg.MustRegister(&backlogCollector{store: b})
+		}
 	}
 	return w
+}
+
+// backlogStore counts deliveries not yet delivered, by state.
+type backlogStore interface {
+	WebhookBacklog(ctx context.Context) (map[State]int, error)
+}
+
+// backlogCollector reports the pending and dead deliveries at scrape time.
+type backlogCollector struct{ store backlogStore }
+
+var backlogDesc = prometheus.NewDesc("frostline_webhook_deliveries", "Webhook deliveries waiting (pending) or dead-lettered (dead).", []string{"state"}, nil)
+
+func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) { ch <- backlogDesc }
+
+func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts, err := c.store.WebhookBacklog(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(backlogDesc, err)
+		return
+	}
+	for _, s := range []State{Pending, Dead} {
+		ch <- prometheus.MustNewConstMetric(backlogDesc, prometheus.GaugeValue, float64(counts[s]), string(s))
+	}
 }
 
 // Run delivers until ctx is done. A full batch is followed at once by the

@@ -147,22 +147,27 @@ func openWorkOrders(t *testing.T, db *sqldb.DB, prefix string, sites ...string) 
 	}
 }
 
-// start runs a worker until the test ends.
-func start(t *testing.T, db *sqldb.DB, rc *receiver, cfg notify.WorkerConfig, reg prometheus.Registerer) *notify.Worker {
+// start runs a worker until stop is called or the test ends. stop waits
+// for the worker to return, so that its metrics are final.
+func start(t *testing.T, db *sqldb.DB, rc *receiver, cfg notify.WorkerConfig, reg prometheus.Registerer) (stop func()) {
 	t.Helper()
 	client := rc.srv.Client()
 	w := notify.NewWorker(db, &notify.Deliverer{Client: client, UserAgent: "frostline-test"}, cfg, quiet, reg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-		client.CloseIdleConnections()
-	})
-	return w
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("worker: %v", err)
+			}
+			client.CloseIdleConnections()
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // waitFor polls the delivery log until every delivery of webhook is in
@@ -209,8 +214,9 @@ func TestWorkerRetriesThenDelivers(t *testing.T) {
 	register(t, db, rc, "wh_s1", sqldb.WebhookScope{Sites: []string{"s1"}})
 	openWorkOrders(t, db, "retry", "s1")
 	reg := prometheus.NewRegistry()
-	start(t, db, rc, fastConfig(5), reg)
+	stop := start(t, db, rc, fastConfig(5), reg)
 	ds := waitFor(t, db, "wh_s1", notify.Delivered, 2) // created, triaged
+	stop()
 	var total int
 	for _, d := range ds {
 		total += len(d.Log)
@@ -247,21 +253,30 @@ func TestWorkerRetriesThenDelivers(t *testing.T) {
 
 func counter(t *testing.T, reg *prometheus.Registry, outcome string) float64 {
 	t.Helper()
+	return metric(t, reg, "frostline_webhook_attempts_total", outcome)
+}
+
+// metric reads the value of a counter or gauge with one label.
+func metric(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != "frostline_webhook_attempts_total" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			if m.GetLabel()[0].GetValue() == outcome {
+			if m.GetLabel()[0].GetValue() == label {
+				if m.GetGauge() != nil {
+					return m.GetGauge().GetValue()
+				}
 				return m.GetCounter().GetValue()
 			}
 		}
 	}
-	t.Fatalf("no frostline_webhook_attempts_total{outcome=%q}", outcome)
+	t.Fatalf("no %s{%q}", name, label)
 	return 0
 }
 
@@ -274,8 +289,13 @@ func TestWorkerDeadLettersAndReplay(t *testing.T) {
 	rc := newReceiver(t, -1, http.StatusServiceUnavailable)
 	register(t, db, rc, "wh_all", sqldb.WebhookScope{All: true})
 	openWorkOrders(t, db, "dead", "s1")
-	start(t, db, rc, fastConfig(3), nil)
+	reg := prometheus.NewRegistry()
+	stop := start(t, db, rc, fastConfig(3), reg)
 	ds := waitFor(t, db, "wh_all", notify.Dead, 2)
+	if dead, pending := metric(t, reg, "frostline_webhook_deliveries", "dead"), metric(t, reg, "frostline_webhook_deliveries", "pending"); dead != 2 || pending != 0 {
+		t.Errorf("backlog gauge: %v dead, %v pending", dead, pending)
+	}
+
 	for _, d := range ds {
 		if got := outcomes(d.Log); got != "retry:503 retry:503 dead:503" || d.LastError != "HTTP 503" || d.Attempts != 3 {
 			t.Errorf("%s: %s (%s)", d.ID, got, d.LastError)
@@ -285,6 +305,10 @@ func TestWorkerDeadLettersAndReplay(t *testing.T) {
 		}
 	}
 	time.Sleep(100 * time.Millisecond) // dead means no more attempts
+	stop()
+	if got := counter(t, reg, "dead"); got != 2 {
+		t.Errorf("frostline_webhook_attempts_total{outcome=dead} = %v", got)
+	}
 	rc.mu.Lock()
 	if rc.requests != 6 {
 		t.Errorf("receiver got %d requests, want 3 per delivery", rc.requests)
@@ -292,6 +316,7 @@ func TestWorkerDeadLettersAndReplay(t *testing.T) {
 	rc.mu.Unlock()
 
 	rc.heal()
+	start(t, db, rc, fastConfig(3), nil)
 	for _, d := range ds {
 		if err := db.ReplayDelivery(context.Background(), "wh_all", d.ID, time.Now()); err != nil {
 			t.Fatal(err)

@@ -53,43 +53,38 @@ func BenchmarkCandidates10k(b *testing.B) {
 	}
 }
 
-// TestCandidates10kP99 times a loop of decisions over 10,000 vendors and
-// reports the p99; the target is 5 ms. The assertion leaves room
-// for the race detector and a shared CI machine; the figure to quote is
-// the one logged without -race.
-func TestCandidates10kP99(t *testing.T) {
-	if testing.Short() || raceEnabled {
-		t.Skip("timing test: not under -short or -race")
-	}
+// BenchmarkCandidates10kTail reports the tail of single decisions over
+// 10,000 vendors (the target is p99 <= 5 ms): each iteration is
+// one decision, timed by the wall clock and by the thread's CPU time. On
+// a shared machine the wall-clock tail is mostly time spent waiting for a
+// core, which the decision does not control; the CPU tail is its own.
+func BenchmarkCandidates10kTail(b *testing.B) {
 	for _, p := range []struct {
 		name string
 		pool []Standing
 	}{{"national", nationalPool()}, {"dense", densePool()}} {
-		rl := DefaultRules()
-		wo := workOrder("refrigeration")
-		const n = 500
-		took := make([]time.Duration, n)
-		cpu := make([]time.Duration, n)
-		var eligible int
-		// The thread's CPU time is measured beside the wall clock: on a
-		// shared machine the wall-clock tail is mostly time spent waiting
-		// for a core, which the decision does not control.
-		runtime.LockOSThread()
-		for i := range took {
-			c0 := threadCPU()
-			began := time.Now()
-			d := Candidates(wo, site1, nil, p.pool, t0, &rl)
-			took[i] = time.Since(began)
-			cpu[i] = threadCPU() - c0
-			eligible = len(d.Eligible)
-		}
-		runtime.UnlockOSThread()
-		slices.Sort(took)
-		slices.Sort(cpu)
-		t.Logf("%s pool, 10,000 vendors, %d eligible, %d decisions: wall p50 %v p99 %v max %v; thread CPU p50 %v p99 %v",
-			p.name, eligible, n, took[n/2], took[n*99/100], took[n-1], cpu[n/2], cpu[n*99/100])
-		if p99 := took[n*99/100]; p99 > 100*time.Millisecond { // a sanity bound; the figure is the log line
-			t.Errorf("%s: p99 %v", p.name, p99)
-		}
+		b.Run(p.name, func(b *testing.B) {
+			rl := DefaultRules()
+			wo := workOrder("refrigeration")
+			var took, cpu []time.Duration
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			for b.Loop() {
+				c0 := threadCPU()
+				began := time.Now()
+				d := Candidates(wo, site1, nil, p.pool, t0, &rl)
+				took = append(took, time.Since(began))
+				cpu = append(cpu, threadCPU()-c0)
+				if len(d.Eligible)+len(d.Excluded) != len(p.pool) {
+					b.Fatal("vendors lost")
+				}
+			}
+			slices.Sort(took)
+			slices.Sort(cpu)
+			n := len(took)
+			b.ReportMetric(float64(took[n/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(took[n*99/100].Microseconds())/1000, "p99-ms")
+			b.ReportMetric(float64(cpu[n*99/100].Microseconds())/1000, "cpu-p99-ms")
+		})
 	}
 }

@@ -37,21 +37,3 @@ func BenchmarkSweep100k(b *testing.B) {
 	}
 	b.ReportMetric(float64(n), "actions")
 }
-
-// TestSweep100kUnderASecond guards the figure the issue asks for, with
-// room for a slow, shared CI machine.
-func TestSweep100kUnderASecond(t *testing.T) {
-	if testing.Short() || raceEnabled {
-		t.Skip("timing test: not under -short or -race")
-	}
-	ts := openTimers(100_000)
-	now := time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC)
-	began := time.Now()
-	acts := Sweep(now, ts)
-	if d := time.Since(began); d > 5*time.Second {
-		t.Errorf("sweep of 100k took %v", d)
-	}
-	if len(acts) == 0 {
-		t.Error("no actions")
-	}
-}

@@ -1,5 +1,0 @@
-//go:build !race
-
-package sla
-
-const raceEnabled = false

@@ -1,6 +1,0 @@
-//go:build race
-
-package sla
-
-// raceEnabled: timing tests skip under the race detector.
-const raceEnabled = true

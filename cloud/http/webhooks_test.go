@@ -3,8 +3,12 @@ package http
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -208,5 +212,150 @@ func TestWebhookLifecycle(t *testing.T) {
 	}
 	if code, _ := f.do(t, "admin", "GET", path, ""); code != 404 {
 		t.Errorf("after delete: %d", code)
+	}
+}
+
+// TestWebhookEndToEnd: through the API, as an integrator would: register
+// a webhook for a local receiver that fails on purpose at first; work
+// orders reported at two sites; the delivery worker running. The receiver
+// gets only its region's events, each signed with the secret the API
+// gave; the first attempts fail and are retried; the log shows it all.
+// After a rotation, deliveries verify with the new secret and, during the
+// grace period, still with the old one.
+func TestWebhookEndToEnd(t *testing.T) {
+	f := newFixture(t)
+	// One clock for the API (rotation's grace), the worker (signing
+	// time) and the receiver (tolerance), as in a deployment.
+	f.srv.now = time.Now
+	var (
+		mu       sync.Mutex // the receiver's handler goroutines
+		secret   []byte
+		requests int
+		sites    []string
+		headers  []string
+		bodies   [][]byte
+		badSigs  []error
+	)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		requests++
+		sig := r.Header.Get(notify.SignatureHeader)
+		if err := notify.Verify(sig, body, time.Now(), notify.DefaultTolerance, secret); err != nil {
+			badSigs = append(badSigs, err)
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var env notify.Envelope
+		json.Unmarshal(body, &env)
+		sites, headers, bodies = append(sites, env.Data.Site), append(headers, sig), append(bodies, body)
+		if requests <= 2 {
+			http.Error(w, "warming up", http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer recv.Close()
+
+	code, body := f.do(t, "fm-north", "POST", "/api/v1/webhooks", `{"url":"`+recv.URL+`/frostline"}`)
+	if code != 201 {
+		t.Fatalf("register: %d %s", code, body)
+	}
+	hook := decodeAs[WebhookView](t, body)
+	mu.Lock()
+	secret = []byte(hook.Secret)
+	mu.Unlock()
+
+	cfg := notify.DefaultWorkerConfig()
+	cfg.Poll, cfg.Timeout, cfg.Lease = 5*time.Millisecond, 2*time.Second, 10*time.Second
+	cfg.Backoff = notify.Backoff{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond, Multiplier: 2, Attempts: 5}
+	client := recv.Client()
+	defer client.CloseIdleConnections()
+	worker := notify.NewWorker(f.store, &notify.Deliverer{Client: client}, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- worker.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+
+	report := func(who, site, asset string) {
+		t.Helper()
+		if code, body := f.do(t, who, "POST", "/api/v1/workorders", `{"site":"`+site+`","asset":"`+asset+`","problem":"noise"}`); code != 201 {
+			t.Fatalf("report: %d %s", code, body)
+		}
+	}
+	settled := func() []DeliveryView {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			_, body := f.do(t, "fm-north", "GET", "/api/v1/webhooks/"+hook.ID+"/deliveries", "")
+			log := decodeAs[struct{ Items []DeliveryView }](t, body)
+			all := len(log.Items) > 0
+			for _, d := range log.Items {
+				all = all && d.State == notify.Delivered
+			}
+			if all {
+				return log.Items
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("not delivered after 15s: %s", body)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	report("store", "s1", "dc-1")
+	report("admin", "s2", "dc-1")
+	log := settled()
+	var attempts, failed int
+	for _, d := range log {
+		attempts += len(d.Log)
+		for _, a := range d.Log {
+			if a.Outcome == notify.OutcomeRetry {
+				failed++
+				if a.Status != 500 || a.Response != "warming up\n" || a.NextAt == nil {
+					t.Errorf("failed attempt %+v", a)
+				}
+			}
+		}
+		if last := d.Log[len(d.Log)-1]; last.Outcome != notify.OutcomeDelivered || last.Status != 204 || d.Attempts != len(d.Log) {
+			t.Errorf("%s: %+v", d.ID, d.Log)
+		}
+	}
+	mu.Lock()
+	if failed != 2 || attempts != requests || len(badSigs) > 0 {
+		t.Errorf("%d failed attempts of %d logged, %d requests, bad signatures %v", failed, attempts, requests, badSigs)
+	}
+	for _, s := range sites {
+		if s != "s1" {
+			t.Errorf("the north FM's receiver got an event of %s", s)
+		}
+	}
+	n := len(headers)
+	mu.Unlock()
+
+	// Rotate; the receiver switches to the new secret at once.
+	code, body = f.do(t, "fm-north", "POST", "/api/v1/webhooks/"+hook.ID+"/rotate", `{"grace":"1h"}`)
+	if code != 200 {
+		t.Fatalf("rotate: %d %s", code, body)
+	}
+	rotated := decodeAs[WebhookView](t, body)
+	mu.Lock()
+	secret = []byte(rotated.Secret)
+	mu.Unlock()
+	report("store", "s1", "wic-2")
+	settled()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(headers) == n || len(badSigs) > 0 {
+		t.Fatalf("after rotation: %d deliveries, bad signatures %v", len(headers)-n, badSigs)
+	}
+	sig, b := headers[len(headers)-1], bodies[len(bodies)-1]
+	if strings.Count(sig, "v1=") != 2 || notify.Verify(sig, b, time.Now(), notify.DefaultTolerance, []byte(hook.Secret)) != nil {
+		t.Errorf("during the grace period the old secret no longer verifies: %s", sig)
 	}
 }

@@ -58,9 +58,14 @@ type WorkerConfig struct {
 }
 
 // DefaultWorkerConfig returns the defaults: batches of 16, a 10-second
-// attempt timeout, DefaultBackoff.
+// attempt timeout, and DefaultBackoff's schedule with twelve attempts
+// instead of eight: 10s, 20s, 40s ... capped at an hour, the last about
+// 3h25m after the first, so that a receiver down for a deploy or an
+// afternoon is caught up without anyone replaying by hand.
 func DefaultWorkerConfig() WorkerConfig {
-	return WorkerConfig{Batch: 16, Poll: time.Second, Timeout: 10 * time.Second, Lease: time.Minute, Backoff: DefaultBackoff()}
+	b := DefaultBackoff()
+	b.Attempts = 12
+	return WorkerConfig{Batch: 16, Poll: time.Second, Timeout: 10 * time.Second, Lease: time.Minute, Backoff: b}
 }
 
 // Validate checks the configuration, naming each field at fault under

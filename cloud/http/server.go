@@ -102,6 +102,8 @@ func New(o Options) *Server {
 	s.routesAnalytics()
 	s.routesWebhooks()
 	s.routesVendors()
+	s.routesPM()
+	s.routesPurchasing()
 	s.routesPages()
 	return s
 }

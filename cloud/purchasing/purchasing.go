@@ -42,7 +42,7 @@ type Part struct {
 func (p *Part) Validate() error {
 	switch {
 	case !validNumber(p.Number):
-		return cloud.FieldError("number", "required: letters, digits and . _ - / (at most 64)")
+		return cloud.FieldError("number", "required: letters, digits and . _ - (at most 64)")
 	case strings.TrimSpace(p.Description) == "" || utf8.RuneCountInString(p.Description) > 500 || !utf8.ValidString(p.Description):
 		return cloud.FieldError("description", "required, at most 500 characters")
 	case !money(p.UnitCost):
@@ -58,7 +58,7 @@ func validNumber(s string) bool {
 		return false
 	}
 	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-/", r)) {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-", r)) {
 			return false
 		}
 	}

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/purchasing"
+	"github.com/frostline/frostline/cloud/workorder"
 )
 
 // PutPart creates or replaces a catalogue entry.
@@ -321,4 +323,40 @@ func scopeWhere(s cloud.Scope, arg func(any) string, vendorCol string) (string, 
 		return "", false
 	}
 	return strings.Join(conds, " AND "), true
+}
+
+// WorkOrdersChangedSince lists the work orders (at a site, or every site
+// in scope) changed at or after since, for exports: an invoice made or a
+// completion recorded in a period changed its work order then.
+func (db *DB) WorkOrdersChangedSince(ctx context.Context, site string, scope cloud.Scope, since time.Time) ([]*workorder.WorkOrder, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	where = append(where, "updated_at >= "+arg(micros(since)))
+	if site != "" {
+		where = append(where, "site = "+arg(site))
+	}
+	if c, ok := scopeWhere(scope, arg, "vendor"); !ok {
+		return []*workorder.WorkOrder{}, nil
+	} else if c != "" {
+		where = append(where, c)
+	}
+	rows, err := db.Reader.QueryContext(ctx, `SELECT data FROM workorders WHERE `+strings.Join(where, " AND ")+` ORDER BY number`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: work orders: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	out := []*workorder.WorkOrder{}
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		w := &workorder.WorkOrder{}
+		if err := json.Unmarshal(data, w); err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
 }

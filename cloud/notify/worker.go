@@ -25,7 +25,8 @@ type Claim struct {
 var ErrLeaseLost = errors.New("notify: delivery lease lost")
 
 // Store is what a Worker needs of the database: pending deliveries leased
-// to one worker at a time, and the outcome of each attempt recorded.
+// to one worker at a time, the outcome of each attempt recorded, and the
+// log pruned.
 type Store interface {
 	// ClaimDeliveries leases up to limit pending deliveries due at now,
 	// of active subscriptions, to owner until now+lease. Two workers
@@ -35,6 +36,9 @@ type Store interface {
 	// attempt, releasing the lease; ErrLeaseLost if owner no longer
 	// holds it.
 	FinishDelivery(ctx context.Context, owner string, dl *Delivery, a *Attempt) error
+	// PruneWebhookDeliveries removes finished deliveries last changed
+	// before t.
+	PruneWebhookDeliveries(ctx context.Context, before time.Time) (int64, error)
 }
 
 // WorkerConfig configures the delivery worker (the webhooks: block of the
@@ -51,6 +55,9 @@ type WorkerConfig struct {
 	// must outlast an attempt, or a slow receiver gets it twice.
 	Lease   time.Duration `yaml:"lease"`
 	Backoff Backoff       `yaml:"backoff"`
+	// Retention is how long delivered and dead deliveries stay in the
+	// log; pending ones stay until they are done.
+	Retention time.Duration `yaml:"retention"`
 	// AllowPrivateTargets lets deliveries reach loopback and private
 	// addresses (a receiver on the same network, tests); off, the
 	// client refuses them (NewClient).
@@ -65,7 +72,8 @@ type WorkerConfig struct {
 func DefaultWorkerConfig() WorkerConfig {
 	b := DefaultBackoff()
 	b.Attempts = 12
-	return WorkerConfig{Batch: 16, Poll: time.Second, Timeout: 10 * time.Second, Lease: time.Minute, Backoff: b}
+	return WorkerConfig{Batch: 16, Poll: time.Second, Timeout: 10 * time.Second, Lease: time.Minute, Backoff: b,
+		Retention: 30 * 24 * time.Hour}
 }
 
 // Validate checks the configuration, naming each field at fault under
@@ -86,6 +94,9 @@ func (c *WorkerConfig) Validate() error {
 	}
 	if c.Lease < c.Timeout+time.Second {
 		bad("lease", "must exceed the timeout (%s) by at least 1s, or a slow receiver is sent a delivery twice", c.Timeout)
+	}
+	if c.Retention < time.Hour {
+		bad("retention", "at least 1h")
 	}
 	b := c.Backoff
 	if b.Initial <= 0 || b.Max < b.Initial {
@@ -175,16 +186,26 @@ func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// pruneEvery is how often a worker prunes the delivery log. Every
+// replica does; a second DELETE of the same rows finds nothing.
+const pruneEvery = time.Hour
+
 // Run delivers until ctx is done. A full batch is followed at once by the
 // next; otherwise the worker waits Poll. Store failures are logged and
 // retried; Run returns nil when ctx ends, after the attempts in flight.
+// Once an hour, it prunes the log of deliveries older than Retention.
 func (w *Worker) Run(ctx context.Context) error {
 	t := time.NewTimer(0)
 	defer t.Stop()
+	prune := time.NewTicker(pruneEvery)
+	defer prune.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-prune.C:
+			w.Prune(ctx)
+			continue
 		case <-t.C:
 		}
 		n, err := w.Once(ctx)
@@ -197,6 +218,18 @@ func (w *Worker) Run(ctx context.Context) error {
 			wait = 0 // more may be due
 		}
 		t.Reset(wait)
+	}
+}
+
+// Prune removes delivered and dead deliveries older than Retention.
+func (w *Worker) Prune(ctx context.Context) {
+	n, err := w.store.PruneWebhookDeliveries(ctx, w.d.now().Add(-w.cfg.Retention))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		w.m.errors.Inc()
+		w.log.Warn("pruning the delivery log failed; will retry", "err", err)
+	case n > 0:
+		w.log.Info("delivery log pruned", "deliveries", n, "retention", w.cfg.Retention)
 	}
 }
 

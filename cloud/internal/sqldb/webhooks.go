@@ -442,6 +442,16 @@ func (db *DB) WebhookBacklog(ctx context.Context) (map[notify.State]int, error) 
 	return out, rows.Err()
 }
 
+// PruneWebhookDeliveries removes delivered and dead deliveries, with
+// their log, last changed before t. Pending ones stay whatever their age.
+func (db *DB) PruneWebhookDeliveries(ctx context.Context, before time.Time) (int64, error) {
+	res, err := db.Writer.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < $1`, micros(before))
+	if err != nil {
+		return 0, fmt.Errorf("%s: prune deliveries: %w", db.Dialect.Name, err)
+	}
+	return res.RowsAffected()
+}
+
 // webhookRoutes is a transaction's view of the active webhooks, loaded
 // on its first notice and kept for the rest of it: an intake batch saves
 // hundreds of work orders in one transaction, and the query is paid once.

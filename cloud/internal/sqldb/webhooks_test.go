@@ -396,6 +396,17 @@ func TestWebhookCRUD(t *testing.T) {
 		if cs, _ := db.ClaimDeliveries(ctx, "A", time.Now(), time.Minute, 10); len(cs) != 0 {
 			t.Errorf("claimed %d deliveries of a disabled webhook", len(cs))
 		}
+		// Pruning takes the finished (the dead one) and leaves the pending.
+		before, _ := db.WebhookBacklog(ctx)
+		if n, err := db.PruneWebhookDeliveries(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+			t.Errorf("pruned %d recent deliveries (%v)", n, err)
+		}
+		if n, err := db.PruneWebhookDeliveries(ctx, time.Now().Add(time.Hour)); err != nil || n != 1 {
+			t.Errorf("pruned %d, want the dead one (%v)", n, err)
+		}
+		if after, _ := db.WebhookBacklog(ctx); after[notify.Dead] != 0 || after[notify.Pending] != before[notify.Pending] || before[notify.Pending] == 0 {
+			t.Errorf("backlog %v before pruning, %v after", before, after)
+		}
 		if err := db.DeleteWebhook(ctx, "h2"); err != nil {
 			t.Fatal(err)
 		}

@@ -38,6 +38,8 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_at) WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_log ON webhook_deliveries (webhook, created_at);
+-- Finished deliveries are pruned after the retention period.
+CREATE INDEX webhook_deliveries_done ON webhook_deliveries (updated_at) WHERE state <> 'pending';
 CREATE TABLE webhook_attempts (
 	id BIGSERIAL PRIMARY KEY,
 	delivery TEXT NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/analytics"
 	"github.com/frostline/frostline/cloud/dispatch"
 	cloudhttp "github.com/frostline/frostline/cloud/http"
 	"github.com/frostline/frostline/cloud/intake"
@@ -94,6 +95,9 @@ type App struct {
 	listener  net.Listener
 	// Registry holds the service's metrics; never the default registry.
 	Registry *prometheus.Registry
+
+	// kpis writes the daily KPI points, when telemetry is configured.
+	kpis *analytics.Daily
 }
 
 // New opens the store, seeds the asset register, connects to NATS and
@@ -123,6 +127,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	}
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&statusCollector{store: a.store})
+	if src, ok := a.store.(analytics.Querier); ok { // live KPI counts (both stores answer KPIs)
+		a.Registry.MustRegister(&analytics.Collector{Source: src})
+	}
 	if err := a.seedVendors(ctx); err != nil {
 		return nil, err
 	}
@@ -159,6 +166,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 				return nil, fmt.Errorf("app: telemetry %s: %w", src.Stream, err)
 			}
 			a.telemetry = append(a.telemetry, c)
+		}
+		if src, ok := a.store.(analytics.Querier); ok {
+			a.kpis = &analytics.Daily{Source: src, Sink: a.influx, Log: log}
 		}
 	}
 	a.sweeper = &intake.Sweeper{Store: a.store, Intake: in, Every: cfg.SweepEvery, Log: log, M: m, Prune: a.store.PruneClaims}
@@ -313,6 +323,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	for _, c := range a.telemetry {
 		g.Go(func() error { return c.Run(ctx) })
+	}
+	if a.kpis != nil {
+		g.Go(func() error { return a.kpis.Run(ctx) })
 	}
 	g.Go(func() error { return a.sweeper.Run(ctx) })
 	g.Go(func() error { return a.webhooks.Run(ctx) })

@@ -1,0 +1,196 @@
+package analytics_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+
+	"github.com/frostline/frostline/cloud/analytics"
+	"github.com/frostline/frostline/cloud/telemetry"
+	"github.com/frostline/frostline/cloud/telemetry/influxtest"
+)
+
+// fixtureDay is 2 March: A and G were completed, A and G accepted or on site.
+var fixtureDay = at("2026-03-02 00:00")
+
+func TestDailyPoints(t *testing.T) {
+	db := openSQLite(t)
+	loadFixture(t, db)
+	d := &analytics.Daily{Source: db, Now: func() time.Time { return Now }}
+	ks, err := d.Points(context.Background(), fixtureDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]telemetry.KPI{}
+	for _, k := range ks {
+		got[k.Scope+"/"+k.Site+"/"+k.Asset+k.Vendor] = k
+		for name := range k.Values {
+			if !strings.Contains(" "+strings.Join(telemetry.KPIFields[k.Scope], " ")+" ", " "+name+" ") {
+				t.Errorf("%s point has field %q outside the schema", k.Scope, name)
+			}
+		}
+		if !k.Day.Equal(fixtureDay) {
+			t.Errorf("point at %s, want the day's start", k.Day)
+		}
+	}
+	// 2 March at s1: A created, A and G completed (A 220 + G 130), A's
+	// MTTR 1.5 h and G's 1 h.
+	site := got["site/s1/"]
+	for name, want := range map[string]float64{"created": 1, "completed": 2, "cost_per_wo": 175, "mttr_hours": 1.25, "first_time_fix_rate": 0.5} {
+		if v, ok := site.Values[name]; !ok || v != want {
+			t.Errorf("site s1 %s = %v (%v), want %v", name, v, ok, want)
+		}
+	}
+	// a1 failed for 4 h 50 of the day: availability 19 h 10 / 24 h.
+	a1 := got["asset/s1/a1"]
+	if v := a1.Values["availability"]; v != (24-4-50.0/60)/24 {
+		t.Errorf("a1 availability = %v", v)
+	}
+	if v := a1.Values["work_orders"]; v != 1 {
+		t.Errorf("a1 work_orders = %v, want 1", v)
+	}
+	v1 := got["vendor/s1/v1"]
+	if v := v1.Values["completed"]; v != 2 {
+		t.Errorf("vendor v1 at s1 completed = %v, want 2", v)
+	}
+	if _, ok := got["vendor/s2/"]; ok {
+		t.Error("a vendor point without a vendor")
+	}
+}
+
+// TestDailyInfluxDB writes a day through the real writer into InfluxDB
+// 1.6 twice, as two replicas would: the points are the same series and
+// timestamps, so the second write overwrites the first.
+func TestDailyInfluxDB(t *testing.T) {
+	inf := influxtest.StartInfluxDB(t, "frostline")
+	cfg := telemetry.DefaultConfig()
+	cfg.URL, cfg.Token, cfg.Bucket = inf.WriteURL, inf.Token, inf.Bucket
+	db := openSQLite(t)
+	loadFixture(t, db)
+	var want int
+	for replica := 0; replica < 2; replica++ {
+		w, err := telemetry.NewWriter(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &analytics.Daily{Source: db, Sink: w, Now: func() time.Time { return Now }}
+		n, err := d.WriteDay(context.Background(), fixtureDay)
+		w.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = n
+	}
+	if want < 5 {
+		t.Fatalf("only %d points", want)
+	}
+	series, err := inf.Query(`SELECT count("created") FROM kpis WHERE scope = 'site'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only s1 had work on 2 March: one point, though written twice.
+	if len(series) != 1 || len(series[0].Values) != 1 || series[0].Values[0][1] != float64(1) {
+		t.Errorf("site points with created: %+v, want 1 (s1, once)", series)
+	}
+	series, err = inf.Query(`SELECT "mttr_hours" FROM kpis WHERE scope = 'site' AND site = 's1'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(series) != 1 || len(series[0].Values) != 1 || series[0].Values[0][1] != 1.25 {
+		t.Errorf("s1 mttr_hours: %+v, want one point of 1.25", series)
+	}
+}
+
+// sink is a hand-written Sink: it records, or fails while failing is set.
+type sink struct {
+	mu      sync.Mutex
+	days    []time.Time
+	failing bool
+	wrote   chan struct{}
+}
+
+func (s *sink) WriteKPIs(ctx context.Context, ks ...telemetry.KPI) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failing {
+		s.failing = false
+		return errors.New("influxdb down")
+	}
+	s.days = append(s.days, ks[0].Day)
+	select {
+	case s.wrote <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func TestDailyRun(t *testing.T) {
+	db := openSQLite(t)
+	loadFixture(t, db)
+	// The writer's goroutine must be gone when Run returns (the store's
+	// pools, opened above, are closed later by t.Cleanup).
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	s := &sink{failing: true, wrote: make(chan struct{}, 16)}
+	d := &analytics.Daily{Source: db, Sink: s, Every: 20 * time.Millisecond, Days: 3,
+		Now: func() time.Time { return at("2026-03-03 15:00") }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- d.Run(ctx) }()
+	// The first write fails; the next tick writes 28 Feb .. 3 Mar.
+	deadline := time.After(10 * time.Second)
+	for n := 0; n < 4; {
+		select {
+		case <-s.wrote:
+			n++
+		case <-deadline:
+			t.Fatal("daily writer wrote nothing after a failure")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want nil on cancel", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	want := []string{"2026-02-28", "2026-03-01", "2026-03-02", "2026-03-03"}
+	for i, w := range want {
+		if s.days[i].Format(time.DateOnly) != w {
+			t.Fatalf("days written %v, want %v first", s.days, want)
+		}
+	}
+}
+
+func TestCollector(t *testing.T) {
+	db := openSQLite(t)
+	loadFixture(t, db)
+	c := &analytics.Collector{Source: db, Now: func() time.Time { return at("2026-03-03 00:00") }}
+	problems, err := testutil.CollectAndLint(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(problems) > 0 {
+		t.Errorf("promlint: %+v", problems)
+	}
+	// On 2 March (the 24 h before): A and G completed, A created.
+	want := `
+# HELP frostline_kpi_last_day_workorders Work orders created, completed (WORK_COMPLETE) and avoided in the last 24 hours.
+# TYPE frostline_kpi_last_day_workorders gauge
+frostline_kpi_last_day_workorders{event="avoided"} 0
+frostline_kpi_last_day_workorders{event="completed"} 2
+frostline_kpi_last_day_workorders{event="created"} 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "frostline_kpi_last_day_workorders"); err != nil {
+		t.Error(err)
+	}
+	// The backlog at midnight on 3 March: H (P3, 11 days old) and B,
+	// created at 08:00 on the 3rd, not yet.
+	if n := testutil.CollectAndCount(c, "frostline_kpi_backlog_workorders"); n == 0 {
+		t.Error("no backlog series")
+	}
+}

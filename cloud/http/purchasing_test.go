@@ -112,7 +112,9 @@ func TestPartsOnOrder(t *testing.T) {
 		var fromCSV, fromJSON any
 		switch kind {
 		case "purchase-orders":
-			fromCSV, fromJSON = &[]purchasing.PurchaseOrderLineRow{}, &struct{ Items []purchasing.PurchaseOrderLineRow }{}
+			fromCSV, fromJSON = &[]purchasing.PurchaseOrderLineRow{}, &struct {
+				Items []purchasing.PurchaseOrderLineRow
+			}{}
 		case "workorder-costs":
 			fromCSV, fromJSON = &[]purchasing.WorkOrderCostRow{}, &struct{ Items []purchasing.WorkOrderCostRow }{}
 		default:

@@ -19,6 +19,7 @@ import (
 	"github.com/frostline/frostline/cloud/postgres"
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
 	"github.com/frostline/frostline/cloud/sqlite"
+	"github.com/frostline/frostline/cloud/storetest"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
 )
@@ -417,4 +418,56 @@ func TestWebhookCRUD(t *testing.T) {
 			t.Errorf("second delete: %v", err)
 		}
 	})
+}
+
+// BenchmarkIntakeWebhooks is storetest.BenchIntake (batches of 256, one
+// lane) with no webhook, one that gets every event, and 20 scoped to one
+// site each: what the fan-out in Save costs intake.
+func BenchmarkIntakeWebhooks(b *testing.B) {
+	for _, store := range []string{"sqlite", "postgres"} {
+		for _, hooks := range []string{"none", "all", "20-sites"} {
+			b.Run(store+"/"+hooks, func(b *testing.B) {
+				var db interface {
+					storetest.Store
+					CreateWebhook(context.Context, *sqldb.Webhook) error
+					WebhookBacklog(context.Context) (map[notify.State]int, error)
+				}
+				if store == "sqlite" {
+					s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "b.db"))
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer s.Close()
+					db = s
+				} else {
+					s, err := postgres.Open(context.Background(), pgtest.DSN(b))
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer s.Close()
+					db = s
+				}
+				var hs []*sqldb.Webhook
+				switch hooks {
+				case "all":
+					hs = append(hs, hook("h-all", sqldb.WebhookScope{All: true}))
+				case "20-sites":
+					for i := range 20 {
+						hs = append(hs, hook(fmt.Sprint("h-", i), sqldb.WebhookScope{Sites: []string{fmt.Sprint("site-", i)}}))
+					}
+				}
+				for _, h := range hs {
+					if err := db.CreateWebhook(context.Background(), h); err != nil {
+						b.Fatal(err)
+					}
+				}
+				storetest.BenchIntake(b, db, 256, 1)
+				backlog, err := db.WebhookBacklog(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(backlog[notify.Pending])/float64(b.N), "deliveries/incident")
+			})
+		}
+	}
 }

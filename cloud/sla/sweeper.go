@@ -52,6 +52,9 @@ type Sweeper struct {
 type cached struct {
 	version int
 	timers  []Timer
+	// done holds the keys of actions recorded on the work order, so that
+	// a breach that stays breached costs nothing on later sweeps.
+	done map[string]bool
 }
 
 // SweepMetrics count what the sweeper did.
@@ -111,7 +114,8 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 		s.cache = map[string]cached{}
 	}
 	live := make(map[string]bool, len(refs))
-	var open []Timer
+	open := 0
+	var actions []Action
 	for _, r := range refs {
 		live[r.ID] = true
 		c, ok := s.cache[r.ID]
@@ -129,9 +133,22 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 				loc = s.Location(ctx, r.Site)
 			}
 			c = cached{version: r.Version, timers: s.Policy.Timers(events, commit, loc)}
+			for _, e := range events {
+				if e.SLA != nil {
+					if c.done == nil {
+						c.done = map[string]bool{}
+					}
+					c.done[e.SLA.Key] = true
+				}
+			}
 			s.cache[r.ID] = c
 		}
-		open = append(open, c.timers...)
+		open += len(c.timers)
+		for _, a := range Sweep(now, c.timers) {
+			if !c.done[a.Key] {
+				actions = append(actions, a)
+			}
+		}
 	}
 	for id := range s.cache {
 		if !live[id] {
@@ -139,10 +156,10 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 		}
 	}
 	if s.M != nil {
-		s.M.Open.Set(float64(len(open)))
+		s.M.Open.Set(float64(open))
 	}
 	done := 0
-	for _, a := range Sweep(now, open) {
+	for _, a := range actions {
 		recorded := false
 		err := s.Store.Update(ctx, func(tx workorder.Tx) error {
 			recorded = false
@@ -160,6 +177,12 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 		})
 		if err != nil {
 			return done, fmt.Errorf("sla: %s: %w", a.Key, err)
+		}
+		if c := s.cache[a.WorkOrder]; c.done == nil {
+			c.done = map[string]bool{a.Key: true}
+			s.cache[a.WorkOrder] = c
+		} else {
+			c.done[a.Key] = true
 		}
 		if recorded {
 			done++

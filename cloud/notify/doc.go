@@ -16,9 +16,12 @@
 // receiver written in Go calls; docs/dispatch.md shows the same check in
 // shell with openssl.
 //
-// The package keeps no state and starts no goroutines: a store persists
-// Deliveries and Attempts, and a sweeper calls Deliverer.Attempt for each
-// delivery whose NextAt has come (Deliverer.Deliver runs the whole retry
-// loop in-process, for tests and small installations). The clock, the
-// random source and the HTTP client are injected.
+// Routing, signing and the retry decision keep no state: a store persists
+// Deliveries and Attempts (cloud/internal/sqldb writes a notice's
+// deliveries in the transaction that saves it), and Worker, one per cloud
+// replica, leases due deliveries from the store, calls Deliverer.Attempt
+// for each and records the outcome (Deliverer.Deliver runs the whole retry
+// loop in-process, for tests and small installations). NewClient is the
+// HTTP client for deliveries: public addresses only, no redirects. The
+// clock, the random source and the HTTP client are injected.
 package notify

@@ -5,10 +5,10 @@ PKGS    := ./...
 TESTFLAGS ?=
 FUZZTIME ?= 20s
 
-.PHONY: help build test test-short bench demo lint fmtcheck vet tidy fuzz clean
+.PHONY: help build test test-short e2e bench demo lint fmtcheck vet tidy fuzz clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
 
 build: ## build the three binaries into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/ ./cmd/...
@@ -18,6 +18,9 @@ test: ## the whole suite, with the race detector
 
 test-short: ## unit tests only (no servers)
 	$(GO) test -short -count=1 $(PKGS)
+
+e2e: ## the end-to-end test alone: the binaries on real servers (part of test)
+	$(GO) test -race -count=1 -timeout 8m -v ./deploy/e2e
 
 bench: ## benchmarks (figures go to docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)

@@ -27,6 +27,7 @@ import (
 	cloudhttp "github.com/frostline/frostline/cloud/http"
 	"github.com/frostline/frostline/cloud/intake"
 	"github.com/frostline/frostline/cloud/notify"
+	"github.com/frostline/frostline/cloud/pm"
 	"github.com/frostline/frostline/cloud/postgres"
 	"github.com/frostline/frostline/cloud/relay"
 	"github.com/frostline/frostline/cloud/sla"
@@ -89,6 +90,10 @@ type App struct {
 	relay     *relay.Relay
 	webhooks  *notify.Worker // delivers work-order events to registered webhooks
 	sweeper   *intake.Sweeper
+	// pm generates preventive work orders; pmRuntime counts run-hours
+	// from the telemetry stream for runtime schedules.
+	pm        *pm.Generator
+	pmRuntime *pm.RuntimeConsumer
 	dispatch  *dispatch.Service
 	sla       *sla.Sweeper
 	server    *http.Server
@@ -169,6 +174,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 		}
 		if src, ok := a.store.(analytics.Querier); ok {
 			a.kpis = &analytics.Daily{Source: src, Sink: a.influx, Log: log}
+		}
+	}
+	if ps, ok := a.store.(pm.Store); ok && !cfg.PM.Disabled {
+		a.pm = pm.NewGenerator(ps, in, cfg.PM, log, a.Registry)
+		if rec, ok := a.store.(pm.Recorder); ok && a.nc != nil {
+			if a.pmRuntime, err = pm.NewRuntimeConsumer(ctx, a.nc, rec, log, a.Registry); err != nil {
+				return nil, fmt.Errorf("app: %w", err)
+			}
 		}
 	}
 	a.sweeper = &intake.Sweeper{Store: a.store, Intake: in, Every: cfg.SweepEvery, Log: log, M: m, Prune: a.store.PruneClaims}
@@ -328,6 +341,12 @@ func (a *App) Run(ctx context.Context) error {
 		g.Go(func() error { return a.kpis.Run(ctx) })
 	}
 	g.Go(func() error { return a.sweeper.Run(ctx) })
+	if a.pm != nil {
+		g.Go(func() error { return a.pm.Run(ctx) })
+	}
+	if a.pmRuntime != nil {
+		g.Go(func() error { return a.pmRuntime.Run(ctx) })
+	}
 	g.Go(func() error { return a.webhooks.Run(ctx) })
 	g.Go(func() error { return a.sla.Run(ctx) })
 	err := g.Wait()

@@ -13,6 +13,7 @@ import (
 	"github.com/frostline/frostline/cloud/dispatch"
 	"github.com/frostline/frostline/cloud/intake"
 	"github.com/frostline/frostline/cloud/notify"
+	"github.com/frostline/frostline/cloud/pm"
 	"github.com/frostline/frostline/cloud/sla"
 	"github.com/frostline/frostline/cloud/telemetry"
 	"github.com/frostline/frostline/cloud/workorder"
@@ -40,6 +41,9 @@ type Config struct {
 	// escalation, priority/trade rules, verification windows and
 	// approval limits.
 	Triage workorder.Policy `yaml:"triage"`
+	// PM is the preventive-maintenance generator: how often schedules
+	// are checked and how late a visit may still be generated as usual.
+	PM pm.Config `yaml:"pm"`
 	// Vendors are vendor files (a YAML list of vendors, the JSON of
 	// /api/v1/vendors in YAML) seeded into the vendor register at start;
 	// globs allowed. A vendor in a file replaces the register's entry.
@@ -81,6 +85,7 @@ func DefaultConfig() Config {
 		Database:        DatabaseConfig{Driver: "sqlite", Path: "frostline.db"},
 		SweepEvery:      15 * time.Second,
 		Triage:          workorder.DefaultPolicy(),
+		PM:              pm.DefaultConfig(),
 		Webhooks:        notify.DefaultWorkerConfig(),
 		Dispatch:        dispatch.DefaultRules(),
 		SLA:             sla.DefaultPolicy(),
@@ -147,6 +152,9 @@ func (c *Config) Validate() error {
 		if err := c.Telemetry.Validate(); err != nil {
 			errs = append(errs, err) // its messages name telemetry.<field>
 		}
+	}
+	if err := c.PM.Validate(); err != nil {
+		errs = append(errs, err) // its messages name pm.<field>
 	}
 	if err := c.Triage.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("triage: %w", err))

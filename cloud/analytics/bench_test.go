@@ -19,6 +19,7 @@ import (
 type seeder interface {
 	kpiStore
 	SeedFacts(ctx context.Context, from, to int64) error
+	RollupFacts(ctx context.Context, until time.Time) (int, error)
 }
 
 // seeded keeps each store's seeded database across the runs of one
@@ -75,6 +76,12 @@ func benchKPIs(b *testing.B, name string, open func() seeder) {
 			b.Fatal(err)
 		}
 		b.Logf("seeded %d work orders' facts in %s", n, time.Since(start).Round(time.Second))
+		start = time.Now()
+		days, err := db.RollupFacts(ctx, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n)*30*time.Second+time.Hour))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("rolled up %d days in %s", days, time.Since(start).Round(time.Second))
 		seeded[name] = db
 	}
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)

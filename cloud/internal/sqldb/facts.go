@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,8 +53,8 @@ func (t *Tx) saveFacts(ctx context.Context, w *workorder.WorkOrder, events []wor
 		analytics.EvidenceFacts(w, &f)
 		res, err := t.tx.ExecContext(ctx, `UPDATE wo_facts SET onset_at = $2, sensor_restored_at = $3,
 			restored_at = COALESCE($3, completed_at), incidents = $4, cond = CASE WHEN $5 = 1 THEN 1 ELSE cond END,
-			span_end = CASE WHEN span_end < $6 THEN $6 ELSE span_end END WHERE wo = $1`,
-			w.ID, micros(f.Onset), nullMicros(f.SensorRestored), f.Incidents, boolInt(f.Condition), spanEnd(w, &f))
+			span_end = CASE WHEN span_end < $6 THEN $6 ELSE span_end END, changed_at = $7 WHERE wo = $1`,
+			w.ID, micros(f.Onset), nullMicros(f.SensorRestored), f.Incidents, boolInt(f.Condition), spanEnd(w, &f), micros(time.Now()))
 		if err != nil {
 			return fmt.Errorf("facts: %w", err)
 		}
@@ -71,11 +70,17 @@ func (t *Tx) saveFacts(ctx context.Context, w *workorder.WorkOrder, events []wor
 			return fmt.Errorf("facts: %w", err)
 		}
 	}
-	if err := writeFacts(ctx, t.tx, w, history); err != nil {
+	f := factsOf(ctx, t.tx, w, history)
+	if events[0].Version != 1 {
+		if err := markMoves(ctx, t.tx, &f); err != nil {
+			return err
+		}
+	}
+	if err := writeFacts(ctx, t.tx, &f); err != nil {
 		return err
 	}
 	if events[0].Kind == workorder.Created && w.RecallOf != "" {
-		if _, err := t.tx.ExecContext(ctx, `UPDATE wo_facts SET recalled = 1 WHERE wo = $1`, w.RecallOf); err != nil {
+		if _, err := t.tx.ExecContext(ctx, `UPDATE wo_facts SET recalled = 1, changed_at = $2 WHERE wo = $1`, w.RecallOf, micros(time.Now())); err != nil {
 			return fmt.Errorf("facts: recall: %w", err)
 		}
 	}
@@ -142,18 +147,23 @@ func siteLocation(ctx context.Context, q querier, site string) *time.Location {
 const factsColumns = `wo, site, asset, asset_class, trade, vendor, technician, priority, source, problem, status, is_open,
 	created_at, span_end, onset_at, cond, dispatched, accepted_at, accept_s, onsite_at, completed_at, sensor_restored_at,
 	restored_at, ended_at, verified, visits, fix_visit, recall, cost, nte, overrun, documented, incidents, recall_of,
-	ack_due, ack_done, arrive_due, arrive_done, complete_due, complete_done, pm_due`
+	ack_due, ack_done, arrive_due, arrive_done, complete_due, complete_done, pm_due, changed_at`
 
-// writeFacts computes a work order's facts from its history and upserts
-// the row (all but recalled, which the recall's creation sets).
-func writeFacts(ctx context.Context, x executor, w *workorder.WorkOrder, history []workorder.Event) error {
+// factsOf computes a work order's facts from its history, with the SLA
+// clocks in the site's time zone.
+func factsOf(ctx context.Context, q querier, w *workorder.WorkOrder, history []workorder.Event) analytics.Facts {
 	loc := time.UTC
 	if w.DispatchedAt != nil || w.Vendor != "" {
-		loc = siteLocation(ctx, x, w.Site)
+		loc = siteLocation(ctx, q, w.Site)
 	}
-	f := analytics.FactsOf(w, history, factsPolicy(), loc)
+	return analytics.FactsOf(w, history, factsPolicy(), loc)
+}
+
+// writeFacts upserts a work order's facts row (all but recalled, which the
+// recall's creation sets).
+func writeFacts(ctx context.Context, x executor, f *analytics.Facts) error {
 	cols := strings.Split(strings.Join(strings.Fields(factsColumns), ""), ",")
-	args := factsArgs(&f)
+	args := factsArgs(f)
 	ph := make([]string, len(cols))
 	set := make([]string, 0, len(cols))
 	for i, c := range cols {
@@ -165,7 +175,7 @@ func writeFacts(ctx context.Context, x executor, w *workorder.WorkOrder, history
 	_, err := x.ExecContext(ctx, `INSERT INTO wo_facts (`+factsColumns+`) VALUES (`+strings.Join(ph, ", ")+`)
 		ON CONFLICT (wo) DO UPDATE SET `+strings.Join(set, ", "), args...)
 	if err != nil {
-		return fmt.Errorf("facts of %s: %w", w.ID, err)
+		return fmt.Errorf("facts of %s: %w", f.WorkOrder, err)
 	}
 	return nil
 }
@@ -186,7 +196,7 @@ func factsArgs(f *analytics.Facts) []any {
 		boolInt(f.Verified), f.Visits, boolInt(f.FixVisit), boolInt(f.Recall), f.Cost, f.NTE, boolInt(f.Overrun),
 		boolInt(f.Documented), f.Incidents, f.RecallOf,
 		nullMicros(f.SLA[0].Due), nullMicros(f.SLA[0].Done), nullMicros(f.SLA[1].Due), nullMicros(f.SLA[1].Done),
-		nullMicros(f.SLA[2].Due), nullMicros(f.SLA[2].Done), nullMicros(f.PMDue)}
+		nullMicros(f.SLA[2].Due), nullMicros(f.SLA[2].Done), nullMicros(f.PMDue), micros(time.Now())}
 }
 
 // BackfillFacts writes the facts of every work order that has none (saved
@@ -285,7 +295,8 @@ func (db *DB) backfillPage(ctx context.Context, conn *sql.Conn, after string) (n
 		if err != nil {
 			return 0, "", err
 		}
-		if err := writeFacts(ctx, tx, w, history); err != nil {
+		f := factsOf(ctx, tx, w, history)
+		if err := writeFacts(ctx, tx, &f); err != nil {
 			return 0, "", err
 		}
 	}
@@ -296,225 +307,6 @@ func (db *DB) backfillPage(ctx context.Context, conn *sql.Conn, after string) (n
 		last = ""
 	}
 	return len(todo), last, nil
-}
-
-// kpiColumns are the aggregates of a KPI query, in the order of the Sums
-// fields they fill (scanSums). $1 is the period's start, $2 its end, $3
-// now, $4 the moment the backlog is taken (the end, or now if earlier).
-// Every aggregate reads only wo_facts columns, so the query is one scan of
-// the rows the period can see.
-var kpiColumns = func() []string {
-	in := func(col string) string { return col + " >= $1 AND " + col + " < $2" }
-	created := "created_at >= $1"
-	net := created + " AND status NOT IN ('cancelled', 'duplicate', 'avoided')"
-	done := in("completed_at")
-	backlog := "created_at < $4 AND (ended_at IS NULL OR ended_at >= $4)"
-	count := func(cond string) string { return "COUNT(CASE WHEN " + cond + " THEN 1 END)" }
-	sum := func(cond, x string) string {
-		return "CAST(COALESCE(SUM(CASE WHEN " + cond + " THEN " + x + " END), 0) AS DOUBLE PRECISION)"
-	}
-	const day = 86_400_000_000
-	age := func(lo, hi int64) string {
-		c := backlog + fmt.Sprintf(" AND $4 - created_at >= %d", lo*day)
-		if hi > 0 {
-			c += fmt.Sprintf(" AND $4 - created_at < %d", hi*day)
-		}
-		return count(c)
-	}
-	failure := done + " AND source <> 'preventive' AND restored_at >= onset_at"
-	repair := done + " AND onsite_at IS NOT NULL AND restored_at >= onsite_at"
-	cols := []string{
-		count(created), count(net), count(net + " AND verified = 1"), count(created + " AND status = 'avoided'"),
-		sum(created, "incidents"),
-		count(done), count(done + " AND visits = 1 AND fix_visit = 1 AND recalled = 0"), count(done + " AND recall = 1"),
-		count(done + " AND documented = 1"), sum(done, "cost"), count(done + " AND cost > 0"),
-		count(done + " AND nte > 0"), count(done + " AND nte > 0 AND overrun = 1"),
-		count(repair), sum(repair, "restored_at - onsite_at"),
-		count(failure), sum(failure, "restored_at - onset_at"),
-		sum(failure, "restored_at - CASE WHEN onset_at > $1 THEN onset_at ELSE $1 END"),
-		count(in("accepted_at") + " AND accept_s IS NOT NULL"), sum(in("accepted_at")+" AND accept_s IS NOT NULL", "accept_s"),
-		count(in("onsite_at")), sum(in("onsite_at"), "onsite_at - created_at"),
-		count(net + " AND source = 'preventive'"), count(net + " AND source = 'sensor' AND cond = 1"),
-		count(net + " AND source <> 'preventive' AND NOT (source = 'sensor' AND cond = 1)"),
-		sum(done+" AND source = 'preventive'", "cost"), sum(done+" AND source = 'sensor' AND cond = 1", "cost"),
-		sum(done+" AND source <> 'preventive' AND NOT (source = 'sensor' AND cond = 1)", "cost"),
-		count("source = 'preventive' AND " + in("pm_due") + " AND pm_due < $3"),
-		count("source = 'preventive' AND " + in("pm_due") + " AND pm_due < $3 AND completed_at <= pm_due"),
-	}
-	for _, m := range []string{"ack", "arrive", "complete"} {
-		due, dn := m+"_due", m+"_done"
-		closed := in(dn) + " AND " + due + " IS NOT NULL"
-		overdue := dn + " IS NULL AND is_open = 1 AND " + in(due) + " AND " + due + " < $3"
-		cols = append(cols,
-			count("("+closed+") OR ("+overdue+")"),
-			count(closed+" AND "+dn+" <= "+due),
-			count("("+closed+" AND "+dn+" > "+due+") OR ("+overdue+")"),
-			"CAST(COALESCE(SUM(CASE WHEN "+closed+" AND "+dn+" > "+due+" THEN "+dn+" - "+due+
-				" WHEN "+overdue+" THEN $3 - "+due+" END), 0) AS DOUBLE PRECISION)")
-	}
-	cols = append(cols, count(backlog), age(0, 2), age(2, 7), age(7, 30), age(30, 0))
-	for p := 1; p <= 4; p++ {
-		cols = append(cols, count(fmt.Sprintf("%s AND priority = 'P%d'", backlog, p)))
-	}
-	cols = append(cols,
-		count("is_open = 1 AND status IN ('new', 'triaged', 'awaiting_approval', 'ready', 'reopened')"),
-		count("is_open = 1 AND status IN ('dispatched', 'accepted')"),
-		count("is_open = 1 AND status = 'in_progress'"),
-		count("is_open = 1 AND status = 'on_hold'"),
-		count("is_open = 1 AND status IN ('work_complete', 'verifying')"))
-	return cols
-}()
-
-func sumsTargets(s *analytics.Sums) []any {
-	t := []any{&s.Created, &s.CreatedNet, &s.CreatedVerified, &s.Avoided, new(float64),
-		&s.Completed, &s.FirstFixes, &s.Recalls, &s.Documented, &s.CostSum, &s.CostNonZero, &s.WithNTE, &s.Overruns,
-		&s.Repairs, &s.RepairSeconds, &s.Failures, &s.RestoreSeconds, &s.DowntimeSeconds,
-		&s.Accepts, &s.AcceptSeconds, &s.OnSites, &s.OnSiteSeconds,
-		&s.Preventive, &s.ConditionBased, &s.Corrective, &s.PreventiveCost, &s.ConditionBasedCost, &s.CorrectiveCost,
-		&s.PMDue, &s.PMOnTime}
-	for i := range s.SLA {
-		t = append(t, &s.SLA[i].Applicable, &s.SLA[i].Met, &s.SLA[i].Missed, &s.SLA[i].LateSeconds)
-	}
-	t = append(t, &s.Backlog, &s.BacklogAge[0], &s.BacklogAge[1], &s.BacklogAge[2], &s.BacklogAge[3],
-		&s.BacklogByPri[0], &s.BacklogByPri[1], &s.BacklogByPri[2], &s.BacklogByPri[3],
-		&s.OpenNew, &s.OpenDispatched, &s.OpenInProgress, &s.OpenOnHold, &s.OpenVerifying)
-	return t
-}
-
-// dimColumn is the SQL for a dimension over wo_facts f (and sites s).
-func dimColumn(d analytics.Dimension) string {
-	if d == analytics.Region {
-		return "COALESCE(s.region, '')"
-	}
-	return "f." + string(d)
-}
-
-// KPIs answers a KPI query with one aggregate over wo_facts.
-func (db *DB) KPIs(ctx context.Context, q analytics.Query) (*analytics.Report, error) {
-	if err := q.Validate(); err != nil {
-		return nil, err
-	}
-	if q.Now.IsZero() {
-		q.Now = time.Now()
-	}
-	at := q.To
-	if q.Now.Before(at) {
-		at = q.Now
-	}
-	rep := &analytics.Report{From: q.From, To: q.To, GroupBy: make([]string, len(q.GroupBy)), Rows: []analytics.Row{}}
-	for i, d := range q.GroupBy {
-		rep.GroupBy[i] = string(d)
-	}
-	args := []any{micros(q.From), micros(q.To), micros(q.Now), micros(at)}
-	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
-	where := []string{"f.created_at < $2", "f.span_end >= $1"}
-	join := false
-	for _, d := range analytics.Dimensions {
-		v, ok := q.Filter[d]
-		if !ok {
-			continue
-		}
-		if d == analytics.Region {
-			where = append(where, "f.site IN (SELECT id FROM sites WHERE region = "+arg(v)+")")
-		} else {
-			where = append(where, "f."+string(d)+" = "+arg(v))
-		}
-	}
-	if sc := q.Scope; !sc.All {
-		if sc.Sites == nil && sc.Vendor == "" && sc.Technician == "" {
-			return rep, nil
-		}
-		if sc.Sites != nil {
-			if len(sc.Sites) == 0 {
-				return rep, nil
-			}
-			ph := make([]string, len(sc.Sites))
-			for i, s := range sc.Sites {
-				ph[i] = arg(s)
-			}
-			where = append(where, "f.site IN ("+strings.Join(ph, ", ")+")")
-		}
-		if sc.Vendor != "" {
-			where = append(where, "f.vendor = "+arg(sc.Vendor))
-		}
-		if sc.Technician != "" {
-			where = append(where, "f.technician = "+arg(sc.Technician))
-		}
-	}
-	groups := make([]string, len(q.GroupBy))
-	for i, d := range q.GroupBy {
-		groups[i] = dimColumn(d)
-		join = join || d == analytics.Region
-	}
-	var sb strings.Builder
-	sb.WriteString("SELECT ")
-	for _, g := range groups {
-		sb.WriteString(g + ", ")
-	}
-	sb.WriteString(strings.Join(kpiColumns, ",\n\t"))
-	sb.WriteString("\nFROM wo_facts f")
-	if join {
-		sb.WriteString(" LEFT JOIN sites s ON s.id = f.site")
-	}
-	sb.WriteString("\nWHERE " + strings.Join(where, " AND "))
-	if len(groups) > 0 {
-		sb.WriteString("\nGROUP BY " + strings.Join(groups, ", "))
-	}
-	rows, err := db.Reader.QueryContext(ctx, sb.String(), args...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: kpis: %w", db.Dialect.Name, err)
-	}
-	defer rows.Close()
-	period := q.To.Sub(q.From)
-	asset := false
-	for _, d := range q.GroupBy {
-		asset = asset || d == analytics.Asset
-	}
-	if _, ok := q.Filter[analytics.Asset]; ok {
-		asset = true
-	}
-	for rows.Next() {
-		var s analytics.Sums
-		keys := make([]string, len(groups))
-		targets := make([]any, 0, len(groups)+len(kpiColumns))
-		for i := range keys {
-			targets = append(targets, &keys[i])
-		}
-		var incidents float64
-		st := sumsTargets(&s)
-		st[4] = &incidents
-		targets = append(targets, st...)
-		if err := rows.Scan(targets...); err != nil {
-			return nil, fmt.Errorf("%s: kpis: %w", db.Dialect.Name, err)
-		}
-		s.Incidents = int64(incidents)
-		for _, x := range []*float64{&s.RepairSeconds, &s.RestoreSeconds, &s.DowntimeSeconds, &s.OnSiteSeconds,
-			&s.SLA[0].LateSeconds, &s.SLA[1].LateSeconds, &s.SLA[2].LateSeconds} {
-			*x /= 1e6 // microseconds
-		}
-		if s.Created == 0 && s.Completed == 0 && s.Backlog == 0 && s.Accepts == 0 && s.OnSites == 0 && s.PMDue == 0 &&
-			s.SLA[0].Applicable+s.SLA[1].Applicable+s.SLA[2].Applicable == 0 && s.OpenNew+s.OpenDispatched+s.OpenInProgress+s.OpenOnHold+s.OpenVerifying == 0 {
-			continue // a group with nothing in the period (its rows only overlapped it)
-		}
-		row := analytics.Row{Group: map[string]string{}, Sums: s}
-		for i, d := range q.GroupBy {
-			row.Group[string(d)] = keys[i]
-		}
-		row.Values = analytics.Finish(s, period, asset)
-		rep.Rows = append(rep.Rows, row)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: kpis: %w", db.Dialect.Name, err)
-	}
-	sort.SliceStable(rep.Rows, func(i, j int) bool {
-		for _, d := range rep.GroupBy {
-			if a, b := rep.Rows[i].Group[d], rep.Rows[j].Group[d]; a != b {
-				return a < b
-			}
-		}
-		return false
-	})
-	return rep, nil
 }
 
 // SeedFacts inserts facts rows numbered from..to (inclusive) straight into
@@ -554,6 +346,7 @@ func (db *DB) SeedFacts(ctx context.Context, from, to int64) error {
 		fmt.Sprintf("%s + %d", created, 4200*s), ifw(accepted), fmt.Sprintf("%s + %d", created, 8*3600*s), ifw(onsite),
 		fmt.Sprintf("%s + %d", created, 48*3600*s), ifw(completed),
 		fmt.Sprintf("CASE WHEN n %% 10 = 0 THEN %s + %d END", created, 7*86400*s),
+		"0",                                      // changed_at: before any rollup
 		"CASE WHEN n % 23 = 0 THEN 1 ELSE 0 END", // recalled
 	}
 	q := `INSERT INTO wo_facts (` + factsColumns + `, recalled) SELECT ` + strings.Join(cols, ", ") +
@@ -576,3 +369,51 @@ func (db *DB) SeedFacts(ctx context.Context, from, to int64) error {
 	}
 	return nil
 }
+
+// dayColumns are the facts timestamps a KPI counts a work order on: the
+// days a row contributes to in the daily rollup.
+const dayColumns = `created_at, accepted_at, onsite_at, completed_at, ack_due, ack_done, arrive_due, arrive_done,
+	complete_due, complete_done, pm_due`
+
+// markMoves records the rollup days a work order's facts leave when they
+// are rewritten (completed again after a reopen, clocks restarted by a
+// redispatch): rebuilding the days it is on now would not take it out of
+// those. Rare; one read of the old row per rewrite.
+func markMoves(ctx context.Context, x executor, f *analytics.Facts) error {
+	old := make([]sql.NullInt64, 11)
+	targets := make([]any, len(old))
+	for i := range old {
+		targets[i] = &old[i]
+	}
+	err := x.QueryRowContext(ctx, `SELECT `+dayColumns+` FROM wo_facts WHERE wo = $1`, f.WorkOrder).Scan(targets...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("facts: moves: %w", err)
+	}
+	now := map[int64]bool{}
+	for _, t := range []*time.Time{&f.Created, f.Accepted, f.OnSite, f.Completed, f.PMDue,
+		f.SLA[0].Due, f.SLA[0].Done, f.SLA[1].Due, f.SLA[1].Done, f.SLA[2].Due, f.SLA[2].Done} {
+		if t != nil {
+			now[dayOf(micros(*t))] = true
+		}
+	}
+	var moved []int64
+	for _, o := range old {
+		if o.Valid && !now[dayOf(o.Int64)] {
+			moved = append(moved, dayOf(o.Int64))
+		}
+	}
+	for _, d := range moved {
+		if _, err := x.ExecContext(ctx, `INSERT INTO wo_facts_moves (day, at) VALUES ($1, $2)
+			ON CONFLICT (day) DO UPDATE SET at = excluded.at`, d, micros(time.Now())); err != nil {
+			return fmt.Errorf("facts: moves: %w", err)
+		}
+	}
+	return nil
+}
+
+const dayMicros = 86_400_000_000
+
+// dayOf is the start of the UTC day of a time in microseconds.
+func dayOf(us int64) int64 { return us - ((us%dayMicros)+dayMicros)%dayMicros }

@@ -45,9 +45,13 @@ CREATE TABLE wo_facts (
 	arrive_done INTEGER,
 	complete_due INTEGER,
 	complete_done INTEGER,
-	pm_due INTEGER
+	pm_due INTEGER,
+	-- changed_at is when the row was last written (wall clock): rollup days
+	-- built before it are stale for the row's days.
+	changed_at INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX wo_facts_span ON wo_facts (span_end, created_at);
 CREATE INDEX wo_facts_created ON wo_facts (created_at);
 CREATE INDEX wo_facts_site ON wo_facts (site, created_at);
-CREATE INDEX wo_facts_vendor ON wo_facts (vendor, created_at)
+CREATE INDEX wo_facts_vendor ON wo_facts (vendor, created_at);
+CREATE INDEX wo_facts_changed ON wo_facts (changed_at)

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/dispatch"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/sim"
 	"github.com/frostline/frostline/edge/wire"
@@ -245,5 +246,25 @@ func (w *demoWatch) poll(ctx context.Context) {
 		}
 		fmt.Fprintf(w.out, "%s  work order #%d %s: %s %s %s %s/%s (%s)%s\n", time.Now().Format("15:04:05"), wo.Number, what,
 			wo.Priority, wo.Source, wo.Problem, wo.Site, wo.Asset, wo.Trade, vendor)
+		if wo.Status == workorder.Dispatched {
+			w.explain(ctx, wo)
+		}
+	}
+}
+
+// explain prints who dispatch passed over for a work order, and why.
+func (w *demoWatch) explain(ctx context.Context, wo *workorder.WorkOrder) {
+	st, ok := w.store.(interface {
+		DispatchBook(ctx context.Context, wo string) (*dispatch.Book, error)
+	})
+	if !ok {
+		return
+	}
+	b, err := st.DispatchBook(ctx, wo.ID)
+	if err != nil || b == nil {
+		return
+	}
+	for _, c := range b.Decision.Excluded {
+		fmt.Fprintf(w.out, "%10s  dispatch passed over %s: %s (%s)\n", "", c.Vendor, c.Reason, c.Detail())
 	}
 }

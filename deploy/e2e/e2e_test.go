@@ -209,9 +209,11 @@ log:
 			return "no work order yet"
 		}
 		if !killedA {
+			took := counter(urlA+"/metrics", "frostline_intake_messages_total")
 			cloudA.kill()
 			killedA = true
-			step("work order #%d (%s %s %s): cloud-a killed with SIGKILL", wos[0].Number, wos[0].Priority, wos[0].Problem, wos[0].Status)
+			step("work order #%d (%s %s %s): cloud-a, which had taken %.0f incident messages (cloud-b %.0f), killed with SIGKILL",
+				wos[0].Number, wos[0].Priority, wos[0].Problem, wos[0].Status, took, counter(urlB+"/metrics", "frostline_intake_messages_total"))
 		}
 		if len(wos) > 1 {
 			t.Fatalf("%d work orders for the cooler, want one: %s", len(wos), describe(wos))

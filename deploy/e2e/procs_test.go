@@ -412,3 +412,29 @@ func (r *rig) checkLogs(names ...string) {
 		}
 	}
 }
+
+// counter sums every series of a Prometheus counter on a /metrics page;
+// -1 when the page cannot be read.
+func counter(metricsURL, name string) float64 {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(metricsURL)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(resp.Body); err != nil {
+		return -1
+	}
+	sum := 0.0
+	for _, line := range strings.Split(b.String(), "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+			sum += v
+		}
+	}
+	return sum
+}

@@ -38,6 +38,10 @@ func rollupQueries() []analytics.Query {
 		{Scope: cloud.Scope{All: true}, GroupBy: []analytics.Dimension{analytics.Priority}, Filter: map[analytics.Dimension]string{analytics.Trade: "refrigeration"}},
 		{Scope: cloud.Scope{Vendor: "v1"}, GroupBy: []analytics.Dimension{analytics.Source}},
 		{Scope: cloud.Scope{All: true}, Filter: map[analytics.Dimension]string{analytics.Region: "north"}},
+		// the rollup's rows by site
+		{Scope: cloud.Scope{All: true}, GroupBy: []analytics.Dimension{analytics.Site}},
+		{Scope: cloud.Scope{Sites: []string{"s1"}}},
+		{Scope: cloud.Scope{Sites: []string{"s1", "s2"}}, GroupBy: []analytics.Dimension{analytics.Region}, Filter: map[analytics.Dimension]string{analytics.Site: "s2"}},
 	}
 	for _, p := range periods {
 		for _, s := range shapes {
@@ -136,6 +140,13 @@ func testRollup(t *testing.T, db rollupStore, raw *sqldb.DB) {
 	}
 	if v := got.Rows[0].Values["created"]; v == nil || *v < 100 {
 		t.Fatalf("created = %v with the rollup corrupted: the rollup was not read", show(v))
+	}
+	got, err = db.KPIs(ctx, rollupQueries()[5]) // by site: the site rows
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := got.Rows[0].Values["created"]; v == nil || *v < 100 {
+		t.Fatalf("created by site = %v with the rollup corrupted: the site rows were not read", show(v))
 	}
 	// A changed work order makes its days stale: G (completed 2 March)
 	// is reopened and completed again on 4 March; the builds are older

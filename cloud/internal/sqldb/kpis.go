@@ -143,11 +143,25 @@ func toSums(a *addVec, p *[14]int64, now int64) analytics.Sums {
 	return s
 }
 
-// rollupDims are the dimensions the daily rollup keeps; a query slicing by
-// any other (site, asset) or scoped to sites or a technician reads the
-// facts alone.
-var rollupDims = []analytics.Dimension{analytics.Region, analytics.AssetClass, analytics.Trade, analytics.Vendor,
-	analytics.Priority, analytics.Source}
+// The daily rollup keeps two kinds of rows: by the work's dimensions
+// (rollupDims, site ''), and by site (and so region). A query slicing by
+// dimensions of one kind, scoped to all, to one vendor (first kind) or to
+// sites (second kind) reads whole days from it; one mixing them, slicing
+// by asset, or scoped to a technician reads the facts alone.
+var (
+	rollupDims     = []analytics.Dimension{analytics.Region, analytics.AssetClass, analytics.Trade, analytics.Vendor, analytics.Priority, analytics.Source}
+	rollupSiteDims = []analytics.Dimension{analytics.Site, analytics.Region}
+)
+
+// rollupKind is which rows of the rollup answer a query: byDims, bySite,
+// or none.
+type rollupKind int
+
+const (
+	noRollup rollupKind = iota
+	byDims
+	bySite
+)
 
 // RollupGrace is how long after a facts row was written its change may
 // still be missing from a rollup built meanwhile (the writing transaction
@@ -332,22 +346,31 @@ func (db *DB) scan(ctx context.Context, query string, args []any, ngroups int, f
 	return nil
 }
 
-// rollupEligible reports whether the query can read whole days from the
-// rollup: it slices only by the rollup's dimensions and the scope is all
-// or one vendor's.
-func rollupEligible(q *analytics.Query) bool {
-	for _, d := range q.GroupBy {
-		if !slices.Contains(rollupDims, d) {
-			return false
+// rollupFor says which rollup rows can answer the query.
+func rollupFor(q *analytics.Query) rollupKind {
+	within := func(dims []analytics.Dimension) bool {
+		for _, d := range q.GroupBy {
+			if !slices.Contains(dims, d) {
+				return false
+			}
 		}
-	}
-	for d := range q.Filter {
-		if !slices.Contains(rollupDims, d) {
-			return false
+		for d := range q.Filter {
+			if !slices.Contains(dims, d) {
+				return false
+			}
 		}
+		return true
 	}
 	sc := q.Scope
-	return sc.All || (sc.Sites == nil && sc.Technician == "" && sc.Vendor != "")
+	switch {
+	case sc.Technician != "":
+		return noRollup
+	case within(rollupDims) && (sc.All || (sc.Sites == nil && sc.Vendor != "")):
+		return byDims
+	case within(rollupSiteDims) && (sc.All || (sc.Sites != nil && sc.Vendor == "")):
+		return bySite
+	}
+	return noRollup
 }
 
 // KPIs answers a KPI query: whole days that have a fresh rollup from it,
@@ -374,12 +397,12 @@ func (db *DB) kpis(ctx context.Context, q analytics.Query, rollup bool) (*analyt
 	r := newResult()
 	// Whole days of the period, ended before now less the grace.
 	first, last := dayOf(from+dayMicros-1), dayOf(min(to, now-int64(RollupGrace/time.Microsecond)))
-	if rollup && rollupEligible(&q) && first < last {
+	if kind := rollupFor(&q); rollup && kind != noRollup && first < last {
 		clean, err := db.cleanDays(ctx, first, last, q.Now)
 		if err != nil {
 			return nil, err
 		}
-		if err := db.rollupAdd(ctx, &q, clean, r); err != nil {
+		if err := db.rollupAdd(ctx, &q, kind, clean, r); err != nil {
 			return nil, err
 		}
 		// The rest from the facts: the ends and the days not clean.
@@ -441,8 +464,11 @@ func report(q *analytics.Query, r *result, now int64) *analytics.Report {
 }
 
 // rollupAdd sums the rollup over the clean day spans into r.
-func (db *DB) rollupAdd(ctx context.Context, q *analytics.Query, clean [][2]int64, r *result) error {
+func (db *DB) rollupAdd(ctx context.Context, q *analytics.Query, kind rollupKind, clean [][2]int64, r *result) error {
 	if len(clean) == 0 {
+		return nil
+	}
+	if kind == bySite && q.Scope.Sites != nil && len(q.Scope.Sites) == 0 {
 		return nil
 	}
 	var args []any
@@ -452,13 +478,27 @@ func (db *DB) rollupAdd(ctx context.Context, q *analytics.Query, clean [][2]int6
 		spans = append(spans, "(day >= "+arg(s[0])+" AND day < "+arg(s[1])+")")
 	}
 	where := []string{"(" + strings.Join(spans, " OR ") + ")"}
-	for _, d := range rollupDims {
+	dims := rollupDims
+	if kind == bySite {
+		dims, where = rollupSiteDims, append(where, "site <> ''")
+	} else {
+		where = append(where, "site = ''")
+	}
+	for _, d := range dims {
 		if v, ok := q.Filter[d]; ok {
 			where = append(where, string(d)+" = "+arg(v))
 		}
 	}
-	if !q.Scope.All {
+	switch {
+	case q.Scope.All:
+	case kind == byDims:
 		where = append(where, "vendor = "+arg(q.Scope.Vendor))
+	default:
+		ph := make([]string, len(q.Scope.Sites))
+		for i, s := range q.Scope.Sites {
+			ph[i] = arg(s)
+		}
+		where = append(where, "site IN ("+strings.Join(ph, ", ")+")")
 	}
 	groups := make([]string, len(q.GroupBy))
 	for i, d := range q.GroupBy {
@@ -553,6 +593,14 @@ func (db *DB) staleDays(ctx context.Context, first, last int64) (map[int64]bool,
 	if oldest < 0 {
 		return stale, nil
 	}
+	// Changes before the last complete refresh (RollupFacts) are in the
+	// rollup already: look only at those after it, or after the oldest
+	// build if that is later.
+	var checked int64
+	if err := db.Reader.QueryRowContext(ctx, `SELECT checked FROM wo_facts_rollup`).Scan(&checked); err != nil {
+		return nil, fmt.Errorf("%s: rollup: %w", db.Dialect.Name, err)
+	}
+	oldest = max(oldest, checked)
 	grace := int64(RollupGrace / time.Microsecond)
 	check := func(day, changed int64) {
 		if b, ok := built[day]; ok && changed > b-grace {
@@ -621,16 +669,23 @@ func (db *DB) buildDay(ctx context.Context, day int64, now time.Time) error {
 	// The day's end is in the past (the caller's whole days), so "now"
 	// only decides which milestones of the day are overdue: all of them
 	// that are still open.
-	q := `INSERT INTO wo_facts_daily (day, region, asset_class, trade, vendor, priority, source, ` + strings.Join(names, ", ") + `)
-		SELECT $1, COALESCE(s.region, ''), f.asset_class, f.trade, f.vendor, f.priority, f.source, ` + strings.Join(kpiAdd, ", ") + `
+	insert := `INSERT INTO wo_facts_daily (day, site, region, asset_class, trade, vendor, priority, source, ` + strings.Join(names, ", ") + `) `
+	for _, q := range []string{
+		insert + `SELECT $1, '', COALESCE(s.region, ''), f.asset_class, f.trade, f.vendor, f.priority, f.source, ` + strings.Join(kpiAdd, ", ") + `
 		FROM wo_facts f LEFT JOIN sites s ON s.id = f.site
 		WHERE f.created_at < $2 AND f.span_end >= $1
-		GROUP BY COALESCE(s.region, ''), f.asset_class, f.trade, f.vendor, f.priority, f.source`
-	if _, err := tx.ExecContext(ctx, q, day, day+dayMicros, max(micros(now), day+dayMicros)); err != nil {
-		if db.Dialect.Retryable != nil && db.Dialect.Retryable(err) {
-			return nil
+		GROUP BY COALESCE(s.region, ''), f.asset_class, f.trade, f.vendor, f.priority, f.source`,
+		insert + `SELECT $1, f.site, COALESCE(MIN(s.region), ''), '', '', '', '', '', ` + strings.Join(kpiAdd, ", ") + `
+		FROM wo_facts f LEFT JOIN sites s ON s.id = f.site
+		WHERE f.created_at < $2 AND f.span_end >= $1
+		GROUP BY f.site`,
+	} {
+		if _, err := tx.ExecContext(ctx, q, day, day+dayMicros, max(micros(now), day+dayMicros)); err != nil {
+			if db.Dialect.Retryable != nil && db.Dialect.Retryable(err) {
+				return nil
+			}
+			return fmt.Errorf("%s: rollup %s: %w", db.Dialect.Name, time.UnixMicro(day).UTC().Format(time.DateOnly), err)
 		}
-		return fmt.Errorf("%s: rollup %s: %w", db.Dialect.Name, time.UnixMicro(day).UTC().Format(time.DateOnly), err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO wo_facts_rolled (day, built_at) VALUES ($1, $2)
 		ON CONFLICT (day) DO UPDATE SET built_at = excluded.built_at`, day, start); err != nil {
@@ -661,6 +716,7 @@ func (db *DB) RollupFacts(ctx context.Context, until time.Time) (int, error) {
 	if first >= last {
 		return 0, nil
 	}
+	start := micros(time.Now())
 	stale, err := db.staleDays(ctx, first, last)
 	if err != nil {
 		return 0, err
@@ -673,6 +729,10 @@ func (db *DB) RollupFacts(ctx context.Context, until time.Time) (int, error) {
 			}
 			n++
 		}
+	}
+	// Every change before start is now in the rollup.
+	if _, err := db.Writer.ExecContext(ctx, `UPDATE wo_facts_rollup SET checked = $1 WHERE checked < $1`, start); err != nil {
+		return n, fmt.Errorf("%s: rollup: %w", db.Dialect.Name, err)
 	}
 	return n, nil
 }

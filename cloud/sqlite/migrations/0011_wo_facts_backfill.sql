@@ -5,11 +5,13 @@ CREATE TABLE wo_facts_backfill (done INTEGER NOT NULL);
 INSERT INTO wo_facts_backfill (done) VALUES (0);
 -- The daily rollup of the facts (cloud/internal/sqldb/kpis.go): per UTC
 -- day and combination of region, asset class, trade, vendor, priority and
--- source, the 48 additive sums of a KPI query over that day (a00..a47 in
--- the order of kpiAdd). Long periods sum these rows instead of every
+-- source (site ''), and per day and site (the other columns ''), the 48
+-- additive sums of a KPI query over that day (a00..a47 in the order of
+-- kpiAdd). Long periods sum these rows instead of every
 -- work order's facts. A day is in wo_facts_rolled once built, with when.
 CREATE TABLE wo_facts_daily (
 	day INTEGER NOT NULL,
+	site TEXT NOT NULL,
 	region TEXT NOT NULL,
 	asset_class TEXT NOT NULL,
 	trade TEXT NOT NULL,
@@ -63,7 +65,8 @@ CREATE TABLE wo_facts_daily (
 	a44 REAL NOT NULL,
 	a45 REAL NOT NULL,
 	a46 REAL NOT NULL,
-	a47 REAL NOT NULL,	PRIMARY KEY (day, region, asset_class, trade, vendor, priority, source)
+	a47 REAL NOT NULL,
+	PRIMARY KEY (day, site, region, asset_class, trade, vendor, priority, source)
 );
 CREATE TABLE wo_facts_rolled (day INTEGER PRIMARY KEY, built_at INTEGER NOT NULL);
 -- Days a facts row left (a reopened work order completed again, a

@@ -261,12 +261,30 @@ func TestAuthorization(t *testing.T) {
 		{"get purchase order", "GET", "/api/v1/purchase-orders/{wo}", "", with(all(404, 404), "tech", 403, 403)},
 		{"move purchase order", "POST", "/api/v1/purchase-orders/{wo}/status", `{"status":"approved"}`, with(all(404, 404), "store", 403, 403)},
 		{"export without a period", "GET", "/api/v1/exports/{kind}", "", with(all(400, 400), "tech", 403, 403)},
+		// The vendor register and dispatch (dispatch_test.go has the flows):
+		// coolco is not on file until the PUT; "nobody" never is.
+		{"list vendors", "GET", "/api/v1/vendors", "", with(all(200, 200), "store", 403, 403)},
+		{"expiring documents", "GET", "/api/v1/vendors/expiring", "", with(all(200, 200), "store", 403, 403, "tech", 403, 403)},
+		{"get vendor not on file", "GET", "/api/v1/vendors/coolco", "", all(404, 404)},
+		{"create vendor", "POST", "/api/v1/vendors", `{"id":"v-{role}-{site}","name":"V","kind":"external","trades":["hvac"],"coverage":{"sites":["{site}"]}}`,
+			with(all(403, 403), "admin", 201, 201, "fm", 201, 201, "fm-north", 201, 201)},
+		{"put vendor", "PUT", "/api/v1/vendors/coolco", `{"name":"CoolCo","kind":"external","trades":["refrigeration"],"coverage":{"sites":["s1"]}}`,
+			with(all(403, 403), "admin", 200, 200, "fm", 200, 200, "fm-north", 200, 200)},
+		{"vendor scorecard", "GET", "/api/v1/vendors/coolco/scorecard", "", with(all(404, 404), "admin", 200, 200, "fm", 200, 200, "fm-north", 200, 200, "vendor", 200, 200, "tech", 200, 200)},
+		{"delete unknown vendor", "DELETE", "/api/v1/vendors/nobody", "", with(all(403, 403), "admin", 404, 404, "fm", 404, 404, "fm-north", 404, 404)},
+		{"dispatch decision (none made here)", "GET", "/api/v1/workorders/{wo}/dispatch", "",
+			with(all(403, 404), "admin", 404, 404, "fm", 404, 404, "fm-north", 404, 404, "vendor2", 404, 404)},
+		{"quote", "POST", "/api/v1/workorders/{wo}/quote", `{"amount":100,"description":"new fan motor"}`,
+			with(all(200, 404), "admin", 200, 409, "fm", 200, 409, "store", 403, 404, "vendor2", 404, 404)},
+		{"approve spending without a quote", "POST", "/api/v1/workorders/{wo}/approvals", "",
+			with(all(403, 404), "admin", 400, 400, "fm", 400, 400, "fm-north", 400, 404, "vendor2", 404, 404)},
 	}
 	// Every API route is in the matrix.
 	covered := map[string]bool{"GET /api/v1/openapi.json": true} // public by design
 	for _, tc := range cases {
 		p := strings.NewReplacer("{wo}", "{id}", "{site}x", "{site}", "n-{role}", "{asset}", "wic-1", "{asset}",
-			"/teleport", "/{action}", "/approve", "/{action}", "ph_none", "{photo}", "dl_none", "{delivery}").Replace(tc.path)
+			"/teleport", "/{action}", "/approve", "/{action}", "ph_none", "{photo}", "dl_none", "{delivery}",
+			"vendors/coolco", "vendors/{id}", "vendors/nobody", "vendors/{id}").Replace(tc.path)
 		covered[tc.method+" "+p] = true
 	}
 	for _, r := range f.srv.Routes() {

@@ -506,19 +506,8 @@ func (s *Server) note(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if (c.Role == cloud.RoleVendor || c.Role == cloud.RoleTechnician) && q.Visibility != "shared" {
 		q.Visibility = "shared" // a vendor's note is for the organisation to see
 	}
-	id := r.PathValue("id")
-	var out *workorder.WorkOrder
-	err := s.store.Update(r.Context(), func(tx workorder.Tx) error {
-		wo, err := tx.WorkOrder(r.Context(), id)
-		if err != nil {
-			return err
-		}
-		if wo == nil || !c.scope.SeesWorkOrder(wo.Site, wo.Vendor, wo.Technician) {
-			return cloud.Errorf(cloud.ENOTFOUND, "work order %s not found", id)
-		}
-		ev := wo.AddNote(workorder.Note{Author: c.actor(), Text: q.Text, Visibility: q.Visibility, At: s.now().UTC()})
-		out = wo
-		return tx.Save(r.Context(), wo, ev)
+	out, err := s.change(r, c, func(wo *workorder.WorkOrder, at time.Time) ([]workorder.Event, error) {
+		return wo.AddNote(workorder.Note{Author: c.actor(), Text: q.Text, Visibility: q.Visibility, At: at}), nil
 	})
 	if err != nil {
 		return err

@@ -86,6 +86,10 @@ func (w *WorkOrder) Propose(q Quote, role cloud.Role) ([]Event, error) {
 // 0) for an approver whose limit covers it: limits maps a role to the
 // largest NTE it may approve.
 func (w *WorkOrder) ApproveNTE(amount float64, reason string, by string, role cloud.Role, limits map[cloud.Role]float64, at time.Time) ([]Event, error) {
+	limit, ok := limits[role]
+	if !ok || limit <= 0 {
+		return nil, cloud.Errorf(cloud.EFORBIDDEN, "a %s may not approve spending", role)
+	}
 	if !w.Status.Open() {
 		return nil, cloud.Errorf(cloud.ECONFLICT, "work order %d is %s", w.Number, w.Status.Upper())
 	}
@@ -97,10 +101,6 @@ func (w *WorkOrder) ApproveNTE(amount float64, reason string, by string, role cl
 	}
 	if amount <= w.NTE {
 		return nil, cloud.FieldError("amount", "$%.2f is within the NTE of $%.2f already", amount, w.NTE)
-	}
-	limit, ok := limits[role]
-	if !ok || limit <= 0 {
-		return nil, cloud.Errorf(cloud.EFORBIDDEN, "a %s may not approve spending", role)
 	}
 	if amount > limit {
 		return nil, cloud.Errorf(cloud.EFORBIDDEN, "$%.2f is above a %s's approval limit of $%.2f; ask someone with more authority", amount, role, limit)

@@ -197,24 +197,7 @@ func (t *Tx) Site(ctx context.Context, id string) (*cloud.Site, error) {
 
 // Events implements dispatch.Tx: a work order's saved events.
 func (t *Tx) Events(ctx context.Context, wo string) ([]workorder.Event, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT data FROM wo_events WHERE wo = $1 ORDER BY version`, wo)
-	if err != nil {
-		return nil, fmt.Errorf("events: %w", err)
-	}
-	defer rows.Close()
-	var out []workorder.Event
-	for rows.Next() {
-		var data []byte
-		if err := rows.Scan(&data); err != nil {
-			return nil, err
-		}
-		var e workorder.Event
-		if err := json.Unmarshal(data, &e); err != nil {
-			return nil, fmt.Errorf("events: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return eventsOf(ctx, t.tx, wo)
 }
 
 // Book implements dispatch.Tx.

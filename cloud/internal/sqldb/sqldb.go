@@ -505,24 +505,11 @@ func (db *DB) WorkOrder(ctx context.Context, id string) (*workorder.WorkOrder, e
 
 // Events returns a work order's events, oldest first.
 func (db *DB) Events(ctx context.Context, id string) ([]workorder.Event, error) {
-	rows, err := db.Reader.QueryContext(ctx, `SELECT data FROM wo_events WHERE wo = $1 ORDER BY version`, id)
+	ev, err := eventsOf(ctx, db.Reader, id)
 	if err != nil {
 		return nil, fmt.Errorf("%s: events: %w", db.Dialect.Name, err)
 	}
-	defer rows.Close()
-	var out []workorder.Event
-	for rows.Next() {
-		var data []byte
-		if err := rows.Scan(&data); err != nil {
-			return nil, err
-		}
-		var e workorder.Event
-		if err := json.Unmarshal(data, &e); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return ev, nil
 }
 
 // WorkOrders lists work orders, newest first, one page at a time.

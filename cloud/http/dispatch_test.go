@@ -418,3 +418,60 @@ func TestWorkOrderPageShowsDispatch(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldStepsFromThePage walks a vendor and its technician through the
+// work-order page's forms: accept with an ETA, a check-in refused outside
+// the geofence and then accepted inside it, completion with codes and
+// hours; each refusal is shown on the page.
+func TestFieldStepsFromThePage(t *testing.T) {
+	d := newDispatchFixture(t)
+	w := d.incident(t, "i1", "wic-1", rules.Opened, "P1")
+	post := func(who string, form string) string {
+		t.Helper()
+		req := httptest.NewRequest("POST", "/workorders/"+w.ID+"/act", strings.NewReader(form))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "Bearer "+d.tokens[who])
+		rec := httptest.NewRecorder()
+		d.srv.ServeHTTP(rec, req)
+		if rec.Code != 303 {
+			t.Fatalf("%s %s: %d %s", who, form, rec.Code, rec.Body)
+		}
+		return rec.Header().Get("Location")
+	}
+	page := func(who string) string {
+		req := httptest.NewRequest("GET", "/workorders/"+w.ID, nil)
+		req.Header.Set("Authorization", "Bearer "+d.tokens[who])
+		rec := httptest.NewRecorder()
+		d.srv.ServeHTTP(rec, req)
+		return rec.Body.String()
+	}
+	if p := page("polar"); !strings.Contains(p, `id="accept"`) || !strings.Contains(p, `id="decline"`) || strings.Contains(p, `id="check_in"`) {
+		t.Fatalf("a dispatched work order's page for the vendor offers the wrong steps")
+	}
+	if loc := post("polar", "action=accept&technician=tech-polar&eta=2026-07-01T10:00"); !strings.Contains(loc, "flash=accept") {
+		t.Fatalf("accept: %s", loc)
+	}
+	if v := d.wo(t, w.ID); v.Status != workorder.Accepted || v.ETA == nil || v.ETA.Hour() != 10 {
+		t.Fatalf("after accept: %s eta %v", v.Status, v.ETA)
+	}
+	loc := post("tech-polar", "action=check_in&lat=41.95&lon=-87.63")
+	if !strings.Contains(loc, "refused=") || !strings.Contains(loc, "geofence") && !strings.Contains(loc, "override") {
+		t.Fatalf("a check-in 8 km away: %s", loc)
+	}
+	post("tech-polar", "action=check_in&lat=41.8801&lon=-87.6301")
+	if v := d.wo(t, w.ID); v.Status != workorder.InProgress || len(v.Visits) != 1 {
+		t.Fatalf("after check-in: %s %+v", v.Status, v.Visits)
+	}
+	if loc := post("tech-polar", "action=complete&problem=no_cooling&cause=&remedy=x"); !strings.Contains(loc, "refused=") {
+		t.Fatalf("completion without a cause: %s", loc)
+	}
+	d.clock = d.clock.Add(time.Hour)
+	post("tech-polar", "action=complete&problem=no_cooling&cause=dirty_coil&remedy=cleaned_coil&hours=1.5")
+	v := d.wo(t, w.ID)
+	if v.Status != workorder.Verifying || v.Completion == nil || v.Completion.Labour[0].Hours != 1.5 {
+		t.Fatalf("after completion: %s %+v", v.Status, v.Completion)
+	}
+	if p := page("tech-polar"); strings.Contains(p, `id="complete"`) || !strings.Contains(p, "Sensor verification until") {
+		t.Errorf("a verifying work order's page for the technician")
+	}
+}

@@ -70,6 +70,7 @@ func (s *Server) routesPages() {
 	page("POST /report", s.reportPost)
 	page("GET /workorders", s.listPage)
 	page("GET /workorders/{id}", s.workOrderPage)
+	page("POST /workorders/{id}/act", s.actPost)
 	page("GET /workorders/{id}/photos/{photo}", s.photo)
 }
 
@@ -204,6 +205,92 @@ func (s *Server) reportPost(w http.ResponseWriter, r *http.Request, c *caller) e
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
+// pageActions are the buttons the work-order page offers the caller now:
+// the field's steps for vendors and technicians, verification for the
+// store and the FM. The transition table still decides when one is used.
+func pageActions(c *caller, w *workorder.WorkOrder) map[string]bool {
+	a := map[string]bool{}
+	field := c.Role == cloud.RoleVendor || c.Role == cloud.RoleTechnician || c.Role == cloud.RoleAdmin
+	switch w.Status {
+	case workorder.Dispatched:
+		a["accept"] = field
+		a["decline"] = c.Role == cloud.RoleVendor || c.Role == cloud.RoleAdmin
+	case workorder.Accepted:
+		a["check_in"] = field || c.Role == cloud.RoleFM
+	case workorder.InProgress:
+		a["complete"], a["hold"], a["check_out"] = field || c.Role == cloud.RoleFM, true, true
+	case workorder.OnHold:
+		a["resume"] = true
+	case workorder.WorkComplete, workorder.Verifying:
+		a["verify"] = c.Role == cloud.RoleStore || c.Role == cloud.RoleFM || c.Role == cloud.RoleAdmin
+		a["reopen"] = a["verify"]
+	}
+	for k, v := range a {
+		if !v || !workorder.Allowed(workorder.Action(k), c.Role) {
+			delete(a, k)
+		}
+	}
+	return a
+}
+
+// actPost takes a field action from the work-order page's forms: the same
+// action as the API's, with the form's fields. A refusal is shown on the
+// page, not as an error page, so a technician can correct and retry.
+func (s *Server) actPost(w http.ResponseWriter, r *http.Request, c *caller) error {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBody)
+	if err := r.ParseForm(); err != nil {
+		return cloud.Errorf(cloud.EINVALID, "unreadable form")
+	}
+	id := r.PathValue("id")
+	f := r.PostForm
+	q := ActionRequest{Reason: f.Get("reason"), Override: f.Get("override"), Technician: f.Get("technician"),
+		Problem: f.Get("problem"), Cause: f.Get("cause"), Remedy: f.Get("remedy"), Recommendations: f.Get("recommendations")}
+	num := func(name string) (*float64, error) {
+		v := strings.TrimSpace(f.Get(name))
+		if v == "" {
+			return nil, nil
+		}
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return nil, cloud.FieldError(name, "not a number")
+		}
+		return &x, nil
+	}
+	var err error
+	if q.Lat, err = num("lat"); err == nil {
+		q.Lon, err = num("lon")
+	}
+	if err == nil {
+		var hours *float64
+		if hours, err = num("hours"); err == nil && hours != nil {
+			q.Labour = []workorder.Labour{{Technician: c.actor(), Hours: *hours}}
+		}
+	}
+	if err == nil && f.Get("eta") != "" {
+		var eta time.Time
+		if eta, err = time.ParseInLocation("2006-01-02T15:04", f.Get("eta"), time.UTC); err != nil {
+			err = cloud.FieldError("eta", "want a date and time")
+		} else {
+			q.ETA = &eta
+		}
+	}
+	action := workorder.Action(f.Get("action"))
+	if err == nil {
+		_, err = s.act(r, c, id, action, q)
+	}
+	v := url.Values{}
+	switch code := cloud.ErrorCode(err); {
+	case err == nil:
+		v.Set("flash", string(action)+" recorded")
+	case code == cloud.EINVALID || code == cloud.ECONFLICT || code == cloud.EFORBIDDEN:
+		v.Set("refused", cloud.ErrorMessage(err))
+	default:
+		return err
+	}
+	http.Redirect(w, r, "/workorders/"+url.PathEscape(id)+"?"+v.Encode(), http.StatusSeeOther)
+	return nil
+}
+
 func (s *Server) listPage(w http.ResponseWriter, r *http.Request, c *caller) error {
 	f, err := parseFilter(r.URL.Query())
 	if err != nil {
@@ -241,7 +328,8 @@ func (s *Server) workOrderPage(w http.ResponseWriter, r *http.Request, c *caller
 	if c.Role == cloud.RoleVendor || c.Role == cloud.RoleTechnician {
 		ev = slices.DeleteFunc(ev, func(e workorder.Event) bool { return e.Note != nil && e.Note.Visibility != "shared" })
 	}
-	data := map[string]any{"Title": "Work order " + itoa(wo.Number), "Who": c.actor(), "WO": v.WorkOrder, "Events": ev, "Reporter": wo.Reporter}
+	data := map[string]any{"Title": "Work order " + itoa(wo.Number), "Who": c.actor(), "WO": v.WorkOrder, "Events": ev, "Reporter": wo.Reporter,
+		"Actions": pageActions(c, wo), "Flash": r.URL.Query().Get("flash"), "Refused": r.URL.Query().Get("refused")}
 	if st, ok := s.store.(vendorStore); ok && (c.Role == cloud.RoleAdmin || c.Role == cloud.RoleFM) {
 		// Facilities staff see why the work went where it went.
 		if b, err := st.DispatchBook(r.Context(), wo.ID); err == nil && b != nil {

@@ -20,8 +20,9 @@ type Claim struct {
 	Subscription Subscription
 }
 
-// ErrLeaseLost is returned by Store.FinishDelivery when the worker's lease
-// on the delivery ran out and another worker may have taken it.
+// ErrLeaseLost is returned by Store.FinishDelivery when the delivery moved
+// on meanwhile: the worker's lease ran out, and another worker took the
+// delivery and recorded its attempt first.
 var ErrLeaseLost = errors.New("notify: delivery lease lost")
 
 // Store is what a Worker needs of the database: pending deliveries leased
@@ -33,9 +34,11 @@ type Store interface {
 	// never hold the same delivery.
 	ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Claim, error)
 	// FinishDelivery stores the delivery's new state and logs the
-	// attempt, releasing the lease; ErrLeaseLost if owner no longer
-	// holds it.
-	FinishDelivery(ctx context.Context, owner string, dl *Delivery, a *Attempt) error
+	// attempt, releasing the lease, if the delivery is still pending
+	// at the attempt before this one; ErrLeaseLost if another worker
+	// recorded it first. The first to finish wins, so that a lease too
+	// short for a slow receiver costs duplicates, never progress.
+	FinishDelivery(ctx context.Context, dl *Delivery, a *Attempt) error
 	// PruneWebhookDeliveries removes finished deliveries last changed
 	// before t.
 	PruneWebhookDeliveries(ctx context.Context, before time.Time) (int64, error)
@@ -263,7 +266,7 @@ func (w *Worker) attempt(ctx context.Context, c *Claim) error {
 	// Recording survives the stop: the attempt happened.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	err := w.store.FinishDelivery(rctx, w.owner, &c.Delivery, &a)
+	err := w.store.FinishDelivery(rctx, &c.Delivery, &a)
 	switch {
 	case errors.Is(err, ErrLeaseLost):
 		w.m.leaseLost.Inc()

@@ -268,7 +268,7 @@ func metric(t *testing.T, reg *prometheus.Registry, name, label string) float64 
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			if m.GetLabel()[0].GetValue() == label {
+			if len(m.GetLabel()) == 0 || m.GetLabel()[0].GetValue() == label {
 				if m.GetGauge() != nil {
 					return m.GetGauge().GetValue()
 				}
@@ -423,3 +423,67 @@ func TestWorkersShareOnePostgres(t *testing.T) {
 }
 
 var _ notify.Store = (*sqldb.DB)(nil)
+
+func TestWorkerConfigValidate(t *testing.T) {
+	ok := notify.DefaultWorkerConfig()
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	for _, tt := range []struct {
+		edit  func(c *notify.WorkerConfig)
+		field string
+	}{
+		{func(c *notify.WorkerConfig) { c.Batch = 0 }, "webhooks.batch"},
+		{func(c *notify.WorkerConfig) { c.Poll = 0 }, "webhooks.poll"},
+		{func(c *notify.WorkerConfig) { c.Timeout = 0 }, "webhooks.timeout"},
+		{func(c *notify.WorkerConfig) { c.Lease = c.Timeout }, "webhooks.lease"},
+		{func(c *notify.WorkerConfig) { c.Retention = time.Minute }, "webhooks.retention"},
+		{func(c *notify.WorkerConfig) { c.Backoff.Max = time.Second }, "webhooks.backoff.initial"},
+		{func(c *notify.WorkerConfig) { c.Backoff.Multiplier = 0.5 }, "webhooks.backoff.multiplier"},
+		{func(c *notify.WorkerConfig) { c.Backoff.Jitter = 1 }, "webhooks.backoff.jitter"},
+		{func(c *notify.WorkerConfig) { c.Backoff.Attempts = 0 }, "webhooks.backoff.attempts"},
+	} {
+		c := notify.DefaultWorkerConfig()
+		tt.edit(&c)
+		err := c.Validate()
+		if err == nil || !strings.HasPrefix(err.Error(), tt.field+":") {
+			t.Errorf("%s: got %v", tt.field, err)
+		}
+	}
+}
+
+// TestWorkerLeaseTooShort: a lease shorter than the receiver takes lets a
+// second worker take the delivery meanwhile; the first one's late outcome
+// is not recorded over it, and frostline_webhook_lease_lost_total says
+// so. (Validate refuses such a lease; this is what it prevents.)
+func TestWorkerLeaseTooShort(t *testing.T) {
+	noLeaks(t)
+	db := openSQLite(t)
+	rc := newReceiver(t, 0, 0)
+	rc.delay = 300 * time.Millisecond
+	register(t, db, rc, "wh_1", sqldb.WebhookScope{All: true})
+	openWorkOrders(t, db, "lease", "s1")
+	cfg := fastConfig(3)
+	cfg.Lease = 50 * time.Millisecond
+	regs := []*prometheus.Registry{prometheus.NewRegistry(), prometheus.NewRegistry()}
+	stops := []func(){start(t, db, rc, cfg, regs[0]), start(t, db, rc, cfg, regs[1])}
+	ds := waitFor(t, db, "wh_1", notify.Delivered, 2)
+	time.Sleep(400 * time.Millisecond) // the late attempts come back
+	for _, stop := range stops {
+		stop()
+	}
+	var lost float64
+	for _, reg := range regs {
+		lost += metric(t, reg, "frostline_webhook_lease_lost_total", "")
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if lost == 0 || rc.requests <= len(ds) {
+		t.Errorf("%v leases lost, %d requests for %d deliveries: want the receiver to see duplicates", lost, rc.requests, len(ds))
+	}
+	for _, d := range ds {
+		if d.State != notify.Delivered || len(d.Log) == 0 {
+			t.Errorf("%s: %s with %d log lines", d.ID, d.State, len(d.Log))
+		}
+	}
+}

@@ -383,9 +383,10 @@ func (db *DB) ClaimDeliveries(ctx context.Context, owner string, now time.Time, 
 }
 
 // FinishDelivery implements notify.Store: the delivery's new state and
-// the attempt's log line in one transaction, if owner still holds the
-// lease. A 410 Gone also disables the webhook.
-func (db *DB) FinishDelivery(ctx context.Context, owner string, dl *notify.Delivery, a *notify.Attempt) error {
+// the attempt's log line in one transaction, if the delivery is still
+// pending at the attempt count it was claimed with (whoever holds the
+// lease now). A 410 Gone also disables the webhook.
+func (db *DB) FinishDelivery(ctx context.Context, dl *notify.Delivery, a *notify.Attempt) error {
 	tx, err := db.Writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%s: finish delivery: %w", db.Dialect.Name, err)
@@ -393,8 +394,8 @@ func (db *DB) FinishDelivery(ctx context.Context, owner string, dl *notify.Deliv
 	defer tx.Rollback()
 	now := micros(a.At.Add(a.Took))
 	res, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET state = $3, attempts = $4, next_at = $5, last_error = $6,
-		lease_owner = '', lease_until = 0, updated_at = $7 WHERE id = $1 AND lease_owner = $2`,
-		dl.ID, owner, string(dl.State), dl.Attempts, micros(dl.NextAt), dl.LastError, now)
+		lease_owner = '', lease_until = 0, updated_at = $7 WHERE id = $1 AND state = 'pending' AND attempts = $2`,
+		dl.ID, dl.Attempts-1, string(dl.State), dl.Attempts, micros(dl.NextAt), dl.LastError, now)
 	if err != nil {
 		return fmt.Errorf("%s: finish delivery: %w", db.Dialect.Name, err)
 	}

@@ -288,27 +288,30 @@ func TestClaimLease(t *testing.T) {
 		if b, err := db.ClaimDeliveries(ctx, "B", now, time.Minute, 100); err != nil || len(b) != 0 {
 			t.Fatalf("B claimed %d leased deliveries (%v)", len(b), err)
 		}
-		// A's lease runs out; B takes them; A's late record is refused.
+		// A's lease runs out; B takes them and dead-letters A's first
+		// one before A comes back: A's late record of the same attempt
+		// is refused.
 		later := now.Add(2 * time.Minute)
 		b, err := db.ClaimDeliveries(ctx, "B", later, time.Minute, 100)
 		if err != nil || len(b) != len(a) {
 			t.Fatalf("B claimed %d of %d expired leases (%v)", len(b), len(a), err)
 		}
-		dl := a[0].Delivery
-		dl.State, dl.Attempts = notify.Delivered, 1
-		err = db.FinishDelivery(ctx, "A", &dl, &notify.Attempt{Delivery: dl.ID, N: 1, At: later, Status: 200, Outcome: notify.OutcomeDelivered})
-		if !errors.Is(err, notify.ErrLeaseLost) {
-			t.Fatalf("A recorded after losing its lease: %v", err)
-		}
-		// B dead-letters it; the log shows the attempt; replay re-queues.
-		dl = b[0].Delivery
+		i := slices.IndexFunc(b, func(c notify.Claim) bool { return c.Delivery.ID == a[0].Delivery.ID })
+		dl := b[i].Delivery
 		dl.State, dl.Attempts, dl.LastError = notify.Dead, 1, "HTTP 500"
-		at := notify.Attempt{Delivery: dl.ID, URL: b[0].Subscription.URL, N: 1, At: later, Took: 3 * time.Millisecond, Status: 500,
+		at := notify.Attempt{Delivery: dl.ID, URL: b[i].Subscription.URL, N: 1, At: later, Took: 3 * time.Millisecond, Status: 500,
 			Response: "boom", Outcome: notify.OutcomeDead}
-		if err := db.FinishDelivery(ctx, "B", &dl, &at); err != nil {
+		if err := db.FinishDelivery(ctx, &dl, &at); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.ReplayDelivery(ctx, "h1", b[1].Delivery.ID, later); cloud.ErrorCode(err) != cloud.ECONFLICT {
+		late := a[0].Delivery
+		late.State, late.Attempts = notify.Delivered, 1
+		err = db.FinishDelivery(ctx, &late, &notify.Attempt{Delivery: late.ID, N: 1, At: later, Status: 200, Outcome: notify.OutcomeDelivered})
+		if !errors.Is(err, notify.ErrLeaseLost) {
+			t.Fatalf("A recorded after B: %v", err)
+		}
+		// The log shows B's attempt; replay re-queues.
+		if err := db.ReplayDelivery(ctx, "h1", b[(i+1)%len(b)].Delivery.ID, later); cloud.ErrorCode(err) != cloud.ECONFLICT {
 			t.Errorf("replay of a leased pending delivery: %v", err)
 		}
 		if err := db.ReplayDelivery(ctx, "other", dl.ID, later); cloud.ErrorCode(err) != cloud.ENOTFOUND {
@@ -388,7 +391,7 @@ func TestWebhookCRUD(t *testing.T) {
 		}
 		dl := cs[0].Delivery
 		dl.State, dl.Attempts = notify.Dead, 1
-		if err := db.FinishDelivery(ctx, "A", &dl, &notify.Attempt{N: 1, At: time.Now(), Status: 410, Outcome: notify.OutcomeDead}); err != nil {
+		if err := db.FinishDelivery(ctx, &dl, &notify.Attempt{N: 1, At: time.Now(), Status: 410, Outcome: notify.OutcomeDead}); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := db.Webhook(ctx, "h2"); got.Active || got.DisabledReason == "" {

@@ -131,7 +131,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 		}
 	}
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&statusCollector{store: a.store})
+		&statusCollector{store: a.store}, &documentsCollector{store: a.store})
 	if src, ok := a.store.(analytics.Querier); ok { // live KPI counts (both stores answer KPIs)
 		a.Registry.MustRegister(&analytics.Collector{Source: src})
 	}
@@ -391,4 +391,32 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range workorder.Statuses {
 		ch <- prometheus.MustNewConstMetric(woDesc, prometheus.GaugeValue, float64(counts[string(s)]), string(s))
 	}
+}
+
+// documentsCollector reports vendor documents that block dispatch
+// (expired) or soon will (expiring within 30 days), at scrape time.
+type documentsCollector struct{ store Store }
+
+var docsDesc = prometheus.NewDesc("frostline_vendor_documents", "Vendor and technician documents that have expired or expire within 30 days.", []string{"state"}, nil)
+
+func (c *documentsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- docsDesc }
+
+func (c *documentsCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	vendors, err := c.store.Vendors(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(docsDesc, err)
+		return
+	}
+	var expired, expiring int
+	for _, d := range dispatch.ExpiringDocuments(vendors, time.Now(), 30*24*time.Hour) {
+		if d.Expired {
+			expired++
+		} else {
+			expiring++
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(docsDesc, prometheus.GaugeValue, float64(expired), "expired")
+	ch <- prometheus.MustNewConstMetric(docsDesc, prometheus.GaugeValue, float64(expiring), "expiring_30d")
 }

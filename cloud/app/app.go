@@ -108,6 +108,14 @@ type App struct {
 // New opens the store, seeds the asset register, connects to NATS and
 // listens; Run then serves. On error everything opened is closed.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) {
+	// Calendars are compiled in place by Validate: give this replica its
+	// own, so that replicas built from one Config share nothing mutable.
+	for _, c := range []**sla.Calendar{&cfg.SLA.BusinessHours, &cfg.Dispatch.BusinessHours} {
+		if *c != nil {
+			cp := **c
+			*c = &cp
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -26,7 +26,9 @@ type Backoff struct {
 }
 
 // DefaultBackoff retries after about 10s, 20s, 40s ... up to an hour
-// apart, eight attempts in all (a little over two hours).
+// apart, eight attempts in all: seven waits of 10s to 640s, about 21
+// minutes from the first attempt to the last. The service configures
+// more (DefaultWorkerConfig: twelve, the last about 3h25m after the first).
 func DefaultBackoff() Backoff {
 	return Backoff{Initial: 10 * time.Second, Max: time.Hour, Multiplier: 2, Jitter: 0.2, Attempts: 8}
 }

@@ -191,9 +191,11 @@ log:
 	}
 	cooler := url.Values{"site": {site}, "asset": {asset}}
 
-	// The failure becomes a work order. As soon as there is one, replica
-	// A dies mid-stream: the incident's later events, the telemetry and
-	// the notices must all be taken over by replica B.
+	// The failure becomes a work order. Replica A dies mid-stream: as
+	// soon as it has taken a share of the incidents (or, at the latest,
+	// when the P1 goes out), while the incident's later events, the
+	// telemetry and the notices keep coming; replica B must take over
+	// whatever A held unacknowledged.
 	var wo workOrder
 	killedA := false
 	poll(t, 120*time.Second, "a dispatched P1 work order for the cooler", func() string {
@@ -205,21 +207,26 @@ log:
 		if err != nil {
 			return err.Error()
 		}
-		if len(wos) == 0 {
-			return "no work order yet"
-		}
-		if !killedA {
-			took := counter(urlA+"/metrics", "frostline_intake_messages_total")
-			cloudA.kill()
-			killedA = true
-			step("work order #%d (%s %s %s): cloud-a, which had taken %.0f incident messages (cloud-b %.0f), killed with SIGKILL",
-				wos[0].Number, wos[0].Priority, wos[0].Problem, wos[0].Status, took, counter(urlB+"/metrics", "frostline_intake_messages_total"))
-		}
 		if len(wos) > 1 {
 			t.Fatalf("%d work orders for the cooler, want one: %s", len(wos), describe(wos))
 		}
+		dispatched := len(wos) == 1 && wos[0].Priority == "P1" && wos[0].Status == "dispatched"
+		if !killedA {
+			const intake, telemetry = "frostline_intake_messages_total", "frostline_telemetry_messages_total"
+			took := counter(urlA+"/metrics", intake)
+			if took > 0 || dispatched {
+				tel := counter(urlA+"/metrics", telemetry)
+				cloudA.kill()
+				killedA = true
+				step("cloud-a killed with SIGKILL, having taken %.0f incident and %.0f telemetry messages (cloud-b %.0f and %.0f)",
+					took, tel, counter(urlB+"/metrics", intake), counter(urlB+"/metrics", telemetry))
+			}
+		}
+		if len(wos) == 0 {
+			return "no work order yet"
+		}
 		wo = wos[0]
-		if wo.Priority != "P1" || wo.Status != "dispatched" {
+		if !dispatched || !killedA {
 			return fmt.Sprintf("work order #%d is %s %s", wo.Number, wo.Priority, wo.Status)
 		}
 		return ""
@@ -247,6 +254,12 @@ log:
 	}
 	step("vendor accepted; technician checked in inside the geofence")
 
+	// Replica A comes back, migrating and seeding sites and vendors
+	// while B serves, and shares the rest of the stream again.
+	cloudA.start()
+	waitReady(t, cloudA, urlA+"/readyz", 60*time.Second)
+	step("cloud-a restarted")
+
 	// The edge agent dies mid-incident and comes back: mosquitto holds
 	// the readings published meanwhile, the outbox what was not yet sent.
 	edge.kill()
@@ -267,11 +280,12 @@ log:
 	// including the clear of the P1 that came after the kills.
 	last := want.last()
 	poll(t, 60*time.Second, "the work order's evidence to match the oracle", func() string {
-		alive(edge, cloudB)
+		alive(edge, cloudA, cloudB)
 		wo = admin.getWO(wo.ID)
 		return evidenceDiff(wo, last)
 	})
-	step("the work order carries every incident event the oracle names")
+	step("the work order carries every incident event the oracle names (incident messages taken: cloud-a %.0f since its restart, cloud-b %.0f)",
+		counter(urlA+"/metrics", "frostline_intake_messages_total"), counter(urlB+"/metrics", "frostline_intake_messages_total"))
 
 	// Nothing doubled, nothing lost: one work order for the cooler; the
 	// oracle's incidents on it, each once; every work order of the

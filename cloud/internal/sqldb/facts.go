@@ -30,6 +30,23 @@ var factsPolicy = sync.OnceValue(func() *sla.Policy {
 	return &p
 })
 
+// longLife is how long a work order may live (created to span end) and
+// still be found by its creation time: a period [a, b) reads the others,
+// marked long_lived, by span_end instead. See factsFrom.
+const (
+	longLifeMicros = 30 * 86_400_000_000
+	longLife       = "2592000000000"
+)
+
+// factsFrom is the FROM clause of a query over the facts rows a period
+// [a, b) can see (created before b, span ending at or after a), named f:
+// two index ranges instead of all rows ending after a, which for an old
+// period is nearly the whole table.
+func factsFrom(a, b string) string {
+	return `(SELECT * FROM wo_facts WHERE long_lived = 0 AND created_at >= ` + a + ` - ` + longLife + ` AND created_at < ` + b + ` AND span_end >= ` + a + `
+		UNION ALL SELECT * FROM wo_facts WHERE long_lived = 1 AND span_end >= ` + a + ` AND created_at < ` + b + `) f`
+}
+
 // openSpan is span_end while a work order is open: it counts in every
 // period from its creation on.
 const openSpan = math.MaxInt64
@@ -53,7 +70,8 @@ func (t *Tx) saveFacts(ctx context.Context, w *workorder.WorkOrder, events []wor
 		analytics.EvidenceFacts(w, &f)
 		res, err := t.tx.ExecContext(ctx, `UPDATE wo_facts SET onset_at = $2, sensor_restored_at = $3,
 			restored_at = COALESCE($3, completed_at), incidents = $4, cond = CASE WHEN $5 = 1 THEN 1 ELSE cond END,
-			span_end = CASE WHEN span_end < $6 THEN $6 ELSE span_end END, changed_at = $7 WHERE wo = $1`,
+			span_end = CASE WHEN span_end < $6 THEN $6 ELSE span_end END, changed_at = $7,
+			long_lived = CASE WHEN is_open = 1 OR $6 - created_at > `+longLife+` THEN 1 ELSE long_lived END WHERE wo = $1`,
 			w.ID, micros(f.Onset), nullMicros(f.SensorRestored), f.Incidents, boolInt(f.Condition), spanEnd(w, &f), micros(time.Now()))
 		if err != nil {
 			return fmt.Errorf("facts: %w", err)
@@ -147,7 +165,7 @@ func siteLocation(ctx context.Context, q querier, site string) *time.Location {
 const factsColumns = `wo, site, asset, asset_class, trade, vendor, technician, priority, source, problem, status, is_open,
 	created_at, span_end, onset_at, cond, dispatched, accepted_at, accept_s, onsite_at, completed_at, sensor_restored_at,
 	restored_at, ended_at, verified, visits, fix_visit, recall, cost, nte, overrun, documented, incidents, recall_of,
-	ack_due, ack_done, arrive_due, arrive_done, complete_due, complete_done, pm_due, changed_at`
+	ack_due, ack_done, arrive_due, arrive_done, complete_due, complete_done, pm_due, changed_at, long_lived`
 
 // factsOf computes a work order's facts from its history, with the SLA
 // clocks in the site's time zone.
@@ -196,7 +214,8 @@ func factsArgs(f *analytics.Facts) []any {
 		boolInt(f.Verified), f.Visits, boolInt(f.FixVisit), boolInt(f.Recall), f.Cost, f.NTE, boolInt(f.Overrun),
 		boolInt(f.Documented), f.Incidents, f.RecallOf,
 		nullMicros(f.SLA[0].Due), nullMicros(f.SLA[0].Done), nullMicros(f.SLA[1].Due), nullMicros(f.SLA[1].Done),
-		nullMicros(f.SLA[2].Due), nullMicros(f.SLA[2].Done), nullMicros(f.PMDue), micros(time.Now())}
+		nullMicros(f.SLA[2].Due), nullMicros(f.SLA[2].Done), nullMicros(f.PMDue), micros(time.Now()),
+		boolInt(f.Open || span-micros(f.Created) > longLifeMicros)}
 }
 
 // BackfillFacts writes the facts of every work order that has none (saved
@@ -347,6 +366,7 @@ func (db *DB) SeedFacts(ctx context.Context, from, to int64) error {
 		fmt.Sprintf("%s + %d", created, 48*3600*s), ifw(completed),
 		fmt.Sprintf("CASE WHEN n %% 10 = 0 THEN %s + %d END", created, 7*86400*s),
 		"0",                                      // changed_at: before any rollup
+		"CASE WHEN " + open + " THEN 1 ELSE 0 END", // long_lived
 		"CASE WHEN n % 23 = 0 THEN 1 ELSE 0 END", // recalled
 	}
 	q := `INSERT INTO wo_facts (` + factsColumns + `, recalled) SELECT ` + strings.Join(cols, ", ") +

@@ -262,9 +262,8 @@ func (db *DB) factsAdd(ctx context.Context, q *analytics.Query, from, to, now in
 	if !ok {
 		return nil
 	}
-	where = append([]string{"f.created_at < $2", "f.span_end >= $1"}, where...)
 	groups, join := groupSQL(q)
-	query := selectSQL(groups, kpiAdd, join, where)
+	query := selectSQL(groups, kpiAdd, factsFrom("$1", "$2"), join, where)
 	return db.scan(ctx, query, args, len(groups), func(key []string, vals []float64) {
 		var v addVec
 		copy(v[:], vals)
@@ -286,9 +285,8 @@ func (db *DB) factsPoint(ctx context.Context, q *analytics.Query, at int64, r *r
 	// Rows open now have span_end at its maximum; the backlog at `at`
 	// ended at or after it. The open_* counts are of the rows created
 	// before `at` too.
-	where = append([]string{"f.created_at < $1", "f.span_end >= $1"}, where...)
 	groups, join := groupSQL(q)
-	return db.scan(ctx, selectSQL(groups, kpiPoint, join, where), args, len(groups), func(key []string, vals []float64) {
+	return db.scan(ctx, selectSQL(groups, kpiPoint, factsFrom("$1", "$1"), join, where), args, len(groups), func(key []string, vals []float64) {
 		k := strings.Join(key, "\x00")
 		var p [14]int64
 		for i := range p {
@@ -301,18 +299,20 @@ func (db *DB) factsPoint(ctx context.Context, q *analytics.Query, at int64, r *r
 	})
 }
 
-func selectSQL(groups, cols []string, join bool, where []string) string {
+func selectSQL(groups, cols []string, from string, join bool, where []string) string {
 	var sb strings.Builder
 	sb.WriteString("SELECT ")
 	for _, g := range groups {
 		sb.WriteString(g + ", ")
 	}
 	sb.WriteString(strings.Join(cols, ",\n\t"))
-	sb.WriteString("\nFROM wo_facts f")
+	sb.WriteString("\nFROM " + from)
 	if join {
 		sb.WriteString(" LEFT JOIN sites s ON s.id = f.site")
 	}
-	sb.WriteString("\nWHERE " + strings.Join(where, " AND "))
+	if len(where) > 0 {
+		sb.WriteString("\nWHERE " + strings.Join(where, " AND "))
+	}
 	if len(groups) > 0 {
 		sb.WriteString("\nGROUP BY " + strings.Join(groups, ", "))
 	}
@@ -678,12 +678,10 @@ func (db *DB) buildDay(ctx context.Context, day int64, now time.Time) error {
 	insert := `INSERT INTO wo_facts_daily (day, site, region, asset_class, trade, vendor, priority, source, ` + strings.Join(names, ", ") + `) `
 	for _, q := range []string{
 		insert + `SELECT $1, '', COALESCE(s.region, ''), f.asset_class, f.trade, f.vendor, f.priority, f.source, ` + strings.Join(kpiAdd, ", ") + `
-		FROM wo_facts f LEFT JOIN sites s ON s.id = f.site
-		WHERE f.created_at < $2 AND f.span_end >= $1
+		FROM `+factsFrom("$1", "$2")+` LEFT JOIN sites s ON s.id = f.site
 		GROUP BY COALESCE(s.region, ''), f.asset_class, f.trade, f.vendor, f.priority, f.source`,
 		insert + `SELECT $1, f.site, COALESCE(MIN(s.region), ''), '', '', '', '', '', ` + strings.Join(kpiAdd, ", ") + `
-		FROM wo_facts f LEFT JOIN sites s ON s.id = f.site
-		WHERE f.created_at < $2 AND f.span_end >= $1
+		FROM `+factsFrom("$1", "$2")+` LEFT JOIN sites s ON s.id = f.site
 		GROUP BY f.site`,
 	} {
 		if _, err := tx.ExecContext(ctx, q, day, day+dayMicros, max(micros(now), day+dayMicros)); err != nil {

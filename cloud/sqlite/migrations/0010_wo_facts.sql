@@ -48,10 +48,13 @@ CREATE TABLE wo_facts (
 	pm_due INTEGER,
 	-- changed_at is when the row was last written (wall clock): rollup days
 	-- built before it are stale for the row's days.
-	changed_at INTEGER NOT NULL DEFAULT 0
+	changed_at INTEGER NOT NULL DEFAULT 0,
+	-- long_lived: open, or open for more than 30 days. A period [a, b) reads
+	-- the others by created_at in [a - 30 days, b), these by span_end >= a.
+	long_lived INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX wo_facts_span ON wo_facts (span_end, created_at);
-CREATE INDEX wo_facts_created ON wo_facts (created_at);
+CREATE INDEX wo_facts_long ON wo_facts (long_lived, span_end);
+CREATE INDEX wo_facts_created ON wo_facts (created_at, span_end);
 CREATE INDEX wo_facts_site ON wo_facts (site, created_at);
 CREATE INDEX wo_facts_vendor ON wo_facts (vendor, created_at);
 CREATE INDEX wo_facts_changed ON wo_facts (changed_at)

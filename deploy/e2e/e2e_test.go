@@ -69,8 +69,8 @@ assets:
 // rules and outbox, NATS JetStream and two cloud replicas on one
 // PostgreSQL to a dispatched work order that a vendor accepts, checks in
 // on, completes, and store staff verify. One cloud replica and the edge
-// agent are killed with SIGKILL while the incident is in progress (the
-// edge is started again); nothing may be lost or doubled.
+// agent are killed with SIGKILL while the incident is in progress, and
+// started again; nothing may be lost or doubled.
 func TestCompressorFailure(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the end-to-end test builds the binaries and starts six servers")
@@ -118,28 +118,8 @@ func TestCompressorFailure(t *testing.T) {
 	adminToken := randomToken(t)
 	vend := setupVendors(t, r.dir)
 	replica := func(name string, port int) (*proc, string) {
-		cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
-database: {driver: postgres, dsn: %q}
-nats: {url: %q}
-intake: {ack_wait: 3s}
-sweep_every: 1s
-sites: [%q]
-telemetry:
-  url: %q
-  token: %q
-  bucket: %q
-  flush_interval: 1s
-  timeout: 3s
-  retry_min: 200ms
-  retry_max: 2s
-  ack_wait: 10s
-triage:
-  verify_window: {walk_in_cooler: %s}
-log_level: info
-shutdown_timeout: 5s
-%s`, port, dsn, natsURL, sitePath, influx.WriteURL, influx.Token, influx.Bucket, verifyWindow, vend.config)
 		path := filepath.Join(r.dir, name+".yaml")
-		writeFile(t, path, cfg)
+		writeFile(t, path, cloudConfig(port, dsn, natsURL, sitePath, influx, vend))
 		return r.start(name, bins.cloud, []string{"FROSTLINE_ADMIN_TOKEN=" + adminToken}, "--config", path),
 			fmt.Sprintf("http://127.0.0.1:%d", port)
 	}
@@ -156,23 +136,7 @@ shutdown_timeout: 5s
 
 	// The edge agent, then the simulated store publishing to mosquitto.
 	edgeCfg := filepath.Join(r.dir, "edge.yaml")
-	writeFile(t, edgeCfg, fmt.Sprintf(`gateway: gw-%s
-sites: [%q]
-mqtt:
-  broker: %q
-  client_id: frostline-edge-%s   # fixed: mosquitto keeps the session while the agent is down
-  qos: 1
-nats:
-  url: %q
-  ensure_streams: false          # the cloud owns the streams
-  max_backoff: 2s
-outbox:
-  path: %q
-http:
-  listen: 127.0.0.1:%d
-log:
-  level: info
-`, site, sitePath, mqttURL, site, natsURL, filepath.Join(r.dir, "edge", "outbox.db"), edgePort))
+	writeFile(t, edgeCfg, edgeConfig(sitePath, mqttURL, natsURL, filepath.Join(r.dir, "edge", "outbox.db"), edgePort))
 	edge := r.start("edge", bins.edge, nil, "--config", edgeCfg)
 	edgeReady := fmt.Sprintf("http://127.0.0.1:%d/readyz", edgePort)
 	waitReady(t, edge, edgeReady, 30*time.Second)
@@ -286,6 +250,14 @@ log:
 	})
 	step("the work order carries every incident event the oracle names (incident messages taken: cloud-a %.0f since its restart, cloud-b %.0f)",
 		counter(urlA+"/metrics", "frostline_intake_messages_total"), counter(urlB+"/metrics", "frostline_intake_messages_total"))
+
+	// The cooler recovered: its P1 (the product above 5 C) cleared after
+	// the kills, on the work order as the sensors said.
+	for _, e := range wo.Evidence {
+		if e.Priority == "P1" && e.Event != "cleared" {
+			t.Errorf("P1 incident %s (%s) is %s on the work order; the cooler recovered", e.Incident, e.Rule, e.Event)
+		}
+	}
 
 	// Nothing doubled, nothing lost: one work order for the cooler; the
 	// oracle's incidents on it, each once; every work order of the

@@ -93,10 +93,13 @@ func (c *StoreCalendar) Closed(t time.Time) (bool, string) {
 	if c == nil {
 		return false, ""
 	}
-	day := t.Format(time.DateOnly)
 	if c.weekdays[t.Weekday()] {
 		return true, "closed on " + weekdayNames[t.Weekday()]
 	}
+	if len(c.dates) == 0 && len(c.periods) == 0 {
+		return false, ""
+	}
+	day := t.Format(time.DateOnly)
 	if c.dates[day] {
 		return true, "closed on " + day
 	}

@@ -48,25 +48,61 @@ func Forecast(ctx context.Context, st Store, site string, from, to, now time.Tim
 		return nil, err
 	}
 	ix := indexTargets(targets)
-	items := []ForecastItem{}
-	for _, s := range scheds {
+	rt := newUsageMemo(st, site)
+	// Visits are collected as small records and made into items once, in
+	// order: a year over a thousand sites is hundreds of thousands of
+	// visits, and moving whole items while growing and sorting them cost
+	// more than computing them.
+	type rec struct {
+		due        int64
+		i, s       int32
+		koff, klen int32 // the key in arena
+		t          *Target
+		note       string
+	}
+	var recs []rec
+	var arena []byte // every key, end to end: one string at the end, not one each
+	for si, s := range scheds {
 		if s.Paused {
 			continue
 		}
-		for _, t := range ix.of(s) {
-			occs, err := s.Occurrences(ctx, e.context(t, st, now), from, to)
+		ts := ix.of(s)
+		for ti := range ts {
+			t := &ts[ti]
+			err := s.each(ctx, e.context(*t, rt, now), from, to, func(o Occurrence) {
+				off := len(arena)
+				if o.Key != "" {
+					arena = append(arena, o.Key...)
+				} else {
+					arena = appendKey(arena, o.ruleAt)
+				}
+				recs = append(recs, rec{due: o.DueAt.UnixNano(), i: int32(len(recs)), s: int32(si), t: t,
+					koff: int32(off), klen: int32(len(arena) - off), note: o.Note})
+			})
 			if err != nil {
 				return nil, err
 			}
-			for _, o := range occs {
-				items = append(items, ForecastItem{Schedule: s.ID, Name: s.Name, Site: t.Site, Asset: t.Asset,
-					Occurrence: o.Key, DueAt: o.DueAt.UTC(), Note: o.Note, Trade: s.Template.Trade, LabourHours: s.Template.LabourHours})
-			}
 		}
 	}
-	slices.SortFunc(items, func(a, b ForecastItem) int {
-		return cmp.Or(a.DueAt.Compare(b.DueAt), cmp.Compare(a.Site, b.Site), cmp.Compare(a.Asset, b.Asset), cmp.Compare(a.Schedule, b.Schedule))
-	})
+	// Records were made in a fixed order (schedules by id, their assets
+	// by site and id), which orders visits due together.
+	type key struct {
+		due int64
+		i   int32
+	}
+	keys := make([]key, len(recs))
+	for i, r := range recs {
+		keys[i] = key{r.due, r.i}
+	}
+	slices.SortFunc(keys, func(a, b key) int { return cmp.Or(cmp.Compare(a.due, b.due), cmp.Compare(a.i, b.i)) })
+	keyText := string(arena)
+	items := make([]ForecastItem, len(recs))
+	for j, k := range keys {
+		r := &recs[k.i]
+		s := scheds[r.s]
+		items[j] = ForecastItem{Schedule: s.ID, Name: s.Name, Site: r.t.Site, Asset: r.t.Asset, Occurrence: keyText[r.koff : r.koff+r.klen],
+			DueAt: time.Unix(0, r.due).UTC(), Note: r.note, Trade: s.Template.Trade, LabourHours: s.Template.LabourHours}
+	}
 	return items, nil
 }
 

@@ -158,6 +158,7 @@ func (g *Generator) Tick(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("pm: generated: %w", err)
 	}
 	ix := indexTargets(targets)
+	rt := newUsageMemo(g.Store, "")
 	n := 0
 	var errs []error
 	for _, s := range scheds {
@@ -165,7 +166,7 @@ func (g *Generator) Tick(ctx context.Context) (int, error) {
 			continue
 		}
 		for _, t := range ix.of(s) {
-			c := env.context(t, g.Store, now)
+			c := env.context(t, rt, now)
 			occs, err := s.toGenerate(ctx, c, grace)
 			if err != nil {
 				errs = append(errs, err)

@@ -38,6 +38,10 @@ type Occurrence struct {
 	DueAt time.Time `json:"due_at"`
 	// Note says why DueAt is not the rule's own time, if it is not.
 	Note string `json:"note,omitempty"`
+
+	// ruleAt is the rule's own time of a calendar visit whose Key is not
+	// made yet (each leaves that to its caller).
+	ruleAt time.Time
 }
 
 // Context is what computing a schedule's occurrences on an asset needs
@@ -53,49 +57,96 @@ type Context struct {
 // keyLayout is the site-local wall-clock form of a calendar occurrence.
 const keyLayout = "2006-01-02T15:04"
 
+// occurrenceKey formats t as keyLayout does.
+func occurrenceKey(t time.Time) string { return string(appendKey(nil, t)) }
+
+// appendKey appends t in keyLayout without the general formatter: the
+// forecast makes hundreds of thousands of keys.
+func appendKey(dst []byte, t time.Time) []byte {
+	y, m, d := t.Date()
+	hh, mm, _ := t.Clock()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(dst, keyLayout)
+	}
+	var b [16]byte
+	put := func(i, v, n int) {
+		for j := i + n - 1; j >= i; j-- {
+			b[j] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, y, 4)
+	b[4] = '-'
+	put(5, int(m), 2)
+	b[7] = '-'
+	put(8, d, 2)
+	b[10] = 'T'
+	put(11, hh, 2)
+	b[13] = ':'
+	put(14, mm, 2)
+	return append(dst, b[:]...)
+}
+
 // Occurrences returns the schedule's visits on the target due in
 // [from, to), in order, after store-calendar moves and the condition's
 // pull. A runtime schedule's future visits are projected at the asset's
 // recent pace.
 func (s *Schedule) Occurrences(ctx context.Context, c Context, from, to time.Time) ([]Occurrence, error) {
+	var out []Occurrence
+	err := s.each(ctx, c, from, to, func(o Occurrence) {
+		if o.Key == "" {
+			o.Key, o.ruleAt = occurrenceKey(o.ruleAt), time.Time{}
+		}
+		out = append(out, o)
+	})
+	return out, err
+}
+
+// each calls fn with each of Occurrences' visits, in order. A calendar
+// visit comes without its Key: its ruleAt is what the key is made of.
+func (s *Schedule) each(ctx context.Context, c Context, from, to time.Time, fn func(Occurrence)) error {
 	pull, err := s.pull(ctx, c)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var out []Occurrence
-	if s.Calendar() {
-		loc := c.Location
-		if loc == nil {
-			loc = time.UTC
+	if !s.Calendar() {
+		occs, err := s.runtimeOccurrences(ctx, c, from, to, pull)
+		for _, o := range occs {
+			fn(o)
 		}
-		st := s.Start.In(loc)
-		dtstart := time.Date(st.Year(), st.Month(), st.Day(), st.Hour(), st.Minute(), 0, 0, loc)
-		// A visit moved off a closed day may come from before from; a
-		// pulled one from after to.
-		lo, hi := from.Add(-60*24*time.Hour), to.Add(pull)
-		first := true
-		s.rule.Between(dtstart, lo, hi, func(t time.Time) bool {
-			o := Occurrence{Key: t.Format(keyLayout), DueAt: t}
-			if pull > 0 && first && !t.Before(c.Now) {
-				// The condition pulls the next visit only.
-				first = false
-				o.DueAt, o.Note = maxTime(t.Add(-pull), c.Now), "pulled forward by condition"
-			}
-			due, ok, why := c.Calendar.Adjust(o.DueAt.In(loc))
-			if !ok {
-				return true // skipped: the site takes no visit then
-			}
-			if why != "" {
-				o.DueAt, o.Note = due, why
-			}
-			if !o.DueAt.Before(from) && o.DueAt.Before(to) {
-				out = append(out, o)
-			}
-			return true
-		})
-		return out, nil
+		return err
 	}
-	return s.runtimeOccurrences(ctx, c, from, to, pull)
+	loc := c.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	st := s.Start.In(loc)
+	dtstart := time.Date(st.Year(), st.Month(), st.Day(), st.Hour(), st.Minute(), 0, 0, loc)
+	// A visit moved off a closed day may come from before from; a pulled
+	// one from after to.
+	lo, hi := from.Add(-60*24*time.Hour), to.Add(pull)
+	first := true
+	s.rule.Between(dtstart, lo, hi, func(t time.Time) bool {
+		o := Occurrence{DueAt: t}
+		if pull > 0 && first && !t.Before(c.Now) {
+			// The condition pulls the next visit only.
+			first = false
+			o.DueAt, o.Note = maxTime(t.Add(-pull), c.Now), "pulled forward by condition"
+		}
+		due, ok, why := c.Calendar.Adjust(o.DueAt.In(loc))
+		if !ok {
+			return true // skipped: the site takes no visit then
+		}
+		if why != "" {
+			o.DueAt, o.Note = due, why
+		}
+		if !o.DueAt.Before(from) && o.DueAt.Before(to) {
+			o.ruleAt = t
+			fn(o)
+		}
+		return true
+	})
+	return nil
 }
 
 // pull is how far the condition pulls the next visit forward, now.
@@ -203,4 +254,49 @@ func maxTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// BulkRuntime is a Runtime that also sums every asset's usage over one
+// period in one go (at one site, or every site for ""), keyed by
+// {site, asset}.
+type BulkRuntime interface {
+	Runtime
+	UsageAll(ctx context.Context, site string, since, until time.Time) (map[[2]string]Usage, error)
+}
+
+// usageMemo answers a forecast's or a tick's many usage questions: a
+// period asked about once is asked of the store for that asset; a period
+// asked about again (schedules sharing a start, the shared rate window) is
+// loaded for every asset at once and answered from memory. It lives for
+// one call.
+type usageMemo struct {
+	rt     Runtime
+	bulk   BulkRuntime // nil: no bulk loading
+	site   string
+	asked  map[[2]int64]int
+	loaded map[[2]int64]map[[2]string]Usage
+}
+
+func newUsageMemo(rt Runtime, site string) *usageMemo {
+	m := &usageMemo{rt: rt, site: site, asked: map[[2]int64]int{}, loaded: map[[2]int64]map[[2]string]Usage{}}
+	m.bulk, _ = rt.(BulkRuntime)
+	return m
+}
+
+// Usage implements Runtime.
+func (m *usageMemo) Usage(ctx context.Context, site, asset string, since, until time.Time) (Usage, error) {
+	k := [2]int64{since.UnixNano(), until.UnixNano()}
+	if all, ok := m.loaded[k]; ok {
+		return all[[2]string{site, asset}], nil
+	}
+	m.asked[k]++
+	if m.bulk == nil || m.asked[k] < 2 {
+		return m.rt.Usage(ctx, site, asset, since, until)
+	}
+	all, err := m.bulk.UsageAll(ctx, m.site, since, until)
+	if err != nil {
+		return Usage{}, err
+	}
+	m.loaded[k] = all
+	return all[[2]string{site, asset}], nil
 }

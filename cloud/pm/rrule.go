@@ -282,7 +282,9 @@ func (r *RRule) Between(dtstart, from, to time.Time, fn func(time.Time) bool) {
 		if !periodStart.Before(to) && periodStart.After(dtstart) {
 			return
 		}
-		slices.SortFunc(cands, func(a, b time.Time) int { return a.Compare(b) })
+		if len(cands) > 1 {
+			slices.SortFunc(cands, func(a, b time.Time) int { return a.Compare(b) })
+		}
 		for _, c := range cands {
 			if c.Before(dtstart) {
 				continue

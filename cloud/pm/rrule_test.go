@@ -40,7 +40,7 @@ func TestRRuleOracle(t *testing.T) {
 		}
 		var got []string
 		r.Between(start, lo, hi, func(x time.Time) bool {
-			got = append(got, x.Format(keyLayout))
+			got = append(got, occurrenceKey(x))
 			return len(got) < 40
 		})
 		if g, w := strings.Join(got, " "), strings.TrimSpace(parts[2]); g != w {

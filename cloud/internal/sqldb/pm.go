@@ -1,11 +1,13 @@
 package sqldb
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -264,10 +266,24 @@ func (t *Tx) BindOccurrence(ctx context.Context, schedule string, tg pm.Target, 
 
 var _ pm.OccurrenceTx = (*Tx)(nil)
 
+// runtimeDay is a day in the units times are stored in.
+const runtimeDay = 86400_000_000
+
 // RecordRuntime adds runtime samples (what an asset ran in each telemetry
-// period). A sample already recorded for its period is kept as it was, so a
+// period) and their daily sums, in one transaction. A sample already
+// recorded for its period is kept as it was and not added again, so a
 // redelivered telemetry batch counts once.
 func (db *DB) RecordRuntime(ctx context.Context, site string, samples []pm.Sample) error {
+	tx, err := db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: record runtime: %w", db.Dialect.Name, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it does nothing
+	type bucket struct {
+		asset string
+		day   int64
+	}
+	sums := map[bucket]*pm.Sample{}
 	const chunk = 200
 	for lo := 0; lo < len(samples); lo += chunk {
 		part := samples[lo:min(lo+chunk, len(samples))]
@@ -282,13 +298,70 @@ func (db *DB) RecordRuntime(ctx context.Context, site string, samples []pm.Sampl
 			fmt.Fprintf(&q, "($1, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
 			args = append(args, s.Asset, micros(s.At), s.Hours, s.RunHours, s.Defrosts)
 		}
-		q.WriteString(` ON CONFLICT (site, asset, at) DO NOTHING`)
-		if _, err := db.Writer.ExecContext(ctx, q.String(), args...); err != nil {
+		q.WriteString(` ON CONFLICT (site, asset, at) DO NOTHING RETURNING asset, at, hours, run_hours, defrosts`)
+		rows, err := tx.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return fmt.Errorf("%s: record runtime: %w", db.Dialect.Name, err)
+		}
+		for rows.Next() {
+			var s pm.Sample
+			var at int64
+			if err := rows.Scan(&s.Asset, &at, &s.Hours, &s.RunHours, &s.Defrosts); err != nil {
+				rows.Close()
+				return err
+			}
+			k := bucket{s.Asset, (at - 1) / runtimeDay * runtimeDay}
+			if sums[k] == nil {
+				sums[k] = &pm.Sample{}
+			}
+			sums[k].Hours += s.Hours
+			sums[k].RunHours += s.RunHours
+			sums[k].Defrosts += s.Defrosts
+		}
+		if err := rows.Close(); err != nil {
 			return fmt.Errorf("%s: record runtime: %w", db.Dialect.Name, err)
 		}
 	}
+	// In key order, so two replicas adding to the same days lock them in
+	// the same order.
+	keys := make([]bucket, 0, len(sums))
+	for k := range sums {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b bucket) int { return cmp.Or(cmp.Compare(a.asset, b.asset), cmp.Compare(a.day, b.day)) })
+	for _, k := range keys {
+		v := sums[k]
+		if _, err := tx.ExecContext(ctx, `INSERT INTO pm_runtime_daily (site, asset, day, hours, run_hours, defrosts) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (site, asset, day) DO UPDATE SET hours = pm_runtime_daily.hours + excluded.hours,
+			run_hours = pm_runtime_daily.run_hours + excluded.run_hours, defrosts = pm_runtime_daily.defrosts + excluded.defrosts`,
+			site, k.asset, k.day, v.Hours, v.RunHours, v.Defrosts); err != nil {
+			return fmt.Errorf("%s: record runtime: %w", db.Dialect.Name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s: record runtime: %w", db.Dialect.Name, err)
+	}
 	return nil
 }
+
+// usageRanges splits (since, until] into whole days, read from the daily
+// sums, and the partial days at either end, read from the samples: the
+// query arguments raw1 (lo, hi], raw2 (lo, hi] and days [lo, hi).
+func usageRanges(since, until time.Time) []any {
+	s, u := micros(since), micros(until)
+	if u <= s {
+		return []any{int64(0), int64(0), int64(0), int64(0), int64(0), int64(0)}
+	}
+	a := (s + runtimeDay - 1) / runtimeDay * runtimeDay
+	z := u / runtimeDay * runtimeDay
+	if s < 0 || a >= z {
+		return []any{s, u, int64(0), int64(0), int64(0), int64(0)}
+	}
+	return []any{s, a, z, u, a, z}
+}
+
+const usageUnion = `SELECT site, asset, hours, run_hours, defrosts FROM pm_runtime WHERE ((at > $1 AND at <= $2) OR (at > $3 AND at <= $4)) %[1]s
+	UNION ALL SELECT site, asset, hours, run_hours, defrosts FROM pm_runtime_daily WHERE day >= $5 AND day < $6 %[1]s`
 
 // Usage implements pm.Runtime from the recorded samples whose periods end
 // in (since, until].
@@ -296,8 +369,8 @@ func (db *DB) Usage(ctx context.Context, site, asset string, since, until time.T
 	var u pm.Usage
 	var defrosts sql.NullInt64
 	var hours, run sql.NullFloat64
-	err := db.Reader.QueryRowContext(ctx, `SELECT SUM(hours), SUM(run_hours), SUM(defrosts) FROM pm_runtime
-		WHERE site = $1 AND asset = $2 AND at > $3 AND at <= $4`, site, asset, micros(since), micros(until)).Scan(&hours, &run, &defrosts)
+	q := `SELECT SUM(hours), SUM(run_hours), SUM(defrosts) FROM (` + fmt.Sprintf(usageUnion, `AND site = $7 AND asset = $8`) + `) u`
+	err := db.Reader.QueryRowContext(ctx, q, append(usageRanges(since, until), site, asset)...).Scan(&hours, &run, &defrosts)
 	if err != nil {
 		return u, fmt.Errorf("%s: usage: %w", db.Dialect.Name, err)
 	}
@@ -307,3 +380,36 @@ func (db *DB) Usage(ctx context.Context, site, asset string, since, until time.T
 	}
 	return u, nil
 }
+
+// UsageAll implements pm.BulkRuntime: every asset's usage (at a site, or
+// every site for "") over (since, until].
+func (db *DB) UsageAll(ctx context.Context, site string, since, until time.Time) (map[[2]string]pm.Usage, error) {
+	args, filter := usageRanges(since, until), ""
+	if site != "" {
+		args, filter = append(args, site), `AND site = $7`
+	}
+	q := `SELECT site, asset, SUM(hours), SUM(run_hours), SUM(defrosts) FROM (` + fmt.Sprintf(usageUnion, filter) + `) u GROUP BY site, asset`
+	rows, err := db.Reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: usage: %w", db.Dialect.Name, err)
+	}
+	defer rows.Close()
+	out := map[[2]string]pm.Usage{}
+	for rows.Next() {
+		var s, a string
+		var u pm.Usage
+		var defrosts sql.NullInt64
+		var hours, run sql.NullFloat64
+		if err := rows.Scan(&s, &a, &hours, &run, &defrosts); err != nil {
+			return nil, err
+		}
+		u.Hours, u.RunHours, u.Defrosts = hours.Float64, run.Float64, int(defrosts.Int64)
+		if u.Hours > 0 {
+			u.DutyCycle = u.RunHours / u.Hours
+		}
+		out[[2]string{s, a}] = u
+	}
+	return out, rows.Err()
+}
+
+var _ pm.BulkRuntime = (*DB)(nil)

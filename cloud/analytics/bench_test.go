@@ -47,13 +47,16 @@ func BenchmarkKPIsPostgres(b *testing.B) {
 	})
 }
 
-// benchDir is a directory that outlives one run of a benchmark (b.TempDir
-// is removed after each), removed when the test binary exits.
+// benchDirs are directories that outlive one run of a benchmark
+// (b.TempDir is removed after each); TestMain removes them at exit.
+var benchDirs []string
+
 func benchDir(b *testing.B) string {
 	dir, err := os.MkdirTemp("", "frostline-kpi-bench-")
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchDirs = append(benchDirs, dir)
 	return dir
 }
 

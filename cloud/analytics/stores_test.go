@@ -15,7 +15,13 @@ import (
 	"github.com/frostline/frostline/cloud/sqlite"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	for _, dir := range benchDirs {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
 
 // TestFixturePostgres runs the hand-computed fixture on PostgreSQL: the
 // same SQL must give the same answers on both stores.

@@ -365,9 +365,9 @@ func (db *DB) SeedFacts(ctx context.Context, from, to int64) error {
 		fmt.Sprintf("%s + %d", created, 4200*s), ifw(accepted), fmt.Sprintf("%s + %d", created, 8*3600*s), ifw(onsite),
 		fmt.Sprintf("%s + %d", created, 48*3600*s), ifw(completed),
 		fmt.Sprintf("CASE WHEN n %% 10 = 0 THEN %s + %d END", created, 7*86400*s),
-		"0",                                      // changed_at: before any rollup
+		"0", // changed_at: before any rollup
 		"CASE WHEN " + open + " THEN 1 ELSE 0 END", // long_lived
-		"CASE WHEN n % 23 = 0 THEN 1 ELSE 0 END", // recalled
+		"CASE WHEN n % 23 = 0 THEN 1 ELSE 0 END",   // recalled
 	}
 	q := `INSERT INTO wo_facts (` + factsColumns + `, recalled) SELECT ` + strings.Join(cols, ", ") +
 		` FROM (` + db.Dialect.Series + `) AS s`

@@ -342,10 +342,17 @@ func TestCompressorFailure(t *testing.T) {
 	if bySensor {
 		how = "sensor"
 	}
+	verdicts := 0 // the sensors' verdict, from either replica's sweeper: once
 	for _, e := range admin.events(wo.ID) {
 		if e.Action == "verify" && e.Verification != how {
 			t.Errorf("verified by %q (%s), want by %s", e.Verification, e.Actor, how)
 		}
+		if (e.Action == "verify" && e.Verification == "sensor") || (e.Kind == "note" && e.Verification == "awaiting_person") {
+			verdicts++
+		}
+	}
+	if verdicts != 1 {
+		t.Errorf("the sensors' verdict recorded %d times, want once", verdicts)
 	}
 	step("vendor completed; work order #%d verified by %s", wo.Number, how)
 	evs := admin.events(wo.ID)

@@ -357,6 +357,7 @@ func TestCompressorFailure(t *testing.T) {
 	step("vendor completed; work order #%d verified by %s", wo.Number, how)
 	evs := admin.events(wo.ID)
 	checkLifecycle(t, evs, vend.want)
+	checkKPIs(t, admin, len(last), start)
 
 	checkStreams(t, natsURL, want, wo, evs)
 	step("JetStream: every incident event once, every notice once")
@@ -392,6 +393,41 @@ func checkLifecycle(t *testing.T, evs []woEvent, vendor string) {
 	if i := slices.Index(actions, "dispatch"); i < 0 || !isSubsequence(actions[i:], []string{"dispatch", "accept", "check_in", "complete", "verify"}) {
 		t.Errorf("transitions %v: want dispatch, accept, check_in, complete, verify in that order", actions)
 	}
+}
+
+// checkKPIs reads the store's maintenance KPIs over the simulation, as an
+// FM's report would: one work order created and completed, carrying the
+// oracle's incidents, each counted once.
+func checkKPIs(t *testing.T, admin *api, incidents int, start time.Time) {
+	t.Helper()
+	q := url.Values{"site": {site}, "from": {start.Add(-time.Hour).Format(time.RFC3339)},
+		"to": {start.Add(simSpan + 24*time.Hour).Format(time.RFC3339)}}
+	var rep struct {
+		Rows []struct {
+			Values map[string]*float64 `json:"values"`
+		} `json:"rows"`
+	}
+	admin.must(http.StatusOK, "GET", "/api/v1/analytics/kpis?"+q.Encode(), nil, &rep)
+	if len(rep.Rows) != 1 {
+		t.Errorf("KPIs for %s: %d rows, want 1", site, len(rep.Rows))
+		return
+	}
+	for _, k := range []struct {
+		name string
+		want float64
+	}{{"created", 1}, {"completed", 1}, {"incidents", float64(incidents)}} {
+		got := rep.Rows[0].Values[k.name]
+		if got == nil || *got != k.want {
+			t.Errorf("KPI %s = %v, want %v", k.name, fmtp(got), k.want)
+		}
+	}
+}
+
+func fmtp(f *float64) string {
+	if f == nil {
+		return "null"
+	}
+	return fmt.Sprint(*f)
 }
 
 // isSubsequence reports whether want appears in got in order.

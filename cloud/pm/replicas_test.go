@@ -126,3 +126,42 @@ func TestReplicasNeverDoubleGenerate(t *testing.T) {
 	}
 	t.Logf("two replicas: %d + %d = %d work orders over the year, none twice", na, nb, count)
 }
+
+// TestGeneratorRunStops: Run generates on its ticker and returns when its
+// context is cancelled, leaving no goroutine behind.
+func TestGeneratorRunStops(t *testing.T) {
+	db := openSQLite(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := pm.ParseSchedule([]byte(`{"id":"d","name":"Daily","site":"s1","asset":"wic1","rrule":"FREQ=DAILY","start":"2026-01-01T07:00:00Z","lead_time":"1d","template":{"trade":"refrigeration"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutPMSchedule(ctx, s, 0); err != nil {
+		t.Fatal(err)
+	}
+	g := pm.NewGenerator(db, &workorder.Intake{Policy: workorder.DefaultPolicy()}, pm.Config{Every: 10 * time.Millisecond, Grace: time.Hour},
+		slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	g.Now = func() time.Time { return time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC) }
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(generated(t, db)) < 1 { // 1 March, due at 07:00, within the day's lead
+		if time.Now().After(deadline) {
+			t.Fatalf("generated %v", generated(t, db))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // ten more ticks
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if got := generated(t, db); len(got) != 1 {
+		t.Fatalf("generated %v, want the visit of 1 March once (2 March is beyond the lead, 28 February missed and skipped)", got)
+	}
+}

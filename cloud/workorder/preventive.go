@@ -240,7 +240,8 @@ func (p *Planned) Validate() error {
 // Plan opens a preventive work order for one occurrence of a schedule in
 // the caller's transaction and moves it on as intake moves a triaged work
 // order: triage rules apply (a rule may ask for approval), and the work
-// goes through the same dispatch step, preferring the template's vendor.
+// goes through the same dispatch step (intake's dispatch, with its
+// Dispatcher when there is one).
 // It is never merged into reactive work: its problem family is its own.
 // Idempotency is the caller's: the store records (schedule, occurrence)
 // in the same transaction.
@@ -285,8 +286,9 @@ func (in *Intake) Plan(ctx context.Context, tx Tx, p Planned) (Result, error) {
 		w.record(&events, Event{Kind: Transition, Action: RequestApproval, From: Triaged, To: AwaitingApproval,
 			Actor: string(System), At: p.At, Reason: "triage rule requires approval"})
 	} else {
-		// The same dispatch step as reactive work; the template's vendor
-		// comes first in the vendor list it chooses from.
+		// The same dispatch step as reactive work. Without a Dispatcher
+		// the template's vendor comes first in the policy's vendor list;
+		// a Dispatcher ranks vendors itself (it can read w.Plan.Vendor).
 		d := in
 		if v := p.Plan.Vendor; v != "" {
 			cp := *in

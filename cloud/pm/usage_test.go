@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/frostline/frostline/cloud/pm"
+	"github.com/frostline/frostline/cloud/postgres"
+	"github.com/frostline/frostline/cloud/postgres/pgtest"
 )
 
 // TestUsageWindows: the store's usage over any window (whole days from
@@ -15,7 +17,18 @@ import (
 // samples in it, for single assets and in bulk; re-recording samples adds
 // nothing.
 func TestUsageWindows(t *testing.T) {
-	db := openSQLite(t)
+	t.Run("sqlite", func(t *testing.T) { usageWindows(t, openSQLite(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		db, err := postgres.Open(context.Background(), pgtest.DSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		usageWindows(t, db)
+	})
+}
+
+func usageWindows(t *testing.T, db store) {
 	ctx := context.Background()
 	bulk, ok := db.(pm.BulkRuntime)
 	if !ok {

@@ -79,13 +79,14 @@ func TestCompressorFailure(t *testing.T) {
 	step := func(format string, args ...any) {
 		t.Logf("%6.1fs  %s", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
 	}
-	r := newRig(t)
-
 	// Servers. A missing one skips the test, or fails it on CI, before
 	// anything is built.
 	mosquitto := need(t, "mosquitto", "/usr/sbin/mosquitto")
 	dsn := pgtest.DSN(t)
 	influx := influxtest.StartInfluxDB(t, "frostline")
+	// The rig's cleanup runs before InfluxDB's: the replicas stop while
+	// their telemetry can still be written.
+	r := newRig(t)
 	bins := build(t, filepath.Join(r.dir, "bin"))
 	step("binaries built (race detector: %v)", raceEnabled)
 	// Every port at once (see freePorts).
@@ -647,6 +648,46 @@ func checkInflux(t *testing.T, db *influxtest.InfluxDB, want *oracle, wo workOrd
 	}
 	if peak <= 5 {
 		t.Errorf("the cooler's air never rose above 5 C in the rollups (peak %.1f C); the failure should show", peak)
+	}
+	// The signals say what failed: a dead compressor runs without a
+	// break (duty cycle 1) except while the defrost heater has it
+	// switched off, where a healthy one cycles.
+	duty := func(from, to time.Duration) map[time.Time]float64 {
+		t.Helper()
+		out := map[time.Time]float64{}
+		for _, s := range query(fmt.Sprintf(`SELECT "duty_cycle" FROM "signals" WHERE "site" = '%s' AND "asset" = '%s' AND time > '%s' AND time <= '%s'`,
+			site, asset, start.Add(from).Format(time.RFC3339), start.Add(to).Format(time.RFC3339))) {
+			for _, v := range s.Values {
+				ms, _ := v[0].(float64)
+				if d, ok := v[1].(float64); ok {
+					// A signal is stamped at its period's end.
+					out[time.UnixMilli(int64(ms)).UTC().Add(-time.Minute)] = d
+				}
+			}
+		}
+		return out
+	}
+	sum := 0.0
+	healthy := duty(time.Hour, 150*time.Minute)
+	for _, d := range healthy {
+		sum += d
+	}
+	if len(healthy) < 60 || sum/float64(len(healthy)) > 0.8 {
+		t.Errorf("healthy compressor: %d minutes of duty cycle, mean %.2f; want most of 90 and a mean below 0.8", len(healthy), sum/float64(max(len(healthy), 1)))
+	}
+	// The fault runs from 3 h to 6 h; its first half hour is left out
+	// (the last cycle before it may still be ending).
+	running := 0
+	for m, d := range duty(210*time.Minute, 360*time.Minute) {
+		switch {
+		case d >= 0.95:
+			running++
+		case !want.defrosting(m):
+			t.Errorf("failed compressor: duty cycle %.2f at %s (+%s), outside a defrost", d, m.Format("15:04"), m.Sub(start))
+		}
+	}
+	if running < 60 {
+		t.Errorf("failed compressor: %d minutes running without a break, want most of the 150 outside defrosts", running)
 	}
 
 	// Incident annotations: one for every opening the oracle names.

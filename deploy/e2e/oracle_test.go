@@ -39,8 +39,29 @@ func (e *incidentEvent) msgID() string { return e.Incident + "-" + strconv.Itoa(
 type oracle struct {
 	events []incidentEvent
 	// minutes are the minutes in which the asset under test reported its
-	// air temperature, for the telemetry check.
-	minutes map[time.Time]bool
+	// air temperature, and defrosts its defrost signal's reports, for the
+	// telemetry checks.
+	minutes  map[time.Time]bool
+	defrosts []report
+}
+
+// report is one reading of a 0/1 signal.
+type report struct {
+	at time.Time
+	on bool
+}
+
+// defrosting reports whether the asset under test was in defrost at t, by
+// the last defrost report at or before it.
+func (o *oracle) defrosting(t time.Time) bool {
+	on := false
+	for _, r := range o.defrosts {
+		if r.at.After(t) {
+			break
+		}
+		on = r.on
+	}
+	return on
 }
 
 // runOracle simulates with simArgs into a CSV file and replays it through
@@ -75,18 +96,23 @@ func runOracle(t *testing.T, cli, dir, sitePath string, simArgs []string, asset 
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
-	prefix := "," + asset + ",air_temp,"
+	temp, defrost := ","+asset+",air_temp,", ","+asset+",defrost,"
 	for sc.Scan() {
 		// ts,site,asset,metric,value
 		line := sc.Text()
-		if !strings.Contains(line, prefix) {
+		isTemp, isDefrost := strings.Contains(line, temp), strings.Contains(line, defrost)
+		if !isTemp && !isDefrost {
 			continue
 		}
 		ts, err := time.Parse(time.RFC3339, line[:strings.IndexByte(line, ',')])
 		if err != nil {
 			t.Fatalf("oracle CSV: %q: %v", line, err)
 		}
-		o.minutes[ts.Truncate(time.Minute)] = true
+		if isTemp {
+			o.minutes[ts.Truncate(time.Minute)] = true
+		} else {
+			o.defrosts = append(o.defrosts, report{at: ts, on: strings.HasSuffix(line, ",1")})
+		}
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)

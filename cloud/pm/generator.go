@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -82,6 +83,12 @@ type Generator struct {
 
 	generated, missed prometheus.Counter
 	errors            prometheus.Counter
+
+	// mu guards the memory of generated visits across ticks.
+	mu        sync.Mutex
+	done      map[string]bool
+	doneSince time.Time // when done was last loaded from scratch
+	lastTick  time.Time
 }
 
 // NewGenerator returns a generator with its metrics registered on reg (nil:
@@ -132,9 +139,12 @@ func (g *Generator) Run(ctx context.Context) error {
 // work orders this call opened.
 func (g *Generator) Tick(ctx context.Context) (int, error) {
 	now := g.now().UTC()
-	grace := g.Config.Grace
+	grace, every := g.Config.Grace, g.Config.Every
 	if grace <= 0 {
 		grace = time.Hour
+	}
+	if every <= 0 {
+		every = time.Minute
 	}
 	scheds, err := g.Store.PMSchedules(ctx, "")
 	if err != nil {
@@ -151,11 +161,9 @@ func (g *Generator) Tick(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	// Everything generated recently, so that visits already out cost no
-	// transaction. The lookback covers catch-up's "latest missed" search.
-	done, err := g.Store.PMGenerated(ctx, now.Add(-400*24*time.Hour))
+	done, prev, err := g.remembered(ctx, now, grace, every)
 	if err != nil {
-		return 0, fmt.Errorf("pm: generated: %w", err)
+		return 0, err
 	}
 	ix := indexTargets(targets)
 	rt := newUsageMemo(g.Store, "")
@@ -167,17 +175,18 @@ func (g *Generator) Tick(ctx context.Context) (int, error) {
 		}
 		for _, t := range ix.of(s) {
 			c := env.context(t, rt, now)
-			occs, err := s.toGenerate(ctx, c, grace)
+			occs, err := s.toGenerate(ctx, c, grace, now.Sub(prev))
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
 			for _, o := range occs {
-				if o.skipped {
-					g.missed.Inc()
+				k := doneKey(s.ID, t, o.Key)
+				if done[k] {
 					continue
 				}
-				if done[doneKey(s.ID, t, o.Key)] {
+				if o.skipped {
+					g.missed.Inc()
 					continue
 				}
 				ok, err := g.generate(ctx, s, t, o.Occurrence, now)
@@ -185,6 +194,7 @@ func (g *Generator) Tick(ctx context.Context) (int, error) {
 					errs = append(errs, err)
 					continue
 				}
+				done[k] = true // opened now, or by another replica first
 				if ok {
 					n++
 				}
@@ -196,6 +206,36 @@ func (g *Generator) Tick(ctx context.Context) (int, error) {
 		return n, errors.Join(errs...)
 	}
 	return n, nil
+}
+
+// remembered returns the keys of the visits already generated, so that
+// they cost no transaction: on the first tick those due in the last 400
+// days (catch-up's reach), then those due since shortly before the
+// previous tick, added to what the generator remembers. Keys older than
+// 400 days are forgotten once a day. A visit another replica generated
+// that is not remembered costs one transaction that finds its key taken.
+func (g *Generator) remembered(ctx context.Context, now time.Time, grace, every time.Duration) (map[string]bool, time.Time, error) {
+	g.mu.Lock() // Tick is not meant to run concurrently with itself, but may be
+	defer g.mu.Unlock()
+	since := now.Add(-400 * 24 * time.Hour)
+	if g.done != nil && now.Sub(g.doneSince) < 24*time.Hour && !now.Before(g.lastTick) {
+		since = g.lastTick.Add(-grace - 2*every)
+	} else {
+		g.done, g.doneSince = map[string]bool{}, now
+	}
+	recent, err := g.Store.PMGenerated(ctx, since)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("pm: generated: %w", err)
+	}
+	for k := range recent {
+		g.done[k] = true
+	}
+	prev := g.lastTick
+	if prev.IsZero() || prev.After(now) {
+		prev = now.Add(-every)
+	}
+	g.lastTick = now
+	return g.done, prev, nil
 }
 
 func doneKey(schedule string, t Target, key string) string {
@@ -240,8 +280,9 @@ type candidate struct {
 
 // toGenerate returns the visits to open now: those due within lead time
 // (or up to grace ago), and for visits missed longer ago, the latest one if
-// catch_up is one (marked skipped otherwise, for the metric).
-func (s *Schedule) toGenerate(ctx context.Context, c Context, grace time.Duration) ([]candidate, error) {
+// catch_up is one; with skip, those that went past the grace period since
+// the last tick (every ago) are returned marked skipped, for the metric.
+func (s *Schedule) toGenerate(ctx context.Context, c Context, grace, every time.Duration) ([]candidate, error) {
 	now := c.Now
 	var out []candidate
 	if s.Calendar() {
@@ -252,16 +293,33 @@ func (s *Schedule) toGenerate(ctx context.Context, c Context, grace time.Duratio
 		for _, o := range occs {
 			out = append(out, candidate{Occurrence: o})
 		}
-		// Missed: the latest visit due before the grace period, after the
-		// schedule started.
-		lo := maxTime(s.Start, now.Add(-400*24*time.Hour))
-		missed, err := s.Occurrences(ctx, c, lo, now.Add(-grace))
-		if err != nil {
-			return nil, err
+		if s.CatchUp != OneMissed {
+			// Skip: visits that passed the grace period since the last
+			// tick (every: the time since it) without being generated are
+			// counted, not generated. A generator that starts does not know
+			// its predecessor's last tick and looks back one period.
+			missed, err := s.Occurrences(ctx, c, now.Add(-grace-every), now.Add(-grace))
+			if err != nil {
+				return nil, err
+			}
+			for _, o := range missed {
+				out = append(out, candidate{Occurrence: o, skipped: true})
+			}
+			return out, nil
 		}
-		if len(missed) > 0 {
-			m := missed[len(missed)-1]
-			out = append(out, candidate{Occurrence: m, skipped: s.CatchUp != OneMissed})
+		// One: the latest visit due before the grace period (after the
+		// schedule started), looked for in the last month first, as most
+		// rules come round within one, then in the last 400 days.
+		for _, back := range []time.Duration{32 * 24 * time.Hour, 400 * 24 * time.Hour} {
+			lo := maxTime(s.Start, now.Add(-grace-back))
+			missed, err := s.Occurrences(ctx, c, lo, now.Add(-grace))
+			if err != nil {
+				return nil, err
+			}
+			if len(missed) > 0 {
+				out = append(out, candidate{Occurrence: missed[len(missed)-1]})
+				break
+			}
 		}
 		return out, nil
 	}

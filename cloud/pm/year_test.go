@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/pm"
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
@@ -83,6 +85,9 @@ type yearCase struct {
 	// its defrost count (one defrost each 1/rate hours).
 	Duty            float64 `json:"duty"`
 	DefrostsPerHour float64 `json:"defrosts_per_hour"`
+	// Missed is how many visits the generator must count as missed and
+	// skipped (frostline_pm_missed_total).
+	Missed int `json:"missed"`
 }
 
 // TestYear runs the generator over a simulated year (the clock injected,
@@ -124,8 +129,9 @@ func runYear(t *testing.T, db store, dir string) {
 		}
 	}
 	now := c.From
+	reg := prometheus.NewRegistry()
 	g := pm.NewGenerator(db, &workorder.Intake{Policy: workorder.DefaultPolicy()},
-		pm.Config{Every: c.Every.D(), Grace: c.Grace.D()}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+		pm.Config{Every: c.Every.D(), Grace: c.Grace.D()}, slog.New(slog.NewTextHandler(io.Discard, nil)), reg)
 	g.Now = func() time.Time { return now }
 	fed := c.From
 	total := 0
@@ -154,6 +160,9 @@ func runYear(t *testing.T, db store, dir string) {
 	}
 	if total != len(want) {
 		t.Errorf("ticks reported %d generated, want %d", total, len(want))
+	}
+	if got := counter(t, reg, "frostline_pm_missed_total"); got != float64(c.Missed) {
+		t.Errorf("%v visits counted missed, want %d", got, c.Missed)
 	}
 }
 
@@ -216,4 +225,19 @@ func readLines(t testing.TB, path string) []string {
 		t.Fatal(err)
 	}
 	return strings.Split(strings.TrimSpace(string(data)), "\n")
+}
+
+func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

@@ -223,6 +223,9 @@ func FactsOf(w *workorder.WorkOrder, events []workorder.Event, policy *sla.Polic
 		}
 		f.Completed = &at
 	}
+	if opening == "" && len(w.Evidence) > 0 { // no history: what it was raised on
+		opening = w.Evidence[0].Problem
+	}
 	f.Condition = w.Source == workorder.Sensor && opening == "temp_trend"
 	EvidenceFacts(w, &f)
 	if n := len(w.Visits); n > 0 {

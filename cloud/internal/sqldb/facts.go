@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,14 +59,25 @@ type executor interface {
 }
 
 // saveFacts keeps the work order's wo_facts row in step with what Save
-// wrote, in the same transaction. Evidence updates are skipped; other
-// evidence touches a few columns; anything else rewrites the row from the
-// work order's whole history.
+// wrote, in the same transaction. Evidence updates are skipped. Rows are
+// computed here and written together before the transaction commits
+// (flushFacts): one statement per transaction, not per work order, on the
+// intake's path. Evidence on a work order already sent to a vendor
+// updates the few columns it touches at once, since its other facts need
+// the history.
 func (t *Tx) saveFacts(ctx context.Context, w *workorder.WorkOrder, events []workorder.Event) error {
 	if !analytics.Relevant(events) {
 		return nil
 	}
-	if !analytics.NeedsHistory(events) {
+	evidenceOnly := !analytics.NeedsHistory(events)
+	if p := t.facts.rows[w.ID]; p != nil && evidenceOnly {
+		analytics.EvidenceFacts(w, p)
+		return nil
+	}
+	// A work order never sent to anyone (most end AVOIDED, or wait for
+	// triage) has nothing in its history the projection lacks.
+	sent := w.DispatchedAt != nil || w.Vendor != "" || len(w.Declined) > 0 || len(w.Visits) > 0 || w.Completion != nil
+	if evidenceOnly && (sent || !w.Status.Open()) {
 		var f analytics.Facts
 		analytics.EvidenceFacts(w, &f)
 		res, err := t.tx.ExecContext(ctx, `UPDATE wo_facts SET onset_at = $2, sensor_restored_at = $3,
@@ -82,26 +94,62 @@ func (t *Tx) saveFacts(ctx context.Context, w *workorder.WorkOrder, events []wor
 		// No row yet (a work order from before the facts): write it whole.
 	}
 	history := events
-	if events[0].Version != 1 {
+	if events[0].Version != 1 && sent {
 		var err error
 		if history, err = eventsOf(ctx, t.tx, w.ID); err != nil {
 			return fmt.Errorf("facts: %w", err)
 		}
 	}
 	f := factsOf(ctx, t.tx, w, history)
-	if events[0].Version != 1 {
+	if events[0].Version != 1 && sent {
 		if err := markMoves(ctx, t.tx, &f); err != nil {
 			return err
 		}
 	}
-	if err := writeFacts(ctx, t.tx, &f); err != nil {
-		return err
-	}
+	t.facts.put(&f)
 	if events[0].Kind == workorder.Created && w.RecallOf != "" {
 		if _, err := t.tx.ExecContext(ctx, `UPDATE wo_facts SET recalled = 1, changed_at = $2 WHERE wo = $1`, w.RecallOf, micros(time.Now())); err != nil {
 			return fmt.Errorf("facts: recall: %w", err)
 		}
 	}
+	return nil
+}
+
+// pendingFacts are the facts rows of a transaction, by work order, in the
+// order first saved.
+type pendingFacts struct {
+	order []string
+	rows  map[string]*analytics.Facts
+}
+
+func (p *pendingFacts) put(f *analytics.Facts) {
+	if p.rows == nil {
+		p.rows = map[string]*analytics.Facts{}
+	}
+	if _, ok := p.rows[f.WorkOrder]; !ok {
+		p.order = append(p.order, f.WorkOrder)
+	}
+	p.rows[f.WorkOrder] = f
+}
+
+// flushFacts writes the transaction's pending facts rows, a few hundred
+// per statement.
+func (t *Tx) flushFacts(ctx context.Context) error {
+	if len(t.facts.order) == 0 {
+		return nil
+	}
+	const chunk = 200 // 44 parameters a row: far below either database's limit
+	for lo := 0; lo < len(t.facts.order); lo += chunk {
+		ids := t.facts.order[lo:min(lo+chunk, len(t.facts.order))]
+		args := make([]any, 0, len(ids)*factsColumnCount)
+		for _, id := range ids {
+			args = append(args, factsArgs(t.facts.rows[id])...)
+		}
+		if _, err := t.tx.ExecContext(ctx, upsertFactsN(len(ids)), args...); err != nil {
+			return fmt.Errorf("facts: %w", err)
+		}
+	}
+	t.facts = pendingFacts{}
 	return nil
 }
 
@@ -171,8 +219,8 @@ const factsColumns = `wo, site, asset, asset_class, trade, vendor, technician, p
 // clocks in the site's time zone.
 func factsOf(ctx context.Context, q querier, w *workorder.WorkOrder, history []workorder.Event) analytics.Facts {
 	loc := time.UTC
-	if w.DispatchedAt != nil || w.Vendor != "" {
-		loc = siteLocation(ctx, q, w.Site)
+	if p := factsPolicy(); (w.DispatchedAt != nil || w.Vendor != "") && slices.Contains(p.BusinessHoursFor, w.Priority) {
+		loc = siteLocation(ctx, q, w.Site) // business hours are the site's
 	}
 	return analytics.FactsOf(w, history, factsPolicy(), loc)
 }
@@ -180,23 +228,52 @@ func factsOf(ctx context.Context, q querier, w *workorder.WorkOrder, history []w
 // writeFacts upserts a work order's facts row (all but recalled, which the
 // recall's creation sets).
 func writeFacts(ctx context.Context, x executor, f *analytics.Facts) error {
-	cols := strings.Split(strings.Join(strings.Fields(factsColumns), ""), ",")
-	args := factsArgs(f)
-	ph := make([]string, len(cols))
-	set := make([]string, 0, len(cols))
-	for i, c := range cols {
-		ph[i] = "$" + strconv.Itoa(i+1)
-		if c != "wo" {
-			set = append(set, c+" = excluded."+c)
-		}
-	}
-	_, err := x.ExecContext(ctx, `INSERT INTO wo_facts (`+factsColumns+`) VALUES (`+strings.Join(ph, ", ")+`)
-		ON CONFLICT (wo) DO UPDATE SET `+strings.Join(set, ", "), args...)
+	_, err := x.ExecContext(ctx, upsertFacts(), factsArgs(f)...)
 	if err != nil {
 		return fmt.Errorf("facts of %s: %w", f.WorkOrder, err)
 	}
 	return nil
 }
+
+var (
+	factsColumnList  = strings.Split(strings.Join(strings.Fields(factsColumns), ""), ",")
+	factsColumnCount = len(factsColumnList)
+	// upserts caches the statements for n rows at once.
+	upserts sync.Map // int -> string
+)
+
+// upsertFactsN is the statement that writes n facts rows.
+func upsertFactsN(n int) string {
+	if q, ok := upserts.Load(n); ok {
+		return q.(string)
+	}
+	var sb strings.Builder
+	sb.WriteString(`INSERT INTO wo_facts (` + factsColumns + `) VALUES `)
+	for r := 0; r < n; r++ {
+		if r > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteByte('(')
+		for c := range factsColumnCount {
+			if c > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("$" + strconv.Itoa(r*factsColumnCount+c+1))
+		}
+		sb.WriteByte(')')
+	}
+	set := make([]string, 0, factsColumnCount)
+	for _, c := range factsColumnList {
+		if c != "wo" {
+			set = append(set, c+" = excluded."+c)
+		}
+	}
+	sb.WriteString(` ON CONFLICT (wo) DO UPDATE SET ` + strings.Join(set, ", "))
+	upserts.Store(n, sb.String())
+	return sb.String()
+}
+
+func upsertFacts() string { return upsertFactsN(1) }
 
 func factsArgs(f *analytics.Facts) []any {
 	span := int64(openSpan)

@@ -514,11 +514,11 @@ func (db *DB) rollupAdd(ctx context.Context, q *analytics.Query, kind rollupKind
 	}
 	cols := make([]string, len(kpiAdd))
 	for i := range cols {
-		cols[i] = fmt.Sprintf("SUM(a%02d)", i)
+		cols[i] = fmt.Sprintf("COALESCE(SUM(a%02d), 0)", i) // no rows: one row of zeros, not NULLs
 	}
 	for m := 0; m < 3; m++ { // relative overdue due sums, made absolute per day
 		b := addSLA + 6*m
-		cols[b+5] = fmt.Sprintf("SUM(a%02d + a%02d * day)", b+5, b+4)
+		cols[b+5] = fmt.Sprintf("COALESCE(SUM(a%02d + a%02d * day), 0)", b+5, b+4)
 	}
 	var sb strings.Builder
 	sb.WriteString("SELECT ")

@@ -158,6 +158,10 @@ func (db *DB) update(ctx context.Context, fn func(workorder.Tx) error) error {
 		sqlTx.Rollback()
 		return err
 	}
+	if err := tx.flushFacts(ctx); err != nil { // KPI facts, one statement per transaction (facts.go)
+		sqlTx.Rollback()
+		return err
+	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("%s: commit: %w", db.Dialect.Name, err)
 	}
@@ -176,6 +180,8 @@ type Tx struct {
 	tombs      map[string]bool
 	// webhooks: the active webhooks, loaded on the first notice (webhooks.go).
 	webhooks *webhookRoutes
+	// facts: KPI facts rows to write before commit (facts.go).
+	facts pendingFacts
 }
 
 // Tombstone implements workorder.Tx: a link to no work order.

@@ -138,7 +138,24 @@ func (t *Tx) flushFacts(ctx context.Context) error {
 	if len(t.facts.order) == 0 {
 		return nil
 	}
-	const chunk = 200 // 44 parameters a row: far below either database's limit
+	if t.db.Dialect.Name == "sqlite" {
+		// In process, a statement per row costs no round trip, and one
+		// prepared statement is parsed once instead of a long one each
+		// time.
+		st, err := t.tx.PrepareContext(ctx, upsertFacts())
+		if err != nil {
+			return fmt.Errorf("facts: %w", err)
+		}
+		defer st.Close()
+		for _, id := range t.facts.order {
+			if _, err := st.ExecContext(ctx, factsArgs(t.facts.rows[id])...); err != nil {
+				return fmt.Errorf("facts: %w", err)
+			}
+		}
+		t.facts = pendingFacts{}
+		return nil
+	}
+	const chunk = 200 // 44 parameters a row: far below PostgreSQL's limit
 	for lo := 0; lo < len(t.facts.order); lo += chunk {
 		ids := t.facts.order[lo:min(lo+chunk, len(t.facts.order))]
 		args := make([]any, 0, len(ids)*factsColumnCount)

@@ -56,5 +56,4 @@ CREATE TABLE wo_facts (
 CREATE INDEX wo_facts_long ON wo_facts (long_lived, span_end);
 CREATE INDEX wo_facts_created ON wo_facts (created_at, span_end);
 CREATE INDEX wo_facts_site ON wo_facts (site, created_at);
-CREATE INDEX wo_facts_vendor ON wo_facts (vendor, created_at);
 CREATE INDEX wo_facts_changed ON wo_facts (changed_at)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/pm"
+	"github.com/frostline/frostline/cloud/postgres"
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
 	"github.com/frostline/frostline/cloud/sqlite"
 	"github.com/frostline/frostline/cloud/workorder"
@@ -104,6 +105,26 @@ func TestYear(t *testing.T) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			t.Parallel()
 			runYear(t, openSQLite(t), dir)
+		})
+	}
+}
+
+// TestYearPostgres runs the same cases on a real PostgreSQL.
+func TestYearPostgres(t *testing.T) {
+	dirs, err := filepath.Glob("testdata/year/*/case.json")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no cases: %v", err)
+	}
+	for _, path := range dirs {
+		dir := filepath.Dir(path)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			db, err := postgres.Open(context.Background(), pgtest.DSN(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			seed(t, db)
+			runYear(t, db, dir)
 		})
 	}
 }

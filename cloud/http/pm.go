@@ -95,11 +95,16 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request, c *caller
 	return writeJSON(w, http.StatusOK, map[string]any{"items": out})
 }
 
-// readSchedule decodes a schedule body strictly and validates it.
-func readSchedule(w http.ResponseWriter, r *http.Request) (*pm.Schedule, error) {
+// readSchedule decodes a schedule body strictly and validates it. A
+// schedule without a start starts at start (now for a new one, the
+// stored start for a replacement), to the minute.
+func readSchedule(w http.ResponseWriter, r *http.Request, start time.Time) (*pm.Schedule, error) {
 	var sc pm.Schedule
 	if err := decodeJSON(w, r, &sc); err != nil {
 		return nil, err
+	}
+	if sc.Start.IsZero() {
+		sc.Start = start.Truncate(time.Minute)
 	}
 	if err := sc.Validate(); err != nil {
 		return nil, err
@@ -115,7 +120,7 @@ func (s *Server) createSchedule(w http.ResponseWriter, r *http.Request, c *calle
 	if err != nil {
 		return err
 	}
-	sc, err := readSchedule(w, r)
+	sc, err := readSchedule(w, r, s.now().UTC())
 	if err != nil {
 		return err
 	}
@@ -177,7 +182,7 @@ func (s *Server) putSchedule(w http.ResponseWriter, r *http.Request, c *caller) 
 	if err := c.managesSchedule(old); err != nil {
 		return err
 	}
-	sc, err := readSchedule(w, r)
+	sc, err := readSchedule(w, r, old.Start)
 	if err != nil {
 		return err
 	}

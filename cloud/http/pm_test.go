@@ -57,6 +57,13 @@ func TestPMThroughTheAPI(t *testing.T) {
 	must(t, 403)(f.do(t, "vendor", "GET", "/api/v1/pm/schedules", ""))
 	must(t, 404)(f.do(t, "fm-north", "POST", "/api/v1/pm/schedules", strings.Replace(sched, `"site":"s1"`, `"site":"s2"`, 1)))
 	must(t, 400)(f.do(t, "fm", "POST", "/api/v1/pm/schedules", strings.Replace(sched, "FREQ=MONTHLY", "FREQ=HOURLY", 1)))
+	// The issue's own example, without a start: it starts now.
+	ex := decode[pm.Schedule](t, must(t, 201)(f.do(t, "fm", "POST", "/api/v1/pm/schedules",
+		`{"name":"Monthly check","site":"s1","asset_class":"walk_in_cooler","rrule":"FREQ=MONTHLY;INTERVAL=1","lead_time":"72h","template":{"trade":"refrigeration","checklist":[{"id":"c","text":"Check","kind":"pass_fail"}]}}`)))
+	if !ex.Start.Equal(t0) {
+		t.Fatalf("start %s, want the server's now %s", ex.Start, t0)
+	}
+	must(t, 204)(f.do(t, "fm", "DELETE", "/api/v1/pm/schedules/"+ex.ID, ""))
 	// The store is closed on Saturdays: 3 October 2026 moves to Sunday.
 	must(t, 200)(f.do(t, "fm", "PUT", "/api/v1/pm/calendars/s1", `{"closed_weekdays":["sat"]}`))
 	fc := decode[struct{ Items []pm.ForecastItem }](t, must(t, 200)(f.do(t, "store", "GET",

@@ -33,10 +33,12 @@ var factsPolicy = sync.OnceValue(func() *sla.Policy {
 
 // longLife is how long a work order may live (created to span end) and
 // still be found by its creation time: a period [a, b) reads the others,
-// marked long_lived, by span_end instead. See factsFrom.
+// marked long_lived, by span_end instead. See factsFrom. A week covers
+// most corrective work; the longer-lived are a minority a period reads
+// by its span index. Changing it needs every row's long_lived recomputed.
 const (
-	longLifeMicros = 30 * 86_400_000_000
-	longLife       = "2592000000000"
+	longLifeMicros = 7 * 86_400_000_000
+	longLife       = "604800000000"
 )
 
 // factsFrom is the FROM clause of a query over the facts rows a period

@@ -49,8 +49,8 @@ CREATE TABLE wo_facts (
 	-- changed_at is when the row was last written (wall clock): rollup days
 	-- built before it are stale for the row's days.
 	changed_at BIGINT NOT NULL DEFAULT 0,
-	-- long_lived: open, or open for more than 30 days. A period [a, b) reads
-	-- the others by created_at in [a - 30 days, b), these by span_end >= a.
+	-- long_lived: open, or lived more than 7 days (sqldb.longLife). A period [a, b)
+	-- reads the others by created_at in [a - 7 days, b), these by span_end >= a.
 	long_lived INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX wo_facts_long ON wo_facts (long_lived, span_end);

@@ -233,6 +233,9 @@ func (s *Service) Offer(ctx context.Context, tx workorder.Tx, w *workorder.WorkO
 		return nil, err
 	}
 	prefer := ""
+	if w.Plan != nil && w.Plan.Vendor != "" {
+		prefer = w.Plan.Vendor // a planned visit's preferred vendor or team, when eligible
+	}
 	if w.Status == workorder.Ready && w.Vendor != "" && w.Completion != nil {
 		prefer = w.Vendor // a recall goes back to the vendor that did the work
 	}

@@ -475,3 +475,26 @@ func TestFieldStepsFromThePage(t *testing.T) {
 		t.Errorf("a verifying work order's page for the technician")
 	}
 }
+
+// TestPlannedVisitGoesToPreferredVendor: a preventive work order goes to
+// its template's preferred vendor when that vendor is eligible, ahead of
+// the ranking, and to the ranking's first when it is not.
+func TestPlannedVisitGoesToPreferredVendor(t *testing.T) {
+	d := newDispatchFixture(t)
+	ctx := context.Background()
+	for i, tc := range []struct{ prefer, want string }{{"arctic", "arctic"}, {"lapsed", "polar"}} {
+		var w *workorder.WorkOrder
+		err := d.store.Update(ctx, func(tx workorder.Tx) error {
+			res, err := d.in.Plan(ctx, tx, workorder.Planned{Site: "s1", Asset: "wic-1", Trade: "refrigeration", Priority: "P1",
+				Plan: workorder.Plan{Schedule: "pm-coil", Occurrence: fmt.Sprint(i), DueAt: d.clock.Add(24 * time.Hour), Vendor: tc.prefer}, At: d.clock})
+			w = res.WorkOrder
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Status != workorder.Dispatched || w.Vendor != tc.want {
+			t.Errorf("planned visit preferring %s: %s to %q, want %s", tc.prefer, w.Status, w.Vendor, tc.want)
+		}
+	}
+}

@@ -72,20 +72,40 @@ type Delivery struct {
 
 // Route returns a delivery for each subscription that wants the notice.
 func Route(subs []Subscription, env Envelope, now time.Time) ([]Delivery, error) {
+	return route(subs, env.ID, env.Type, env.Data.Site, env.Data.Vendor, env, now)
+}
+
+// OtherEnvelope is the body of a delivery of an event that is not a
+// work order's: a purchase order's. Data is the event's own notice.
+type OtherEnvelope struct {
+	ID        string    `json:"id"`
+	Type      string    `json:"type"`
+	CreatedAt time.Time `json:"created_at"`
+	Data      any       `json:"data"`
+}
+
+// RouteOther is Route for an event of another record that belongs to a
+// site and, when set, a vendor: the same subscriptions see it as would see
+// a work order of that site and vendor.
+func RouteOther(subs []Subscription, env OtherEnvelope, site, vendor string, now time.Time) ([]Delivery, error) {
+	return route(subs, env.ID, env.Type, site, vendor, env, now)
+}
+
+func route(subs []Subscription, id, typ, site, vendor string, env any, now time.Time) ([]Delivery, error) {
 	var out []Delivery
 	var body []byte
 	for i := range subs {
 		s := &subs[i]
-		if !s.Wants(&env.Data) {
+		if !s.wants(typ, site, vendor) {
 			continue
 		}
 		if body == nil {
 			var err error
 			if body, err = json.Marshal(env); err != nil {
-				return nil, fmt.Errorf("notify: encode event %s: %w", env.ID, err)
+				return nil, fmt.Errorf("notify: encode event %s: %w", id, err)
 			}
 		}
-		out = append(out, Delivery{ID: s.ID + "/" + env.ID, Subscription: s.ID, Event: env.ID, Type: env.Type,
+		out = append(out, Delivery{ID: s.ID + "/" + id, Subscription: s.ID, Event: id, Type: typ,
 			Body: body, State: Pending, NextAt: now})
 	}
 	return out, nil

@@ -22,10 +22,11 @@ const (
 	WorkOrderApproval   = "workorder.approval" // the NTE was raised
 	WorkOrderInvoice    = "workorder.invoice"  // an invoice was made (for accounting)
 	WorkOrderSLA        = "workorder.sla"      // a reminder before due, or a breach
+	PurchaseOrder       = "purchase_order"     // a purchase order was raised or changed status (for accounting)
 )
 
 // EventTypes lists every event type.
-var EventTypes = []string{WorkOrderCreated, WorkOrderTransition, WorkOrderEscalated, WorkOrderQuote, WorkOrderApproval, WorkOrderInvoice, WorkOrderSLA}
+var EventTypes = []string{WorkOrderCreated, WorkOrderTransition, WorkOrderEscalated, WorkOrderQuote, WorkOrderApproval, WorkOrderInvoice, WorkOrderSLA, PurchaseOrder}
 
 // Subscription is a registered webhook.
 type Subscription struct {
@@ -84,13 +85,18 @@ func loopback(host string) bool {
 // same rule the API's list filter uses (cloud.Scope.SeesWorkOrder). This is
 // the one place tenant isolation is decided for webhooks.
 func (s *Subscription) Wants(n *workorder.Notice) bool {
+	return s.wants(EventType(n), n.Site, n.Vendor)
+}
+
+// wants is Wants for any event: of a type, at a site, for a vendor.
+func (s *Subscription) wants(typ, site, vendor string) bool {
 	if s.Disabled {
 		return false
 	}
-	if len(s.Events) > 0 && !slices.Contains(s.Events, EventType(n)) {
+	if len(s.Events) > 0 && !slices.Contains(s.Events, typ) {
 		return false
 	}
-	return s.Scope.SeesWorkOrder(n.Site, n.Vendor, "")
+	return s.Scope.SeesWorkOrder(site, vendor, "")
 }
 
 // EventType names a notice's event for subscribers.

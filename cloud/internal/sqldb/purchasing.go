@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/notify"
 	"github.com/frostline/frostline/cloud/purchasing"
 	"github.com/frostline/frostline/cloud/workorder"
 )
@@ -190,15 +191,20 @@ func (t *Tx) PutPurchaseOrder(ctx context.Context, po *purchasing.PurchaseOrder,
 			return &staleError{id: po.ID}
 		}
 	}
-	notice, err := json.Marshal(purchasing.Notice{Schema: purchasing.NoticeSchema, PurchaseOrder: *po})
+	n := purchasing.Notice{Schema: purchasing.NoticeSchema, PurchaseOrder: *po}
+	notice, err := json.Marshal(n)
 	if err != nil {
 		return err
 	}
+	msgID := fmt.Sprintf("%s-%d", po.ID, po.Version)
 	if _, err := t.tx.ExecContext(ctx, `INSERT INTO outbox (subject, msg_id, data, at) VALUES ($1, $2, $3, $4)`,
-		purchasing.NoticeSubject(po.Site), fmt.Sprintf("%s-%d", po.ID, po.Version), string(notice), micros(po.UpdatedAt)); err != nil {
+		purchasing.NoticeSubject(po.Site), msgID, string(notice), micros(po.UpdatedAt)); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
-	return nil
+	// The same event on the webhook stream, to whoever sees the work
+	// order it was raised for (accounting, the FM, the vendor).
+	env := notify.OtherEnvelope{ID: msgID, Type: notify.PurchaseOrder, CreatedAt: po.UpdatedAt, Data: n}
+	return t.fanOutOther(ctx, po.WorkOrder, env, po.Site, po.Vendor)
 }
 
 // PurchaseOrder implements purchasing.Tx.

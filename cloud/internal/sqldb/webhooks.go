@@ -484,6 +484,30 @@ func (t *Tx) fanOutWebhooks(ctx context.Context, w *workorder.WorkOrder, events 
 	if len(notable) == 0 {
 		return nil
 	}
+	return t.fanOut(ctx, w.ID, func(subs []notify.Subscription) ([]notify.Delivery, error) {
+		var all []notify.Delivery
+		for _, i := range notable {
+			ds, err := notify.Route(subs, notify.EnvelopeOf(workorder.NoticeOf(w, events[i])), time.Now())
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, ds...)
+		}
+		return all, nil
+	})
+}
+
+// fanOutOther puts the deliveries of an event of another record (a
+// purchase order) beside its outbox row, as fanOutWebhooks does for work
+// orders; wo is the work order the record belongs to.
+func (t *Tx) fanOutOther(ctx context.Context, wo string, env notify.OtherEnvelope, site, vendor string) error {
+	return t.fanOut(ctx, wo, func(subs []notify.Subscription) ([]notify.Delivery, error) {
+		return notify.RouteOther(subs, env, site, vendor, time.Now())
+	})
+}
+
+// fanOut inserts the deliveries route makes from the active webhooks.
+func (t *Tx) fanOut(ctx context.Context, wo string, route func([]notify.Subscription) ([]notify.Delivery, error)) error {
 	if t.webhooks == nil {
 		r, err := t.loadWebhookRoutes(ctx)
 		if err != nil {
@@ -494,26 +518,20 @@ func (t *Tx) fanOutWebhooks(ctx context.Context, w *workorder.WorkOrder, events 
 	if len(t.webhooks.subs) == 0 {
 		return nil
 	}
+	ds, err := route(t.webhooks.subs)
+	if err != nil || len(ds) == 0 {
+		return err
+	}
 	now := micros(time.Now())
 	var q strings.Builder
-	var args []any
-	for _, i := range notable {
-		env := notify.EnvelopeOf(workorder.NoticeOf(w, events[i]))
-		ds, err := notify.Route(t.webhooks.subs, env, time.Now())
-		if err != nil {
-			return err
+	args := make([]any, 0, 9*len(ds))
+	for _, d := range ds {
+		if len(args) > 0 {
+			q.WriteString(", ")
 		}
-		for _, d := range ds {
-			if len(args) > 0 {
-				q.WriteString(", ")
-			}
-			n := len(args)
-			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, 'pending', $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
-			args = append(args, d.ID, d.Subscription, d.Event, d.Type, w.ID, string(d.Body), now, now, now)
-		}
-	}
-	if len(args) == 0 {
-		return nil
+		n := len(args)
+		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, 'pending', $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
+		args = append(args, d.ID, d.Subscription, d.Event, d.Type, wo, string(d.Body), now, now, now)
 	}
 	if _, err := t.tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, webhook, event, type, work_order, body, state, next_at, created_at, updated_at)
 		VALUES `+q.String()+` ON CONFLICT (id) DO NOTHING`, args...); err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/frostline/frostline/cloud/workorder"
@@ -215,7 +216,7 @@ func format(v reflect.Value) string {
 	}
 	switch v.Kind() {
 	case reflect.String:
-		return v.String()
+		return cellText(v.String())
 	case reflect.Int, reflect.Int64:
 		return strconv.FormatInt(v.Int(), 10)
 	case reflect.Float64:
@@ -235,7 +236,7 @@ func parse(v reflect.Value, s string) error {
 	}
 	switch v.Kind() {
 	case reflect.String:
-		v.SetString(s)
+		v.SetString(strings.TrimPrefix(s, "'"))
 	case reflect.Int, reflect.Int64:
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
@@ -252,4 +253,16 @@ func parse(v reflect.Value, s string) error {
 		return fmt.Errorf("no CSV form for %s", v.Type())
 	}
 	return nil
+}
+
+// cellText keeps a text cell from being read as a formula by a
+// spreadsheet (CSV injection): one that starts with =, +, -, @, a tab or a
+// carriage return gets a leading apostrophe, as does one that starts with
+// an apostrophe, so that ReadCSV, which drops one leading apostrophe,
+// gives back exactly what was written.
+func cellText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r'", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }

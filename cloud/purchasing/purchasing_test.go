@@ -113,6 +113,10 @@ func TestCSVRoundTrip(t *testing.T) {
 		{ID: "inv_1:1", Invoice: "inv_1", WorkOrder: "wo_1", WorkOrderNumber: 42, Site: "s1", Asset: "wic-1", Vendor: "coolco",
 			InvoicedAt: at, Line: 1, Kind: "part", Description: `Fan, "230 V"` + "\nsecond line, café", Quantity: 3, UnitPrice: 0.1, Amount: 0.30000000000000004, InvoiceTotal: 1e6 + 0.01},
 		{ID: "inv_1:2", Invoice: "inv_1", Description: "", Quantity: -0, UnitPrice: 12345678.9, InvoicedAt: at.Add(time.Hour)},
+		// Text a spreadsheet would run as a formula, and text that starts
+		// with the apostrophe that defuses it.
+		{ID: "inv_1:3", Invoice: "inv_1", Description: `=HYPERLINK("http://x","y")`, Vendor: "@coolco", Kind: "-part", InvoicedAt: at},
+		{ID: "inv_1:4", Invoice: "inv_1", Description: "'quoted", Vendor: "+1", InvoicedAt: at},
 	}
 	var buf bytes.Buffer
 	if err := WriteCSV(&buf, rows); err != nil {
@@ -124,6 +128,11 @@ func TestCSVRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(back, rows) {
 		t.Fatalf("round trip:\n%+v\n%+v\n%s", rows, back, buf.String())
+	}
+	for _, cell := range []string{`'=HYPERLINK`, "'@coolco", "'-part", "''quoted", "'+1"} {
+		if !strings.Contains(buf.String(), cell) {
+			t.Errorf("the CSV does not defuse %q:\n%s", cell, buf.String())
+		}
 	}
 	if !strings.HasPrefix(buf.String(), "id,invoice,work_order,work_order_number,site,") {
 		t.Fatalf("header: %s", strings.SplitN(buf.String(), "\n", 2)[0])

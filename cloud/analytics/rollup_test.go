@@ -196,3 +196,49 @@ func reopenG(t *testing.T, db store) {
 		t.Fatal(err)
 	}
 }
+
+// TestRollupConcurrentPostgres builds the rollup from two replicas at once
+// (two stores on one database), as two cloud replicas' daily writers may:
+// neither fails, and the answers are the facts'.
+func TestRollupConcurrentPostgres(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	var dbs []*postgres.DB
+	for range 2 {
+		db, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		dbs = append(dbs, db)
+	}
+	loadFixture(t, dbs[0])
+	for round := 0; round < 3; round++ {
+		if _, err := dbs[0].Writer.ExecContext(ctx, `DELETE FROM wo_facts_rolled`); err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 2)
+		for _, db := range dbs {
+			go func() { _, err := db.RollupFacts(ctx, Now); errs <- err }()
+		}
+		for range dbs {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+	if _, err := dbs[0].Writer.ExecContext(ctx, `UPDATE wo_facts SET changed_at = 0`); err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range rollupQueries() {
+		got, err := dbs[1].KPIs(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := dbs[1].KPIsFromFacts(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameReports(t, fmt.Sprintf("query %d", i), got, want)
+	}
+}

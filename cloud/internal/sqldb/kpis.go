@@ -657,9 +657,9 @@ func (db *DB) staleDays(ctx context.Context, first, last int64) (map[int64]bool,
 }
 
 // buildDay rebuilds one day's rollup from the facts, in one transaction,
-// and records when. Two replicas building the same day write the same
-// rows; the one that loses the race on the primary key gives up, as the
-// other's rows are as fresh.
+// and records when. Two replicas building the same day compute the same
+// rows: the second's inserts of rows the first committed meanwhile do
+// nothing ("WHERE 1 = 1": SQLite's upsert after a SELECT needs a WHERE).
 func (db *DB) buildDay(ctx context.Context, day int64, now time.Time) error {
 	start := micros(time.Now())
 	tx, err := db.Writer.BeginTx(ctx, nil)
@@ -680,11 +680,11 @@ func (db *DB) buildDay(ctx context.Context, day int64, now time.Time) error {
 	insert := `INSERT INTO wo_facts_daily (day, site, region, asset_class, trade, vendor, priority, source, ` + strings.Join(names, ", ") + `) `
 	for _, q := range []string{
 		insert + `SELECT $1, '', COALESCE(s.region, ''), f.asset_class, f.trade, f.vendor, f.priority, f.source, ` + strings.Join(kpiAdd, ", ") + `
-		FROM ` + factsFrom("$1", "$2") + ` LEFT JOIN sites s ON s.id = f.site
-		GROUP BY COALESCE(s.region, ''), f.asset_class, f.trade, f.vendor, f.priority, f.source`,
+		FROM ` + factsFrom("$1", "$2") + ` LEFT JOIN sites s ON s.id = f.site WHERE 1 = 1
+		GROUP BY COALESCE(s.region, ''), f.asset_class, f.trade, f.vendor, f.priority, f.source ON CONFLICT DO NOTHING`,
 		insert + `SELECT $1, f.site, COALESCE(MIN(s.region), ''), '', '', '', '', '', ` + strings.Join(kpiAdd, ", ") + `
-		FROM ` + factsFrom("$1", "$2") + ` LEFT JOIN sites s ON s.id = f.site
-		GROUP BY f.site`,
+		FROM ` + factsFrom("$1", "$2") + ` LEFT JOIN sites s ON s.id = f.site WHERE 1 = 1
+		GROUP BY f.site ON CONFLICT DO NOTHING`,
 	} {
 		if _, err := tx.ExecContext(ctx, q, day, day+dayMicros, max(micros(now), day+dayMicros)); err != nil {
 			if db.Dialect.Retryable != nil && db.Dialect.Retryable(err) {

@@ -61,6 +61,9 @@ func parseKPIQuery(r *http.Request, now time.Time) (analytics.Query, bool, error
 	v := r.URL.Query()
 	q := analytics.Query{Now: now, Filter: map[analytics.Dimension]string{}}
 	for name, vals := range v {
+		if name == "" {
+			return q, false, cloud.FieldError("query", "a parameter without a name")
+		}
 		if _, dim := analytics.ParseDimension(name); !dim && !slices.Contains(kpiParams, name) {
 			return q, false, cloud.FieldError(name, "unknown parameter (want from, to, group_by, format or a dimension: %s)", dims())
 		}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/frostline/frostline/cloud"
 )
 
 // kpiPeriod covers the fixture's two work orders (created at t0).
@@ -169,4 +171,30 @@ func TestKPIsBadRequests(t *testing.T) {
 	if code, _ := f.do(t, "nobody", "GET", "/api/v1/analytics/kpis", ""); code != 401 {
 		t.Errorf("without a token: %d, want 401", code)
 	}
+}
+
+// FuzzKPIQuery: whatever query string a client sends, parsing it either
+// refuses it naming a parameter or yields a valid query.
+func FuzzKPIQuery(f *testing.F) {
+	for _, s := range []string{"", kpiPeriod, "group_by=site,vendor&region=north", "from=2026-01-01&to=2025-01-01",
+		"priority=P1&source=sensor&format=csv", "group_by=,", "site=%00", "to=2026-07-01T00:00:00%2B02:00"} {
+		f.Add(s)
+	}
+	now := t0
+	f.Fuzz(func(t *testing.T, raw string) {
+		r, err := http.NewRequest("GET", "/api/v1/analytics/kpis?"+raw, nil)
+		if err != nil {
+			return // not a URL a client could send
+		}
+		q, _, err := parseKPIQuery(r, now)
+		if err != nil {
+			if cloud.ErrorCode(err) != cloud.EINVALID || cloud.ErrorField(err) == "" {
+				t.Fatalf("%q: %v: want an invalid-parameter error naming the parameter", raw, err)
+			}
+			return
+		}
+		if err := q.Validate(); err != nil || !q.From.Before(q.To) {
+			t.Fatalf("%q: parsed into an invalid query %+v: %v", raw, q, err)
+		}
+	})
 }

@@ -1,14 +1,18 @@
 package analytics_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
 	"go.uber.org/goleak"
 
 	"github.com/frostline/frostline/cloud/analytics"
@@ -187,6 +191,24 @@ frostline_kpi_last_day_workorders{event="created"} 1
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "frostline_kpi_last_day_workorders"); err != nil {
 		t.Error(err)
+	}
+	// And Prometheus's own promtool on the exposition, as in production.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&text, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(influxtest.Binary(t, "promtool"), "check", "metrics")
+	cmd.Stdin = &text
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s\n%s", err, out, text.String())
 	}
 	// The backlog at midnight on 3 March: H (P3, 11 days old) and B,
 	// created at 08:00 on the 3rd, not yet.

@@ -194,6 +194,11 @@ type Engine struct {
 	out      []Event
 	stats    Stats
 	scratch  []float64
+	// trends are the trend instances, for Predictions; lastFit is the
+	// newest fit any of them made, so that a call with nothing new
+	// returns without looking.
+	trends  []*instance
+	lastFit int64
 }
 
 const scanEvery = int64(30 * time.Second)
@@ -258,7 +263,26 @@ func NewEngine(set *Set, sites []*Site, opts Options) (*Engine, error) {
 			}
 		}
 	}
+	for _, ss := range e.sites {
+		for _, a := range ss.assets {
+			for _, in := range a.all {
+				if in.rule.kind == KindTrend {
+					e.trends = append(e.trends, in)
+				}
+			}
+		}
+	}
 	return e, nil
+}
+
+// noteFits brings lastFit up to the trend instances' fits (after a
+// restore).
+func (e *Engine) noteFits() {
+	for _, in := range e.trends {
+		if ts, ok := in.st.(*trendState); ok {
+			e.lastFit = max(e.lastFit, ts.FitAt)
+		}
+	}
 }
 
 func matchSite(c *compiled, s *Site) bool {
@@ -738,20 +762,19 @@ func (e *Engine) Predictions(dst []Prediction, since time.Time) []Prediction {
 	if since.IsZero() {
 		after = math.MinInt64
 	}
-	for _, s := range e.sites {
-		for _, a := range s.assets {
-			for _, in := range a.all {
-				ts, ok := in.st.(*trendState)
-				if !ok || ts.FitAt == 0 || ts.FitAt <= after {
-					continue
-				}
-				dst = append(dst, Prediction{
-					Site: s.site.ID, Asset: a.asset.ID, Rule: in.rule.id, Metric: in.rule.metric.String(),
-					At: time.Unix(0, ts.FitAt).UTC(), SlopePerHour: round3(ts.Slope), Value: round3(ts.Est),
-					Limit: in.rule.limit, HoursToLimit: round3(ts.Hours),
-				})
-			}
+	if e.lastFit <= after {
+		return dst
+	}
+	for _, in := range e.trends {
+		ts, ok := in.st.(*trendState)
+		if !ok || ts.FitAt == 0 || ts.FitAt <= after {
+			continue
 		}
+		dst = append(dst, Prediction{
+			Site: in.site.site.ID, Asset: in.asset.asset.ID, Rule: in.rule.id, Metric: in.rule.metric.String(),
+			At: time.Unix(0, ts.FitAt).UTC(), SlopePerHour: round3(ts.Slope), Value: round3(ts.Est),
+			Limit: in.rule.limit, HoursToLimit: round3(ts.Hours),
+		})
 	}
 	return dst
 }

@@ -455,6 +455,7 @@ func (s *trendState) evaluate(e *Engine, in *instance, t int64) {
 	if n >= trendPoints/2 {
 		slope, est := theilSen(e, ts[:n], ys[:n], t)
 		s.Slope, s.Est, s.FitAt, s.Hours = slope, est, t, hoursTo(c, slope, est)
+		e.lastFit = max(e.lastFit, t)
 		if s.Base != nil {
 			// Only a rise away from the asset's own normal counts: a box
 			// warming back up from an unusually cold spell is not failing.

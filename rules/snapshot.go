@@ -107,6 +107,7 @@ func (e *Engine) Restore(dst []Event, data []byte) ([]Event, error) {
 	}
 	e.out = dst
 	defer func() { e.out = nil }()
+	defer e.noteFits()
 	for _, siteID := range sortedKeys(s.Sites) {
 		sn := s.Sites[siteID]
 		ss := e.siteByID[siteID]

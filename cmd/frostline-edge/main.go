@@ -63,6 +63,11 @@ func run(ctx context.Context, args []string, reload <-chan os.Signal, stdout, st
 		return fmt.Errorf("log.level: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	stopProfile, err := startProfile()
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	a := agent.New(cfg, log, agent.Options{})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

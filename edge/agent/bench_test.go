@@ -164,8 +164,10 @@ func BenchmarkMosquittoToOutbox(b *testing.B) {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	b.ResetTimer()
 	pub.PublishAsync(b, msgs)
-	for counted() < float64(b.N) {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Minute); counted() < float64(b.N); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatalf("readings did not all arrive: %s", stalled(reg))
+		}
 	}
 	b.StopTimer()
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
@@ -173,6 +175,17 @@ func BenchmarkMosquittoToOutbox(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "readings/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/reading")
 	b.ReportMetric(float64(b.N)/(gathered(reg, "frostline_edge_outbox_commits_total")-commits0), "readings/commit")
+}
+
+// stalled describes where the readings went, for a benchmark that timed
+// out waiting for them.
+func stalled(reg *prometheus.Registry) string {
+	var sb strings.Builder
+	for _, name := range []string{"frostline_edge_mqtt_messages_total", "frostline_edge_readings_total", "frostline_edge_ingest_dropped_total",
+		"frostline_edge_mqtt_decode_errors_total", "frostline_edge_mqtt_reconnects_total", "frostline_edge_outbox_commits_total"} {
+		fmt.Fprintf(&sb, "%s=%g ", name, gathered(reg, name))
+	}
+	return sb.String()
 }
 
 // gathered sums a counter family's values.

@@ -28,12 +28,19 @@ func BenchmarkBinaryMosquitto(b *testing.B) {
 	ns := testserver.NATS(b, b.TempDir(), -1)
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "frostline-edge")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/frostline/frostline/cmd/frostline-edge")
+	args := []string{"build", "-trimpath", "-ldflags=-s -w", "-o", bin}
+	profile := os.Getenv("FROSTLINE_BENCH_PROFILE")
+	if profile != "" {
+		// A folder for the agent's own CPU and heap profiles (see
+		// cmd/frostline-edge/profile.go).
+		args = append(args, "-tags", "profile")
+	}
+	build := exec.Command("go", append(args, "github.com/frostline/frostline/cmd/frostline-edge")...)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("build: %v\n%s", err, out)
 	}
-	site, series := benchStore(b, 1250) // 4500 series
+	site, series := benchStore(b, 1390) // 5004 series
 	var sb strings.Builder
 	sb.WriteString("site: bench\nassets:\n")
 	for _, a := range site.Assets {
@@ -51,6 +58,9 @@ log: {level: warn}
 `, broker, ns.ClientURL(), port))
 	cmd := exec.Command(bin, "--config", filepath.Join(dir, "edge.yaml"))
 	cmd.Stderr = os.Stderr
+	if profile != "" {
+		cmd.Env = append(os.Environ(), "FROSTLINE_EDGE_PROFILE="+profile)
+	}
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -73,6 +83,9 @@ log: {level: warn}
 	time.Sleep(time.Second)
 	idleRSS := procRSS(b, cmd.Process.Pid)
 	idleHeap := scrape(b, base, "go_memstats_heap_inuse_bytes")
+	if profile != "" {
+		cmd.Process.Signal(syscall.SIGUSR1) // heap-1.pprof: idle
+	}
 
 	t0 := time.Date(2026, 7, 6, 0, 0, 0, 0, time.UTC)
 	msgs := make([]edgetest.Message, b.N)
@@ -90,7 +103,12 @@ log: {level: warn}
 	pub.PublishAsync(b, msgs)
 	for deadline := time.Now().Add(5 * time.Minute); scrape(b, base, "frostline_edge_readings_total") < float64(b.N); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			b.Fatal("readings did not all arrive")
+			var sb strings.Builder
+			for _, name := range []string{"frostline_edge_mqtt_messages_total", "frostline_edge_readings_total", "frostline_edge_ingest_dropped_total",
+				"frostline_edge_mqtt_decode_errors_total", "frostline_edge_mqtt_reconnects_total", "frostline_edge_outbox_commits_total"} {
+				fmt.Fprintf(&sb, "%s=%g ", name, scrape(b, base, name))
+			}
+			b.Fatalf("readings did not all arrive: %s", sb.String())
 		}
 	}
 	b.StopTimer()
@@ -103,6 +121,10 @@ log: {level: warn}
 	b.ReportMetric(idleHeap/(1<<20), "idle-heap-MB")
 	b.ReportMetric(float64(procRSS(b, cmd.Process.Pid))/(1<<20), "rss-MB")
 	b.ReportMetric(float64(fi.Size())/(1<<20), "binary-MB")
+	if profile != "" {
+		cmd.Process.Signal(syscall.SIGUSR1) // heap-2.pprof: after the run
+		time.Sleep(time.Second)
+	}
 }
 
 // procCPU is a process's user plus system CPU time, from /proc.

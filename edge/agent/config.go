@@ -64,15 +64,18 @@ func (t *TLSConfig) Enabled() bool { return *t != TLSConfig{} }
 
 // MQTTConfig is the store broker.
 type MQTTConfig struct {
-	Broker       string        `yaml:"broker"`
-	ClientID     string        `yaml:"client_id"`
-	Username     string        `yaml:"username"`
-	PasswordFile string        `yaml:"password_file"`
-	TLS          TLSConfig     `yaml:"tls"`
-	QoS          int           `yaml:"qos"`
-	Queue        int           `yaml:"queue"`
-	KeepAlive    time.Duration `yaml:"keepalive"`
-	Topics       []TopicConfig `yaml:"topics"`
+	Broker       string    `yaml:"broker"`
+	ClientID     string    `yaml:"client_id"`
+	Username     string    `yaml:"username"`
+	PasswordFile string    `yaml:"password_file"`
+	TLS          TLSConfig `yaml:"tls"`
+	QoS          int       `yaml:"qos"`
+	Queue        int       `yaml:"queue"`
+	// QueueWait is how long a message waits for room in a full queue
+	// before it is dropped (see ingest.Config.QueueWait).
+	QueueWait time.Duration `yaml:"queue_wait"`
+	KeepAlive time.Duration `yaml:"keepalive"`
+	Topics    []TopicConfig `yaml:"topics"`
 	// Sparkplug also subscribes to Sparkplug B (spBv1.0/#): the group id
 	// is the site, the device (or node) id the asset.
 	Sparkplug bool `yaml:"sparkplug"`
@@ -103,6 +106,11 @@ type OutboxConfig struct {
 	MaxTelemetryBytes   int64  `yaml:"max_telemetry_bytes"`
 	// MaxBatch is the most MQTT messages evaluated per outbox commit.
 	MaxBatch int `yaml:"max_batch"`
+	// MaxDelay is how long a batch without incident events waits for more
+	// messages to share its commit (one fsync) once the queue is empty
+	// (0: it commits at once). Only acknowledgements wait: a batch that
+	// raises an incident event commits with no delay.
+	MaxDelay time.Duration `yaml:"max_delay"`
 	// CheckpointEvery is how often the whole rule state is written; in
 	// between, commits log the input, which a restart replays (0: every
 	// commit).
@@ -130,11 +138,11 @@ func DefaultConfig() Config {
 	return Config{
 		Rules: RulesConfig{DefaultPack: true, Watch: 5 * time.Second, Tick: 10 * time.Second, Lateness: 5 * time.Minute},
 		MQTT: MQTTConfig{
-			Broker: "tcp://127.0.0.1:1883", QoS: 1, Queue: 10000, KeepAlive: 30 * time.Second,
+			Broker: "tcp://127.0.0.1:1883", QoS: 1, Queue: 10000, QueueWait: 5 * time.Second, KeepAlive: 30 * time.Second,
 			Topics: []TopicConfig{{Template: ingest.DefaultTemplates[0]}, {Template: ingest.DefaultTemplates[1]}},
 		},
 		NATS:      NATSConfig{MaxBackoff: 30 * time.Second, FlushTimeout: 5 * time.Second},
-		Outbox:    OutboxConfig{Path: "/var/lib/frostline-edge/outbox.db", MaxTelemetryBatches: 72 * 60, MaxTelemetryBytes: 512 << 20, MaxBatch: 1000, CheckpointEvery: 10 * time.Second},
+		Outbox:    OutboxConfig{Path: "/var/lib/frostline-edge/outbox.db", MaxTelemetryBatches: 72 * 60, MaxTelemetryBytes: 512 << 20, MaxBatch: 1000, MaxDelay: 20 * time.Millisecond, CheckpointEvery: 10 * time.Second},
 		Telemetry: TelemetryConfig{Enabled: true, Period: time.Minute},
 		HTTP:      HTTPConfig{Listen: "127.0.0.1:9464"},
 		Log:       LogConfig{Level: "info"},
@@ -224,6 +232,9 @@ func (c *Config) Validate() error {
 	if c.MQTT.Queue < 1 {
 		bad("mqtt.queue", "must be at least 1")
 	}
+	if c.MQTT.QueueWait < 0 || (c.MQTT.KeepAlive > 0 && c.MQTT.QueueWait >= c.MQTT.KeepAlive) {
+		bad("mqtt.queue_wait", "%s: want 0 (drop at once) up to less than mqtt.keepalive", c.MQTT.QueueWait)
+	}
 	if len(c.MQTT.Topics) == 0 && !c.MQTT.Sparkplug {
 		bad("mqtt.topics", "at least one topic template is required (or sparkplug: true)")
 	}
@@ -252,6 +263,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Outbox.CheckpointEvery < 0 {
 		bad("outbox.checkpoint_every", "must not be negative")
+	}
+	if c.Outbox.MaxDelay < 0 || c.Outbox.MaxDelay > time.Second {
+		bad("outbox.max_delay", "%s: want 0 to 1s", c.Outbox.MaxDelay)
 	}
 	if c.Outbox.MaxBatch < 1 {
 		bad("outbox.max_batch", "must be at least 1")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,7 +52,9 @@ type processor struct {
 	agg     *telemetry.Aggregator
 	limiter *logLimiter
 
-	seen    map[string]int64
+	seen map[series]int64
+	// classes is every asset's class by site and asset, for telemetry.
+	classes map[series]string
 	events  []rules.Event
 	scratch []rules.Event
 	// input is what this batch evaluated, for the input log.
@@ -95,7 +98,7 @@ func (p *processor) eventNow(now time.Time) (time.Time, bool) {
 const startupGrace = 10 * time.Minute
 
 func newProcessor(cfg *Config, log *slog.Logger, now func() time.Time, m *metrics, ob committer) *processor {
-	return &processor{cfg: cfg, log: log, now: now, m: m, ob: ob, seen: map[string]int64{}, limiter: newLogLimiter(10 * time.Second)}
+	return &processor{cfg: cfg, log: log, now: now, m: m, ob: ob, seen: map[series]int64{}, limiter: newLogLimiter(10 * time.Second)}
 }
 
 func (p *processor) engineOptions() rules.Options {
@@ -126,8 +129,10 @@ func (p *processor) start(l *loaded) error {
 			p.log.Error("checkpoint not restored, starting with empty rule state", "err", err)
 			return p.commit()
 		}
-		if cp.Seen != nil {
-			p.seen = cp.Seen
+		for k, t := range cp.Seen {
+			if sr, ok := parseSeries(k); ok {
+				p.seen[sr] = t
+			}
 		}
 	}
 	// Replay the input logged since the checkpoint. Its events were
@@ -155,6 +160,12 @@ func (p *processor) start(l *loaded) error {
 func (p *processor) install(l *loaded, eng *rules.Engine) {
 	p.rules, p.eng = l, eng
 	p.stats = eng.Stats()
+	p.classes = map[series]string{}
+	for _, s := range l.sites {
+		for _, a := range s.Assets {
+			p.classes[series{site: s.ID, asset: a.ID}] = a.Class
+		}
+	}
 	if p.cfg.Telemetry.Enabled && p.agg == nil {
 		p.agg = telemetry.New(p.cfg.Telemetry.Period, p.cfg.Gateway, p.classOf)
 	}
@@ -162,14 +173,7 @@ func (p *processor) install(l *loaded, eng *rules.Engine) {
 }
 
 func (p *processor) classOf(site, asset string) string {
-	for _, s := range p.rules.sites {
-		if s.ID == site {
-			if a := s.Asset(asset); a != nil {
-				return a.Class
-			}
-		}
-	}
-	return ""
+	return p.classes[series{site: site, asset: asset}]
 }
 
 // reload builds an engine from new rules and sites and moves the running
@@ -211,10 +215,11 @@ func (p *processor) reload() {
 }
 
 // run evaluates messages until ctx is done, committing in batches: a batch
-// ends when the queue is momentarily empty, when it reaches max_batch, or
-// when a reading raised an incident event (which then reaches the outbox
-// with no wait). It returns only on ctx or on an outbox failure, which
-// the agent cannot go past without losing the guarantee.
+// ends when the queue has stayed empty for outbox.max_delay, when it
+// reaches max_batch, or when a reading raised an incident event (which
+// then reaches the outbox with no wait). It returns only on ctx or on an
+// outbox failure, which the agent cannot go past without losing the
+// guarantee.
 func (p *processor) run(ctx context.Context, msgs <-chan ingest.Message, reload <-chan struct{}) error {
 	var tick <-chan time.Time
 	if p.cfg.Rules.Tick > 0 {
@@ -222,6 +227,10 @@ func (p *processor) run(ctx context.Context, msgs <-chan ingest.Message, reload 
 		defer t.Stop()
 		tick = t.C
 	}
+	// linger waits for the next message of a batch.
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	defer linger.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -229,12 +238,28 @@ func (p *processor) run(ctx context.Context, msgs <-chan ingest.Message, reload 
 			return p.commit()
 		case m := <-msgs:
 			p.handle(m)
+			deadline := time.Now().Add(p.cfg.Outbox.MaxDelay)
 		fill:
 			for len(p.pending) < p.cfg.Outbox.MaxBatch && len(p.events) == 0 {
 				select {
 				case m := <-msgs:
 					p.handle(m)
+					continue
 				default:
+				}
+				wait := time.Until(deadline)
+				if wait <= 0 {
+					break
+				}
+				linger.Reset(wait)
+				select {
+				case m := <-msgs:
+					linger.Stop()
+					p.handle(m)
+				case <-linger.C:
+					break fill
+				case <-ctx.Done():
+					linger.Stop()
 					break fill
 				}
 			}
@@ -252,15 +277,33 @@ func (p *processor) run(ctx context.Context, msgs <-chan ingest.Message, reload 
 	}
 }
 
-func seriesKey(r *rules.Reading) string {
-	return r.Site + "/" + r.Asset + "/" + r.Metric.String()
+// series identifies a series (or, with no metric, an asset) without
+// building a string per reading.
+type series struct {
+	site, asset string
+	metric      rules.MetricID
+}
+
+func seriesOf(r *rules.Reading) series { return series{r.Site, r.Asset, r.Metric} }
+
+// key is the series as the checkpoint names it: site/asset/metric.
+func (s series) key() string { return s.site + "/" + s.asset + "/" + s.metric.String() }
+
+func parseSeries(k string) (series, bool) {
+	site, rest, ok1 := strings.Cut(k, "/")
+	i := strings.LastIndexByte(rest, '/')
+	if !ok1 || i < 0 {
+		return series{}, false
+	}
+	m := rules.LookupMetric(rest[i+1:])
+	return series{site, rest[:i], m}, m != rules.NoMetric
 }
 
 // handle evaluates one message's readings.
 func (p *processor) handle(m ingest.Message) {
 	p.pending = append(p.pending, m)
 	if m.Redelivered && p.alreadySeen(m.Readings) {
-		p.m.readings.WithLabelValues("redelivered").Add(float64(len(m.Readings)))
+		p.m.redelivered.Add(float64(len(m.Readings)))
 		return
 	}
 	arrived := p.now()
@@ -275,7 +318,7 @@ func (p *processor) handle(m ingest.Message) {
 			p.limiter.log(p.log, reason, "reading refused", "site", r.Site, "asset", r.Asset, "metric", r.Metric.String(), "err", err)
 			continue
 		}
-		p.m.readings.WithLabelValues("ok").Inc()
+		p.m.readingsOK.Inc()
 		p.markSeen(r)
 		if wm := p.eng.Watermark(); wm.After(p.lastEvent) {
 			// The engine's watermark, not the reading's own time: a
@@ -290,7 +333,7 @@ func (p *processor) handle(m ingest.Message) {
 }
 
 func (p *processor) markSeen(r *rules.Reading) {
-	k := seriesKey(r)
+	k := seriesOf(r)
 	if t := r.At.UnixNano(); t > p.seen[k] {
 		p.seen[k] = t
 	}
@@ -300,7 +343,7 @@ func (p *processor) markSeen(r *rules.Reading) {
 // evaluated for its series: a redelivery of a message already committed.
 func (p *processor) alreadySeen(rs []rules.Reading) bool {
 	for i := range rs {
-		if rs[i].At.UnixNano() > p.seen[seriesKey(&rs[i])] {
+		if rs[i].At.UnixNano() > p.seen[seriesOf(&rs[i])] {
 			return false
 		}
 	}
@@ -374,7 +417,11 @@ func (p *processor) commit() error {
 		if err != nil {
 			return fmt.Errorf("agent: checkpoint: %w", err)
 		}
-		seen, err := json.Marshal(p.seen)
+		named := make(map[string]int64, len(p.seen))
+		for k, t := range p.seen {
+			named[k.key()] = t
+		}
+		seen, err := json.Marshal(named)
 		if err != nil {
 			return fmt.Errorf("agent: checkpoint: %w", err)
 		}
@@ -443,6 +490,8 @@ func (l *logLimiter) log(log *slog.Logger, kind, msg string, args ...any) {
 // metrics are the agent's own, beside those of its parts.
 type metrics struct {
 	readings        *prometheus.CounterVec
+	readingsOK      prometheus.Counter // readings{result="ok"}, looked up once
+	redelivered     prometheus.Counter
 	evaluations     prometheus.Counter
 	incidents       *prometheus.CounterVec
 	reloads         *prometheus.CounterVec
@@ -478,6 +527,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, e := range []rules.EventType{rules.Opened, rules.Updated, rules.Cleared} {
 		m.incidents.WithLabelValues(string(e))
 	}
+	m.readingsOK, m.redelivered = m.readings.WithLabelValues("ok"), m.readings.WithLabelValues("redelivered")
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("error")
 	reg.MustRegister(m.readings, m.evaluations, m.incidents, m.reloads, m.rulesLoaded, m.telemetryLate, m.checkpointBytes, m.commitSeconds)

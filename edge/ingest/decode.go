@@ -47,6 +47,7 @@ type Decoder struct {
 	templates []Template
 	now       func() time.Time
 	spb       *sparkplug // nil: Sparkplug B topics are not decoded
+	noFast    bool       // tests: encoding/json only
 }
 
 // NewDecoder returns a Decoder trying templates in order. now gives the
@@ -111,6 +112,11 @@ func (d *Decoder) Decode(dst []rules.Reading, topic string, data []byte) ([]rule
 			return dst, err
 		}
 		return append(dst, rules.Reading{Site: site, Asset: asset, Metric: id, At: d.now(), Value: v}), nil
+	}
+	if !d.noFast {
+		if out, ok := d.decodeFast(dst, site, asset, metric, data); ok {
+			return out, nil
+		}
 	}
 	var p payload
 	if err := json.Unmarshal(data, &p); err != nil {

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -159,4 +160,65 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzDecodeFast checks the fast JSON path against encoding/json's:
+// wherever the fast path answers, the readings are the slow path's.
+func FuzzDecodeFast(f *testing.F) {
+	for _, s := range []struct{ topic, payload string }{
+		{"sites/s1/assets/wic1/air_temp", `{"value": 3.4, "ts": "2026-07-06T10:00:00Z", "unit": "F"}`},
+		{"sites/s1/assets/wic1/air_temp", `{"value": 3.4, "ts": 1783332000000}`},
+		{"sites/s1/assets/wic1/air_temp", `{"ts": 1783332000, "value": "2.5", "unit": " c"}`},
+		{"sites/s1/assets/wic1/door_open", `{"value": true}`},
+		{"sites/s1/assets/rtu1/mode", `{"value": "Heat", "ts": "2026-07-06T10:00:00.5+02:00"}`},
+		{"sites/s1/assets/wic1", `{"ts": 1783332000000, "values": {"air_temp": 3.4, "door_open": 0, "mode": "cool"}}`},
+		{"sites/s1/assets/wic1", `{"values": {"door_open": false, "air_temp": -1e2}, "unit": "F"}`},
+		{"sites/s1/assets/wic1", `{"values": {"air_temp": 1, "air_temp": 2}}`},
+		{"sites/s1/assets/wic1/air_temp", `{"value": 01}`},
+		{"sites/s1/assets/wic1/air_temp", `{"Value": 1}`},
+	} {
+		f.Add(s.topic, []byte(s.payload))
+	}
+	d := testDecoder(f)
+	f.Fuzz(func(t *testing.T, topic string, payload []byte) {
+		var site, asset, metric string
+		matched := false
+		for i := range d.templates {
+			if site, asset, metric, matched = d.templates[i].match(topic); matched {
+				break
+			}
+		}
+		if !matched {
+			return
+		}
+		fast, ok := d.decodeFast(nil, site, asset, metric, payload)
+		if !ok {
+			return
+		}
+		var p any
+		if err := json.Unmarshal(payload, &p); err != nil {
+			t.Fatalf("fast path took %q, encoding/json refuses it: %v", payload, err)
+		}
+		slow := slowDecode(t, d, topic, payload)
+		if len(fast) != len(slow) {
+			t.Fatalf("%q: fast %+v, slow %+v", payload, fast, slow)
+		}
+		for i := range fast {
+			if fast[i] != slow[i] && !(fast[i].At.Equal(slow[i].At) && fast[i].Value == slow[i].Value && fast[i].Metric == slow[i].Metric) {
+				t.Fatalf("%q: fast %+v, slow %+v", payload, fast[i], slow[i])
+			}
+		}
+	})
+}
+
+// slowDecode is Decode by encoding/json alone.
+func slowDecode(t *testing.T, d *Decoder, topic string, data []byte) []rules.Reading {
+	t.Helper()
+	slow := *d
+	slow.noFast = true
+	got, err := slow.Decode(nil, topic, data)
+	if err != nil {
+		t.Fatalf("%q: fast path decoded it, slow path refuses it: %v", data, err)
+	}
+	return got
 }

@@ -57,6 +57,9 @@ func (c *fakeClient) deliver(m *fakeMessage) {
 	c.mu.Lock()
 	cb := c.callback
 	c.mu.Unlock()
+	if cb == nil {
+		cb = c.opts.DefaultPublishHandler // as paho does without a route
+	}
 	cb(nil, m)
 }
 
@@ -90,7 +93,7 @@ func TestSubscriber(t *testing.T) {
 	go func() { done <- s.Run(ctx) }()
 	for {
 		fc.mu.Lock()
-		ok := fc.callback != nil
+		ok := fc.filters != nil
 		fc.mu.Unlock()
 		if ok {
 			break

@@ -52,29 +52,39 @@ type Aggregator struct {
 	gateway string
 	class   func(site, asset string) string
 	sites   map[string]*siteState
+	// last is the site of the previous reading: nearly every reading is
+	// of the same site as the one before.
+	last *siteState
 
 	// Late counts readings that arrived after their period was emitted.
 	Late uint64
 }
 
 type siteState struct {
+	id        string
 	watermark time.Time // newest event time seen
 	arrived   time.Time // wall time of the newest reading
 	closed    time.Time // periods starting before this are emitted
 	periods   map[time.Time]*period
-	holds     map[holdKey]*hold
+	// cur is the period of the previous reading, looked up once.
+	cur *period
+	// Series are numbered in the order they first report; index finds
+	// the number, keys and holds are by number. Periods keep their
+	// rollups in slices by the same number rather than in maps of their
+	// own, which cost an allocation per series per minute.
+	index map[seriesKey]int32
+	keys  []seriesKey
+	holds []hold
+	// free are the rollup slices of emitted periods, for reuse.
+	free [][]acc
 	// predictions are the rule engine's latest trend fits per asset.
 	predictions map[string]rules.Prediction
 }
 
-type holdKey struct {
-	asset  string
-	metric rules.MetricID
-}
-
 type hold struct {
-	v  float64
-	at time.Time
+	v   float64
+	at  time.Time
+	has bool
 }
 
 type seriesKey struct {
@@ -83,7 +93,8 @@ type seriesKey struct {
 }
 
 type period struct {
-	series map[seriesKey]*acc
+	start  time.Time
+	series []acc // by series number; count 0: no reading
 	assets map[string]*derived
 }
 
@@ -108,11 +119,15 @@ func New(periodLen time.Duration, gateway string, class func(site, asset string)
 }
 
 func (a *Aggregator) site(id string) *siteState {
+	if a.last != nil && a.last.id == id {
+		return a.last
+	}
 	s := a.sites[id]
 	if s == nil {
-		s = &siteState{periods: map[time.Time]*period{}, holds: map[holdKey]*hold{}, predictions: map[string]rules.Prediction{}}
+		s = &siteState{id: id, periods: map[time.Time]*period{}, index: map[seriesKey]int32{}, predictions: map[string]rules.Prediction{}}
 		a.sites[id] = s
 	}
+	a.last = s
 	return s
 }
 
@@ -155,10 +170,19 @@ func (a *Aggregator) Add(r rules.Reading, arrived time.Time) {
 	s.arrived = arrived
 	p := s.open(start)
 	k := seriesKey{r.Asset, r.Metric}
-	c := p.series[k]
-	if c == nil {
-		c = &acc{min: r.Value, max: r.Value}
-		p.series[k] = c
+	n, ok := s.index[k]
+	if !ok {
+		n = int32(len(s.keys))
+		s.index[k] = n
+		s.keys = append(s.keys, k)
+		s.holds = append(s.holds, hold{})
+	}
+	if int(n) >= len(p.series) {
+		p.series = append(p.series, make([]acc, int(n)+1-len(p.series))...)
+	}
+	c := &p.series[n]
+	if c.count == 0 {
+		c.min, c.max = r.Value, r.Value
 	}
 	c.min, c.max = math.Min(c.min, r.Value), math.Max(c.max, r.Value)
 	c.sum += r.Value
@@ -166,9 +190,8 @@ func (a *Aggregator) Add(r rules.Reading, arrived time.Time) {
 	c.count++
 
 	if i := signalIndex(r.Metric); i >= 0 {
-		hk := holdKey{r.Asset, r.Metric}
-		h := s.holds[hk]
-		if h != nil && r.At.After(h.at) {
+		h := &s.holds[n]
+		if h.has && r.At.After(h.at) {
 			a.accrue(s, r.Asset, i, h, r.At)
 			if h.v < 0.5 && r.Value >= 0.5 {
 				d := p.asset(r.Asset)
@@ -179,10 +202,7 @@ func (a *Aggregator) Add(r rules.Reading, arrived time.Time) {
 				}
 			}
 		}
-		if h == nil {
-			h = &hold{}
-			s.holds[hk] = h
-		}
+		h.has = true
 		if h.at.IsZero() || !r.At.Before(h.at) {
 			h.v, h.at = r.Value, r.At
 		}
@@ -227,11 +247,18 @@ func (a *Aggregator) accrue(s *siteState, asset string, i int, h *hold, to time.
 }
 
 func (s *siteState) open(start time.Time) *period {
+	if s.cur != nil && s.cur.start.Equal(start) {
+		return s.cur
+	}
 	p := s.periods[start]
 	if p == nil {
-		p = &period{series: map[seriesKey]*acc{}, assets: map[string]*derived{}}
+		p = &period{start: start, assets: map[string]*derived{}}
+		if n := len(s.free); n > 0 {
+			p.series, s.free = s.free[n-1], s.free[:n-1]
+		}
 		s.periods[start] = p
 	}
+	s.cur = p
 	return p
 }
 
@@ -249,9 +276,10 @@ func (a *Aggregator) closeUpTo(s *siteState, t time.Time) {
 	if c := t.Truncate(a.period); c.After(s.closed) {
 		// Binary values held into the closing periods count up to
 		// their end.
-		for hk, h := range s.holds {
-			if h.at.Before(c) && c.Sub(h.at) <= maxHold {
-				a.accrue(s, hk.asset, signalIndex(hk.metric), h, c)
+		for n := range s.holds {
+			h := &s.holds[n]
+			if i := signalIndex(s.keys[n].metric); h.has && i >= 0 && h.at.Before(c) && c.Sub(h.at) <= maxHold {
+				a.accrue(s, s.keys[n].asset, i, h, c)
 			}
 		}
 		s.closed = c
@@ -275,8 +303,14 @@ func (a *Aggregator) Flush(dst []wire.Telemetry, now time.Time) []wire.Telemetry
 		}
 		slices.SortFunc(starts, time.Time.Compare)
 		for _, st := range starts {
-			dst = a.batches(dst, site, s, st, s.periods[st])
+			p := s.periods[st]
+			dst = a.batches(dst, site, s, st, p)
 			delete(s.periods, st)
+			if s.cur == p {
+				s.cur = nil
+			}
+			clear(p.series)
+			s.free = append(s.free, p.series[:0])
 		}
 	}
 	return dst
@@ -309,7 +343,11 @@ func (a *Aggregator) batch(site string, s *siteState, start time.Time, p *period
 		Schema: wire.TelemetrySchema, Site: site, Gateway: a.gateway,
 		Batch: fmt.Sprintf("%s-%s", site, start.UTC().Format("20060102T150405Z")),
 	}
-	for k, c := range p.series {
+	for n := range p.series {
+		c, k := &p.series[n], s.keys[n]
+		if c.count == 0 {
+			continue
+		}
 		t.Rollups = append(t.Rollups, wire.Rollup{
 			Asset: k.asset, Class: a.class(site, k.asset), Metric: k.metric.String(),
 			Start: start.UTC(), Period: a.period.Seconds(),

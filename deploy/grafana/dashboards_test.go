@@ -384,7 +384,7 @@ func TestInfluxQLQueries(t *testing.T) {
 	if err := w.WriteIncidents(ctx, incs...); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.WriteKPIs(ctx, kpiFixture(sample)...); err != nil {
+	if err := w.WriteKPIs(ctx, kpiPoints(t, sample)...); err != nil {
 		t.Fatal(err)
 	}
 	rollups, _ := sample.Points()
@@ -427,10 +427,10 @@ func TestInfluxQLQueries(t *testing.T) {
 	t.Logf("%d InfluxQL queries run on %d rollups from %d telemetry batches and %d incident events", ran, rollups, len(sample.Telemetry), len(sample.Incidents))
 }
 
-// kpiFixture is a stand-in for cloud/analytics, which does not write KPIs
-// yet: one point per day for each site, asset and vendor of the sample,
-// with every documented field, so that the KPI dashboards' queries are
-// checked against the documented schema. The values are not computed.
+// kpiFixture is one point per day for each site, asset and vendor of the
+// sample, with every documented field; the values are not computed. Only
+// its vendor scorecard fields are used (kpiPoints, kpis_test.go): the rest
+// come from cloud/analytics.
 func kpiFixture(s *influxtest.Sample) []telemetry.KPI {
 	assets := map[[2]string]bool{}
 	for i := range s.Telemetry {

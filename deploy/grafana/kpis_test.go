@@ -58,7 +58,9 @@ func kpiPoints(t *testing.T, s *influxtest.Sample) []telemetry.KPI {
 		for i, k := range keys {
 			n++
 			vendor := []string{"coolco", "netfix"}[i%2]
-			h := func(hh, mm int) time.Time { return day.Add(time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute) }
+			h := func(hh, mm int) time.Time {
+				return day.Add(time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute)
+			}
 			id := fmt.Sprintf("wo-%d", n)
 			// A failure, repaired in one visit, confirmed by the sensor;
 			// every third arrives late, every fourth costs over its NTE.

@@ -16,11 +16,6 @@ type Querier interface {
 	KPIs(ctx context.Context, q Query) (*Report, error)
 }
 
-// roller is a store keeping a daily rollup of its KPI facts (both stores).
-type roller interface {
-	RollupFacts(ctx context.Context, until time.Time) (int, error)
-}
-
 // Sink takes daily KPI points: *telemetry.Writer.
 type Sink interface {
 	WriteKPIs(ctx context.Context, ks ...telemetry.KPI) error
@@ -76,8 +71,8 @@ func (d *Daily) Run(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		// Bring the store's daily rollup up to date first, so the
-		// queries below and the API's read whole days from it.
-		if r, ok := d.Source.(roller); ok {
+		// queries below read whole days from it.
+		if r, ok := d.Source.(Roller); ok {
 			if n, err := r.RollupFacts(ctx, d.Now()); err != nil && ctx.Err() == nil {
 				log.Warn("KPI rollup not brought up to date", "err", err)
 			} else if n > 0 {

@@ -216,3 +216,33 @@ frostline_kpi_last_day_workorders{event="created"} 1
 		t.Error("no backlog series")
 	}
 }
+
+// TestRefresher: the refresher builds the rollup at once, and stops with
+// its context.
+func TestRefresher(t *testing.T) {
+	db := openSQLite(t)
+	loadFixture(t, db)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	r := &analytics.Refresher{Store: db, Every: time.Hour, Now: func() time.Time { return Now }}
+	go func() { done <- r.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		if err := db.Reader.QueryRow(`SELECT count(*) FROM wo_facts_rolled`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n >= 60 { // 2 January to 9 March
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d days rolled up after 10 s", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want nil on cancel", err)
+	}
+}

@@ -101,8 +101,10 @@ type App struct {
 	// Registry holds the service's metrics; never the default registry.
 	Registry *prometheus.Registry
 
-	// kpis writes the daily KPI points, when telemetry is configured.
-	kpis *analytics.Daily
+	// kpis writes the daily KPI points, when telemetry is configured;
+	// rollup keeps the KPI rollup fresh.
+	kpis   *analytics.Daily
+	rollup *analytics.Refresher
 }
 
 // New opens the store, seeds the asset register, connects to NATS and
@@ -142,6 +144,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 		&statusCollector{store: a.store}, &documentsCollector{store: a.store})
 	if src, ok := a.store.(analytics.Querier); ok { // live KPI counts (both stores answer KPIs)
 		a.Registry.MustRegister(&analytics.Collector{Source: src})
+	}
+	if r, ok := a.store.(analytics.Roller); ok {
+		a.rollup = &analytics.Refresher{Store: r, Log: log}
 	}
 	if err := a.seedVendors(ctx); err != nil {
 		return nil, err
@@ -347,6 +352,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if a.kpis != nil {
 		g.Go(func() error { return a.kpis.Run(ctx) })
+	}
+	if a.rollup != nil {
+		g.Go(func() error { return a.rollup.Run(ctx) })
 	}
 	g.Go(func() error { return a.sweeper.Run(ctx) })
 	if a.pm != nil {

@@ -3,8 +3,10 @@ package analytics_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/frostline/frostline/cloud"
@@ -71,6 +73,7 @@ func TestBackfillOnOpen(t *testing.T) {
 	}
 	loadFixture(t, db)
 	want := report(t, db)
+	wantRows := factsRows(t, db.DB)
 	forget(t, db.DB)
 	if got := report(t, db); got == want {
 		t.Fatal("forgetting the facts changed nothing: the test proves nothing")
@@ -83,6 +86,12 @@ func TestBackfillOnOpen(t *testing.T) {
 	defer db.Close()
 	if got := report(t, db); got != want {
 		t.Errorf("after backfill:\n%s\nwant:\n%s", got, want)
+	}
+	// Row for row: the facts kept step by step by Save (evidence updates
+	// in place, work orders never sent computed from their projection)
+	// are those computed from each whole history.
+	if got := factsRows(t, db.DB); got != wantRows {
+		t.Errorf("facts kept by Save differ from the backfill's:\n%s\nbackfill:\n%s", wantRows, got)
 	}
 	checkFixture(t, db)
 	// Done once: a second open does not scan again, and an explicit
@@ -100,6 +109,7 @@ func TestBackfillPostgres(t *testing.T) {
 	}
 	loadFixture(t, db)
 	want := report(t, db)
+	wantRows := factsRows(t, db.DB)
 	forget(t, db.DB)
 	n, err := db.BackfillFacts(context.Background())
 	if err != nil || n != 9 {
@@ -107,6 +117,9 @@ func TestBackfillPostgres(t *testing.T) {
 	}
 	if got := report(t, db); got != want {
 		t.Errorf("after backfill:\n%s\nwant:\n%s", got, want)
+	}
+	if got := factsRows(t, db.DB); got != wantRows {
+		t.Errorf("facts kept by Save differ from the backfill's:\n%s\nbackfill:\n%s", wantRows, got)
 	}
 	db.Close()
 	// Reopening (migrate with the mark set) leaves the facts alone.
@@ -118,4 +131,39 @@ func TestBackfillPostgres(t *testing.T) {
 	if got := report(t, db); got != want {
 		t.Errorf("after reopen:\n%s\nwant:\n%s", got, want)
 	}
+}
+
+// factsRows dumps every facts row but its write time, in work-order order.
+func factsRows(t *testing.T, db *sqldb.DB) string {
+	t.Helper()
+	rows, err := db.Reader.Query(`SELECT * FROM wo_facts ORDER BY wo`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range cols {
+			if c != "changed_at" {
+				fmt.Fprintf(&out, "%s=%v ", c, vals[i])
+			}
+		}
+		out.WriteString("\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/frostline/frostline/cloud/postgres"
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
 	"github.com/frostline/frostline/cloud/sqlite"
+	"github.com/frostline/frostline/cloud/workorder"
 )
 
 func TestMain(m *testing.M) {
@@ -166,4 +167,47 @@ func factsRows(t *testing.T, db *sqldb.DB) string {
 		t.Fatal(err)
 	}
 	return out.String()
+}
+
+// TestFactsInOneTransaction: several saves of one work order in one
+// transaction (as an intake batch makes them: opened, then cleared, then
+// avoided) leave the same facts as its whole history.
+func TestFactsInOneTransaction(t *testing.T) {
+	ctx := context.Background()
+	db := openSQLite(t)
+	b := newWO(t, "T", "s1", "a1", workorder.Sensor, "temp_trend", "P3", "2026-03-02 09:00").
+		incident("iT", "opened", "2026-03-02 08:50", "2026-03-02 09:00",
+			func(e *workorder.Evidence) { e.PredictedAt = ptr(at("2026-03-02 15:00")) })
+	err := db.Update(ctx, func(tx workorder.Tx) error {
+		if err := tx.Save(ctx, b.w, b.evs); err != nil {
+			return err
+		}
+		n := len(b.evs)
+		b.incident("iT", "updated", "2026-03-02 08:50", "2026-03-02 09:05")
+		if err := tx.Save(ctx, b.w, b.evs[n:]); err != nil {
+			return err
+		}
+		n = len(b.evs)
+		b.incident("iT", "cleared", "2026-03-02 08:50", "2026-03-02 09:20")
+		if err := tx.Save(ctx, b.w, b.evs[n:]); err != nil {
+			return err
+		}
+		n = len(b.evs)
+		b.tr(workorder.Triage, workorder.Triaged, "2026-03-02 09:20").tr(workorder.Avoid, workorder.Avoided, "2026-03-02 09:25")
+		return tx.Save(ctx, b.w, b.evs[n:])
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := factsRows(t, db.DB)
+	if !strings.Contains(want, "status=avoided") || !strings.Contains(want, "cond=1") {
+		t.Fatalf("facts: %s", want)
+	}
+	forget(t, db.DB)
+	if _, err := db.BackfillFacts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := factsRows(t, db.DB); got != want {
+		t.Errorf("kept in one transaction:\n%s\nfrom the history:\n%s", want, got)
+	}
 }

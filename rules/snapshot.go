@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -41,51 +42,137 @@ type instSnap struct {
 // Snapshot encodes the engine's state: held values, episodes and every
 // rule instance's state. The encoding is deterministic (the same state
 // gives the same bytes) and versioned.
-func (e *Engine) Snapshot() ([]byte, error) {
-	s := snapshot{Version: snapshotVersion, Watermark: e.wm, NextScan: e.nextScan, Sites: make(map[string]siteSnap, len(e.sites))}
-	for _, ss := range e.sites {
-		sn := siteSnap{LastSeen: ss.lastSeen, Resumed: ss.resumed, Assets: make(map[string]assetSnap, len(ss.assets))}
-		for _, in := range ss.scoped {
-			if sn.Rules == nil {
-				sn.Rules = map[string]instSnap{}
-			}
-			is, err := in.snap()
-			if err != nil {
-				return nil, err
-			}
-			sn.Rules[in.rule.id] = is
+func (e *Engine) Snapshot() ([]byte, error) { return e.AppendSnapshot(nil) }
+
+// AppendSnapshot appends Snapshot's encoding to dst. It writes the JSON of
+// the snapshot type above straight into dst, site by site and asset by
+// asset in the engine's order, rather than building that tree of maps and
+// marshalling it: for a large store the tree was several times the size
+// of the result, all of it garbage a few seconds later.
+func (e *Engine) AppendSnapshot(dst []byte) ([]byte, error) {
+	w := &appender{b: dst}
+	enc := json.NewEncoder(w)
+	// value appends v's JSON (without the Encoder's newline).
+	value := func(v any) error {
+		if err := enc.Encode(v); err != nil {
+			return err
 		}
-		for _, a := range ss.assets {
-			an := assetSnap{LastSeen: a.lastSeen, Held: map[string]held{}, Rules: map[string]instSnap{}}
+		w.b = w.b[:len(w.b)-1]
+		return nil
+	}
+	inst := func(in *instance) error {
+		w.b = append(w.b, `{"fp":`...)
+		w.str(in.rule.fingerprint)
+		w.b = append(w.b, `,"kind":`...)
+		w.str(in.rule.kind)
+		w.b = append(w.b, `,"episode":`...)
+		if err := value(&in.ep); err != nil {
+			return err
+		}
+		w.b = append(w.b, `,"state":`...)
+		if err := value(in.st); err != nil {
+			return err
+		}
+		w.b = append(w.b, '}')
+		return nil
+	}
+	fail := func(err error) ([]byte, error) { return dst, fmt.Errorf("rules: snapshot: %w", err) }
+	w.b = append(w.b, `{"version":`...)
+	w.b = strconv.AppendInt(w.b, snapshotVersion, 10)
+	w.b = append(w.b, `,"watermark":`...)
+	w.b = strconv.AppendInt(w.b, e.wm, 10)
+	w.b = append(w.b, `,"next_scan":`...)
+	w.b = strconv.AppendInt(w.b, e.nextScan, 10)
+	w.b = append(w.b, `,"sites":{`...)
+	for i, ss := range e.sites {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		w.str(ss.site.ID)
+		w.b = append(w.b, `:{"last_seen":`...)
+		w.b = strconv.AppendInt(w.b, ss.lastSeen, 10)
+		if ss.resumed != 0 {
+			w.b = append(w.b, `,"resumed":`...)
+			w.b = strconv.AppendInt(w.b, ss.resumed, 10)
+		}
+		if len(ss.scoped) > 0 {
+			w.b = append(w.b, `,"rules":{`...)
+			for j, in := range ss.scoped {
+				if j > 0 {
+					w.b = append(w.b, ',')
+				}
+				w.str(in.rule.id)
+				w.b = append(w.b, ':')
+				if err := inst(in); err != nil {
+					return fail(fmt.Errorf("%s: %w", in.rule.id, err))
+				}
+			}
+			w.b = append(w.b, '}')
+		}
+		w.b = append(w.b, `,"assets":{`...)
+		for j, a := range ss.assets {
+			if j > 0 {
+				w.b = append(w.b, ',')
+			}
+			w.str(a.asset.ID)
+			w.b = append(w.b, `:{"last_seen":`...)
+			w.b = strconv.AppendInt(w.b, a.lastSeen, 10)
+			w.b = append(w.b, `,"held":{`...)
+			n := 0
 			for m := range a.held {
-				if a.held[m].Seen {
-					an.Held[MetricID(m).String()] = a.held[m]
+				if !a.held[m].Seen {
+					continue
+				}
+				if n > 0 {
+					w.b = append(w.b, ',')
+				}
+				n++
+				w.str(MetricID(m).String())
+				w.b = append(w.b, ':')
+				if err := value(&a.held[m]); err != nil {
+					return fail(err)
 				}
 			}
-			for _, in := range a.all {
-				is, err := in.snap()
-				if err != nil {
-					return nil, err
+			w.b = append(w.b, `},"rules":{`...)
+			for k, in := range a.all {
+				if k > 0 {
+					w.b = append(w.b, ',')
 				}
-				an.Rules[in.rule.id] = is
+				w.str(in.rule.id)
+				w.b = append(w.b, ':')
+				if err := inst(in); err != nil {
+					return fail(fmt.Errorf("%s: %w", in.rule.id, err))
+				}
 			}
-			sn.Assets[a.asset.ID] = an
+			w.b = append(w.b, "}}"...)
 		}
-		s.Sites[ss.site.ID] = sn
+		w.b = append(w.b, "}}"...)
 	}
-	b, err := json.Marshal(&s)
-	if err != nil {
-		return nil, fmt.Errorf("rules: snapshot: %w", err)
-	}
-	return b, nil
+	w.b = append(w.b, "}}"...)
+	return w.b, nil
 }
 
-func (in *instance) snap() (instSnap, error) {
-	st, err := json.Marshal(in.st)
-	if err != nil {
-		return instSnap{}, fmt.Errorf("rules: snapshot %s: %w", in.rule.id, err)
+// appender is an io.Writer appending to a slice.
+type appender struct{ b []byte }
+
+func (w *appender) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// str appends s as a JSON string. Ids are plain ASCII and go as they are;
+// anything else is left to encoding/json.
+func (w *appender) str(s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			w.b = append(w.b, q...)
+			return
+		}
 	}
-	return instSnap{Fingerprint: in.rule.fingerprint, Kind: in.rule.kind, Episode: in.ep, State: st}, nil
+	w.b = append(w.b, '"')
+	w.b = append(w.b, s...)
+	w.b = append(w.b, '"')
 }
 
 // Restore loads a snapshot taken by Snapshot, possibly from an engine with

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -92,6 +93,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("agent: %w", err)
 	}
 	a.log.Info("rules loaded", "version", l.version, "rules", l.set.Len(), "sites", len(l.sites))
+	// Loading sites and rules and restoring the checkpoint leave
+	// megabytes of garbage at once (YAML trees, the checkpoint's JSON);
+	// hand it back now rather than carry it as resident memory until the
+	// runtime's scavenger gets to it.
+	debug.FreeOSMemory()
 
 	sub, err := a.subscriber()
 	if err != nil {

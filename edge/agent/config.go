@@ -106,10 +106,11 @@ type OutboxConfig struct {
 	MaxTelemetryBytes   int64  `yaml:"max_telemetry_bytes"`
 	// MaxBatch is the most MQTT messages evaluated per outbox commit.
 	MaxBatch int `yaml:"max_batch"`
-	// MaxDelay is how long a batch without incident events waits for more
-	// messages to share its commit (one fsync) once the queue is empty
-	// (0: it commits at once). Only acknowledgements wait: a batch that
-	// raises an incident event commits with no delay.
+	// MaxDelay is how long a batch without incident events may keep
+	// collecting messages that arrive less than a millisecond apart, to
+	// share its commit (one fsync) (0: it commits as soon as the queue is
+	// empty). Only acknowledgements wait: a batch that raises an incident
+	// event commits with no delay.
 	MaxDelay time.Duration `yaml:"max_delay"`
 	// CheckpointEvery is how often the whole rule state is written; in
 	// between, commits log the input, which a restart replays (0: every

@@ -214,8 +214,12 @@ func (p *processor) reload() {
 	p.log.Info("rules reloaded", "from", old, "to", l.version, "rules", l.set.Len(), "sites", len(l.sites))
 }
 
+// lingerGap is the longest pause between messages that a batch waits out.
+const lingerGap = time.Millisecond
+
 // run evaluates messages until ctx is done, committing in batches: a batch
-// ends when the queue has stayed empty for outbox.max_delay, when it
+// ends when the queue has stayed empty for lingerGap or the batch is
+// outbox.max_delay old, when it
 // reaches max_batch, or when a reading raised an incident event (which
 // then reaches the outbox with no wait). It returns only on ctx or on an
 // outbox failure, which the agent cannot go past without losing the
@@ -247,7 +251,10 @@ func (p *processor) run(ctx context.Context, msgs <-chan ingest.Message, reload 
 					continue
 				default:
 				}
-				wait := time.Until(deadline)
+				// Wait only while messages keep coming: a broker whose
+				// in-flight window is full sends nothing more until these
+				// are acknowledged.
+				wait := min(time.Until(deadline), lingerGap)
 				if wait <= 0 {
 					break
 				}
@@ -404,7 +411,7 @@ func (p *processor) commit() error {
 		p.m.incidents.WithLabelValues(string(ev.Event)).Inc()
 	}
 	for i := range tel {
-		data, err := json.Marshal(&tel[i])
+		data, err := tel[i].AppendJSON(nil)
 		if err != nil {
 			return fmt.Errorf("agent: encode telemetry: %w", err)
 		}
@@ -413,10 +420,6 @@ func (p *processor) commit() error {
 	b.Checkpoint, b.Input = nil, nil
 	now := time.Now()
 	if p.forceCheckpoint || now.Sub(p.lastCheckpoint) >= p.cfg.Outbox.CheckpointEvery {
-		snap, err := p.eng.Snapshot()
-		if err != nil {
-			return fmt.Errorf("agent: checkpoint: %w", err)
-		}
 		named := make(map[string]int64, len(p.seen))
 		for k, t := range p.seen {
 			named[k.key()] = t
@@ -426,12 +429,15 @@ func (p *processor) commit() error {
 			return fmt.Errorf("agent: checkpoint: %w", err)
 		}
 		// Laid out by hand rather than by json.Marshal, which would
-		// re-validate and copy the engine's megabytes; the buffer is
-		// reused, as the outbox is done with it when Commit returns.
+		// re-validate and copy the engine's megabytes; the engine writes
+		// its snapshot straight into the buffer, which is reused, as the
+		// outbox is done with it when Commit returns.
 		cp := append(p.cpBuf[:0], `{"v":`...)
 		cp = strconv.AppendInt(cp, checkpointVersion, 10)
 		cp = append(cp, `,"engine":`...)
-		cp = append(cp, snap...)
+		if cp, err = p.eng.AppendSnapshot(cp); err != nil {
+			return fmt.Errorf("agent: checkpoint: %w", err)
+		}
 		cp = append(cp, `,"seen":`...)
 		cp = append(cp, seen...)
 		cp = append(cp, '}')

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"time"
 
 	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/dispatch"
+	"github.com/frostline/frostline/cloud/sla"
 	"github.com/frostline/frostline/cloud/telemetry"
 )
 
@@ -43,6 +46,11 @@ type Daily struct {
 	Days  int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Scores, when set, gives each vendor's dispatch scorecard (the
+	// trailing year): vendor points then carry its composite score, the
+	// share of offers it confirmed, its check-in compliance and its
+	// on-time arrival, which only the offer book knows.
+	Scores func(ctx context.Context) (map[string]*dispatch.Scorecard, error)
 }
 
 func (d *Daily) defaults() {
@@ -123,6 +131,13 @@ func (d *Daily) Points(ctx context.Context, day time.Time) ([]telemetry.KPI, err
 	d.defaults()
 	day = day.UTC().Truncate(24 * time.Hour)
 	now := d.Now()
+	var cards map[string]*dispatch.Scorecard
+	if d.Scores != nil {
+		var err error
+		if cards, err = d.Scores(ctx); err != nil {
+			return nil, fmt.Errorf("analytics: daily %s: scorecards: %w", day.Format(time.DateOnly), err)
+		}
+	}
 	var out []telemetry.KPI
 	for _, s := range []struct {
 		scope string
@@ -153,6 +168,9 @@ func (d *Daily) Points(ctx context.Context, day time.Time) ([]telemetry.KPI, err
 					k.Values[name] = *v
 				}
 			}
+			if c := cards[k.Vendor]; c != nil && s.scope == telemetry.ScopeVendor {
+				scoreFields(k.Values, c)
+			}
 			// The asset scope calls the work orders created work_orders.
 			if v := row.Values["created"]; v != nil && s.scope == telemetry.ScopeAsset {
 				k.Values["work_orders"] = *v
@@ -163,4 +181,22 @@ func (d *Daily) Points(ctx context.Context, day time.Time) ([]telemetry.KPI, err
 		}
 	}
 	return out, nil
+}
+
+// scoreFields adds what a vendor's scorecard says to its point, leaving
+// out rates with no sample.
+func scoreFields(v map[string]float64, c *dispatch.Scorecard) {
+	set := func(name string, x float64) {
+		if !math.IsNaN(x) {
+			v[name] = x
+		}
+	}
+	if c.Outcomes > 0 {
+		set("score", c.Score)
+	}
+	set("dispatch_confirmation", c.Acceptance.Value())
+	set("checkin_compliance", c.CheckIn.Value())
+	if m, ok := c.SLA[sla.Arrive]; ok {
+		set("on_time_arrival", m.Met.Value())
+	}
 }

@@ -186,7 +186,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 			a.telemetry = append(a.telemetry, c)
 		}
 		if src, ok := a.store.(analytics.Querier); ok {
-			a.kpis = &analytics.Daily{Source: src, Sink: a.influx, Log: log}
+			a.kpis = &analytics.Daily{Source: src, Sink: a.influx, Log: log, Scores: a.dispatch.Scorecards}
 		}
 	}
 	if ps, ok := a.store.(pm.Store); ok && !cfg.PM.Disabled {

@@ -144,6 +144,17 @@ func (s *Service) Scorecard(ctx context.Context, vendor string) (Scorecard, erro
 	return Score(vendor, nil, s.Rules.Weights), nil
 }
 
+// Scorecards returns every scored vendor's scorecard over the service's
+// period, as dispatch ranks by it now.
+func (s *Service) Scorecards(ctx context.Context) (map[string]*Scorecard, error) {
+	if _, _, err := s.Pool(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cards, nil
+}
+
 // Scorecards scores every vendor in outcomes. Each accepted outcome with
 // a cost is compared with the mean cost of the same trade's work by other
 // vendors.

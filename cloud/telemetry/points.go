@@ -325,7 +325,7 @@ var KPIFields = map[string][]string{
 	},
 	ScopeVendor: {
 		"completed", "first_time_fix_rate", "recall_rate", "mttr_hours",
-		"dispatch_confirmation", "checkin_compliance", "on_time_arrival", "invoice_timeliness",
+		"dispatch_confirmation", "checkin_compliance", "on_time_arrival",
 		"sla_compliance", "sla_lateness_hours", "cost_per_wo", "nte_overrun_rate", "score",
 	},
 }

@@ -427,41 +427,6 @@ func TestInfluxQLQueries(t *testing.T) {
 	t.Logf("%d InfluxQL queries run on %d rollups from %d telemetry batches and %d incident events", ran, rollups, len(sample.Telemetry), len(sample.Incidents))
 }
 
-// kpiFixture is one point per day for each site, asset and vendor of the
-// sample, with every documented field; the values are not computed. Only
-// its vendor scorecard fields are used (kpiPoints, kpis_test.go): the rest
-// come from cloud/analytics.
-func kpiFixture(s *influxtest.Sample) []telemetry.KPI {
-	assets := map[[2]string]bool{}
-	for i := range s.Telemetry {
-		for _, r := range s.Telemetry[i].Rollups {
-			assets[[2]string{s.Telemetry[i].Site, r.Asset}] = true
-		}
-	}
-	var out []telemetry.KPI
-	fill := func(scope string, seed int) map[string]float64 {
-		m := map[string]float64{}
-		for i, f := range telemetry.KPIFields[scope] {
-			m[f] = float64((seed*7+i*3)%10) / 10
-		}
-		return m
-	}
-	n := 0
-	for day := s.From.Truncate(24 * time.Hour); day.Before(s.To); day = day.Add(24 * time.Hour) {
-		for _, a := range slices.SortedFunc(maps.Keys(assets), func(x, y [2]string) int { return strings.Compare(x[0]+x[1], y[0]+y[1]) }) {
-			n++
-			if a[1] == "waco-1" { // once per site
-				out = append(out, telemetry.KPI{Day: day, Scope: telemetry.ScopeSite, Site: a[0], Values: fill(telemetry.ScopeSite, n)})
-				for _, v := range []string{"coolco", "netfix"} {
-					out = append(out, telemetry.KPI{Day: day, Scope: telemetry.ScopeVendor, Site: a[0], Vendor: v, Values: fill(telemetry.ScopeVendor, n)})
-				}
-			}
-			out = append(out, telemetry.KPI{Day: day, Scope: telemetry.ScopeAsset, Site: a[0], Asset: a[1], Values: fill(telemetry.ScopeAsset, n)})
-		}
-	}
-	return out
-}
-
 // TestPromQLParses has the real Prometheus parser check every PromQL query
 // of the dashboards: they are written, with Grafana's variables filled in,
 // as recording rules and checked with `promtool check rules`.

@@ -12,6 +12,8 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/analytics"
+	"github.com/frostline/frostline/cloud/dispatch"
+	"github.com/frostline/frostline/cloud/sla"
 	"github.com/frostline/frostline/cloud/sqlite"
 	"github.com/frostline/frostline/cloud/telemetry"
 	"github.com/frostline/frostline/cloud/telemetry/influxtest"
@@ -26,8 +28,9 @@ import (
 // or recalled work, so each asset gets a day's typical work: a failure
 // repaired by one of two vendors (some late, some over their NTE), a
 // planned visit, a self-recovered alarm, and a recall of the day before's
-// repair. The dispatch scorecard fields, which cloud/dispatch computes and
-// analytics does not write, come from the fixture.
+// repair. Each repair's offer and how it went is recorded as the dispatch
+// service records it (a vendor outcome), and the vendor points' scorecard
+// fields come from cloud/dispatch's scorecards over those outcomes.
 func kpiPoints(t *testing.T, s *influxtest.Sample) []telemetry.KPI {
 	t.Helper()
 	ctx := context.Background()
@@ -86,6 +89,30 @@ func kpiPoints(t *testing.T, s *influxtest.Sample) []telemetry.KPI {
 					Parts: []workorder.Part{{Description: "filter", Quantity: 1, UnitCost: parts}}, Labour: []workorder.Labour{{Hours: 1, Rate: 90}}}).
 				tr(workorder.Verify, workorder.Verified, h(20, 0))
 			b.save(ctx, db)
+			// The offer book's record of it: accepted; the check-in on
+			// time unless late, outside the geofence every seventh time.
+			arrival := sla.Result{Milestone: sla.Arrive, Due: h(10, 5), Done: arrive, Met: !arrive.After(h(10, 5)), Target: 4 * time.Hour}
+			if !arrival.Met {
+				arrival.Lateness = arrive.Sub(arrival.Due)
+			}
+			out := dispatch.Outcome{Vendor: vendor, Trade: "refrigeration", WorkOrder: id, Offered: h(6, 5), Response: dispatch.Accepted,
+				SLA: []sla.Result{arrival}, Completed: true, Visits: 1, Recalled: false, Verification: dispatch.VerifyPassed,
+				Cost: parts + 90, CheckIns: 1, CheckInsCompliant: 1}
+			if n%7 == 0 {
+				out.CheckInsCompliant = 0
+			}
+			outcomes := []dispatch.Outcome{out}
+			if n%6 == 0 { // the other vendor was offered it first and declined
+				other := []string{"netfix", "coolco"}[i%2]
+				outcomes = append(outcomes, dispatch.Outcome{Vendor: other, Trade: "refrigeration", WorkOrder: id, Offered: h(6, 1), Response: dispatch.Declined})
+			}
+			if err := db.Update(ctx, func(tx workorder.Tx) error {
+				return tx.(interface {
+					PutOutcomes(context.Context, []dispatch.Outcome) error
+				}).PutOutcomes(ctx, outcomes)
+			}); err != nil {
+				t.Fatal(err)
+			}
 			last[k] = id
 			if i%4 != 0 {
 				continue
@@ -108,27 +135,15 @@ func kpiPoints(t *testing.T, s *influxtest.Sample) []telemetry.KPI {
 				incident("inc-"+av, "cleared", h(12, 55), h(13, 10)).tr(workorder.Avoid, workorder.Avoided, h(13, 15)).save(ctx, db)
 		}
 	}
-	d := &analytics.Daily{Source: db, Now: func() time.Time { return s.To.Add(time.Hour) }}
+	svc := &dispatch.Service{Register: db, Rules: dispatch.DefaultRules(), Now: func() time.Time { return s.To.Add(time.Hour) }}
+	d := &analytics.Daily{Source: db, Now: func() time.Time { return s.To.Add(time.Hour) }, Scores: svc.Scorecards}
 	var out []telemetry.KPI
-	fixture := map[string]telemetry.KPI{}
-	for _, k := range kpiFixture(s) {
-		if k.Scope == telemetry.ScopeVendor {
-			fixture[k.Day.String()+k.Site+k.Vendor] = k
-		}
-	}
 	for _, day := range days {
 		ks, err := d.Points(ctx, day)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range ks {
-			if f, ok := fixture[k.Day.String()+k.Site+k.Vendor]; ok && k.Scope == telemetry.ScopeVendor {
-				for _, name := range []string{"dispatch_confirmation", "checkin_compliance", "on_time_arrival", "invoice_timeliness", "score"} {
-					k.Values[name] = f.Values[name]
-				}
-			}
-			out = append(out, k)
-		}
+		out = append(out, ks...)
 	}
 	return out
 }

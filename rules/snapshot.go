@@ -3,6 +3,7 @@ package rules
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"time"
@@ -51,6 +52,28 @@ func (e *Engine) Snapshot() ([]byte, error) { return e.AppendSnapshot(nil) }
 // of the result, all of it garbage a few seconds later.
 func (e *Engine) AppendSnapshot(dst []byte) ([]byte, error) {
 	w := &appender{b: dst}
+	if err := e.writeSnapshot(w); err != nil {
+		return dst, err
+	}
+	return w.b, nil
+}
+
+// WriteSnapshot writes Snapshot's encoding to out a piece at a time, so
+// that the whole of it is never in memory at once (the edge agent
+// compresses it on the way to its outbox).
+func (e *Engine) WriteSnapshot(out io.Writer) error {
+	w := &appender{out: out}
+	if err := e.writeSnapshot(w); err != nil {
+		return err
+	}
+	return w.flush()
+}
+
+// snapshotChunk is how much of a snapshot WriteSnapshot holds before
+// writing it out.
+const snapshotChunk = 32 << 10
+
+func (e *Engine) writeSnapshot(w *appender) error {
 	enc := json.NewEncoder(w)
 	// value appends v's JSON (without the Encoder's newline).
 	value := func(v any) error {
@@ -76,7 +99,7 @@ func (e *Engine) AppendSnapshot(dst []byte) ([]byte, error) {
 		w.b = append(w.b, '}')
 		return nil
 	}
-	fail := func(err error) ([]byte, error) { return dst, fmt.Errorf("rules: snapshot: %w", err) }
+	fail := func(err error) error { return fmt.Errorf("rules: snapshot: %w", err) }
 	w.b = append(w.b, `{"version":`...)
 	w.b = strconv.AppendInt(w.b, snapshotVersion, 10)
 	w.b = append(w.b, `,"watermark":`...)
@@ -145,15 +168,33 @@ func (e *Engine) AppendSnapshot(dst []byte) ([]byte, error) {
 				}
 			}
 			w.b = append(w.b, "}}"...)
+			if w.out != nil && len(w.b) >= snapshotChunk {
+				if err := w.flush(); err != nil {
+					return fail(err)
+				}
+			}
 		}
 		w.b = append(w.b, "}}"...)
 	}
 	w.b = append(w.b, "}}"...)
-	return w.b, nil
+	return nil
 }
 
-// appender is an io.Writer appending to a slice.
-type appender struct{ b []byte }
+// appender is an io.Writer appending to a slice, which flush empties
+// into out, if any.
+type appender struct {
+	b   []byte
+	out io.Writer
+}
+
+func (w *appender) flush() error {
+	if w.out == nil || len(w.b) == 0 {
+		return nil
+	}
+	_, err := w.out.Write(w.b)
+	w.b = w.b[:0]
+	return err
+}
 
 func (w *appender) Write(p []byte) (int, error) {
 	w.b = append(w.b, p...)

@@ -197,6 +197,11 @@ func TestSnapshotRestoreSample(t *testing.T) {
 		if again, _ := eng.Snapshot(); !bytes.Equal(again, snap) {
 			t.Errorf("cut at %d%%: two snapshots of one state differ", frac)
 		}
+		// Written a piece at a time, it is the same bytes.
+		var streamed bytes.Buffer
+		if err := eng.WriteSnapshot(&streamed); err != nil || !bytes.Equal(streamed.Bytes(), snap) {
+			t.Errorf("cut at %d%%: WriteSnapshot differs from Snapshot (%v)", frac, err)
+		}
 	}
 }
 

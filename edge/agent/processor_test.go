@@ -158,3 +158,27 @@ func TestProcessorCommitFailureStops(t *testing.T) {
 		t.Error("a message was acknowledged although its commit failed")
 	}
 }
+
+// TestProcessorRestoresPlainCheckpoint: an agent upgraded over the plain
+// JSON checkpoint that earlier versions stored continues from it, and a
+// damaged compressed one starts afresh instead of failing.
+func TestProcessorRestoresPlainCheckpoint(t *testing.T) {
+	msgs := edgetest.Replay(240)
+	want := edgetest.Expected(t, edgetest.Rules, msgs)
+	ob := &memOutbox{}
+	p, _ := newTestProcessor(t, ob, 0)
+	acked, half := 0, len(msgs)/2
+	feed(t, p, msgs[:half], 10, &acked)
+	plain, err := readCheckpoint(ob.cp)
+	if err != nil || len(plain) == 0 || plain[0] != '{' || len(plain) <= len(ob.cp) {
+		t.Fatalf("checkpoint not compressed JSON: %d bytes, %d plain, %v", len(ob.cp), len(plain), err)
+	}
+	ob.cp = plain
+	p, _ = newTestProcessor(t, ob, 0)
+	feed(t, p, msgs[half:], 10, &acked)
+	if !slices.Equal(ob.incidents, want) {
+		t.Errorf("committed %d incident events, want %d", len(ob.incidents), len(want))
+	}
+	ob.cp = []byte{0x1f, 0x8b, 8, 0, 1, 2, 3}
+	newTestProcessor(t, ob, 0)
+}

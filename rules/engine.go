@@ -163,6 +163,28 @@ type held struct {
 
 type assetKey struct{ site, asset string }
 
+// unseen is the held value of a metric an asset has not reported. It is
+// shared and only ever read.
+var unseen held
+
+// get returns metric m's held value for reading.
+func (a *assetState) get(m MetricID) *held {
+	if h := a.held[m]; h != nil {
+		return h
+	}
+	return &unseen
+}
+
+// slot returns metric m's held value for writing, made on first use.
+func (a *assetState) slot(m MetricID) *held {
+	h := a.held[m]
+	if h == nil {
+		h = new(held)
+		a.held[m] = h
+	}
+	return h
+}
+
 type siteState struct {
 	site     *Site
 	lastSeen int64
@@ -173,9 +195,12 @@ type siteState struct {
 }
 
 type assetState struct {
-	site     *siteState
-	asset    *Asset
-	held     [numMetrics]held
+	site  *siteState
+	asset *Asset
+	// held has a value for each metric the asset has reported, nil for
+	// the others: an asset reports a handful of the 16 metrics, and a
+	// held value is 96 bytes.
+	held     [numMetrics]*held
 	lastSeen int64
 	byMetric [numMetrics][]*instance
 	all      []*instance
@@ -351,7 +376,7 @@ func (e *Engine) Observe(dst []Event, r Reading) ([]Event, error) {
 		return dst, ErrBadTime // outside what nanosecond event time holds
 	}
 	t := r.At.UnixNano()
-	h := &a.held[r.Metric]
+	h := a.slot(r.Metric)
 	if h.Seen && t < h.At-int64(e.opts.Lateness) {
 		e.stats.Late++
 		return dst, ErrLate
@@ -388,7 +413,7 @@ func (e *Engine) Observe(dst []Event, r Reading) ([]Event, error) {
 // observe evaluates an accepted reading; events go to e.out.
 func (e *Engine) observe(a *assetState, r Reading) {
 	t := r.At.UnixNano()
-	h := &a.held[r.Metric]
+	h := a.slot(r.Metric)
 	if h.Seen && t < h.At-int64(e.opts.Lateness) {
 		e.stats.Late++
 		return
@@ -403,7 +428,7 @@ func (e *Engine) observe(a *assetState, r Reading) {
 		ss.lastSeen = t
 	}
 	for _, in := range ss.scoped {
-		if in.ep.Open {
+		if in.ep != nil {
 			e.clear(in, t, r.Value)
 		}
 	}
@@ -432,7 +457,7 @@ func (e *Engine) observe(a *assetState, r Reading) {
 // it returns to where the series was, the jump was a glitch and is
 // dropped. Only a suspicious sample is ever delayed, and by one interval.
 func (e *Engine) despike(a *assetState, m MetricID, t int64, v float64) {
-	h := &a.held[m]
+	h := a.slot(m)
 	if h.Suspect {
 		h.Suspect = false
 		if math.Abs(v-h.SuspectV) <= e.opts.Despike {
@@ -451,7 +476,7 @@ func (e *Engine) despike(a *assetState, m MetricID, t int64, v float64) {
 // sample records an in-order sample of metric m and runs the rules that
 // read it.
 func (e *Engine) sample(a *assetState, m MetricID, t int64, v float64) {
-	h := &a.held[m]
+	h := a.slot(m)
 	prev := h.V
 	if h.Seen {
 		if dt := float64(t - h.At); dt > 0 && dt < float64(6*time.Hour) {
@@ -529,7 +554,7 @@ const presentFor = int64(6 * time.Hour)
 // values at t. holding says whether the condition holds now; recovering
 // whether it ended less than its recovery ago.
 func (e *Engine) test(a *assetState, c *cond, t int64) (holding, recovering bool) {
-	h := &a.held[c.metric]
+	h := a.get(c.metric)
 	if c.op == 'p' {
 		return (h.Seen && t-h.At <= presentFor) == c.present, false
 	}
@@ -630,7 +655,7 @@ func (e *Engine) openPredicted(in *instance, start, t int64, v, limit float64, p
 }
 
 func (e *Engine) openEpisode(in *instance, start, t int64, v, limit float64, hasLimit bool, predicted int64) {
-	in.ep = episode{
+	in.ep = &episode{
 		Open: true, Start: start, OpenedAt: t,
 		ID:       IncidentID(in.site.site.ID, in.assetID(), in.rule.id, time.Unix(0, start)),
 		Priority: in.rule.src.Priority, Peak: v, Last: v, Occurrences: 1, LastUpdate: t,
@@ -647,7 +672,7 @@ func (e *Engine) openEpisode(in *instance, start, t int64, v, limit float64, has
 // touch records a sample on an open episode and sends a progress update
 // when one is due.
 func (e *Engine) touch(in *instance, t int64, v float64) {
-	ep := &in.ep
+	ep := in.ep
 	ep.Last = v
 	ep.Peak = in.rule.worse(ep.Peak, v)
 	if t-ep.LastUpdate >= in.rule.updateEvery {
@@ -673,7 +698,7 @@ func (e *Engine) clear(in *instance, t int64, v float64) {
 	in.ep.Last = v
 	e.stats.Cleared++
 	e.emit(in, Cleared, t)
-	in.ep = episode{}
+	in.ep = nil
 }
 
 type summaryData struct {
@@ -685,7 +710,7 @@ type summaryData struct {
 }
 
 func (e *Engine) emit(in *instance, typ EventType, t int64) {
-	ep := &in.ep
+	ep := in.ep
 	ep.Seq++
 	c := in.rule
 	ev := Event{

@@ -11,8 +11,10 @@ type instance struct {
 	rule  *compiled
 	site  *siteState
 	asset *assetState // nil for site-scope rules
-	ep    episode
-	st    evaluator
+	// ep is the open episode, nil while none is: most instances have
+	// none, and a closed one is 184 bytes of zeros per instance.
+	ep *episode
+	st evaluator
 }
 
 // evaluator is one rule kind's state and logic. Implementations are plain
@@ -91,7 +93,7 @@ func (in *instance) ticks() bool {
 // silence longer than MaxGap: nothing measured before it may be carried
 // across it (a run, a flat line, a pending duration).
 func (e *Engine) broken(in *instance, m MetricID) bool {
-	h := &in.asset.held[m]
+	h := in.asset.get(m)
 	return h.PrevAt != 0 && h.At-h.PrevAt > int64(e.opts.MaxGap)
 }
 
@@ -237,7 +239,7 @@ func (r *baseRing) median(e *Engine, width, t int64) (float64, bool) {
 }
 
 func (l *levelState) late(e *Engine, in *instance, v float64) {
-	if in.ep.Open {
+	if in.ep != nil {
 		in.ep.Peak = in.rule.worse(in.ep.Peak, v)
 	}
 }
@@ -249,7 +251,7 @@ func (l *levelState) observe(e *Engine, in *instance, m MetricID, t int64, v, _ 
 	dt := e.gap(l.LastAt, t)
 	switch {
 	case c.kind == KindDelta:
-		a, b := &in.asset.held[c.metric], &in.asset.held[c.minus]
+		a, b := in.asset.get(c.metric), in.asset.get(c.minus)
 		if !a.Seen || !b.Seen || t-a.At > int64(e.opts.MaxGap) || t-b.At > int64(e.opts.MaxGap) {
 			return
 		}
@@ -278,7 +280,7 @@ func (l *levelState) observe(e *Engine, in *instance, m MetricID, t int64, v, _ 
 		if l.Base != nil {
 			width := c.baseline / avgBuckets
 			base, ok := l.Base.median(e, width, t)
-			if !in.ep.Open && !e.suppressed(in, t) {
+			if in.ep == nil && !e.suppressed(in, t) {
 				l.Base.add(width, t, v)
 			}
 			if !ok {
@@ -300,7 +302,7 @@ func (l *levelState) observe(e *Engine, in *instance, m MetricID, t int64, v, _ 
 		}
 		x = mean
 	}
-	if l.LastAt != 0 && t-l.LastAt > int64(e.opts.MaxGap) && !in.ep.Open {
+	if l.LastAt != 0 && t-l.LastAt > int64(e.opts.MaxGap) && in.ep == nil {
 		l.Pending, l.BadFor, l.DM, l.WasBad = 0, 0, 0, false
 	}
 	l.LastAt = t
@@ -312,7 +314,7 @@ func (l *levelState) observe(e *Engine, in *instance, m MetricID, t int64, v, _ 
 func (l *levelState) decide(e *Engine, in *instance, t int64, x float64, dt int64) {
 	c := in.rule
 	if e.suppressed(in, t) {
-		if !in.ep.Open {
+		if in.ep == nil {
 			l.Pending, l.BadFor, l.DM = 0, 0, 0
 		}
 		l.WasBad = false
@@ -322,7 +324,7 @@ func (l *levelState) decide(e *Engine, in *instance, t int64, x float64, dt int6
 		return // paused: nothing accrues while the condition is off
 	}
 	bad := c.beyond(x, c.level)
-	if !in.ep.Open {
+	if in.ep == nil {
 		if !bad {
 			l.Pending, l.BadFor, l.DM, l.WasBad = 0, 0, 0, false
 			return
@@ -422,7 +424,7 @@ func (s *trendState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ 
 		s.BN = 0
 		s.evaluate(e, in, t)
 	}
-	if s.Base != nil && !in.ep.Open {
+	if s.Base != nil && in.ep == nil {
 		s.Base.add(c.baseline/avgBuckets, t, v)
 	}
 	if s.BN == 0 {
@@ -433,7 +435,7 @@ func (s *trendState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ 
 	if (c.sample == 'n' && v < s.BExt) || (c.sample == 'x' && v > s.BExt) {
 		s.BExt = v
 	}
-	if in.ep.Open {
+	if in.ep != nil {
 		in.ep.Last = v
 	}
 }
@@ -478,11 +480,11 @@ func (s *trendState) evaluate(e *Engine, in *instance, t int64) {
 				hit, predicted = true, t+int64(hours*3.6e12)
 			}
 		}
-		if in.ep.Open {
+		if in.ep != nil {
 			in.ep.Last = est
 		}
 	}
-	if !in.ep.Open {
+	if in.ep == nil {
 		if !hit {
 			s.Pending = 0
 			return
@@ -577,14 +579,14 @@ func (s *stateState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ 
 		// A pending state starts over after a suppression; an open
 		// episode just pauses (a defrost does not end a long run), though
 		// it still notes when the state returns.
-		if !in.ep.Open {
+		if in.ep == nil {
 			s.Since = 0
 		} else if v == c.stateVal {
 			s.Out = 0
 		}
 		return
 	}
-	if e.broken(in, c.metric) && !in.ep.Open {
+	if e.broken(in, c.metric) && in.ep == nil {
 		s.Since = 0
 	}
 	if v == c.stateVal {
@@ -592,12 +594,12 @@ func (s *stateState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ 
 			s.Since = t
 		}
 		s.Out = 0
-		if in.ep.Open {
+		if in.ep != nil {
 			e.touch(in, t, float64(t-s.Since)/6e10)
 		}
 	} else {
 		s.Since = 0
-		if in.ep.Open && s.Out == 0 {
+		if in.ep != nil && s.Out == 0 {
 			s.Out = t
 		}
 	}
@@ -606,17 +608,17 @@ func (s *stateState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ 
 
 func (s *stateState) tick(e *Engine, in *instance, t int64) {
 	c := in.rule
-	if h := &in.asset.held[c.metric]; s.Since != 0 && !e.fresh(in.asset, h, t) {
+	if h := in.asset.get(c.metric); s.Since != 0 && !e.fresh(in.asset, h, t) {
 		// No report for longer than a heartbeat allows: the state is
 		// unknown, not held (a gateway outage must not look like a door
 		// open for hours or a compressor that never stops).
 		s.Since = 0
 		return
 	}
-	if !in.ep.Open && t-in.site.lastSeen > 2*siteSilence {
+	if in.ep == nil && t-in.site.lastSeen > 2*siteSilence {
 		return // the site is silent: a held state is not evidence
 	}
-	if !in.ep.Open {
+	if in.ep == nil {
 		if s.Since != 0 && t-s.Since >= c.forNs {
 			e.open(in, s.Since, t, float64(t-s.Since)/6e10, 0, false)
 		}
@@ -674,10 +676,10 @@ func (s *transState) tick(e *Engine, in *instance, t int64) {
 		s.N--
 	}
 	over := s.N > c.max
-	if !in.ep.Open && t-in.site.lastSeen > 2*siteSilence {
+	if in.ep == nil && t-in.site.lastSeen > 2*siteSilence {
 		return // the site is silent: wait for it to speak again
 	}
-	if !in.ep.Open {
+	if in.ep == nil {
 		if !over {
 			s.Over = 0
 			return
@@ -723,20 +725,20 @@ func (s *flatState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ f
 	c := in.rule
 	var act *held
 	if c.act != NoMetric {
-		act = &in.asset.held[c.act]
+		act = in.asset.get(c.act)
 	}
 	if !s.Has || math.Max(s.Max, v)-math.Min(s.Min, v) > c.tolerance || e.suppressed(in, t) || e.broken(in, c.metric) {
 		s.Since, s.Min, s.Max, s.Has = t, v, v, true
 		if act != nil {
 			s.Act0 = act.Changes
 		}
-		if in.ep.Open {
+		if in.ep != nil {
 			e.clear(in, t, v)
 		}
 		return
 	}
 	s.Min, s.Max = math.Min(s.Min, v), math.Max(s.Max, v)
-	if in.ep.Open {
+	if in.ep != nil {
 		in.ep.OutOfRange = t - s.Since
 		e.touch(in, t, v)
 		return
@@ -755,7 +757,7 @@ type missState struct{}
 func (s *missState) late(*Engine, *instance, float64) {}
 
 func (s *missState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ float64) {
-	if in.ep.Open {
+	if in.ep != nil {
 		e.clear(in, t, v)
 	}
 }
@@ -773,8 +775,8 @@ func (s *missState) siteThreshold(in *instance) int64 {
 		if a.asset.Interval > 0 {
 			fastest = math.Min(fastest, float64(a.asset.Interval))
 		}
-		for m := range a.held {
-			if h := &a.held[m]; h.Seen && h.Interval > 0 {
+		for _, h := range a.held {
+			if h != nil && h.Seen && h.Interval > 0 {
 				fastest = math.Min(fastest, h.Interval)
 			}
 		}
@@ -805,7 +807,7 @@ func (s *missState) tick(e *Engine, in *instance, t int64) {
 	c := in.rule
 	if in.asset == nil { // the whole site
 		last := in.site.lastSeen
-		if in.ep.Open || last == 0 {
+		if in.ep != nil || last == 0 {
 			return
 		}
 		if t-last > s.siteThreshold(in) {
@@ -816,7 +818,7 @@ func (s *missState) tick(e *Engine, in *instance, t int64) {
 	var last int64
 	var h *held
 	if c.metric != NoMetric {
-		h = &in.asset.held[c.metric]
+		h = in.asset.get(c.metric)
 		if !h.Seen {
 			return
 		}
@@ -827,7 +829,7 @@ func (s *missState) tick(e *Engine, in *instance, t int64) {
 			return
 		}
 	}
-	if in.ep.Open {
+	if in.ep != nil {
 		in.ep.OutOfRange = t - last
 		in.ep.Last = float64(t-last) / 6e10
 		in.ep.Peak = in.ep.Last

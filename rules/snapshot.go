@@ -89,7 +89,11 @@ func (e *Engine) writeSnapshot(w *appender) error {
 		w.b = append(w.b, `,"kind":`...)
 		w.str(in.rule.kind)
 		w.b = append(w.b, `,"episode":`...)
-		if err := value(&in.ep); err != nil {
+		ep := in.ep
+		if ep == nil {
+			ep = &closedEpisode
+		}
+		if err := value(ep); err != nil {
 			return err
 		}
 		w.b = append(w.b, `,"state":`...)
@@ -143,7 +147,7 @@ func (e *Engine) writeSnapshot(w *appender) error {
 			w.b = append(w.b, `,"held":{`...)
 			n := 0
 			for m := range a.held {
-				if !a.held[m].Seen {
+				if a.held[m] == nil || !a.held[m].Seen {
 					continue
 				}
 				if n > 0 {
@@ -152,7 +156,7 @@ func (e *Engine) writeSnapshot(w *appender) error {
 				n++
 				w.str(MetricID(m).String())
 				w.b = append(w.b, ':')
-				if err := value(&a.held[m]); err != nil {
+				if err := value(a.held[m]); err != nil {
 					return fail(err)
 				}
 			}
@@ -179,6 +183,9 @@ func (e *Engine) writeSnapshot(w *appender) error {
 	w.b = append(w.b, "}}"...)
 	return nil
 }
+
+// closedEpisode is how a snapshot writes an instance with no episode open.
+var closedEpisode episode
 
 // appender is an io.Writer appending to a slice, which flush empties
 // into out, if any.
@@ -267,7 +274,7 @@ func (e *Engine) Restore(dst []Event, data []byte) ([]Event, error) {
 			a.lastSeen = max(a.lastSeen, an.LastSeen)
 			for name, h := range an.Held {
 				if m := LookupMetric(name); m != NoMetric {
-					a.held[m] = h
+					*a.slot(m) = h
 				}
 			}
 			byID := map[string]*instance{}
@@ -294,7 +301,11 @@ func restoreInstances(live map[string]*instance, saved map[string]instSnap) (map
 			left[id] = is
 			continue
 		}
-		in.ep = is.Episode
+		in.ep = nil
+		if is.Episode.Open {
+			ep := is.Episode
+			in.ep = &ep
+		}
 		if is.Fingerprint != in.rule.fingerprint {
 			continue
 		}

@@ -120,6 +120,10 @@ log: {level: warn}
 	b.ReportMetric(float64(idleRSS)/(1<<20), "idle-rss-MB")
 	b.ReportMetric(idleHeap/(1<<20), "idle-heap-MB")
 	b.ReportMetric(float64(procRSS(b, cmd.Process.Pid))/(1<<20), "rss-MB")
+	// The file-backed part: the binary's own pages and bbolt's mapped file.
+	b.ReportMetric(float64(procStatus(b, cmd.Process.Pid, "RssFile:"))/(1<<20), "rss-file-MB")
+	// What the Go heap took at its peak, roughly: the collector's goal.
+	b.ReportMetric(scrape(b, base, "go_memstats_next_gc_bytes")/(1<<20), "gc-goal-MB")
 	b.ReportMetric(float64(fi.Size())/(1<<20), "binary-MB")
 	if profile != "" {
 		cmd.Process.Signal(syscall.SIGUSR1) // heap-2.pprof: after the run
@@ -141,7 +145,10 @@ func procCPU(t testing.TB, pid int) time.Duration {
 }
 
 // procRSS is a process's resident set in bytes.
-func procRSS(t testing.TB, pid int) int64 {
+func procRSS(t testing.TB, pid int) int64 { return procStatus(t, pid, "VmRSS:") }
+
+// procStatus is a kB field of /proc/PID/status, in bytes.
+func procStatus(t testing.TB, pid int, field string) int64 {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +156,7 @@ func procRSS(t testing.TB, pid int) int64 {
 	defer f.Close()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(s.Text(), field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb << 10
 		}

@@ -139,7 +139,7 @@ func DefaultConfig() Config {
 	return Config{
 		Rules: RulesConfig{DefaultPack: true, Watch: 5 * time.Second, Tick: 10 * time.Second, Lateness: 5 * time.Minute},
 		MQTT: MQTTConfig{
-			Broker: "tcp://127.0.0.1:1883", QoS: 1, Queue: 10000, QueueWait: 5 * time.Second, KeepAlive: 30 * time.Second,
+			Broker: "tcp://127.0.0.1:1883", QoS: 1, Queue: 2000, QueueWait: 5 * time.Second, KeepAlive: 30 * time.Second,
 			Topics: []TopicConfig{{Template: ingest.DefaultTemplates[0]}, {Template: ingest.DefaultTemplates[1]}},
 		},
 		NATS:      NATSConfig{MaxBackoff: 30 * time.Second, FlushTimeout: 5 * time.Second},

@@ -30,6 +30,13 @@ type committer interface {
 
 var _ committer = (*outbox.Outbox)(nil)
 
+// releaser is an outbox that can drop its file's pages from the resident
+// set (outbox.Outbox.ReleaseMapped); the processor asks after each
+// checkpoint.
+type releaser interface{ ReleaseMapped() error }
+
+var _ releaser = (*outbox.Outbox)(nil)
+
 // checkpoint is what the processor stores with every commit: the engine's
 // snapshot and, per series, the newest event time evaluated, so that a
 // message the broker redelivers after a crash between commit and ack is
@@ -460,6 +467,11 @@ func (p *processor) commit() error {
 	}
 	if b.Checkpoint != nil {
 		p.lastCheckpoint, p.forceCheckpoint = now, false
+		if r, ok := p.ob.(releaser); ok {
+			if err := r.ReleaseMapped(); err != nil {
+				p.log.Warn("outbox pages not released", "err", err)
+			}
+		}
 	}
 	for i := range p.pending {
 		p.pending[i].Ack()

@@ -68,7 +68,9 @@ type Config struct {
 	QoS      byte        // 1 by default in the agent's config
 
 	// Queue is the hand-off queue's capacity in messages. Keep it above
-	// the broker's in-flight window (mosquitto max_inflight_messages).
+	// the broker's in-flight window (mosquitto max_inflight_messages). A
+	// full queue holds each message's packet, payload and readings (about
+	// 400 bytes), so it is no bigger than that needs: 2000 by default.
 	Queue int
 	// QueueWait is how long the handler waits for room in a full queue
 	// before it drops the message (0: it drops at once). The in-flight
@@ -149,7 +151,7 @@ func New(cfg Config, dec *Decoder, log *slog.Logger, m *Metrics) *Subscriber {
 
 func newSubscriber(cfg Config, dec *Decoder, log *slog.Logger, m *Metrics, factory func(*paho.ClientOptions) mqttClient) *Subscriber {
 	if cfg.Queue <= 0 {
-		cfg.Queue = 10000
+		cfg.Queue = 2000
 	}
 	if m == nil {
 		m = NewMetrics(nil)

@@ -142,6 +142,9 @@ type Subscriber struct {
 	// ready is set once subscribed and cleared when the connection is
 	// lost; paho's callbacks write it and /readyz reads it.
 	ready atomic.Bool
+	// wait times a handler's wait for room in the queue; only paho's one
+	// router goroutine (SetOrderMatters) runs the handler.
+	wait *time.Timer
 }
 
 // New returns a Subscriber using paho's client.
@@ -274,12 +277,16 @@ func (s *Subscriber) handle(_ paho.Client, msg paho.Message) {
 	}
 	if s.cfg.QueueWait > 0 {
 		s.metrics.QueueFull.Inc()
-		t := time.NewTimer(s.cfg.QueueWait)
-		defer t.Stop()
+		if s.wait == nil {
+			s.wait = time.NewTimer(s.cfg.QueueWait)
+		} else {
+			s.wait.Reset(s.cfg.QueueWait)
+		}
 		select {
 		case s.queue <- m:
+			s.wait.Stop()
 			return
-		case <-t.C:
+		case <-s.wait.C:
 		}
 	}
 	s.metrics.Dropped.Inc()

@@ -159,6 +159,10 @@ type held struct {
 	// An unconfirmed reading far ahead of the watermark.
 	FutureAt int64   `json:"future_at,omitempty"`
 	FutureV  float64 `json:"future_v,omitempty"`
+	// Newest is the newest event time of any reading accepted for the
+	// series, in order or not: how the edge recognises a message the
+	// broker redelivers after a crash (Engine.Newest).
+	Newest int64 `json:"newest,omitempty"`
 }
 
 type assetKey struct{ site, asset string }
@@ -344,6 +348,25 @@ func (e *Engine) Instances() int {
 	return n
 }
 
+// Newest returns the newest event time (unix ns) of a reading the engine
+// accepted for the series, 0 for none.
+func (e *Engine) Newest(site, asset string, m MetricID) int64 {
+	a := e.assets[assetKey{site, asset}]
+	if a == nil || m >= numMetrics {
+		return 0
+	}
+	return a.get(m).Newest
+}
+
+// NoteNewest raises the series' Newest to t: how an edge checkpoint of an
+// earlier version, which kept these times itself, hands them over.
+func (e *Engine) NoteNewest(site, asset string, m MetricID, t int64) {
+	if a := e.assets[assetKey{site, asset}]; a != nil && m < numMetrics {
+		h := a.slot(m)
+		h.Newest = max(h.Newest, t)
+	}
+}
+
 // HasAsset reports whether the engine knows the asset.
 func (e *Engine) HasAsset(site, asset string) bool {
 	_, ok := e.assets[assetKey{site, asset}]
@@ -393,6 +416,7 @@ func (e *Engine) Observe(dst []Event, r Reading) ([]Event, error) {
 			h.FutureAt = 0
 		}
 	}
+	h.Newest = max(h.Newest, t)
 	if e.wm != 0 && t > e.wm+ahead && !confirmed {
 		h.FutureAt, h.FutureV = t, r.Value
 		e.stats.Held++

@@ -147,7 +147,7 @@ func (e *Engine) writeSnapshot(w *appender) error {
 			w.b = append(w.b, `,"held":{`...)
 			n := 0
 			for m := range a.held {
-				if a.held[m] == nil || !a.held[m].Seen {
+				if h := a.held[m]; h == nil || (!h.Seen && h.Newest == 0) {
 					continue
 				}
 				if n > 0 {

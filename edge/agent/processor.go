@@ -32,19 +32,20 @@ var _ committer = (*outbox.Outbox)(nil)
 
 // releaser is an outbox that can drop its file's pages from the resident
 // set (outbox.Outbox.ReleaseMapped); the processor asks after each
-// checkpoint.
+// checkpoint and each telemetry batch.
 type releaser interface{ ReleaseMapped() error }
 
 var _ releaser = (*outbox.Outbox)(nil)
 
 // checkpoint is what the processor stores with every commit: the engine's
-// snapshot and, per series, the newest event time evaluated, so that a
-// message the broker redelivers after a crash between commit and ack is
-// recognised and not evaluated twice.
+// snapshot, which holds per series the newest event time evaluated
+// (Engine.Newest), so that a message the broker redelivers after a crash
+// between commit and ack is recognised and not evaluated twice. Earlier
+// versions kept those times beside the snapshot, in Seen.
 type checkpoint struct {
 	Version int              `json:"v"`
 	Engine  json.RawMessage  `json:"engine"`
-	Seen    map[string]int64 `json:"seen"`
+	Seen    map[string]int64 `json:"seen,omitempty"`
 }
 
 const checkpointVersion = 1
@@ -62,7 +63,6 @@ type processor struct {
 	agg     *telemetry.Aggregator
 	limiter *logLimiter
 
-	seen map[series]int64
 	// classes is every asset's class by site and asset, for telemetry.
 	classes map[series]string
 	events  []rules.Event
@@ -109,7 +109,7 @@ func (p *processor) eventNow(now time.Time) (time.Time, bool) {
 const startupGrace = 10 * time.Minute
 
 func newProcessor(cfg *Config, log *slog.Logger, now func() time.Time, m *metrics, ob committer) *processor {
-	return &processor{cfg: cfg, log: log, now: now, m: m, ob: ob, seen: map[series]int64{}, limiter: newLogLimiter(10 * time.Second)}
+	return &processor{cfg: cfg, log: log, now: now, m: m, ob: ob, limiter: newLogLimiter(10 * time.Second)}
 }
 
 func (p *processor) engineOptions() rules.Options {
@@ -146,7 +146,7 @@ func (p *processor) start(l *loaded) error {
 		}
 		for k, t := range cp.Seen {
 			if sr, ok := parseSeries(k); ok {
-				p.seen[sr] = t
+				p.eng.NoteNewest(sr.site, sr.asset, sr.metric, t)
 			}
 		}
 	}
@@ -156,10 +156,7 @@ func (p *processor) start(l *loaded) error {
 	for _, in := range input {
 		err := replayInput(in, func(r rules.Reading) {
 			n++
-			var err error
-			if p.scratch, err = p.eng.Observe(p.scratch[:0], r); err == nil {
-				p.markSeen(&r)
-			}
+			p.scratch, _ = p.eng.Observe(p.scratch[:0], r)
 		}, func(t time.Time) {
 			p.scratch = p.eng.Advance(p.scratch[:0], t)
 		})
@@ -168,7 +165,7 @@ func (p *processor) start(l *loaded) error {
 			break
 		}
 	}
-	p.log.Info("rule state restored", "instances", p.eng.Instances(), "series", len(p.seen), "replayed", n)
+	p.log.Info("rule state restored", "instances", p.eng.Instances(), "replayed", n)
 	return p.commit()
 }
 
@@ -306,11 +303,8 @@ type series struct {
 	metric      rules.MetricID
 }
 
-func seriesOf(r *rules.Reading) series { return series{r.Site, r.Asset, r.Metric} }
-
-// key is the series as the checkpoint names it: site/asset/metric.
-func (s series) key() string { return s.site + "/" + s.asset + "/" + s.metric.String() }
-
+// parseSeries reads a series as earlier checkpoints named it:
+// site/asset/metric.
 func parseSeries(k string) (series, bool) {
 	site, rest, ok1 := strings.Cut(k, "/")
 	i := strings.LastIndexByte(rest, '/')
@@ -341,7 +335,6 @@ func (p *processor) handle(m ingest.Message) {
 			continue
 		}
 		p.m.readingsOK.Inc()
-		p.markSeen(r)
 		if wm := p.eng.Watermark(); wm.After(p.lastEvent) {
 			// The engine's watermark, not the reading's own time: a
 			// reading far in the future is held, and must not drag the
@@ -354,18 +347,11 @@ func (p *processor) handle(m ingest.Message) {
 	}
 }
 
-func (p *processor) markSeen(r *rules.Reading) {
-	k := seriesOf(r)
-	if t := r.At.UnixNano(); t > p.seen[k] {
-		p.seen[k] = t
-	}
-}
-
 // alreadySeen reports whether every reading is no newer than what was
 // evaluated for its series: a redelivery of a message already committed.
 func (p *processor) alreadySeen(rs []rules.Reading) bool {
 	for i := range rs {
-		if rs[i].At.UnixNano() > p.seen[seriesOf(&rs[i])] {
+		if rs[i].At.UnixNano() > p.eng.Newest(rs[i].Site, rs[i].Asset, rs[i].Metric) {
 			return false
 		}
 	}
@@ -435,21 +421,7 @@ func (p *processor) commit() error {
 	b.Checkpoint, b.Input = nil, nil
 	now := time.Now()
 	if p.forceCheckpoint || now.Sub(p.lastCheckpoint) >= p.cfg.Outbox.CheckpointEvery {
-		named := make(map[string]int64, len(p.seen))
-		for k, t := range p.seen {
-			named[k.key()] = t
-		}
-		seen, err := json.Marshal(named)
-		if err != nil {
-			return fmt.Errorf("agent: checkpoint: %w", err)
-		}
-		// Laid out by hand rather than by json.Marshal, which would
-		// re-validate and copy the engine's megabytes; the engine writes
-		// its snapshot a piece at a time into the compressor, so neither
-		// it nor bbolt's copy of it is ever whole in memory: at 5,000
-		// series that was 5 MB held and 5 MB more at each checkpoint,
-		// compressed about tenfold.
-		cp, err := p.compressCheckpoint(seen)
+		cp, err := p.compressCheckpoint()
 		if err != nil {
 			return fmt.Errorf("agent: checkpoint: %w", err)
 		}
@@ -467,6 +439,10 @@ func (p *processor) commit() error {
 	}
 	if b.Checkpoint != nil {
 		p.lastCheckpoint, p.forceCheckpoint = now, false
+	}
+	if b.Checkpoint != nil || len(b.Telemetry) > 0 {
+		// The outbox's big writes; a minute's telemetry is some
+		// hundreds of kilobytes at 5,000 series.
 		if r, ok := p.ob.(releaser); ok {
 			if err := r.ReleaseMapped(); err != nil {
 				p.log.Warn("outbox pages not released", "err", err)
@@ -487,7 +463,7 @@ func (p *processor) commit() error {
 
 // compressCheckpoint writes the checkpoint, gzipped, into p.cpBuf (reused:
 // the outbox is done with it when Commit returns).
-func (p *processor) compressCheckpoint(seen []byte) ([]byte, error) {
+func (p *processor) compressCheckpoint() ([]byte, error) {
 	out := &sliceWriter{b: p.cpBuf[:0]}
 	if p.gz == nil {
 		p.gz, _ = gzip.NewWriterLevel(out, gzip.BestSpeed)
@@ -502,12 +478,7 @@ func (p *processor) compressCheckpoint(seen []byte) ([]byte, error) {
 	if err := p.eng.WriteSnapshot(p.gz); err != nil {
 		return nil, err
 	}
-	if _, err := p.gz.Write([]byte(`,"seen":`)); err != nil {
-		return nil, err
-	}
-	if _, err := p.gz.Write(seen); err != nil {
-		return nil, err
-	}
+
 	if _, err := p.gz.Write([]byte("}")); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"slices"
@@ -181,4 +182,49 @@ func TestProcessorRestoresPlainCheckpoint(t *testing.T) {
 	}
 	ob.cp = []byte{0x1f, 0x8b, 8, 0, 1, 2, 3}
 	newTestProcessor(t, ob, 0)
+}
+
+// TestProcessorOldSeenCheckpoint: a checkpoint of an earlier version kept
+// the newest event time per series beside the engine's snapshot ("seen");
+// restored from one, the processor still recognises redeliveries.
+func TestProcessorOldSeenCheckpoint(t *testing.T) {
+	ob := &memOutbox{}
+	p, _ := newTestProcessor(t, ob, 0)
+	msgs := edgetest.Replay(10)
+	acks := 0
+	feed(t, p, msgs, 5, &acks)
+	plain, err := readCheckpoint(ob.cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Rewrite it as the earlier version wrote it.
+	var cp map[string]any
+	if err := json.Unmarshal(plain, &cp); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]any{}
+	for site, sn := range cp["engine"].(map[string]any)["sites"].(map[string]any) {
+		for asset, an := range sn.(map[string]any)["assets"].(map[string]any) {
+			for metric, h := range an.(map[string]any)["held"].(map[string]any) {
+				seen[site+"/"+asset+"/"+metric] = h.(map[string]any)["newest"]
+				delete(h.(map[string]any), "newest")
+			}
+		}
+	}
+	if len(seen) == 0 {
+		t.Fatal("no series in the checkpoint")
+	}
+	cp["seen"] = seen
+	if ob.cp, err = json.Marshal(cp); err != nil {
+		t.Fatal(err)
+	}
+	p, m := newTestProcessor(t, ob, 0)
+	for _, msg := range msgs[len(msgs)-3:] {
+		im := ingest.NewMessage(msg.Readings, nil)
+		im.Redelivered = true
+		p.handle(im)
+	}
+	if got := testutil.ToFloat64(m.readings.WithLabelValues("redelivered")); got != 6 {
+		t.Errorf("redelivered readings skipped = %v, want 6", got)
+	}
 }

@@ -179,7 +179,8 @@ func Open(path string, opts Options, reg prometheus.Registerer) (*Outbox, error)
 // has read (entries the forwarder sent, pages freed since, the
 // checkpoint) stays counted in the agent's RSS although it is only page
 // cache: after an hour of a large store's telemetry that was as much as
-// the agent's heap. The agent calls this after each checkpoint.
+// the agent's heap. The agent calls this after each checkpoint and
+// telemetry batch.
 func (o *Outbox) ReleaseMapped() error {
 	err := o.db.View(func(tx *bolt.Tx) error {
 		// The mapping cannot move while a read transaction is open:

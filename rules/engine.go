@@ -171,6 +171,21 @@ type assetKey struct{ site, asset string }
 // shared and only ever read.
 var unseen held
 
+// materialize gives the asset's instances their states, on the asset's
+// first reading (or a restore): until then every state would be zero, and
+// nothing but a reading of the asset moves them (a tick of a state, a
+// transitions or a missing-data rule does nothing for an asset never
+// heard from).
+func (a *assetState) materialize() {
+	if a.live {
+		return
+	}
+	a.live = true
+	for _, in := range a.all {
+		in.st = newState(in.rule)
+	}
+}
+
 // get returns metric m's held value for reading.
 func (a *assetState) get(m MetricID) *held {
 	if h := a.held[m]; h != nil {
@@ -208,6 +223,7 @@ type assetState struct {
 	lastSeen int64
 	byMetric [numMetrics][]*instance
 	all      []*instance
+	live     bool // the instances have their states (materialize)
 }
 
 // Engine evaluates a rule Set over readings. It is not safe for concurrent
@@ -398,6 +414,7 @@ func (e *Engine) Observe(dst []Event, r Reading) ([]Event, error) {
 		e.stats.BadValue++
 		return dst, ErrBadTime // outside what nanosecond event time holds
 	}
+	a.materialize()
 	t := r.At.UnixNano()
 	h := a.slot(r.Metric)
 	if h.Seen && t < h.At-int64(e.opts.Lateness) {
@@ -557,7 +574,9 @@ func (e *Engine) advance(t int64) {
 			in.st.tick(e, in, t)
 		}
 		for _, in := range s.ticking {
-			in.st.tick(e, in, t)
+			if in.st != nil { // nil: its asset has not reported yet
+				in.st.tick(e, in, t)
+			}
 		}
 	}
 }

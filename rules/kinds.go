@@ -31,8 +31,21 @@ type evaluator interface {
 	late(e *Engine, in *instance, v float64)
 }
 
+// newInstance returns an instance of rule c. A site-scope instance gets
+// its state at once; an asset's instances get theirs when the asset first
+// reports (assetState.materialize): until then the state would be all
+// zeros, and a store's configured assets need not cost memory before
+// they speak.
 func newInstance(c *compiled, s *siteState, a *assetState) *instance {
 	in := &instance{rule: c, site: s, asset: a}
+	if a == nil {
+		in.st = newState(c)
+	}
+	return in
+}
+
+// newState returns a fresh state of rule c's kind.
+func newState(c *compiled) evaluator {
 	switch c.kind {
 	case KindThreshold, KindDelta:
 		l := &levelState{}
@@ -45,23 +58,21 @@ func newInstance(c *compiled, s *siteState, a *assetState) *instance {
 		if c.baseline > 0 {
 			l.Base = &baseRing{}
 		}
-		in.st = l
+		return l
 	case KindTrend:
 		t := &trendState{}
 		if c.baseline > 0 {
 			t.Base = &baseRing{}
 		}
-		in.st = t
+		return t
 	case KindState:
-		in.st = &stateState{}
+		return &stateState{}
 	case KindTransitions:
-		in.st = &transState{}
+		return &transState{}
 	case KindFlatline:
-		in.st = &flatState{}
-	case KindMissing:
-		in.st = &missState{}
+		return &flatState{}
 	}
-	return in
+	return &missState{}
 }
 
 func (in *instance) metrics() []MetricID {

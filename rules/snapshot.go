@@ -162,6 +162,9 @@ func (e *Engine) writeSnapshot(w *appender) error {
 			}
 			w.b = append(w.b, `},"rules":{`...)
 			for k, in := range a.all {
+				if !a.live {
+					break // no state yet: nothing to keep
+				}
 				if k > 0 {
 					w.b = append(w.b, ',')
 				}
@@ -276,6 +279,9 @@ func (e *Engine) Restore(dst []Event, data []byte) ([]Event, error) {
 				if m := LookupMetric(name); m != NoMetric {
 					*a.slot(m) = h
 				}
+			}
+			if len(an.Rules) > 0 {
+				a.materialize()
 			}
 			byID := map[string]*instance{}
 			for _, in := range a.all {

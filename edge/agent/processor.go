@@ -74,7 +74,6 @@ type processor struct {
 	lastCheckpoint  time.Time
 	forceCheckpoint bool
 	cpBuf           []byte
-	gz              *gzip.Writer // reused: its state is most of a megabyte
 	pending         []ingest.Message
 	batch           outbox.Batch
 	stats           rules.Stats
@@ -465,24 +464,21 @@ func (p *processor) commit() error {
 // the outbox is done with it when Commit returns).
 func (p *processor) compressCheckpoint() ([]byte, error) {
 	out := &sliceWriter{b: p.cpBuf[:0]}
-	if p.gz == nil {
-		p.gz, _ = gzip.NewWriterLevel(out, gzip.BestSpeed)
-	} else {
-		p.gz.Reset(out)
-	}
+	// A writer per checkpoint: its state is most of a megabyte, not worth
+	// keeping for the next one ten seconds later.
+	gz, _ := gzip.NewWriterLevel(out, gzip.BestSpeed)
 	head := strconv.AppendInt([]byte(`{"v":`), checkpointVersion, 10)
 	head = append(head, `,"engine":`...)
-	if _, err := p.gz.Write(head); err != nil {
+	if _, err := gz.Write(head); err != nil {
 		return nil, err
 	}
-	if err := p.eng.WriteSnapshot(p.gz); err != nil {
+	if err := p.eng.WriteSnapshot(gz); err != nil {
 		return nil, err
 	}
-
-	if _, err := p.gz.Write([]byte("}")); err != nil {
+	if _, err := gz.Write([]byte("}")); err != nil {
 		return nil, err
 	}
-	if err := p.gz.Close(); err != nil {
+	if err := gz.Close(); err != nil {
 		return nil, err
 	}
 	return out.b, nil

@@ -75,6 +75,8 @@ type siteState struct {
 	index map[seriesKey]int32
 	keys  []seriesKey
 	holds []hold
+	// order is the series numbers sorted by asset and metric, for batches.
+	order []int32
 	// free are the rollup slices of emitted periods, for reuse.
 	free [][]acc
 	// predictions are the rule engine's latest trend fits per asset.
@@ -343,20 +345,37 @@ func (a *Aggregator) batch(site string, s *siteState, start time.Time, p *period
 		Schema: wire.TelemetrySchema, Site: site, Gateway: a.gateway,
 		Batch: fmt.Sprintf("%s-%s", site, start.UTC().Format("20060102T150405Z")),
 	}
+	// In (asset, metric) order: the series numbers in that order are
+	// sorted again only when new series have appeared.
+	if len(s.order) != len(s.keys) {
+		s.order = s.order[:0]
+		for n := range s.keys {
+			s.order = append(s.order, int32(n))
+		}
+		slices.SortFunc(s.order, func(x, y int32) int {
+			kx, ky := s.keys[x], s.keys[y]
+			return cmp.Or(cmp.Compare(kx.asset, ky.asset), cmp.Compare(kx.metric.String(), ky.metric.String()))
+		})
+	}
+	rolled := 0
 	for n := range p.series {
-		c, k := &p.series[n], s.keys[n]
-		if c.count == 0 {
+		if p.series[n].count > 0 {
+			rolled++
+		}
+	}
+	t.Rollups = make([]wire.Rollup, 0, rolled)
+	at, period := start.UTC(), a.period.Seconds()
+	for _, n := range s.order {
+		if int(n) >= len(p.series) || p.series[n].count == 0 {
 			continue
 		}
+		c, k := &p.series[n], s.keys[n]
 		t.Rollups = append(t.Rollups, wire.Rollup{
 			Asset: k.asset, Class: a.class(site, k.asset), Metric: k.metric.String(),
-			Start: start.UTC(), Period: a.period.Seconds(),
+			Start: at, Period: period,
 			Min: c.min, Mean: c.sum / float64(c.count), Max: c.max, Last: c.last, Count: c.count,
 		})
 	}
-	slices.SortFunc(t.Rollups, func(x, y wire.Rollup) int {
-		return cmp.Or(cmp.Compare(x.Asset, y.Asset), cmp.Compare(x.Metric, y.Metric))
-	})
 	// Trends: the rule engine's own fits (its trend rules' Theil-Sen slope
 	// with defrost left out, toward the rules' limits), the latest per asset.
 	type slopeInfo struct{ slope, toLimit *float64 }

@@ -239,7 +239,10 @@ func (a *Agent) forwarder(ob *outbox.Outbox) (*forward.Forwarder, error) {
 // rules are running and the broker connection is subscribed).
 func (a *Agent) handler(sub *ingest.Subscriber) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
+	// Uncompressed: a store's metrics are a few kilobytes read over the
+	// LAN, and the gzip writer promhttp would keep is most of a megabyte
+	// of a small gateway's memory.
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg, DisableCompression: true}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

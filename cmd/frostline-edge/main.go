@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/frostline/frostline/edge/agent"
@@ -64,14 +63,6 @@ func run(ctx context.Context, args []string, reload <-chan os.Signal, stdout, st
 		return fmt.Errorf("log.level: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if os.Getenv("GOGC") == "" {
-		// Most of the agent's heap is rule state that lives as long as
-		// the process, while readings churn through: collecting at 50%
-		// growth instead of 100% keeps a gateway's resident memory about
-		// 10 MB nearer its live heap at 5,000 series, for about 6% more
-		// CPU (docs/benchmarks.md). GOGC in the environment still rules.
-		debug.SetGCPercent(50)
-	}
 	stopProfile, err := startProfile()
 	if err != nil {
 		return err

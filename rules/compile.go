@@ -63,6 +63,7 @@ type compiled struct {
 	sample             byte // 'a' mean, 'n' min, 'x' max
 	rising             bool
 	stateVal           float64
+	clearShortRuns     bool
 	max                int
 	tolerance          float64
 	minActivity        uint32
@@ -155,7 +156,7 @@ func compile(r Rule) *compiled {
 		tau: int64(r.ProductTau), avg: int64(r.Average), dm: r.DegreeMinutes,
 		floor: int64(r.Floor), baseline: int64(r.Baseline),
 		window: int64(r.Window), horizon: int64(r.Horizon), minSlope: r.MinSlope,
-		stateVal: 1, max: r.Max, tolerance: r.Tolerance, minActivity: uint32(r.MinActivity),
+		stateVal: 1, clearShortRuns: r.ClearOnShortRuns, max: r.Max, tolerance: r.Tolerance, minActivity: uint32(r.MinActivity),
 		siteScope: r.Scope == "site", after: int64(r.After), factor: r.Factor,
 		when: compileConds(r.When), suppress: compileConds(r.Suppress),
 		updateEvery: int64(r.UpdateEvery), rising: r.Direction != "falling",

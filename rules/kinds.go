@@ -580,7 +580,15 @@ func median(xs []float64) float64 {
 type stateState struct {
 	Since int64 `json:"since"` // in the state since, 0 for not
 	Out   int64 `json:"out"`   // open: out of the state since
+	// LongEnd is, while open, when the last run that lasted For ended,
+	// and Short how many shorter runs have ended since (clear_on_short_runs).
+	LongEnd int64 `json:"long_end,omitempty"`
+	Short   int32 `json:"short,omitempty"`
 }
+
+// minShortRuns is how many complete runs shorter than For a
+// clear_on_short_runs rule needs to see before it clears.
+const minShortRuns = 3
 
 func (s *stateState) late(*Engine, *instance, float64) {}
 
@@ -609,6 +617,13 @@ func (s *stateState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ 
 			e.touch(in, t, float64(t-s.Since)/6e10)
 		}
 	} else {
+		if in.ep != nil && s.Since != 0 {
+			if t-s.Since >= c.forNs {
+				s.LongEnd, s.Short = t, 0 // a run as long as For ended: short runs count from here
+			} else if s.Short < 1<<30 {
+				s.Short++
+			}
+		}
 		s.Since = 0
 		if in.ep != nil && s.Out == 0 {
 			s.Out = t
@@ -635,6 +650,20 @@ func (s *stateState) tick(e *Engine, in *instance, t int64) {
 		}
 		return
 	}
+	if c.clearShortRuns {
+		// Open until runs have stayed short for clearFor: a run still
+		// going past For keeps it open, and so does no run at all (a
+		// compressor that stopped is not one cycling normally, and other
+		// rules speak for the box); the data must be current.
+		if s.Since != 0 && t-s.Since >= c.forNs {
+			s.LongEnd, s.Short = 0, 0
+		} else if s.LongEnd != 0 && s.Short >= minShortRuns && t-s.LongEnd >= c.clearFor &&
+			e.fresh(in.asset, in.asset.get(c.metric), t) && !e.suppressed(in, t) {
+			e.clear(in, t, 0)
+			s.LongEnd, s.Short, s.Out = 0, 0, 0
+			return
+		}
+	}
 	if s.Since != 0 {
 		in.ep.OutOfRange = t - s.Since
 		for i := in.ep.Esc; i < len(c.escalate); i++ {
@@ -647,7 +676,7 @@ func (s *stateState) tick(e *Engine, in *instance, t int64) {
 		}
 		return
 	}
-	if s.Out != 0 && t-s.Out >= c.clearFor && !e.suppressed(in, t) {
+	if !c.clearShortRuns && s.Out != 0 && t-s.Out >= c.clearFor && !e.suppressed(in, t) {
 		e.clear(in, t, 0)
 		s.Out = 0
 	}

@@ -57,8 +57,13 @@ type Rule struct {
 	// Direction is rising (default: the value climbs toward Limit) or falling.
 	Direction string `yaml:"direction" json:"direction,omitempty"`
 
-	// State rules: the metric holds State (default 1) for For.
-	State *float64 `yaml:"state" json:"state,omitempty"`
+	// State rules: the metric holds State (default 1) for For. They clear
+	// once the state has been left for ClearFor, or, with
+	// ClearOnShortRuns, once every run of the state has stayed shorter
+	// than For for ClearFor (a compressor that cycles normally again
+	// after a repair, though it is never off for long).
+	State            *float64 `yaml:"state" json:"state,omitempty"`
+	ClearOnShortRuns bool     `yaml:"clear_on_short_runs" json:"clear_on_short_runs,omitempty"`
 
 	// Transitions rules: more than Max rising edges (0 -> 1) within Window.
 	Max int `yaml:"max" json:"max,omitempty"`
@@ -161,7 +166,7 @@ var kindFields = map[string][]string{
 	KindThreshold:   {"metric", "above", "below", "for", "clear", "clear_for", "degree_minutes", "product_tau", "average", "floor", "baseline", "escalate"},
 	KindDelta:       {"metric", "minus", "above", "below", "for", "clear", "clear_for", "degree_minutes", "escalate"},
 	KindTrend:       {"metric", "window", "limit", "horizon", "min_slope", "sample", "direction", "for", "clear_for", "baseline", "above"},
-	KindState:       {"metric", "state", "for", "clear_for", "escalate"},
+	KindState:       {"metric", "state", "for", "clear_for", "clear_on_short_runs", "escalate"},
 	KindTransitions: {"metric", "window", "max", "for", "clear_for"},
 	KindFlatline:    {"metric", "for", "tolerance", "activity", "min_activity"},
 	KindMissing:     {"metric", "scope", "after", "factor"},

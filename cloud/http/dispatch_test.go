@@ -498,3 +498,37 @@ func TestPlannedVisitGoesToPreferredVendor(t *testing.T) {
 		}
 	}
 }
+
+// TestVerificationWaitsOneMoreWindow: an incident still open when the
+// window ends (the edge clears a long-run incident only after hours of
+// normal cycles) extends verification once; cleared by then, the sensors
+// verify; still open, a person must.
+func TestVerificationWaitsOneMoreWindow(t *testing.T) {
+	for _, clears := range []bool{true, false} {
+		d := newDispatchFixture(t)
+		w := d.incident(t, "i1", "wic-1", rules.Opened, "P1")
+		d.act(t, "polar", w.ID, "accept", `{"technician":"tech-polar"}`, 200)
+		d.act(t, "tech-polar", w.ID, "check_in", `{"lat":41.8801,"lon":-87.6301}`, 200)
+		d.clock = t0.Add(time.Hour)
+		d.act(t, "tech-polar", w.ID, "complete", `{"problem":"no_cooling","cause":"low_charge","remedy":"leak_repaired","labour":[{"hours":1,"rate":100}]}`, 200)
+		d.clock = d.clock.Add(2*time.Hour + time.Minute)
+		d.sweep(t)
+		v := d.wo(t, w.ID)
+		if v.Status != workorder.Verifying || v.Verification != "extended" || v.VerifyUntil == nil || !v.VerifyUntil.Equal(d.clock.Add(2*time.Hour)) {
+			t.Fatalf("at the window's end with the incident open: %s %q until %v", v.Status, v.Verification, v.VerifyUntil)
+		}
+		if clears {
+			d.clock = d.clock.Add(time.Hour)
+			d.incident(t, "i1", "wic-1", rules.Cleared, "P1")
+		}
+		d.clock = t0.Add(6 * time.Hour)
+		d.sweep(t)
+		v = d.wo(t, w.ID)
+		switch {
+		case clears && (v.Status != workorder.Verified || v.Verification != "sensor"):
+			t.Errorf("cleared within the extension: %s %q", v.Status, v.Verification)
+		case !clears && (v.Status != workorder.Verifying || v.Verification != "awaiting_person" || v.VerifyUntil != nil):
+			t.Errorf("still open after the extension: %s %q until %v", v.Status, v.Verification, v.VerifyUntil)
+		}
+	}
+}

@@ -212,8 +212,8 @@ func (w *WorkOrder) Apply(e *Event) error {
 		if e.Note != nil {
 			w.Notes = append(w.Notes, *e.Note)
 		}
-		if e.Verification != "" { // the sensors could not vouch: a person verifies
-			w.Verification, w.VerifyUntil = e.Verification, nil
+		if e.Verification != "" { // the sensors could not vouch yet: a longer window, or a person
+			w.Verification, w.VerifyUntil = e.Verification, e.VerifyUntil
 		}
 	case Quoted:
 		if e.Quote == nil {

@@ -92,7 +92,7 @@ func (in *Intake) after(ctx context.Context, tx Tx, w *WorkOrder, action Action,
 // incident arrived. Without that evidence a person must verify, and the
 // work order says so.
 func (in *Intake) verifyBySensor(ctx context.Context, tx Tx, w *WorkOrder, now time.Time, events *[]Event) error {
-	reason := in.sensorEvidence(ctx, tx, w)
+	reason, pending := in.sensorEvidence(ctx, tx, w)
 	if reason == "" {
 		ev, err := Act(w, Verify, Input{Actor: string(System), Role: System, At: now, Verification: "sensor",
 			Reason: fmt.Sprintf("%s stayed in range through the verification window", w.Asset)})
@@ -102,14 +102,27 @@ func (in *Intake) verifyBySensor(ctx context.Context, tx Tx, w *WorkOrder, now t
 		*events = append(*events, ev...)
 		return in.after(ctx, tx, w, Verify, now, events)
 	}
+	if w.Verification == "" && pending {
+		// The edge clears some incidents only after the equipment has
+		// proved itself for a while (a compressor's long-run incident
+		// after three hours of normal cycles): wait one more window
+		// before asking a person.
+		if window := in.Policy.VerifyWindowFor(w.AssetClass); window > 0 {
+			until := now.Add(window)
+			w.record(events, Event{Kind: Noted, Actor: string(System), At: now, Verification: "extended", VerifyUntil: &until,
+				Note: &Note{Author: string(System), Text: "sensor verification extended to " + until.Format(time.RFC3339) + ": " + reason, Visibility: "shared", At: now}})
+			return nil
+		}
+	}
 	w.record(events, Event{Kind: Noted, Actor: string(System), At: now, Verification: "awaiting_person",
 		Note: &Note{Author: string(System), Text: "sensor verification inconclusive: " + reason + "; a person must verify", Visibility: "shared", At: now}})
 	return nil
 }
 
 // sensorEvidence returns why the sensors cannot vouch for the fix, or ""
-// when they can.
-func (in *Intake) sensorEvidence(ctx context.Context, tx Tx, w *WorkOrder) string {
+// when they can; pending says an incident is still open, which more time
+// may settle.
+func (in *Intake) sensorEvidence(ctx context.Context, tx Tx, w *WorkOrder) (reason string, pending bool) {
 	incidents := 0
 	for _, e := range w.Evidence {
 		if e.Incident == "" {
@@ -117,22 +130,22 @@ func (in *Intake) sensorEvidence(ctx context.Context, tx Tx, w *WorkOrder) strin
 		}
 		incidents++
 		if e.Event != string(rules.Cleared) {
-			return fmt.Sprintf("incident %s (%s) has not cleared", e.Incident, e.Problem)
+			return fmt.Sprintf("incident %s (%s) has not cleared", e.Incident, e.Problem), true
 		}
 	}
 	if incidents == 0 {
-		return "no sensor incident on the work order"
+		return "no sensor incident on the work order", false
 	}
 	for _, q := range []struct{ asset, family string }{{w.Asset, Family("sensor_offline")}, {rules.SiteAsset, Family("gateway_offline")}} {
 		open, err := tx.OpenFor(ctx, w.Site, q.asset, q.family)
 		if err != nil {
-			return "the store could not be asked about the sensors: " + err.Error()
+			return "the store could not be asked about the sensors: " + err.Error(), false
 		}
 		if open != nil {
-			return fmt.Sprintf("work order %d says the data stopped (%s)", open.Number, open.Problem)
+			return fmt.Sprintf("work order %d says the data stopped (%s)", open.Number, open.Problem), false
 		}
 	}
-	return ""
+	return "", false
 }
 
 // MovedOn is an action refused after the work order moved on because of

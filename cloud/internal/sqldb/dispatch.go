@@ -82,24 +82,11 @@ func (db *DB) Vendor(ctx context.Context, id string) (*dispatch.Vendor, error) {
 
 // Vendors lists every vendor by id.
 func (db *DB) Vendors(ctx context.Context) ([]dispatch.Vendor, error) {
-	rows, err := db.Reader.QueryContext(ctx, `SELECT data FROM vendors ORDER BY id`)
+	vs, err := jsonRows[dispatch.Vendor](db.Reader.QueryContext(ctx, `SELECT data FROM vendors ORDER BY id`))
 	if err != nil {
 		return nil, fmt.Errorf("%s: vendors: %w", db.Dialect.Name, err)
 	}
-	defer rows.Close()
-	out := []dispatch.Vendor{}
-	for rows.Next() {
-		var data []byte
-		if err := rows.Scan(&data); err != nil {
-			return nil, err
-		}
-		var v dispatch.Vendor
-		if err := json.Unmarshal(data, &v); err != nil {
-			return nil, fmt.Errorf("%s: vendors: %w", db.Dialect.Name, err)
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return vs, nil
 }
 
 // VendorsRevision implements dispatch.Register.
@@ -144,23 +131,11 @@ func (db *DB) OutcomesOf(ctx context.Context, vendor string, since time.Time) ([
 }
 
 func scanOutcomes(rows *sql.Rows, err error) ([]dispatch.Outcome, error) {
+	outs, err := jsonRows[dispatch.Outcome](rows, err)
 	if err != nil {
 		return nil, fmt.Errorf("outcomes: %w", err)
 	}
-	defer rows.Close()
-	out := []dispatch.Outcome{}
-	for rows.Next() {
-		var data []byte
-		if err := rows.Scan(&data); err != nil {
-			return nil, err
-		}
-		var o dispatch.Outcome
-		if err := json.Unmarshal(data, &o); err != nil {
-			return nil, fmt.Errorf("outcomes: %w", err)
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return outs, nil
 }
 
 // DispatchBook returns a work order's offer book, or nil.

@@ -191,24 +191,11 @@ func boolInt(b bool) int {
 
 // eventsOf reads a work order's events, oldest first.
 func eventsOf(ctx context.Context, q querier, id string) ([]workorder.Event, error) {
-	rows, err := q.QueryContext(ctx, `SELECT data FROM wo_events WHERE wo = $1 ORDER BY version`, id)
+	ev, err := jsonRows[workorder.Event](q.QueryContext(ctx, `SELECT data FROM wo_events WHERE wo = $1 ORDER BY version`, id))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("events of %s: %w", id, err)
 	}
-	defer rows.Close()
-	var out []workorder.Event
-	for rows.Next() {
-		var data []byte
-		if err := rows.Scan(&data); err != nil {
-			return nil, err
-		}
-		var e workorder.Event
-		if err := json.Unmarshal(data, &e); err != nil {
-			return nil, fmt.Errorf("event of %s: %w", id, err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return ev, nil
 }
 
 // siteLocation is the site's time zone for business-hours clocks (UTC

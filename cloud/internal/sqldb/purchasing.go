@@ -43,24 +43,11 @@ func (db *DB) Part(ctx context.Context, number string) (*purchasing.Part, error)
 
 // Parts lists the catalogue by part number.
 func (db *DB) Parts(ctx context.Context) ([]*purchasing.Part, error) {
-	rows, err := db.Reader.QueryContext(ctx, `SELECT data FROM parts ORDER BY number`)
+	ps, err := jsonRows[*purchasing.Part](db.Reader.QueryContext(ctx, `SELECT data FROM parts ORDER BY number`))
 	if err != nil {
 		return nil, fmt.Errorf("%s: parts: %w", db.Dialect.Name, err)
 	}
-	defer rows.Close()
-	out := []*purchasing.Part{}
-	for rows.Next() {
-		var data []byte
-		if err := rows.Scan(&data); err != nil {
-			return nil, err
-		}
-		p := &purchasing.Part{}
-		if err := json.Unmarshal(data, p); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return ps, nil
 }
 
 // DeletePart removes a catalogue entry; purchase orders keep their lines.
@@ -231,24 +218,11 @@ func onePO(row *sql.Row) (*purchasing.PurchaseOrder, error) {
 }
 
 func listPOs(ctx context.Context, q querier, query string, args ...any) ([]*purchasing.PurchaseOrder, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
+	pos, err := jsonRows[*purchasing.PurchaseOrder](q.QueryContext(ctx, query, args...))
 	if err != nil {
 		return nil, fmt.Errorf("purchase orders: %w", err)
 	}
-	defer rows.Close()
-	out := []*purchasing.PurchaseOrder{}
-	for rows.Next() {
-		var data []byte
-		if err := rows.Scan(&data); err != nil {
-			return nil, err
-		}
-		po := &purchasing.PurchaseOrder{}
-		if err := json.Unmarshal(data, po); err != nil {
-			return nil, err
-		}
-		out = append(out, po)
-	}
-	return out, rows.Err()
+	return pos, nil
 }
 
 // PurchaseOrder returns a purchase order, or ENOTFOUND.
@@ -347,22 +321,9 @@ func (db *DB) WorkOrdersChangedSince(ctx context.Context, site string, scope clo
 	} else if c != "" {
 		where = append(where, c)
 	}
-	rows, err := db.Reader.QueryContext(ctx, `SELECT data FROM workorders WHERE `+strings.Join(where, " AND ")+` ORDER BY number`, args...)
+	ws, err := jsonRows[*workorder.WorkOrder](db.Reader.QueryContext(ctx, `SELECT data FROM workorders WHERE `+strings.Join(where, " AND ")+` ORDER BY number`, args...))
 	if err != nil {
 		return nil, fmt.Errorf("%s: work orders: %w", db.Dialect.Name, err)
 	}
-	defer rows.Close()
-	out := []*workorder.WorkOrder{}
-	for rows.Next() {
-		var data []byte
-		if err := rows.Scan(&data); err != nil {
-			return nil, err
-		}
-		w := &workorder.WorkOrder{}
-		if err := json.Unmarshal(data, w); err != nil {
-			return nil, err
-		}
-		out = append(out, w)
-	}
-	return out, rows.Err()
+	return ws, nil
 }

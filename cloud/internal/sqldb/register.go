@@ -151,24 +151,11 @@ func getAsset(ctx context.Context, q querier, site, id string) (*cloud.Asset, er
 
 // Assets lists a site's assets.
 func (db *DB) Assets(ctx context.Context, site string) ([]*cloud.Asset, error) {
-	rows, err := db.Reader.QueryContext(ctx, `SELECT data FROM assets WHERE site = $1 ORDER BY id`, site)
+	as, err := jsonRows[*cloud.Asset](db.Reader.QueryContext(ctx, `SELECT data FROM assets WHERE site = $1 ORDER BY id`, site))
 	if err != nil {
 		return nil, fmt.Errorf("%s: assets: %w", db.Dialect.Name, err)
 	}
-	defer rows.Close()
-	out := []*cloud.Asset{}
-	for rows.Next() {
-		var data []byte
-		if err := rows.Scan(&data); err != nil {
-			return nil, err
-		}
-		var a cloud.Asset
-		if err := json.Unmarshal(data, &a); err != nil {
-			return nil, err
-		}
-		out = append(out, &a)
-	}
-	return out, rows.Err()
+	return as, nil
 }
 
 // DeleteAsset removes an asset.

@@ -577,24 +577,11 @@ func (db *DB) WorkOrders(ctx context.Context, f workorder.Filter) ([]*workorder.
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY number DESC LIMIT " + strconv.Itoa(f.Limit)
-	rows, err := db.Reader.QueryContext(ctx, q, args...)
+	ws, err := jsonRows[*workorder.WorkOrder](db.Reader.QueryContext(ctx, q, args...))
 	if err != nil {
 		return nil, fmt.Errorf("%s: list work orders: %w", db.Dialect.Name, err)
 	}
-	defer rows.Close()
-	out := make([]*workorder.WorkOrder, 0, f.Limit)
-	for rows.Next() {
-		var data []byte
-		if err := rows.Scan(&data); err != nil {
-			return nil, err
-		}
-		w := &workorder.WorkOrder{}
-		if err := json.Unmarshal(data, w); err != nil {
-			return nil, err
-		}
-		out = append(out, w)
-	}
-	return out, rows.Err()
+	return ws, nil
 }
 
 // Due returns work orders whose timer (hold-off end, dispatch lapse) ran

@@ -2,6 +2,9 @@ package dispatch
 
 import (
 	"math/rand/v2"
+
+	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/workorder"
 	"runtime"
 	"slices"
 	"testing"
@@ -60,9 +63,14 @@ func BenchmarkCandidates10k(b *testing.B) {
 // core, which the decision does not control; the CPU tail is its own.
 func BenchmarkCandidates10kTail(b *testing.B) {
 	for _, p := range []struct {
-		name string
-		pool []Standing
-	}{{"national", nationalPool()}, {"dense", densePool()}} {
+		name   string
+		pool   []Standing
+		decide func(*workorder.WorkOrder, *cloud.Site, *cloud.Asset, []Standing, time.Time, *Rules) Decision
+	}{
+		{"national", nationalPool(), Candidates}, {"dense", densePool(), Candidates},
+		// What the service runs: exclusions by trade and coverage only counted.
+		{"national-compact", nationalPool(), CompactCandidates}, {"dense-compact", densePool(), CompactCandidates},
+	} {
 		b.Run(p.name, func(b *testing.B) {
 			rl := DefaultRules()
 			wo := workOrder("refrigeration")
@@ -72,10 +80,14 @@ func BenchmarkCandidates10kTail(b *testing.B) {
 			for b.Loop() {
 				c0 := threadCPU()
 				began := time.Now()
-				d := Candidates(wo, site1, nil, p.pool, t0, &rl)
+				d := p.decide(wo, site1, nil, p.pool, t0, &rl)
 				took = append(took, time.Since(began))
 				cpu = append(cpu, threadCPU()-c0)
-				if len(d.Eligible)+len(d.Excluded) != len(p.pool) {
+				omitted := 0
+				for _, n := range d.Omitted {
+					omitted += n
+				}
+				if len(d.Eligible)+len(d.Excluded)+omitted != len(p.pool) {
 					b.Fatal("vendors lost")
 				}
 			}

@@ -213,8 +213,24 @@ func (d *Decision) Queue() []string {
 // site and asset may be nil (a site with no location cannot be measured
 // against a radius; an unknown asset has no warranty).
 func Candidates(wo *workorder.WorkOrder, site *cloud.Site, asset *cloud.Asset, vendors []Standing, at time.Time, r *Rules) Decision {
-	d := Decision{WorkOrder: wo.ID, Site: wo.Site, Trade: wo.Trade, At: at, Order: r.Order,
-		Excluded: make([]Candidate, 0, len(vendors))}
+	return candidates(wo, site, asset, vendors, at, r, false)
+}
+
+// CompactCandidates is Candidates(...).Compact() without building the
+// exclusions it would drop: vendors of another trade or elsewhere are
+// only counted. It is what the service keeps, and over a large pool it
+// allocates a small fraction of what Candidates does.
+func CompactCandidates(wo *workorder.WorkOrder, site *cloud.Site, asset *cloud.Asset, vendors []Standing, at time.Time, r *Rules) Decision {
+	return candidates(wo, site, asset, vendors, at, r, true)
+}
+
+func candidates(wo *workorder.WorkOrder, site *cloud.Site, asset *cloud.Asset, vendors []Standing, at time.Time, r *Rules, compact bool) Decision {
+	d := Decision{WorkOrder: wo.ID, Site: wo.Site, Trade: wo.Trade, At: at, Order: r.Order}
+	if compact {
+		d.Excluded, d.Omitted = make([]Candidate, 0, 16), map[Reason]int{}
+	} else {
+		d.Excluded = make([]Candidate, 0, len(vendors))
+	}
 	warranty := wo.Warranty
 	if asset != nil && asset.UnderWarranty(at) && asset.Warranty.Provider != "" {
 		warranty = asset.Warranty.Provider
@@ -241,6 +257,10 @@ func Candidates(wo *workorder.WorkOrder, site *cloud.Site, asset *cloud.Asset, v
 		isWarranty := warranty != "" && (v.ID == warranty || (v.WarrantyProvider && v.Name == warranty))
 		reason, f := screen(v, s.Open, wo, loc, isWarranty, at, r)
 		if reason != Eligible {
+			if compact && (reason == ReasonWrongTrade || reason == ReasonOutOfCoverage) {
+				d.Omitted[reason]++
+				continue
+			}
 			d.Excluded = append(d.Excluded, Candidate{Vendor: v.ID, Name: v.Name, Reason: reason, facts: details.put(f)})
 			continue
 		}

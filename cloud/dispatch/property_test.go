@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 
@@ -144,6 +145,24 @@ func TestChosenIsCompliantAndBest(t *testing.T) {
 			if less(rankTuple(c, &rl), top) {
 				t.Fatalf("seed %d: %s (%v) ranks above chosen %s (%v)", seed, c.Vendor, rankTuple(c, &rl), chosen.Vendor, top)
 			}
+		}
+	}
+}
+
+// TestCompactCandidatesIsCompactOfCandidates: the service's cheaper
+// decision is exactly the compacted full one, for random pools, trades
+// and times.
+func TestCompactCandidatesIsCompactOfCandidates(t *testing.T) {
+	rl := DefaultRules()
+	for seed := range uint64(200) {
+		r := rand.New(rand.NewPCG(seed, 0xc0ac7))
+		pool := randomPool(r, 1+r.IntN(80))
+		at := t0.Add(time.Duration(r.IntN(20*24)) * time.Hour)
+		wo := workOrder([]string{"refrigeration", "hvac", "electrical"}[r.IntN(3)])
+		full := Candidates(wo, site1, nil, pool, at, &rl)
+		want, got := full.Compact(), CompactCandidates(wo, site1, nil, pool, at, &rl)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("seed %d: compact decision\n%+v\nwant\n%+v", seed, got, want)
 		}
 	}
 }

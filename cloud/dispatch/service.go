@@ -210,7 +210,7 @@ func (s *Service) tx(tx workorder.Tx) (Tx, error) {
 // decide runs Candidates for w now. A recall goes back to the vendor that
 // did the work, when it is still eligible; prefer, when set, is moved to
 // the front the same way (a person's choice among eligible vendors).
-func (s *Service) decide(ctx context.Context, t Tx, w *workorder.WorkOrder, at time.Time, prefer string) (Decision, map[string]*Vendor, error) {
+func (s *Service) decide(ctx context.Context, t Tx, w *workorder.WorkOrder, at time.Time, prefer string, full bool) (Decision, map[string]*Vendor, error) {
 	pool, byID, err := s.Pool(ctx)
 	if err != nil {
 		return Decision{}, nil, err
@@ -223,7 +223,12 @@ func (s *Service) decide(ctx context.Context, t Tx, w *workorder.WorkOrder, at t
 	if err != nil {
 		return Decision{}, nil, fmt.Errorf("dispatch: asset %s/%s: %w", w.Site, w.Asset, err)
 	}
-	d := Candidates(w, site, asset, pool, at, &s.Rules)
+	var d Decision
+	if full {
+		d = Candidates(w, site, asset, pool, at, &s.Rules)
+	} else {
+		d = CompactCandidates(w, site, asset, pool, at, &s.Rules)
+	}
 	if prefer != "" {
 		if i := slices.IndexFunc(d.Eligible, func(c Candidate) bool { return c.Vendor == prefer }); i > 0 {
 			c := d.Eligible[i]
@@ -258,7 +263,7 @@ func (s *Service) Offer(ctx context.Context, tx workorder.Tx, w *workorder.WorkO
 			prefer = old.Vendor
 		}
 	}
-	d, byID, err := s.decide(ctx, t, w, at, prefer)
+	d, byID, err := s.decide(ctx, t, w, at, prefer, false)
 	if err != nil {
 		return nil, err
 	}
@@ -470,7 +475,7 @@ func (s *Service) dispatchByHand(ctx context.Context, t Tx, w *workorder.WorkOrd
 	if w.Status != workorder.Ready {
 		return nil, cloud.Errorf(cloud.ECONFLICT, "cannot dispatch work order %d: it is %s, and dispatch needs READY", w.Number, w.Status.Upper())
 	}
-	d, byID, err := s.decide(ctx, t, w, in.At, in.Vendor)
+	d, byID, err := s.decide(ctx, t, w, in.At, in.Vendor, true) // full: a refusal names the vendor's reason
 	if err != nil {
 		return nil, err
 	}

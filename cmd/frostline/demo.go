@@ -20,6 +20,7 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/app"
+	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/agent"
 	"github.com/frostline/frostline/edge/sim"
 	"github.com/frostline/frostline/rules"
@@ -147,6 +148,14 @@ func newDemo(f *demoFlags, out io.Writer) (d *demo, err error) {
 	if err := os.WriteFile(cfg.Vendors[0], vendors, 0o640); err != nil {
 		return nil, err
 	}
+	// Verification windows run on the cloud's clock, the simulation at
+	// --speed: scale them so that a repaired cooler proves itself in the
+	// demo's two hours of simulated time, not two real ones.
+	if f.speed > 1 {
+		for class, w := range cfg.Triage.VerifyWindow {
+			cfg.Triage.VerifyWindow[class] = workorder.Duration(max(time.Duration(float64(w)/f.speed), 10*time.Second))
+		}
+	}
 	cfg.ShutdownTimeout = 5 * time.Second
 	if d.cloud, err = app.New(context.Background(), cfg, d.log.With("component", "cloud")); err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
@@ -241,6 +250,11 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	watch := &demoWatch{out: d.out, nats: d.nats.url, store: d.cloud.Store()}
 	g.Go(func() error { return watch.run(ctx) })
+	if d.f.sim {
+		// The demo's vendors answer their offers, go on site and repair.
+		vendors := &demoVendors{base: d.cloud.Addr(), store: d.cloud.Store(), techs: demoTechnicians, log: d.log.With("component", "demo-vendors")}
+		g.Go(func() error { return vendors.run(ctx) })
+	}
 	d.banner()
 	if d.f.sim {
 		g.Go(func() error { return d.simulate(ctx) })

@@ -70,7 +70,27 @@ func TestDemoWholeLoop(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	for _, want := range []string{"Admin token:", "mosquitto_pub", "simulation live", "incident opened  P1 temp_high       store-101/waco-1"} {
+	// The demo's vendor accepts, its technician checks in and completes
+	// once the compressor is repaired (the fault ends), and the sensors
+	// verify the fix.
+	verified := regexp.MustCompile(`work order #\d+ [A-Z_]+ -> VERIFIED: P1 sensor \w+ store-101/waco-1 \(refrigeration\)  vendor polar-refrigeration`)
+	for _, step := range []string{"DISPATCHED -> ACCEPTED", "ACCEPTED -> IN_PROGRESS"} {
+		if !strings.Contains(out.String(), step) {
+			for end := time.Now().Add(60 * time.Second); !strings.Contains(out.String(), step) && time.Now().Before(end); {
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+	}
+	for end := time.Now().Add(120 * time.Second); !verified.MatchString(out.String()); {
+		if time.Now().After(end) {
+			cancel()
+			<-done
+			t.Fatalf("the P1 work order was not accepted, completed and verified:\n%s", out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, want := range []string{"Admin token:", "mosquitto_pub", "simulation live", "incident opened  P1 temp_high       store-101/waco-1",
+		"DISPATCHED -> ACCEPTED", "ACCEPTED -> IN_PROGRESS"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}

@@ -188,6 +188,9 @@ type demoWatch struct {
 		WorkOrders(ctx context.Context, f workorder.Filter) ([]*workorder.WorkOrder, error)
 	}
 	seen map[string]workorder.Status
+	// explained is the vendor whose dispatch was last explained, per
+	// work order.
+	explained map[string]string
 }
 
 func (w *demoWatch) run(ctx context.Context) error {
@@ -202,7 +205,7 @@ func (w *demoWatch) run(ctx context.Context) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	defer sub.Unsubscribe()
-	w.seen = map[string]workorder.Status{}
+	w.seen, w.explained = map[string]workorder.Status{}, map[string]string{}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -246,7 +249,8 @@ func (w *demoWatch) poll(ctx context.Context) {
 		}
 		fmt.Fprintf(w.out, "%s  work order #%d %s: %s %s %s %s/%s (%s)%s\n", time.Now().Format("15:04:05"), wo.Number, what,
 			wo.Priority, wo.Source, wo.Problem, wo.Site, wo.Asset, wo.Trade, vendor)
-		if wo.Status == workorder.Dispatched {
+		if wo.Vendor != "" && w.explained[wo.ID] != wo.Vendor {
+			w.explained[wo.ID] = wo.Vendor // each vendor the work went to, once
 			w.explain(ctx, wo)
 		}
 	}

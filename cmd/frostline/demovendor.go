@@ -85,7 +85,13 @@ func (v *demoVendors) step(ctx context.Context) {
 		}
 		for _, w := range wos {
 			tech, ok := v.techs[w.Vendor]
-			if !ok || time.Since(v.acted[w.ID]) < demoPause {
+			if !ok {
+				continue
+			}
+			if last, seen := v.acted[w.ID]; !seen {
+				v.acted[w.ID] = time.Now() // people take a moment to answer
+				continue
+			} else if time.Since(last) < demoPause {
 				continue
 			}
 			var err error

@@ -34,9 +34,9 @@ var kpiParams = []string{"from", "to", "group_by", "format"}
 // scope (an FM of a region sees its sites, a vendor its own work). JSON,
 // or CSV with format=csv or Accept: text/csv.
 func (s *Server) kpis(w http.ResponseWriter, r *http.Request, c *caller) error {
-	ks, ok := s.store.(kpiStore)
-	if !ok {
-		return cloud.Errorf(cloud.EINTERNAL, "this store has no KPIs")
+	ks, err := storeAs[kpiStore](s, "KPIs")
+	if err != nil {
+		return err
 	}
 	q, csv, err := parseKPIQuery(r, s.now())
 	if err != nil {

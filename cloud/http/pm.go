@@ -41,13 +41,7 @@ func (s *Server) routesPM() {
 	s.api("POST /api/v1/workorders/{id}/corrective", s.corrective)
 }
 
-func (s *Server) pm() (pmStore, error) {
-	st, ok := s.store.(pmStore)
-	if !ok {
-		return nil, cloud.Errorf(cloud.EINTERNAL, "this store keeps no maintenance schedules")
-	}
-	return st, nil
-}
+func (s *Server) pm() (pmStore, error) { return storeAs[pmStore](s, "maintenance schedules") }
 
 // managesSchedule: FMs and admins manage schedules of their sites; a
 // schedule for a class at every site needs a caller who sees every site.

@@ -44,11 +44,7 @@ func (s *Server) routesPurchasing() {
 }
 
 func (s *Server) purchasing() (purchasingStore, error) {
-	st, ok := s.store.(purchasingStore)
-	if !ok {
-		return nil, cloud.Errorf(cloud.EINTERNAL, "this store keeps no parts or purchase orders")
-	}
-	return st, nil
+	return storeAs[purchasingStore](s, "parts or purchase orders")
 }
 
 // The catalogue is the organisation's: everyone but technicians may read

@@ -37,12 +37,17 @@ func (s *Server) routesVendors() {
 	s.api("POST /api/v1/workorders/{id}/approvals", s.approveNTE)
 }
 
-func (s *Server) vendors() (vendorStore, error) {
-	v, ok := s.store.(vendorStore)
+func (s *Server) vendors() (vendorStore, error) { return storeAs[vendorStore](s, "a vendor register") }
+
+// storeAs returns the server's store as the part of a store a feature
+// needs (both stores provide every part; a store that does not is a bug,
+// reported as an internal error naming what it lacks).
+func storeAs[T any](s *Server, keeps string) (T, error) {
+	st, ok := s.store.(T)
 	if !ok {
-		return nil, cloud.Errorf(cloud.EINTERNAL, "this store keeps no vendor register")
+		return st, cloud.Errorf(cloud.EINTERNAL, "this store keeps no %s", keeps)
 	}
-	return v, nil
+	return st, nil
 }
 
 // seesVendor: staff see every vendor; a vendor or its technicians their own.

@@ -69,15 +69,14 @@ func (db *DB) registerTx(ctx context.Context, what string, fn func(*sql.Tx) erro
 
 // Vendor returns a vendor, or ENOTFOUND.
 func (db *DB) Vendor(ctx context.Context, id string) (*dispatch.Vendor, error) {
-	var data []byte
-	err := db.Reader.QueryRowContext(ctx, `SELECT data FROM vendors WHERE id = $1`, id).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, cloud.Errorf(cloud.ENOTFOUND, "vendor %s not found", id)
-	} else if err != nil {
+	v, err := jsonRow[dispatch.Vendor](db.Reader.QueryRowContext(ctx, `SELECT data FROM vendors WHERE id = $1`, id))
+	if err != nil {
 		return nil, fmt.Errorf("%s: vendor: %w", db.Dialect.Name, err)
 	}
-	var v dispatch.Vendor
-	return &v, json.Unmarshal(data, &v)
+	if v == nil {
+		return nil, cloud.Errorf(cloud.ENOTFOUND, "vendor %s not found", id)
+	}
+	return v, nil
 }
 
 // Vendors lists every vendor by id.
@@ -144,30 +143,16 @@ func (db *DB) DispatchBook(ctx context.Context, wo string) (*dispatch.Book, erro
 }
 
 func book(row *sql.Row) (*dispatch.Book, error) {
-	var data []byte
-	if err := row.Scan(&data); errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	} else if err != nil {
+	b, err := jsonRow[dispatch.Book](row)
+	if err != nil {
 		return nil, fmt.Errorf("dispatch book: %w", err)
 	}
-	var b dispatch.Book
-	if err := json.Unmarshal(data, &b); err != nil {
-		return nil, fmt.Errorf("dispatch book: %w", err)
-	}
-	return &b, nil
+	return b, nil
 }
 
 // Site implements dispatch.Tx.
 func (t *Tx) Site(ctx context.Context, id string) (*cloud.Site, error) {
-	var data []byte
-	err := t.tx.QueryRowContext(ctx, `SELECT data FROM sites WHERE id = $1`, id).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, cloud.Errorf(cloud.ENOTFOUND, "site %s not found", id)
-	} else if err != nil {
-		return nil, fmt.Errorf("site: %w", err)
-	}
-	var s cloud.Site
-	return &s, json.Unmarshal(data, &s)
+	return getSite(ctx, t.tx, id)
 }
 
 // Events implements dispatch.Tx: a work order's saved events.

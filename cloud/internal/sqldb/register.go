@@ -27,15 +27,23 @@ func (db *DB) PutSite(ctx context.Context, s *cloud.Site) error {
 
 // Site returns a site, or ENOTFOUND.
 func (db *DB) Site(ctx context.Context, id string) (*cloud.Site, error) {
-	var data []byte
-	err := db.Reader.QueryRowContext(ctx, `SELECT data FROM sites WHERE id = $1`, id).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, cloud.Errorf(cloud.ENOTFOUND, "site %s not found", id)
-	} else if err != nil {
-		return nil, fmt.Errorf("%s: site: %w", db.Dialect.Name, err)
+	s, err := getSite(ctx, db.Reader, id)
+	if err != nil && cloud.ErrorCode(err) != cloud.ENOTFOUND {
+		return nil, fmt.Errorf("%s: %w", db.Dialect.Name, err)
 	}
-	var s cloud.Site
-	return &s, json.Unmarshal(data, &s)
+	return s, err
+}
+
+// getSite reads a site through q (the pool, or a transaction).
+func getSite(ctx context.Context, q querier, id string) (*cloud.Site, error) {
+	s, err := jsonRow[cloud.Site](q.QueryRowContext(ctx, `SELECT data FROM sites WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("site: %w", err)
+	}
+	if s == nil {
+		return nil, cloud.Errorf(cloud.ENOTFOUND, "site %s not found", id)
+	}
+	return s, nil
 }
 
 // Sites lists sites; a non-nil only restricts the list to those ids.

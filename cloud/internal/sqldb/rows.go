@@ -3,6 +3,7 @@ package sqldb
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -27,4 +28,20 @@ func jsonRows[T any](rows *sql.Rows, err error) ([]T, error) {
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// jsonRow decodes a query of one JSON column that returns at most one row:
+// the value, or nil when there is no row.
+func jsonRow[T any](row *sql.Row) (*T, error) {
+	var data []byte
+	if err := row.Scan(&data); errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	v := new(T)
+	if err := json.Unmarshal(data, v); err != nil {
+		return nil, fmt.Errorf("decode %T: %w", v, err)
+	}
+	return v, nil
 }

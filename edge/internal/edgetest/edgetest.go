@@ -288,6 +288,27 @@ func WaitStream(t testing.TB, url, stream string, n int, timeout time.Duration) 
 	}
 }
 
+// PublishPaced sends msgs at QoS 1 at perSecond messages a second, in
+// slots of 10 ms, then waits for every ack.
+func (p *Publisher) PublishPaced(t testing.TB, msgs []Message, perSecond int) {
+	t.Helper()
+	const slot = 10 * time.Millisecond
+	per := max(1, perSecond/int(time.Second/slot))
+	var toks []paho.Token
+	start := time.Now()
+	for i := 0; i < len(msgs); i += per {
+		time.Sleep(time.Until(start.Add(time.Duration(i/per) * slot)))
+		for _, m := range msgs[i:min(i+per, len(msgs))] {
+			toks = append(toks, p.c.Publish(m.Topic, 1, false, m.Payload))
+		}
+	}
+	for _, tok := range toks {
+		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+	}
+}
+
 // PublishAsync sends msgs at QoS 1 without waiting for each ack, then
 // waits for all of them: a publisher as fast as the broker takes it.
 func (p *Publisher) PublishAsync(t testing.TB, msgs []Message) {

@@ -18,6 +18,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strconv"
 	"syscall"
 
 	"github.com/frostline/frostline/edge/agent"
@@ -63,6 +65,7 @@ func run(ctx context.Context, args []string, reload <-chan os.Signal, stdout, st
 		return fmt.Errorf("log.level: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	tuneMemory(cfg.Memory, log)
 	stopProfile, err := startProfile()
 	if err != nil {
 		return err
@@ -84,6 +87,22 @@ func run(ctx context.Context, args []string, reload <-chan os.Signal, stdout, st
 		}
 	}()
 	return a.Run(ctx)
+}
+
+// tuneMemory applies the config's collector settings, unless the
+// environment sets them (GOGC, GOMEMLIMIT): the process's own, not the
+// agent package's, since they are global.
+func tuneMemory(m agent.MemoryConfig, log *slog.Logger) {
+	gc, limit := "GOGC", "GOMEMLIMIT"
+	if _, ok := os.LookupEnv("GOGC"); !ok {
+		debug.SetGCPercent(m.GCPercent)
+		gc = strconv.Itoa(m.GCPercent)
+	}
+	if _, ok := os.LookupEnv("GOMEMLIMIT"); !ok && m.Limit > 0 {
+		debug.SetMemoryLimit(m.Limit)
+		limit = strconv.FormatInt(m.Limit, 10)
+	}
+	log.Debug("memory", "gc_percent", gc, "limit", limit)
 }
 
 func checkConfig(args []string, stdout io.Writer) error {

@@ -225,11 +225,12 @@ func (p *processor) reload() {
 	p.log.Info("rules reloaded", "from", old, "to", l.version, "rules", l.set.Len(), "sites", len(l.sites))
 }
 
-// lingerGap is the longest pause between messages that a batch waits out.
-const lingerGap = time.Millisecond
+// lingerGap is how long a batch pauses for more messages when its queue
+// is empty; a pause that brings none ends the batch.
+const lingerGap = 2 * time.Millisecond
 
 // run evaluates messages until ctx is done, committing in batches: a batch
-// ends when the queue has stayed empty for lingerGap or the batch is
+// ends when a pause of lingerGap brought no message or the batch is
 // outbox.max_delay old, when it
 // reaches max_batch, or when a reading raised an incident event (which
 // then reaches the outbox with no wait). It returns only on ctx or on an
@@ -262,7 +263,9 @@ func (p *processor) run(ctx context.Context, msgs <-chan ingest.Message, reload 
 					continue
 				default:
 				}
-				// Wait only while messages keep coming: a broker whose
+				// The queue is empty: pause, then take what came meanwhile
+				// (one wake-up per pause, not one per message). A pause
+				// that brought nothing ends the batch: a broker whose
 				// in-flight window is full sends nothing more until these
 				// are acknowledged.
 				wait := min(time.Until(deadline), lingerGap)
@@ -271,14 +274,13 @@ func (p *processor) run(ctx context.Context, msgs <-chan ingest.Message, reload 
 				}
 				linger.Reset(wait)
 				select {
-				case m := <-msgs:
-					linger.Stop()
-					p.handle(m)
 				case <-linger.C:
-					break fill
 				case <-ctx.Done():
 					linger.Stop()
 					break fill
+				}
+				if len(msgs) == 0 {
+					break
 				}
 			}
 		case now := <-tick:

@@ -288,11 +288,12 @@ func WaitStream(t testing.TB, url, stream string, n int, timeout time.Duration) 
 	}
 }
 
-// PublishPaced sends msgs at QoS 1 at perSecond messages a second, in
-// slots of 10 ms, then waits for every ack.
+// PublishPaced sends msgs at QoS 1 at perSecond messages a second, spread
+// evenly over slots of 1 ms as sensors' readings arrive, then waits for
+// every ack.
 func (p *Publisher) PublishPaced(t testing.TB, msgs []Message, perSecond int) {
 	t.Helper()
-	const slot = 10 * time.Millisecond
+	const slot = time.Millisecond
 	per := max(1, perSecond/int(time.Second/slot))
 	var toks []paho.Token
 	start := time.Now()

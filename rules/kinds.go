@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/json"
 	"math"
 	"slices"
 )
@@ -123,25 +124,91 @@ func (e *Engine) gap(from, to int64) int64 {
 // avgBuckets is the resolution of a moving time-weighted average.
 const avgBuckets = 24
 
+// The rings below keep one value per bucket of a window in avgBuckets
+// slots: bucket b lives in slot b mod avgBuckets. Rather than the bucket
+// number of every slot they keep the newest bucket written (Last) and a
+// bit per slot (Has) saying whether it holds a value: slot i then holds
+// the bucket in (Last-avgBuckets, Last] that falls on it. Samples come in
+// time order, so a ring only ever moves forward.
+
+// ringRoll moves a ring whose newest bucket is *last on to bucket b,
+// clearing from *has the slots of the buckets it passes over, and
+// reports b's slot; false means b is already out of the window.
+func ringRoll(last *int64, has *uint32, b int64) (int, bool) {
+	switch {
+	case b > *last:
+		if b-*last >= avgBuckets {
+			*has = 0
+		} else {
+			for k := *last + 1; k <= b; k++ {
+				*has &^= 1 << ringSlot(k)
+			}
+		}
+		*last = b
+	case b <= *last-avgBuckets:
+		return 0, false
+	}
+	return ringSlot(b), true
+}
+
+func ringSlot(b int64) int { return int(((b % avgBuckets) + avgBuckets) % avgBuckets) }
+
+// ringBucket is the bucket slot i holds in a ring whose newest is last.
+func ringBucket(last int64, i int) int64 {
+	return last - int64(ringSlot(last-int64(i)))
+}
+
+// ringFromIdx reads a ring as snapshots before Last and Has wrote it: the
+// bucket number of every slot (0 for a slot never written).
+func ringFromIdx(idx *[avgBuckets]int64) (last int64, has uint32) {
+	last = slices.Max(idx[:])
+	for i, b := range idx {
+		if b > 0 && b > last-avgBuckets {
+			has |= 1 << i
+		}
+	}
+	return last, has
+}
+
 // avgRing holds a time-weighted moving average in fixed buckets.
 type avgRing struct {
-	Idx [avgBuckets]int64   `json:"idx"` // absolute bucket number held in each slot
-	Sum [avgBuckets]float64 `json:"sum"` // value x seconds
-	Dur [avgBuckets]float64 `json:"dur"` // seconds covered
+	Last int64               `json:"last"` // newest bucket written
+	Has  uint32              `json:"has"`  // bit i: slot i holds a value
+	Sum  [avgBuckets]float64 `json:"sum"`  // value x seconds
+	Dur  [avgBuckets]float64 `json:"dur"`  // seconds covered
 }
 
 // add integrates value v over [from, to).
+// UnmarshalJSON also reads the ring as earlier snapshots wrote it.
+func (r *avgRing) UnmarshalJSON(data []byte) error {
+	type plain avgRing
+	var v struct {
+		plain
+		Idx *[avgBuckets]int64 `json:"idx"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*r = avgRing(v.plain)
+	if v.Idx != nil {
+		r.Last, r.Has = ringFromIdx(v.Idx)
+	}
+	return nil
+}
+
 func (r *avgRing) add(width, from, to int64, v float64) {
 	for from < to {
 		b := from / width
 		end := min((b+1)*width, to)
-		slot := b % avgBuckets
-		if r.Idx[slot] != b {
-			r.Idx[slot], r.Sum[slot], r.Dur[slot] = b, 0, 0
+		if slot, ok := ringRoll(&r.Last, &r.Has, b); ok {
+			if r.Has&(1<<slot) == 0 {
+				r.Has |= 1 << slot
+				r.Sum[slot], r.Dur[slot] = 0, 0
+			}
+			sec := float64(end-from) / 1e9
+			r.Sum[slot] += v * sec
+			r.Dur[slot] += sec
 		}
-		sec := float64(end-from) / 1e9
-		r.Sum[slot] += v * sec
-		r.Dur[slot] += sec
 		from = end
 	}
 }
@@ -152,7 +219,10 @@ func (r *avgRing) mean(width, t int64) (float64, float64) {
 	cur := t / width
 	var sum, dur float64
 	for i := range avgBuckets {
-		if r.Idx[i] > cur-avgBuckets && r.Idx[i] <= cur {
+		if r.Has&(1<<i) == 0 {
+			continue
+		}
+		if b := ringBucket(r.Last, i); b > cur-avgBuckets && b <= cur {
 			sum += r.Sum[i]
 			dur += r.Dur[i]
 		}
@@ -181,16 +251,36 @@ type levelState struct {
 
 // floorRing keeps the lowest value per bucket over a window.
 type floorRing struct {
-	Idx [avgBuckets]int64   `json:"idx"`
-	Min [avgBuckets]float64 `json:"min"`
+	Last int64               `json:"last"`
+	Has  uint32              `json:"has"`
+	Min  [avgBuckets]float64 `json:"min"`
+}
+
+// UnmarshalJSON also reads the ring as earlier snapshots wrote it.
+func (r *floorRing) UnmarshalJSON(data []byte) error {
+	type plain floorRing
+	var v struct {
+		plain
+		Idx *[avgBuckets]int64 `json:"idx"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*r = floorRing(v.plain)
+	if v.Idx != nil {
+		r.Last, r.Has = ringFromIdx(v.Idx)
+	}
+	return nil
 }
 
 func (r *floorRing) add(width, t int64, v float64) {
-	b := t / width
-	slot := b % avgBuckets
-	if r.Idx[slot] != b {
-		r.Idx[slot], r.Min[slot] = b, v
-	} else if v < r.Min[slot] {
+	slot, ok := ringRoll(&r.Last, &r.Has, t/width)
+	switch {
+	case !ok:
+	case r.Has&(1<<slot) == 0:
+		r.Has |= 1 << slot
+		r.Min[slot] = v
+	case v < r.Min[slot]:
 		r.Min[slot] = v
 	}
 }
@@ -201,9 +291,12 @@ func (r *floorRing) min(width, t int64) (float64, float64) {
 	cur := t / width
 	lo, oldest := math.Inf(1), cur+1
 	for i := range avgBuckets {
-		if r.Idx[i] > cur-avgBuckets && r.Idx[i] <= cur {
+		if r.Has&(1<<i) == 0 {
+			continue
+		}
+		if b := ringBucket(r.Last, i); b > cur-avgBuckets && b <= cur {
 			lo = math.Min(lo, r.Min[i])
-			oldest = min(oldest, r.Idx[i])
+			oldest = min(oldest, b)
 		}
 	}
 	// Coverage is the span the samples reach back over, not the count of
@@ -215,16 +308,37 @@ func (r *floorRing) min(width, t int64) (float64, float64) {
 // baseRing keeps bucket means over a long window; its median is the
 // asset's own normal, robust to defrosts and door openings.
 type baseRing struct {
-	Idx [avgBuckets]int64   `json:"idx"`
-	Sum [avgBuckets]float64 `json:"sum"`
-	N   [avgBuckets]int32   `json:"n"`
+	Last int64               `json:"last"`
+	Has  uint32              `json:"has"`
+	Sum  [avgBuckets]float64 `json:"sum"`
+	N    [avgBuckets]int32   `json:"n"`
+}
+
+// UnmarshalJSON also reads the ring as earlier snapshots wrote it.
+func (r *baseRing) UnmarshalJSON(data []byte) error {
+	type plain baseRing
+	var v struct {
+		plain
+		Idx *[avgBuckets]int64 `json:"idx"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*r = baseRing(v.plain)
+	if v.Idx != nil {
+		r.Last, r.Has = ringFromIdx(v.Idx)
+	}
+	return nil
 }
 
 func (r *baseRing) add(width, t int64, v float64) {
-	b := t / width
-	slot := b % avgBuckets
-	if r.Idx[slot] != b {
-		r.Idx[slot], r.Sum[slot], r.N[slot] = b, 0, 0
+	slot, ok := ringRoll(&r.Last, &r.Has, t/width)
+	if !ok {
+		return
+	}
+	if r.Has&(1<<slot) == 0 {
+		r.Has |= 1 << slot
+		r.Sum[slot], r.N[slot] = 0, 0
 	}
 	r.Sum[slot] += v
 	r.N[slot]++
@@ -236,7 +350,10 @@ func (r *baseRing) median(e *Engine, width, t int64) (float64, bool) {
 	cur := t / width
 	ms := e.scratch[:0]
 	for i := range avgBuckets {
-		if r.Idx[i] >= cur-avgBuckets && r.Idx[i] < cur && r.N[i] > 0 {
+		if r.Has&(1<<i) == 0 || r.N[i] == 0 {
+			continue
+		}
+		if b := ringBucket(r.Last, i); b >= cur-avgBuckets && b < cur {
 			ms = append(ms, r.Sum[i]/float64(r.N[i]))
 		}
 	}

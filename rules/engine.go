@@ -186,6 +186,29 @@ func (a *assetState) materialize() {
 	}
 }
 
+// index lists the asset's instances by the metrics they take, in rule
+// order.
+func (a *assetState) index() {
+	var feeds [numMetrics][]*instance
+	for _, in := range a.all {
+		for _, m := range in.metrics() {
+			feeds[m] = append(feeds[m], in)
+		}
+	}
+	a.byMetric = a.byMetric[:0]
+	for m := range feeds {
+		a.metricAt[m] = uint32(len(a.byMetric))
+		a.byMetric = append(a.byMetric, feeds[m]...)
+	}
+	a.metricAt[numMetrics] = uint32(len(a.byMetric))
+	a.byMetric = slices.Clip(a.byMetric)
+}
+
+// fed returns the instances metric m feeds.
+func (a *assetState) fed(m MetricID) []*instance {
+	return a.byMetric[a.metricAt[m]:a.metricAt[m+1]]
+}
+
 // get returns metric m's held value for reading.
 func (a *assetState) get(m MetricID) *held {
 	if h := a.held[m]; h != nil {
@@ -221,7 +244,11 @@ type assetState struct {
 	// held value is 96 bytes.
 	held     [numMetrics]*held
 	lastSeen int64
-	byMetric [numMetrics][]*instance
+	// byMetric lists the instances each metric feeds, by metric: those
+	// of metric m are byMetric[metricAt[m]:metricAt[m+1]] (a slice per
+	// metric was 384 bytes an asset, most of them empty).
+	byMetric []*instance
+	metricAt [numMetrics + 1]uint32
 	all      []*instance
 	live     bool // the instances have their states (materialize)
 }
@@ -299,9 +326,6 @@ func NewEngine(set *Set, sites []*Site, opts Options) (*Engine, error) {
 				}
 				in := newInstance(rc, ss, as)
 				as.all = append(as.all, in)
-				for _, m := range in.metrics() {
-					as.byMetric[m] = append(as.byMetric[m], in)
-				}
 				if in.ticks() {
 					ss.ticking = append(ss.ticking, in)
 				}
@@ -310,6 +334,7 @@ func NewEngine(set *Set, sites []*Site, opts Options) (*Engine, error) {
 	}
 	for _, ss := range e.sites {
 		for _, a := range ss.assets {
+			a.index()
 			for _, in := range a.all {
 				if in.rule.kind == KindTrend {
 					e.trends = append(e.trends, in)
@@ -480,7 +505,7 @@ func (e *Engine) observe(a *assetState, r Reading) {
 		// Out of order within lateness: the held sequence stays as it is
 		// (it is newer); value rules see the sample at the series' time.
 		e.stats.Reordered++
-		for _, in := range a.byMetric[r.Metric] {
+		for _, in := range a.fed(r.Metric) {
 			e.stats.Evaluations++
 			in.st.late(e, in, r.Value)
 		}
@@ -544,7 +569,7 @@ func (e *Engine) sample(a *assetState, m MetricID, t int64, v float64) {
 		prev = v
 	}
 	h.V, h.PrevAt, h.At = v, h.At, t
-	for _, in := range a.byMetric[m] {
+	for _, in := range a.fed(m) {
 		e.stats.Evaluations++
 		in.st.observe(e, in, m, t, v, prev)
 	}

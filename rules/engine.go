@@ -293,6 +293,7 @@ func NewEngine(set *Set, sites []*Site, opts Options) (*Engine, error) {
 	}
 	sorted := slices.Clone(sites)
 	slices.SortFunc(sorted, func(a, b *Site) int { return strings.Compare(a.ID, b.ID) })
+	var slab []instance
 	for _, s := range sorted {
 		if _, dup := e.siteByID[s.ID]; dup {
 			return nil, fmt.Errorf("rules: site %q given twice", s.ID)
@@ -309,7 +310,7 @@ func NewEngine(set *Set, sites []*Site, opts Options) (*Engine, error) {
 		for _, c := range set.rules {
 			if c.kind == KindMissing && c.siteScope {
 				if matchSite(c, s) {
-					ss.scoped = append(ss.scoped, newInstance(c, ss, nil))
+					ss.scoped = append(ss.scoped, newInstance(&slab, c, ss, nil))
 				}
 				continue
 			}
@@ -324,7 +325,7 @@ func NewEngine(set *Set, sites []*Site, opts Options) (*Engine, error) {
 					}
 					rc = c.withOverride(o)
 				}
-				in := newInstance(rc, ss, as)
+				in := newInstance(&slab, rc, ss, as)
 				as.all = append(as.all, in)
 				if in.ticks() {
 					ss.ticking = append(ss.ticking, in)
@@ -387,6 +388,15 @@ func (e *Engine) Instances() int {
 		}
 	}
 	return n
+}
+
+// AssetClass returns a configured asset's class, "" for an asset the
+// engine does not know.
+func (e *Engine) AssetClass(site, asset string) string {
+	if a := e.assets[assetKey{site, asset}]; a != nil {
+		return a.asset.Class
+	}
+	return ""
 }
 
 // Newest returns the newest event time (unix ns) of a reading the engine

@@ -37,8 +37,15 @@ type evaluator interface {
 // reports (assetState.materialize): until then the state would be all
 // zeros, and a store's configured assets need not cost memory before
 // they speak.
-func newInstance(c *compiled, s *siteState, a *assetState) *instance {
-	in := &instance{rule: c, site: s, asset: a}
+//
+// Instances come from slab, a chunk at a time: a store has thousands of
+// them, and one allocation each rounds 40 bytes up to 48.
+func newInstance(slab *[]instance, c *compiled, s *siteState, a *assetState) *instance {
+	if len(*slab) == cap(*slab) {
+		*slab = make([]instance, 0, 256)
+	}
+	*slab = append(*slab, instance{rule: c, site: s, asset: a})
+	in := &(*slab)[len(*slab)-1]
 	if a == nil {
 		in.st = newState(c)
 	}

@@ -63,8 +63,6 @@ type processor struct {
 	agg     *telemetry.Aggregator
 	limiter *logLimiter
 
-	// classes is every asset's class by site and asset, for telemetry.
-	classes map[series]string
 	events  []rules.Event
 	scratch []rules.Event
 	// input is what this batch evaluated, for the input log.
@@ -171,12 +169,6 @@ func (p *processor) start(l *loaded) error {
 func (p *processor) install(l *loaded, eng *rules.Engine) {
 	p.rules, p.eng = l, eng
 	p.stats = eng.Stats()
-	p.classes = map[series]string{}
-	for _, s := range l.sites {
-		for _, a := range s.Assets {
-			p.classes[series{site: s.ID, asset: a.ID}] = a.Class
-		}
-	}
 	if p.cfg.Telemetry.Enabled && p.agg == nil {
 		p.agg = telemetry.New(p.cfg.Telemetry.Period, p.cfg.Gateway, p.classOf)
 	}
@@ -184,7 +176,7 @@ func (p *processor) install(l *loaded, eng *rules.Engine) {
 }
 
 func (p *processor) classOf(site, asset string) string {
-	return p.classes[series{site: site, asset: asset}]
+	return p.eng.AssetClass(site, asset)
 }
 
 // reload builds an engine from new rules and sites and moves the running

@@ -133,6 +133,7 @@ log: {level: warn}
 	}
 	pub := edgetest.NewPublisher(b, broker)
 	alloc0 := scrape(b, base, "go_memstats_alloc_bytes_total")
+	commits0 := scrape(b, base, "frostline_edge_outbox_commits_total")
 	cpu0 := procCPU(b, cmd.Process.Pid)
 	// The agent's RSS sampled while the readings flow, and its metrics
 	// polled no more than needed: a scrape of /metrics costs the agent CPU time of
@@ -190,11 +191,13 @@ log: {level: warn}
 	<-sampled
 	cpu := procCPU(b, cmd.Process.Pid) - cpu0
 	alloc := scrape(b, base, "go_memstats_alloc_bytes_total") - alloc0
+	commits := scrape(b, base, "frostline_edge_outbox_commits_total") - commits0
 	fi, _ := os.Stat(bin)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "readings/s")
 	b.ReportMetric(cpu.Seconds()*1e6/float64(b.N), "agent-cpu-us/reading")
 	b.ReportMetric(float64(b.N)/cpu.Seconds(), "readings/agent-cpu-s")
 	b.ReportMetric(alloc/float64(b.N), "agent-alloc-B/reading")
+	b.ReportMetric(float64(b.N)/commits, "readings/commit")
 	b.ReportMetric(float64(idleRSS)/(1<<20), "idle-rss-MB")
 	b.ReportMetric(idleHeap/(1<<20), "idle-heap-MB")
 	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-rss-MB")

@@ -18,8 +18,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
-	"strconv"
 	"syscall"
 
 	"github.com/frostline/frostline/edge/agent"
@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, reload <-chan os.Signal, stdout, st
 		return fmt.Errorf("log.level: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	tuneMemory(cfg.Memory, log)
+	tuneRuntime(cfg.Runtime, log)
 	stopProfile, err := startProfile()
 	if err != nil {
 		return err
@@ -89,20 +89,22 @@ func run(ctx context.Context, args []string, reload <-chan os.Signal, stdout, st
 	return a.Run(ctx)
 }
 
-// tuneMemory applies the config's collector settings, unless the
-// environment sets them (GOGC, GOMEMLIMIT): the process's own, not the
-// agent package's, since they are global.
-func tuneMemory(m agent.MemoryConfig, log *slog.Logger) {
-	gc, limit := "GOGC", "GOMEMLIMIT"
+// tuneRuntime applies the config's runtime settings, unless the
+// environment sets them (GOMAXPROCS, GOGC, GOMEMLIMIT): the process's own,
+// not the agent package's, since they are global.
+func tuneRuntime(c agent.RuntimeConfig, log *slog.Logger) {
+	if _, ok := os.LookupEnv("GOMAXPROCS"); !ok && c.MaxProcs > 0 {
+		runtime.GOMAXPROCS(c.MaxProcs)
+	}
 	if _, ok := os.LookupEnv("GOGC"); !ok {
-		debug.SetGCPercent(m.GCPercent)
-		gc = strconv.Itoa(m.GCPercent)
+		debug.SetGCPercent(c.GCPercent)
 	}
-	if _, ok := os.LookupEnv("GOMEMLIMIT"); !ok && m.Limit > 0 {
-		debug.SetMemoryLimit(m.Limit)
-		limit = strconv.FormatInt(m.Limit, 10)
+	if _, ok := os.LookupEnv("GOMEMLIMIT"); !ok && c.MemoryLimit > 0 {
+		debug.SetMemoryLimit(c.MemoryLimit)
 	}
-	log.Debug("memory", "gc_percent", gc, "limit", limit)
+	gc := debug.SetGCPercent(-1)
+	debug.SetGCPercent(gc)
+	log.Debug("go runtime", "max_procs", runtime.GOMAXPROCS(0), "gc_percent", gc, "memory_limit", debug.SetMemoryLimit(-1))
 }
 
 func checkConfig(args []string, stdout io.Writer) error {

@@ -112,6 +112,15 @@ log: {level: warn}
 	if profile != "" {
 		cmd.Process.Signal(syscall.SIGUSR1) // heap-1.pprof: idle
 		copySmaps(b, cmd.Process.Pid, filepath.Join(profile, "smaps-1"))
+	} else if d := os.Getenv("FROSTLINE_BENCH_SMAPS"); d != "" {
+		// The memory map of the release build, which the profiling
+		// build's extra code would change.
+		copySmaps(b, cmd.Process.Pid, filepath.Join(d, "smaps-1"))
+		if resp, err := http.Get(base + "/metrics"); err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			writeFile(b, filepath.Join(d, "metrics-1"), string(body))
+		}
 	}
 
 	// Event time: a firehose is a backlog being caught up, readings 30 s

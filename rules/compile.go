@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"text/template"
 	"time"
 )
 
@@ -72,7 +71,7 @@ type compiled struct {
 	factor             float64
 	when, suppress     []cond
 	updateEvery        int64
-	title, summary     *template.Template
+	title, summary     *ruleTemplate
 	fingerprint        string
 }
 

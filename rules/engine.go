@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 )
 
@@ -828,19 +827,6 @@ func (e *Engine) emit(in *instance, typ EventType, t int64) {
 		ev.Summary = "cleared: " + ev.Summary
 	}
 	e.out = append(e.out, ev)
-}
-
-// render executes a rule's template; a template that fails at run time
-// (it passed Parse, so only on odd data) falls back to its raw text.
-func render(t *template.Template, d *summaryData, raw string) string {
-	if t == nil {
-		return raw
-	}
-	var b strings.Builder
-	if err := t.Execute(&b, d); err != nil {
-		return raw
-	}
-	return b.String()
 }
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }

@@ -180,31 +180,31 @@ func (a *assetState) materialize() {
 		return
 	}
 	a.live = true
-	for _, in := range a.all {
-		in.st = newState(in.rule)
+	for i := range a.insts {
+		a.insts[i].st = newState(a.insts[i].rule)
 	}
 }
 
 // index lists the asset's instances by the metrics they take, in rule
 // order.
 func (a *assetState) index() {
-	var feeds [numMetrics][]*instance
-	for _, in := range a.all {
-		for _, m := range in.metrics() {
-			feeds[m] = append(feeds[m], in)
+	var feeds [numMetrics][]uint16
+	for i := range a.insts {
+		for _, m := range a.insts[i].metrics() {
+			feeds[m] = append(feeds[m], uint16(i))
 		}
 	}
 	a.byMetric = a.byMetric[:0]
 	for m := range feeds {
-		a.metricAt[m] = uint32(len(a.byMetric))
+		a.metricAt[m] = uint16(len(a.byMetric))
 		a.byMetric = append(a.byMetric, feeds[m]...)
 	}
-	a.metricAt[numMetrics] = uint32(len(a.byMetric))
+	a.metricAt[numMetrics] = uint16(len(a.byMetric))
 	a.byMetric = slices.Clip(a.byMetric)
 }
 
-// fed returns the instances metric m feeds.
-func (a *assetState) fed(m MetricID) []*instance {
+// fed returns the positions in insts of the instances metric m feeds.
+func (a *assetState) fed(m MetricID) []uint16 {
 	return a.byMetric[a.metricAt[m]:a.metricAt[m+1]]
 }
 
@@ -243,12 +243,14 @@ type assetState struct {
 	// held value is 96 bytes.
 	held     [numMetrics]*held
 	lastSeen int64
-	// byMetric lists the instances each metric feeds, by metric: those
-	// of metric m are byMetric[metricAt[m]:metricAt[m+1]] (a slice per
-	// metric was 384 bytes an asset, most of them empty).
-	byMetric []*instance
-	metricAt [numMetrics + 1]uint32
-	all      []*instance
+	// insts are the asset's rule instances, in rule order, in one block.
+	insts []instance
+	// byMetric lists the instances each metric feeds, by metric, as
+	// positions in insts: those of metric m are
+	// byMetric[metricAt[m]:metricAt[m+1]] (a slice of pointers per metric
+	// was 384 bytes an asset, most of them empty).
+	byMetric []uint16
+	metricAt [numMetrics + 1]uint16
 	live     bool // the instances have their states (materialize)
 }
 
@@ -306,6 +308,9 @@ func NewEngine(set *Set, sites []*Site, opts Options) (*Engine, error) {
 			ss.assets = append(ss.assets, as)
 			e.assets[assetKey{s.ID, a.ID}] = as
 		}
+		// Which rules run for each asset, in rule order; then each
+		// asset's instances are made in one block.
+		rulesOf := make([][]*compiled, len(ss.assets))
 		for _, c := range set.rules {
 			if c.kind == KindMissing && c.siteScope {
 				if matchSite(c, s) {
@@ -313,7 +318,7 @@ func NewEngine(set *Set, sites []*Site, opts Options) (*Engine, error) {
 				}
 				continue
 			}
-			for _, as := range ss.assets {
+			for k, as := range ss.assets {
 				if !matchAsset(c, s, as.asset) {
 					continue
 				}
@@ -324,20 +329,38 @@ func NewEngine(set *Set, sites []*Site, opts Options) (*Engine, error) {
 					}
 					rc = c.withOverride(o)
 				}
-				in := newInstance(&slab, rc, ss, as)
-				as.all = append(as.all, in)
-				if in.ticks() {
-					ss.ticking = append(ss.ticking, in)
+				rulesOf[k] = append(rulesOf[k], rc)
+			}
+		}
+		for k, as := range ss.assets {
+			if len(rulesOf[k]) > math.MaxUint16/numMetrics {
+				return nil, fmt.Errorf("rules: asset %q of site %q matches %d rules (at most %d)", as.asset.ID, s.ID, len(rulesOf[k]), math.MaxUint16/numMetrics)
+			}
+			as.insts = make([]instance, len(rulesOf[k]))
+			for j, rc := range rulesOf[k] {
+				as.insts[j] = instance{rule: rc, site: ss, asset: as}
+			}
+			as.index()
+		}
+		// The time-driven instances, in rule order then asset order: the
+		// order Advance ticks them in.
+		next := make([]int, len(ss.assets))
+		for _, c := range set.rules {
+			for k, as := range ss.assets {
+				if j := next[k]; j < len(as.insts) && as.insts[j].rule.id == c.id {
+					next[k]++
+					if as.insts[j].ticks() {
+						ss.ticking = append(ss.ticking, &as.insts[j])
+					}
 				}
 			}
 		}
 	}
 	for _, ss := range e.sites {
 		for _, a := range ss.assets {
-			a.index()
-			for _, in := range a.all {
-				if in.rule.kind == KindTrend {
-					e.trends = append(e.trends, in)
+			for i := range a.insts {
+				if a.insts[i].rule.kind == KindTrend {
+					e.trends = append(e.trends, &a.insts[i])
 				}
 			}
 		}
@@ -383,7 +406,7 @@ func (e *Engine) Instances() int {
 	for _, s := range e.sites {
 		n += len(s.scoped)
 		for _, a := range s.assets {
-			n += len(a.all)
+			n += len(a.insts)
 		}
 	}
 	return n
@@ -514,8 +537,9 @@ func (e *Engine) observe(a *assetState, r Reading) {
 		// Out of order within lateness: the held sequence stays as it is
 		// (it is newer); value rules see the sample at the series' time.
 		e.stats.Reordered++
-		for _, in := range a.fed(r.Metric) {
+		for _, j := range a.fed(r.Metric) {
 			e.stats.Evaluations++
+			in := &a.insts[j]
 			in.st.late(e, in, r.Value)
 		}
 	} else if e.opts.Despike > 0 && Metrics[r.Metric].Unit == "C" {
@@ -578,8 +602,9 @@ func (e *Engine) sample(a *assetState, m MetricID, t int64, v float64) {
 		prev = v
 	}
 	h.V, h.PrevAt, h.At = v, h.At, t
-	for _, in := range a.fed(m) {
+	for _, j := range a.fed(m) {
 		e.stats.Evaluations++
+		in := &a.insts[j]
 		in.st.observe(e, in, m, t, v, prev)
 	}
 }

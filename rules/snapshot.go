@@ -161,7 +161,8 @@ func (e *Engine) writeSnapshot(w *appender) error {
 				}
 			}
 			w.b = append(w.b, `},"rules":{`...)
-			for k, in := range a.all {
+			for k := range a.insts {
+				in := &a.insts[k]
 				if !a.live {
 					break // no state yet: nothing to keep
 				}
@@ -284,8 +285,8 @@ func (e *Engine) Restore(dst []Event, data []byte) ([]Event, error) {
 				a.materialize()
 			}
 			byID := map[string]*instance{}
-			for _, in := range a.all {
-				byID[in.rule.id] = in
+			for i := range a.insts {
+				byID[a.insts[i].rule.id] = &a.insts[i]
 			}
 			left, err := restoreInstances(byID, an.Rules)
 			if err != nil {

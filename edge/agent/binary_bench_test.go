@@ -66,7 +66,11 @@ func benchBinary(b *testing.B, bin, profile string, rate int) {
 	broker := testserver.Mosquitto(b)
 	ns := testserver.NATS(b, b.TempDir(), -1)
 	dir := b.TempDir()
-	site, series := benchStore(b, 1390) // 5004 series
+	assets := 1390 // 5004 series
+	if n, err := strconv.Atoi(os.Getenv("FROSTLINE_BENCH_ASSETS")); err == nil && n > 0 {
+		assets = n // a smaller or larger store
+	}
+	site, series := benchStore(b, assets)
 	var sb strings.Builder
 	sb.WriteString("site: bench\nassets:\n")
 	for _, a := range site.Assets {

@@ -232,6 +232,7 @@ type siteState struct {
 	resumed  int64 // when the site last came back from a silence
 	assets   []*assetState
 	scoped   []*instance // site-scope rules
+	whole    assetState  // the site-scope rules' asset: none, just the site
 	ticking  []*instance // rules of this site's assets driven by time
 }
 
@@ -300,6 +301,7 @@ func NewEngine(set *Set, sites []*Site, opts Options) (*Engine, error) {
 			return nil, fmt.Errorf("rules: site %q given twice", s.ID)
 		}
 		ss := &siteState{site: s}
+		ss.whole.site = ss
 		e.siteByID[s.ID] = ss
 		e.sites = append(e.sites, ss)
 		for i := range s.Assets {
@@ -314,7 +316,7 @@ func NewEngine(set *Set, sites []*Site, opts Options) (*Engine, error) {
 		for _, c := range set.rules {
 			if c.kind == KindMissing && c.siteScope {
 				if matchSite(c, s) {
-					ss.scoped = append(ss.scoped, newInstance(&slab, c, ss, nil))
+					ss.scoped = append(ss.scoped, newInstance(&slab, c, &ss.whole))
 				}
 				continue
 			}
@@ -338,7 +340,7 @@ func NewEngine(set *Set, sites []*Site, opts Options) (*Engine, error) {
 			}
 			as.insts = make([]instance, len(rulesOf[k]))
 			for j, rc := range rulesOf[k] {
-				as.insts[j] = instance{rule: rc, site: ss, asset: as}
+				as.insts[j] = instance{rule: rc, asset: as}
 			}
 			as.index()
 		}
@@ -679,7 +681,7 @@ func (e *Engine) suppressed(in *instance, t int64) bool {
 	for i := range in.rule.suppress {
 		c := &in.rule.suppress[i]
 		if c.op == 'c' {
-			if in.site.site.Closed(time.Unix(0, t)) {
+			if in.site().site.Closed(time.Unix(0, t)) {
 				return true
 			}
 			continue
@@ -696,7 +698,7 @@ func (e *Engine) gated(in *instance, t int64) bool {
 	for i := range in.rule.when {
 		c := &in.rule.when[i]
 		if c.op == 'c' {
-			if !in.site.site.Closed(time.Unix(0, t)) {
+			if !in.site().site.Closed(time.Unix(0, t)) {
 				return false
 			}
 			continue
@@ -740,7 +742,7 @@ func IncidentID(site, asset, rule string, start time.Time) string {
 }
 
 func (in *instance) assetID() string {
-	if in.asset == nil {
+	if in.wholeSite() {
 		return SiteAsset
 	}
 	return in.asset.asset.ID
@@ -759,12 +761,12 @@ func (e *Engine) openPredicted(in *instance, start, t int64, v, limit float64, p
 func (e *Engine) openEpisode(in *instance, start, t int64, v, limit float64, hasLimit bool, predicted int64) {
 	in.ep = &episode{
 		Open: true, Start: start, OpenedAt: t,
-		ID:       IncidentID(in.site.site.ID, in.assetID(), in.rule.id, time.Unix(0, start)),
+		ID:       IncidentID(in.site().site.ID, in.assetID(), in.rule.id, time.Unix(0, start)),
 		Priority: in.rule.src.Priority, Peak: v, Last: v, Occurrences: 1, LastUpdate: t,
 		Limit: limit, HasLimit: hasLimit, Problem: in.rule.src.Problem, Trade: in.rule.src.Trade,
 		OutOfRange: t - start, Predicted: predicted,
 	}
-	if in.asset != nil {
+	if !in.wholeSite() {
 		in.ep.Class = in.asset.asset.Class
 	}
 	e.stats.Opened++
@@ -817,7 +819,7 @@ func (e *Engine) emit(in *instance, typ EventType, t int64) {
 	c := in.rule
 	ev := Event{
 		Event: typ, Incident: ep.ID, Seq: ep.Seq,
-		Site: in.site.site.ID, Asset: in.assetID(), AssetClass: ep.Class,
+		Site: in.site().site.ID, Asset: in.assetID(), AssetClass: ep.Class,
 		Rule: c.id, Problem: ep.Problem, Priority: ep.Priority, Trade: ep.Trade,
 		At: time.Unix(0, t).UTC(), Started: time.Unix(0, ep.Start).UTC(),
 		Value: round3(ep.Last), Peak: round3(ep.Peak), OutOfRange: float64(ep.OutOfRange / int64(time.Second)),
@@ -831,14 +833,14 @@ func (e *Engine) emit(in *instance, typ EventType, t int64) {
 		ev.Limit = &l
 	}
 	d := summaryData{
-		Site: ev.Site, SiteName: in.site.site.Name, Asset: ev.Asset, AssetName: ev.Asset,
+		Site: ev.Site, SiteName: in.site().site.Name, Asset: ev.Asset, AssetName: ev.Asset,
 		Class: ev.AssetClass, Metric: ev.Metric, Rule: c.id, Priority: ev.Priority,
 		Value: ev.Value, Peak: ev.Peak, Limit: ep.Limit,
 		For: time.Duration(c.forNs), Duration: time.Duration(t - ep.Start),
 		OutOfRange: time.Duration(ep.OutOfRange), Window: time.Duration(c.window),
 		Count: ep.Occurrences,
 	}
-	if in.asset != nil && in.asset.asset.Name != "" {
+	if !in.wholeSite() && in.asset.asset.Name != "" {
 		d.AssetName = in.asset.asset.Name
 	}
 	if ep.Predicted != 0 {
@@ -885,7 +887,7 @@ func (e *Engine) Predictions(dst []Prediction, since time.Time) []Prediction {
 			continue
 		}
 		dst = append(dst, Prediction{
-			Site: in.site.site.ID, Asset: in.asset.asset.ID, Rule: in.rule.id, Metric: in.rule.metric.String(),
+			Site: in.site().site.ID, Asset: in.asset.asset.ID, Rule: in.rule.id, Metric: in.rule.metric.String(),
 			At: time.Unix(0, ts.FitAt).UTC(), SlopePerHour: round3(ts.Slope), Value: round3(ts.Est),
 			Limit: in.rule.limit, HoursToLimit: round3(ts.Hours),
 		})

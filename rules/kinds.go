@@ -9,9 +9,12 @@ import (
 // instance is one rule running for one asset (or one site, for site-scope
 // rules): the compiled rule, the episode it has open, and its kind's state.
 type instance struct {
-	rule  *compiled
-	site  *siteState
-	asset *assetState // nil for site-scope rules
+	rule *compiled
+	// asset is the asset the instance runs for; a site-scope instance's
+	// is its site's whole (an assetState without an Asset). The site is
+	// asset.site: a field of its own was 8 bytes on each of a store's
+	// thousands of instances.
+	asset *assetState
 	// ep is the open episode, nil while none is: most instances have
 	// none, and a closed one is 184 bytes of zeros per instance.
 	ep *episode
@@ -40,17 +43,23 @@ type evaluator interface {
 //
 // Instances come from slab, a chunk at a time: a store has thousands of
 // them, and one allocation each rounds 40 bytes up to 48.
-func newInstance(slab *[]instance, c *compiled, s *siteState, a *assetState) *instance {
+func newInstance(slab *[]instance, c *compiled, a *assetState) *instance {
 	if len(*slab) == cap(*slab) {
 		*slab = make([]instance, 0, 256)
 	}
-	*slab = append(*slab, instance{rule: c, site: s, asset: a})
+	*slab = append(*slab, instance{rule: c, asset: a})
 	in := &(*slab)[len(*slab)-1]
-	if a == nil {
+	if a.asset == nil {
 		in.st = newState(c)
 	}
 	return in
 }
+
+// site returns the site the instance runs in.
+func (in *instance) site() *siteState { return in.asset.site }
+
+// wholeSite reports whether the instance is a site-scope rule's.
+func (in *instance) wholeSite() bool { return in.asset.asset == nil }
 
 // newState returns a fresh state of rule c's kind.
 func newState(c *compiled) evaluator {
@@ -765,7 +774,7 @@ func (s *stateState) tick(e *Engine, in *instance, t int64) {
 		s.Since = 0
 		return
 	}
-	if in.ep == nil && t-in.site.lastSeen > 2*siteSilence {
+	if in.ep == nil && t-in.site().lastSeen > 2*siteSilence {
 		return // the site is silent: a held state is not evidence
 	}
 	if in.ep == nil {
@@ -840,7 +849,7 @@ func (s *transState) tick(e *Engine, in *instance, t int64) {
 		s.N--
 	}
 	over := s.N > c.max
-	if in.ep == nil && t-in.site.lastSeen > 2*siteSilence {
+	if in.ep == nil && t-in.site().lastSeen > 2*siteSilence {
 		return // the site is silent: wait for it to speak again
 	}
 	if in.ep == nil {
@@ -935,7 +944,7 @@ func (s *missState) siteThreshold(in *instance) int64 {
 		return c.after
 	}
 	fastest := math.Inf(1)
-	for _, a := range in.site.assets {
+	for _, a := range in.site().assets {
 		if a.asset.Interval > 0 {
 			fastest = math.Min(fastest, float64(a.asset.Interval))
 		}
@@ -957,7 +966,7 @@ func (s *missState) threshold(in *instance, h *held) int64 {
 	limit := c.after
 	if c.factor > 0 {
 		iv := float64(0)
-		if in.asset != nil && in.asset.asset.Interval > 0 {
+		if !in.wholeSite() && in.asset.asset.Interval > 0 {
 			iv = float64(in.asset.asset.Interval)
 		} else if h != nil {
 			iv = h.Interval
@@ -969,8 +978,8 @@ func (s *missState) threshold(in *instance, h *held) int64 {
 
 func (s *missState) tick(e *Engine, in *instance, t int64) {
 	c := in.rule
-	if in.asset == nil { // the whole site
-		last := in.site.lastSeen
+	if in.wholeSite() {
+		last := in.site().lastSeen
 		if in.ep != nil || last == 0 {
 			return
 		}
@@ -1003,13 +1012,13 @@ func (s *missState) tick(e *Engine, in *instance, t int64) {
 		return
 	}
 	limit := s.threshold(in, h)
-	if limit <= 0 || t-max(last, in.site.resumed) <= limit {
+	if limit <= 0 || t-max(last, in.site().resumed) <= limit {
 		return
 	}
 	// A sensor is offline when the rest of its site kept talking after it
 	// went quiet; when the whole site is silent, the site-scope rule speaks
 	// for it instead (one incident, not one per asset).
-	if in.site.lastSeen-last < limit/2 {
+	if in.site().lastSeen-last < limit/2 {
 		return
 	}
 	e.open(in, last, t, float64(t-last)/6e10, 0, false)

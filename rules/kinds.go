@@ -174,6 +174,25 @@ func ringBucket(last int64, i int) int64 {
 	return last - int64(ringSlot(last-int64(i)))
 }
 
+// unmarshalRing decodes a ring's fields into fields, and the bucket
+// number of every slot that snapshots before Last and Has wrote into
+// *last and *has.
+func unmarshalRing(data []byte, fields any, last *int64, has *uint32) error {
+	if err := json.Unmarshal(data, fields); err != nil {
+		return err
+	}
+	var old struct {
+		Idx *[avgBuckets]int64 `json:"idx"`
+	}
+	if err := json.Unmarshal(data, &old); err != nil {
+		return err
+	}
+	if old.Idx != nil {
+		*last, *has = ringFromIdx(old.Idx)
+	}
+	return nil
+}
+
 // ringFromIdx reads a ring as snapshots before Last and Has wrote it: the
 // bucket number of every slot (0 for a slot never written).
 func ringFromIdx(idx *[avgBuckets]int64) (last int64, has uint32) {
@@ -197,19 +216,8 @@ type avgRing struct {
 // add integrates value v over [from, to).
 // UnmarshalJSON also reads the ring as earlier snapshots wrote it.
 func (r *avgRing) UnmarshalJSON(data []byte) error {
-	type plain avgRing
-	var v struct {
-		plain
-		Idx *[avgBuckets]int64 `json:"idx"`
-	}
-	if err := json.Unmarshal(data, &v); err != nil {
-		return err
-	}
-	*r = avgRing(v.plain)
-	if v.Idx != nil {
-		r.Last, r.Has = ringFromIdx(v.Idx)
-	}
-	return nil
+	type plain avgRing // the fields, without this method
+	return unmarshalRing(data, (*plain)(r), &r.Last, &r.Has)
 }
 
 func (r *avgRing) add(width, from, to int64, v float64) {
@@ -274,19 +282,8 @@ type floorRing struct {
 
 // UnmarshalJSON also reads the ring as earlier snapshots wrote it.
 func (r *floorRing) UnmarshalJSON(data []byte) error {
-	type plain floorRing
-	var v struct {
-		plain
-		Idx *[avgBuckets]int64 `json:"idx"`
-	}
-	if err := json.Unmarshal(data, &v); err != nil {
-		return err
-	}
-	*r = floorRing(v.plain)
-	if v.Idx != nil {
-		r.Last, r.Has = ringFromIdx(v.Idx)
-	}
-	return nil
+	type plain floorRing // the fields, without this method
+	return unmarshalRing(data, (*plain)(r), &r.Last, &r.Has)
 }
 
 func (r *floorRing) add(width, t int64, v float64) {
@@ -332,19 +329,8 @@ type baseRing struct {
 
 // UnmarshalJSON also reads the ring as earlier snapshots wrote it.
 func (r *baseRing) UnmarshalJSON(data []byte) error {
-	type plain baseRing
-	var v struct {
-		plain
-		Idx *[avgBuckets]int64 `json:"idx"`
-	}
-	if err := json.Unmarshal(data, &v); err != nil {
-		return err
-	}
-	*r = baseRing(v.plain)
-	if v.Idx != nil {
-		r.Last, r.Has = ringFromIdx(v.Idx)
-	}
-	return nil
+	type plain baseRing // the fields, without this method
+	return unmarshalRing(data, (*plain)(r), &r.Last, &r.Has)
 }
 
 func (r *baseRing) add(width, t int64, v float64) {

@@ -210,20 +210,33 @@ func (a *assetState) fed(m MetricID) []uint16 {
 
 // get returns metric m's held value for reading.
 func (a *assetState) get(m MetricID) *held {
-	if h := a.held[m]; h != nil {
-		return h
+	if a.held != nil {
+		if h := a.held[m]; h != nil {
+			return h
+		}
 	}
 	return &unseen
 }
 
 // slot returns metric m's held value for writing, made on first use.
 func (a *assetState) slot(m MetricID) *held {
+	if a.held == nil {
+		a.held = new([numMetrics]*held)
+	}
 	h := a.held[m]
 	if h == nil {
 		h = new(held)
 		a.held[m] = h
 	}
 	return h
+}
+
+// heldValue returns metric m's held value, nil for none.
+func (a *assetState) heldValue(m MetricID) *held {
+	if a.held == nil {
+		return nil
+	}
+	return a.held[m]
 }
 
 type siteState struct {
@@ -241,8 +254,10 @@ type assetState struct {
 	asset *Asset
 	// held has a value for each metric the asset has reported, nil for
 	// the others: an asset reports a handful of the 16 metrics, and a
-	// held value is 96 bytes.
-	held     [numMetrics]*held
+	// held value is 104 bytes. The array itself is made on the first
+	// report: a store's configured assets need not cost 128 bytes each
+	// before they speak.
+	held     *[numMetrics]*held
 	lastSeen int64
 	// insts are the asset's rule instances, in rule order, in one block.
 	insts []instance

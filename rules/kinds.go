@@ -934,8 +934,8 @@ func (s *missState) siteThreshold(in *instance) int64 {
 		if a.asset.Interval > 0 {
 			fastest = math.Min(fastest, float64(a.asset.Interval))
 		}
-		for _, h := range a.held {
-			if h != nil && h.Seen && h.Interval > 0 {
+		for m := range numMetrics {
+			if h := a.heldValue(MetricID(m)); h != nil && h.Seen && h.Interval > 0 {
 				fastest = math.Min(fastest, h.Interval)
 			}
 		}

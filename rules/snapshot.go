@@ -146,8 +146,8 @@ func (e *Engine) writeSnapshot(w *appender) error {
 			w.b = strconv.AppendInt(w.b, a.lastSeen, 10)
 			w.b = append(w.b, `,"held":{`...)
 			n := 0
-			for m := range a.held {
-				if h := a.held[m]; h == nil || (!h.Seen && h.Newest == 0) {
+			for m := range numMetrics {
+				if h := a.heldValue(MetricID(m)); h == nil || (!h.Seen && h.Newest == 0) {
 					continue
 				}
 				if n > 0 {
@@ -156,7 +156,7 @@ func (e *Engine) writeSnapshot(w *appender) error {
 				n++
 				w.str(MetricID(m).String())
 				w.b = append(w.b, ':')
-				if err := value(a.held[m]); err != nil {
+				if err := value(a.heldValue(MetricID(m))); err != nil {
 					return fail(err)
 				}
 			}

@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"syscall"
 
 	"github.com/frostline/frostline/edge/agent"
@@ -96,15 +97,16 @@ func tuneRuntime(c agent.RuntimeConfig, log *slog.Logger) {
 	if _, ok := os.LookupEnv("GOMAXPROCS"); !ok && c.MaxProcs > 0 {
 		runtime.GOMAXPROCS(c.MaxProcs)
 	}
-	if _, ok := os.LookupEnv("GOGC"); !ok {
+	gc, ok := os.LookupEnv("GOGC")
+	if !ok {
 		debug.SetGCPercent(c.GCPercent)
+		gc = strconv.Itoa(c.GCPercent)
 	}
 	if _, ok := os.LookupEnv("GOMEMLIMIT"); !ok && c.MemoryLimit > 0 {
 		debug.SetMemoryLimit(c.MemoryLimit)
 	}
-	gc := debug.SetGCPercent(-1)
-	debug.SetGCPercent(gc)
-	log.Debug("go runtime", "max_procs", runtime.GOMAXPROCS(0), "gc_percent", gc, "memory_limit", debug.SetMemoryLimit(-1))
+	// SetMemoryLimit with a negative value only reads the limit.
+	log.Debug("go runtime", "max_procs", runtime.GOMAXPROCS(0), "gogc", gc, "memory_limit", debug.SetMemoryLimit(-1))
 }
 
 func checkConfig(args []string, stdout io.Writer) error {

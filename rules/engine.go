@@ -310,7 +310,6 @@ func NewEngine(set *Set, sites []*Site, opts Options) (*Engine, error) {
 	}
 	sorted := slices.Clone(sites)
 	slices.SortFunc(sorted, func(a, b *Site) int { return strings.Compare(a.ID, b.ID) })
-	var slab []instance
 	for _, s := range sorted {
 		if _, dup := e.siteByID[s.ID]; dup {
 			return nil, fmt.Errorf("rules: site %q given twice", s.ID)
@@ -331,7 +330,7 @@ func NewEngine(set *Set, sites []*Site, opts Options) (*Engine, error) {
 		for _, c := range set.rules {
 			if c.kind == KindMissing && c.siteScope {
 				if matchSite(c, s) {
-					ss.scoped = append(ss.scoped, newInstance(&slab, c, &ss.whole))
+					ss.scoped = append(ss.scoped, newSiteInstance(c, ss))
 				}
 				continue
 			}

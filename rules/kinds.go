@@ -35,24 +35,13 @@ type evaluator interface {
 	late(e *Engine, in *instance, v float64)
 }
 
-// newInstance returns an instance of rule c. A site-scope instance gets
-// its state at once; an asset's instances get theirs when the asset first
-// reports (assetState.materialize): until then the state would be all
-// zeros, and a store's configured assets need not cost memory before
-// they speak.
-//
-// Instances come from slab, a chunk at a time: a store has thousands of
-// them, and one allocation each rounds 40 bytes up to 48.
-func newInstance(slab *[]instance, c *compiled, a *assetState) *instance {
-	if len(*slab) == cap(*slab) {
-		*slab = make([]instance, 0, 256)
-	}
-	*slab = append(*slab, instance{rule: c, asset: a})
-	in := &(*slab)[len(*slab)-1]
-	if a.asset == nil {
-		in.st = newState(c)
-	}
-	return in
+// newSiteInstance returns a site-scope rule's instance, which gets its
+// state at once. An asset's instances are made by NewEngine, in one block
+// per asset, and get their states when the asset first reports
+// (assetState.materialize): until then the state would be all zeros, and
+// a store's configured assets need not cost memory before they speak.
+func newSiteInstance(c *compiled, ss *siteState) *instance {
+	return &instance{rule: c, asset: &ss.whole, st: newState(c)}
 }
 
 // site returns the site the instance runs in.

@@ -1,8 +1,14 @@
 package telemetry
 
 import (
+	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -167,5 +173,66 @@ func TestTrendSignals(t *testing.T) {
 				t.Errorf("fit reported again: %+v", s)
 			}
 		}
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden batches")
+
+// TestStreamGolden feeds a seeded stream (two sites, a dozen assets, every
+// kind of series, readings out of order, late ones, gaps longer than a
+// binary value holds, trend fits) and compares every batch with the golden
+// file: how the aggregator keeps its series is free to change, what it
+// emits is not.
+func TestStreamGolden(t *testing.T) {
+	a := New(time.Minute, "gw", func(site, asset string) string { return site + "/" + asset[:1] })
+	rng := rand.New(rand.NewPCG(7, 11))
+	metrics := []string{"air_temp", "compressor_on", "door_open", "defrost", "supply_air_temp", "evap_temp"}
+	var out []wire.Telemetry
+	at := time.Duration(0)
+	for i := range 1000 {
+		site := []string{"s1", "s2"}[rng.IntN(2)]
+		asset := fmt.Sprintf("%c%d", "wcr"[rng.IntN(3)], rng.IntN(4))
+		metric := metrics[rng.IntN(len(metrics))]
+		at += time.Duration(rng.IntN(4000)) * time.Millisecond
+		if rng.IntN(40) == 0 {
+			at += 25 * time.Minute // longer than a binary value holds
+		}
+		when := at - time.Duration(rng.IntN(50))*time.Second // out of order; some late
+		v := math.Round(rng.NormFloat64()*300) / 100
+		if id := rules.LookupMetric(metric); id == compressor || id == door || id == defrost {
+			v = float64(rng.IntN(2))
+		}
+		a.Add(rules.Reading{Site: site, Asset: asset, Metric: rules.LookupMetric(metric), At: t0.Add(when), Value: v}, time.Unix(0, 0).Add(at))
+		if i%97 == 0 {
+			a.Predict([]rules.Prediction{{Site: site, Asset: asset, Rule: "r", SlopePerHour: v, HoursToLimit: float64(rng.IntN(300)) - 20}})
+		}
+		if i%250 == 0 {
+			out = a.Flush(out, time.Unix(0, 0).Add(at))
+		}
+	}
+	out = a.Flush(out, time.Unix(0, 0).Add(at+time.Hour))
+	var got []byte
+	for _, b := range out { // a batch a line
+		line, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(append(got, line...), '\n')
+	}
+	golden := filepath.Join("testdata", "stream.golden.jsonl")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("batches differ from %s (go test -update to accept): %d bytes, want %d", golden, len(got), len(want))
+	}
+	if a.Late == 0 || len(out) < 30 {
+		t.Errorf("the stream covers too little: %d late, %d batches", a.Late, len(out))
 	}
 }

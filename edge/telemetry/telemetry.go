@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/frostline/frostline/edge/wire"
@@ -68,17 +69,23 @@ type siteState struct {
 	periods   map[time.Time]*period
 	// cur is the period of the previous reading, looked up once.
 	cur *period
-	// Series are numbered in the order they first report; index finds
-	// the number, keys and holds are by number. Periods keep their
-	// rollups in slices by the same number rather than in maps of their
-	// own, which cost an allocation per series per minute.
-	index map[seriesKey]int32
-	keys  []seriesKey
-	holds []hold
+	// Assets and series are numbered in the order they first report:
+	// index finds an asset's number by its id (the one lookup a reading
+	// costs), its entry in assets lists its series' numbers, and keys
+	// and holds are by series number. Periods keep their rollups and
+	// derived values in slices by the same numbers rather than in maps of
+	// their own, which cost an allocation per series per minute.
+	index  map[string]int32
+	assets []assetSeries
+	keys   []seriesKey
+	holds  []hold
+	// last is the asset number of the previous reading: a payload of
+	// several values is one asset's.
+	last int32
 	// order is the series numbers sorted by asset and metric, for batches.
 	order []int32
-	// free are the rollup slices of emitted periods, for reuse.
-	free [][]acc
+	// free are emitted periods, emptied for reuse.
+	free []*period
 	// predictions are the rule engine's latest trend fits per asset.
 	predictions map[string]rules.Prediction
 }
@@ -92,12 +99,24 @@ type hold struct {
 type seriesKey struct {
 	asset  string
 	metric rules.MetricID
+	num    int32 // the asset's number
+}
+
+// assetSeries is an asset's id and the numbers of its series.
+type assetSeries struct {
+	id     string
+	series []seriesRef
+}
+
+type seriesRef struct {
+	metric rules.MetricID
+	num    int32
 }
 
 type period struct {
 	start  time.Time
-	series []acc // by series number; count 0: no reading
-	assets map[string]*derived
+	series []acc     // by series number; count 0: no reading
+	assets []derived // by asset number; used false: no binary signal
 }
 
 type acc struct {
@@ -109,6 +128,7 @@ type acc struct {
 type derived struct {
 	onSecs, seenSecs [3]float64 // compressor, door, defrost
 	starts, defrosts int
+	used             bool
 }
 
 // New returns an Aggregator cutting periods of the given length (a minute
@@ -126,7 +146,7 @@ func (a *Aggregator) site(id string) *siteState {
 	}
 	s := a.sites[id]
 	if s == nil {
-		s = &siteState{id: id, periods: map[time.Time]*period{}, index: map[seriesKey]int32{}, predictions: map[string]rules.Prediction{}}
+		s = &siteState{id: id, periods: map[time.Time]*period{}, index: map[string]int32{}, last: -1, predictions: map[string]rules.Prediction{}}
 		a.sites[id] = s
 	}
 	a.last = s
@@ -171,14 +191,7 @@ func (a *Aggregator) Add(r rules.Reading, arrived time.Time) {
 	}
 	s.arrived = arrived
 	p := s.open(start)
-	k := seriesKey{r.Asset, r.Metric}
-	n, ok := s.index[k]
-	if !ok {
-		n = int32(len(s.keys))
-		s.index[k] = n
-		s.keys = append(s.keys, k)
-		s.holds = append(s.holds, hold{})
-	}
+	an, n := s.series(r.Asset, r.Metric)
 	if int(n) >= len(p.series) {
 		p.series = append(p.series, make([]acc, int(n)+1-len(p.series))...)
 	}
@@ -194,9 +207,9 @@ func (a *Aggregator) Add(r rules.Reading, arrived time.Time) {
 	if i := signalIndex(r.Metric); i >= 0 {
 		h := &s.holds[n]
 		if h.has && r.At.After(h.at) {
-			a.accrue(s, r.Asset, i, h, r.At)
+			a.accrue(s, an, i, h, r.At)
 			if h.v < 0.5 && r.Value >= 0.5 {
-				d := p.asset(r.Asset)
+				d := p.asset(an)
 				if r.Metric == compressor {
 					d.starts++
 				} else if r.Metric == defrost {
@@ -210,6 +223,34 @@ func (a *Aggregator) Add(r rules.Reading, arrived time.Time) {
 		}
 	}
 	a.closeUpTo(s, s.watermark.Add(-a.grace))
+}
+
+// series returns the numbers of an asset and of its series of metric m,
+// numbering them if they are new.
+func (s *siteState) series(asset string, m rules.MetricID) (an, n int32) {
+	if s.last >= 0 && s.assets[s.last].id == asset {
+		an = s.last
+	} else {
+		var ok bool
+		if an, ok = s.index[asset]; !ok {
+			asset = strings.Clone(asset) // not the whole topic it was cut from
+			an = int32(len(s.assets))
+			s.index[asset] = an
+			s.assets = append(s.assets, assetSeries{id: asset})
+		}
+		s.last = an
+	}
+	as := &s.assets[an]
+	for _, ref := range as.series {
+		if ref.metric == m {
+			return an, ref.num
+		}
+	}
+	n = int32(len(s.keys))
+	as.series = append(as.series, seriesRef{m, n})
+	s.keys = append(s.keys, seriesKey{asset: as.id, metric: m, num: an})
+	s.holds = append(s.holds, hold{})
+	return an, n
 }
 
 func signalIndex(m rules.MetricID) int {
@@ -226,7 +267,7 @@ func signalIndex(m rules.MetricID) int {
 
 // accrue spreads the held value of h over [h.at, to), period by period,
 // and moves h.at to to. A gap longer than maxHold counts nothing.
-func (a *Aggregator) accrue(s *siteState, asset string, i int, h *hold, to time.Time) {
+func (a *Aggregator) accrue(s *siteState, an int32, i int, h *hold, to time.Time) {
 	if to.Sub(h.at) > maxHold {
 		h.at = to
 		return
@@ -238,7 +279,7 @@ func (a *Aggregator) accrue(s *siteState, asset string, i int, h *hold, to time.
 			end = to
 		}
 		if !start.Before(s.closed) {
-			d := s.open(start).asset(asset)
+			d := s.open(start).asset(an)
 			secs := end.Sub(t).Seconds()
 			d.seenSecs[i] += secs
 			d.onSecs[i] += secs * h.v
@@ -254,9 +295,11 @@ func (s *siteState) open(start time.Time) *period {
 	}
 	p := s.periods[start]
 	if p == nil {
-		p = &period{start: start, assets: map[string]*derived{}}
 		if n := len(s.free); n > 0 {
-			p.series, s.free = s.free[n-1], s.free[:n-1]
+			p, s.free = s.free[n-1], s.free[:n-1]
+			p.start = start
+		} else {
+			p = &period{start: start}
 		}
 		s.periods[start] = p
 	}
@@ -264,12 +307,13 @@ func (s *siteState) open(start time.Time) *period {
 	return p
 }
 
-func (p *period) asset(id string) *derived {
-	d := p.assets[id]
-	if d == nil {
-		d = &derived{}
-		p.assets[id] = d
+// asset returns the derived values of asset number an, marked used.
+func (p *period) asset(an int32) *derived {
+	if int(an) >= len(p.assets) {
+		p.assets = append(p.assets, make([]derived, int(an)+1-len(p.assets))...)
 	}
+	d := &p.assets[an]
+	d.used = true
 	return d
 }
 
@@ -281,7 +325,7 @@ func (a *Aggregator) closeUpTo(s *siteState, t time.Time) {
 		for n := range s.holds {
 			h := &s.holds[n]
 			if i := signalIndex(s.keys[n].metric); h.has && i >= 0 && h.at.Before(c) && c.Sub(h.at) <= maxHold {
-				a.accrue(s, s.keys[n].asset, i, h, c)
+				a.accrue(s, s.keys[n].num, i, h, c)
 			}
 		}
 		s.closed = c
@@ -312,7 +356,9 @@ func (a *Aggregator) Flush(dst []wire.Telemetry, now time.Time) []wire.Telemetry
 				s.cur = nil
 			}
 			clear(p.series)
-			s.free = append(s.free, p.series[:0])
+			clear(p.assets)
+			p.series, p.assets = p.series[:0], p.assets[:0]
+			s.free = append(s.free, p)
 		}
 	}
 	return dst
@@ -388,15 +434,20 @@ func (a *Aggregator) batch(site string, s *siteState, start time.Time, p *period
 		slopes[asset] = info
 	}
 	clear(s.predictions)
-	for _, asset := range sortedKeys(p.assets) {
-		if _, ok := slopes[asset]; !ok {
-			slopes[asset] = slopeInfo{}
+	derivedOf := map[string]*derived{}
+	for an := range p.assets {
+		if d := &p.assets[an]; d.used {
+			asset := s.assets[an].id
+			derivedOf[asset] = d
+			if _, ok := slopes[asset]; !ok {
+				slopes[asset] = slopeInfo{}
+			}
 		}
 	}
 	for _, asset := range sortedKeys(slopes) {
 		sig := wire.Signal{Asset: asset, Class: a.class(site, asset), At: start.Add(a.period).UTC()}
 		sig.SlopePerHour, sig.HoursToLimit = slopes[asset].slope, slopes[asset].toLimit
-		if d := p.assets[asset]; d != nil {
+		if d := derivedOf[asset]; d != nil {
 			if d.seenSecs[0] > 0 {
 				duty := round(d.onSecs[0] / d.seenSecs[0])
 				starts := d.starts

@@ -108,16 +108,29 @@ func deref(p *float64) any {
 	return *p
 }
 
+// BenchmarkAdd adds readings of one asset, and of a store's 1,390 assets
+// (5,560 series) in turn, each series every 30 s of event time.
 func BenchmarkAdd(b *testing.B) {
-	a := New(time.Minute, "gw", classOf)
 	metrics := []string{"air_temp", "compressor_on", "door_open", "defrost"}
-	i := 0
-	for b.Loop() {
-		a.Add(reading("wic1", metrics[i%4], time.Duration(i)*time.Second, float64(i%2)), t0)
-		if i%600 == 0 {
-			a.Flush(nil, t0)
-		}
-		i++
+	for _, assets := range []int{1, 1390} {
+		b.Run(fmt.Sprintf("assets=%d", assets), func(b *testing.B) {
+			a := New(time.Minute, "gw", classOf)
+			ids := make([]string, assets)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("asset-%04d", i)
+			}
+			series := assets * len(metrics)
+			step := 30 * time.Second / time.Duration(series)
+			i := 0
+			for b.Loop() {
+				r := reading(ids[i/len(metrics)%assets], metrics[i%len(metrics)], time.Duration(i)*step, float64(i/series%2))
+				a.Add(r, t0)
+				if i%600 == 0 {
+					a.Flush(nil, t0)
+				}
+				i++
+			}
+		})
 	}
 }
 

@@ -85,7 +85,7 @@ nats: {url: %s, ensure_streams: true}
 outbox: {path: outbox.db}
 http: {listen: 127.0.0.1:%d}
 log: {level: warn}
-`, broker, ns.ClientURL(), port))
+%s`, broker, ns.ClientURL(), port, benchRuntime()))
 	cmd := exec.Command(bin, "--config", filepath.Join(dir, "edge.yaml"))
 	cmd.Stderr = os.Stderr
 	if profile != "" {
@@ -120,11 +120,7 @@ log: {level: warn}
 		// The memory map of the release build, which the profiling
 		// build's extra code would change.
 		copySmaps(b, cmd.Process.Pid, filepath.Join(d, "smaps-1"))
-		if resp, err := http.Get(base + "/metrics"); err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			writeFile(b, filepath.Join(d, "metrics-1"), string(body))
-		}
+		copyMetrics(b, base, filepath.Join(d, "metrics-1"))
 	}
 
 	// Event time: a firehose is a backlog being caught up, readings 30 s
@@ -220,11 +216,25 @@ log: {level: warn}
 	// What the Go heap took at its peak, roughly: the collector's goal.
 	b.ReportMetric(scrape(b, base, "go_memstats_next_gc_bytes")/(1<<20), "gc-goal-MB")
 	b.ReportMetric(float64(fi.Size())/(1<<20), "binary-MB")
+	if d := os.Getenv("FROSTLINE_BENCH_SMAPS"); d != "" && profile == "" {
+		copySmaps(b, cmd.Process.Pid, filepath.Join(d, "smaps-2"))
+		copyMetrics(b, base, filepath.Join(d, "metrics-2"))
+	}
 	if profile != "" {
 		cmd.Process.Signal(syscall.SIGUSR1) // heap-2.pprof: after the run
 		copySmaps(b, cmd.Process.Pid, filepath.Join(profile, "smaps-2"))
 		time.Sleep(time.Second)
 	}
+}
+
+// benchRuntime is the agent's runtime: block, from FROSTLINE_BENCH_RUNTIME
+// (for instance "{gc_percent: 100, memory_limit: 16777216}") to weigh the
+// collector's settings; empty keeps the defaults.
+func benchRuntime() string {
+	if v := os.Getenv("FROSTLINE_BENCH_RUNTIME"); v != "" {
+		return "runtime: " + v + "\n"
+	}
+	return ""
 }
 
 // procCPU is a process's user plus system CPU time, from /proc.
@@ -284,6 +294,21 @@ func scrape(t testing.TB, base, name string) float64 {
 		}
 	}
 	return n
+}
+
+// copyMetrics keeps the agent's /metrics (the runtime's memory statistics
+// among them) at path.
+func copyMetrics(t testing.TB, base, path string) {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, string(body))
 }
 
 // copySmaps keeps the agent's memory map, mapping by mapping, beside its

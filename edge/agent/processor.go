@@ -245,13 +245,16 @@ func (p *processor) run(ctx context.Context, msgs <-chan ingest.Message, reload 
 			p.forceCheckpoint = true // a quick start next time
 			return p.commit()
 		case m := <-msgs:
-			p.handle(m)
-			deadline := time.Now().Add(p.cfg.Outbox.MaxDelay)
+			// Messages are stamped with the time of the wake-up that
+			// took them (the clock read once per pause, not per message).
+			woke := p.now()
+			p.handleAt(m, woke)
+			deadline := woke.Add(p.cfg.Outbox.MaxDelay)
 		fill:
 			for len(p.pending) < p.cfg.Outbox.MaxBatch && len(p.events) == 0 {
 				select {
 				case m := <-msgs:
-					p.handle(m)
+					p.handleAt(m, woke)
 					continue
 				default:
 				}
@@ -260,7 +263,7 @@ func (p *processor) run(ctx context.Context, msgs <-chan ingest.Message, reload 
 				// that brought nothing ends the batch: a broker whose
 				// in-flight window is full sends nothing more until these
 				// are acknowledged.
-				wait := min(time.Until(deadline), lingerGap)
+				wait := min(deadline.Sub(p.now()), lingerGap)
 				if wait <= 0 {
 					break
 				}
@@ -274,6 +277,7 @@ func (p *processor) run(ctx context.Context, msgs <-chan ingest.Message, reload 
 				if len(msgs) == 0 {
 					break
 				}
+				woke = p.now()
 			}
 		case now := <-tick:
 			if at, ok := p.eventNow(now); ok {
@@ -308,14 +312,16 @@ func parseSeries(k string) (series, bool) {
 	return series{site, rest[:i], m}, m != rules.NoMetric
 }
 
-// handle evaluates one message's readings.
-func (p *processor) handle(m ingest.Message) {
+// handle evaluates one message's readings, arrived now.
+func (p *processor) handle(m ingest.Message) { p.handleAt(m, p.now()) }
+
+// handleAt evaluates one message's readings, arrived at arrived.
+func (p *processor) handleAt(m ingest.Message, arrived time.Time) {
 	p.pending = append(p.pending, m)
 	if m.Redelivered && p.alreadySeen(m.Readings) {
 		p.m.redelivered.Add(float64(len(m.Readings)))
 		return
 	}
-	arrived := p.now()
 	for i := range m.Readings {
 		r := &m.Readings[i]
 		var err error

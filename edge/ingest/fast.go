@@ -219,11 +219,14 @@ func (d *Decoder) decodeFast(dst []rules.Reading, site, asset, metric string, da
 	if s.space(); s.i != len(s.b) {
 		return dst, false
 	}
-	at, ok := d.now(), true
+	var at time.Time
 	if hasTS {
+		var ok bool
 		if at, ok = fastTimestamp(ts); !ok {
 			return dst, false
 		}
+	} else {
+		at = d.now()
 	}
 	fahrenheit, err := isFahrenheit(view(unit))
 	if err != nil {
@@ -265,6 +268,7 @@ func (d *Decoder) decodeFast(dst []rules.Reading, site, asset, metric string, da
 		if i > 0 && string(names[i]) == string(names[i-1]) {
 			return dst[:start], false // a repeated name: the last wins there
 		}
+		var ok bool
 		if dst, ok = one(dst, view(names[i]), raws[i]); !ok {
 			return dst[:start], false
 		}

@@ -145,7 +145,14 @@ type Subscriber struct {
 	// wait times a handler's wait for room in the queue; only paho's one
 	// router goroutine (SetOrderMatters) runs the handler.
 	wait *time.Timer
+	// block is where the handler decodes readings: messages take
+	// consecutive parts of it, one allocation for many messages rather
+	// than one each.
+	block []rules.Reading
 }
+
+// blockLen is how many readings a block holds.
+const blockLen = 256
 
 // New returns a Subscriber using paho's client.
 func New(cfg Config, dec *Decoder, log *slog.Logger, m *Metrics) *Subscriber {
@@ -257,7 +264,17 @@ func (s *Subscriber) onConnect() {
 // blocking.
 func (s *Subscriber) handle(_ paho.Client, msg paho.Message) {
 	s.metrics.Messages.Inc()
-	readings, err := s.dec.Decode(nil, msg.Topic(), msg.Payload())
+	if cap(s.block)-len(s.block) < maxFastValues {
+		s.block = make([]rules.Reading, 0, blockLen)
+	}
+	free := s.block[len(s.block):]
+	readings, err := s.dec.Decode(free, msg.Topic(), msg.Payload())
+	if len(readings) <= cap(free) {
+		// Decoded in place: the message keeps its part, capped so that
+		// nothing appended to it reaches the next message's.
+		s.block = s.block[:len(s.block)+len(readings)]
+		readings = readings[:len(readings):len(readings)]
+	}
 	if err != nil {
 		for _, e := range unwrapJoined(err) {
 			s.metrics.DecodeErrors.WithLabelValues(Reason(e)).Inc()

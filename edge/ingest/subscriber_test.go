@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -10,6 +11,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/frostline/frostline/rules"
 )
 
 // doneToken is a completed paho token.
@@ -137,5 +140,41 @@ func TestSubscriber(t *testing.T) {
 	}
 	if !fc.disconnected {
 		t.Error("not disconnected on cancel")
+	}
+}
+
+// TestSubscriberBlocks hands over more messages than a block holds, of one
+// reading and of several: each keeps its own readings, and appending to one
+// never writes into the next one's.
+func TestSubscriberBlocks(t *testing.T) {
+	var fc *fakeClient
+	n := 3 * blockLen
+	s := newSubscriber(Config{Broker: "tcp://fake:1883", ClientID: "gw-1", QoS: 1, Queue: n}, testDecoder(t),
+		slog.New(slog.NewTextHandler(io.Discard, nil)), nil, func(o *paho.ClientOptions) mqttClient {
+			fc = &fakeClient{opts: o}
+			return fc
+		})
+	for i := range n {
+		msg := &fakeMessage{topic: "sites/s1/assets/wic1/air_temp", payload: fmt.Sprint(i)}
+		if i%3 == 0 {
+			msg = &fakeMessage{topic: "sites/s1/assets/wic1", payload: fmt.Sprintf(`{"values": {"air_temp": %d, "door_open": 1, "defrost": 0}}`, i)}
+		}
+		fc.deliver(msg)
+	}
+	var msgs []Message
+	for range n {
+		msgs = append(msgs, <-s.Messages())
+	}
+	for i := range msgs {
+		msgs[i].Readings = append(msgs[i].Readings, rules.Reading{Value: -1}) // must not reach message i+1
+	}
+	for i, m := range msgs {
+		want := 2
+		if i%3 == 0 {
+			want = 4
+		}
+		if len(m.Readings) != want || m.Readings[0].Value != float64(i) || m.Readings[want-1].Value != -1 {
+			t.Fatalf("message %d: %+v", i, m.Readings)
+		}
 	}
 }

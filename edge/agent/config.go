@@ -75,6 +75,9 @@ type MQTTConfig struct {
 	// QueueWait is how long a message waits for room in a full queue
 	// before it is dropped (see ingest.Config.QueueWait).
 	QueueWait time.Duration `yaml:"queue_wait"`
+	// ReadGap is the least time between reads from the broker (see
+	// ingest.Config.ReadGap): 2 ms by default, 0 for the lowest latency.
+	ReadGap   time.Duration `yaml:"read_gap"`
 	KeepAlive time.Duration `yaml:"keepalive"`
 	Topics    []TopicConfig `yaml:"topics"`
 	// Sparkplug also subscribes to Sparkplug B (spBv1.0/#): the group id
@@ -168,7 +171,7 @@ func DefaultConfig() Config {
 	return Config{
 		Rules: RulesConfig{DefaultPack: true, Watch: 5 * time.Second, Tick: 10 * time.Second, Lateness: 5 * time.Minute},
 		MQTT: MQTTConfig{
-			Broker: "tcp://127.0.0.1:1883", QoS: 1, Queue: 2000, QueueWait: 5 * time.Second, KeepAlive: 30 * time.Second,
+			Broker: "tcp://127.0.0.1:1883", QoS: 1, Queue: 2000, QueueWait: 5 * time.Second, ReadGap: 2 * time.Millisecond, KeepAlive: 30 * time.Second,
 			Topics: []TopicConfig{{Template: ingest.DefaultTemplates[0]}, {Template: ingest.DefaultTemplates[1]}},
 		},
 		NATS:      NATSConfig{MaxBackoff: 30 * time.Second, FlushTimeout: 5 * time.Second},
@@ -225,6 +228,10 @@ func (c *Config) resolve(dir string) {
 	}
 }
 
+// maxReadGap bounds mqtt.read_gap: the gap adds to every incident's
+// latency, whose budget is 20 ms.
+const maxReadGap = 10 * time.Millisecond
+
 // Validate checks the config and returns every problem, each naming its
 // field.
 func (c *Config) Validate() error {
@@ -271,6 +278,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MQTT.Queue < 1 {
 		bad("mqtt.queue", "must be at least 1")
+	}
+	if c.MQTT.ReadGap < 0 || c.MQTT.ReadGap > maxReadGap {
+		bad("mqtt.read_gap", "%s: want 0 (none) to %s", c.MQTT.ReadGap, maxReadGap)
 	}
 	if c.MQTT.QueueWait < 0 || (c.MQTT.KeepAlive > 0 && c.MQTT.QueueWait >= c.MQTT.KeepAlive) {
 		bad("mqtt.queue_wait", "%s: want 0 (drop at once) up to less than mqtt.keepalive", c.MQTT.QueueWait)

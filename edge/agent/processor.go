@@ -218,11 +218,20 @@ func (p *processor) reload() {
 }
 
 // lingerGap is how long a batch pauses for more messages when its queue
-// is empty; a pause that brings none ends the batch.
+// is empty; a pause that brings none ends the batch. A pause also spans
+// one mqtt.read_gap and a millisecond (see pause): messages come in a burst
+// per read, and a pause shorter than the gap between reads would end
+// batches between two bursts.
 const lingerGap = 2 * time.Millisecond
 
+// pause is how long a batch waits for more messages when its queue is
+// empty.
+func (p *processor) pause() time.Duration {
+	return max(lingerGap, p.cfg.MQTT.ReadGap+time.Millisecond)
+}
+
 // run evaluates messages until ctx is done, committing in batches: a batch
-// ends when a pause of lingerGap brought no message or the batch is
+// ends when a pause (p.pause) brought no message or the batch is
 // outbox.max_delay old, when it
 // reaches max_batch, or when a reading raised an incident event (which
 // then reaches the outbox with no wait). It returns only on ctx or on an
@@ -239,6 +248,7 @@ func (p *processor) run(ctx context.Context, msgs <-chan ingest.Message, reload 
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
 	defer linger.Stop()
+	pause := p.pause()
 	for {
 		select {
 		case <-ctx.Done():
@@ -263,7 +273,7 @@ func (p *processor) run(ctx context.Context, msgs <-chan ingest.Message, reload 
 				// that brought nothing ends the batch: a broker whose
 				// in-flight window is full sends nothing more until these
 				// are acknowledged.
-				wait := min(deadline.Sub(p.now()), lingerGap)
+				wait := min(deadline.Sub(p.now()), pause)
 				if wait <= 0 {
 					break
 				}

@@ -39,7 +39,7 @@ runtime: {max_procs: -1, gc_percent: 0, memory_limit: 1000}
 				if err != nil {
 					t.Fatal(err)
 				}
-				if cfg.Sites[0] != "/etc/frostline/s.yaml" || cfg.MQTT.QoS != 1 || cfg.Outbox.CheckpointEvery != 10*time.Second || cfg.Runtime.GCPercent != 50 || cfg.Runtime.MaxProcs != 1 || cfg.MQTT.ReadGap != 2*time.Millisecond {
+				if cfg.Sites[0] != "/etc/frostline/s.yaml" || cfg.MQTT.QoS != 1 || cfg.Outbox.CheckpointEvery != 10*time.Second || cfg.Runtime.GCPercent != 40 || cfg.Runtime.MaxProcs != 1 || cfg.MQTT.ReadGap != 2*time.Millisecond {
 					t.Errorf("defaults or path resolution: %+v", cfg)
 				}
 				return

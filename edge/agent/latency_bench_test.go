@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/frostline/frostline/edge/internal/edgetest"
 	"github.com/frostline/frostline/edge/internal/testserver"
@@ -16,35 +18,49 @@ import (
 
 // BenchmarkIncidentLatency measures, through mochi MQTT and embedded NATS
 // (fsync on every write) on loopback, the time from publishing the reading
-// that opens an incident to the incident reaching a core NATS subscriber
-// on the stream's subject: MQTT delivery, evaluation, the fsynced outbox
-// commit and the publish. JetStream's own store and ack come on top (the
-// agent's frostline_edge_forward_lag_seconds measures commit to ack). It
-// reports p50 and p99.
+// that opens an incident to the incident being stored in JetStream: MQTT
+// delivery, evaluation, the fsynced outbox commit, the publish and
+// JetStream's fsynced store, after which it acks the agent and delivers
+// to consumers (an ordered consumer here). It reports p50 and p99.
 func BenchmarkIncidentLatency(b *testing.B) {
 	_, broker := testserver.MQTT(b, "127.0.0.1:0")
 	ns := testserver.NATS(b, b.TempDir(), -1)
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	// The stream as the agent makes it, so that a consumer can wait on it
+	// from the start.
+	if _, err := js.CreateOrUpdateStream(ctx, wire.IncidentStreamConfig); err != nil {
+		b.Fatal(err)
+	}
 	cfg := testConfig(b, b.TempDir(), broker, ns.ClientURL())
 	r := startAgent(b, cfg)
 	base := "http://" + <-r.addr
 	waitReady(b, base)
 	defer r.stop(b)
 
-	nc, err := nats.Connect(ns.ClientURL())
+	got := make(chan time.Time, 16)
+	cons, err := js.OrderedConsumer(ctx, wire.IncidentStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{wire.IncidentSubject("s1")}, DeliverPolicy: jetstream.DeliverNewPolicy})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer nc.Close()
-	got := make(chan time.Time, 16)
-	sub, err := nc.Subscribe(wire.IncidentSubject("s1"), func(m *nats.Msg) {
-		if inc, err := wire.DecodeIncident(m.Data); err == nil && inc.Event.Event == "opened" {
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		if inc, err := wire.DecodeIncident(m.Data()); err == nil && inc.Event.Event == "opened" {
 			got <- time.Now()
 		}
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer sub.Unsubscribe()
+	defer cc.Stop()
 	pub := edgetest.NewPublisher(b, broker)
 	msg := func(at time.Time, temp float64) edgetest.Message {
 		return edgetest.Message{Topic: "sites/s1/assets/wic1/air_temp", Payload: fmt.Appendf(nil, `{"value": %g, "ts": %q}`, temp, at.Format(time.RFC3339))}

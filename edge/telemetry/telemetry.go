@@ -79,9 +79,9 @@ type siteState struct {
 	assets []assetSeries
 	keys   []seriesKey
 	holds  []hold
-	// last is the asset number of the previous reading: a payload of
-	// several values is one asset's.
-	last int32
+	// lastAsset is the asset number of the previous reading: a payload
+	// of several values is one asset's.
+	lastAsset int32
 	// order is the series numbers sorted by asset and metric, for batches.
 	order []int32
 	// free are emitted periods, emptied for reuse.
@@ -97,9 +97,9 @@ type hold struct {
 }
 
 type seriesKey struct {
-	asset  string
-	metric rules.MetricID
-	num    int32 // the asset's number
+	asset    string
+	metric   rules.MetricID
+	assetNum int32
 }
 
 // assetSeries is an asset's id and the numbers of its series.
@@ -146,7 +146,7 @@ func (a *Aggregator) site(id string) *siteState {
 	}
 	s := a.sites[id]
 	if s == nil {
-		s = &siteState{id: id, periods: map[time.Time]*period{}, index: map[string]int32{}, last: -1, predictions: map[string]rules.Prediction{}}
+		s = &siteState{id: id, periods: map[time.Time]*period{}, index: map[string]int32{}, lastAsset: -1, predictions: map[string]rules.Prediction{}}
 		a.sites[id] = s
 	}
 	a.last = s
@@ -228,8 +228,8 @@ func (a *Aggregator) Add(r rules.Reading, arrived time.Time) {
 // series returns the numbers of an asset and of its series of metric m,
 // numbering them if they are new.
 func (s *siteState) series(asset string, m rules.MetricID) (an, n int32) {
-	if s.last >= 0 && s.assets[s.last].id == asset {
-		an = s.last
+	if s.lastAsset >= 0 && s.assets[s.lastAsset].id == asset {
+		an = s.lastAsset
 	} else {
 		var ok bool
 		if an, ok = s.index[asset]; !ok {
@@ -238,7 +238,7 @@ func (s *siteState) series(asset string, m rules.MetricID) (an, n int32) {
 			s.index[asset] = an
 			s.assets = append(s.assets, assetSeries{id: asset})
 		}
-		s.last = an
+		s.lastAsset = an
 	}
 	as := &s.assets[an]
 	for _, ref := range as.series {
@@ -248,7 +248,7 @@ func (s *siteState) series(asset string, m rules.MetricID) (an, n int32) {
 	}
 	n = int32(len(s.keys))
 	as.series = append(as.series, seriesRef{m, n})
-	s.keys = append(s.keys, seriesKey{asset: as.id, metric: m, num: an})
+	s.keys = append(s.keys, seriesKey{asset: as.id, metric: m, assetNum: an})
 	s.holds = append(s.holds, hold{})
 	return an, n
 }
@@ -325,7 +325,7 @@ func (a *Aggregator) closeUpTo(s *siteState, t time.Time) {
 		for n := range s.holds {
 			h := &s.holds[n]
 			if i := signalIndex(s.keys[n].metric); h.has && i >= 0 && h.at.Before(c) && c.Sub(h.at) <= maxHold {
-				a.accrue(s, s.keys[n].num, i, h, c)
+				a.accrue(s, s.keys[n].assetNum, i, h, c)
 			}
 		}
 		s.closed = c

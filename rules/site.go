@@ -52,6 +52,12 @@ type Asset struct {
 	Interval Duration `yaml:"interval" json:"interval,omitempty"`
 	// Overrides adjust or disable rules for this asset, by rule id.
 	Overrides map[string]Override `yaml:"overrides" json:"overrides,omitempty"`
+	// ServedBy names the asset of the same site that serves this one: the
+	// compressor rack or condensing unit that cools a case, the rooftop
+	// unit of a zone. When several assets served by one piece of
+	// equipment lose cooling together, the engine raises one incident on
+	// that equipment instead of one per asset.
+	ServedBy string `yaml:"served_by" json:"served_by,omitempty"`
 
 	Make           string  `yaml:"make" json:"make,omitempty"`
 	Model          string  `yaml:"model" json:"model,omitempty"`
@@ -151,6 +157,19 @@ func ParseSite(filename string, data []byte) (*Site, error) {
 			if o := a.Overrides[id]; o.Priority != "" && !known(Priorities, o.Priority) {
 				bad(p, "assets[%d] (%s): overrides.%s.priority: %q is not P1-P4", i, a.ID, id, o.Priority)
 			}
+		}
+	}
+	for i := range s.Assets {
+		a := &s.Assets[i]
+		if a.ServedBy == "" {
+			continue
+		}
+		p := a.Fields.of("served_by", a.Fields.of("id", s.Fields.of("assets", top)))
+		switch {
+		case a.ServedBy == a.ID:
+			bad(p, "assets[%d] (%s): served_by: an asset cannot serve itself", i, a.ID)
+		case !seen[a.ServedBy]:
+			bad(p, "assets[%d] (%s): served_by: no asset %q in this site", i, a.ID, a.ServedBy)
 		}
 	}
 	if len(errs) > 0 {

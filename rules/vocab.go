@@ -18,7 +18,7 @@ var Priorities = []string{"P1", "P2", "P3", "P4"}
 var Problems = []string{
 	"temp_high", "temp_low", "temp_trend", "no_cooling", "long_runtime", "door_ajar",
 	"door_openings", "short_cycling", "sensor_stuck", "sensor_offline",
-	"cooling_failure", "gateway_offline", "sensor_fault",
+	"cooling_failure", "gateway_offline", "sensor_fault", "rack_failure",
 }
 
 // MetricKind says how a metric's values are read.

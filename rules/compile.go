@@ -71,6 +71,12 @@ type compiled struct {
 	factor             float64
 	when, suppress     []cond
 	updateEvery        int64
+	drive              MetricID // pulldown: the cooling command
+	rise               float64  // pulldown: how far the air may climb
+	learn              int64    // excursion: how long the asset's own normal takes to learn
+	members            []string // group: the rules of served assets that count
+	minAssets          int      // group: served assets that must fire together
+	confirm            []cond   // group: what on the equipment itself confirms it
 	title, summary     *ruleTemplate
 	fingerprint        string
 }
@@ -96,6 +102,14 @@ func Compile(rules []Rule) (*Set, error) {
 		}
 		seen[r.ID] = true
 		set.rules = append(set.rules, compile(r))
+	}
+	for _, c := range set.rules {
+		for _, id := range c.members {
+			if !seen[id] {
+				errs = append(errs, &Error{File: c.src.File, Pos: c.src.Fields.of("rules", c.src.Pos), Rule: c.id,
+					Msg: fmt.Sprintf("rules: no rule %q in the set", id)})
+			}
+		}
 	}
 	if len(errs) > 0 {
 		errs.sort()
@@ -159,6 +173,26 @@ func compile(r Rule) *compiled {
 		siteScope: r.Scope == "site", after: int64(r.After), factor: r.Factor,
 		when: compileConds(r.When), suppress: compileConds(r.Suppress),
 		updateEvery: int64(r.UpdateEvery), rising: r.Direction != "falling",
+		drive: NoMetric, rise: r.Rise, learn: int64(r.Learn),
+		members: r.Rules, minAssets: r.MinAssets, confirm: compileConds(r.Confirm),
+	}
+	if r.Drive != "" {
+		c.drive = LookupMetric(r.Drive)
+	}
+	if c.learn == 0 {
+		c.learn = int64(24 * time.Hour)
+	}
+	if c.minAssets == 0 {
+		c.minAssets = 2
+	}
+	if r.Kind == KindPulldown && c.clearFor == 0 {
+		c.clearFor = int64(10 * time.Minute)
+	}
+	if r.Kind == KindExcursion && c.clearFor == 0 {
+		c.clearFor = int64(30 * time.Minute)
+	}
+	if r.Kind == KindGroup && c.clearFor == 0 {
+		c.clearFor = int64(15 * time.Minute)
 	}
 	if r.Metric == "" {
 		c.metric = NoMetric

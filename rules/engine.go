@@ -59,6 +59,9 @@ type Event struct {
 	OutOfRange  float64    `json:"out_of_range_s"`
 	Occurrences int        `json:"occurrences"`
 	PredictedAt *time.Time `json:"predicted_at,omitempty"`
+	// Affected names, on a group incident (a compressor rack's), the
+	// served assets that lost cooling with it.
+	Affected []string `json:"affected,omitempty"`
 }
 
 // MsgID is the event's idempotency key: the same event always gets the
@@ -130,6 +133,7 @@ type Stats struct {
 	UnknownMetric uint64
 	BadValue      uint64
 	Glitches      uint64 // lone temperature spikes dropped by despiking
+	Inhibited     uint64 // incidents held back: their group's incident explains them
 	Evaluations   uint64 // rule instance evaluations
 	Opened        uint64
 	Updated       uint64
@@ -268,6 +272,10 @@ type assetState struct {
 	byMetric []uint16
 	metricAt [numMetrics + 1]uint16
 	live     bool // the instances have their states (materialize)
+	// server is the asset that serves this one (served_by), nil for none;
+	// served are the assets this one serves.
+	server *assetState
+	served []*assetState
 }
 
 // Engine evaluates a rule Set over readings. It is not safe for concurrent
@@ -323,6 +331,14 @@ func NewEngine(set *Set, sites []*Site, opts Options) (*Engine, error) {
 			as := &assetState{site: ss, asset: a}
 			ss.assets = append(ss.assets, as)
 			e.assets[assetKey{s.ID, a.ID}] = as
+		}
+		for _, as := range ss.assets {
+			if id := as.asset.ServedBy; id != "" {
+				if srv := e.assets[assetKey{s.ID, id}]; srv != nil && srv != as {
+					as.server = srv
+					srv.served = append(srv.served, as)
+				}
+			}
 		}
 		// Which rules run for each asset, in rule order; then each
 		// asset's instances are made in one block.
@@ -741,6 +757,10 @@ type episode struct {
 	Predicted   int64   `json:"predicted,omitempty"`
 	Limit       float64 `json:"limit,omitempty"`
 	HasLimit    bool    `json:"has_limit,omitempty"`
+	// Inhibited is the id of the group incident (on the equipment that
+	// serves this asset) that explains this episode: nothing is emitted
+	// for it.
+	Inhibited string `json:"inhibited,omitempty"`
 	// What the episode was opened as, so that it can still be cleared if
 	// its rule is removed by a reload.
 	Problem string `json:"problem,omitempty"`
@@ -782,6 +802,11 @@ func (e *Engine) openEpisode(in *instance, start, t int64, v, limit float64, has
 	}
 	if !in.wholeSite() {
 		in.ep.Class = in.asset.asset.Class
+		if g := e.inhibitor(in, t); g != nil {
+			in.ep.Inhibited = g.ep.ID
+			e.stats.Inhibited++
+			return
+		}
 	}
 	e.stats.Opened++
 	e.emit(in, Opened, t)
@@ -825,10 +850,14 @@ type summaryData struct {
 	For, Duration, OutOfRange, Window                               time.Duration
 	HoursToLimit                                                    float64
 	Count                                                           int
+	Affected                                                        string
 }
 
 func (e *Engine) emit(in *instance, typ EventType, t int64) {
 	ep := in.ep
+	if ep.Inhibited != "" {
+		return // explained by its group's incident
+	}
 	ep.Seq++
 	c := in.rule
 	ev := Event{
@@ -861,6 +890,11 @@ func (e *Engine) emit(in *instance, typ EventType, t int64) {
 		p := time.Unix(0, ep.Predicted).UTC()
 		ev.PredictedAt = &p
 		d.HoursToLimit = math.Max(0, float64(ep.Predicted-t)/float64(time.Hour))
+	}
+	if gs, ok := in.st.(*groupState); ok {
+		ev.Affected = slices.Clone(gs.Affected)
+		d.Affected = affectedList(in)
+		d.Count = len(gs.Affected)
 	}
 	ev.Title = render(c.title, &d, c.src.Title)
 	ev.Summary = render(c.summary, &d, c.src.Summary)

@@ -77,8 +77,18 @@ func newState(c *compiled) evaluator {
 		return &transState{}
 	case KindFlatline:
 		return &flatState{}
+	case KindMissing:
+		return &missState{}
+	case KindPulldown:
+		return &pulldownState{}
+	case KindExcursion:
+		return &excursionState{}
+	case KindGroup:
+		return &groupState{}
 	}
-	return &missState{}
+	// Compile accepts only the kinds above: another is a bug here, not
+	// bad input.
+	panic("rules: no state for kind " + c.kind)
 }
 
 func (in *instance) metrics() []MetricID {
@@ -94,13 +104,17 @@ func (in *instance) metrics() []MetricID {
 		return all
 	case c.kind == KindMissing:
 		return []MetricID{c.metric}
+	case c.kind == KindPulldown:
+		return []MetricID{c.metric, c.drive}
+	case c.kind == KindGroup:
+		return nil // driven by its served assets' incidents and by time
 	}
 	return []MetricID{c.metric}
 }
 
 func (in *instance) ticks() bool {
 	switch in.rule.kind {
-	case KindState, KindTransitions, KindMissing:
+	case KindState, KindTransitions, KindMissing, KindGroup:
 		return true
 	}
 	return false

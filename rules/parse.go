@@ -312,6 +312,47 @@ func (r *Rule) validate() Errors {
 		if r.MinActivity < 0 || (r.MinActivity > 0 && r.Activity == "") {
 			bad("min_activity", "needs an activity metric and a count >= 0")
 		}
+	case KindPulldown:
+		checkMetric("metric", r.Metric, true)
+		checkMetric("drive", r.Drive, true)
+		if r.Drive != "" && LookupMetric(r.Drive) != NoMetric && Metrics[LookupMetric(r.Drive)].Kind != Binary {
+			bad("drive", "%q is not an on/off signal", r.Drive)
+		}
+		if r.For <= 0 {
+			bad(fieldOr(r.Fields, "for"), "a pulldown rule needs for (how long the drive runs before the air must fall)")
+		}
+		if !(r.Rise > 0) || math.IsInf(r.Rise, 0) {
+			bad(fieldOr(r.Fields, "rise"), "rise must be above zero")
+		}
+	case KindExcursion:
+		checkMetric("metric", r.Metric, true)
+		if r.Above == nil || !(*r.Above >= 0) || math.IsInf(*r.Above, 0) {
+			bad(fieldOr(r.Fields, "above"), "an excursion rule needs above (how far over the band's top counts), at least 0")
+		}
+		if r.Limit == nil {
+			bad("", "missing limit (the band's top while the asset's own is still being learned)")
+		}
+		if r.Learn != 0 && (r.Learn.D() < 2*time.Hour || r.Learn.D() > 7*24*time.Hour) {
+			bad("learn", "must be between 2h and 7d")
+		}
+		if r.For <= 0 {
+			bad(fieldOr(r.Fields, "for"), "an excursion rule needs for")
+		}
+	case KindGroup:
+		if len(r.Rules) == 0 {
+			bad("", "a group rule needs rules (the served assets' rules that count)")
+		}
+		for _, id := range r.Rules {
+			if id == r.ID {
+				bad("rules", "a group rule cannot count itself")
+			}
+		}
+		if r.MinAssets < 0 || r.MinAssets == 1 {
+			bad("min_assets", "want 2 or more (0: the default, 2)")
+		}
+		for i := range r.Confirm {
+			errs = append(errs, r.validateCondition("confirm", i, &r.Confirm[i], false)...)
+		}
 	case KindMissing:
 		checkMetric("metric", r.Metric, false)
 		switch r.Scope {

@@ -82,6 +82,32 @@ type Rule struct {
 	After  Duration `yaml:"after" json:"after,omitempty"`
 	Factor float64  `yaml:"factor" json:"factor,omitempty"`
 
+	// Pulldown rules: while Drive (the cooling command: compressor_on, or
+	// a rack case's solenoid) has been on for For, the air (Metric) must
+	// be pulling down; air Rise above its lowest since the drive came on
+	// is a box that is not being cooled.
+	Drive string  `yaml:"drive" json:"drive,omitempty"`
+	Rise  float64 `yaml:"rise" json:"rise,omitempty"`
+
+	// Excursion rules learn an asset's own cycling over Learn: the top of
+	// its band (the median of hourly maxima) and its normal excursions
+	// above it (defrosts: when in the day they start, how long and how
+	// high they go). Air Above the band's top that keeps rising for For
+	// off the learned schedule, or longer or higher than any learned
+	// excursion on it, fires. While the asset has not been watched for
+	// Learn, Limit stands in for the band's top.
+	Learn Duration `yaml:"learn" json:"learn,omitempty"`
+
+	// Group rules run on equipment that serves other assets (served_by):
+	// when at least MinAssets of its assets fire one of Rules together,
+	// or one does while Confirm holds on the equipment itself, one
+	// incident opens on the equipment, naming the assets; while it is
+	// open, the served assets' incidents of the same trade are held back
+	// (inhibited) rather than raised one by one.
+	Rules     []string    `yaml:"rules" json:"rules,omitempty"`
+	MinAssets int         `yaml:"min_assets" json:"min_assets,omitempty"`
+	Confirm   []Condition `yaml:"confirm" json:"confirm,omitempty"`
+
 	// When gates evaluation: samples taken while a condition does not hold
 	// are skipped (a pending duration pauses rather than resets).
 	When []Condition `yaml:"when" json:"when,omitempty"`
@@ -155,10 +181,13 @@ const (
 	KindFlatline    = "flatline"
 	KindMissing     = "missing"
 	KindDelta       = "delta"
+	KindPulldown    = "pulldown"
+	KindExcursion   = "excursion"
+	KindGroup       = "group"
 )
 
 // Kinds lists the rule kinds.
-var Kinds = []string{KindThreshold, KindTrend, KindState, KindTransitions, KindFlatline, KindMissing, KindDelta}
+var Kinds = []string{KindThreshold, KindTrend, KindState, KindTransitions, KindFlatline, KindMissing, KindDelta, KindPulldown, KindExcursion, KindGroup}
 
 // kindFields lists, per kind, the fields beyond the common ones that the
 // kind reads; any other field set on a rule is an error.
@@ -170,6 +199,9 @@ var kindFields = map[string][]string{
 	KindTransitions: {"metric", "window", "max", "for", "clear_for"},
 	KindFlatline:    {"metric", "for", "tolerance", "activity", "min_activity"},
 	KindMissing:     {"metric", "scope", "after", "factor"},
+	KindPulldown:    {"metric", "drive", "rise", "for", "clear_for"},
+	KindExcursion:   {"metric", "learn", "above", "limit", "for", "clear_for"},
+	KindGroup:       {"rules", "min_assets", "confirm", "clear_for"},
 }
 
 var commonFields = []string{"id", "kind", "description", "match", "when", "suppress", "update_every", "problem", "priority", "trade", "title", "summary"}

@@ -101,6 +101,7 @@ var tmplFields = [...]tfield{
 	{"Window", tDuration, func(d *summaryData) tval { return tval{t: tDuration, i: int64(d.Window)} }},
 	{"HoursToLimit", tFloat, func(d *summaryData) tval { return tval{t: tFloat, f: d.HoursToLimit} }},
 	{"Count", tInt, func(d *summaryData) tval { return tval{t: tInt, i: int64(d.Count)} }},
+	{"Affected", tString, func(d *summaryData) tval { return tval{t: tString, s: d.Affected} }},
 }
 
 // tfunc is a function a template may call.

@@ -1,0 +1,366 @@
+package rules
+
+import (
+	"math"
+	"time"
+)
+
+// This file holds the two kinds that call a sudden loss of cooling within
+// minutes of its onset rather than when the product has warmed: pulldown,
+// for boxes whose controller says when it is cooling, and excursion, for
+// retrofit probes that report only the air.
+
+// ---- pulldown ----
+
+// pulldownState runs pulldown rules: while the drive (the compressor, or a
+// rack case's solenoid) is commanded on, a working system pulls the air
+// down; one whose air climbs instead is not being cooled at all.
+type pulldownState struct {
+	RunStart int64   `json:"run_start,omitempty"` // first usable sample of the current drive-on run
+	RunMin   float64 `json:"run_min,omitempty"`   // the lowest air since RunStart
+	MinAt    int64   `json:"min_at,omitempty"`    // when the air was there
+	Warm     bool    `json:"warm,omitempty"`      // the air is climbing under the drive (a group's "pending")
+	Good     int64   `json:"good,omitempty"`      // open: cooling again since
+	LastAt   int64   `json:"last_at,omitempty"`
+}
+
+func (s *pulldownState) late(*Engine, *instance, float64) {}
+func (s *pulldownState) tick(*Engine, *instance, int64)   {}
+
+// pulldownClimb is how long the air must have been climbing from its
+// lowest of the run: a box that is cooling never climbs for ten minutes
+// under a running compressor, while a jump of a reading or two (a door
+// the controller did not report, stocking) is pulled back down within
+// minutes.
+const pulldownClimb = int64(10 * time.Minute)
+
+func (s *pulldownState) observe(e *Engine, in *instance, m MetricID, t int64, v, _ float64) {
+	c := in.rule
+	d := in.asset.get(c.drive)
+	driveOn := e.fresh(in.asset, d, t) && d.V == 1
+	if m == c.drive {
+		if !driveOn {
+			s.RunStart, s.Warm = 0, false
+			if in.ep != nil && s.Good == 0 {
+				s.Good = t
+			}
+		}
+		s.closeIfCooling(e, in, t)
+		return
+	}
+	if e.suppressed(in, t) || (s.LastAt != 0 && t-s.LastAt > int64(e.opts.MaxGap)) {
+		// A defrost, an open door and their recovery warm the air under
+		// a running compressor on purpose; a gap leaves nothing to compare.
+		s.LastAt = t
+		if in.ep == nil {
+			s.RunStart, s.Warm = 0, false
+		}
+		return
+	}
+	s.LastAt = t
+	if !driveOn {
+		s.RunStart, s.Warm = 0, false
+		if in.ep != nil {
+			if s.Good == 0 {
+				s.Good = t
+			}
+			e.touch(in, t, v)
+			s.closeIfCooling(e, in, t)
+		}
+		return
+	}
+	if s.RunStart == 0 || v < s.RunMin {
+		if s.RunStart == 0 {
+			s.RunStart = t
+		}
+		s.RunMin, s.MinAt = v, t
+	}
+	climb := v - s.RunMin
+	s.Warm = climb >= c.rise/2
+	if in.ep != nil {
+		e.touch(in, t, v)
+		if v <= in.ep.Peak-2*c.rise {
+			if s.Good == 0 {
+				s.Good = t
+			}
+		} else {
+			s.Good = 0
+		}
+		s.closeIfCooling(e, in, t)
+		return
+	}
+	if t-s.RunStart >= c.forNs && climb >= c.rise && t-s.MinAt >= pulldownClimb {
+		e.open(in, s.RunStart, t, v, 0, false)
+		in.ep.Peak = v
+		s.Good = 0
+	}
+}
+
+// closeIfCooling clears an open pulldown incident once the box has been
+// cooling again (the drive cycled off, or the air pulled well down from
+// its peak) for clear_for.
+func (s *pulldownState) closeIfCooling(e *Engine, in *instance, t int64) {
+	if in.ep == nil || s.Good == 0 || t-s.Good < in.rule.clearFor {
+		return
+	}
+	e.clear(in, t, in.ep.Last)
+	s.Good, s.RunStart, s.Warm = 0, 0, false
+}
+
+func (s *pulldownState) pending(e *Engine, in *instance, t int64) bool {
+	return s.Warm && t-s.LastAt <= int64(e.opts.MaxGap)
+}
+
+// ---- excursion ----
+
+// maxExcursions is how many of an asset's normal excursions an excursion
+// rule remembers: more than two days of defrosts every four hours.
+const maxExcursions = 16
+
+// topRing keeps the highest value per bucket over a window; the median of
+// the buckets' maxima is the top of the asset's cycling band, which the
+// few buckets a defrost or a door lifts do not move.
+type topRing struct {
+	Last int64               `json:"last"`
+	Has  uint32              `json:"has"`
+	Max  [avgBuckets]float64 `json:"max"`
+}
+
+func (r *topRing) add(width, t int64, v float64) {
+	slot, ok := ringRoll(&r.Last, &r.Has, t/width)
+	switch {
+	case !ok:
+	case r.Has&(1<<slot) == 0:
+		r.Has |= 1 << slot
+		r.Max[slot] = v
+	case v > r.Max[slot]:
+		r.Max[slot] = v
+	}
+}
+
+// median returns the median of the complete buckets' maxima in the window
+// ending at t (in the first hours, of the bucket being filled too), how
+// many complete buckets there are, and whether there is any value at all.
+func (r *topRing) median(e *Engine, width, t int64) (m float64, complete int, some bool) {
+	cur := t / width
+	ms := e.scratch[:0]
+	for i := range avgBuckets {
+		if r.Has&(1<<i) == 0 {
+			continue
+		}
+		if b := ringBucket(r.Last, i); b >= cur-avgBuckets && b < cur {
+			ms = append(ms, r.Max[i])
+		}
+	}
+	complete = len(ms)
+	if complete < 4 && r.Last == cur && r.Has&(1<<ringSlot(cur)) != 0 {
+		ms = append(ms, r.Max[ringSlot(cur)])
+	}
+	if len(ms) == 0 {
+		e.scratch = ms[:0]
+		return 0, 0, false
+	}
+	m = median(ms)
+	e.scratch = ms[:0]
+	return m, complete, true
+}
+
+// excursionState runs excursion rules.
+type excursionState struct {
+	Top   topRing `json:"top"`
+	Since int64   `json:"since,omitempty"` // first sample: the band is learned a learn after
+	// The excursion in progress: above the band's top since Start.
+	Start  int64   `json:"start,omitempty"`
+	Peak   float64 `json:"peak,omitempty"`
+	Rising bool    `json:"rising,omitempty"`
+	Odd    bool    `json:"odd,omitempty"` // off the learned schedule, or longer than it
+	// Hot is when the excursion passed the rule's fixed limit, what a
+	// warming-up asset is judged against.
+	Hot    int64 `json:"hot,omitempty"`
+	LastAt int64 `json:"last_at,omitempty"`
+	Good   int64 `json:"good,omitempty"` // open: back in the band since
+	// Normal excursions seen (not inside an incident): when each began,
+	// how long it lasted (s) and how high it went above the band (C).
+	ExAt   [maxExcursions]int64   `json:"ex_at"`
+	ExDur  [maxExcursions]int32   `json:"ex_dur"`
+	ExRise [maxExcursions]float32 `json:"ex_rise"`
+	ExHead uint8                  `json:"ex_head,omitempty"`
+}
+
+func (s *excursionState) late(*Engine, *instance, float64) {}
+func (s *excursionState) tick(*Engine, *instance, int64)   {}
+
+const (
+	// excursionTolerance is how far under its peak an excursion may dip
+	// and still count as rising (probe noise is about 0.1 C).
+	excursionTolerance = 0.3
+	// scheduleSlack is how far from a learned excursion's time of day a
+	// new one may start and still be taken for the same defrost.
+	scheduleSlack = int64(40 * time.Minute)
+	// minExcursion is the shortest excursion worth learning from: a door
+	// opening or a single reading above the band is not a defrost.
+	minExcursion = int64(10 * time.Minute)
+	// maxLearned is the longest excursion learned from: no defrost keeps
+	// the air above the band for longer (domain notes: 20-45 min, an hour
+	// on a low-temperature case), and a failure must never become normal.
+	maxLearned = int64(90 * time.Minute)
+	day        = int64(24 * time.Hour)
+)
+
+func (s *excursionState) observe(e *Engine, in *instance, _ MetricID, t int64, v, _ float64) {
+	c := in.rule
+	width := c.learn / avgBuckets
+	if s.LastAt != 0 && t-s.LastAt > int64(e.opts.MaxGap) && in.ep == nil {
+		s.Start, s.Rising = 0, false // nothing carries across a gap
+	}
+	s.LastAt = t
+	if s.Since == 0 {
+		s.Since = t
+	}
+	top, complete, some := s.Top.median(e, width, t)
+	learned := t-s.Since >= c.learn && complete >= avgBuckets*3/4
+	if in.ep == nil && s.Start == 0 {
+		s.Top.add(width, t, v) // frozen through excursions and incidents
+	}
+	if !some {
+		top = c.limit
+	}
+	if !e.gated(in, t) {
+		if in.ep == nil {
+			s.Start, s.Rising, s.Odd = 0, false, false
+		}
+		return
+	}
+	if e.suppressed(in, t) {
+		// A door opened (or the case went into maintenance): nothing is
+		// called while it lasts. An excursion already under way, a
+		// defrost, goes on being measured from its own start, so that
+		// the schedule learns when the defrost began, not when the door
+		// closed; one does not start under it.
+		if in.ep == nil && s.Start != 0 {
+			s.Peak = math.Max(s.Peak, v)
+		}
+		return
+	}
+	over := v > top+c.level
+	if in.ep != nil {
+		e.touch(in, t, v)
+		if over {
+			s.Peak = math.Max(s.Peak, v)
+			s.Good = 0
+			return
+		}
+		if s.Good == 0 {
+			s.Good = t
+		}
+		if t-s.Good >= c.clearFor {
+			// One that came back by itself as soon as a long defrost
+			// would have is learned from as one: the next like it is not
+			// called again.
+			if s.Start != 0 && s.Good-s.Start <= maxLearned {
+				s.remember(s.Start, s.Good-s.Start, s.Peak-top)
+			}
+			e.clear(in, t, v)
+			s.Start, s.Good, s.Rising = 0, 0, false
+		}
+		return
+	}
+	if !over {
+		if s.Start != 0 && t-s.Start >= minExcursion && t-s.Start <= maxLearned {
+			s.remember(s.Start, t-s.Start, s.Peak-top)
+		}
+		s.Start, s.Rising, s.Odd = 0, false, false
+		return
+	}
+	if s.Start == 0 {
+		s.Start, s.Peak, s.Hot = t, v, 0
+	}
+	if s.Hot == 0 && v > c.limit {
+		s.Hot = t
+	}
+	s.Peak = math.Max(s.Peak, v)
+	s.Rising = v >= s.Peak-excursionTolerance
+	dur := t - s.Start
+	onSchedule, longest := s.learned(s.Start, t)
+	s.Odd = !onSchedule || dur > longest
+	if !s.Rising || dur < c.forNs {
+		return
+	}
+	if !learned || s.Start-s.Since < c.learn {
+		// Warming up: the band and the schedule are still being learned
+		// (excursions are remembered from the first hours on). Only air
+		// above the fixed limit for twice as long as the rule's for,
+		// still rising, is called.
+		if s.Hot == 0 || v <= c.limit || t-s.Hot < 2*c.forNs {
+			return
+		}
+		onSchedule = false
+	}
+	if onSchedule && dur <= longest {
+		return // looks like this asset's own defrost so far
+	}
+	e.open(in, s.Start, t, v, top+c.level, true)
+	in.ep.Peak = s.Peak
+	s.Good = 0
+}
+
+// remember notes a normal excursion.
+func (s *excursionState) remember(start, dur int64, rise float64) {
+	i := int(s.ExHead) % maxExcursions
+	s.ExAt[i], s.ExDur[i], s.ExRise[i] = start, int32(min(dur/int64(time.Second), math.MaxInt32)), float32(rise)
+	s.ExHead = uint8((i + 1) % maxExcursions)
+}
+
+// learned reports whether an excursion that began at start is on the
+// asset's defrost schedule, as learned from the excursions of the last
+// three days, and how long its normal excursions of that schedule lasted.
+// Controllers defrost either at set times of day or every so many hours:
+// an excursion is on schedule when it starts near the time of day of an
+// earlier one, or one learned interval (or two: one may have been missed)
+// after the latest. (How high they go varies by several degrees from one
+// defrost to the next, with the stocking and the doors around it: the
+// height is kept for the record, not judged.)
+func (s *excursionState) learned(start, t int64) (onSchedule bool, longest int64) {
+	var latest int64
+	for i := range maxExcursions {
+		if at := s.ExAt[i]; at != 0 && t-at <= 3*day && at < start {
+			latest = max(latest, at)
+		}
+	}
+	for i := range maxExcursions {
+		at := s.ExAt[i]
+		if at == 0 || t-at > 3*day {
+			continue
+		}
+		off := ((start-at)%day + day) % day
+		match := min(off, day-off) <= scheduleSlack
+		if !match && latest != 0 {
+			// The gap from this one to the next remembered after it.
+			var next int64
+			for j := range maxExcursions {
+				if b := s.ExAt[j]; b > at && (next == 0 || b < next) {
+					next = b
+				}
+			}
+			if gap := next - at; next != 0 && gap >= 2*int64(time.Hour) && gap <= 13*int64(time.Hour) {
+				for k := int64(1); k <= 2; k++ {
+					if d := start - latest - k*gap; d <= scheduleSlack && d >= -scheduleSlack {
+						match = true
+					}
+				}
+			}
+		}
+		if !match {
+			continue
+		}
+		onSchedule = true
+		longest = max(longest, int64(s.ExDur[i])*int64(time.Second))
+	}
+	// Ten minutes of slack on the longest: the same defrost runs a few
+	// minutes longer on a warm day.
+	return onSchedule, longest + int64(10*time.Minute)
+}
+
+func (s *excursionState) pending(e *Engine, in *instance, t int64) bool {
+	return s.Start != 0 && s.Rising && s.Odd && t-s.LastAt <= int64(e.opts.MaxGap)
+}

@@ -176,7 +176,9 @@ type excursionState struct {
 	Odd    bool    `json:"odd,omitempty"` // off the learned schedule, or longer than it
 	// Hot is when the excursion passed the rule's fixed limit, what a
 	// warming-up asset is judged against.
-	Hot    int64 `json:"hot,omitempty"`
+	Hot int64 `json:"hot,omitempty"`
+	// Door: the excursion began while a door stood open.
+	Door   bool  `json:"door,omitempty"`
 	LastAt int64 `json:"last_at,omitempty"`
 	Good   int64 `json:"good,omitempty"` // open: back in the band since
 	// Normal excursions seen (not inside an incident): when each began,
@@ -231,18 +233,21 @@ func (s *excursionState) observe(e *Engine, in *instance, _ MetricID, t int64, v
 		}
 		return
 	}
+	over := v > top+c.level
 	if e.suppressed(in, t) {
 		// A door opened (or the case went into maintenance): nothing is
-		// called while it lasts. An excursion already under way, a
-		// defrost, goes on being measured from its own start, so that
-		// the schedule learns when the defrost began, not when the door
-		// closed; one does not start under it.
-		if in.ep == nil && s.Start != 0 {
+		// called while it lasts. An excursion goes on being measured
+		// from its own start (a defrost's, so that the schedule learns
+		// when it began, not when the door closed); one that starts
+		// under the door is the door's, and is never learned from.
+		if in.ep == nil && over {
+			if s.Start == 0 {
+				s.Start, s.Peak, s.Hot, s.Door = t, v, 0, true
+			}
 			s.Peak = math.Max(s.Peak, v)
 		}
 		return
 	}
-	over := v > top+c.level
 	if in.ep != nil {
 		e.touch(in, t, v)
 		if over {
@@ -257,7 +262,7 @@ func (s *excursionState) observe(e *Engine, in *instance, _ MetricID, t int64, v
 			// One that came back by itself as soon as a long defrost
 			// would have is learned from as one: the next like it is not
 			// called again.
-			if s.Start != 0 && s.Good-s.Start <= maxLearned {
+			if s.Start != 0 && !s.Door && s.Good-s.Start <= maxLearned {
 				s.remember(s.Start, s.Good-s.Start, s.Peak-top)
 			}
 			e.clear(in, t, v)
@@ -266,14 +271,14 @@ func (s *excursionState) observe(e *Engine, in *instance, _ MetricID, t int64, v
 		return
 	}
 	if !over {
-		if s.Start != 0 && t-s.Start >= minExcursion && t-s.Start <= maxLearned {
+		if s.Start != 0 && !s.Door && t-s.Start >= minExcursion && t-s.Start <= maxLearned {
 			s.remember(s.Start, t-s.Start, s.Peak-top)
 		}
 		s.Start, s.Rising, s.Odd = 0, false, false
 		return
 	}
 	if s.Start == 0 {
-		s.Start, s.Peak, s.Hot = t, v, 0
+		s.Start, s.Peak, s.Hot, s.Door = t, v, 0, false
 	}
 	if s.Hot == 0 && v > c.limit {
 		s.Hot = t
@@ -283,7 +288,11 @@ func (s *excursionState) observe(e *Engine, in *instance, _ MetricID, t int64, v
 	dur := t - s.Start
 	onSchedule, longest := s.learned(s.Start, t)
 	s.Odd = !onSchedule || dur > longest
-	if !s.Rising || dur < c.forNs {
+	// Past its defrost's usual length, an excursion that is still in
+	// its upper half has not recovered, rising or not: a leaking box
+	// limps down from its defrost and never reaches its band.
+	stuck := learned && onSchedule && dur > longest && v > top+c.level+(s.Peak-top-c.level)/2
+	if (!s.Rising && !stuck) || dur < c.forNs {
 		return
 	}
 	if !learned || s.Start-s.Since < c.learn {

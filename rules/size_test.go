@@ -25,6 +25,9 @@ func BenchmarkStateStructSizes(b *testing.B) {
 		{"transitions", unsafe.Sizeof(transState{})},
 		{"flatline", unsafe.Sizeof(flatState{})},
 		{"missing", unsafe.Sizeof(missState{})},
+		{"pulldown", unsafe.Sizeof(pulldownState{})},
+		{"excursion", unsafe.Sizeof(excursionState{})},
+		{"group", unsafe.Sizeof(groupState{})},
 	} {
 		b.ReportMetric(float64(s.size+inst), "B/"+s.kind)
 	}

@@ -62,6 +62,11 @@ type Event struct {
 	// Affected names, on a group incident (a compressor rack's), the
 	// served assets that lost cooling with it.
 	Affected []string `json:"affected,omitempty"`
+	// PredictedBreachAt is, on a temperature incident, when the asset's
+	// modelled product passes its food-safety limit if the air stays
+	// where it is; BreachedAt, when it already has.
+	PredictedBreachAt *time.Time `json:"predicted_breach_at,omitempty"`
+	BreachedAt        *time.Time `json:"breached_at,omitempty"`
 }
 
 // MsgID is the event's idempotency key: the same event always gets the
@@ -639,6 +644,9 @@ func (e *Engine) sample(a *assetState, m MetricID, t int64, v float64) {
 		in := &a.insts[j]
 		in.st.observe(e, in, m, t, v, prev)
 	}
+	if Metrics[m].Unit == "C" {
+		e.escalateOnBreach(a, t)
+	}
 }
 
 // Advance moves event time forward to t without a reading, so that
@@ -890,6 +898,9 @@ func (e *Engine) emit(in *instance, typ EventType, t int64) {
 		p := time.Unix(0, ep.Predicted).UTC()
 		ev.PredictedAt = &p
 		d.HoursToLimit = math.Max(0, float64(ep.Predicted-t)/float64(time.Hour))
+	}
+	if typ != Cleared && e.stampBreach(in, &ev, t) && ep.Priority > "P1" {
+		ep.Priority, ev.Priority, d.Priority = "P1", "P1", "P1"
 	}
 	if gs, ok := in.st.(*groupState); ok {
 		ev.Affected = slices.Clone(gs.Affected)

@@ -25,6 +25,7 @@ var problems = map[string]problemInfo{
 	"not_cold":        {"temperature", 3}, // what store staff report
 	"no_cooling":      {"temperature", 4},
 	"cooling_failure": {"temperature", 4},
+	"rack_failure":    {"temperature", 5}, // on the rack: every case it serves
 	"temp_low":        {"temp_low", 1},
 	"door_openings":   {"door", 1},
 	"door_ajar":       {"door", 2},

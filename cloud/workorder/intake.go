@@ -278,6 +278,7 @@ func (in *Intake) attach(w *WorkOrder, r Report, events *[]Event, res *Result) {
 			Priority: i.Priority, Title: i.Title, Summary: i.Summary, Metric: i.Metric, Value: i.Value,
 			Peak: i.Peak, Limit: i.Limit, OutOfRange: i.OutOfRange, Occurrences: i.Occurrences,
 			Started: &started, At: i.At, PredictedAt: i.PredictedAt,
+			PredictedBreachAt: i.PredictedBreachAt, BreachedAt: i.BreachedAt, Affected: i.Affected,
 			Panel: in.Policy.PanelURL(i.Site, i.Asset, i.Started.Add(-time.Hour), i.At.Add(time.Hour)),
 		}
 		if j := w.evidenceFor(i.Incident); j >= 0 && w.Evidence[j].Seq > i.Seq {

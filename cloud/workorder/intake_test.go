@@ -399,3 +399,44 @@ func TestClearedFirstIsAvoided(t *testing.T) {
 		})
 	}
 }
+
+// TestRackIncidentCarriesBreachAndCases: a rack's incident makes one work
+// order on the rack whose evidence names the cases and the predicted
+// breach, and the update that says the breach is near raises it to P1.
+func TestRackIncidentCarriesBreachAndCases(t *testing.T) {
+	t0 := time.Date(2026, 7, 1, 8, 0, 0, 0, time.UTC)
+	breach := t0.Add(50 * time.Minute)
+	ev := func(typ rules.EventType, seq int, prio string, affected []string) Report {
+		return FromIncident(&rules.Event{Event: typ, Incident: "inc-rack", Seq: seq, Site: "s1", Asset: "rack-9",
+			AssetClass: "compressor_rack", Rule: "rack-failure", Problem: "rack_failure", Priority: prio,
+			Trade: "refrigeration", At: t0.Add(time.Duration(seq) * time.Minute), Started: t0,
+			Affected: affected, PredictedBreachAt: &breach})
+	}
+	in := &Intake{Policy: DefaultPolicy()}
+	tx := newMemTx()
+	for _, r := range []Report{ev(rules.Opened, 1, "P2", []string{"dimt-5", "dimt-6"}), ev(rules.Updated, 2, "P1", []string{"dimt-5", "dimt-6", "dilt-7"})} {
+		if _, err := in.Receive(context.Background(), tx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(tx.wos) != 1 {
+		t.Fatalf("%d work orders, want one for the rack", len(tx.wos))
+	}
+	w := tx.wos[0]
+	if w.Asset != "rack-9" || w.Problem != "rack_failure" || w.Priority != "P1" || w.Trade != "refrigeration" {
+		t.Errorf("work order %s/%s %s %s %s, want rack-9 rack_failure P1 refrigeration", w.Site, w.Asset, w.Problem, w.Priority, w.Trade)
+	}
+	if len(w.Evidence) != 1 {
+		t.Fatalf("%d evidence entries, want the incident's latest", len(w.Evidence))
+	}
+	e := w.Evidence[0]
+	if !slices.Equal(e.Affected, []string{"dimt-5", "dimt-6", "dilt-7"}) {
+		t.Errorf("affected %v", e.Affected)
+	}
+	if e.PredictedBreachAt == nil || !e.PredictedBreachAt.Equal(breach) || e.BreachedAt != nil {
+		t.Errorf("breach %v / %v, want predicted %v", e.PredictedBreachAt, e.BreachedAt, breach)
+	}
+	if Family("rack_failure") != Family("no_cooling") || Severity("rack_failure") <= Severity("no_cooling") {
+		t.Error("rack_failure is not the worst of the temperature family")
+	}
+}

@@ -116,8 +116,16 @@ type Evidence struct {
 	Started     *time.Time `json:"started,omitempty"`
 	At          time.Time  `json:"at"`
 	PredictedAt *time.Time `json:"predicted_at,omitempty"`
-	Reporter    string     `json:"reporter,omitempty"`
-	Description string     `json:"description,omitempty"`
+	// PredictedBreachAt is when the asset's product passes its
+	// food-safety limit, as the edge's product model predicts it;
+	// BreachedAt, when it already has.
+	PredictedBreachAt *time.Time `json:"predicted_breach_at,omitempty"`
+	BreachedAt        *time.Time `json:"breached_at,omitempty"`
+	// Affected are, on an incident of equipment that serves other assets
+	// (a compressor rack), the assets that lost cooling with it.
+	Affected    []string `json:"affected,omitempty"`
+	Reporter    string   `json:"reporter,omitempty"`
+	Description string   `json:"description,omitempty"`
 	// Panel links to the Grafana panel for the asset over the incident's
 	// window.
 	Panel string `json:"panel,omitempty"`

@@ -10,15 +10,21 @@ import (
 // its limit, from the product-temperature model the asset's food-safety
 // rule already runs (a first-order filter of the air with the rule's
 // product_tau): what an FM woken at night needs first is how long they
-// have. The model holds the air where it is now; a box still warming
-// breaches sooner, so the prediction is recomputed at every reading, and
-// an incident whose breach comes within breachSoon (or has come) is a P1.
+// have. The model extrapolates the air along its trend of the last 15 min
+// or so (never downward: a box pulling down is not the worry); it is
+// recomputed at every reading, and an incident whose breach comes within
+// breachSoon (or has come) is a P1.
 
 // breachSoon is how close a predicted breach makes an incident a P1.
 const breachSoon = int64(time.Hour)
 
-// breachHorizon is how far ahead a breach is predicted at all.
-const breachHorizon = int64(24 * time.Hour)
+// breachHorizon is how far ahead a breach is predicted at all: the air
+// of a box that has lost cooling climbs for a few hours toward the room's
+// temperature, not for ever.
+const breachHorizon = int64(6 * time.Hour)
+
+// airSlopeTau smooths the air's trend for the time to breach.
+const airSlopeTau = 15 * time.Minute
 
 // breachProblems are the problems that are about the food's temperature.
 var breachProblems = []string{"temp_high", "temp_trend", "no_cooling", "long_runtime", "rack_failure"}
@@ -57,17 +63,43 @@ func (e *Engine) breach(a *assetState, t int64) (at int64, breached, ok bool) {
 	if !e.fresh(a, h, t) {
 		return 0, false, false
 	}
-	air := h.V
-	if !c.beyond(air, c.level) {
-		return 0, false, false // the product settles toward the air, on the safe side
-	}
-	// y(s) = air + (y - air) e^(-s/tau) reaches the level after
-	// s = tau ln((y - air) / (level - air)).
-	s := float64(c.tau) * math.Log((y-air)/(c.level-air))
-	if math.IsNaN(s) || s < 0 || s > float64(breachHorizon) {
+	l := pm.st.(*levelState)
+	s, ok := timeToLevel(y, h.V, math.Max(0, l.Slope), c.level, float64(c.tau)/3.6e12, float64(breachHorizon)/3.6e12)
+	if !ok {
 		return 0, false, false
 	}
-	return t + int64(s), false, true
+	return t + int64(s*3.6e12), false, true
+}
+
+// timeToLevel returns in how many hours a product at y, following air at
+// a that climbs r C an hour with time constant tau hours, passes level
+// (upward), within horizon hours. With r = 0 it is the closed form; with
+// r > 0 the product only climbs once the air is above it, and the root is
+// found by bisection on
+//
+//	y(s) = a + r(s - tau) + (y - a + r tau) e^(-s/tau).
+func timeToLevel(y, a, r, level, tau, horizon float64) (float64, bool) {
+	if r <= 0 {
+		if a <= level {
+			return 0, false // the product settles toward the air, on the safe side
+		}
+		s := tau * math.Log((y-a)/(level-a))
+		return s, !math.IsNaN(s) && s >= 0 && s <= horizon
+	}
+	at := func(s float64) float64 { return a + r*(s-tau) + (y-a+r*tau)*math.Exp(-s/tau) }
+	if at(horizon) < level {
+		return 0, false
+	}
+	lo, hi := 0.0, horizon
+	for range 40 {
+		mid := (lo + hi) / 2
+		if at(mid) >= level {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi, true
 }
 
 // groupBreach is the soonest breach among a group's affected assets.

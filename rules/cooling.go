@@ -19,6 +19,7 @@ type pulldownState struct {
 	RunStart int64   `json:"run_start,omitempty"` // first usable sample of the current drive-on run
 	RunMin   float64 `json:"run_min,omitempty"`   // the lowest air since RunStart
 	MinAt    int64   `json:"min_at,omitempty"`    // when the air was there
+	MaxAfter float64 `json:"max_after,omitempty"` // the highest air since MinAt
 	Warm     bool    `json:"warm,omitempty"`      // the air is climbing under the drive (a group's "pending")
 	Good     int64   `json:"good,omitempty"`      // open: cooling again since
 	LastAt   int64   `json:"last_at,omitempty"`
@@ -73,8 +74,9 @@ func (s *pulldownState) observe(e *Engine, in *instance, m MetricID, t int64, v,
 		if s.RunStart == 0 {
 			s.RunStart = t
 		}
-		s.RunMin, s.MinAt = v, t
+		s.RunMin, s.MinAt, s.MaxAfter = v, t, v
 	}
+	s.MaxAfter = math.Max(s.MaxAfter, v)
 	climb := v - s.RunMin
 	s.Warm = climb >= c.rise/2
 	if in.ep != nil {
@@ -89,7 +91,10 @@ func (s *pulldownState) observe(e *Engine, in *instance, m MetricID, t int64, v,
 		s.closeIfCooling(e, in, t)
 		return
 	}
-	if t-s.RunStart >= c.forNs && climb >= c.rise && t-s.MinAt >= pulldownClimb {
+	// Still climbing: at (or within noise of) its highest since its
+	// lowest. Air that jumped and is being pulled down again is cooling.
+	climbing := v >= s.MaxAfter-excursionTolerance
+	if t-s.RunStart >= c.forNs && climb >= c.rise && t-s.MinAt >= pulldownClimb && climbing {
 		e.open(in, s.RunStart, t, v, 0, false)
 		in.ep.Peak = v
 		s.Good = 0

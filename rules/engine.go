@@ -688,6 +688,22 @@ func (e *Engine) fresh(a *assetState, h *held, t int64) bool {
 	return h.Seen && t-a.lastSeen <= int64(e.opts.Stale)
 }
 
+// assetSilent reports whether an asset has missed three of its fastest
+// sensor's reports (and at least 10 min): a device gone quiet, whose last
+// door or compressor state is no evidence that the state still holds.
+func (e *Engine) assetSilent(a *assetState, t int64) bool {
+	fastest := math.Inf(1)
+	for m := range numMetrics {
+		if h := a.heldValue(MetricID(m)); h != nil && h.Seen && h.Interval > 0 {
+			fastest = math.Min(fastest, h.Interval)
+		}
+	}
+	if math.IsInf(fastest, 1) {
+		return false
+	}
+	return t-a.lastSeen > max(int64(3*fastest), int64(10*time.Minute))
+}
+
 // presentFor is how recently an asset must have reported a metric for a
 // `present` condition to hold.
 const presentFor = int64(6 * time.Hour)
@@ -815,6 +831,14 @@ func (e *Engine) openEpisode(in *instance, start, t int64, v, limit float64, has
 			e.stats.Inhibited++
 			return
 		}
+		if h := e.holder(in); h != nil {
+			in.ep.Inhibited = h.ep.ID
+			e.stats.Inhibited++
+			if in.ep.Priority < h.ep.Priority {
+				e.escalate(h, t, in.ep.Priority)
+			}
+			return
+		}
 	}
 	e.stats.Opened++
 	e.emit(in, Opened, t)
@@ -847,6 +871,9 @@ func (e *Engine) escalate(in *instance, t int64, priority string) {
 
 func (e *Engine) clear(in *instance, t int64, v float64) {
 	in.ep.Last = v
+	if e.holds(in) {
+		return // what it holds back is still open: the fault is not over
+	}
 	e.stats.Cleared++
 	e.emit(in, Cleared, t)
 	in.ep = nil

@@ -262,18 +262,22 @@ func (r *avgRing) mean(width, t int64) (float64, float64) {
 
 // levelState runs threshold and delta rules.
 type levelState struct {
-	Y       float64    `json:"y"`       // product-filtered value
-	HasY    bool       `json:"has_y"`   //
-	LastAt  int64      `json:"last_at"` // previous sample time
-	LastV   float64    `json:"last_v"`  // previous raw value (held over the gap for averages)
-	Pending int64      `json:"pending"` // first sample of the current bad run, 0 for none
-	BadFor  int64      `json:"bad_for"` // time bad in the current run
-	DM      float64    `json:"dm"`      // degree-minutes in the current run
-	Good    int64      `json:"good"`    // open: first sample of the current clear run
-	WasBad  bool       `json:"was_bad"` // the previous sample was bad
-	Avg     *avgRing   `json:"avg,omitempty"`
-	Floor   *floorRing `json:"floor,omitempty"`
-	Base    *baseRing  `json:"base,omitempty"`
+	Y       float64 `json:"y"`       // product-filtered value
+	HasY    bool    `json:"has_y"`   //
+	LastAt  int64   `json:"last_at"` // previous sample time
+	LastV   float64 `json:"last_v"`  // previous raw value (held over the gap for averages)
+	Pending int64   `json:"pending"` // first sample of the current bad run, 0 for none
+	BadFor  int64   `json:"bad_for"` // time bad in the current run
+	DM      float64 `json:"dm"`      // degree-minutes in the current run
+	Good    int64   `json:"good"`    // open: first sample of the current clear run
+	WasBad  bool    `json:"was_bad"` // the previous sample was bad
+	// A product model's air: the latest value and its smoothed trend (C
+	// per hour), for the time to breach.
+	AirV  float64    `json:"air_v,omitempty"`
+	Slope float64    `json:"slope,omitempty"`
+	Avg   *avgRing   `json:"avg,omitempty"`
+	Floor *floorRing `json:"floor,omitempty"`
+	Base  *baseRing  `json:"base,omitempty"`
 }
 
 // floorRing keeps the lowest value per bucket over a window.
@@ -396,8 +400,14 @@ func (l *levelState) observe(e *Engine, in *instance, m MetricID, t int64, v, _ 
 		if !l.HasY {
 			l.Y, l.HasY = v, true
 		} else if dt > 0 && !e.suppressed(in, t) {
-			l.Y += (v - l.Y) * (1 - math.Exp(-float64(dt)/float64(c.tau)))
+			k := 1 - math.Exp(-float64(dt)/float64(c.tau))
+			l.Y += (v - l.Y) * k
+			// The air's own trend, per hour, smoothed over about 15 min:
+			// what the time to breach extrapolates.
+			w := 1 - math.Exp(-float64(dt)/float64(airSlopeTau))
+			l.Slope += ((v-l.AirV)/(float64(dt)/3.6e12) - l.Slope) * w
 		}
+		l.AirV = v
 		x = l.Y
 	case c.floor > 0 || c.baseline > 0:
 		if l.Floor != nil {
@@ -767,7 +777,7 @@ func (s *stateState) tick(e *Engine, in *instance, t int64) {
 		return // the site is silent: a held state is not evidence
 	}
 	if in.ep == nil {
-		if s.Since != 0 && t-s.Since >= c.forNs {
+		if s.Since != 0 && t-s.Since >= c.forNs && !e.assetSilent(in.asset, t) {
 			e.open(in, s.Since, t, float64(t-s.Since)/6e10, 0, false)
 		}
 		return

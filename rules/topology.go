@@ -189,3 +189,48 @@ func (e *Engine) alreadyReported(g *compiled, in *instance) bool {
 	}
 	return false
 }
+
+// One fault, one incident, on an asset too. A box whose compressor died
+// soon also runs without a break, trends up and passes its limit; a box
+// that short-cycles warms. The first incident open on an asset is the
+// fault; a later refrigeration incident on the same asset is held back
+// behind it and raises its priority when it is more urgent (a breach
+// makes the open incident a P1). The first stays open until what it
+// holds back has cleared too.
+
+// holder returns the open, emitted incident on in's asset that in's new
+// episode belongs behind, or nil. Only refrigeration incidents are held
+// back, behind a refrigeration incident or an open door (which explains
+// a warming box); sensor and gateway faults always stand on their own.
+func (e *Engine) holder(in *instance) *instance {
+	if in.rule.src.Trade != "refrigeration" {
+		return nil
+	}
+	for i := range in.asset.insts {
+		o := &in.asset.insts[i]
+		if o == in || o.ep == nil || o.ep.Inhibited != "" || o.ep.Seq == 0 {
+			continue
+		}
+		if o.ep.Trade == "refrigeration" || o.ep.Problem == "door_ajar" {
+			return o
+		}
+	}
+	return nil
+}
+
+// holds reports whether an asset incident still holds back an open one
+// on its asset: it stays open until they have cleared, so that the work
+// order it made is not verified while its box is still warm. (A group's
+// incident waits for its assets in its own tick.)
+func (e *Engine) holds(in *instance) bool {
+	if in.wholeSite() || in.ep.Inhibited != "" || in.rule.kind == KindGroup {
+		return false
+	}
+	for i := range in.asset.insts {
+		o := &in.asset.insts[i]
+		if o != in && o.ep != nil && o.ep.Inhibited == in.ep.ID {
+			return true
+		}
+	}
+	return false
+}

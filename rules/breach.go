@@ -60,7 +60,9 @@ func (e *Engine) breach(a *assetState, t int64) (at int64, breached, ok bool) {
 		return t, true, true
 	}
 	h := a.get(c.metric)
-	if !e.fresh(a, h, t) {
+	if !e.fresh(a, h, t) || e.suppressed(pm, t) {
+		// Stale, or in a defrost and its recovery, when the air is high
+		// on purpose and the model holds the product where it was.
 		return 0, false, false
 	}
 	l := pm.st.(*levelState)
@@ -137,24 +139,46 @@ func (e *Engine) stampBreach(in *instance, ev *Event, t int64) bool {
 		return true
 	}
 	ev.PredictedBreachAt = &when
-	return at-t <= breachSoon
+	return false // a prediction makes a P1 only once it has held (escalateOnBreach)
 }
 
+// breachHeld is how long a predicted breach must stay within breachSoon
+// before it makes an incident a P1: a defrost the controller does not
+// report lifts the air steeply for 20-30 min, and must not.
+const breachHeld = int64(15 * time.Minute)
+
 // escalateOnBreach makes the asset's open temperature incidents P1 once
-// their product's breach comes within breachSoon: called after each
-// temperature reading of an asset with an incident open.
+// their product has breached, or its breach has been predicted within
+// breachSoon for breachHeld: called after each temperature reading of an
+// asset.
 func (e *Engine) escalateOnBreach(a *assetState, t int64) {
-	var soon, checked bool
+	var urgent, checked bool
 	for i := range a.insts {
 		in := &a.insts[i]
 		if in.ep == nil || in.ep.Priority == "P1" || in.ep.Inhibited != "" || !slices.Contains(breachProblems, in.ep.Problem) {
 			continue
 		}
 		if !checked {
+			checked = true
+			pm := a.productModel()
+			if pm == nil {
+				return
+			}
+			l := pm.st.(*levelState)
 			at, breached, ok := e.breach(a, t)
-			soon, checked = ok && (breached || at-t <= breachSoon), true
+			switch {
+			case ok && breached:
+				urgent = true
+			case ok && at-t <= breachSoon:
+				if l.Soon == 0 {
+					l.Soon = t
+				}
+				urgent = t-l.Soon >= breachHeld
+			default:
+				l.Soon = 0
+			}
 		}
-		if soon {
+		if urgent {
 			e.escalate(in, t, "P1")
 		}
 	}

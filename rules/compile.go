@@ -191,6 +191,9 @@ func compile(r Rule) *compiled {
 	if r.Kind == KindExcursion && c.clearFor == 0 {
 		c.clearFor = int64(30 * time.Minute)
 	}
+	if r.Kind == KindCapacity && c.clearFor == 0 {
+		c.clearFor = int64(3 * time.Hour)
+	}
 	if r.Kind == KindGroup && c.clearFor == 0 {
 		c.clearFor = int64(15 * time.Minute)
 	}

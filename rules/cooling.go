@@ -207,6 +207,11 @@ const (
 	// minExcursion is the shortest excursion worth learning from: a door
 	// opening or a single reading above the band is not a defrost.
 	minExcursion = int64(10 * time.Minute)
+	// doorExcursion is how long an excursion that began under an open
+	// door must last to be a defrost: a door's own warming is gone within
+	// its 15 min of recovery, a walk-in's defrost often starts while
+	// someone is stocking it.
+	doorExcursion = int64(25 * time.Minute)
 	// maxLearned is the longest excursion learned from: no defrost keeps
 	// the air above the band for longer (domain notes: 20-45 min, an hour
 	// on a low-temperature case), and a failure must never become normal.
@@ -267,7 +272,7 @@ func (s *excursionState) observe(e *Engine, in *instance, _ MetricID, t int64, v
 			// One that came back by itself as soon as a long defrost
 			// would have is learned from as one: the next like it is not
 			// called again.
-			if s.Start != 0 && !s.Door && s.Good-s.Start <= maxLearned {
+			if s.Start != 0 && s.learnable(s.Good-s.Start) {
 				s.remember(s.Start, s.Good-s.Start, s.Peak-top)
 			}
 			e.clear(in, t, v)
@@ -276,7 +281,7 @@ func (s *excursionState) observe(e *Engine, in *instance, _ MetricID, t int64, v
 		return
 	}
 	if !over {
-		if s.Start != 0 && !s.Door && t-s.Start >= minExcursion && t-s.Start <= maxLearned {
+		if s.Start != 0 && s.learnable(t-s.Start) {
 			s.remember(s.Start, t-s.Start, s.Peak-top)
 		}
 		s.Start, s.Rising, s.Odd = 0, false, false
@@ -316,6 +321,18 @@ func (s *excursionState) observe(e *Engine, in *instance, _ MetricID, t int64, v
 	e.open(in, s.Start, t, v, top+c.level, true)
 	in.ep.Peak = s.Peak
 	s.Good = 0
+}
+
+// learnable reports whether an excursion that lasted dur is a defrost to
+// learn from: long enough not to be a door's (one that began under an
+// open door must outlast a door's effect), and not so long that a failure
+// could become normal.
+func (s *excursionState) learnable(dur int64) bool {
+	shortest := minExcursion
+	if s.Door {
+		shortest = doorExcursion
+	}
+	return dur >= shortest && dur <= maxLearned
 }
 
 // remember notes a normal excursion.
@@ -377,4 +394,124 @@ func (s *excursionState) learned(start, t int64) (onSchedule bool, longest int64
 
 func (s *excursionState) pending(e *Engine, in *instance, t int64) bool {
 	return s.Start != 0 && s.Rising && s.Odd && t-s.LastAt <= int64(e.opts.MaxGap)
+}
+
+// ---- capacity ----
+
+// capacityRuns is how many recent runs a capacity rule judges by: the
+// median of the last five, so that one run slowed by a warm delivery does
+// not count.
+const (
+	capacityRuns    = 5
+	capacityHistory = 8
+)
+
+// capacityState runs capacity rules: how fast each compressor run pulls
+// the air down, against the asset's own normal. A leak, an iced
+// evaporator or a dirty condenser takes capacity away long before the
+// temperature leaves its band: the runs pull down slower and last longer.
+type capacityState struct {
+	// The run in progress.
+	RunStart int64   `json:"run_start,omitempty"`
+	RunAir   float64 `json:"run_air,omitempty"` // the air when it began
+	RunMin   float64 `json:"run_min,omitempty"`
+	RunMax   float64 `json:"run_max,omitempty"`
+	RunN     int32   `json:"run_n,omitempty"`   // air samples in it
+	Dirty    bool    `json:"dirty,omitempty"`   // a door, a defrost or a gap touched it
+	WasOn    bool    `json:"was_on,omitempty"`  //
+	LastAt   int64   `json:"last_at,omitempty"` //
+	// Base keeps the hourly means of the runs' rates over learn: its
+	// median is the asset's normal pull-down rate (C per minute).
+	Base baseRing `json:"base"`
+	// The latest runs' rates, newest at Head-1.
+	Rates [capacityHistory]float32 `json:"rates"`
+	Head  uint8                    `json:"head,omitempty"`
+	N     uint8                    `json:"n,omitempty"`
+	// Pending: slow since; Good: open, back to normal since.
+	Pending int64   `json:"pending,omitempty"`
+	Good    int64   `json:"good,omitempty"`
+	Ratio   float64 `json:"ratio,omitempty"` // the latest recent/normal
+}
+
+func (s *capacityState) late(*Engine, *instance, float64) {}
+func (s *capacityState) tick(*Engine, *instance, int64)   {}
+
+func (s *capacityState) observe(e *Engine, in *instance, m MetricID, t int64, v, _ float64) {
+	c := in.rule
+	d := in.asset.get(c.drive)
+	on := e.fresh(in.asset, d, t) && d.V == 1
+	if e.suppressed(in, t) || (s.LastAt != 0 && t-s.LastAt > int64(e.opts.MaxGap)) {
+		s.Dirty = true
+	}
+	s.LastAt = t
+	if on && !s.WasOn {
+		air := in.asset.get(c.metric)
+		s.RunStart, s.RunN, s.Dirty = t, 0, !e.fresh(in.asset, air, t)
+		s.RunAir, s.RunMin, s.RunMax = air.V, air.V, air.V
+	}
+	if on && m == c.metric && s.RunStart != 0 {
+		s.RunMin, s.RunMax = math.Min(s.RunMin, v), math.Max(s.RunMax, v)
+		s.RunN++
+	}
+	if !on && s.WasOn && s.RunStart != 0 {
+		s.endRun(e, in, t)
+	}
+	s.WasOn = on
+}
+
+// endRun judges a run that just ended.
+func (s *capacityState) endRun(e *Engine, in *instance, t int64) {
+	c := in.rule
+	dur := float64(t-s.RunStart) / 6e10
+	start := s.RunStart
+	s.RunStart = 0
+	// A run whose air never moved says nothing of the compressor: the
+	// probe is stuck (temp-sensor-stuck speaks for it).
+	if s.Dirty || s.RunN < 3 || dur < 3 || s.RunMax-s.RunMin < 0.05 {
+		return
+	}
+	rate := (s.RunAir - s.RunMin) / dur
+	s.Rates[s.Head] = float32(rate)
+	s.Head = (s.Head + 1) % capacityHistory
+	s.N = min(s.N+1, capacityHistory)
+	width := c.learn / avgBuckets
+	base, ok := s.Base.median(e, width, t)
+	if in.ep == nil && s.Pending == 0 {
+		s.Base.add(width, start, rate) // frozen while capacity is in doubt
+	}
+	if !ok || base <= 0 || s.N < capacityRuns {
+		return
+	}
+	var recent [capacityRuns]float64
+	for i := range capacityRuns {
+		recent[i] = float64(s.Rates[(int(s.Head)+capacityHistory-1-i)%capacityHistory])
+	}
+	s.Ratio = median(recent[:]) / base
+	slow := s.Ratio < 1-c.level
+	if in.ep == nil {
+		if !slow {
+			s.Pending = 0
+			return
+		}
+		if s.Pending == 0 {
+			s.Pending = start
+		}
+		if t-s.Pending >= c.forNs {
+			e.open(in, s.Pending, t, s.Ratio, 1-c.level, true)
+			s.Good = 0
+		}
+		return
+	}
+	e.touch(in, t, s.Ratio)
+	if s.Ratio < 1-c.level/2 {
+		s.Good = 0
+		return
+	}
+	if s.Good == 0 {
+		s.Good = t
+	}
+	if t-s.Good >= c.clearFor {
+		e.clear(in, t, s.Ratio)
+		s.Pending, s.Good = 0, 0
+	}
 }

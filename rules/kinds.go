@@ -85,6 +85,8 @@ func newState(c *compiled) evaluator {
 		return &excursionState{}
 	case KindGroup:
 		return &groupState{}
+	case KindCapacity:
+		return &capacityState{}
 	}
 	// Compile accepts only the kinds above: another is a bug here, not
 	// bad input.
@@ -104,7 +106,7 @@ func (in *instance) metrics() []MetricID {
 		return all
 	case c.kind == KindMissing:
 		return []MetricID{c.metric}
-	case c.kind == KindPulldown:
+	case c.kind == KindPulldown || c.kind == KindCapacity:
 		return []MetricID{c.metric, c.drive}
 	case c.kind == KindGroup:
 		return nil // driven by its served assets' incidents and by time
@@ -275,6 +277,7 @@ type levelState struct {
 	// per hour), for the time to breach.
 	AirV  float64    `json:"air_v,omitempty"`
 	Slope float64    `json:"slope,omitempty"`
+	Soon  int64      `json:"soon,omitempty"` // the breach predicted within the hour since
 	Avg   *avgRing   `json:"avg,omitempty"`
 	Floor *floorRing `json:"floor,omitempty"`
 	Base  *baseRing  `json:"base,omitempty"`

@@ -338,6 +338,15 @@ func (r *Rule) validate() Errors {
 		if r.For <= 0 {
 			bad(fieldOr(r.Fields, "for"), "an excursion rule needs for")
 		}
+	case KindCapacity:
+		checkMetric("metric", r.Metric, true)
+		checkMetric("drive", r.Drive, true)
+		if r.Below == nil || !(*r.Below > 0 && *r.Below < 1) {
+			bad(fieldOr(r.Fields, "below"), "a capacity rule needs below: the fraction (0-1) the pull-down rate falls by")
+		}
+		if r.Learn != 0 && (r.Learn.D() < 2*time.Hour || r.Learn.D() > 7*24*time.Hour) {
+			bad("learn", "must be between 2h and 7d")
+		}
 	case KindGroup:
 		if len(r.Rules) == 0 {
 			bad("", "a group rule needs rules (the served assets' rules that count)")

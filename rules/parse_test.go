@@ -96,7 +96,7 @@ func TestParseSourcesDuplicateAcrossFiles(t *testing.T) {
 	}
 	_, err = rules.ParseFS(fsys, "pack")
 	want = `pack/sub/b.yml:4:9: rule "door": duplicate rule id (first in pack/a.yaml:2)
-pack/z-broken.yaml:3:11: rule "x": kind: unknown kind "nope" (want one of threshold, trend, state, transitions, flatline, missing, delta, pulldown, excursion, group)`
+pack/z-broken.yaml:3:11: rule "x": kind: unknown kind "nope" (want one of threshold, trend, state, transitions, flatline, missing, delta, pulldown, excursion, group, capacity)`
 	if err == nil || err.Error() != want {
 		t.Errorf("ParseFS error:\n got %v\nwant %s", err, want)
 	}

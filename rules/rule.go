@@ -89,6 +89,12 @@ type Rule struct {
 	Drive string  `yaml:"drive" json:"drive,omitempty"`
 	Rise  float64 `yaml:"rise" json:"rise,omitempty"`
 
+	// Capacity rules (Metric, Drive, Learn, Below, For) learn how fast the
+	// asset's compressor runs pull the air down over Learn, and fire when
+	// the median of the last five runs has pulled down Below (a fraction,
+	// 0.3 = 30 %) slower than that for For: a leak, an iced coil or a dirty
+	// condenser, hours before the temperature leaves its band.
+
 	// Excursion rules learn an asset's own cycling over Learn: the top of
 	// its band (the median of hourly maxima) and its normal excursions
 	// above it (defrosts: when in the day they start, how long and how
@@ -184,10 +190,11 @@ const (
 	KindPulldown    = "pulldown"
 	KindExcursion   = "excursion"
 	KindGroup       = "group"
+	KindCapacity    = "capacity"
 )
 
 // Kinds lists the rule kinds.
-var Kinds = []string{KindThreshold, KindTrend, KindState, KindTransitions, KindFlatline, KindMissing, KindDelta, KindPulldown, KindExcursion, KindGroup}
+var Kinds = []string{KindThreshold, KindTrend, KindState, KindTransitions, KindFlatline, KindMissing, KindDelta, KindPulldown, KindExcursion, KindGroup, KindCapacity}
 
 // kindFields lists, per kind, the fields beyond the common ones that the
 // kind reads; any other field set on a rule is an error.
@@ -202,6 +209,7 @@ var kindFields = map[string][]string{
 	KindPulldown:    {"metric", "drive", "rise", "for", "clear_for"},
 	KindExcursion:   {"metric", "learn", "above", "limit", "for", "clear_for"},
 	KindGroup:       {"rules", "min_assets", "confirm", "clear_for"},
+	KindCapacity:    {"metric", "drive", "learn", "below", "for", "clear_for"},
 }
 
 var commonFields = []string{"id", "kind", "description", "match", "when", "suppress", "update_every", "problem", "priority", "trade", "title", "summary"}

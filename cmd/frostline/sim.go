@@ -45,7 +45,7 @@ func parseSimFlags(args []string, stderr io.Writer) (*simFlags, error) {
 	fl := flag.NewFlagSet("frostline sim", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	fl.Var(&f.sites, "site", "site file (repeatable; default: the demo store)")
-	fl.Var(&f.faults, "fault", "inject a fault: KIND:ASSET[@SITE]:AFTER:FOR, e.g. compressor_failure:waco-1:26h:4h (repeatable)")
+	fl.Var(&f.faults, "fault", "inject a fault: KIND:ASSET[@SITE]:AFTER:FOR, e.g. compressor_failure:waco-1:26h:4h or rack_failure:rack-8:30h:3h (repeatable)")
 	fl.Float64Var(&f.days, "days", 1, "how many days to simulate (CSV); 0 runs until stopped (MQTT)")
 	fl.IntVar(&f.random, "faults", 0, "inject this many random faults per site")
 	fl.Uint64Var(&f.seed, "seed", 1, "random seed: the same seed gives the same readings")

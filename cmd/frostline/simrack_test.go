@@ -111,3 +111,25 @@ func TestSimRackTrip(t *testing.T) {
 	}
 	t.Logf("incidents for the rack trip with this branch's default pack: %v", j.PerTrip)
 }
+
+// TestSimSilentRack: --silent keeps a rack from reporting; an unknown
+// asset is refused.
+func TestSimSilentRack(t *testing.T) {
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "r.csv")
+	status, _, stderr := runCLI(t, "sim", "--site", "demodata/store-101.yaml", "--days", "0.5", "--start", "2026-07-06T00:00:00Z",
+		"--silent", "rack-8", "--fault", "rack_failure:rack-8:2h:2h", "--csv", csv)
+	if status != 0 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	b, err := os.ReadFile(csv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), ",rack-8,") || !strings.Contains(string(b), ",dimt-7,air_temp,") {
+		t.Error("the silent rack reported, or its cases did not")
+	}
+	if status, _, _ := runCLI(t, "sim", "--site", "demodata/store-101.yaml", "--silent", "nope", "--csv", csv); status == 0 {
+		t.Error("an unknown silent asset is accepted")
+	}
+}

@@ -159,6 +159,32 @@ func TestRackTrip(t *testing.T) {
 	}
 }
 
+// TestSilentRack: a rack that reports nothing still serves its cases and
+// trips with them.
+func TestSilentRack(t *testing.T) {
+	trip := sim.Fault{Site: "s1", Asset: "rack-9", Kind: sim.RackFailure, Start: start.Add(30 * time.Hour), Duration: 3 * time.Hour}
+	cfg := sim.Config{Sites: []*rules.Site{rackStore(t, "s1")}, Start: start, Seed: 4, Faults: []sim.Fault{trip}, Silent: []string{"s1/rack-9"}}
+	all, labels := runSim(t, cfg, 32*60)
+	for _, r := range all {
+		if r.Asset == "rack-9" {
+			t.Fatalf("the silent rack reported %+v", r)
+		}
+	}
+	for _, c := range []string{"dimt-5", "dimt-6", "dilt-7"} {
+		air := series(all, c, "air_temp")
+		pre := meanIn(air, trip.Start.Add(-3*time.Hour), trip.Start)
+		if post := meanIn(air, trip.Start.Add(55*time.Minute), trip.Start.Add(65*time.Minute)); post-pre < 3 {
+			t.Errorf("%s: %.1f C before the trip, %.1f C an hour in", c, pre, post)
+		}
+	}
+	if len(labels.Faults) != 1 || labels.Faults[0].Breach == nil {
+		t.Errorf("labels %+v", labels.Faults)
+	}
+	if _, err := sim.New(sim.Config{Sites: cfg.Sites, Start: start, Silent: []string{"s1/nope"}}); err == nil {
+		t.Error("an unknown silent asset is accepted")
+	}
+}
+
 // TestRackConfigErrors: a rack trip needs a rack that serves cases, and a
 // rack takes no other fault.
 func TestRackConfigErrors(t *testing.T) {

@@ -72,7 +72,11 @@ type Config struct {
 	Retrofit float64
 	// Retrofitted names assets ("site/asset") that are probes regardless.
 	Retrofitted []string
-	Faults      []Fault
+	// Silent names assets ("site/asset") that report nothing at all: a
+	// rack whose controller is not connected, say. They still act (a
+	// silent rack still serves its cases, and trips).
+	Silent []string
+	Faults []Fault
 	// Glitches is the chance per temperature sample of a lone spike.
 	Glitches float64
 	// Noise scales every sensor's noise (1 when zero): cheap probes are
@@ -97,6 +101,7 @@ type asset struct {
 	rtu       *rtu
 	rack      *rack  // a compressor rack: its cases are members
 	servedBy  *asset // the rack serving this case, if any
+	silent    bool   // reports nothing (Config.Silent)
 	retrofit  bool
 	defOffset time.Duration
 	last      map[string]float64   // last reported value per state metric
@@ -141,7 +146,8 @@ func New(cfg Config) (*Sim, error) {
 	byKey := map[string]*asset{}
 	for _, site := range cfg.Sites {
 		for _, a := range site.Assets {
-			x := &asset{site: site, id: a.ID, class: a.Class, last: map[string]float64{}, lastAt: map[string]time.Time{}}
+			x := &asset{site: site, id: a.ID, class: a.Class, last: map[string]float64{}, lastAt: map[string]time.Time{},
+				silent: slices.Contains(cfg.Silent, site.ID+"/"+a.ID)}
 			if a.Class == "rooftop_unit" {
 				x.rtu = newRTU(s.r)
 			} else if a.Class == "compressor_rack" {
@@ -173,6 +179,11 @@ func New(cfg Config) (*Sim, error) {
 			}
 			x.servedBy = by
 			by.rack.members = append(by.rack.members, x)
+		}
+	}
+	for _, k := range cfg.Silent {
+		if byKey[k] == nil {
+			return nil, fmt.Errorf("sim: silent: unknown asset %s (want site/asset)", k)
 		}
 	}
 	for _, f := range cfg.Faults {
@@ -272,7 +283,7 @@ func (s *Sim) Step(dst []Reading) []Reading {
 				f.breach = t
 			}
 		}
-		if fs.offline {
+		if fs.offline || a.silent {
 			continue
 		}
 		emit := func(metric string, v float64) {
@@ -340,7 +351,7 @@ func (s *Sim) Step(dst []Reading) []Reading {
 	// while any case calls for cooling, unless tripped.
 	for _, a := range s.racks {
 		fs := s.faultsOn(a, t)
-		if fs.offline {
+		if fs.offline || a.silent {
 			continue
 		}
 		on := false

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -174,4 +176,82 @@ func replaySet(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestSameAsPythonRandom scores seeded random labels and incidents with
+// both scorers: faults of every kind, groups, breaches before and after
+// the first incident, incidents on the edges of the windows, other events
+// and unreadable lines.
+func TestSameAsPythonRandom(t *testing.T) {
+	shared := sample.Shared(t, "bin/score-incidents")
+	script := filepath.Join(shared, "bin", "score-incidents")
+	kinds := []string{"compressor_failure", "rack_failure", "refrigerant_leak", "door_ajar", "gateway_offline", "sensor_stuck"}
+	problems := []string{"no_cooling", "temp_high", "temp_trend", "long_runtime", "door_ajar", "rack_failure", "gateway_offline", ""}
+	assets := []string{"a1", "a2", "a3", "a4", "rack"}
+	epoch := time.Date(2026, 7, 6, 0, 0, 0, 0, time.UTC)
+	// Eight seeds: the script takes a second or two to start on a busy
+	// machine.
+	for seed := uint64(1); seed <= 8; seed++ {
+		r := rand.New(rand.NewPCG(seed, 0x5c0))
+		minute := func(max int) time.Time { return epoch.Add(time.Duration(r.IntN(max)) * time.Minute) }
+		var l struct {
+			Epoch  string           `json:"epoch"`
+			End    string           `json:"end"`
+			Assets []map[string]any `json:"assets"`
+			Faults []map[string]any `json:"faults"`
+		}
+		l.Epoch, l.End = epoch.Format(time.RFC3339), epoch.Add(72*time.Hour).Format(time.RFC3339)
+		for _, s := range []string{"s1", "s2"} {
+			for _, a := range assets {
+				l.Assets = append(l.Assets, map[string]any{"site": s, "asset": a})
+			}
+		}
+		for range 3 + r.IntN(8) {
+			kind := kinds[r.IntN(len(kinds))]
+			start := minute(60 * 60)
+			f := map[string]any{"site": []string{"s1", "s2"}[r.IntN(2)], "asset": assets[r.IntN(4)], "fault": kind,
+				"start": start.Format(time.RFC3339), "end": start.Add(time.Duration(30+r.IntN(600)) * time.Minute).Format(time.RFC3339),
+				"accept": []string{problems[r.IntN(3)], problems[3+r.IntN(4)]}}
+			switch kind {
+			case "rack_failure":
+				f["asset"], f["members"] = "rack", []string{"a2", "a3"}
+			case "gateway_offline":
+				f["asset"] = "*"
+			}
+			if r.IntN(3) > 0 {
+				f["breach"] = start.Add(time.Duration(r.IntN(300)) * time.Minute).Format(time.RFC3339)
+			}
+			l.Faults = append(l.Faults, f)
+		}
+		var lines []string
+		for range r.IntN(60) {
+			e := map[string]any{"event": []string{"opened", "opened", "updated", "cleared", "Raised"}[r.IntN(5)],
+				"site": []string{"s1", "s2"}[r.IntN(2)], "asset": assets[r.IntN(len(assets))], "rule": fmt.Sprintf("r%d", r.IntN(4)),
+				"at": minute(72 * 60).Add(time.Duration(r.IntN(60)) * time.Second).Format(time.RFC3339)}
+			if p := problems[r.IntN(len(problems))]; p != "" {
+				e["problem"] = p
+			}
+			b, _ := json.Marshal(e)
+			lines = append(lines, string(b))
+			if r.IntN(15) == 0 {
+				lines = append(lines, `{"event":"opened","at":`)
+			}
+		}
+		dir := t.TempDir()
+		lb, _ := json.Marshal(l)
+		labels, incidents := filepath.Join(dir, "labels.json"), filepath.Join(dir, "incidents.jsonl")
+		if err := os.WriteFile(labels, lb, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(incidents, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		th := score.Thresholds{MinPrecision: f64(0.5), MinSuddenLead: f64(0), MaxPerGroup: intp(2)}
+		args := []string{"--min-precision", "0.5", "--min-sudden-lead", "0", "--max-per-group", "2"}
+		want, wantOK := python(t, script, labels, incidents, args)
+		got, gotOK := goScore(t, labels, incidents, score.DefaultGrace, th)
+		if got != want || gotOK != wantOK {
+			t.Errorf("seed %d: Go (pass %v):\n%s\nPython (pass %v):\n%s", seed, gotOK, got, wantOK, want)
+		}
+	}
 }

@@ -22,7 +22,8 @@ import (
 //     than no fault found: a fault. Its kind is the technician's problem
 //     code when that is a fault kind, else what the work order's problem
 //     points at (score.KindOf); it starts at its first incident and ends
-//     when its last incident cleared, or at verification when none did.
+//     when its last incident cleared, or at verification when one never
+//     did.
 //   - avoided (every incident cleared before anyone was sent): a negative,
 //     from the first incident to the last clear.
 //   - completed with cause no_fault_found (or nff, no_problem_found): a
@@ -47,7 +48,7 @@ func Labels(from, to time.Time, assets []*cloud.Asset, wos []*workorder.WorkOrde
 		case w.Status == workorder.Avoided:
 			end := lastClear
 			if end.IsZero() {
-				end = w.UpdatedAt
+				end = w.UpdatedAt // avoided: its incidents cleared, but the clears were not kept
 			}
 			l.Negatives = append(l.Negatives, negative(w, start, end, score.Avoided))
 		case noFaultFound(w) && slices.Contains(completed, w.Status):
@@ -82,10 +83,12 @@ func Labels(from, to time.Time, assets []*cloud.Asset, wos []*workorder.WorkOrde
 
 // incidentWindow is when the work order's first incident started (its
 // creation when it has no incident evidence) and when its last incident
-// cleared (zero when none did).
+// cleared: zero unless every incident's latest word is that it cleared.
 func incidentWindow(w *workorder.WorkOrder) (start, lastClear time.Time) {
 	start = w.CreatedAt
-	for _, e := range w.Evidence {
+	latest := map[string]*workorder.Evidence{}
+	for i := range w.Evidence {
+		e := &w.Evidence[i]
 		if e.Incident == "" {
 			continue
 		}
@@ -95,12 +98,17 @@ func incidentWindow(w *workorder.WorkOrder) (start, lastClear time.Time) {
 		if e.At.Before(start) {
 			start = e.At
 		}
-		if e.Event == "cleared" && e.At.After(lastClear) {
-			lastClear = e.At
+		if l := latest[e.Incident]; l == nil || !e.At.Before(l.At) {
+			latest[e.Incident] = e
 		}
 	}
-	if !lastClear.IsZero() && lastClear.Before(start) {
-		lastClear = start
+	for _, e := range latest {
+		if e.Event != "cleared" {
+			return start, time.Time{}
+		}
+		if e.At.After(lastClear) {
+			lastClear = e.At
+		}
 	}
 	return start, lastClear
 }

@@ -17,7 +17,7 @@ import (
 // TestSimRackTrip: `frostline sim` on the demo store with a rack trip
 // writes the rack's compressor_on (0 through the trip), the served cases
 // warming together, and labels the trip on the rack with its cases as
-// members, which `rules replay --labels` scores per rack trip.
+// members; the default pack makes it one P1 rack_failure.
 func TestSimRackTrip(t *testing.T) {
 	dir := t.TempDir()
 	csv, labels := filepath.Join(dir, "r.csv.gz"), filepath.Join(dir, "labels.json")
@@ -93,23 +93,37 @@ func TestSimRackTrip(t *testing.T) {
 		t.Errorf("waco-1 is not on the rack but went from %.1f to %.1f C", w[0], w[1])
 	}
 
-	// Replayed and scored in one go: the trip is found, and the report
-	// counts its incidents.
-	status, stdout, stderr := runCLI(t, "rules", "replay", "--quiet", "--site", "demodata/store-101.yaml", "--data", csv, "--labels", labels, "--json")
+	// Replayed through the default pack and scored in one go: one P1
+	// rack_failure on the rack, flagged before the breach, and nothing
+	// else.
+	rackTripScored(t, csv, labels)
+}
+
+func rackTripScored(t *testing.T, csv, labels string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "incidents.jsonl")
+	status, stdout, stderr := runCLI(t, "rules", "replay", "--quiet", "--site", "demodata/store-101.yaml", "--data", csv, "--labels", labels,
+		"--out", out, "--json", "--min-precision", "1", "--min-recall", "1", "--max-per-group", "1", "--min-sudden-lead", "30", "--min-accepted", "1")
 	if status != 0 {
 		t.Fatalf("replay --labels: %d %s%s", status, stdout, stderr)
 	}
-	var j struct {
-		Recall  float64 `json:"recall"`
-		PerTrip []int   `json:"incidents_per_rack_trip"`
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := json.Unmarshal([]byte(stdout), &j); err != nil {
-		t.Fatalf("%v\n%s", err, stdout)
+	var opened []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var e struct{ Event, Asset, Problem, Priority string }
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Event == "opened" {
+			opened = append(opened, e.Priority+" "+e.Problem+" "+e.Asset)
+		}
 	}
-	if j.Recall != 1 || len(j.PerTrip) != 1 || j.PerTrip[0] < 1 {
-		t.Errorf("score: %s", stdout)
+	if !slices.Equal(opened, []string{"P1 rack_failure rack-8"}) {
+		t.Errorf("incidents opened: %q, want one P1 rack_failure on rack-8", opened)
 	}
-	t.Logf("incidents for the rack trip with this branch's default pack: %v", j.PerTrip)
 }
 
 // TestSimSilentRack: --silent keeps a rack from reporting; an unknown
@@ -129,6 +143,14 @@ func TestSimSilentRack(t *testing.T) {
 	if strings.Contains(string(b), ",rack-8,") || !strings.Contains(string(b), ",dimt-7,air_temp,") {
 		t.Error("the silent rack reported, or its cases did not")
 	}
+	// Without the rack's own signal the trip is still one P1 on the rack.
+	labels := filepath.Join(dir, "labels.json")
+	status, _, stderr = runCLI(t, "sim", "--site", "demodata/store-101.yaml", "--days", "2", "--start", "2026-07-06T00:00:00Z", "--seed", "4",
+		"--silent", "rack-8", "--fault", "rack_failure:rack-8:30h:3h", "--csv", csv, "--labels", labels)
+	if status != 0 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	rackTripScored(t, csv, labels)
 	if status, _, _ := runCLI(t, "sim", "--site", "demodata/store-101.yaml", "--silent", "nope", "--csv", csv); status == 0 {
 		t.Error("an unknown silent asset is accepted")
 	}

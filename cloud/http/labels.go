@@ -66,6 +66,9 @@ func (s *Server) labels(w http.ResponseWriter, r *http.Request, c *caller) error
 func parseLabelsQuery(r *http.Request, now time.Time) (from, to time.Time, err error) {
 	v := r.URL.Query()
 	for name, vals := range v {
+		if name == "" {
+			return from, to, cloud.FieldError("query", "a parameter without a name")
+		}
 		if !slices.Contains(labelsParams, name) {
 			return from, to, cloud.FieldError(name, "unknown parameter (want from and to)")
 		}

@@ -329,3 +329,30 @@ func checkLabels(t *testing.T, f *labelsFixture) {
 		}
 	}
 }
+
+// FuzzLabelsQuery: whatever query string a client sends, parsing it either
+// refuses it naming a parameter or yields a period that ends after it
+// starts.
+func FuzzLabelsQuery(f *testing.F) {
+	for _, s := range []string{"", labelsPeriod[1:], "from=2026-07-09&to=2026-07-08", "to=2026-07-01T00:00:00%2B02:00",
+		"from=x", "site=s1", "from=2026-07-01&from=2026-07-02", "=1"} {
+		f.Add(s)
+	}
+	now := lt("2026-07-10 00:00")
+	f.Fuzz(func(t *testing.T, raw string) {
+		r, err := http.NewRequest("GET", "/api/v1/analytics/labels?"+raw, nil)
+		if err != nil {
+			return // not a URL a client could send
+		}
+		from, to, err := parseLabelsQuery(r, now)
+		if err != nil {
+			if cloud.ErrorCode(err) != cloud.EINVALID || cloud.ErrorField(err) == "" {
+				t.Fatalf("%q: %v: want an invalid-parameter error naming the parameter", raw, err)
+			}
+			return
+		}
+		if !from.Before(to) {
+			t.Fatalf("%q: from %v not before to %v", raw, from, to)
+		}
+	})
+}

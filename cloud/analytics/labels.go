@@ -23,7 +23,8 @@ import (
 //     code when that is a fault kind, else what the work order's problem
 //     points at (score.KindOf); it starts at its first incident and ends
 //     when its last incident cleared, or at verification when one never
-//     did.
+//     did. Its members are the cases its incidents named as affected (a
+//     rack's), its breach the earliest breached_at they carried.
 //   - avoided (every incident cleared before anyone was sent): a negative,
 //     from the first incident to the last clear.
 //   - completed with cause no_fault_found (or nff, no_problem_found): a
@@ -68,8 +69,10 @@ func Labels(from, to time.Time, assets []*cloud.Asset, wos []*workorder.WorkOrde
 					kind = w.Completion.Problem // the technician named the fault
 				}
 			}
-			l.Faults = append(l.Faults, score.Fault{Site: w.Site, Asset: w.Asset, Class: w.AssetClass, Fault: kind,
-				Start: start.UTC(), End: maxTime(start, end).UTC(), Accept: score.AcceptFor(kind, w.Problem)})
+			f := score.Fault{Site: w.Site, Asset: w.Asset, Class: w.AssetClass, Fault: kind,
+				Start: start.UTC(), End: maxTime(start, end).UTC(), Accept: score.AcceptFor(kind, w.Problem)}
+			f.Members, f.Breach = affected(w), breached(w)
+			l.Faults = append(l.Faults, f)
 		}
 	}
 	slices.SortStableFunc(l.Faults, func(a, b score.Fault) int {
@@ -111,6 +114,34 @@ func incidentWindow(w *workorder.WorkOrder) (start, lastClear time.Time) {
 		}
 	}
 	return start, lastClear
+}
+
+// affected are the assets the work order's incidents said lost cooling
+// with it (a rack's cases), in the order first named; nil when none did,
+// which leaves the fault a single asset's.
+func affected(w *workorder.WorkOrder) []string {
+	var out []string
+	for _, e := range w.Evidence {
+		for _, a := range e.Affected {
+			if !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// breached is the earliest time an incident of the work order said the
+// product had passed its limit (the edge's product model), or nil.
+func breached(w *workorder.WorkOrder) *time.Time {
+	var first *time.Time
+	for _, e := range w.Evidence {
+		if e.BreachedAt != nil && (first == nil || e.BreachedAt.Before(*first)) {
+			t := e.BreachedAt.UTC()
+			first = &t
+		}
+	}
+	return first
 }
 
 // completed are the states in which a work order's completion stands.

@@ -47,6 +47,14 @@ func TestLabelsOutcomes(t *testing.T) {
 			done("temp_high", "dirty_coil"), verified("2026-03-02 18:00")),
 		wo("tech", workorder.Sensor, workorder.Closed, "temp_trend", "2026-03-03 10:00", ev("opened", "2026-03-03 09:00", "2026-03-03 10:00"),
 			ev("cleared", "2026-03-03 09:00", "2026-03-03 15:00"), done("refrigerant_leak", "leak"), verified("2026-03-03 18:00")),
+		// A rack's incidents name the cases and when the product breached.
+		wo("rack", workorder.Sensor, workorder.Verified, "rack_failure", "2026-03-04 02:00", func(w *workorder.WorkOrder) {
+			w.Evidence = append(w.Evidence,
+				workorder.Evidence{Incident: "r1", Event: "cleared", Started: ptr(at("2026-03-04 01:50")), At: at("2026-03-04 05:00"),
+					Affected: []string{"c1", "c2"}, BreachedAt: ptr(at("2026-03-04 03:10"))},
+				workorder.Evidence{Incident: "r2", Event: "cleared", Started: ptr(at("2026-03-04 02:30")), At: at("2026-03-04 05:10"),
+					Affected: []string{"c2", "c3"}, BreachedAt: ptr(at("2026-03-04 03:00"))})
+		}, done("rack_failure", "tripped_breaker"), verified("2026-03-04 09:00")),
 		wo("first", workorder.Sensor, workorder.Verified, "no_cooling", "2026-03-01 00:00", ev("opened", "2026-03-01 00:00", "2026-03-01 00:00"),
 			ev("cleared", "2026-02-28 23:00", "2026-02-28 23:30"), done("no_cooling", "fan"), verified("2026-03-01 05:00")),
 		// Negatives.
@@ -81,12 +89,24 @@ func TestLabelsOutcomes(t *testing.T) {
 		"a-temp temp_high 02 09:40 02 18:00",
 		// The technician named the fault; the clear ends it.
 		"a-tech refrigerant_leak 03 09:00 03 15:00",
+		"a-rack rack_failure 04 01:50 04 05:10",
 	}
 	want[0] += " no_cooling+temp_high+temp_trend"
 	want[1] += " temp_high"
 	want[2] += " long_runtime+no_cooling+temp_high+temp_trend"
+	want[3] += " compressor_failure+no_cooling+rack_failure+temp_high+temp_trend"
 	if !slices.Equal(faults, want) {
 		t.Errorf("faults\n got %q\nwant %q", faults, want)
+	}
+	for _, f := range l.Faults {
+		switch {
+		case f.Fault == "rack_failure":
+			if !slices.Equal(f.Members, []string{"c1", "c2", "c3"}) || f.Breach == nil || !f.Breach.Equal(at("2026-03-04 03:00")) {
+				t.Errorf("rack trip: members %v breach %v, want c1 c2 c3 and the earliest breach", f.Members, f.Breach)
+			}
+		case f.Members != nil || f.Breach != nil:
+			t.Errorf("%s: members %v breach %v, want none", f.Asset, f.Members, f.Breach)
+		}
 	}
 	var negs []string
 	for _, n := range l.Negatives {

@@ -32,6 +32,8 @@ type woBuilder struct {
 	evs []workorder.Event
 }
 
+func ptr[T any](v T) *T { return &v }
+
 func lt(s string) time.Time {
 	t, err := time.Parse("2006-01-02 15:04", s)
 	if err != nil {
@@ -167,6 +169,17 @@ func newLabelsFixture(t *testing.T, db Store) *labelsFixture {
 		incident("iG", "cleared", "2026-07-08 19:40", "2026-07-08 22:10").
 		repaired("gateway_offline", "power_cut", "2026-07-08 21:00", "2026-07-08 22:00").
 		tr(workorder.Verify, workorder.Verified, "2026-07-08 23:00", verify).save(ctx, db)
+	// R: s1's rack tripped: its incident named the cases and when the
+	// product breached; verified.
+	r := newWOB(t, "R", 9, "s1", "dc-1", workorder.Sensor, "rack_failure", "2026-07-09 02:00")
+	r.add(workorder.Event{Kind: workorder.Attached, Actor: "edge", At: lt("2026-07-09 02:00"), Evidence: &workorder.Evidence{
+		Incident: "iR", Event: "opened", Problem: "rack_failure", Started: ptr(lt("2026-07-09 01:45")), At: lt("2026-07-09 02:00"),
+		Affected: []string{"wic-1", "wic-2"}}})
+	r.add(workorder.Event{Kind: workorder.Attached, Actor: "edge", At: lt("2026-07-09 05:00"), Evidence: &workorder.Evidence{
+		Incident: "iR", Event: "cleared", Problem: "rack_failure", Started: ptr(lt("2026-07-09 01:45")), At: lt("2026-07-09 05:00"),
+		Affected: []string{"wic-1", "wic-2"}, BreachedAt: ptr(lt("2026-07-09 03:05"))}})
+	r.repaired("rack_failure", "tripped_breaker", "2026-07-09 04:00", "2026-07-09 04:30").
+		tr(workorder.Verify, workorder.Verified, "2026-07-09 07:00", verify).save(ctx, db)
 	// H: verified, but created before the period.
 	newWOB(t, "H", 8, "s1", "wic-1", workorder.Sensor, "no_cooling", "2026-07-01 09:00").
 		incident("iH", "opened", "2026-07-01 08:50", "2026-07-01 09:00").
@@ -230,9 +243,16 @@ func checkLabels(t *testing.T, f *labelsFixture) {
 		{"s1", "wic-1", "compressor_failure", "07-06 08:50", "07-06 14:00", "no_cooling,temp_high,temp_trend"},
 		{"s1", "wic-2", "refrigerant_leak", "07-07 01:30", "07-07 15:00", "long_runtime,no_cooling,temp_high,temp_trend"},
 		{"s2", "*", "gateway_offline", "07-08 19:40", "07-08 22:10", "gateway_offline,sensor_offline"},
+		{"s1", "dc-1", "rack_failure", "07-09 01:45", "07-09 05:00", "compressor_failure,no_cooling,rack_failure,temp_high,temp_trend"},
 	}
 	if !slices.Equal(faults, wantFaults) {
 		t.Errorf("faults\n got %v\nwant %v", faults, wantFaults)
+	}
+	if len(l.Faults) == 4 {
+		rack := l.Faults[3]
+		if !slices.Equal(rack.Members, []string{"wic-1", "wic-2"}) || rack.Breach == nil || !rack.Breach.Equal(lt("2026-07-09 03:05")) {
+			t.Errorf("rack trip: members %v breach %v", rack.Members, rack.Breach)
+		}
 	}
 	type neg struct{ site, asset, reason, start, end, problem, wo string }
 	var negs []neg
@@ -254,17 +274,21 @@ func checkLabels(t *testing.T, f *labelsFixture) {
 		{Site: "s1", Asset: "wic-1", Problem: "no_cooling", At: lt("2026-07-06 09:10")},
 		{Site: "s1", Asset: "dc-1", Problem: "temp_high", At: lt("2026-07-07 10:05")},
 		{Site: "s2", Asset: "wic-1", Problem: "door_ajar", At: lt("2026-07-08 06:00")},
+		{Site: "s1", Asset: "wic-2", Problem: "temp_high", At: lt("2026-07-09 02:10")},
 	}
 	r := score.Score(l, incs, 0, score.DefaultGrace)
-	if r.TruePositives != 1 || r.FalsePositives != 2 || r.FPOnNegatives != 2 || r.Accepted != 1 {
+	if r.TruePositives != 2 || r.FalsePositives != 2 || r.FPOnNegatives != 2 || r.Accepted != 2 {
 		t.Errorf("score: tp %d fp %d on negatives %d accepted %d", r.TruePositives, r.FalsePositives, r.FPOnNegatives, r.Accepted)
+	}
+	if least, ok := r.SuddenMin(); !ok || least != 55 || len(r.PerTrip) != 1 || r.PerTrip[0] != 1 {
+		t.Errorf("rack trip: sudden lead %v %v, per trip %v; want 55 min, [1]", least, ok, r.PerTrip)
 	}
 
 	// Scope: an FM of the north sees s1, store staff of s2 see s2.
 	for who, want := range map[string]struct {
 		site                      string
 		assets, faults, negatives int
-	}{"fm-north": {"s1", 3, 2, 1}, "store": {"s2", 3, 1, 1}} {
+	}{"fm-north": {"s1", 3, 3, 1}, "store": {"s2", 3, 1, 1}} {
 		code, body, _ := f.get(t, who, labelsPeriod)
 		if code != 200 {
 			t.Fatalf("%s: %d %s", who, code, body)
@@ -301,7 +325,7 @@ func checkLabels(t *testing.T, f *labelsFixture) {
 	if err := json.Unmarshal([]byte(body), &d); err != nil {
 		t.Fatal(err)
 	}
-	if !d.End.Equal(lt("2026-07-10 00:00")) || !d.Epoch.Equal(lt("2026-06-10 00:00")) || len(d.Faults) != 4 {
+	if !d.End.Equal(lt("2026-07-10 00:00")) || !d.Epoch.Equal(lt("2026-06-10 00:00")) || len(d.Faults) != 5 {
 		t.Errorf("defaults: epoch %v end %v, %d faults", d.Epoch, d.End, len(d.Faults))
 	}
 

@@ -103,6 +103,9 @@ func TestSameAsPython(t *testing.T) {
 	}
 	for _, set := range []string{"faults-sample", "faults-hard"} {
 		t.Run(set, func(t *testing.T) {
+			if testing.Short() {
+				t.Skip("replays the labelled set through the default pack")
+			}
 			dir := filepath.Join(shared, "data", set)
 			incidents := replaySet(t, dir)
 			labels := filepath.Join(dir, "labels.json")

@@ -1,6 +1,7 @@
 package score
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"time"
@@ -160,7 +161,7 @@ func Score(l *Labels, incs []Incident, unreadable int, grace time.Duration) Repo
 	}
 
 	kinds := map[string]*KindFigures{}
-	var delays = map[string][]float64{}
+	delays := map[string][]float64{}
 	sudden := map[string][]float64{}
 	found := 0
 	for k := range l.Faults {
@@ -192,7 +193,7 @@ func Score(l *Labels, incs []Incident, unreadable int, grace time.Duration) Repo
 		kf.MedianDelay = Median(delays[kf.Kind])
 		r.Kinds = append(r.Kinds, *kf)
 	}
-	slices.SortFunc(r.Kinds, func(a, b KindFigures) int { return cmpString(a.Kind, b.Kind) })
+	slices.SortFunc(r.Kinds, func(a, b KindFigures) int { return cmp.Compare(a.Kind, b.Kind) })
 	for kind, xs := range sudden {
 		sf := SuddenFigures{Kind: kind, Leads: xs, Median: Median(xs), Min: minOf(xs), Flagged: len(xs)}
 		for _, x := range xs {
@@ -202,7 +203,7 @@ func Score(l *Labels, incs []Incident, unreadable int, grace time.Duration) Repo
 		}
 		r.Sudden = append(r.Sudden, sf)
 	}
-	slices.SortFunc(r.Sudden, func(a, b SuddenFigures) int { return cmpString(a.Kind, b.Kind) })
+	slices.SortFunc(r.Sudden, func(a, b SuddenFigures) int { return cmp.Compare(a.Kind, b.Kind) })
 
 	// Every incident in a group's window counts for it, even one that
 	// matched an earlier fault.
@@ -235,16 +236,6 @@ func Score(l *Labels, incs []Incident, unreadable int, grace time.Duration) Repo
 	days := seconds(l.End.Sub(l.Epoch)) / 86400
 	r.FPPerAssetDay = float64(r.FalsePositives) / (float64(len(l.Assets)) * days)
 	return r
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // LeakLead is the median and the least of the leak leads; NaN for none.

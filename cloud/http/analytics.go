@@ -24,6 +24,7 @@ const DefaultKPIPeriod = 30 * 24 * time.Hour
 
 func (s *Server) routesAnalytics() {
 	s.api("GET /api/v1/analytics/kpis", s.kpis)
+	s.api("GET /api/v1/analytics/labels", s.labels)
 }
 
 // kpiParams are the query parameters GET /analytics/kpis accepts.

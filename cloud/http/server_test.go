@@ -209,6 +209,7 @@ func TestAuthorization(t *testing.T) {
 		{"create token", "POST", "/api/v1/tokens", `{"role":"store","sites":["{site}"]}`, with(all(403, 403), "admin", 201, 201)},
 		{"me", "GET", "/api/v1/me", "", all(200, 200)},
 		{"analytics kpis", "GET", "/api/v1/analytics/kpis", "", all(200, 200)}, // scoped by content, not refused
+		{"analytics labels", "GET", "/api/v1/analytics/labels", "", with(all(200, 200), "vendor", 403, 403, "tech", 403, 403, "vendor2", 403, 403)},
 		{"list work orders", "GET", "/api/v1/workorders", "", all(200, 200)},
 		{"list sites", "GET", "/api/v1/sites", "", all(200, 200)},
 		{"create asset", "POST", "/api/v1/sites/{site}/assets", `{"id":"c-{role}","class":"reach_in_cooler"}`,

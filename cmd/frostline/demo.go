@@ -290,7 +290,7 @@ Publish a reading by hand (a warm walk-in cooler):
 
 `, len(d.sites), host, host, host, host, host, d.token, d.f.data, mqttHost, mqttPort, s.ID, asset)
 	if d.f.sim {
-		fmt.Fprintf(d.out, "Simulating at %gx real time after %s of history; a compressor fails and a freezer leaks refrigerant.\n\n", d.f.speed, d.f.preroll)
+		fmt.Fprintf(d.out, "Simulating at %gx real time after %s of history; a compressor fails, a freezer leaks refrigerant and a compressor rack trips.\n\n", d.f.speed, d.f.preroll)
 	}
 }
 
@@ -376,12 +376,22 @@ func demoSites() ([]*rules.Site, error) {
 // demoFaults is what the simulator does to the demo stores, relative to
 // the moment the demo goes live: a leak that started in the history (so
 // that a predictive work order comes within minutes), a compressor that
-// fails ten simulated minutes in, a door left open and a sensor that dies.
+// fails ten simulated minutes in, a compressor rack that trips an hour and
+// a half in (every case it serves warms at once), a door left open and a
+// sensor that dies.
 func demoFaults(sites []*rules.Site, live time.Time) []sim.Fault {
 	var out []sim.Fault
+	serves := func(site *rules.Site, rack string) bool {
+		for _, a := range site.Assets {
+			if a.ServedBy == rack {
+				return true
+			}
+		}
+		return false
+	}
 	add := func(site *rules.Site, class, kind string, at, dur time.Duration) {
 		for _, a := range site.Assets {
-			if a.Class == class {
+			if a.Class == class && (class != "compressor_rack" || serves(site, a.ID)) {
 				out = append(out, sim.Fault{Site: site.ID, Asset: a.ID, Kind: kind, Start: live.Add(at), Duration: dur})
 				return
 			}
@@ -390,6 +400,7 @@ func demoFaults(sites []*rules.Site, live time.Time) []sim.Fault {
 	if len(sites) > 0 {
 		add(sites[0], "walk_in_freezer", sim.RefrigerantLeak, -11*time.Hour, 14*time.Hour)
 		add(sites[0], "walk_in_cooler", sim.CompressorFailure, 10*time.Minute, 6*time.Hour)
+		add(sites[0], "compressor_rack", sim.RackFailure, 90*time.Minute, 3*time.Hour)
 	}
 	if len(sites) > 1 {
 		add(sites[1], "walk_in_cooler", sim.DoorAjar, 40*time.Minute, time.Hour)

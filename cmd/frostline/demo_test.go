@@ -89,6 +89,20 @@ func TestDemoWholeLoop(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// The rack trip, ninety simulated minutes in, is one P1 work order on
+	// the rack, none on the cases it serves.
+	rack := regexp.MustCompile(`work order #\d+ created [A-Z_]+: P1 sensor rack_failure store-101/rack-8 \(refrigeration\)`)
+	for end := time.Now().Add(60 * time.Second); !rack.MatchString(out.String()); {
+		if time.Now().After(end) {
+			cancel()
+			<-done
+			t.Fatalf("the rack trip did not become a P1 rack_failure work order on rack-8:\n%s", out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if cases := regexp.MustCompile(`work order #\d+ created .* store-101/(dimt-5|dilt-6|dimt-7) `).FindAllString(out.String(), -1); len(cases) > 0 {
+		t.Errorf("work orders on the rack's cases: %q", cases)
+	}
 	for _, want := range []string{"Admin token:", "mosquitto_pub", "simulation live", "incident opened  P1 temp_high       store-101/waco-1",
 		"DISPATCHED -> ACCEPTED", "ACCEPTED -> IN_PROGRESS"} {
 		if !strings.Contains(out.String(), want) {

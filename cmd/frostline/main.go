@@ -41,6 +41,7 @@ commands:
   rules check PATH...  validate rules files or folders
   rules test PATH...   run rule unit tests (YAML)
   rules replay ...     backtest rules on recorded readings (see frostline rules replay -h)
+  rules score ...      score incidents against labels (see frostline rules score -h)
   version              print the version
 `
 
@@ -51,7 +52,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	switch args[0] {
 	case "rules":
-		return runRules(ctx, args[1:], stdout, stderr)
+		return runRules(ctx, args[1:], stdin, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "sim":

@@ -19,15 +19,17 @@ import (
 	"github.com/frostline/frostline/rules"
 	"github.com/frostline/frostline/rules/packs"
 	"github.com/frostline/frostline/rules/replay"
+	"github.com/frostline/frostline/rules/score"
 )
 
 const rulesUsage = `usage:
   frostline rules check PATH...
   frostline rules test PATH...
-  frostline rules replay [--rules PATH]... --site FILE [--site FILE]... --data FILE.csv[.gz] [--out FILE]
+  frostline rules replay [--rules PATH]... --site FILE [--site FILE]... --data FILE.csv[.gz] [--out FILE] [--labels FILE [score flags]]
+  frostline rules score --labels FILE [--min-precision F]... INCIDENTS.jsonl|-
 `
 
-func runRules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runRules(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, rulesUsage)
 		return exitError(2)
@@ -37,6 +39,8 @@ func runRules(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return rulesCheck(args[1:], stdout, stderr)
 	case "replay":
 		return rulesReplay(ctx, args[1:], stdout, stderr)
+	case "score":
+		return rulesScore(args[1:], stdin, stdout, stderr)
 	case "test":
 		return rulesTest(args[1:], stdout, stderr)
 	}
@@ -161,12 +165,25 @@ func rulesReplay(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	data := fl.String("data", "", "readings, CSV `ts,site,asset,metric,value`, optionally .gz")
 	out := fl.String("out", "", "write incident events here instead of stdout")
 	quiet := fl.Bool("quiet", false, "no summary on stderr")
+	var sf scoreFlags
+	sf.register(fl)
 	if err := fl.Parse(args); err != nil {
 		return exitError(2)
 	}
 	if len(sitePaths) == 0 || *data == "" || fl.NArg() > 0 {
-		fmt.Fprint(stderr, "usage: frostline rules replay [--rules PATH]... --site FILE [--site FILE]... --data FILE.csv[.gz] [--out FILE]\n")
+		fmt.Fprint(stderr, "usage: frostline rules replay [--rules PATH]... --site FILE [--site FILE]... --data FILE.csv[.gz] [--out FILE] [--labels FILE [score flags]]\n")
 		return exitError(2)
+	}
+	// With --labels the replay is scored in one go: the report goes to
+	// stdout, and the incidents only to --out when it is given.
+	var labels *score.Labels
+	var sink *scoreSink
+	if sf.labels != "" {
+		var err error
+		if labels, err = readLabels(sf.labels); err != nil {
+			return err
+		}
+		sink = &scoreSink{}
 	}
 	set, err := loadRules(rulePaths)
 	if err != nil {
@@ -193,6 +210,9 @@ func rulesReplay(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	defer rd.Close()
 
 	w := stdout
+	if sink != nil {
+		w = io.Discard
+	}
 	var outFile *os.File
 	if *out != "" {
 		if outFile, err = os.Create(*out); err != nil {
@@ -201,12 +221,22 @@ func rulesReplay(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		w = outFile
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := json.NewEncoder(bw)
 	var progress func(int)
 	if !*quiet && isTerminal(stderr) && info != nil {
 		progress = progressBar(stderr, f, info.Size())
 	}
-	sum, err := replay.Run(ctx, eng, rd, func(ev *rules.Event) error { return enc.Encode(ev) }, progress)
+	emit := func(ev *rules.Event) error {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		if sink != nil {
+			sink.add(b)
+		}
+		_, err = bw.Write(append(b, '\n'))
+		return err
+	}
+	sum, err := replay.Run(ctx, eng, rd, emit, progress)
 	if progress != nil {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
@@ -221,7 +251,10 @@ func rulesReplay(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if !*quiet {
 		sum.Print(stderr)
 	}
-	return err
+	if err != nil || sink == nil {
+		return err
+	}
+	return printScore(&sf, labels, sink.incs, sink.unreadable, stdout)
 }
 
 func isTerminal(w io.Writer) bool {

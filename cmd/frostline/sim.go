@@ -17,13 +17,14 @@ import (
 	"github.com/frostline/frostline/rules"
 )
 
-const simUsage = `usage: frostline sim [--site FILE]... [--days N] [--faults N] [--fault KIND:ASSET:AFTER:FOR]... [--seed N]
+const simUsage = `usage: frostline sim [--site FILE]... [--days N] [--faults N] [--fault KIND:ASSET:AFTER:FOR]... [--silent ASSET]... [--seed N]
                      (--csv FILE [--labels FILE] | --mqtt URL [--speed N] [--fahrenheit])
 `
 
 type simFlags struct {
 	sites      multiFlag
 	faults     multiFlag
+	silent     multiFlag
 	days       float64
 	random     int
 	seed       uint64
@@ -45,9 +46,10 @@ func parseSimFlags(args []string, stderr io.Writer) (*simFlags, error) {
 	fl := flag.NewFlagSet("frostline sim", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	fl.Var(&f.sites, "site", "site file (repeatable; default: the demo store)")
-	fl.Var(&f.faults, "fault", "inject a fault: KIND:ASSET[@SITE]:AFTER:FOR, e.g. compressor_failure:waco-1:26h:4h (repeatable)")
+	fl.Var(&f.faults, "fault", "inject a fault: KIND:ASSET[@SITE]:AFTER:FOR, e.g. compressor_failure:waco-1:26h:4h or rack_failure:rack-8:30h:3h (repeatable)")
 	fl.Float64Var(&f.days, "days", 1, "how many days to simulate (CSV); 0 runs until stopped (MQTT)")
-	fl.IntVar(&f.random, "faults", 0, "inject this many random faults per site")
+	fl.IntVar(&f.random, "faults", 0, "inject this many random faults per site (and a trip of each rack that serves cases)")
+	fl.Var(&f.silent, "silent", "ASSET[@SITE] reports nothing, e.g. a rack whose controller is not connected (repeatable)")
 	fl.Uint64Var(&f.seed, "seed", 1, "random seed: the same seed gives the same readings")
 	fl.Float64Var(&f.retrofit, "retrofit", 0.25, "fraction of refrigerated assets watched by 5-min wireless probes")
 	fl.Float64Var(&f.glitches, "glitches", 0.0007, "chance per temperature sample of a lone spike")
@@ -118,6 +120,13 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	cfg := sim.Config{Sites: sites, Start: start, Seed: f.seed, Retrofit: f.retrofit, Glitches: f.glitches, Noise: f.noise}
+	for _, a := range f.silent {
+		asset, site, _ := strings.Cut(a, "@")
+		if site == "" {
+			site = sites[0].ID
+		}
+		cfg.Silent = append(cfg.Silent, site+"/"+asset)
+	}
 	for _, spec := range f.faults {
 		fault, err := parseFault(spec, sites, start)
 		if err != nil {

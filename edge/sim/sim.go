@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/frostline/frostline/rules"
+	"github.com/frostline/frostline/rules/score"
 )
 
 // Fault kinds the simulator can inject, named as in the labels.
@@ -22,23 +23,23 @@ const (
 	SensorOffline     = "sensor_offline"
 	GatewayOffline    = "gateway_offline"
 	CoolingFailure    = "cooling_failure"
+	// RackFailure is a compressor rack that trips: every case it serves
+	// loses cooling at once while its controller still calls for it, and
+	// the rack's compressor_on drops to 0.
+	RackFailure = "rack_failure"
 )
 
 // FaultKinds lists the kinds, for flags and validation.
-var FaultKinds = []string{CompressorFailure, RefrigerantLeak, DoorAjar, ShortCycling, SensorStuck, SensorOffline, GatewayOffline, CoolingFailure}
+var FaultKinds = []string{CompressorFailure, RefrigerantLeak, DoorAjar, ShortCycling, SensorStuck, SensorOffline, GatewayOffline, CoolingFailure, RackFailure}
+
+// assetKinds are the kinds RandomFaults draws from for one asset or a
+// whole site; rack trips are placed apart (RandomFaults says how), so that
+// a seed gives stores without racks the faults it always gave them.
+var assetKinds = FaultKinds[:8]
 
 // accept is what problem codes name each fault correctly (the labels'
-// `accept`).
-var accept = map[string][]string{
-	CompressorFailure: {"no_cooling", "temp_high", "temp_trend"},
-	RefrigerantLeak:   {"long_runtime", "no_cooling", "temp_high", "temp_trend"},
-	DoorAjar:          {"door_ajar", "temp_high", "temp_trend"},
-	ShortCycling:      {"short_cycling"},
-	SensorStuck:       {"sensor_stuck"},
-	SensorOffline:     {"sensor_offline"},
-	GatewayOffline:    {"gateway_offline", "sensor_offline"},
-	CoolingFailure:    {"cooling_failure", "no_cooling", "temp_high", "temp_trend"},
-}
+// `accept`): the scorer's vocabulary.
+var accept = score.Accept
 
 // Fault is one fault to inject: on an asset (or the whole site, asset "*"
 // for gateway_offline) from Start for Duration.
@@ -71,7 +72,11 @@ type Config struct {
 	Retrofit float64
 	// Retrofitted names assets ("site/asset") that are probes regardless.
 	Retrofitted []string
-	Faults      []Fault
+	// Silent names assets ("site/asset") that report nothing at all: a
+	// rack whose controller is not connected, say. They still act (a
+	// silent rack still serves its cases, and trips).
+	Silent []string
+	Faults []Fault
 	// Glitches is the chance per temperature sample of a lone spike.
 	Glitches float64
 	// Noise scales every sensor's noise (1 when zero): cheap probes are
@@ -83,7 +88,8 @@ type Config struct {
 type Sim struct {
 	cfg    Config
 	now    time.Time
-	assets []*asset
+	assets []*asset // the physical models, stepped in site-file order
+	racks  []*asset // compressor racks, reported after the cases they serve
 	faults []*faultRun
 	r      *rand.Rand
 }
@@ -93,6 +99,9 @@ type asset struct {
 	id, class string
 	box       *box
 	rtu       *rtu
+	rack      *rack  // a compressor rack: its cases are members
+	servedBy  *asset // the rack serving this case, if any
+	silent    bool   // reports nothing (Config.Silent)
 	retrofit  bool
 	defOffset time.Duration
 	last      map[string]float64   // last reported value per state metric
@@ -108,8 +117,17 @@ type faultRun struct {
 	asset  *asset
 }
 
+// rack is a compressor rack: it holds suction for the cases it serves and
+// runs (compressor_on 1, any stage) while any of them calls for cooling.
+// It has no thermal model of its own; a trip takes the cooling of every
+// member away.
+type rack struct {
+	members []*asset
+}
+
 // faultState is what the faults active on an asset do to it now.
 type faultState struct {
+	tripped   bool // a rack: tripped; a case: its rack has
 	capacity  float64
 	runsDead  bool
 	doorStuck bool
@@ -128,19 +146,44 @@ func New(cfg Config) (*Sim, error) {
 	byKey := map[string]*asset{}
 	for _, site := range cfg.Sites {
 		for _, a := range site.Assets {
-			x := &asset{site: site, id: a.ID, class: a.Class, last: map[string]float64{}, lastAt: map[string]time.Time{}}
+			x := &asset{site: site, id: a.ID, class: a.Class, last: map[string]float64{}, lastAt: map[string]time.Time{},
+				silent: slices.Contains(cfg.Silent, site.ID+"/"+a.ID)}
 			if a.Class == "rooftop_unit" {
 				x.rtu = newRTU(s.r)
+			} else if a.Class == "compressor_rack" {
+				// No random draw: a store's cases get the parameters they
+				// had before racks were simulated.
+				x.rack = &rack{}
+				s.racks = append(s.racks, x)
+				byKey[site.ID+"/"+a.ID] = x
+				continue
 			} else if p := classParams(a.Class, s.r); p.cool > 0 {
 				x.box = newBox(p)
 				x.retrofit = Retrofitted(cfg.Seed, cfg.Retrofit, site.ID, a.ID) || slices.Contains(cfg.Retrofitted, site.ID+"/"+a.ID)
 				x.defOffset = time.Duration(s.r.IntN(90)) * time.Minute
 				x.box.offSince = s.now.Add(-time.Hour)
 			} else {
-				continue // a class the simulator has no model for (compressor racks)
+				continue // a class the simulator has no model for
 			}
 			s.assets = append(s.assets, x)
 			byKey[site.ID+"/"+a.ID] = x
+		}
+	}
+	// A case served by a rack (served_by in the site file) cools only while
+	// the rack runs.
+	for _, site := range cfg.Sites {
+		for _, a := range site.Assets {
+			x, by := byKey[site.ID+"/"+a.ID], byKey[site.ID+"/"+a.ServedBy]
+			if x == nil || by == nil || by.rack == nil || x.box == nil {
+				continue
+			}
+			x.servedBy = by
+			by.rack.members = append(by.rack.members, x)
+		}
+	}
+	for _, k := range cfg.Silent {
+		if byKey[k] == nil {
+			return nil, fmt.Errorf("sim: silent: unknown asset %s (want site/asset)", k)
 		}
 	}
 	for _, f := range cfg.Faults {
@@ -155,8 +198,11 @@ func New(cfg Config) (*Sim, error) {
 			if a == nil {
 				return nil, fmt.Errorf("sim: fault %s: unknown asset %s/%s", f.Kind, f.Site, f.Asset)
 			}
-			if (f.Kind == CoolingFailure) != (a.rtu != nil) {
+			if (f.Kind == CoolingFailure) != (a.rtu != nil) || (f.Kind == RackFailure) != (a.rack != nil) {
 				return nil, fmt.Errorf("sim: fault %s does not apply to %s (%s)", f.Kind, f.Asset, a.class)
+			}
+			if f.Kind == RackFailure && len(a.rack.members) == 0 {
+				return nil, fmt.Errorf("sim: rack %s serves no case (no asset names it in served_by)", f.Asset)
 			}
 			if f.Kind == ShortCycling && a.retrofit {
 				return nil, fmt.Errorf("sim: short cycling on %s cannot be seen: it is watched by a probe without a compressor signal", f.Asset)
@@ -181,10 +227,18 @@ func (s *Sim) faultsOn(a *asset, t time.Time) faultState {
 			fs.offline = true
 			continue
 		}
+		if f.Kind == RackFailure && a.servedBy != nil && f.asset == a.servedBy {
+			// The rack is down: the case's controller still calls for
+			// cooling (its solenoid open), but nothing comes.
+			fs.capacity, fs.tripped = 0, true
+			continue
+		}
 		if f.asset != a {
 			continue
 		}
 		switch f.Kind {
+		case RackFailure:
+			fs.tripped = true
 		case CompressorFailure:
 			fs.capacity, fs.runsDead = 0, true
 		case RefrigerantLeak:
@@ -222,12 +276,14 @@ func (s *Sim) Step(dst []Reading) []Reading {
 			supply, ret, out = a.rtu.step(t, time.Minute, fs, trading(t))
 		}
 		for _, f := range s.faults {
-			if f.asset == a && f.breach.IsZero() && a.box != nil && !t.Before(f.Start) &&
+			// A rack trip's breach is its first case's.
+			on := f.asset == a || (f.Kind == RackFailure && a.servedBy != nil && f.asset == a.servedBy)
+			if on && f.breach.IsZero() && a.box != nil && !t.Before(f.Start) &&
 				t.Before(f.Start.Add(f.Duration)) && a.box.product > a.box.p.limit && f.Kind != SensorStuck && f.Kind != SensorOffline {
 				f.breach = t
 			}
 		}
-		if fs.offline {
+		if fs.offline || a.silent {
 			continue
 		}
 		emit := func(metric string, v float64) {
@@ -291,6 +347,25 @@ func (s *Sim) Step(dst []Reading) []Reading {
 			dst = append(dst, Reading{At: t, Site: a.site.ID, Asset: a.id, Metric: "mode", Value: 1, Word: "cool"})
 		}
 	}
+	// Racks after their cases, which they follow this minute: running
+	// while any case calls for cooling, unless tripped.
+	for _, a := range s.racks {
+		fs := s.faultsOn(a, t)
+		if fs.offline || a.silent {
+			continue
+		}
+		on := false
+		for _, m := range a.rack.members {
+			on = on || m.box.on
+		}
+		on = on && !fs.tripped
+		// On change and as a heartbeat every 15 min, as a controller does.
+		if last, ok := a.last["compressor_on"]; ok && last == b01(on) && t.Sub(a.lastAt["compressor_on"]) < 15*time.Minute {
+			continue
+		}
+		a.last["compressor_on"], a.lastAt["compressor_on"] = b01(on), t
+		dst = append(dst, Reading{At: t, Site: a.site.ID, Asset: a.id, Metric: "compressor_on", Value: b01(on)})
+	}
 	s.now = t.Add(time.Minute)
 	return dst
 }
@@ -329,14 +404,16 @@ type LabelAsset struct {
 
 // LabelFault is one injected fault.
 type LabelFault struct {
-	Site   string     `json:"site"`
-	Asset  string     `json:"asset"`
-	Class  string     `json:"class"`
-	Fault  string     `json:"fault"`
-	Start  time.Time  `json:"start"`
-	End    time.Time  `json:"end"`
-	Breach *time.Time `json:"breach,omitempty"`
-	Accept []string   `json:"accept"`
+	Site  string `json:"site"`
+	Asset string `json:"asset"`
+	Class string `json:"class"`
+	Fault string `json:"fault"`
+	// Members are the cases a tripped rack serves.
+	Members []string   `json:"members,omitempty"`
+	Start   time.Time  `json:"start"`
+	End     time.Time  `json:"end"`
+	Breach  *time.Time `json:"breach,omitempty"`
+	Accept  []string   `json:"accept"`
 }
 
 // Labels returns the labels of the simulation up to now.
@@ -345,9 +422,17 @@ func (s *Sim) Labels() Labels {
 	for _, a := range s.assets {
 		l.Assets = append(l.Assets, LabelAsset{Site: a.site.ID, Asset: a.id, Class: a.class})
 	}
+	for _, a := range s.racks {
+		l.Assets = append(l.Assets, LabelAsset{Site: a.site.ID, Asset: a.id, Class: a.class})
+	}
 	for _, f := range s.faults {
 		lf := LabelFault{Site: f.Site, Asset: f.Asset, Class: f.class, Fault: f.Kind, Start: f.Start,
 			End: f.Start.Add(f.Duration), Accept: accept[f.Kind]}
+		if f.Kind == RackFailure {
+			for _, m := range f.asset.rack.members {
+				lf.Members = append(lf.Members, m.id)
+			}
+		}
 		if !f.breach.IsZero() {
 			b := f.breach
 			lf.Breach = &b
@@ -362,12 +447,18 @@ func (s *Sim) Labels() Labels {
 // asset it applies to, spaced so that they do not overlap on one asset.
 func RandomFaults(sites []*rules.Site, n int, from, to time.Time, seed uint64, retrofitted func(site, asset string) bool) []Fault {
 	r := rand.New(rand.NewPCG(seed, 0xfa17))
+	// Rack trips draw from their own stream, so that the other faults of a
+	// seed stay what they were before racks were simulated.
+	rr := rand.New(rand.NewPCG(seed, 0x7ac4))
 	var out []Fault
+	if n <= 0 {
+		return nil
+	}
 	for _, site := range sites {
 		busy := map[string]time.Time{}
 		var placed []Fault
 		for range n {
-			kind := FaultKinds[r.IntN(len(FaultKinds))]
+			kind := assetKinds[r.IntN(len(assetKinds))]
 			var cands []rules.Asset
 			for _, a := range site.Assets {
 				rtu := a.Class == "rooftop_unit"
@@ -425,8 +516,45 @@ func RandomFaults(sites []*rules.Site, n int, from, to time.Time, seed uint64, r
 			placed = append(placed, f)
 			out = append(out, f)
 		}
+		out = append(out, rackTrips(site, placed, from, to, rr)...)
 	}
 	slices.SortFunc(out, func(a, b Fault) int { return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Asset, b.Asset)) })
+	return out
+}
+
+// rackTrips places one trip of 2 to 8 hours on each rack of the site
+// that serves cases (served_by), clear of the other faults on the rack,
+// its cases and the whole site by two hours: the labels could not say
+// which fault an incident is about.
+func rackTrips(site *rules.Site, placed []Fault, from, to time.Time, r *rand.Rand) []Fault {
+	var out []Fault
+	for _, rk := range site.Assets {
+		if rk.Class != "compressor_rack" {
+			continue
+		}
+		involved := map[string]bool{rk.ID: true, rules.SiteAsset: true}
+		for _, a := range site.Assets {
+			if a.ServedBy == rk.ID {
+				involved[a.ID] = true
+			}
+		}
+		if len(involved) == 2 {
+			continue // serves nothing
+		}
+		for range 20 {
+			d := (2*time.Hour + time.Duration(r.Int64N(int64(6*time.Hour)))).Truncate(time.Minute)
+			span := to.Sub(from) - d
+			if span <= 0 {
+				break
+			}
+			f := Fault{Site: site.ID, Asset: rk.ID, Kind: RackFailure, Start: from.Add(time.Duration(r.Int64N(int64(span)))).Truncate(time.Minute), Duration: d}
+			if slices.ContainsFunc(placed, func(g Fault) bool { return involved[g.Asset] && overlaps(f, g, 2*time.Hour) }) {
+				continue
+			}
+			out = append(out, f)
+			break
+		}
+	}
 	return out
 }
 

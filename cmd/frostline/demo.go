@@ -337,11 +337,20 @@ func runRecordedDemo(ctx context.Context, updates bool, stdout io.Writer) error 
 	defer rd.Close()
 	fmt.Fprintf(stdout, "Frostline demo: replaying two recorded days of %s (%d assets) through the default rule pack (%d rules).\n\n",
 		site.ID, len(site.Assets), set.Len())
+	prio := map[string]string{} // each open incident's priority, to show escalations
 	sum, err := replay.Run(ctx, eng, rd, func(ev *rules.Event) error {
-		if ev.Event == rules.Updated && !updates {
-			return nil
+		escalated := ev.Event == rules.Updated && prio[ev.Incident] != "" && ev.Priority != prio[ev.Incident]
+		prio[ev.Incident] = ev.Priority
+		if ev.Event == rules.Cleared {
+			delete(prio, ev.Incident)
 		}
-		fmt.Fprintln(stdout, describe(ev))
+		switch {
+		case escalated:
+			fmt.Fprintln(stdout, describeEscalation(ev))
+		case ev.Event == rules.Updated && !updates:
+		default:
+			fmt.Fprintln(stdout, describe(ev))
+		}
 		return nil
 	}, nil)
 	fmt.Fprintln(stdout)
@@ -356,8 +365,34 @@ func describe(ev *rules.Event) string {
 		ev.Priority, ev.Problem, ev.Site, ev.Asset, ev.Title)
 	if ev.Event != rules.Cleared {
 		fmt.Fprintf(&b, "\n%20s%s", "", ev.Summary)
+		if w := breachWords(ev); w != "" {
+			fmt.Fprintf(&b, "\n%20s%s", "", w)
+		}
 	}
 	return b.String()
+}
+
+// describeEscalation renders an incident raised to a more urgent priority.
+func describeEscalation(ev *rules.Event) string {
+	s := fmt.Sprintf("%s  %-7s %s %-15s %s/%s  %s", ev.At.Format("2006-01-02 15:04"), "RAISED",
+		ev.Priority, ev.Problem, ev.Site, ev.Asset, ev.Title)
+	if w := breachWords(ev); w != "" {
+		s += fmt.Sprintf("\n%20s%s", "", w)
+	}
+	return s
+}
+
+// breachWords says when the food passes its limit, as the incident
+// predicts it, or that it has.
+func breachWords(ev *rules.Event) string {
+	switch {
+	case ev.BreachedAt != nil:
+		return "Food-safety limit passed at " + ev.BreachedAt.Format("15:04") + "."
+	case ev.PredictedBreachAt != nil:
+		in := strings.TrimSuffix(ev.PredictedBreachAt.Sub(ev.At).Round(time.Minute).String(), "0s")
+		return fmt.Sprintf("Food-safety limit predicted at %s (in %s).", ev.PredictedBreachAt.Format("15:04"), in)
+	}
+	return ""
 }
 
 // demoSites returns the recorded store's site file.

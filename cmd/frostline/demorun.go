@@ -206,6 +206,7 @@ func (w *demoWatch) run(ctx context.Context) error {
 	}
 	defer sub.Unsubscribe()
 	w.seen, w.explained = map[string]workorder.Status{}, map[string]string{}
+	prio := map[string]string{} // each open incident's priority, to show escalations
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -214,11 +215,27 @@ func (w *demoWatch) run(ctx context.Context) error {
 			return nil
 		case m := <-msgs:
 			inc, err := wire.DecodeIncident(m.Data)
-			if err != nil || inc.Event.Event == "updated" {
+			if err != nil {
 				continue
 			}
-			fmt.Fprintf(w.out, "%s  incident %-7s %s %-15s %s/%s  %s  (sensor time %s)\n", time.Now().Format("15:04:05"),
-				inc.Event.Event, inc.Priority, inc.Problem, inc.Site, inc.Asset, inc.Title, inc.At.Format("01-02 15:04"))
+			what := string(inc.Event.Event)
+			if inc.Event.Event == "updated" {
+				// Only an update that raises the priority is news.
+				if p, ok := prio[inc.Incident]; !ok || p == inc.Priority {
+					continue
+				}
+				what = "raised"
+			}
+			prio[inc.Incident] = inc.Priority
+			if inc.Event.Event == "cleared" {
+				delete(prio, inc.Incident)
+			}
+			line := fmt.Sprintf("%s  incident %-7s %s %-15s %s/%s  %s  (sensor time %s)", time.Now().Format("15:04:05"),
+				what, inc.Priority, inc.Problem, inc.Site, inc.Asset, inc.Title, inc.At.Format("01-02 15:04"))
+			if b := breachWords(&inc.Event); b != "" && inc.Event.Event != "cleared" {
+				line += "\n                    " + b
+			}
+			fmt.Fprintln(w.out, line)
 		case <-tick.C:
 			w.poll(ctx)
 		}

@@ -135,7 +135,12 @@ func TestRecordedDemo(t *testing.T) {
 	if status != 0 {
 		t.Fatalf("status %d: %s", status, stderr)
 	}
-	for _, want := range []string{"OPENED  P1 temp_high       store-6950/waco-1", "OPENED  P2 long_runtime", "CLEARED", "incidents: "} {
+	// The recorded store's cooler loses its compressor at 05:00 and its
+	// freezer at 10:15: each is one incident, called while the food is
+	// still safe, with the predicted breach on it, and raised to P1 as the
+	// breach nears.
+	for _, want := range []string{"OPENED  P2 no_cooling      store-6950/waco-1", "OPENED  P2 no_cooling      store-6950/wafr-2",
+		"RAISED  P1 no_cooling      store-6950/waco-1", "Food-safety limit predicted at", "CLEARED", "incidents: 2 opened"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)
 		}

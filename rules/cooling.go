@@ -400,10 +400,12 @@ func (s *excursionState) pending(e *Engine, in *instance, t int64) bool {
 
 // capacityRuns is how many recent runs a capacity rule judges by: the
 // median of the last five, so that one run slowed by a warm delivery does
-// not count.
+// not count; probeRuns, the median of the last nine of a probe's, whose
+// runs read from the air every 5 min are rougher measures.
 const (
 	capacityRuns    = 5
-	capacityHistory = 8
+	probeRuns       = 9
+	capacityHistory = 12
 )
 
 // capacityState runs capacity rules: how fast each compressor run pulls
@@ -417,6 +419,7 @@ type capacityState struct {
 	RunMin   float64 `json:"run_min,omitempty"`
 	RunMax   float64 `json:"run_max,omitempty"`
 	RunN     int32   `json:"run_n,omitempty"`   // air samples in it
+	RunEnd   int64   `json:"run_end,omitempty"` // a probe's: its last falling reading
 	Dirty    bool    `json:"dirty,omitempty"`   // a door, a defrost or a gap touched it
 	WasOn    bool    `json:"was_on,omitempty"`  //
 	LastAt   int64   `json:"last_at,omitempty"` //
@@ -436,8 +439,12 @@ type capacityState struct {
 func (s *capacityState) late(*Engine, *instance, float64) {}
 func (s *capacityState) tick(*Engine, *instance, int64)   {}
 
-func (s *capacityState) observe(e *Engine, in *instance, m MetricID, t int64, v, _ float64) {
+func (s *capacityState) observe(e *Engine, in *instance, m MetricID, t int64, v, prev float64) {
 	c := in.rule
+	if c.drive == NoMetric {
+		s.observeFalls(e, in, t, v, prev)
+		return
+	}
 	d := in.asset.get(c.drive)
 	on := e.fresh(in.asset, d, t) && d.V == 1
 	if e.suppressed(in, t) || (s.LastAt != 0 && t-s.LastAt > int64(e.opts.MaxGap)) {
@@ -459,6 +466,40 @@ func (s *capacityState) observe(e *Engine, in *instance, m MetricID, t int64, v,
 	s.WasOn = on
 }
 
+// observeFalls finds the runs of an asset that reports no compressor
+// signal (a retrofit probe) in the air itself: a run is a stretch of
+// readings each lower than the one before, which on a thermostat's
+// sawtooth is the compressor pulling the box down.
+func (s *capacityState) observeFalls(e *Engine, in *instance, t int64, v, prev float64) {
+	gap := s.LastAt != 0 && t-s.LastAt > int64(e.opts.MaxGap)
+	last := s.LastAt
+	s.LastAt = t
+	if e.suppressed(in, t) || gap || !e.gated(in, t) {
+		s.RunStart, s.Dirty = 0, false
+		return
+	}
+	falling := last != 0 && v < prev
+	switch {
+	case falling && s.RunStart == 0:
+		s.RunStart, s.RunAir, s.RunMin, s.RunMax, s.RunN, s.Dirty = last, prev, v, prev, 2, false
+		s.RunEnd = t
+	case falling:
+		s.RunMin, s.RunEnd = v, t
+		s.RunN++
+	case s.RunStart != 0:
+		// The fall ended at the previous reading; it counts only when it
+		// fell far enough to be the thermostat's, not the probe's noise.
+		if s.RunAir-s.RunMin >= minFall {
+			s.endRun(e, in, s.RunEnd)
+		}
+		s.RunStart = 0
+	}
+}
+
+// minFall is the least a retrofit probe's air must fall in a stretch for it
+// to be a compressor run: four times its noise.
+const minFall = 0.5
+
 // endRun judges a run that just ended.
 func (s *capacityState) endRun(e *Engine, in *instance, t int64) {
 	c := in.rule
@@ -479,14 +520,18 @@ func (s *capacityState) endRun(e *Engine, in *instance, t int64) {
 	if in.ep == nil && s.Pending == 0 {
 		s.Base.add(width, start, rate) // frozen while capacity is in doubt
 	}
-	if !ok || base <= 0 || s.N < capacityRuns {
+	runs := capacityRuns
+	if c.drive == NoMetric {
+		runs = probeRuns
+	}
+	if !ok || base <= 0 || int(s.N) < runs {
 		return
 	}
-	var recent [capacityRuns]float64
-	for i := range capacityRuns {
+	var recent [probeRuns]float64
+	for i := range runs {
 		recent[i] = float64(s.Rates[(int(s.Head)+capacityHistory-1-i)%capacityHistory])
 	}
-	s.Ratio = median(recent[:]) / base
+	s.Ratio = median(recent[:runs]) / base
 	slow := s.Ratio < 1-c.level
 	if in.ep == nil {
 		if !slow {

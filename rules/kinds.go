@@ -106,7 +106,7 @@ func (in *instance) metrics() []MetricID {
 		return all
 	case c.kind == KindMissing:
 		return []MetricID{c.metric}
-	case c.kind == KindPulldown || c.kind == KindCapacity:
+	case c.kind == KindPulldown || (c.kind == KindCapacity && c.drive != NoMetric):
 		return []MetricID{c.metric, c.drive}
 	case c.kind == KindGroup:
 		return nil // driven by its served assets' incidents and by time

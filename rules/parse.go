@@ -340,7 +340,7 @@ func (r *Rule) validate() Errors {
 		}
 	case KindCapacity:
 		checkMetric("metric", r.Metric, true)
-		checkMetric("drive", r.Drive, true)
+		checkMetric("drive", r.Drive, false) // none: runs are read from the air's falls
 		if r.Below == nil || !(*r.Below > 0 && *r.Below < 1) {
 			bad(fieldOr(r.Fields, "below"), "a capacity rule needs below: the fraction (0-1) the pull-down rate falls by")
 		}

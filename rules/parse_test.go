@@ -330,3 +330,27 @@ assets:
 		}
 	}
 }
+
+// TestGroupRuleNamesRulesOfTheSet: a group rule counting a rule the set
+// does not have is refused at compile time, naming the file, the line and
+// the rule.
+func TestGroupRuleNamesRulesOfTheSet(t *testing.T) {
+	src := `rules:
+  - id: rack
+    kind: group
+    match: {class: [compressor_rack]}
+    rules: [case-warming]
+    problem: rack_failure
+    priority: P1
+    trade: refrigeration
+    title: rack down
+`
+	rs, err := rules.Parse("racks.yaml", []byte(src))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	_, err = rules.Compile(rs)
+	if err == nil || !strings.Contains(err.Error(), `racks.yaml:5:12: rule "rack": rules: no rule "case-warming" in the set`) {
+		t.Fatalf("Compile: %v", err)
+	}
+}

@@ -129,9 +129,13 @@ type topRing struct {
 	Last int64               `json:"last"`
 	Has  uint32              `json:"has"`
 	Max  [avgBuckets]float64 `json:"max"`
+	memo memo                // the median, for the bucket it was taken at (baseRing's)
 }
 
 func (r *topRing) add(width, t int64, v float64) {
+	if last := r.Last; t/width != last || t/width < r.memo.at-1 {
+		r.memo = memo{} // as baseRing.add
+	}
 	slot, ok := ringRoll(&r.Last, &r.Has, t/width)
 	switch {
 	case !ok:
@@ -148,6 +152,18 @@ func (r *topRing) add(width, t int64, v float64) {
 // many complete buckets there are, and whether there is any value at all.
 func (r *topRing) median(e *Engine, width, t int64) (m float64, complete int, some bool) {
 	cur := t / width
+	if v, ok, n, hit := r.memo.get(cur); hit && n >= 4 {
+		// In the first hours the bucket being filled counts too, and it
+		// changes with every reading: only a median of four complete
+		// buckets or more is kept.
+		return v, n, ok
+	}
+	m, complete, some = r.takeMedian(e, cur)
+	r.memo.set(cur, m, some, complete)
+	return m, complete, some
+}
+
+func (r *topRing) takeMedian(e *Engine, cur int64) (m float64, complete int, some bool) {
 	ms := e.scratch[:0]
 	for i := range avgBuckets {
 		if r.Has&(1<<i) == 0 {

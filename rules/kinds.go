@@ -335,6 +335,29 @@ type baseRing struct {
 	Has  uint32              `json:"has"`
 	Sum  [avgBuckets]float64 `json:"sum"`
 	N    [avgBuckets]int32   `json:"n"`
+	// The median of the complete buckets changes only when a bucket
+	// completes (or an old one is written): it is kept for the bucket it
+	// was taken at. Not snapshotted; a restored ring takes it anew.
+	memo memo
+}
+
+// memo keeps a ring's median for the bucket it was taken at.
+type memo struct {
+	at  int64 // the current bucket + 1 when taken; 0 for none
+	v   float64
+	ok  bool
+	aux int // what else the median call returned (a count)
+}
+
+func (m *memo) get(cur int64) (float64, bool, int, bool) {
+	if m.at == cur+1 {
+		return m.v, m.ok, m.aux, true
+	}
+	return 0, false, 0, false
+}
+
+func (m *memo) set(cur int64, v float64, ok bool, aux int) {
+	*m = memo{at: cur + 1, v: v, ok: ok, aux: aux}
 }
 
 // UnmarshalJSON also reads the ring as earlier snapshots wrote it.
@@ -344,6 +367,11 @@ func (r *baseRing) UnmarshalJSON(data []byte) error {
 }
 
 func (r *baseRing) add(width, t int64, v float64) {
+	if last := r.Last; t/width != last || t/width < r.memo.at-1 {
+		// A new bucket may evict one the median counted; an old one's
+		// change is counted.
+		r.memo = memo{}
+	}
 	slot, ok := ringRoll(&r.Last, &r.Has, t/width)
 	if !ok {
 		return
@@ -360,6 +388,15 @@ func (r *baseRing) add(width, t int64, v float64) {
 // ending at t, and whether at least half the window has data.
 func (r *baseRing) median(e *Engine, width, t int64) (float64, bool) {
 	cur := t / width
+	if v, ok, _, hit := r.memo.get(cur); hit {
+		return v, ok
+	}
+	v, ok := r.takeMedian(e, cur)
+	r.memo.set(cur, v, ok, 0)
+	return v, ok
+}
+
+func (r *baseRing) takeMedian(e *Engine, cur int64) (float64, bool) {
 	ms := e.scratch[:0]
 	for i := range avgBuckets {
 		if r.Has&(1<<i) == 0 || r.N[i] == 0 {

@@ -381,6 +381,19 @@ func TestInfluxQLQueries(t *testing.T) {
 	for i := range sample.Incidents {
 		incs[i] = &sample.Incidents[i]
 	}
+	// The pack raises one incident per fault, and the sample's four days
+	// have no asset failing twice the same way: a second fault like its
+	// first, a day later, gives "Assets with repeated incidents" its row.
+	for i := range sample.Incidents {
+		if first := sample.Incidents[i]; first.Event.Event == "opened" {
+			again := first
+			again.Incident += "-again"
+			again.At = first.At.Add(24 * time.Hour)
+			again.Started = first.Started.Add(24 * time.Hour)
+			incs = append(incs, &again)
+			break
+		}
+	}
 	if err := w.WriteIncidents(ctx, incs...); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/sla"
+	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
 )
 
@@ -222,8 +223,8 @@ func (v *Vendor) Validate() error {
 			if !slices.Contains(rules.Priorities, p) {
 				bad("nte."+tr+"."+p, "not a priority (want P1-P4)")
 			}
-			if !finiteNonNeg(v.NTE[tr][p]) {
-				bad("nte."+tr+"."+p, "must be a number >= 0")
+			if n := v.NTE[tr][p]; !(n > 0 && n <= workorder.MaxNTE) {
+				bad("nte."+tr+"."+p, "must be a number of USD in (0, %d]: leave the priority out to use the default", workorder.MaxNTE)
 			}
 		}
 	}
@@ -265,10 +266,11 @@ func (v *Vendor) Validate() error {
 func finiteNonNeg(f float64) bool { return f >= 0 && !math.IsInf(f, 0) }
 
 // NTEFor returns the vendor's default not-to-exceed for a trade and
-// priority, and whether it has one.
+// priority, and whether it has one. An NTE of 0 (kept from before
+// Validate refused it) is none: it never means "no limit".
 func (v *Vendor) NTEFor(trade, priority string) (float64, bool) {
 	n, ok := v.NTE[trade][priority]
-	return n, ok
+	return n, ok && n > 0 && n <= workorder.MaxNTE
 }
 
 // CommitmentFor returns the vendor's SLA commitment for a priority, or nil.

@@ -520,6 +520,10 @@ func TestLifecycleAndHistory(t *testing.T) {
 		{"tech", "check_in", `{"lat":52.0004,"lon":4.0003}`},
 		{"tech", "hold", `{"reason":"waiting for part"}`},
 		{"tech", "resume", ``},
+		// $3,200 is above the NTE, and the labour is off any rate table:
+		// quoted and approved by someone with the authority first.
+		{"tech", "../quote", `{"amount":3200,"description":"fan motor and two hours"}`},
+		{"admin", "../approvals", ``},
 		{"tech", "complete", `{"problem":"temp_high","cause":"fan_motor_failed","remedy":"replaced_fan_motor","parts":[{"description":"fan motor","quantity":1,"unit_cost":3000}],"labour":[{"hours":2,"rate":100}],"recommendations":"replace unit within a year"}`},
 		{"store", "verify", ``},
 		{"fm", "close", ``},

@@ -45,8 +45,10 @@ type WorkOrder struct {
 	Approval    bool   `json:"approval_required,omitempty"`
 	Warranty    string `json:"warranty,omitempty"`
 	// NTE is the not-to-exceed amount in USD: the dispatched vendor's
-	// default for the trade and priority, raised only by an approval. 0 is
-	// no limit.
+	// default for the trade and priority, else the policy's default for
+	// the priority, raised only by an approval. It is never "no limit": 0
+	// (work dispatched before every dispatch carried one) allows nothing
+	// without an approval.
 	NTE float64 `json:"nte,omitempty"`
 	// Quote is a vendor's proposal above the NTE, waiting for approval.
 	Quote *Quote `json:"quote,omitempty"`

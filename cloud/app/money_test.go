@@ -59,7 +59,7 @@ func (c *cloudClient) must(want int, who, method, path, body string) string {
 // startCloud runs a whole cloud replica (no NATS) on a store, with the
 // demo's stores and vendor register, and returns a client with an admin
 // token.
-func startCloud(t *testing.T, db DatabaseConfig) *cloudClient {
+func startCloud(t *testing.T, db DatabaseConfig) (*cloudClient, *App) {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
@@ -96,7 +96,7 @@ func startCloud(t *testing.T, db DatabaseConfig) *cloudClient {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return c
+	return c, a
 }
 
 func (c *cloudClient) token(name, body string) {
@@ -108,6 +108,17 @@ func (c *cloudClient) token(name, body string) {
 	c.tokens[name] = r.Token
 }
 
+// bothStores are the real stores a test through the API runs on.
+var bothStores = []struct {
+	name string
+	db   func(t *testing.T) DatabaseConfig
+}{
+	{"sqlite", func(t *testing.T) DatabaseConfig {
+		return DatabaseConfig{Driver: "sqlite", Path: filepath.Join(t.TempDir(), "f.db")}
+	}},
+	{"postgres", func(t *testing.T) DatabaseConfig { return DatabaseConfig{Driver: "postgres", DSN: pgtest.DSN(t)} }},
+}
+
 // TestMoneyControls is issue 15's first finding, through the API on both
 // stores: in the demo, netfix-controls has an NTE and a rate only for
 // controls. A lighting problem goes to it (electrical); it completes with
@@ -117,17 +128,9 @@ func (c *cloudClient) token(name, body string) {
 // (labour off the rate table, cost above the NTE), an FM cannot approve
 // past its limit, and the invoice never exceeds the approved NTE.
 func TestMoneyControls(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		db   func(t *testing.T) DatabaseConfig
-	}{
-		{"sqlite", func(t *testing.T) DatabaseConfig {
-			return DatabaseConfig{Driver: "sqlite", Path: filepath.Join(t.TempDir(), "f.db")}
-		}},
-		{"postgres", func(t *testing.T) DatabaseConfig { return DatabaseConfig{Driver: "postgres", DSN: pgtest.DSN(t)} }},
-	} {
+	for _, tc := range bothStores {
 		t.Run(tc.name, func(t *testing.T) {
-			c := startCloud(t, tc.db(t))
+			c, _ := startCloud(t, tc.db(t))
 			c.token("store", `{"role":"store","sites":["store-101"],"name":"manager"}`)
 			c.token("netfix", `{"role":"vendor","vendor":"netfix-controls","name":"netfix"}`)
 			c.token("fm", `{"role":"fm","name":"fiona"}`)

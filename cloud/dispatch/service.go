@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -159,6 +160,11 @@ func (s *Service) Scorecards(ctx context.Context) (map[string]*Scorecard, error)
 // a cost is compared with the mean cost of the same trade's work by other
 // vendors.
 func Scorecards(outcomes []Outcome, w Weights) map[string]*Scorecard {
+	for i := range outcomes {
+		if c := outcomes[i].Cost; math.IsNaN(c) || math.IsInf(c, 0) {
+			outcomes[i].Cost = 0 // a bad stored cost counts as unpriced, never breaks the scorecard
+		}
+	}
 	type sum struct {
 		total float64
 		n     int

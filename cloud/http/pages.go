@@ -4,6 +4,7 @@ import (
 	"embed"
 	"errors"
 	"html/template"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -251,7 +252,7 @@ func (s *Server) actPost(w http.ResponseWriter, r *http.Request, c *caller) erro
 			return nil, nil
 		}
 		x, err := strconv.ParseFloat(v, 64)
-		if err != nil {
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) { // ParseFloat takes "NaN" and "Inf"
 			return nil, cloud.FieldError(name, "not a number")
 		}
 		return &x, nil

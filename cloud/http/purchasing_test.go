@@ -72,7 +72,9 @@ func TestPartsOnOrder(t *testing.T) {
 	if m.Resumed || m.PurchaseOrder.Status != purchasing.Received {
 		t.Fatalf("first receipt: %+v", m)
 	}
-	m = decode[moved](t, must(t, 200)(f.do(t, "vendor", "POST", "/api/v1/purchase-orders/"+b.ID+"/status", `{"status":"received"}`)))
+	// Tom's colleague cannot mark tom's parts received; tom can.
+	must(t, 404)(f.do(t, "tech2", "POST", "/api/v1/purchase-orders/"+b.ID+"/status", `{"status":"received"}`))
+	m = decode[moved](t, must(t, 200)(f.do(t, "tech", "POST", "/api/v1/purchase-orders/"+b.ID+"/status", `{"status":"received"}`)))
 	if !m.Resumed || len(m.PurchaseOrder.History) != 4 {
 		t.Fatalf("last receipt: %+v", m)
 	}

@@ -164,7 +164,7 @@ func (w *WorkOrder) Apply(e *Event) error {
 				v.Out = &at
 			}
 			if e.Completion != nil {
-				w.Completion = e.Completion
+				w.Completion = e.Completion.Sane()
 			}
 		case StartVerifying:
 			w.VerifyUntil = e.VerifyUntil

@@ -27,7 +27,11 @@ type Report struct {
 	Trade       string
 	Title       string
 	Description string
-	Reporter    string
+	// Reporter is the name the person gave, shown on the work order; it
+	// is a display name only. Actor is who filed the report, the
+	// authenticated principal, and is what the events record.
+	Reporter string
+	Actor    string
 	// Photos are ids of pictures stored with the report.
 	Photos []string
 	// Incident is set for sensor reports.
@@ -503,8 +507,8 @@ func (in *Intake) Sweep(ctx context.Context, tx Tx, w *WorkOrder, now time.Time)
 }
 
 func actor(r Report) string {
-	if r.Reporter != "" {
-		return r.Reporter
+	if r.Actor != "" {
+		return r.Actor
 	}
 	if r.Source == Sensor {
 		return "sensor"

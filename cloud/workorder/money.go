@@ -1,6 +1,7 @@
 package workorder
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -139,6 +140,56 @@ const (
 	MaxUnitCost   = 1_000_000
 	MaxHourlyRate = 10_000
 )
+
+// Sane returns the completion as reports may use it: a part or labour
+// line whose numbers are outside the ranges completion accepts today (a
+// value stored before it checked them, such as a quantity of 1e154 whose
+// cost overflows to +Inf) is kept but counted as nothing, and says so.
+// Every report (asset history, KPIs, cost export) and the invoice read the
+// projection, so one bad stored value cannot break them.
+func (c *Completion) Sane() *Completion {
+	if c == nil {
+		return nil
+	}
+	const note = " [out-of-range amount not counted]"
+	var cp *Completion
+	clone := func() {
+		if cp == nil {
+			v := *c
+			v.Parts, v.Labour = slices.Clone(c.Parts), slices.Clone(c.Labour)
+			cp = &v
+		}
+	}
+	for i, p := range c.Parts {
+		if !cloud.InRange(p.Quantity, 0, MaxQuantity) || !cloud.InRange(p.UnitCost, 0, MaxUnitCost) {
+			clone()
+			cp.Parts[i].Quantity, cp.Parts[i].UnitCost, cp.Parts[i].Description = 0, 0, p.Description+note
+		}
+	}
+	for i, l := range c.Labour {
+		if !cloud.InRange(l.Hours, 0, 24) || !cloud.InRange(l.Rate, 0, MaxHourlyRate) {
+			clone()
+			cp.Labour[i].Hours, cp.Labour[i].Rate, cp.Labour[i].Technician = 0, 0, l.Technician+note
+		}
+	}
+	if cp == nil {
+		return c
+	}
+	return cp
+}
+
+// UnmarshalJSON reads a stored completion (an event's or a projection's)
+// through Sane: whatever an older release stored, what the service works
+// with is finite and in range. Requests do not decode into a Completion
+// (the API checks its parts and labour with ValidLines and refuses).
+func (c *Completion) UnmarshalJSON(b []byte) error {
+	type plain Completion // no UnmarshalJSON: no recursion
+	if err := json.Unmarshal(b, (*plain)(c)); err != nil {
+		return err
+	}
+	*c = *c.Sane()
+	return nil
+}
 
 // BilledRate is the hourly rate a labour line is billed at: the table
 // rate (the vendor's for the trade, after-hours applied) when the line's

@@ -258,19 +258,27 @@ func completionValid(c *Completion) error {
 	case c.Remedy == "":
 		return cloud.FieldError("remedy", "completion needs a remedy code")
 	}
-	for i, p := range c.Parts {
-		if !(p.Quantity > 0 && p.Quantity <= MaxQuantity) {
+	return ValidLines(c.Parts, c.Labour)
+}
+
+// ValidLines checks a completion's parts and labour: every number finite
+// and in its range (MaxQuantity, MaxUnitCost, 24 hours, MaxHourlyRate),
+// naming the field at fault. The API checks them at its edge with this
+// too, whatever the action.
+func ValidLines(parts []Part, labour []Labour) error {
+	for i, p := range parts {
+		if !cloud.InRange(p.Quantity, 0, MaxQuantity) || p.Quantity == 0 {
 			return cloud.FieldError(fmt.Sprintf("parts[%d].quantity", i), "quantity must be a number in (0, %d]", MaxQuantity)
 		}
-		if !(p.UnitCost >= 0 && p.UnitCost <= MaxUnitCost) {
+		if !cloud.InRange(p.UnitCost, 0, MaxUnitCost) {
 			return cloud.FieldError(fmt.Sprintf("parts[%d].unit_cost", i), "unit_cost must be a number of USD in [0, %d]", MaxUnitCost)
 		}
 	}
-	for i, l := range c.Labour {
-		if !(l.Hours > 0 && l.Hours <= 24) {
+	for i, l := range labour {
+		if !cloud.InRange(l.Hours, 0, 24) || l.Hours == 0 {
 			return cloud.FieldError(fmt.Sprintf("labour[%d].hours", i), "hours must be a number in (0, 24]")
 		}
-		if !(l.Rate >= 0 && l.Rate <= MaxHourlyRate) {
+		if !cloud.InRange(l.Rate, 0, MaxHourlyRate) {
 			return cloud.FieldError(fmt.Sprintf("labour[%d].rate", i), "rate must be a number of USD an hour in [0, %d]", MaxHourlyRate)
 		}
 	}
@@ -284,14 +292,14 @@ const GeofenceMeters = 300
 // geofence: a check-in is inside the site's geofence by GPS, or carries a
 // logged override reason (GPS indoors is poor; the override is audited).
 func geofence(_ *WorkOrder, in *Input) error {
+	if in.Lat != nil && in.Lon != nil && !cloud.ValidLocation(&rules.Location{Lat: *in.Lat, Lon: *in.Lon}) {
+		return cloud.FieldError("lat", "lat must be a number in [-90, 90] and lon in [-180, 180]") // recorded even with an override
+	}
 	if in.Override != "" {
 		return nil
 	}
 	if in.Lat == nil || in.Lon == nil {
 		return cloud.FieldError("lat", "check-in needs lat and lon, or an override reason")
-	}
-	if !(*in.Lat >= -90 && *in.Lat <= 90 && *in.Lon >= -180 && *in.Lon <= 180) { // NaN fails too
-		return cloud.FieldError("lat", "lat must be in [-90, 90] and lon in [-180, 180]")
 	}
 	if in.Site == nil || in.Site.Location == nil {
 		return nil // no geofence known for the site: accept the position as recorded

@@ -171,11 +171,14 @@ type Labour struct {
 	Rate       float64 `json:"rate"`
 }
 
-// Cost is the completion's parts and labour in USD.
+// Cost is the completion's parts and labour in USD, at the rates typed.
+// A line outside today's ranges (stored before they were checked) counts
+// as nothing (Sane), so the sum is always finite.
 func (c *Completion) Cost() float64 {
 	if c == nil {
 		return 0
 	}
+	c = c.Sane()
 	var sum float64
 	for _, p := range c.Parts {
 		sum += p.Quantity * p.UnitCost

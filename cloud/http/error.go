@@ -115,6 +115,9 @@ func jsonError(err error) error {
 	}
 	var unknown string
 	if _, e := fmt.Sscanf(err.Error(), "json: unknown field %q", &unknown); e == nil {
+		if unknown == "" {
+			return cloud.FieldError("body", `unknown field ""`) // still name where the fault is
+		}
 		return cloud.FieldError(unknown, "unknown field")
 	}
 	return cloud.FieldError("body", "malformed JSON body: %v", err)

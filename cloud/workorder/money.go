@@ -139,6 +139,9 @@ const (
 	MaxQuantity   = 10_000
 	MaxUnitCost   = 1_000_000
 	MaxHourlyRate = 10_000
+	// MaxReading bounds a checklist reading (a pressure in kPa, a
+	// temperature, a current): beyond it is a typing mistake.
+	MaxReading = 1_000_000
 )
 
 // Sane returns the completion as reports may use it: a part or labour

@@ -2,7 +2,10 @@ package cloud
 
 import (
 	"slices"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/frostline/frostline/rules"
 )
@@ -61,10 +64,10 @@ func (a *Asset) Validate() error {
 		return FieldError("id", "%q is not a valid id (letters, digits, _ -)", a.ID)
 	case !slices.Contains(rules.AssetClasses, a.Class):
 		return FieldError("class", "unknown asset class %q", a.Class)
-	case a.ReplacementCost < 0:
-		return FieldError("replacement_cost", "must not be negative")
-	case a.ExpectedLife < 0:
-		return FieldError("expected_life_years", "must not be negative")
+	case !InRange(a.ReplacementCost, 0, MaxReplacementCost):
+		return FieldError("replacement_cost", "want a number of USD in [0, %d]", MaxReplacementCost)
+	case !InRange(a.ExpectedLife, 0, MaxExpectedLife):
+		return FieldError("expected_life_years", "want a number of years in [0, %d]", MaxExpectedLife)
 	}
 	for _, d := range []struct{ field, v string }{{"installed_on", a.InstalledOn}, {"warranty.expires", warrantyExpiry(a)}} {
 		if _, err := time.Parse(time.DateOnly, d.v); d.v != "" && err != nil {
@@ -86,13 +89,40 @@ func (s *Site) Validate() error {
 	if !validID(s.ID) {
 		return FieldError("id", "%q is not a valid id (letters, digits, _ -)", s.ID)
 	}
-	if l := s.Location; l != nil && (l.Lat < -90 || l.Lat > 90 || l.Lon < -180 || l.Lon > 180) {
-		return FieldError("location", "lat must be in [-90, 90] and lon in [-180, 180]")
+	if !PlainText(s.Name, 100) {
+		return FieldError("name", "at most 100 characters of plain text (no control characters)")
 	}
-	if s.GeofenceM < 0 || s.GeofenceM > 50000 {
-		return FieldError("geofence_m", "want 0 (the default, 300 m) to 50000 metres")
+	if !PlainText(s.Region, 64) {
+		return FieldError("region", "at most 64 characters of plain text (no control characters)")
+	}
+	if s.Timezone != "" {
+		// An IANA name ("America/Chicago"): LoadLocation also takes
+		// "Local" and paths, which mean nothing on another machine.
+		if _, err := time.LoadLocation(s.Timezone); err != nil || s.Timezone == "Local" || strings.HasPrefix(s.Timezone, "/") || strings.Contains(s.Timezone, "..") {
+			return FieldError("timezone", "%q is not an IANA time zone name such as America/Chicago", s.Timezone)
+		}
+	}
+	if l := s.Location; l != nil && !ValidLocation(l) {
+		return FieldError("location", "lat must be a number in [-90, 90] and lon in [-180, 180]")
+	}
+	if !InRange(s.GeofenceM, 0, MaxGeofenceM) {
+		return FieldError("geofence_m", "want 0 (the default, 300 m) to %d metres", MaxGeofenceM)
 	}
 	return nil
+}
+
+// PlainText reports whether s is plain text a person typed: valid UTF-8,
+// at most most characters, no control characters (line breaks included).
+func PlainText(s string, most int) bool {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > most {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return false
+		}
+	}
+	return true
 }
 
 func validID(s string) bool {
@@ -150,13 +180,13 @@ func RepairOrReplace(a *Asset, repairCost float64, now time.Time) Verdict {
 	if t, err := time.Parse(time.DateOnly, a.InstalledOn); err == nil {
 		age := now.Sub(t).Hours() / 24 / 365.25
 		v.AgeYears = &age
-		if a.ExpectedLife > 0 {
+		if InRange(a.ExpectedLife, 1e-9, MaxExpectedLife) {
 			used := age / a.ExpectedLife
 			v.LifeUsed = &used
 		}
 	}
-	if a.ReplacementCost <= 0 {
-		return v
+	if !InRange(a.ReplacementCost, 1e-9, MaxReplacementCost) || !InRange(repairCost, 0, 1e15) {
+		return v // nothing recorded, or a stored value out of range: no advice rather than a broken report
 	}
 	v.Ratio = repairCost / a.ReplacementCost
 	old := v.LifeUsed != nil && *v.LifeUsed >= 1

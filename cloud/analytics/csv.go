@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/frostline/frostline/cloud"
 )
 
 // WriteCSV writes the report as CSV: one header line (the group-by
@@ -19,7 +21,7 @@ func (r *Report) WriteCSV(w io.Writer) error {
 	line := make([]string, len(header))
 	for _, row := range r.Rows {
 		for i, d := range r.GroupBy {
-			line[i] = row.Group[d]
+			line[i] = cloud.CSVCell(row.Group[d]) // a region or a name is text people typed
 		}
 		for i, name := range Names {
 			cell := ""

@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -185,7 +186,13 @@ var Names = []string{
 // when asset is true (the rows are assets).
 func Finish(s Sums, period time.Duration, asset bool) map[string]*float64 {
 	v := make(map[string]*float64, len(Names))
-	num := func(name string, x float64) { v[name] = &x }
+	num := func(name string, x float64) {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			v[name] = nil // a bad stored value (an overflowed cost) makes the KPI unknown, never the report fail
+			return
+		}
+		v[name] = &x
+	}
 	ratio := func(name string, a, b float64) {
 		if b > 0 {
 			num(name, a/b)

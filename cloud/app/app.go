@@ -6,6 +6,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -98,6 +101,10 @@ type App struct {
 	sla       *sla.Sweeper
 	server    *http.Server
 	listener  net.Listener
+	// metrics and metricsListener serve /metrics on metrics.listen, when
+	// set; otherwise /metrics is on server.
+	metrics         *http.Server
+	metricsListener net.Listener
 	// Registry holds the service's metrics; never the default registry.
 	Registry *prometheus.Registry
 
@@ -200,9 +207,24 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	a.sweeper = &intake.Sweeper{Store: a.store, Intake: in, Every: cfg.SweepEvery, Log: log, M: m, Prune: a.store.PruneClaims}
 	a.webhooks = notify.NewWorker(a.store, &notify.Deliverer{Client: notify.NewClient(cfg.Webhooks.AllowPrivateTargets),
 		UserAgent: "Frostline-Webhooks/1"}, cfg.Webhooks, log, a.Registry)
-	api := cloudhttp.New(cloudhttp.Options{Store: a.store, Intake: in, Log: log, Registry: a.Registry, Dispatch: a.dispatch})
+	api := cloudhttp.New(cloudhttp.Options{Store: a.store, Intake: in, Log: log, Registry: a.Registry, Dispatch: a.dispatch,
+		AllowPrivateTargets: cfg.Webhooks.AllowPrivateTargets})
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}))
+	metrics, err := metricsHandler(cfg.Metrics, promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Metrics.Listen == "" {
+		mux.Handle("GET /metrics", metrics)
+	} else {
+		mm := http.NewServeMux()
+		mm.Handle("GET /metrics", metrics)
+		a.metrics = &http.Server{Handler: mm, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 60 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		if a.metricsListener, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
+			return nil, fmt.Errorf("app: metrics listen: %w", err)
+		}
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", a.ready)
 	mux.Handle("/", api)
@@ -217,6 +239,41 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 
 // Addr is the address the HTTP server listens on (useful with port 0).
 func (a *App) Addr() string { return a.listener.Addr().String() }
+
+// MetricsAddr is where /metrics is served: metrics.listen's address when
+// set, else Addr.
+func (a *App) MetricsAddr() string {
+	if a.metricsListener != nil {
+		return a.metricsListener.Addr().String()
+	}
+	return a.Addr()
+}
+
+// metricsHandler guards /metrics with the bearer token in
+// metrics.token_file, when set.
+func metricsHandler(c MetricsConfig, next http.Handler) (http.Handler, error) {
+	if c.TokenFile == "" {
+		return next, nil
+	}
+	b, err := os.ReadFile(c.TokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("app: metrics.token_file: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if len(token) < 16 {
+		return nil, fmt.Errorf("app: metrics.token_file: the token must be at least 16 characters")
+	}
+	want := sha256.Sum256([]byte("Bearer " + token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="frostline-metrics"`)
+			http.Error(w, "metrics need the bearer token in metrics.token_file", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	}), nil
+}
 
 // Store returns the app's store, for embedding programs.
 func (a *App) Store() Store { return a.store }
@@ -343,6 +400,20 @@ func (a *App) Run(ctx context.Context) error {
 		defer cancel()
 		return a.server.Shutdown(sctx)
 	})
+	if a.metrics != nil {
+		g.Go(func() error {
+			if err := a.metrics.Serve(a.metricsListener); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("app: metrics: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
+			defer cancel()
+			return a.metrics.Shutdown(sctx)
+		})
+	}
 	if a.consumer != nil {
 		g.Go(func() error { return a.consumer.Run(ctx) })
 		g.Go(func() error { return a.relay.Run(ctx) })
@@ -376,6 +447,9 @@ func (a *App) Close() error {
 	var err error
 	if a.listener != nil {
 		a.listener.Close() // closed already if Run served
+	}
+	if a.metricsListener != nil {
+		a.metricsListener.Close()
 	}
 	if a.nc != nil {
 		a.nc.Close()

@@ -54,6 +54,8 @@ type Config struct {
 	// SLA is the service-level policy: default targets, business hours,
 	// reminders, pauses on hold.
 	SLA sla.Policy `yaml:"sla"`
+	// Metrics says who may read /metrics.
+	Metrics MetricsConfig `yaml:"metrics"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 	// ShutdownTimeout bounds the graceful shutdown.
@@ -61,6 +63,19 @@ type Config struct {
 	// AdminToken, when set, is a bootstrap admin token. It is not read
 	// from the file: main sets it from FROSTLINE_ADMIN_TOKEN.
 	AdminToken string `yaml:"-"`
+}
+
+// MetricsConfig controls access to /metrics. With neither field set it
+// is served openly on Listen, as before; production sets one or both.
+type MetricsConfig struct {
+	// Listen, when set, serves /metrics on its own address (an internal
+	// interface, or 127.0.0.1 beside a local Prometheus) and no longer on
+	// the API's.
+	Listen string `yaml:"listen"`
+	// TokenFile, when set, names a file holding a bearer token (at least
+	// 16 characters) that /metrics requires (Prometheus: authorization
+	// credentials_file).
+	TokenFile string `yaml:"token_file"`
 }
 
 // DatabaseConfig chooses the store.
@@ -127,6 +142,13 @@ func (c *Config) Validate() error {
 		}
 	default:
 		bad("database.driver", "want sqlite or postgres, got %q", c.Database.Driver)
+	}
+	if c.Metrics.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			bad("metrics.listen", "want host:port, got %q", c.Metrics.Listen)
+		} else if c.Metrics.Listen == c.Listen && port != "0" {
+			bad("metrics.listen", "must differ from listen")
+		}
 	}
 	if c.SweepEvery < time.Second {
 		bad("sweep_every", "at least 1s")

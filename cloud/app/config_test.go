@@ -40,6 +40,16 @@ func TestConfigErrorsNameFields(t *testing.T) {
 		{"triage: {vendors: [{vendor: coolco}]}\n", "triage.vendors"},
 		{"dispatch: {order: [price]}\n", "dispatch"},
 		{"sla: {defaults: {P9: {}}}\n", "sla"},
+		{"metrics: {listen: nowhere}\n", "metrics.listen"},
+		{"listen: \":8080\"\nmetrics: {listen: \":8080\"}\n", "metrics.listen"},
+		{"metrics: {token: x}\n", "field token not found"},
+		{"triage: {default_nte: {P3: 0}}\n", "triage: default_nte.P3"},
+		{"triage: {default_nte: {P3: -5}}\n", "triage: default_nte.P3"},
+		{"triage: {default_nte: {P3: .nan}}\n", "triage: default_nte.P3"},
+		{"triage: {default_nte: {P3: .inf}}\n", "triage: default_nte.P3"},
+		{"triage: {default_nte: {P3: 1e12}}\n", "triage: default_nte.P3"},
+		{"triage: {default_nte: {P9: 100}}\n", "triage: default_nte.P9"},
+		{"triage: {approval_limits: {fm: .nan}}\n", "triage: approval_limits.fm"},
 	} {
 		_, err := ParseConfig([]byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

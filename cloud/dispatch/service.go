@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -159,6 +160,11 @@ func (s *Service) Scorecards(ctx context.Context) (map[string]*Scorecard, error)
 // a cost is compared with the mean cost of the same trade's work by other
 // vendors.
 func Scorecards(outcomes []Outcome, w Weights) map[string]*Scorecard {
+	for i := range outcomes {
+		if c := outcomes[i].Cost; math.IsNaN(c) || math.IsInf(c, 0) {
+			outcomes[i].Cost = 0 // a bad stored cost counts as unpriced, never breaks the scorecard
+		}
+	}
 	type sum struct {
 		total float64
 		n     int
@@ -329,9 +335,7 @@ func (s *Service) apply(w *workorder.WorkOrder, moves []Move, at time.Time, byID
 		in := workorder.Input{Actor: string(workorder.System), Role: workorder.System, Vendor: m.Vendor, Reason: m.Reason, AcceptBy: m.AcceptBy, At: at}
 		switch m.Action {
 		case workorder.Dispatch:
-			if v := byID[m.Vendor]; v != nil {
-				in.NTE, _ = v.NTEFor(w.Trade, w.Priority)
-			}
+			in.NTE = s.nte(byID[m.Vendor], w)
 			if i == 0 && by.Role != workorder.System {
 				in.Actor, in.Role = by.Actor, by.Role
 			}
@@ -349,6 +353,37 @@ func (s *Service) apply(w *workorder.WorkOrder, moves []Move, at time.Time, byID
 		events = append(events, ev...)
 	}
 	return events, nil
+}
+
+// nte is the not-to-exceed a dispatch to v carries: the vendor's for the
+// trade and priority, else the policy's default for the priority. It is
+// never "no limit".
+func (s *Service) nte(v *Vendor, w *workorder.WorkOrder) float64 {
+	if v != nil {
+		if n, ok := v.NTEFor(w.Trade, w.Priority); ok {
+			return n
+		}
+	}
+	if s.Policy != nil {
+		return s.Policy.NTEFor(w.Priority)
+	}
+	p := workorder.DefaultPolicy()
+	return p.NTEFor(w.Priority)
+}
+
+// complete prices a completion at the vendor's rate table (Input.Rate);
+// the transition table then holds it to the NTE.
+func (s *Service) complete(ctx context.Context, t Tx, w *workorder.WorkOrder, in workorder.Input) ([]workorder.Event, error) {
+	_, byID, err := s.Pool(ctx)
+	if err != nil {
+		return nil, err
+	}
+	site, err := t.Site(ctx, w.Site)
+	if err != nil && cloud.ErrorCode(err) != cloud.ENOTFOUND {
+		return nil, fmt.Errorf("dispatch: site %s: %w", w.Site, err)
+	}
+	in.Rate, _ = LabourRate(byID[w.Vendor], w, site, &s.Rules)
+	return workorder.Act(w, workorder.Complete, in)
 }
 
 // Lapse implements workorder.Dispatcher.
@@ -390,8 +425,11 @@ func (s *Service) Answer(ctx context.Context, tx workorder.Tx, w *workorder.Work
 	if err != nil {
 		return nil, err
 	}
-	if action == workorder.Dispatch {
+	switch action {
+	case workorder.Dispatch:
 		return s.dispatchByHand(ctx, t, w, in)
+	case workorder.Complete:
+		return s.complete(ctx, t, w, in)
 	}
 	b, err := t.Book(ctx, w.ID)
 	if err != nil {

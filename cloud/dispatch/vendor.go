@@ -11,6 +11,7 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/sla"
+	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
 )
 
@@ -165,8 +166,8 @@ func (v *Vendor) Validate() error {
 			bad(fmt.Sprintf("coverage.sites[%d]", i), "%q is not a valid site id", s)
 		}
 	}
-	if l := c.Center; l != nil && (l.Lat < -90 || l.Lat > 90 || l.Lon < -180 || l.Lon > 180) {
-		bad("coverage.center", "lat must be in [-90, 90] and lon in [-180, 180]")
+	if l := c.Center; l != nil && !cloud.ValidLocation(l) {
+		bad("coverage.center", "lat must be a number in [-90, 90] and lon in [-180, 180]")
 	}
 	if c.Center != nil && !(c.RadiusKM > 0 && c.RadiusKM <= 2000) {
 		bad("coverage.radius_km", "must be in (0, 2000] with a center")
@@ -207,8 +208,11 @@ func (v *Vendor) Validate() error {
 		if !slices.Contains(v.Trades, tr) {
 			bad(f, "%q is not one of the vendor's trades", tr)
 		}
-		if !finiteNonNeg(r.Hourly) || !finiteNonNeg(r.TripCharge) {
-			bad(f, "hourly and trip_charge must be numbers >= 0")
+		if !cloud.InRange(r.Hourly, 0, workorder.MaxHourlyRate) {
+			bad(f+".hourly", "must be a number of USD in [0, %d]", workorder.MaxHourlyRate)
+		}
+		if !cloud.InRange(r.TripCharge, 0, MaxTripCharge) {
+			bad(f+".trip_charge", "must be a number of USD in [0, %d]", MaxTripCharge)
 		}
 		if r.AfterHours != 0 && !(r.AfterHours >= 1 && r.AfterHours <= 5) {
 			bad(f+".after_hours_multiplier", "must be in [1, 5]")
@@ -222,8 +226,8 @@ func (v *Vendor) Validate() error {
 			if !slices.Contains(rules.Priorities, p) {
 				bad("nte."+tr+"."+p, "not a priority (want P1-P4)")
 			}
-			if !finiteNonNeg(v.NTE[tr][p]) {
-				bad("nte."+tr+"."+p, "must be a number >= 0")
+			if n := v.NTE[tr][p]; !(n > 0 && n <= workorder.MaxNTE) {
+				bad("nte."+tr+"."+p, "must be a number of USD in (0, %d]: leave the priority out to use the default", workorder.MaxNTE)
 			}
 		}
 	}
@@ -264,11 +268,15 @@ func (v *Vendor) Validate() error {
 
 func finiteNonNeg(f float64) bool { return f >= 0 && !math.IsInf(f, 0) }
 
+// MaxTripCharge is the largest trip charge a rate table may hold, in USD.
+const MaxTripCharge = 10_000
+
 // NTEFor returns the vendor's default not-to-exceed for a trade and
-// priority, and whether it has one.
+// priority, and whether it has one. An NTE of 0 (kept from before
+// Validate refused it) is none: it never means "no limit".
 func (v *Vendor) NTEFor(trade, priority string) (float64, bool) {
 	n, ok := v.NTE[trade][priority]
-	return n, ok
+	return n, ok && n > 0 && n <= workorder.MaxNTE
 }
 
 // CommitmentFor returns the vendor's SLA commitment for a priority, or nil.

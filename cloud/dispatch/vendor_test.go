@@ -3,6 +3,7 @@ package dispatch
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -63,7 +64,12 @@ func TestVendorValidate(t *testing.T) {
 		{"technician", func(v *Vendor) {
 			v.Technicians = append(v.Technicians, Technician{ID: v.Technicians[0].ID, Trades: []string{"plumbing"}})
 		}, []string{"technicians[1].id", "technicians[1].trades[0]"}},
-		{"rates", func(v *Vendor) { v.Rates["electrical"] = Rate{Hourly: -1, AfterHours: 0.5} }, []string{"rates.electrical", "rates.electrical", "rates.electrical.after_hours_multiplier"}},
+		{"rates", func(v *Vendor) { v.Rates["electrical"] = Rate{Hourly: -1, AfterHours: 0.5} }, []string{"rates.electrical", "rates.electrical.after_hours_multiplier", "rates.electrical.hourly"}},
+		{"rates out of range", func(v *Vendor) {
+			v.Rates["refrigeration"] = Rate{Hourly: math.Inf(1), TripCharge: math.NaN()}
+			v.Coverage.Center, v.Coverage.RadiusKM = &rules.Location{Lat: math.NaN(), Lon: 0}, 10
+		}, []string{"coverage.center", "rates.refrigeration.hourly", "rates.refrigeration.trip_charge"}},
+		{"nte of 0 is not no limit", func(v *Vendor) { v.NTE = map[string]map[string]float64{"refrigeration": {"P1": 0, "P2": 1e12}} }, []string{"nte.refrigeration.P1", "nte.refrigeration.P2"}},
 		{"nte", func(v *Vendor) { v.NTE = map[string]map[string]float64{"refrigeration": {"P7": 100, "P1": -5}} }, []string{"nte.refrigeration.P1", "nte.refrigeration.P7"}},
 		{"sla", func(v *Vendor) {
 			v.SLA = map[string]sla.Targets{"P1": {Acknowledge: sla.Duration(time.Hour), Arrive: sla.Duration(30 * time.Minute)}}

@@ -8,8 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/device"
+
+	"github.com/frostline/frostline/cloud/workorder"
+	"github.com/frostline/frostline/rules"
 )
 
 // chromium finds Debian's chromium, skipping (or, with CI=true, failing)
@@ -110,5 +116,82 @@ func TestStoreReportOnPhone(t *testing.T) {
 		chromedp.WaitVisible(id("timeline")))
 	if tl := text("#timeline"); !strings.Contains(tl, "triage") || !strings.Contains(tl, "evidence") {
 		t.Errorf("timeline: %s", tl)
+	}
+}
+
+// TestCheckInFillsPosition: on the work-order page the phone's position
+// fills the check-in form (the script is a served file, which the page's
+// Content-Security-Policy allows; the inline one was blocked), and the
+// check-in records it (issue 15, small things). Chromium's geolocation is
+// overridden to the store's door.
+func TestCheckInFillsPosition(t *testing.T) {
+	exe := chromium(t)
+	d := newDispatchFixture(t)
+	w := d.incident(t, "i1", "wic-1", rules.Opened, "P1")
+	d.act(t, "polar", w.ID, "accept", `{"technician":"tech-polar"}`, 200)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
+		chromedp.Flag("headless", true), chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	lat, lon, acc := 41.8801, -87.6301, 8.0
+	id := func(s string) chromedp.ID { return chromedp.ID(s) }
+	err := chromedp.Do(ctx,
+		chromedp.Emulate(device.IPhone12),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			if _, err := cdp.Call(ctx, chromedp.FromContext(ctx).Browser, browser.SetPermission, browser.SetPermissionParams{
+				Permission: &browser.PermissionDescriptor{Name: "geolocation"}, Setting: browser.PermissionSettingGranted, Origin: d.ts.URL,
+			}); err != nil {
+				return err
+			}
+			_, err := cdp.Call(ctx, tg, emulation.SetGeolocationOverride, emulation.SetGeolocationOverrideParams{Latitude: &lat, Longitude: &lon, Accuracy: &acc})
+			return err
+		}),
+		chromedp.Navigate(d.ts.URL+"/login"),
+		chromedp.WaitVisible(id("token")),
+		chromedp.SendKeys(id("token"), d.tokens["tech-polar"]),
+		chromedp.Submit(id("token")),
+		chromedp.WaitVisible(chromedp.CSS("body")),
+		chromedp.Navigate(d.ts.URL+"/workorders/"+w.ID),
+		chromedp.WaitVisible(id("checkin-form")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	var got string
+	for {
+		if got, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('lat').value + ',' + document.getElementById('lon').value`)); err != nil {
+			t.Fatal(err)
+		}
+		if got != "," || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got != "41.8801,-87.6301" {
+		t.Fatalf("the check-in form's position is %q, want 41.8801,-87.6301", got)
+	}
+	if where, _ := chromedp.Run(ctx, chromedp.Text(id("where"))); !strings.Contains(where, "41.88010, -87.63010") {
+		t.Errorf("position shown: %q", where)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(id("check_in")), chromedp.WaitVisible(chromedp.CSS("body"))); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for v := d.wo(t, w.ID); ; v = d.wo(t, w.ID) {
+		if v.Status == workorder.InProgress {
+			if len(v.Visits) != 1 || v.Visits[0].Lat == nil || *v.Visits[0].Lat != lat || *v.Visits[0].Lon != lon || v.Visits[0].Override != "" {
+				t.Errorf("visit %+v", v.Visits)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not checked in: %s", v.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

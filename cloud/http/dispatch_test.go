@@ -532,3 +532,47 @@ func TestVerificationWaitsOneMoreWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestPageFormsRefuseNonFiniteNumbers: "NaN", "Inf" and out-of-range
+// positions and hours in the work-order page's forms are refused on the
+// page, naming the field, never a 500 (issue 15, item 2).
+func TestPageFormsRefuseNonFiniteNumbers(t *testing.T) {
+	d := newDispatchFixture(t)
+	w := d.incident(t, "i1", "wic-1", rules.Opened, "P1")
+	d.act(t, "polar", w.ID, "accept", `{"technician":"tech-polar"}`, 200)
+	post := func(form string) string {
+		t.Helper()
+		req := httptest.NewRequest("POST", "/workorders/"+w.ID+"/act", strings.NewReader(form))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "Bearer "+d.tokens["tech-polar"])
+		rec := httptest.NewRecorder()
+		d.srv.ServeHTTP(rec, req)
+		if rec.Code != 303 {
+			t.Fatalf("%s: %d %s", form, rec.Code, rec.Body)
+		}
+		return rec.Header().Get("Location")
+	}
+	for _, form := range []string{
+		"action=check_in&lat=NaN&lon=NaN&override=gps+off",
+		"action=check_in&lat=Inf&lon=4&override=gps+off",
+		"action=check_in&lat=41.88&lon=-Inf",
+		"action=check_in&lat=91&lon=0&override=x",
+	} {
+		if loc := post(form); !strings.Contains(loc, "refused=") {
+			t.Errorf("%s: %s", form, loc)
+		}
+	}
+	post("action=check_in&lat=41.8801&lon=-87.6301")
+	for _, form := range []string{
+		"action=complete&problem=no_cooling&cause=c&remedy=r&hours=NaN",
+		"action=complete&problem=no_cooling&cause=c&remedy=r&hours=%2BInf",
+		"action=complete&problem=no_cooling&cause=c&remedy=r&hours=1e300",
+	} {
+		if loc := post(form); !strings.Contains(loc, "refused=") {
+			t.Errorf("%s: %s", form, loc)
+		}
+	}
+	if v := d.wo(t, w.ID); v.Status != workorder.InProgress || len(v.Visits) != 1 || *v.Visits[0].Lat != 41.8801 {
+		t.Errorf("after the refusals: %s %+v", v.Status, v.Visits)
+	}
+}

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,9 +62,16 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
+	// Encode first: a value that cannot be encoded (a non-finite number)
+	// answers a problem, never a status already sent with half a body.
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		return fmt.Errorf("http: encode the response: %w", err)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	return json.NewEncoder(w).Encode(v)
+	_, err := w.Write(buf.Bytes())
+	return err
 }
 
 // decodeJSON reads one JSON object into v strictly: size-limited, unknown
@@ -79,7 +87,7 @@ func decodeBody(body interface{ Read([]byte) (int, error) }, v any) error {
 		return jsonError(err)
 	}
 	if dec.More() {
-		return cloud.Errorf(cloud.EINVALID, "the body must be one JSON object")
+		return cloud.FieldError("body", "the body must be one JSON object")
 	}
 	return nil
 }
@@ -97,13 +105,20 @@ func jsonError(err error) error {
 	case errors.As(err, &tooBig):
 		return cloud.Errorf(cloud.ETOOLARGE, "the body is larger than %d bytes", tooBig.Limit)
 	case errors.As(err, &typ):
-		return cloud.FieldError(typ.Field, "want %s, got %s", typ.Type, typ.Value)
+		field := typ.Field
+		if field == "" {
+			field = "body" // the body itself is of the wrong type
+		}
+		return cloud.FieldError(field, "want %s, got %s", typ.Type, typ.Value)
 	case errors.As(err, &syn):
-		return cloud.Errorf(cloud.EINVALID, "malformed JSON at byte %d", syn.Offset)
+		return cloud.FieldError("body", "malformed JSON at byte %d", syn.Offset)
 	}
 	var unknown string
 	if _, e := fmt.Sscanf(err.Error(), "json: unknown field %q", &unknown); e == nil {
+		if unknown == "" {
+			return cloud.FieldError("body", `unknown field ""`) // still name where the fault is
+		}
 		return cloud.FieldError(unknown, "unknown field")
 	}
-	return cloud.Errorf(cloud.EINVALID, "malformed JSON body: %v", err)
+	return cloud.FieldError("body", "malformed JSON body: %v", err)
 }

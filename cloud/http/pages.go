@@ -4,6 +4,7 @@ import (
 	"embed"
 	"errors"
 	"html/template"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -21,6 +22,12 @@ var templateFS embed.FS
 
 var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 
+// checkinJS is the check-in form's script, served from the pages' own origin: the
+// Content-Security-Policy (default-src 'self') blocks inline scripts.
+//
+//go:embed static/checkin.js
+var checkinJS []byte
+
 // problemLabels are the words store staff pick from; codes are what the
 // work order carries.
 var problemLabels = []struct{ Code, Label string }{
@@ -30,6 +37,12 @@ var problemLabels = []struct{ Code, Label string }{
 }
 
 func (s *Server) routesPages() {
+	s.mux.HandleFunc("GET /static/checkin.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Write(checkinJS) //nolint:errcheck // the client went away
+	})
 	page := func(pattern string, h func(w http.ResponseWriter, r *http.Request, c *caller) error) {
 		s.mux.Handle(pattern, s.instrument(pattern, func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodPost && !sameOrigin(r) {
@@ -89,6 +102,9 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, data map
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// Page URLs carry work-order ids and flash messages: not for other sites.
+	w.Header().Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(status)
 	if err := pages.ExecuteTemplate(w, name, data); err != nil {
 		s.log.Error("render", "page", name, "err", err)
@@ -251,7 +267,7 @@ func (s *Server) actPost(w http.ResponseWriter, r *http.Request, c *caller) erro
 			return nil, nil
 		}
 		x, err := strconv.ParseFloat(v, 64)
-		if err != nil {
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) { // ParseFloat takes "NaN" and "Inf"
 			return nil, cloud.FieldError(name, "not a number")
 		}
 		return &x, nil

@@ -146,3 +146,32 @@ func TestPagesNeedSignIn(t *testing.T) {
 		t.Errorf("cross-site post: %d", resp.StatusCode)
 	}
 }
+
+// TestSecurityHeaders: pages are not sniffed and leak no referrer to
+// other sites; a new token is never cached (issue 15, small things).
+func TestSecurityHeaders(t *testing.T) {
+	f := newFixture(t)
+	for _, path := range []string{"/workorders", "/workorders/" + f.own, "/login"} {
+		req, _ := http.NewRequest("GET", f.ts.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+f.tokens["fm"])
+		resp, err := f.ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Referrer-Policy") != "same-origin" {
+			t.Errorf("%s (%d): X-Content-Type-Options %q, Referrer-Policy %q", path, resp.StatusCode,
+				resp.Header.Get("X-Content-Type-Options"), resp.Header.Get("Referrer-Policy"))
+		}
+	}
+	req, _ := http.NewRequest("POST", f.ts.URL+"/api/v1/tokens", strings.NewReader(`{"role":"fm","name":"x"}`))
+	req.Header.Set("Authorization", "Bearer "+f.tokens["admin"])
+	resp, err := f.ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("new token: %d, Cache-Control %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
+	}
+}

@@ -66,7 +66,7 @@ func (s *Server) listParts(w http.ResponseWriter, r *http.Request, c *caller) er
 }
 
 func (s *Server) createPart(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if err := c.may(cloud.RoleAdmin, cloud.RoleFM); err != nil {
+	if err := c.editsRegisters(); err != nil {
 		return err
 	}
 	st, err := s.purchasing()
@@ -107,7 +107,7 @@ func (s *Server) getPart(w http.ResponseWriter, r *http.Request, c *caller) erro
 }
 
 func (s *Server) putPart(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if err := c.may(cloud.RoleAdmin, cloud.RoleFM); err != nil {
+	if err := c.editsRegisters(); err != nil {
 		return err
 	}
 	st, err := s.purchasing()
@@ -135,7 +135,7 @@ func (s *Server) putPart(w http.ResponseWriter, r *http.Request, c *caller) erro
 }
 
 func (s *Server) deletePart(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if err := c.may(cloud.RoleAdmin, cloud.RoleFM); err != nil {
+	if err := c.editsRegisters(); err != nil {
 		return err
 	}
 	st, err := s.purchasing()
@@ -345,8 +345,23 @@ func (s *Server) movePurchaseOrder(w http.ResponseWriter, r *http.Request, c *ca
 		if err != nil {
 			return err
 		}
-		if po == nil || !c.seesPO(po) && !(c.Role == cloud.RoleTechnician && c.scope.Vendor == po.Vendor) {
+		if po == nil {
 			return cloud.Errorf(cloud.ENOTFOUND, "purchase order %s not found", id)
+		}
+		if !c.seesPO(po) {
+			// A technician receives the parts of their own work orders
+			// only, not a colleague's.
+			mine := false
+			if c.Role == cloud.RoleTechnician && po.WorkOrder != "" {
+				wo, err := tx.WorkOrder(r.Context(), po.WorkOrder)
+				if err != nil && cloud.ErrorCode(err) != cloud.ENOTFOUND {
+					return err
+				}
+				mine = wo != nil && wo.Vendor == po.Vendor && c.scope.SeesWorkOrder(wo.Site, wo.Vendor, wo.Technician)
+			}
+			if !mine {
+				return cloud.Errorf(cloud.ENOTFOUND, "purchase order %s not found", id)
+			}
 		}
 		if q.Version != 0 && q.Version != po.Version {
 			return cloud.Errorf(cloud.ECONFLICT, "purchase order %s is at version %d, not %d", id, po.Version, q.Version)

@@ -72,7 +72,9 @@ func TestPartsOnOrder(t *testing.T) {
 	if m.Resumed || m.PurchaseOrder.Status != purchasing.Received {
 		t.Fatalf("first receipt: %+v", m)
 	}
-	m = decode[moved](t, must(t, 200)(f.do(t, "vendor", "POST", "/api/v1/purchase-orders/"+b.ID+"/status", `{"status":"received"}`)))
+	// Tom's colleague cannot mark tom's parts received; tom can.
+	must(t, 404)(f.do(t, "tech2", "POST", "/api/v1/purchase-orders/"+b.ID+"/status", `{"status":"received"}`))
+	m = decode[moved](t, must(t, 200)(f.do(t, "tech", "POST", "/api/v1/purchase-orders/"+b.ID+"/status", `{"status":"received"}`)))
 	if !m.Resumed || len(m.PurchaseOrder.History) != 4 {
 		t.Fatalf("last receipt: %+v", m)
 	}
@@ -103,7 +105,10 @@ func TestPartsOnOrder(t *testing.T) {
 	if notices != 2+2*2+2 || resumes != 1 {
 		t.Fatalf("outbox: %d purchase-order notices (want 8: created, approved, ordered, received x2), %d resume notices", notices, resumes)
 	}
-	// The work is completed with its parts and labour; an invoice is made.
+	// The work is completed with its parts and labour (quoted and approved:
+	// the fixture's vendor has no rate table); an invoice is made.
+	must(t, 200)(f.do(t, "tech", "POST", "/api/v1/workorders/"+f.own+"/quote", `{"amount":314.5,"description":"fan, drier, 2.5 h"}`))
+	must(t, 200)(f.do(t, "fm", "POST", "/api/v1/workorders/"+f.own+"/approvals", `{"amount":314.5}`))
 	must(t, 200)(f.do(t, "tech", "POST", "/api/v1/workorders/"+f.own+"/actions/complete",
 		`{"problem":"no_cooling","cause":"fan_failed","remedy":"replaced_fan","parts":[{"code":"FAN-7","description":"fan","quantity":1,"unit_cost":39.5},{"code":"FLT-20","description":"drier","quantity":3,"unit_cost":12.5}],"labour":[{"hours":2.5,"rate":95}]}`))
 	invoice(t, f, f.own)

@@ -295,5 +295,6 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) 
 	if err != nil {
 		return err
 	}
+	w.Header().Set("Cache-Control", "no-store") // the secret is shown once: no cache keeps it
 	return writeJSON(w, http.StatusCreated, TokenResponse{Token: tok, Principal: p})
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/dispatch"
+	"github.com/frostline/frostline/cloud/notify"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
@@ -71,6 +72,10 @@ type Server struct {
 	// dispatch is the dispatcher, told when the vendor register changes
 	// and asked for its ranking weights; nil without one.
 	dispatch *dispatch.Service
+	// allowPrivateTargets and lookupHost: webhook registration's check
+	// of its target (Options).
+	allowPrivateTargets bool
+	lookupHost          notify.Lookup
 }
 
 // Options configure a Server.
@@ -81,11 +86,18 @@ type Options struct {
 	Registry prometheus.Registerer // nil: metrics not registered
 	Now      func() time.Time      // nil: time.Now
 	Dispatch *dispatch.Service     // nil: no dispatcher to tell of vendor changes
+	// AllowPrivateTargets lets webhooks be registered for loopback and
+	// private addresses (webhooks.allow_private_targets: delivery reaches
+	// them too); otherwise registration refuses what delivery would.
+	AllowPrivateTargets bool
+	// LookupHost resolves a webhook's host at registration; nil: DNS.
+	LookupHost notify.Lookup
 }
 
 // New returns a server with every route registered.
 func New(o Options) *Server {
-	s := &Server{store: o.Store, intake: o.Intake, log: o.Log.With("component", "http"), now: o.Now, mux: http.NewServeMux(), dispatch: o.Dispatch}
+	s := &Server{store: o.Store, intake: o.Intake, log: o.Log.With("component", "http"), now: o.Now, mux: http.NewServeMux(), dispatch: o.Dispatch,
+		allowPrivateTargets: o.AllowPrivateTargets, lookupHost: o.LookupHost}
 	if s.now == nil {
 		s.now = time.Now
 	}

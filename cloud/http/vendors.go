@@ -50,6 +50,20 @@ func storeAs[T any](s *Server, keeps string) (T, error) {
 	return st, nil
 }
 
+// editsRegisters: the company-wide registers (vendors with their
+// insurance, rates and NTE; the parts catalogue) are edited by an admin or
+// an FM for all regions, never by an FM scoped to some sites or a region:
+// a store's FM could otherwise make an expired vendor eligible again.
+func (c *caller) editsRegisters() error {
+	if err := c.may(cloud.RoleAdmin, cloud.RoleFM); err != nil {
+		return err
+	}
+	if c.Role == cloud.RoleFM && !c.scope.All {
+		return cloud.Errorf(cloud.EFORBIDDEN, "only an admin or an FM for all regions may change a company-wide register")
+	}
+	return nil
+}
+
 // seesVendor: staff see every vendor; a vendor or its technicians their own.
 func (c *caller) seesVendor(id string) bool {
 	switch c.Role {
@@ -113,7 +127,7 @@ func (s *Server) putVendor(w http.ResponseWriter, r *http.Request, c *caller) er
 
 // saveVendor creates (id "") or replaces a vendor after validating it.
 func (s *Server) saveVendor(w http.ResponseWriter, r *http.Request, c *caller, id string) error {
-	if err := c.may(cloud.RoleAdmin, cloud.RoleFM); err != nil {
+	if err := c.editsRegisters(); err != nil {
 		return err
 	}
 	st, err := s.vendors()
@@ -156,7 +170,7 @@ func (s *Server) saveVendor(w http.ResponseWriter, r *http.Request, c *caller, i
 }
 
 func (s *Server) deleteVendor(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if err := c.may(cloud.RoleAdmin, cloud.RoleFM); err != nil {
+	if err := c.editsRegisters(); err != nil {
 		return err
 	}
 	st, err := s.vendors()

@@ -219,7 +219,17 @@ func (s *Server) webhookFrom(ctx context.Context, c *caller, q *WebhookRequest, 
 		h.Active = *q.Active
 	}
 	sub := h.Subscription(nil) // a region's sites are resolved at fan-out
-	return sub.Validate()
+	if err := sub.Validate(); err != nil {
+		return err
+	}
+	if !s.allowPrivateTargets {
+		// Refuse now what delivery would refuse on every attempt (the
+		// same rule: notify.Public), rather than a webhook that never works.
+		if err := notify.CheckTarget(ctx, h.URL, s.lookupHost); err != nil {
+			return cloud.FieldError("url", "%v: deliveries go to public addresses only (webhooks.allow_private_targets allows private ones)", err)
+		}
+	}
+	return nil
 }
 
 func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, c *caller) error {

@@ -3,10 +3,12 @@ package http
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +30,12 @@ func decodeAs[T any](t *testing.T, body string) T {
 // narrowing of it; asking for more is refused, naming the field.
 func TestWebhookScopes(t *testing.T) {
 	f := newFixture(t)
+	f.srv.lookupHost = func(_ context.Context, host string) ([]netip.Addr, error) {
+		if host == "internal.example.com" {
+			return []netip.Addr{netip.MustParseAddr("203.0.113.9"), netip.MustParseAddr("10.0.0.7")}, nil
+		}
+		return nil, errors.New("no such host") // delivery decides on the address it dials
+	}
 	tests := []struct {
 		who, body string
 		code      int
@@ -52,8 +60,22 @@ func TestWebhookScopes(t *testing.T) {
 		{"tech", `{"url":"https://h.example.com/a"}`, 403, "", ""},
 		{"admin", `{"url":"https://h.example.com/a","scope":{}}`, 400, "scope", ""},
 		{"admin", `{"url":"https://h.example.com/a","scope":{"all":true,"vendor":"x"}}`, 400, "scope", ""},
-		// URLs: https, or http to loopback only; nothing else.
-		{"admin", `{"url":"http://127.0.0.1:9000/hook"}`, 201, "", `{"all":true}`},
+		// URLs: https, or http to loopback only; nothing else. And, unless
+		// webhooks.allow_private_targets, only what delivery would reach:
+		// no loopback, link-local (the metadata service), private ranges
+		// or names resolving there; NAT64 is public (issue 15).
+		{"admin", `{"url":"http://127.0.0.1:9000/hook"}`, 400, "url", ""},
+		{"admin", `{"url":"https://169.254.169.254/latest/meta-data"}`, 400, "url", ""},
+		{"admin", `{"url":"https://10.1.2.3/a"}`, 400, "url", ""},
+		{"admin", `{"url":"https://192.168.0.1/a"}`, 400, "url", ""},
+		{"admin", `{"url":"https://100.64.0.1/a"}`, 400, "url", ""},
+		{"admin", `{"url":"https://[::1]/a"}`, 400, "url", ""},
+		{"admin", `{"url":"https://[fe80::1]/a"}`, 400, "url", ""},
+		{"admin", `{"url":"https://[::ffff:127.0.0.1]/a"}`, 400, "url", ""},
+		{"admin", `{"url":"https://localhost/a"}`, 400, "url", ""},
+		{"admin", `{"url":"https://internal.example.com/a"}`, 400, "url", ""},
+		{"admin", `{"url":"https://[64:ff9b::808:808]/a"}`, 201, "", `{"all":true}`},
+		{"admin", `{"url":"https://8.8.8.8/a"}`, 201, "", `{"all":true}`},
 		{"admin", `{"url":"http://h.example.com/a"}`, 400, "url", ""},
 		{"admin", `{"url":"ftp://h.example.com/a"}`, 400, "url", ""},
 		{"admin", `{"url":"javascript:alert(1)"}`, 400, "url", ""},
@@ -258,6 +280,7 @@ func TestWebhookEndToEnd(t *testing.T) {
 	}))
 	defer recv.Close()
 
+	f.srv.allowPrivateTargets = true // the receiver is on loopback: webhooks.allow_private_targets
 	code, body := f.do(t, "fm-north", "POST", "/api/v1/webhooks", `{"url":"`+recv.URL+`/frostline"}`)
 	if code != 201 {
 		t.Fatalf("register: %d %s", code, body)

@@ -283,8 +283,8 @@ func (q *ReportRequest) Validate() error {
 		return cloud.FieldError("priority", "want P1-P4, got %q", q.Priority)
 	case utf8.RuneCountInString(q.Description) > 2000 || !utf8.ValidString(q.Description):
 		return cloud.FieldError("description", "at most 2000 characters of UTF-8")
-	case utf8.RuneCountInString(q.Reporter) > 100:
-		return cloud.FieldError("reporter", "at most 100 characters")
+	case !cloud.PlainText(q.Reporter, 100):
+		return cloud.FieldError("reporter", "at most 100 characters of plain text")
 	}
 	return nil
 }
@@ -319,8 +319,10 @@ func (s *Server) submitReport(r *http.Request, c *caller, q ReportRequest, key s
 	if q.Reporter == "" {
 		q.Reporter = c.actor()
 	}
+	// The events' actor is the authenticated principal; reporter is only
+	// the name shown (a shared store tablet's user, say).
 	rep := workorder.Report{Source: workorder.Manual, Site: q.Site, Asset: q.Asset, AssetClass: class,
-		Problem: q.Problem, Priority: q.Priority, Description: q.Description, Reporter: q.Reporter, At: s.now().UTC()}
+		Problem: q.Problem, Priority: q.Priority, Description: q.Description, Reporter: q.Reporter, Actor: c.actor(), At: s.now().UTC()}
 	if key != "" {
 		rep.Key = "report:" + c.TokenID + ":" + key
 	}
@@ -399,6 +401,22 @@ type ActionRequest struct {
 	Recommendations string             `json:"recommendations,omitempty"`
 }
 
+// validNumbers checks every number of an action at the API's edge,
+// whatever the action: a position on the globe, parts and labour in
+// their ranges (workorder.ValidLines). Nothing non-finite gets further.
+func (q *ActionRequest) validNumbers() error {
+	if q.Lat != nil && !cloud.InRange(*q.Lat, -90, 90) {
+		return cloud.FieldError("lat", "lat must be a number in [-90, 90]")
+	}
+	if q.Lon != nil && !cloud.InRange(*q.Lon, -180, 180) {
+		return cloud.FieldError("lon", "lon must be a number in [-180, 180]")
+	}
+	if (q.Lat == nil) != (q.Lon == nil) {
+		return cloud.FieldError("lat", "give both lat and lon, or neither")
+	}
+	return workorder.ValidLines(q.Parts, q.Labour)
+}
+
 // apiActions are the actions people take through the API; the others
 // (triage, release, avoid) are the service's own.
 var apiActions = []workorder.Action{
@@ -426,8 +444,16 @@ func (s *Server) act(r *http.Request, c *caller, id string, action workorder.Act
 	if !slices.Contains(apiActions, action) {
 		return nil, &cloud.Error{Code: cloud.ENOTFOUND, Field: "action", Message: "unknown action " + strconv.Quote(string(action))}
 	}
-	if len(q.Reason) > 2000 || len(q.Recommendations) > 4000 || len(q.Parts) > 100 || len(q.Labour) > 100 {
-		return nil, cloud.Errorf(cloud.EINVALID, "reason, recommendations, parts or labour too long")
+	for _, l := range []struct {
+		field   string
+		n, most int
+	}{{"reason", len(q.Reason), 2000}, {"recommendations", len(q.Recommendations), 4000}, {"parts", len(q.Parts), 100}, {"labour", len(q.Labour), 100}} {
+		if l.n > l.most {
+			return nil, cloud.FieldError(l.field, "at most %d", l.most)
+		}
+	}
+	if err := q.validNumbers(); err != nil {
+		return nil, err
 	}
 	in := workorder.Input{Actor: c.actor(), Role: c.Role, Reason: q.Reason, Vendor: q.Vendor, Technician: q.Technician,
 		Lat: q.Lat, Lon: q.Lon, Override: q.Override, DuplicateOf: q.DuplicateOf, At: s.now().UTC()}
@@ -458,6 +484,17 @@ func (s *Server) act(r *http.Request, c *caller, id string, action workorder.Act
 		}
 		if q.Version != 0 && q.Version != wo.Version {
 			return cloud.Errorf(cloud.ECONFLICT, "work order %d is at version %d, not %d; reload and try again", wo.Number, wo.Version, q.Version)
+		}
+		if action == workorder.MarkDuplicate && in.DuplicateOf != "" {
+			// The original must exist and be one the caller sees, and
+			// not be this work order.
+			orig, err := tx.WorkOrder(r.Context(), in.DuplicateOf)
+			if err != nil && cloud.ErrorCode(err) != cloud.ENOTFOUND {
+				return err
+			}
+			if orig == nil || orig.ID == wo.ID || !c.scope.SeesWorkOrder(orig.Site, orig.Vendor, orig.Technician) {
+				return cloud.FieldError("duplicate_of", "no work order %q to be a duplicate of", in.DuplicateOf)
+			}
 		}
 		if action == workorder.CheckIn {
 			site, err := s.store.Site(r.Context(), wo.Site)

@@ -1,11 +1,14 @@
 package notify
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -61,4 +64,50 @@ var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 func Public(ip netip.Addr) bool {
 	ip = ip.Unmap()
 	return ip.IsGlobalUnicast() && !ip.IsPrivate() && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() && !cgnat.Contains(ip)
+}
+
+// Lookup resolves a host name to addresses (net.DefaultResolver.LookupNetIP
+// with "ip").
+type Lookup func(ctx context.Context, host string) ([]netip.Addr, error)
+
+// CheckTarget reports, at registration, a webhook URL that delivery would
+// refuse (NewClient without allowPrivate): its host is an address that is
+// not Public (loopback, RFC 1918, link-local such as the metadata service
+// 169.254.169.254, CGNAT, ...), "localhost", or a name that resolves to
+// such an address. NAT64 (64:ff9b::/96) is public, as on delivery. A name
+// that does not resolve now is not refused: delivery checks the address it
+// actually dials. The error wraps ErrPrivateAddress.
+func CheckTarget(ctx context.Context, rawURL string, lookup Lookup) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return fmt.Errorf("notify: target: %w", err)
+	}
+	host := u.Hostname()
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if !Public(ip) {
+			return fmt.Errorf("%w: %s", ErrPrivateAddress, host)
+		}
+		return nil
+	}
+	name := strings.TrimSuffix(strings.ToLower(host), ".")
+	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
+		return fmt.Errorf("%w: %s", ErrPrivateAddress, host)
+	}
+	if lookup == nil {
+		lookup = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	addrs, err := lookup(ctx, host)
+	if err != nil {
+		return nil // not resolvable now: delivery decides on the address it dials
+	}
+	for _, ip := range addrs {
+		if !Public(ip) {
+			return fmt.Errorf("%w: %s resolves to %s", ErrPrivateAddress, host, ip)
+		}
+	}
+	return nil
 }

@@ -66,3 +66,38 @@ func TestClientRefusesPrivateAndRedirects(t *testing.T) {
 		t.Errorf("redirect: %+v after %d requests", a, hits.Load())
 	}
 }
+
+// TestCheckTarget: registration refuses what the delivery client refuses,
+// by the same Public rule (issue 15).
+func TestCheckTarget(t *testing.T) {
+	lookup := func(_ context.Context, host string) ([]netip.Addr, error) {
+		switch host {
+		case "metadata.example":
+			return []netip.Addr{netip.MustParseAddr("169.254.169.254")}, nil
+		case "public.example":
+			return []netip.Addr{netip.MustParseAddr("93.184.215.14")}, nil
+		}
+		return nil, errors.New("no such host")
+	}
+	for url, refused := range map[string]bool{
+		"https://127.0.0.1/a":            true,
+		"http://127.0.0.1:9000/a":        true,
+		"https://[::1]/a":                true,
+		"https://[::ffff:10.0.0.1]/a":    true,
+		"https://169.254.169.254/latest": true,
+		"https://172.16.0.1/a":           true,
+		"https://100.100.100.100/a":      true,
+		"https://LocalHost./a":           true,
+		"https://api.localhost/a":        true,
+		"https://metadata.example/a":     true,
+		"https://public.example/a":       false,
+		"https://unknown.example/a":      false, // delivery checks the dialled address
+		"https://[64:ff9b::a00:1]/a":     false, // NAT64 is public
+		"https://8.8.8.8/a":              false,
+	} {
+		err := notify.CheckTarget(context.Background(), url, lookup)
+		if (err != nil) != refused || (err != nil && !errors.Is(err, notify.ErrPrivateAddress)) {
+			t.Errorf("%s: %v, want refused %v", url, err, refused)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
@@ -120,10 +121,11 @@ func CostRows(ws []*workorder.WorkOrder, completedAt func(*workorder.WorkOrder) 
 			continue
 		}
 		var parts, labour float64
-		for _, p := range w.Completion.Parts {
+		c := w.Completion.Sane() // a stored out-of-range line counts as nothing
+		for _, p := range c.Parts {
 			parts += p.Quantity * p.UnitCost
 		}
-		for _, l := range w.Completion.Labour {
+		for _, l := range c.Labour {
 			labour += l.Hours * l.Rate
 		}
 		row := WorkOrderCostRow{ID: w.ID, Number: w.Number, Site: w.Site, Asset: w.Asset, Source: string(w.Source),
@@ -216,7 +218,7 @@ func format(v reflect.Value) string {
 	}
 	switch v.Kind() {
 	case reflect.String:
-		return cellText(v.String())
+		return cloud.CSVCell(v.String())
 	case reflect.Int, reflect.Int64:
 		return strconv.FormatInt(v.Int(), 10)
 	case reflect.Float64:
@@ -253,16 +255,4 @@ func parse(v reflect.Value, s string) error {
 		return fmt.Errorf("no CSV form for %s", v.Type())
 	}
 	return nil
-}
-
-// cellText keeps a text cell from being read as a formula by a
-// spreadsheet (CSV injection): one that starts with =, +, -, @, a tab or a
-// carriage return gets a leading apostrophe, as does one that starts with
-// an apostrophe, so that ReadCSV, which drops one leading apostrophe,
-// gives back exactly what was written.
-func cellText(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r'", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }

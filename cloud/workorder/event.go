@@ -164,7 +164,7 @@ func (w *WorkOrder) Apply(e *Event) error {
 				v.Out = &at
 			}
 			if e.Completion != nil {
-				w.Completion = e.Completion
+				w.Completion = e.Completion.Sane()
 			}
 		case StartVerifying:
 			w.VerifyUntil = e.VerifyUntil
@@ -219,7 +219,7 @@ func (w *WorkOrder) Apply(e *Event) error {
 		if e.Quote == nil {
 			return errors.New("workorder: quote event without quote")
 		}
-		if w.NTE > 0 && e.Quote.Amount > w.NTE {
+		if e.Quote.Amount > w.NTE { // an NTE of 0 allows nothing: every quote waits
 			q := *e.Quote
 			w.Quote = &q
 		} else {

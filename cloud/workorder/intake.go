@@ -27,7 +27,11 @@ type Report struct {
 	Trade       string
 	Title       string
 	Description string
-	Reporter    string
+	// Reporter is the name the person gave, shown on the work order; it
+	// is a display name only. Actor is who filed the report, the
+	// authenticated principal, and is what the events record.
+	Reporter string
+	Actor    string
 	// Photos are ids of pictures stored with the report.
 	Photos []string
 	// Incident is set for sensor reports.
@@ -120,7 +124,8 @@ type Dispatcher interface {
 	// work order to the next vendor.
 	Lapse(ctx context.Context, tx Tx, w *WorkOrder, at time.Time) ([]Event, error)
 	// Answer applies a person's dispatch, accept, decline or check-in
-	// through the offer book, re-checking the vendor's compliance.
+	// through the offer book, re-checking the vendor's compliance, and a
+	// completion priced at the vendor's rate table (Input.Rate).
 	Answer(ctx context.Context, tx Tx, w *WorkOrder, action Action, in Input) ([]Event, error)
 	// Settle is told after a work order's status changed to WORK_COMPLETE,
 	// VERIFIED or REOPENED, to record the vendor's outcome and, when
@@ -415,6 +420,7 @@ func (in *Intake) dispatch(ctx context.Context, tx Tx, w *WorkOrder, at time.Tim
 		sys.Vendor, sys.Reason = w.Warranty, "asset under warranty: "
 	}
 	sys.AcceptBy = in.Policy.AcceptBy(w.Priority, at)
+	sys.NTE = in.Policy.NTEFor(w.Priority) // no vendor register: the policy's default
 	if sys.Vendor == "" {
 		return nil // stays READY until an FM dispatches it
 	}
@@ -501,8 +507,8 @@ func (in *Intake) Sweep(ctx context.Context, tx Tx, w *WorkOrder, now time.Time)
 }
 
 func actor(r Report) string {
-	if r.Reporter != "" {
-		return r.Reporter
+	if r.Actor != "" {
+		return r.Actor
 	}
 	if r.Source == Sensor {
 		return "sensor"

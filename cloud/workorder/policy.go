@@ -62,6 +62,10 @@ type Policy struct {
 	VerifyWindow map[string]Duration `yaml:"verify_window"`
 	// ApprovalLimits is the largest NTE each role may approve, in USD.
 	ApprovalLimits map[cloud.Role]float64 `yaml:"approval_limits"`
+	// DefaultNTE is, per priority, the not-to-exceed in USD of a work
+	// order dispatched to a vendor that has none for the trade and
+	// priority. Every priority has one: no work order is unlimited.
+	DefaultNTE map[string]float64 `yaml:"default_nte"`
 	// Panel is the Grafana panel URL for an asset; {site}, {asset},
 	// {from} and {to} (Unix ms) are filled in.
 	Panel string `yaml:"panel_url"`
@@ -118,7 +122,30 @@ func DefaultPolicy() Policy {
 			"compressor_rack": Duration(4 * time.Hour), "rooftop_unit": Duration(4 * time.Hour),
 		},
 		ApprovalLimits: map[cloud.Role]float64{cloud.RoleFM: 2500, cloud.RoleAdmin: 1e9},
+		// A call-out with an hour or two of labour and common parts; more
+		// needs a quote and an approval. An emergency gets more room.
+		DefaultNTE: map[string]float64{"P1": 1500, "P2": 1000, "P3": 750, "P4": 500},
 	}
+}
+
+// MaxNTE is the largest not-to-exceed, approval limit or quote Frostline
+// takes, in USD: larger sums are typing mistakes or attacks, not repairs.
+const MaxNTE = 10_000_000
+
+// NTEFor returns the default not-to-exceed for a priority; a priority the
+// policy does not list gets the smallest listed default (0 when the policy
+// lists none, which Validate refuses).
+func (p *Policy) NTEFor(priority string) float64 {
+	if n, ok := p.DefaultNTE[priority]; ok && n > 0 {
+		return n
+	}
+	least := 0.0
+	for _, n := range p.DefaultNTE {
+		if n > 0 && (least == 0 || n < least) {
+			least = n
+		}
+	}
+	return least
 }
 
 // VerifyWindowFor returns the verification window for an asset class.
@@ -178,8 +205,22 @@ func (p *Policy) Validate() error {
 		default:
 			bad("approval_limits."+string(role), "only admin, fm and store roles approve spending")
 		}
-		if v < 0 {
-			bad("approval_limits."+string(role), "must not be negative")
+		if !(v >= 0 && v <= 1e9) {
+			bad("approval_limits."+string(role), "must be a number of USD in [0, 1e9]")
+		}
+	}
+	for _, pr := range rules.Priorities {
+		v, ok := p.DefaultNTE[pr]
+		switch {
+		case !ok:
+			bad("default_nte."+pr, "missing: every priority needs a not-to-exceed")
+		case !(v > 0 && v <= MaxNTE):
+			bad("default_nte."+pr, "must be a number of USD in (0, %d]", MaxNTE)
+		}
+	}
+	for k := range p.DefaultNTE {
+		if !slices.Contains(rules.Priorities, k) {
+			bad("default_nte."+k, "not a priority (want P1-P4)")
 		}
 	}
 	for i, r := range p.Rules {

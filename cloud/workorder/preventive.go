@@ -3,7 +3,6 @@ package workorder
 import (
 	"context"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -199,8 +198,8 @@ func (w *WorkOrder) Checked(answers []Answer, signedBy, actor string, role cloud
 			return nil, cloud.FieldError(f, "no checklist item %q", a.Item)
 		case it.Kind == PassFail && (a.Pass == nil || a.Reading != nil):
 			return nil, cloud.FieldError(f, "item %s wants pass: true or false", it.ID)
-		case it.Kind == Reading && (a.Reading == nil || a.Pass != nil || math.IsNaN(*a.Reading) || math.IsInf(*a.Reading, 0)):
-			return nil, cloud.FieldError(f, "item %s wants a reading", it.ID)
+		case it.Kind == Reading && (a.Reading == nil || a.Pass != nil || !cloud.InRange(*a.Reading, -MaxReading, MaxReading)):
+			return nil, cloud.FieldError(f, "item %s wants a reading, a number in [-%d, %d]", it.ID, MaxReading, MaxReading)
 		case len(a.Note) > 2000:
 			return nil, cloud.FieldError(f, "note: at most 2000 characters")
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -125,6 +126,11 @@ func TestChecklistGuardsComplete(t *testing.T) {
 	refused("checklist")
 	if _, err := w.Checked([]Answer{{Item: "coil", Reading: ptrF(3)}}, "", "tech", cloud.RoleVendor, at); err == nil {
 		t.Fatal("a reading for a pass_fail item was accepted")
+	}
+	for _, r := range []float64{1e300, -1e7, math.Inf(1), math.NaN()} {
+		if _, err := w.Checked([]Answer{{Item: "suction", Reading: ptrF(r)}}, "", "tech", cloud.RoleVendor, at); cloud.ErrorCode(err) != cloud.EINVALID {
+			t.Fatalf("a reading of %v: %v", r, err)
+		}
 	}
 	if _, err := w.Checked([]Answer{{Item: "nope", Pass: ptrB(true)}}, "", "tech", cloud.RoleVendor, at); err == nil {
 		t.Fatal("an answer to no item was accepted")

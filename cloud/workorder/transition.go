@@ -54,9 +54,14 @@ type Input struct {
 	DuplicateOf string      // duplicate: the work order this one repeats
 	Site        *cloud.Site // check_in: the site, for its geofence
 	AcceptBy    *time.Time  // dispatch: when it lapses unless accepted
-	NTE         float64     // dispatch: the vendor's not-to-exceed
-	ETA         *time.Time  // accept: when the technician expects to arrive
-	VerifyUntil *time.Time  // start_verifying: end of the sensor verification window
+	NTE         float64     // dispatch: the not-to-exceed (the vendor's, else the policy's default)
+	// Rate is, on complete, the hourly rate the vendor's rate table gives
+	// for the work order's trade (after-hours multiplier applied), or nil
+	// when the vendor has none. Labour is billed at it; a line typed above
+	// it, or any priced labour without it, needs an approved NTE.
+	Rate        *float64
+	ETA         *time.Time // accept: when the technician expects to arrive
+	VerifyUntil *time.Time // start_verifying: end of the sensor verification window
 	// Verification is how a verify was decided: "sensor" (the system saw
 	// the asset in range for the window) or "person" (the default).
 	Verification string
@@ -225,7 +230,19 @@ func needCompletion(w *WorkOrder, in *Input) error {
 	if err := completionValid(in.Completion); err != nil {
 		return err
 	}
-	if cost := in.Completion.Cost(); w.NTE > 0 && cost > w.NTE+0.005 {
+	cost, off := in.Completion.Billable(in.Rate)
+	if len(off) > 0 && len(w.Approvals) == 0 {
+		i := off[0]
+		table := "the vendor has no rate for " + w.Trade
+		if in.Rate != nil {
+			table = fmt.Sprintf("the vendor's rate for %s is $%.2f/h", w.Trade, *in.Rate)
+		}
+		return &cloud.Error{Code: cloud.ECONFLICT, Field: fmt.Sprintf("labour[%d].rate", i), Message: fmt.Sprintf(
+			"work order %d: labour at $%.2f/h is off the rate table (%s); submit a quote and have it approved first", w.Number, in.Completion.Labour[i].Rate, table)}
+	}
+	// The NTE is never "no limit": 0 (a work order dispatched before every
+	// dispatch carried one) means nothing may be spent without an approval.
+	if cost > w.NTE+0.005 {
 		return &cloud.Error{Code: cloud.ECONFLICT, Field: "parts", Message: fmt.Sprintf(
 			"work order %d: parts and labour of $%.2f exceed the not-to-exceed of $%.2f; submit a quote and have it approved first", w.Number, cost, w.NTE)}
 	}
@@ -241,14 +258,28 @@ func completionValid(c *Completion) error {
 	case c.Remedy == "":
 		return cloud.FieldError("remedy", "completion needs a remedy code")
 	}
-	for i, p := range c.Parts {
-		if p.Quantity <= 0 || p.UnitCost < 0 || math.IsNaN(p.UnitCost) {
-			return cloud.FieldError(fmt.Sprintf("parts[%d]", i), "quantity must be positive and unit_cost not negative")
+	return ValidLines(c.Parts, c.Labour)
+}
+
+// ValidLines checks a completion's parts and labour: every number finite
+// and in its range (MaxQuantity, MaxUnitCost, 24 hours, MaxHourlyRate),
+// naming the field at fault. The API checks them at its edge with this
+// too, whatever the action.
+func ValidLines(parts []Part, labour []Labour) error {
+	for i, p := range parts {
+		if !cloud.InRange(p.Quantity, 0, MaxQuantity) || p.Quantity == 0 {
+			return cloud.FieldError(fmt.Sprintf("parts[%d].quantity", i), "quantity must be a number in (0, %d]", MaxQuantity)
+		}
+		if !cloud.InRange(p.UnitCost, 0, MaxUnitCost) {
+			return cloud.FieldError(fmt.Sprintf("parts[%d].unit_cost", i), "unit_cost must be a number of USD in [0, %d]", MaxUnitCost)
 		}
 	}
-	for i, l := range c.Labour {
-		if l.Hours <= 0 || l.Hours > 24 || l.Rate < 0 {
-			return cloud.FieldError(fmt.Sprintf("labour[%d]", i), "hours must be in (0, 24] and rate not negative")
+	for i, l := range labour {
+		if !cloud.InRange(l.Hours, 0, 24) || l.Hours == 0 {
+			return cloud.FieldError(fmt.Sprintf("labour[%d].hours", i), "hours must be a number in (0, 24]")
+		}
+		if !cloud.InRange(l.Rate, 0, MaxHourlyRate) {
+			return cloud.FieldError(fmt.Sprintf("labour[%d].rate", i), "rate must be a number of USD an hour in [0, %d]", MaxHourlyRate)
 		}
 	}
 	return nil
@@ -261,14 +292,14 @@ const GeofenceMeters = 300
 // geofence: a check-in is inside the site's geofence by GPS, or carries a
 // logged override reason (GPS indoors is poor; the override is audited).
 func geofence(_ *WorkOrder, in *Input) error {
+	if in.Lat != nil && in.Lon != nil && !cloud.ValidLocation(&rules.Location{Lat: *in.Lat, Lon: *in.Lon}) {
+		return cloud.FieldError("lat", "lat must be a number in [-90, 90] and lon in [-180, 180]") // recorded even with an override
+	}
 	if in.Override != "" {
 		return nil
 	}
 	if in.Lat == nil || in.Lon == nil {
 		return cloud.FieldError("lat", "check-in needs lat and lon, or an override reason")
-	}
-	if *in.Lat < -90 || *in.Lat > 90 || *in.Lon < -180 || *in.Lon > 180 {
-		return cloud.FieldError("lat", "lat must be in [-90, 90] and lon in [-180, 180]")
 	}
 	if in.Site == nil || in.Site.Location == nil {
 		return nil // no geofence known for the site: accept the position as recorded

@@ -17,6 +17,7 @@ func inState(t *testing.T, s Status) *WorkOrder {
 	var ev []Event
 	w.record(&ev, Event{Kind: Created, At: t0, Opening: &Opening{ID: "wo_1", Number: 1, Site: "s1", Asset: "a1", Source: Sensor, Problem: "temp_high", Trade: "refrigeration", Priority: "P2"}})
 	w.Status = s // shortcut: the table is what is under test
+	w.NTE = 750  // a dispatch always carries an NTE
 	return w
 }
 
@@ -57,8 +58,9 @@ func TestAct(t *testing.T) {
 		{"check out", InProgress, CheckOut, Input{Role: cloud.RoleTechnician}, Accepted, "", ""},
 		{"complete needs cause", InProgress, Complete, Input{Role: cloud.RoleTechnician, Completion: &Completion{Problem: "temp_high", Remedy: "x"}}, "", cloud.EINVALID, "cause"},
 		{"complete needs remedy", InProgress, Complete, Input{Role: cloud.RoleTechnician, Completion: &Completion{Problem: "temp_high", Cause: "x"}}, "", cloud.EINVALID, "remedy"},
-		{"complete bad labour", InProgress, Complete, Input{Role: cloud.RoleTechnician, Completion: &Completion{Problem: "p", Cause: "c", Remedy: "r", Labour: []Labour{{Hours: 30}}}}, "", cloud.EINVALID, "labour[0]"},
-		{"complete", InProgress, Complete, Input{Role: cloud.RoleTechnician, Completion: done}, WorkComplete, "", ""},
+		{"complete bad labour", InProgress, Complete, Input{Role: cloud.RoleTechnician, Completion: &Completion{Problem: "p", Cause: "c", Remedy: "r", Labour: []Labour{{Hours: 30}}}}, "", cloud.EINVALID, "labour[0].hours"},
+		{"complete", InProgress, Complete, Input{Role: cloud.RoleTechnician, Completion: done, Rate: ptr(90.0)}, WorkComplete, "", ""},
+		{"complete billed below the typed rate needs no approval", InProgress, Complete, Input{Role: cloud.RoleTechnician, Completion: done, Rate: ptr(95.0)}, WorkComplete, "", ""},
 		{"complete on hold is illegal", OnHold, Complete, Input{Role: cloud.RoleTechnician, Completion: done}, "", cloud.ECONFLICT, ""},
 		{"verify by store", WorkComplete, Verify, Input{Role: cloud.RoleStore}, Verified, "", ""},
 		{"verify by vendor refused", WorkComplete, Verify, Input{Role: cloud.RoleVendor}, "", cloud.EFORBIDDEN, ""},
@@ -154,7 +156,7 @@ func TestReplayDerivesStatus(t *testing.T) {
 	}{
 		{Triage, Input{Role: System}},
 		{Release, Input{Role: System}},
-		{Dispatch, Input{Role: System, Vendor: "coolco"}},
+		{Dispatch, Input{Role: System, Vendor: "coolco", NTE: 500}},
 		{Accept, Input{Role: cloud.RoleVendor, Technician: "tom"}},
 		{CheckIn, Input{Role: cloud.RoleTechnician, Override: "no gps"}},
 		{Complete, Input{Role: cloud.RoleTechnician, Completion: &Completion{Problem: "p", Cause: "c", Remedy: "r", Parts: []Part{{Description: "x", Quantity: 2, UnitCost: 10}}}}},
@@ -181,3 +183,60 @@ func TestReplayDerivesStatus(t *testing.T) {
 		t.Error("replay with a version gap succeeded")
 	}
 }
+
+// TestCompleteMoney: an NTE is never "no limit", labour is billed at the
+// vendor's table or needs an approval, and numbers are finite and bounded
+// (issue 15, items 1 and 2).
+func TestCompleteMoney(t *testing.T) {
+	inf, nan := 1/zero(), zero()/zero()
+	c := func(parts []Part, labour []Labour) *Completion {
+		return &Completion{Problem: "p", Cause: "c", Remedy: "r", Parts: parts, Labour: labour}
+	}
+	approved := []Approval{{Amount: 5000, From: 750, By: "fiona", Role: cloud.RoleFM}}
+	tests := []struct {
+		name      string
+		nte       float64
+		approvals []Approval
+		rate      *float64
+		done      *Completion
+		code      string
+		field     string
+	}{
+		{"within the NTE at the table rate", 750, nil, ptr(100.0), c([]Part{{Quantity: 2, UnitCost: 100}}, []Labour{{Hours: 2, Rate: 100}}), "", ""},
+		{"no typed rate: billed at the table", 750, nil, ptr(100.0), c(nil, []Labour{{Hours: 2}}), "", ""},
+		{"an NTE of 0 allows nothing", 0, nil, ptr(100.0), c([]Part{{Quantity: 1, UnitCost: 1}}, nil), cloud.ECONFLICT, "parts"},
+		{"an NTE of 0 allows a free visit", 0, nil, ptr(100.0), c(nil, nil), "", ""},
+		{"the issue's invoice", 500, nil, nil, c([]Part{{Quantity: 1, UnitCost: 250000}}, []Labour{{Hours: 24, Rate: 9999}}), cloud.ECONFLICT, "labour[0].rate"},
+		{"parts above the NTE", 750, nil, ptr(100.0), c([]Part{{Quantity: 1, UnitCost: 700}}, []Labour{{Hours: 1}}), cloud.ECONFLICT, "parts"},
+		{"table labour above the NTE", 750, nil, ptr(100.0), c(nil, []Labour{{Hours: 8, Rate: 10}}), cloud.ECONFLICT, "parts"},
+		{"no rate table: labour needs approval", 750, nil, nil, c(nil, []Labour{{Hours: 1, Rate: 50}}), cloud.ECONFLICT, "labour[0].rate"},
+		{"typed above the table needs approval", 750, nil, ptr(100.0), c(nil, []Labour{{Hours: 1, Rate: 150}}), cloud.ECONFLICT, "labour[0].rate"},
+		{"typed above the table, approved", 5000, approved, ptr(100.0), c(nil, []Labour{{Hours: 1, Rate: 150}}), "", ""},
+		{"approved, but above the approved NTE", 5000, approved, nil, c([]Part{{Quantity: 1, UnitCost: 5000}}, []Labour{{Hours: 1, Rate: 150}}), cloud.ECONFLICT, "parts"},
+		{"huge quantity", 1e9, approved, ptr(100.0), c([]Part{{Quantity: 1e154, UnitCost: 1e154}}, nil), cloud.EINVALID, "parts[0].quantity"},
+		{"huge unit cost", 1e9, approved, ptr(100.0), c([]Part{{Quantity: 1, UnitCost: 1e154}}, nil), cloud.EINVALID, "parts[0].unit_cost"},
+		{"NaN unit cost", 750, nil, ptr(100.0), c([]Part{{Quantity: 1, UnitCost: nan}}, nil), cloud.EINVALID, "parts[0].unit_cost"},
+		{"infinite quantity", 750, nil, ptr(100.0), c([]Part{{Quantity: inf, UnitCost: 1}}, nil), cloud.EINVALID, "parts[0].quantity"},
+		{"NaN hours", 750, nil, ptr(100.0), c(nil, []Labour{{Hours: nan}}), cloud.EINVALID, "labour[0].hours"},
+		{"infinite rate", 750, nil, ptr(100.0), c(nil, []Labour{{Hours: 1, Rate: inf}}), cloud.EINVALID, "labour[0].rate"},
+		{"negative rate", 750, nil, ptr(100.0), c(nil, []Labour{{Hours: 1, Rate: -1}}), cloud.EINVALID, "labour[0].rate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := inState(t, InProgress)
+			w.NTE, w.Approvals = tt.nte, tt.approvals
+			_, err := Act(w, Complete, Input{Role: cloud.RoleTechnician, Completion: tt.done, Rate: tt.rate, At: t0})
+			if got := cloud.ErrorCode(err); got != tt.code {
+				t.Fatalf("error %v: code %q, want %q", err, got, tt.code)
+			}
+			if got := cloud.ErrorField(err); got != tt.field {
+				t.Errorf("error %v names field %q, want %q", err, got, tt.field)
+			}
+			if err == nil && w.Status != WorkComplete {
+				t.Errorf("status %s", w.Status)
+			}
+		})
+	}
+}
+
+func zero() float64 { return 0 }

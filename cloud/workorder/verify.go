@@ -19,7 +19,7 @@ func (in *Intake) Act(ctx context.Context, tx Tx, w *WorkOrder, action Action, i
 	var events []Event
 	var err error
 	switch action {
-	case Dispatch, Accept, Decline, CheckIn:
+	case Dispatch, Accept, Decline, CheckIn, Complete:
 		if in.Dispatcher != nil {
 			events, err = in.Dispatcher.Answer(ctx, tx, w, action, inp)
 			var moved *MovedOn
@@ -35,6 +35,9 @@ func (in *Intake) Act(ctx context.Context, tx Tx, w *WorkOrder, action Action, i
 	default:
 		if action == Dispatch && inp.AcceptBy == nil {
 			inp.AcceptBy = in.Policy.AcceptBy(w.Priority, inp.At)
+		}
+		if action == Dispatch && !(inp.NTE > 0) {
+			inp.NTE = in.Policy.NTEFor(w.Priority) // never unlimited
 		}
 		if events, err = Act(w, action, inp); err != nil {
 			return nil, err

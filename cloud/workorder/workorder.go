@@ -45,8 +45,10 @@ type WorkOrder struct {
 	Approval    bool   `json:"approval_required,omitempty"`
 	Warranty    string `json:"warranty,omitempty"`
 	// NTE is the not-to-exceed amount in USD: the dispatched vendor's
-	// default for the trade and priority, raised only by an approval. 0 is
-	// no limit.
+	// default for the trade and priority, else the policy's default for
+	// the priority, raised only by an approval. It is never "no limit": 0
+	// (work dispatched before every dispatch carried one) allows nothing
+	// without an approval.
 	NTE float64 `json:"nte,omitempty"`
 	// Quote is a vendor's proposal above the NTE, waiting for approval.
 	Quote *Quote `json:"quote,omitempty"`
@@ -169,11 +171,14 @@ type Labour struct {
 	Rate       float64 `json:"rate"`
 }
 
-// Cost is the completion's parts and labour in USD.
+// Cost is the completion's parts and labour in USD, at the rates typed.
+// A line outside today's ranges (stored before they were checked) counts
+// as nothing (Sane), so the sum is always finite.
 func (c *Completion) Cost() float64 {
 	if c == nil {
 		return 0
 	}
+	c = c.Sane()
 	var sum float64
 	for _, p := range c.Parts {
 		sum += p.Quantity * p.UnitCost

@@ -106,9 +106,10 @@ type demo struct {
 
 func newDemo(f *demoFlags, out io.Writer) (d *demo, err error) {
 	d = &demo{f: f, out: out}
+	opened := d // the error returns below set d to nil before this runs
 	defer func() {
 		if err != nil {
-			d.close()
+			opened.close()
 		}
 	}()
 	if err := os.MkdirAll(filepath.Join(f.data, "sites"), 0o750); err != nil {

@@ -142,3 +142,15 @@ func TestDemoWholeLoop(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestDemoStartupErrorIsPrinted: a startup error (here a short
+// FROSTLINE_ADMIN_TOKEN) is returned with its message, not a nil-pointer
+// panic that hides it (issue 15, small things).
+func TestDemoStartupErrorIsPrinted(t *testing.T) {
+	t.Setenv("FROSTLINE_ADMIN_TOKEN", "short")
+	var out syncBuffer
+	err := run(context.Background(), []string{"demo", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"}, nil, &out, &out)
+	if err == nil || !strings.Contains(err.Error()+out.String(), "FROSTLINE_ADMIN_TOKEN must be at least 16 characters") {
+		t.Fatalf("err %v, output %q", err, out.String())
+	}
+}

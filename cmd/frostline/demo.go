@@ -171,6 +171,9 @@ func newDemo(f *demoFlags, out io.Writer) (d *demo, err error) {
 			{Template: "sites/" + s.ID + "/assets/{asset}/{metric}", Site: s.ID},
 			{Template: "sites/" + s.ID + "/assets/{asset}", Site: s.ID},
 		}
+		// The simulation runs --speed times faster than the wall clock,
+		// so its readings are ahead of it on purpose.
+		c.Ingest.MaxFutureSkew = 0
 		c.NATS.URL = d.nats.url
 		c.NATS.EnsureStreams = true
 		c.NATS.MaxBackoff = 5 * time.Second

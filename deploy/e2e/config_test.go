@@ -44,6 +44,8 @@ mqtt:
   broker: %q
   client_id: frostline-edge-%s   # fixed: mosquitto keeps the session while the agent is down
   qos: 1
+ingest:
+  max_future_skew: 0s            # the simulation runs ahead of the wall clock on purpose
 nats:
   url: %q
   ensure_streams: false          # the cloud owns the streams

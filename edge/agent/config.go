@@ -26,6 +26,7 @@ type Config struct {
 	Sites     []string        `yaml:"sites"`
 	Rules     RulesConfig     `yaml:"rules"`
 	MQTT      MQTTConfig      `yaml:"mqtt"`
+	Ingest    IngestConfig    `yaml:"ingest"`
 	NATS      NATSConfig      `yaml:"nats"`
 	Outbox    OutboxConfig    `yaml:"outbox"`
 	Telemetry TelemetryConfig `yaml:"telemetry"`
@@ -90,6 +91,21 @@ type TopicConfig struct {
 	Template string `yaml:"template"`
 	// Site is the site of topics whose template has no {site}.
 	Site string `yaml:"site"`
+}
+
+// IngestConfig is what the agent accepts from the store's devices.
+type IngestConfig struct {
+	// MaxFutureSkew is how far ahead of the gateway's own wall clock a
+	// reading's time may be. A reading further ahead (a device whose clock
+	// is wrong, a payload stamped 2199) is counted in
+	// frostline_edge_readings_total{result="future"} and dropped before
+	// the rules see it, and the clock tick never moves event time past
+	// wall clock plus this skew: otherwise a few such readings move the
+	// site's event clock years ahead, every real reading after them is
+	// refused as late, and missing-data and duration rules fire at once.
+	// 0 turns the check off: only for simulations that run faster than
+	// real time (`frostline demo`, the end-to-end test).
+	MaxFutureSkew time.Duration `yaml:"max_future_skew"`
 }
 
 // NATSConfig is the cloud's NATS.
@@ -175,6 +191,7 @@ func DefaultConfig() Config {
 			Broker: "tcp://127.0.0.1:1883", QoS: 1, Queue: 2000, QueueWait: 5 * time.Second, ReadGap: 2 * time.Millisecond, KeepAlive: 30 * time.Second,
 			Topics: []TopicConfig{{Template: ingest.DefaultTemplates[0]}, {Template: ingest.DefaultTemplates[1]}},
 		},
+		Ingest:    IngestConfig{MaxFutureSkew: 5 * time.Minute},
 		NATS:      NATSConfig{MaxBackoff: 30 * time.Second, FlushTimeout: 5 * time.Second},
 		Outbox:    OutboxConfig{Path: "/var/lib/frostline-edge/outbox.db", MaxTelemetryBatches: 72 * 60, MaxTelemetryBytes: 512 << 20, MaxBatch: 1000, MaxDelay: 50 * time.Millisecond, CheckpointEvery: 10 * time.Second},
 		Telemetry: TelemetryConfig{Enabled: true, Period: time.Minute},
@@ -263,7 +280,7 @@ func (c *Config) Validate() error {
 	for _, d := range []struct {
 		field string
 		d     time.Duration
-	}{{"rules.watch", c.Rules.Watch}, {"rules.tick", c.Rules.Tick}, {"rules.lateness", c.Rules.Lateness}} {
+	}{{"rules.watch", c.Rules.Watch}, {"rules.tick", c.Rules.Tick}, {"rules.lateness", c.Rules.Lateness}, {"ingest.max_future_skew", c.Ingest.MaxFutureSkew}} {
 		if d.d < 0 {
 			bad(d.field, "must not be negative")
 		}

@@ -82,6 +82,9 @@ type processor struct {
 	// is not judged silent by a wall clock it never followed.
 	lastEvent, lastArrival time.Time
 	started                time.Time
+	// maxAhead is ingest.max_future_skew: how far ahead of the wall
+	// clock a reading's time, and the event clock, may be (0: no bound).
+	maxAhead time.Duration
 	// Trend fits already handed to telemetry go up to predSince.
 	preds     []rules.Prediction
 	predSince time.Time
@@ -91,6 +94,11 @@ type processor struct {
 // reports false while nothing has arrived since start and the agent is
 // young: a feed may be about to replay its history, and silence is only
 // judged once it has had its chance.
+//
+// Event time never runs past the wall clock plus ingest.max_future_skew:
+// readings beyond it are dropped (handleAt), and this bounds what a rule
+// state restored from before that check, or a wall clock stepped back,
+// could still carry.
 func (p *processor) eventNow(now time.Time) (time.Time, bool) {
 	if p.lastArrival.IsZero() {
 		if p.started.IsZero() {
@@ -98,7 +106,21 @@ func (p *processor) eventNow(now time.Time) (time.Time, bool) {
 		}
 		return now, now.Sub(p.started) >= startupGrace
 	}
-	return p.lastEvent.Add(now.Sub(p.lastArrival)), true
+	at := p.lastEvent.Add(now.Sub(p.lastArrival))
+	if p.maxAhead > 0 {
+		if limit := now.Add(p.maxAhead); at.After(limit) {
+			at = limit
+		}
+	}
+	return at, true
+}
+
+// tick feeds the wall clock, read at now, to the engine as event time.
+func (p *processor) tick(now time.Time) {
+	if at, ok := p.eventNow(now); ok {
+		p.events = p.eng.Advance(p.events, at)
+		p.input = appendAdvance(p.input, at)
+	}
 }
 
 // startupGrace is how long after start an agent with no readings at all
@@ -106,7 +128,8 @@ func (p *processor) eventNow(now time.Time) (time.Time, bool) {
 const startupGrace = 10 * time.Minute
 
 func newProcessor(cfg *Config, log *slog.Logger, now func() time.Time, m *metrics, ob committer) *processor {
-	return &processor{cfg: cfg, log: log, now: now, m: m, ob: ob, limiter: newLogLimiter(10 * time.Second)}
+	return &processor{cfg: cfg, log: log, now: now, m: m, ob: ob, limiter: newLogLimiter(10 * time.Second),
+		maxAhead: cfg.Ingest.MaxFutureSkew}
 }
 
 func (p *processor) engineOptions() rules.Options {
@@ -289,11 +312,10 @@ func (p *processor) run(ctx context.Context, msgs <-chan ingest.Message, reload 
 				}
 				woke = p.now()
 			}
-		case now := <-tick:
-			if at, ok := p.eventNow(now); ok {
-				p.events = p.eng.Advance(p.events, at)
-				p.input = appendAdvance(p.input, at)
-			}
+		case <-tick:
+			// The injected clock, not the ticker's stamp: tests drive
+			// both the readings' arrival and the tick with one clock.
+			p.tick(p.now())
 		case <-reload:
 			p.reload()
 		}
@@ -332,8 +354,21 @@ func (p *processor) handleAt(m ingest.Message, arrived time.Time) {
 		p.m.redelivered.Add(float64(len(m.Readings)))
 		return
 	}
+	var limit time.Time
+	if p.maxAhead > 0 {
+		limit = arrived.Add(p.maxAhead)
+	}
 	for i := range m.Readings {
 		r := &m.Readings[i]
+		if !limit.IsZero() && r.At.After(limit) {
+			// Dropped before the engine and the input log: the engine
+			// would hold it, and a second one would confirm it and move
+			// the site's clock to where the device's clock is wrong.
+			p.m.readingsFuture.Inc()
+			p.limiter.log(p.log, "future", "reading ahead of the gateway's clock dropped", "site", r.Site, "asset", r.Asset,
+				"metric", r.Metric.String(), "at", r.At, "wall_clock", arrived, "max_future_skew", p.maxAhead)
+			continue
+		}
 		var err error
 		p.events, err = p.eng.Observe(p.events, *r)
 		p.input = appendReading(p.input, r)
@@ -544,6 +579,7 @@ func (l *logLimiter) log(log *slog.Logger, kind, msg string, args ...any) {
 type metrics struct {
 	readings        *prometheus.CounterVec
 	readingsOK      prometheus.Counter // readings{result="ok"}, looked up once
+	readingsFuture  prometheus.Counter // readings{result="future"}
 	redelivered     prometheus.Counter
 	evaluations     prometheus.Counter
 	incidents       *prometheus.CounterVec
@@ -557,7 +593,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		readings: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "frostline_edge_readings_total", Help: "Readings by outcome (ok, or why the engine refused them; redelivered ones skipped)."}, []string{"result"}),
+			Name: "frostline_edge_readings_total", Help: "Readings by outcome (ok, or why the engine refused them; redelivered ones skipped; future: ahead of the gateway's clock by more than ingest.max_future_skew, dropped)."}, []string{"result"}),
 		evaluations: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "frostline_edge_rule_evaluations_total", Help: "Rule instance evaluations."}),
 		incidents: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -574,13 +610,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "frostline_edge_commit_seconds", Help: "Time to checkpoint and commit one batch (fsync included).",
 			Buckets: prometheus.ExponentialBuckets(0.0002, 2.5, 10)}),
 	}
-	for _, r := range []string{"ok", "unknown_site", "unknown_asset", "unknown_metric", "late", "bad_value", "redelivered"} {
+	for _, r := range []string{"ok", "unknown_site", "unknown_asset", "unknown_metric", "late", "bad_value", "redelivered", "future"} {
 		m.readings.WithLabelValues(r)
 	}
 	for _, e := range []rules.EventType{rules.Opened, rules.Updated, rules.Cleared} {
 		m.incidents.WithLabelValues(string(e))
 	}
 	m.readingsOK, m.redelivered = m.readings.WithLabelValues("ok"), m.readings.WithLabelValues("redelivered")
+	m.readingsFuture = m.readings.WithLabelValues("future")
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("error")
 	reg.MustRegister(m.readings, m.evaluations, m.incidents, m.reloads, m.rulesLoaded, m.telemetryLate, m.checkpointBytes, m.commitSeconds)

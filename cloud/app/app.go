@@ -16,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -81,8 +83,11 @@ func OpenStore(ctx context.Context, c DatabaseConfig) (Store, error) {
 
 // App is one running cloud replica.
 type App struct {
-	cfg      Config
-	log      *slog.Logger
+	cfg Config
+	log *slog.Logger
+	// mu guards store: set by New, or by Run once the database comes
+	// back, and read by /readyz and Store.
+	mu       sync.Mutex
 	store    Store
 	nc       *nats.Conn
 	consumer *intake.Consumer
@@ -99,12 +104,21 @@ type App struct {
 	pmRuntime *pm.RuntimeConsumer
 	dispatch  *dispatch.Service
 	sla       *sla.Sweeper
+	intake    *workorder.Intake
+	intakeM   *intake.Metrics
 	server    *http.Server
 	listener  net.Listener
 	// metrics and metricsListener serve /metrics on metrics.listen, when
 	// set; otherwise /metrics is on server.
 	metrics         *http.Server
 	metricsListener net.Listener
+	// api serves everything but /metrics, /healthz and /readyz: a 503
+	// while the database is away at start, the API once it is there.
+	api atomic.Pointer[http.Handler]
+	// deps is what /readyz reports; natsReady is set once the streams
+	// and consumers exist.
+	deps      *deps
+	natsReady atomic.Bool
 	// Registry holds the service's metrics; never the default registry.
 	Registry *prometheus.Registry
 
@@ -114,8 +128,11 @@ type App struct {
 	rollup *analytics.Refresher
 }
 
-// New opens the store, seeds the asset register, connects to NATS and
-// listens; Run then serves. On error everything opened is closed.
+// New validates the config and listens. It opens the store and seeds the
+// registers when the database answers; a PostgreSQL that does not is
+// waited for by Run, as NATS always is: the replica serves /healthz at
+// once and names on /readyz what it waits for. A local SQLite file that
+// cannot be opened is an error. On error everything opened is closed.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) {
 	// Calendars are compiled in place by Validate: give this replica its
 	// own, so that replicas built from one Config share nothing mutable.
@@ -136,79 +153,33 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 			a = nil
 		}
 	}()
-	if a.store, err = OpenStore(ctx, cfg.Database); err != nil {
-		return nil, err
-	}
-	if err := a.seed(ctx); err != nil {
-		return nil, err
-	}
-	if cfg.AdminToken != "" {
-		if err := cloudhttp.BootstrapAdmin(ctx, a.store, cfg.AdminToken, time.Now()); err != nil {
-			return nil, fmt.Errorf("app: admin token: %w", err)
-		}
-	}
-	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&statusCollector{store: a.store}, &documentsCollector{store: a.store})
-	if src, ok := a.store.(analytics.Querier); ok { // live KPI counts (both stores answer KPIs)
-		a.Registry.MustRegister(&analytics.Collector{Source: src})
-	}
-	if r, ok := a.store.(analytics.Roller); ok {
-		a.rollup = &analytics.Refresher{Store: r, Log: log}
-	}
-	if err := a.seedVendors(ctx); err != nil {
-		return nil, err
-	}
-	in := &workorder.Intake{Policy: cfg.Triage}
-	a.dispatch = &dispatch.Service{Register: a.store, Rules: cfg.Dispatch, Policy: &in.Policy, SLA: cfg.SLA,
-		Log: log.With("component", "dispatch")}
-	in.Dispatcher = a.dispatch
-	a.sla = &sla.Sweeper{Store: a.store, Policy: cfg.SLA, Commitment: a.dispatch.Commitment, Location: a.siteLocation,
-		Every: cfg.SweepEvery, Log: log, M: sla.NewSweepMetrics(a.Registry)}
-	m := intake.NewMetrics(a.Registry)
+	names := []string{depDatabase}
 	if cfg.NATS.URL != "" {
-		opts := []nats.Option{nats.Name("frostline-cloud"), nats.MaxReconnects(-1)}
-		if cfg.NATS.Creds != "" {
-			opts = append(opts, nats.UserCredentials(cfg.NATS.Creds))
-		}
-		if a.nc, err = nats.Connect(cfg.NATS.URL, opts...); err != nil {
-			return nil, fmt.Errorf("app: nats %s: %w", cfg.NATS.URL, err)
-		}
-		if a.consumer, err = intake.New(ctx, a.nc, a.store, in, m, log, cfg.Intake); err != nil {
-			return nil, err
-		}
-		if a.relay, err = relay.New(ctx, a.nc, a.store, log, a.Registry); err != nil {
+		names = append(names, depNATS)
+	}
+	if cfg.Telemetry != nil && cfg.NATS.URL != "" {
+		names = append(names, depInflux)
+	}
+	a.deps = newDeps(a.Registry, names...)
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if cfg.NATS.URL != "" {
+		if err := a.connectNATS(); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.Telemetry != nil && a.nc != nil {
+		// It does not contact the server: InfluxDB may be away.
 		if a.influx, err = telemetry.NewWriter(cfg.Telemetry.Config); err != nil {
 			return nil, fmt.Errorf("app: %w", err)
 		}
-		for _, src := range []*telemetry.Source{telemetry.TelemetrySource, telemetry.IncidentSource, telemetry.WorkOrderSource} {
-			c, err := telemetry.NewConsumer(ctx, a.nc, src, a.influx, telemetry.NewMetrics(a.Registry, src.Stream),
-				log.With("component", "telemetry", "stream", src.Stream), cfg.Telemetry.Config)
-			if err != nil {
-				return nil, fmt.Errorf("app: telemetry %s: %w", src.Stream, err)
-			}
-			a.telemetry = append(a.telemetry, c)
-		}
-		if src, ok := a.store.(analytics.Querier); ok {
-			a.kpis = &analytics.Daily{Source: src, Sink: a.influx, Log: log, Scores: a.dispatch.Scorecards}
-		}
 	}
-	if ps, ok := a.store.(pm.Store); ok && !cfg.PM.Disabled {
-		a.pm = pm.NewGenerator(ps, in, cfg.PM, log, a.Registry)
-		if rec, ok := a.store.(pm.Recorder); ok && a.nc != nil {
-			if a.pmRuntime, err = pm.NewRuntimeConsumer(ctx, a.nc, rec, log, a.Registry); err != nil {
-				return nil, fmt.Errorf("app: %w", err)
-			}
-		}
-	}
-	a.sweeper = &intake.Sweeper{Store: a.store, Intake: in, Every: cfg.SweepEvery, Log: log, M: m, Prune: a.store.PruneClaims}
-	a.webhooks = notify.NewWorker(a.store, &notify.Deliverer{Client: notify.NewClient(cfg.Webhooks.AllowPrivateTargets),
-		UserAgent: "Frostline-Webhooks/1"}, cfg.Webhooks, log, a.Registry)
-	api := cloudhttp.New(cloudhttp.Options{Store: a.store, Intake: in, Log: log, Registry: a.Registry, Dispatch: a.dispatch,
-		AllowPrivateTargets: cfg.Webhooks.AllowPrivateTargets})
+	var starting http.Handler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.Header().Set("Retry-After", "5")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, `{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"starting: waiting for the database"}`)
+	})
+	a.api.Store(&starting)
 	mux := http.NewServeMux()
 	metrics, err := metricsHandler(cfg.Metrics, promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{Registry: a.Registry}))
 	if err != nil {
@@ -227,14 +198,165 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", a.ready)
-	mux.Handle("/", api)
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*a.api.Load()).ServeHTTP(w, r) }))
 	a.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	if a.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("app: listen: %w", err)
 	}
+	store, err := OpenStore(ctx, cfg.Database)
+	switch {
+	case err == nil:
+		if err := a.build(ctx, store); err != nil {
+			return nil, err // the deferred Close closes the store
+		}
+	case cfg.Database.Driver == "postgres" && ctx.Err() == nil:
+		a.deps.set(depDatabase, fmt.Sprintf("waiting (%v)", err))
+		log.Warn("database unavailable at start; serving not-ready until it answers", "err", err)
+	default:
+		return nil, err
+	}
 	return a, nil
+}
+
+// connectNATS dials NATS without waiting for it: a server that is away
+// is retried in the background (nats.RetryOnFailedConnect), and Run sets
+// up the streams and consumers once it answers.
+func (a *App) connectNATS() error {
+	log := a.log.With("component", "nats")
+	opts := []nats.Option{nats.Name("frostline-cloud"), nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true), nats.ReconnectWait(time.Second), nats.ReconnectJitter(250*time.Millisecond, time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if a.natsReady.Load() {
+				a.deps.set(depNATS, "disconnected, reconnecting")
+			}
+			log.Warn("nats disconnected", "err", err)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			if a.natsReady.Load() {
+				a.deps.set(depNATS, "")
+			}
+			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
+		}),
+	}
+	if a.cfg.NATS.Creds != "" {
+		opts = append(opts, nats.UserCredentials(a.cfg.NATS.Creds))
+	}
+	nc, err := nats.Connect(a.cfg.NATS.URL, opts...)
+	if err != nil {
+		return fmt.Errorf("app: nats %s: %w", a.cfg.NATS.URL, err)
+	}
+	a.nc = nc
+	a.deps.set(depNATS, "setting up streams and consumers")
+	return nil
+}
+
+// build seeds the registers into a just-opened store and assembles what
+// needs only the store: the API, the sweepers, the webhook worker, PM.
+// Its database work comes first, so that a failure there (the database
+// going away again) leaves nothing registered and can be retried.
+func (a *App) build(ctx context.Context, store Store) error {
+	cfg, log := a.cfg, a.log
+	a.store = store
+	if err := a.seed(ctx); err != nil {
+		return err
+	}
+	if cfg.AdminToken != "" {
+		if err := cloudhttp.BootstrapAdmin(ctx, store, cfg.AdminToken, time.Now()); err != nil {
+			return fmt.Errorf("app: admin token: %w", err)
+		}
+	}
+	if err := a.seedVendors(ctx); err != nil {
+		return err
+	}
+	a.Registry.MustRegister(&statusCollector{store: store}, &documentsCollector{store: store})
+	if src, ok := store.(analytics.Querier); ok { // live KPI counts (both stores answer KPIs)
+		a.Registry.MustRegister(&analytics.Collector{Source: src})
+	}
+	if r, ok := store.(analytics.Roller); ok {
+		a.rollup = &analytics.Refresher{Store: r, Log: log}
+	}
+	in := &workorder.Intake{Policy: cfg.Triage}
+	a.intake = in
+	a.dispatch = &dispatch.Service{Register: store, Rules: cfg.Dispatch, Policy: &in.Policy, SLA: cfg.SLA,
+		Log: log.With("component", "dispatch")}
+	in.Dispatcher = a.dispatch
+	a.sla = &sla.Sweeper{Store: store, Policy: cfg.SLA, Commitment: a.dispatch.Commitment, Location: a.siteLocation,
+		Every: cfg.SweepEvery, Log: log, M: sla.NewSweepMetrics(a.Registry)}
+	a.intakeM = intake.NewMetrics(a.Registry)
+	if a.influx != nil {
+		if src, ok := store.(analytics.Querier); ok {
+			a.kpis = &analytics.Daily{Source: src, Sink: a.influx, Log: log, Scores: a.dispatch.Scorecards}
+		}
+	}
+	if ps, ok := store.(pm.Store); ok && !cfg.PM.Disabled {
+		a.pm = pm.NewGenerator(ps, in, cfg.PM, log, a.Registry)
+	}
+	a.sweeper = &intake.Sweeper{Store: store, Intake: in, Every: cfg.SweepEvery, Log: log, M: a.intakeM, Prune: store.PruneClaims}
+	a.webhooks = notify.NewWorker(store, &notify.Deliverer{Client: notify.NewClient(cfg.Webhooks.AllowPrivateTargets),
+		UserAgent: "Frostline-Webhooks/1"}, cfg.Webhooks, log, a.Registry)
+	var api http.Handler = cloudhttp.New(cloudhttp.Options{Store: store, Intake: in, Log: log, Registry: a.Registry, Dispatch: a.dispatch,
+		AllowPrivateTargets: cfg.Webhooks.AllowPrivateTargets})
+	a.api.Store(&api)
+	a.deps.set(depDatabase, "")
+	return nil
+}
+
+// openStore is one attempt, from Run, at the database that was away at
+// start.
+func (a *App) openStore(ctx context.Context) error {
+	store, err := OpenStore(ctx, a.cfg.Database)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.build(ctx, store); err != nil {
+		a.store = nil
+		store.Close()
+		return err
+	}
+	return nil
+}
+
+// setupNATS creates what is still missing of the streams and durable
+// consumers, keeping what an earlier attempt created.
+func (a *App) setupNATS(ctx context.Context) error {
+	if !a.nc.IsConnected() {
+		return errors.New("not connected")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var err error
+	if a.consumer == nil {
+		if a.consumer, err = intake.New(ctx, a.nc, a.store, a.intake, a.intakeM, a.log, a.cfg.Intake); err != nil {
+			return err
+		}
+	}
+	if a.relay == nil {
+		if a.relay, err = relay.New(ctx, a.nc, a.store, a.log, a.Registry); err != nil {
+			return err
+		}
+	}
+	if a.influx != nil {
+		for _, src := range []*telemetry.Source{telemetry.TelemetrySource, telemetry.IncidentSource, telemetry.WorkOrderSource}[len(a.telemetry):] {
+			m := telemetry.NewMetrics(nil, src.Stream)
+			c, err := telemetry.NewConsumer(ctx, a.nc, src, a.influx, m,
+				a.log.With("component", "telemetry", "stream", src.Stream), a.cfg.Telemetry.Config)
+			if err != nil {
+				return fmt.Errorf("app: telemetry %s: %w", src.Stream, err)
+			}
+			m.Register(a.Registry)
+			a.telemetry = append(a.telemetry, c)
+		}
+	}
+	if rec, ok := a.store.(pm.Recorder); ok && a.pm != nil && a.pmRuntime == nil {
+		if a.pmRuntime, err = pm.NewRuntimeConsumer(ctx, a.nc, rec, a.log, a.Registry); err != nil {
+			return fmt.Errorf("app: %w", err)
+		}
+	}
+	return nil
 }
 
 // Addr is the address the HTTP server listens on (useful with port 0).
@@ -275,8 +397,13 @@ func metricsHandler(c MetricsConfig, next http.Handler) (http.Handler, error) {
 	}), nil
 }
 
-// Store returns the app's store, for embedding programs.
-func (a *App) Store() Store { return a.store }
+// Store returns the app's store, for embedding programs: nil while a
+// database that was away at start has not answered yet.
+func (a *App) Store() Store {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.store
+}
 
 // seed loads the configured site files into the asset register.
 func (a *App) seed(ctx context.Context) error {
@@ -368,15 +495,35 @@ func (a *App) seedVendors(ctx context.Context) error {
 	return nil
 }
 
+// ready answers /readyz: 200 when the database, NATS (with its streams
+// and consumers) and InfluxDB are usable, else 503 naming each that is
+// not, one a line ("nats: setting up streams and consumers").
 func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := a.store.Ping(ctx); err != nil {
-		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
-		return
+	if store := a.Store(); store != nil {
+		if err := store.Ping(ctx); err != nil {
+			a.deps.set(depDatabase, "unavailable")
+		} else {
+			a.deps.set(depDatabase, "")
+		}
 	}
-	if a.nc != nil && !a.nc.IsConnected() {
-		http.Error(w, "nats disconnected", http.StatusServiceUnavailable)
+	if a.natsReady.Load() {
+		if a.nc.IsConnected() {
+			a.deps.set(depNATS, "")
+		} else {
+			a.deps.set(depNATS, "disconnected, reconnecting")
+		}
+	}
+	if a.influx != nil {
+		if err := a.influx.Ping(ctx); err != nil {
+			a.deps.set(depInflux, "unreachable")
+		} else {
+			a.deps.set(depInflux, "")
+		}
+	}
+	if missing := a.deps.problems(); len(missing) > 0 {
+		http.Error(w, "not ready\n"+strings.Join(missing, "\n"), http.StatusServiceUnavailable)
 		return
 	}
 	w.Write([]byte("ready\n"))
@@ -385,6 +532,11 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 // Run serves until ctx is done, then shuts down gracefully: the HTTP
 // server finishes its requests (up to ShutdownTimeout) and the consumer
 // stops after its current batch. Run returns the first component failure.
+//
+// What waits for a dependency waits here, with the HTTP server already
+// serving: a database that was away at start (then everything that needs
+// it starts), and NATS's streams and consumers (then intake, the relay,
+// the telemetry consumers and PM's run-hour counter start).
 func (a *App) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	a.log.Info("serving", "addr", a.Addr(), "database", a.cfg.Database.Driver, "nats", a.cfg.NATS.URL != "")
@@ -414,13 +566,28 @@ func (a *App) Run(ctx context.Context) error {
 			return a.metrics.Shutdown(sctx)
 		})
 	}
-	if a.consumer != nil {
-		g.Go(func() error { return a.consumer.Run(ctx) })
-		g.Go(func() error { return a.relay.Run(ctx) })
-	}
-	for _, c := range a.telemetry {
-		g.Go(func() error { return c.Run(ctx) })
-	}
+	// Starts the rest once the database is there; it outlives nothing it
+	// starts (errgroup waits for all).
+	g.Go(func() error {
+		if a.Store() == nil {
+			if a.deps.retry(ctx, a.log, depDatabase, a.openStore) != nil {
+				return nil // ctx ended
+			}
+			a.log.Info("database connected", "driver", a.cfg.Database.Driver)
+		}
+		a.runStoreLoops(ctx, g)
+		if a.nc != nil {
+			g.Go(func() error { return a.runNATS(ctx, g) })
+		}
+		return nil
+	})
+	err := g.Wait()
+	a.log.Info("stopped", "err", err)
+	return err
+}
+
+// runStoreLoops starts, in g, the loops that need only the store.
+func (a *App) runStoreLoops(ctx context.Context, g *errgroup.Group) {
 	if a.kpis != nil {
 		g.Go(func() error { return a.kpis.Run(ctx) })
 	}
@@ -431,14 +598,27 @@ func (a *App) Run(ctx context.Context) error {
 	if a.pm != nil {
 		g.Go(func() error { return a.pm.Run(ctx) })
 	}
+	g.Go(func() error { return a.webhooks.Run(ctx) })
+	g.Go(func() error { return a.sla.Run(ctx) })
+}
+
+// runNATS waits for NATS, sets up its streams and consumers (retrying
+// with backoff), then starts, in g, the consumers that read them.
+func (a *App) runNATS(ctx context.Context, g *errgroup.Group) error {
+	if a.deps.retry(ctx, a.log, depNATS, a.setupNATS) != nil {
+		return nil // ctx ended
+	}
+	a.natsReady.Store(true)
+	a.log.Info("nats streams and consumers ready", "url", a.nc.ConnectedUrlRedacted())
+	g.Go(func() error { return a.consumer.Run(ctx) })
+	g.Go(func() error { return a.relay.Run(ctx) })
+	for _, c := range a.telemetry {
+		g.Go(func() error { return c.Run(ctx) })
+	}
 	if a.pmRuntime != nil {
 		g.Go(func() error { return a.pmRuntime.Run(ctx) })
 	}
-	g.Go(func() error { return a.webhooks.Run(ctx) })
-	g.Go(func() error { return a.sla.Run(ctx) })
-	err := g.Wait()
-	a.log.Info("stopped", "err", err)
-	return err
+	return nil
 }
 
 // Close releases the NATS connection and the store. Call it after Run
@@ -457,8 +637,8 @@ func (a *App) Close() error {
 	if a.influx != nil {
 		a.influx.Close()
 	}
-	if a.store != nil {
-		err = a.store.Close()
+	if store := a.Store(); store != nil {
+		err = store.Close()
 	}
 	return err
 }

@@ -47,9 +47,16 @@ func NewMetrics(reg prometheus.Registerer, stream string) *Metrics {
 			Help: "1 while this replica holds a batch InfluxDB did not take."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Messages, m.Points, m.WriteErrors, m.Write, m.Lag, m.Retrying)
+		m.Register(reg)
 	}
 	return m
+}
+
+// Register registers the metrics with reg: what NewMetrics(nil, ...)
+// left for later (the cloud registers a consumer's metrics once the
+// consumer exists, which waits for NATS).
+func (m *Metrics) Register(reg prometheus.Registerer) {
+	reg.MustRegister(m.Messages, m.Points, m.WriteErrors, m.Write, m.Lag, m.Retrying)
 }
 
 // Source is a stream a Consumer moves into InfluxDB, and how one of its

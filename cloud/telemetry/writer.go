@@ -47,6 +47,19 @@ func NewWriter(cfg Config) (*Writer, error) {
 	return &Writer{client: client, api: client.WriteAPIBlocking(cfg.Org, cfg.Bucket), batch: cfg.BatchSize}, nil
 }
 
+// Ping returns nil when the server answers its health endpoint (it does
+// not check the token).
+func (w *Writer) Ping(ctx context.Context) error {
+	ok, err := w.client.Ping(ctx)
+	if err != nil {
+		return fmt.Errorf("telemetry: ping: %w", err)
+	}
+	if !ok {
+		return errors.New("telemetry: ping: server not ready")
+	}
+	return nil
+}
+
 // Close releases the client's idle connections.
 func (w *Writer) Close() { w.client.Close() }
 

@@ -167,7 +167,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	// HTTP: metrics and health.
 	if ln != nil {
-		srv := &http.Server{Handler: a.handler(sub), ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Handler: a.handler(sub, fwd, ob), ReadHeaderTimeout: 5 * time.Second}
 		g.Go(func() error {
 			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("agent: http: %w", err)
@@ -236,8 +236,9 @@ func (a *Agent) forwarder(ob *outbox.Outbox) (*forward.Forwarder, error) {
 }
 
 // handler serves /metrics, /healthz (the process is up) and /readyz (the
-// rules are running and the broker connection is subscribed).
-func (a *Agent) handler(sub *ingest.Subscriber) http.Handler {
+// rules are running, the broker connection is subscribed and NATS is
+// connected; each that is not is named, one a line).
+func (a *Agent) handler(sub *ingest.Subscriber, fwd *forward.Forwarder, ob *outbox.Outbox) http.Handler {
 	mux := http.NewServeMux()
 	// Uncompressed: a store's metrics are a few kilobytes read over the
 	// LAN, and the gzip writer promhttp would keep is most of a megabyte
@@ -254,8 +255,11 @@ func (a *Agent) handler(sub *ingest.Subscriber) http.Handler {
 		if !sub.Ready() {
 			missing = append(missing, "mqtt not connected and subscribed")
 		}
+		if !fwd.Connected() {
+			missing = append(missing, fmt.Sprintf("nats not connected (the outbox keeps %d incident events until it is)", ob.Len(outbox.Incidents)))
+		}
 		if len(missing) > 0 {
-			http.Error(w, strings.Join(missing, "; "), http.StatusServiceUnavailable)
+			http.Error(w, strings.Join(missing, "\n"), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -99,7 +100,13 @@ type Forwarder struct {
 	src     Source
 	log     *slog.Logger
 	metrics *Metrics
+	// connected is set by NATS's callbacks and read by the agent's
+	// /readyz.
+	connected atomic.Bool
 }
+
+// Connected reports whether the forwarder is connected to NATS.
+func (f *Forwarder) Connected() bool { return f.connected.Load() }
 
 // New returns a Forwarder.
 func New(cfg Config, src Source, log *slog.Logger, m *Metrics) *Forwarder {
@@ -128,14 +135,16 @@ func (f *Forwarder) connect() (*nats.Conn, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
 		nats.ReconnectJitter(500*time.Millisecond, time.Second),
-		nats.ConnectHandler(func(*nats.Conn) { f.metrics.Connected.Set(1) }),
+		nats.ConnectHandler(func(*nats.Conn) { f.metrics.Connected.Set(1); f.connected.Store(true) }),
 		nats.ReconnectHandler(func(*nats.Conn) {
 			f.metrics.Connected.Set(1)
+			f.connected.Store(true)
 			f.metrics.Reconnects.Inc()
 			f.log.Info("nats reconnected")
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			f.metrics.Connected.Set(0)
+			f.connected.Store(false)
 			if err != nil {
 				f.log.Warn("nats disconnected", "err", err)
 			}
@@ -156,6 +165,7 @@ func (f *Forwarder) connect() (*nats.Conn, error) {
 	}
 	if nc.IsConnected() {
 		f.metrics.Connected.Set(1)
+		f.connected.Store(true)
 	}
 	return nc, nil
 }
@@ -167,7 +177,10 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
+	defer func() {
+		nc.Close()
+		f.connected.Store(false)
+	}()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("forward: %w", err)

@@ -125,7 +125,11 @@ func newDemo(f *demoFlags, out io.Writer) (d *demo, err error) {
 	if d.token, err = demoToken(f.data); err != nil {
 		return nil, err
 	}
-	if d.broker, err = startBroker(f.mqtt, d.log); err != nil {
+	ids := make([]string, len(d.sites))
+	for i, s := range d.sites {
+		ids[i] = s.ID
+	}
+	if d.broker, err = startBroker(f.mqtt, d.log, ids); err != nil {
 		return nil, err
 	}
 	if d.nats, err = startNATS(filepath.Join(f.data, "nats")); err != nil {
@@ -167,6 +171,14 @@ func newDemo(f *demoFlags, out io.Writer) (d *demo, err error) {
 		c.Sites = []string{d.files[i]}
 		c.MQTT.Broker = "tcp://" + d.broker.addr
 		c.MQTT.ClientID = "frostline-edge-" + s.ID
+		c.MQTT.Username = "gw-" + s.ID
+		c.MQTT.PasswordFile = filepath.Join(f.data, "edge", s.ID, "mqtt-password")
+		if err := os.MkdirAll(filepath.Dir(c.MQTT.PasswordFile), 0o750); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(c.MQTT.PasswordFile, []byte(d.broker.passwords[c.MQTT.Username]+"\n"), 0o600); err != nil {
+			return nil, err
+		}
 		c.MQTT.Topics = []agent.TopicConfig{
 			{Template: "sites/" + s.ID + "/assets/{asset}/{metric}", Site: s.ID},
 			{Template: "sites/" + s.ID + "/assets/{asset}", Site: s.ID},
@@ -290,9 +302,9 @@ func (d *demo) banner() {
   Data and logs:         %s
 
 Publish a reading by hand (a warm walk-in cooler):
-  mosquitto_pub -h %s -p %s -q 1 -t sites/%s/assets/%s/air_temp -m '{"value": 12.5, "unit": "C"}'
+  mosquitto_pub -h %s -p %s -u ctl-%s -P %s -q 1 -t sites/%s/assets/%s/air_temp -m '{"value": 12.5, "unit": "C"}'
 
-`, len(d.sites), host, host, host, host, host, d.token, d.f.data, mqttHost, mqttPort, s.ID, asset)
+`, len(d.sites), host, host, host, host, host, d.token, d.f.data, mqttHost, mqttPort, s.ID, d.broker.passwords["ctl-"+s.ID], s.ID, asset)
 	if d.f.sim {
 		fmt.Fprintf(d.out, "Simulating at %gx real time after %s of history; a compressor fails, a freezer leaks refrigerant and a compressor rack trips.\n\n", d.f.speed, d.f.preroll)
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,17 +33,53 @@ import (
 type demoBroker struct {
 	srv  *mqtt.Server
 	addr string
+	// passwords are the broker's users' (gw-<site>, ctl-<site>), made
+	// afresh at each start.
+	passwords map[string]string
 }
 
-func startBroker(addr string, log *slog.Logger) (*demoBroker, error) {
+// demoMaxPacket is the largest MQTT packet the demo's broker takes, as
+// max_packet_size in deploy/edge/mosquitto.conf: a client sending a
+// larger one is disconnected.
+const demoMaxPacket = 256 << 10
+
+// demoLedger is deploy/edge/frostline.acl for the demo's stores: per
+// store, its edge agent (gw-<site>) reads sites/<site>/# and its
+// controllers (ctl-<site>) write sites/<site>/assets/#. A client without
+// one of these users and its password is refused, and a topic outside a
+// user's own is denied (the last rule: mochi allows what no rule names).
+// The demo's simulator publishes in process, as the broker itself.
+func demoLedger(sites []string, passwords map[string]string) *auth.Ledger {
+	l := &auth.Ledger{Users: auth.Users{}, ACL: auth.ACLRules{{Filters: auth.Filters{"#": auth.Deny}}}}
+	for _, s := range sites {
+		gw, ctl := "gw-"+s, "ctl-"+s
+		l.Users[gw] = auth.UserRule{Username: auth.RString(gw), Password: auth.RString(passwords[gw]),
+			ACL: auth.Filters{auth.RString("sites/" + s + "/#"): auth.ReadOnly}}
+		l.Users[ctl] = auth.UserRule{Username: auth.RString(ctl), Password: auth.RString(passwords[ctl]),
+			ACL: auth.Filters{auth.RString("sites/" + s + "/assets/#"): auth.WriteOnly}}
+	}
+	return l
+}
+
+func startBroker(addr string, log *slog.Logger, sites []string) (*demoBroker, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("mqtt: %s is not free (is another broker running? use --mqtt): %w", addr, err)
 	}
 	addr = ln.Addr().String()
 	ln.Close()
-	s := mqtt.New(&mqtt.Options{InlineClient: true, Logger: log.With("component", "mqtt")})
-	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
+	passwords := map[string]string{}
+	for _, s := range sites {
+		for _, u := range []string{"gw-" + s, "ctl-" + s} {
+			b := make([]byte, 12)
+			rand.Read(b)
+			passwords[u] = hex.EncodeToString(b)
+		}
+	}
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumPacketSize = demoMaxPacket
+	s := mqtt.New(&mqtt.Options{InlineClient: true, Capabilities: caps, Logger: log.With("component", "mqtt")})
+	if err := s.AddHook(new(auth.Hook), &auth.Options{Ledger: demoLedger(sites, passwords)}); err != nil {
 		return nil, err
 	}
 	if err := s.AddListener(listeners.NewTCP(listeners.Config{ID: "tcp", Address: addr})); err != nil {
@@ -50,7 +88,7 @@ func startBroker(addr string, log *slog.Logger) (*demoBroker, error) {
 	if err := s.Serve(); err != nil {
 		return nil, fmt.Errorf("mqtt: %w", err)
 	}
-	return &demoBroker{srv: s, addr: addr}, nil
+	return &demoBroker{srv: s, addr: addr, passwords: passwords}, nil
 }
 
 func (b *demoBroker) close() error { return b.srv.Close() }

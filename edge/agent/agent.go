@@ -220,6 +220,7 @@ func (a *Agent) subscriber() (*ingest.Subscriber, error) {
 	return ingest.New(ingest.Config{
 		Broker: cfg.MQTT.Broker, ClientID: clientID, Username: cfg.MQTT.Username, Password: password,
 		TLS: tlsCfg, QoS: byte(cfg.MQTT.QoS), Queue: cfg.MQTT.Queue, QueueWait: cfg.MQTT.QueueWait, ReadGap: cfg.MQTT.ReadGap, KeepAlive: cfg.MQTT.KeepAlive,
+		MaxPayload: cfg.Ingest.MaxPayloadBytes,
 	}, dec, a.log, ingest.NewMetrics(a.reg)), nil
 }
 

@@ -106,6 +106,14 @@ type IngestConfig struct {
 	// 0 turns the check off: only for simulations that run faster than
 	// real time (`frostline demo`, the end-to-end test).
 	MaxFutureSkew time.Duration `yaml:"max_future_skew"`
+	// MaxPayloadBytes is the largest MQTT payload read. A larger message
+	// is acknowledged and dropped unread, counted in
+	// frostline_edge_ingest_oversize_total and logged (rate-limited);
+	// the messages around it are not affected. 256 KiB by default: a
+	// reading is some tens of bytes, a Sparkplug birth of a node with
+	// thousands of metrics some tens of kilobytes. Keep the broker's
+	// max_packet_size at this or below (deploy/edge/mosquitto.conf).
+	MaxPayloadBytes int `yaml:"max_payload_bytes"`
 }
 
 // NATSConfig is the cloud's NATS.
@@ -191,7 +199,7 @@ func DefaultConfig() Config {
 			Broker: "tcp://127.0.0.1:1883", QoS: 1, Queue: 2000, QueueWait: 5 * time.Second, ReadGap: 2 * time.Millisecond, KeepAlive: 30 * time.Second,
 			Topics: []TopicConfig{{Template: ingest.DefaultTemplates[0]}, {Template: ingest.DefaultTemplates[1]}},
 		},
-		Ingest:    IngestConfig{MaxFutureSkew: 5 * time.Minute},
+		Ingest:    IngestConfig{MaxFutureSkew: 5 * time.Minute, MaxPayloadBytes: 256 << 10},
 		NATS:      NATSConfig{MaxBackoff: 30 * time.Second, FlushTimeout: 5 * time.Second},
 		Outbox:    OutboxConfig{Path: "/var/lib/frostline-edge/outbox.db", MaxTelemetryBatches: 72 * 60, MaxTelemetryBytes: 512 << 20, MaxBatch: 1000, MaxDelay: 50 * time.Millisecond, CheckpointEvery: 10 * time.Second},
 		Telemetry: TelemetryConfig{Enabled: true, Period: time.Minute},
@@ -293,6 +301,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MQTT.QoS < 0 || c.MQTT.QoS > 1 {
 		bad("mqtt.qos", "%d: want 0 or 1 (1 for no loss)", c.MQTT.QoS)
+	}
+	if c.Ingest.MaxPayloadBytes < 1<<10 || c.Ingest.MaxPayloadBytes > 256<<20 {
+		bad("ingest.max_payload_bytes", "%d: want 1 KiB to 256 MiB", c.Ingest.MaxPayloadBytes)
 	}
 	if c.MQTT.Queue < 1 {
 		bad("mqtt.queue", "must be at least 1")

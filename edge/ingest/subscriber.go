@@ -83,6 +83,11 @@ type Config struct {
 	// within it are read together: less CPU per message, at most ReadGap
 	// more latency.
 	ReadGap time.Duration
+	// MaxPayload is the largest payload, in bytes, the Subscriber reads
+	// (0: no limit). A larger message is acknowledged and dropped unread,
+	// counted in frostline_edge_ingest_oversize_total and logged: a
+	// redelivery would be as large, and no sensor sends megabytes.
+	MaxPayload int
 
 	KeepAlive            time.Duration
 	ConnectTimeout       time.Duration
@@ -95,6 +100,7 @@ type Metrics struct {
 	DecodeErrors *prometheus.CounterVec
 	Dropped      prometheus.Counter
 	QueueFull    prometheus.Counter
+	Oversize     prometheus.Counter
 	Reconnects   prometheus.Counter
 	Connected    prometheus.Gauge
 }
@@ -111,6 +117,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "frostline_edge_ingest_dropped_total", Help: "MQTT messages dropped because the hand-off queue was full (QoS 1 ones are redelivered when the session resumes)."}),
 		QueueFull: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "frostline_edge_ingest_queue_full_total", Help: "MQTT messages that found the hand-off queue full and waited for room (the broker holds the rest meanwhile)."}),
+		Oversize: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "frostline_edge_ingest_oversize_total", Help: "MQTT messages larger than ingest.max_payload_bytes, acknowledged and dropped unread."}),
 		Reconnects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "frostline_edge_mqtt_reconnects_total", Help: "Connections to the MQTT broker lost."}),
 		Connected: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -120,7 +128,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.DecodeErrors.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.Messages, m.DecodeErrors, m.Dropped, m.QueueFull, m.Reconnects, m.Connected)
+		reg.MustRegister(m.Messages, m.DecodeErrors, m.Dropped, m.QueueFull, m.Oversize, m.Reconnects, m.Connected)
 	}
 	return m
 }
@@ -150,6 +158,11 @@ type Subscriber struct {
 	// wait times a handler's wait for room in the queue; only paho's one
 	// router goroutine (SetOrderMatters) runs the handler.
 	wait *time.Timer
+	// oversizeLogged is when an oversize message was last logged (the
+	// router goroutine's alone); oversizeHeld counts those not logged
+	// since.
+	oversizeLogged time.Time
+	oversizeHeld   int
 	// block is where the handler decodes readings: messages take
 	// consecutive parts of it, one allocation for many messages rather
 	// than one each.
@@ -269,6 +282,15 @@ func (s *Subscriber) onConnect() {
 // blocking.
 func (s *Subscriber) handle(_ paho.Client, msg paho.Message) {
 	s.metrics.Messages.Inc()
+	if n := len(msg.Payload()); s.cfg.MaxPayload > 0 && n > s.cfg.MaxPayload {
+		// Acknowledged: it holds nothing to make durable, and the broker
+		// would only send it again. Only this message is dropped; those
+		// around it go on as usual.
+		s.metrics.Oversize.Inc()
+		s.oversize(msg.Topic(), n)
+		msg.Ack()
+		return
+	}
 	if cap(s.block)-len(s.block) < maxFastValues {
 		s.block = make([]rules.Reading, 0, blockLen)
 	}
@@ -312,6 +334,26 @@ func (s *Subscriber) handle(_ paho.Client, msg paho.Message) {
 		}
 	}
 	s.metrics.Dropped.Inc()
+}
+
+// oversize logs a dropped oversize message, at most once every 10 s
+// with the count of those held back.
+func (s *Subscriber) oversize(topic string, size int) {
+	now := time.Now()
+	if now.Sub(s.oversizeLogged) < 10*time.Second {
+		s.oversizeHeld++
+		return
+	}
+	s.log.Warn("mqtt message over ingest.max_payload_bytes dropped", "topic", truncate(topic, 200), "bytes", size,
+		"max_payload_bytes", s.cfg.MaxPayload, "suppressed", s.oversizeHeld)
+	s.oversizeLogged, s.oversizeHeld = now, 0
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 func unwrapJoined(err error) []error {

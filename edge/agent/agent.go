@@ -103,6 +103,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	proc.pauseMQTT, proc.resumeMQTT = sub.Pause, sub.Resume
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "frostline_edge_ingest_queue_depth", Help: "Messages waiting between MQTT and the rule engine."},
 		func() float64 { return float64(sub.QueueLen()) }))
@@ -167,7 +168,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	// HTTP: metrics and health.
 	if ln != nil {
-		srv := &http.Server{Handler: a.handler(sub, fwd, ob), ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Handler: a.handler(sub, fwd, ob, proc), ReadHeaderTimeout: 5 * time.Second}
 		g.Go(func() error {
 			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("agent: http: %w", err)
@@ -239,7 +240,7 @@ func (a *Agent) forwarder(ob *outbox.Outbox) (*forward.Forwarder, error) {
 // handler serves /metrics, /healthz (the process is up) and /readyz (the
 // rules are running, the broker connection is subscribed and NATS is
 // connected; each that is not is named, one a line).
-func (a *Agent) handler(sub *ingest.Subscriber, fwd *forward.Forwarder, ob *outbox.Outbox) http.Handler {
+func (a *Agent) handler(sub *ingest.Subscriber, fwd *forward.Forwarder, ob *outbox.Outbox, proc *processor) http.Handler {
 	mux := http.NewServeMux()
 	// Uncompressed: a store's metrics are a few kilobytes read over the
 	// LAN, and the gzip writer promhttp would keep is most of a megabyte
@@ -255,6 +256,9 @@ func (a *Agent) handler(sub *ingest.Subscriber, fwd *forward.Forwarder, ob *outb
 		}
 		if !sub.Ready() {
 			missing = append(missing, "mqtt not connected and subscribed")
+		}
+		if proc.blocked.Load() {
+			missing = append(missing, "outbox disk full: not acknowledging, the broker holds new messages until there is room")
 		}
 		if !fwd.Connected() {
 			missing = append(missing, fmt.Sprintf("nats not connected (the outbox keeps %d incident events until it is)", ob.Len(outbox.Incidents)))

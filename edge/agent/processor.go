@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,17 +73,26 @@ type processor struct {
 	// forceCheckpoint makes the next commit write it.
 	lastCheckpoint  time.Time
 	forceCheckpoint bool
-	cpBuf           []byte
-	pending         []ingest.Message
-	batch           outbox.Batch
-	stats           rules.Stats
-	late            uint64
+	// unwritten is set while p.batch, built at builtAt, waits to be
+	// written (its commit failed).
+	unwritten bool
+	builtAt   time.Time
+	cpBuf     []byte
+	pending   []ingest.Message
+	batch     outbox.Batch
+	stats     rules.Stats
+	late      uint64
 	// The newest event time evaluated and the wall time it arrived at:
 	// the clock ticks advance the engine by the wall time elapsed since,
 	// so a feed whose clocks lag (a backfill, a controller's skewed clock)
 	// is not judged silent by a wall clock it never followed.
 	lastEvent, lastArrival time.Time
 	started                time.Time
+	// blocked is set while the outbox's disk is full and nothing is
+	// acknowledged (/readyz reads it from the HTTP goroutine); pause and
+	// resume, when set, stop and restart the MQTT side meanwhile.
+	blocked               atomic.Bool
+	pauseMQTT, resumeMQTT func()
 	// maxAhead is ingest.max_future_skew: how far ahead of the wall
 	// clock a reading's time, and the event clock, may be (0: no bound).
 	maxAhead time.Duration
@@ -320,9 +331,69 @@ func (p *processor) run(ctx context.Context, msgs <-chan ingest.Message, reload 
 			p.reload()
 		}
 		if err := p.commit(); err != nil {
-			return err
+			if !noSpace(err) {
+				return err
+			}
+			if err := p.waitForSpace(ctx, err); err != nil {
+				return err
+			}
 		}
 	}
+}
+
+// noSpace reports whether err is a full disk (or quota): the one outbox
+// failure the agent waits out rather than exits on.
+func noSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// Backoff between writes to a full disk.
+const (
+	minSpaceWait = 100 * time.Millisecond
+	maxSpaceWait = 5 * time.Second
+)
+
+// waitForSpace writes the batch that failed for want of space again,
+// backing off, until it succeeds, and only then acknowledges it. Meanwhile
+// nothing is acknowledged and no message evaluated: the MQTT side is
+// paused and the broker keeps what it has in the persistent session.
+// It returns nil once written, ctx's end as nil (the next start continues
+// from the last commit and the broker redelivers), or a failure other
+// than a full disk.
+func (p *processor) waitForSpace(ctx context.Context, err error) error {
+	p.blocked.Store(true)
+	p.m.outboxBlocked.Set(1)
+	if p.pauseMQTT != nil {
+		p.pauseMQTT()
+	}
+	since := time.Now()
+	p.log.Error("outbox disk full: not acknowledging; the broker holds new messages until there is room", "err", err, "path", p.cfg.Outbox.Path)
+	t := time.NewTimer(minSpaceWait)
+	defer t.Stop()
+	for wait := minSpaceWait; ; wait = min(2*wait, maxSpaceWait) {
+		p.m.outboxNoSpace.Inc()
+		select {
+		case <-ctx.Done():
+			p.log.Warn("stopping with the outbox disk full; the last batch is left to the broker's redelivery")
+			return nil
+		case <-t.C:
+		}
+		err = p.commit()
+		if err == nil {
+			break
+		}
+		if !noSpace(err) {
+			return err
+		}
+		t.Reset(wait)
+	}
+	p.blocked.Store(false)
+	p.m.outboxBlocked.Set(0)
+	if p.resumeMQTT != nil {
+		p.resumeMQTT()
+	}
+	p.log.Info("outbox writes again: acknowledging", "blocked_for", time.Since(since).Round(time.Millisecond))
+	return nil
 }
 
 // series identifies a series (or, with no metric, an asset) without
@@ -423,66 +494,32 @@ func refusal(err error) string {
 // commit writes the events, due telemetry and either the batch's input or,
 // every outbox.checkpoint_every, a checkpoint of the engine, in one
 // transaction; then it acknowledges the batch's messages.
+//
+// A batch whose write failed is kept whole, and the next commit writes
+// that same batch again (p.unwritten): the engine and the aggregator have
+// moved past it, so it cannot be built afresh.
 func (p *processor) commit() error {
-	var tel []wire.Telemetry
-	if p.agg != nil {
-		p.preds = p.eng.Predictions(p.preds[:0], p.predSince)
-		for _, pr := range p.preds {
-			if pr.At.After(p.predSince) {
-				p.predSince = pr.At
-			}
-		}
-		p.agg.Predict(p.preds)
-		tel = p.agg.Flush(nil, p.now())
-		if p.agg.Late != p.late {
-			p.m.telemetryLate.Add(float64(p.agg.Late - p.late))
-			p.late = p.agg.Late
-		}
-	}
-	if len(p.pending) == 0 && len(p.events) == 0 && len(tel) == 0 && len(p.input) == 0 && !p.forceCheckpoint {
-		return nil
-	}
 	start := time.Now()
+	if !p.unwritten {
+		if err := p.build(); err != nil || !p.unwritten {
+			return err
+		}
+	}
 	b := &p.batch
-	b.Incidents, b.Telemetry = b.Incidents[:0], b.Telemetry[:0]
-	for i := range p.events {
-		ev := &p.events[i]
-		inc := wire.NewIncident(p.cfg.Gateway, *ev)
-		data, err := json.Marshal(&inc)
-		if err != nil {
-			return fmt.Errorf("agent: encode incident: %w", err)
-		}
-		b.Incidents = append(b.Incidents, outbox.Entry{Subject: wire.IncidentSubject(ev.Site), MsgID: inc.MsgID(), Data: data})
-		p.m.incidents.WithLabelValues(string(ev.Event)).Inc()
-	}
-	for i := range tel {
-		data, err := tel[i].AppendJSON(nil)
-		if err != nil {
-			return fmt.Errorf("agent: encode telemetry: %w", err)
-		}
-		b.Telemetry = append(b.Telemetry, outbox.Entry{Subject: wire.TelemetrySubject(tel[i].Site), MsgID: tel[i].Batch, Data: data})
-	}
-	b.Checkpoint, b.Input = nil, nil
-	now := time.Now()
-	if p.forceCheckpoint || now.Sub(p.lastCheckpoint) >= p.cfg.Outbox.CheckpointEvery {
-		cp, err := p.compressCheckpoint()
-		if err != nil {
-			return fmt.Errorf("agent: checkpoint: %w", err)
-		}
-		p.cpBuf = cp
-		b.Checkpoint = cp
-		p.m.checkpointBytes.Set(float64(len(cp)))
-	} else if len(p.input) > 0 {
-		b.Input = p.input
-	}
 	if err := p.ob.Commit(*b); err != nil {
-		// The engine is now ahead of what is durable: stop, so that a
-		// restart continues from the last commit and the broker
-		// redelivers what was not acknowledged.
+		// The engine is now ahead of what is durable. The batch is kept:
+		// the caller stops (a restart continues from the last commit and
+		// the broker redelivers what was not acknowledged) or, when the
+		// disk is full, writes it again once there is room.
 		return fmt.Errorf("agent: %w", err)
 	}
+	p.unwritten = false
+	for i := range p.events {
+		p.m.incidents.WithLabelValues(string(p.events[i].Event)).Inc()
+	}
 	if b.Checkpoint != nil {
-		p.lastCheckpoint, p.forceCheckpoint = now, false
+		p.lastCheckpoint, p.forceCheckpoint = p.builtAt, false
+		p.m.checkpointBytes.Set(float64(len(b.Checkpoint)))
 	}
 	if b.Checkpoint != nil || len(b.Telemetry) > 0 {
 		// The outbox's big writes; a minute's telemetry is some
@@ -502,6 +539,61 @@ func (p *processor) commit() error {
 	p.m.commitSeconds.Observe(time.Since(start).Seconds())
 	clear(p.pending)
 	p.pending, p.events, p.input = p.pending[:0], p.events[:0], p.input[:0]
+	return nil
+}
+
+// build makes the batch the next commit writes into p.batch, and sets
+// p.unwritten when there is anything to write.
+func (p *processor) build() error {
+	var tel []wire.Telemetry
+	if p.agg != nil {
+		p.preds = p.eng.Predictions(p.preds[:0], p.predSince)
+		for _, pr := range p.preds {
+			if pr.At.After(p.predSince) {
+				p.predSince = pr.At
+			}
+		}
+		p.agg.Predict(p.preds)
+		tel = p.agg.Flush(nil, p.now())
+		if p.agg.Late != p.late {
+			p.m.telemetryLate.Add(float64(p.agg.Late - p.late))
+			p.late = p.agg.Late
+		}
+	}
+	if len(p.pending) == 0 && len(p.events) == 0 && len(tel) == 0 && len(p.input) == 0 && !p.forceCheckpoint {
+		return nil
+	}
+	b := &p.batch
+	b.Incidents, b.Telemetry = b.Incidents[:0], b.Telemetry[:0]
+	for i := range p.events {
+		ev := &p.events[i]
+		inc := wire.NewIncident(p.cfg.Gateway, *ev)
+		data, err := json.Marshal(&inc)
+		if err != nil {
+			return fmt.Errorf("agent: encode incident: %w", err)
+		}
+		b.Incidents = append(b.Incidents, outbox.Entry{Subject: wire.IncidentSubject(ev.Site), MsgID: inc.MsgID(), Data: data})
+	}
+	for i := range tel {
+		data, err := tel[i].AppendJSON(nil)
+		if err != nil {
+			return fmt.Errorf("agent: encode telemetry: %w", err)
+		}
+		b.Telemetry = append(b.Telemetry, outbox.Entry{Subject: wire.TelemetrySubject(tel[i].Site), MsgID: tel[i].Batch, Data: data})
+	}
+	b.Checkpoint, b.Input = nil, nil
+	now := time.Now()
+	if p.forceCheckpoint || now.Sub(p.lastCheckpoint) >= p.cfg.Outbox.CheckpointEvery {
+		cp, err := p.compressCheckpoint()
+		if err != nil {
+			return fmt.Errorf("agent: checkpoint: %w", err)
+		}
+		p.cpBuf = cp
+		b.Checkpoint = cp
+	} else if len(p.input) > 0 {
+		b.Input = p.input
+	}
+	p.builtAt, p.unwritten = now, true
 	return nil
 }
 
@@ -586,6 +678,8 @@ type metrics struct {
 	reloads         *prometheus.CounterVec
 	rulesLoaded     prometheus.Gauge
 	telemetryLate   prometheus.Counter
+	outboxBlocked   prometheus.Gauge
+	outboxNoSpace   prometheus.Counter
 	checkpointBytes prometheus.Gauge
 	commitSeconds   prometheus.Histogram
 }
@@ -604,6 +698,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "frostline_edge_rules_loaded", Help: "Rules in the running rule set."}),
 		telemetryLate: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "frostline_edge_telemetry_late_total", Help: "Readings left out of rollups because their period was already sent."}),
+		outboxBlocked: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "frostline_edge_outbox_blocked", Help: "1 while the outbox's disk is full: nothing is acknowledged, the broker holds new messages."}),
+		outboxNoSpace: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "frostline_edge_outbox_no_space_total", Help: "Outbox writes that failed for want of disk space, each retried."}),
 		checkpointBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "frostline_edge_checkpoint_bytes", Help: "Size of the last rule-state checkpoint."}),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -620,6 +718,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.readingsFuture = m.readings.WithLabelValues("future")
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("error")
-	reg.MustRegister(m.readings, m.evaluations, m.incidents, m.reloads, m.rulesLoaded, m.telemetryLate, m.checkpointBytes, m.commitSeconds)
+	reg.MustRegister(m.readings, m.evaluations, m.incidents, m.reloads, m.rulesLoaded, m.telemetryLate, m.outboxBlocked, m.outboxNoSpace, m.checkpointBytes, m.commitSeconds)
 	return m
 }

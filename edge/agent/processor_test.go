@@ -1,10 +1,15 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -233,4 +238,100 @@ func TestProcessorOldSeenCheckpoint(t *testing.T) {
 	if got := testutil.ToFloat64(m.readings.WithLabelValues("redelivered")); got != 6 {
 		t.Errorf("redelivered readings skipped = %v, want 6", got)
 	}
+}
+
+// lockedOutbox is a memOutbox whose failure the test changes while the
+// processor runs.
+type lockedOutbox struct {
+	mu sync.Mutex
+	memOutbox
+}
+
+func (l *lockedOutbox) Commit(b outbox.Batch) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.memOutbox.Commit(b)
+}
+
+func (l *lockedOutbox) setFail(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.fail = err
+}
+
+func (l *lockedOutbox) committed() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.incidents)
+}
+
+// TestProcessorWaitsForSpace: a commit that fails with ENOSPC pauses the
+// MQTT side, acknowledges nothing and evaluates nothing more, and writes
+// the very same batch once there is room; the incidents then equal an
+// uninterrupted run's. Any other failure still stops the processor.
+func TestProcessorWaitsForSpace(t *testing.T) {
+	ob := &lockedOutbox{}
+	p, _ := newTestProcessor(t, &ob.memOutbox, 0)
+	p.ob = ob
+	paused, resumed := make(chan struct{}, 1), make(chan struct{}, 1)
+	p.pauseMQTT = func() { paused <- struct{}{} }
+	p.resumeMQTT = func() { resumed <- struct{}{} }
+	msgs := edgetest.Replay(120)
+	want := edgetest.Expected(t, edgetest.Rules, msgs)
+	var mu sync.Mutex
+	acks := 0
+	in := make(chan ingest.Message, len(msgs))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.run(ctx, in, nil) }()
+	half := len(msgs) / 2
+	ob.setFail(fmt.Errorf("outbox: commit: write outbox.db: %w", syscall.ENOSPC))
+	for _, m := range msgs[:half] {
+		in <- ingest.NewMessage(m.Readings, func() { mu.Lock(); acks++; mu.Unlock() })
+	}
+	select {
+	case <-paused:
+	case <-time.After(10 * time.Second):
+		t.Fatal("not paused on ENOSPC")
+	}
+	time.Sleep(300 * time.Millisecond) // retries fail meanwhile
+	mu.Lock()
+	if acks != 0 || !p.blocked.Load() || len(ob.committed()) != 0 {
+		t.Errorf("while the disk is full: %d acks, blocked %v, %d incidents committed; want none, true, none", acks, p.blocked.Load(), len(ob.committed()))
+	}
+	mu.Unlock()
+	ob.setFail(nil)
+	select {
+	case <-resumed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("not resumed once there was room")
+	}
+	for _, m := range msgs[half:] {
+		in <- ingest.NewMessage(m.Readings, func() { mu.Lock(); acks++; mu.Unlock() })
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := acks
+		mu.Unlock()
+		if n == len(msgs) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d messages acknowledged", n, len(msgs))
+		}
+	}
+	if got := ob.committed(); !slices.Equal(got, want) {
+		t.Errorf("committed %d incident events, want %d", len(got), len(want))
+	}
+	ob.setFail(errors.New("disk on fire"))
+	in <- ingest.NewMessage(msgs[0].Readings, nil)
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "disk on fire") {
+			t.Errorf("run ended with %v, want the outbox's failure", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("an outbox failure other than ENOSPC did not stop the processor")
+	}
+	cancel()
 }

@@ -101,6 +101,7 @@ type Metrics struct {
 	Dropped      prometheus.Counter
 	QueueFull    prometheus.Counter
 	Oversize     prometheus.Counter
+	Held         prometheus.Counter
 	Reconnects   prometheus.Counter
 	Connected    prometheus.Gauge
 }
@@ -119,6 +120,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "frostline_edge_ingest_queue_full_total", Help: "MQTT messages that found the hand-off queue full and waited for room (the broker holds the rest meanwhile)."}),
 		Oversize: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "frostline_edge_ingest_oversize_total", Help: "MQTT messages larger than ingest.max_payload_bytes, acknowledged and dropped unread."}),
+		Held: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "frostline_edge_ingest_held_total", Help: "MQTT messages left unread and unacknowledged while paused (the outbox's disk full); the broker redelivers them on resume."}),
 		Reconnects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "frostline_edge_mqtt_reconnects_total", Help: "Connections to the MQTT broker lost."}),
 		Connected: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -128,7 +131,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.DecodeErrors.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.Messages, m.DecodeErrors, m.Dropped, m.QueueFull, m.Oversize, m.Reconnects, m.Connected)
+		reg.MustRegister(m.Messages, m.DecodeErrors, m.Dropped, m.QueueFull, m.Oversize, m.Held, m.Reconnects, m.Connected)
 	}
 	return m
 }
@@ -158,6 +161,15 @@ type Subscriber struct {
 	// wait times a handler's wait for room in the queue; only paho's one
 	// router goroutine (SetOrderMatters) runs the handler.
 	wait *time.Timer
+	// paused is set by Pause and cleared by Resume (the processor's
+	// goroutine); the handler reads it. held is set when the handler
+	// left a message unacknowledged while paused. conn is the broker
+	// connection dial made last, which Resume closes to have the session
+	// resumed.
+	paused   atomic.Bool
+	held     atomic.Bool
+	resuming atomic.Bool
+	conn     atomic.Pointer[bufferedConn]
 	// oversizeLogged is when an oversize message was last logged (the
 	// router goroutine's alone); oversizeHeld counts those not logged
 	// since.
@@ -241,7 +253,39 @@ func (s *Subscriber) dial(uri *url.URL, o paho.ClientOptions) (net.Conn, error) 
 	if err != nil {
 		return nil, err
 	}
-	return newBufferedConn(c, s.cfg.ReadGap), nil
+	bc := newBufferedConn(c, s.cfg.ReadGap)
+	s.conn.Store(bc)
+	if s.resuming.Swap(false) {
+		// The connection Resume closed is gone: take messages again,
+		// starting with the broker's redelivery of those held back.
+		s.paused.Store(false)
+	}
+	return bc, nil
+}
+
+// Pause stops taking messages: until Resume, each one that arrives is
+// left unread and unacknowledged (counted in
+// frostline_edge_ingest_held_total), so the broker keeps it in the
+// persistent session, and after its in-flight window fills, holds the
+// rest. The agent pauses while its outbox cannot write. Messages already
+// in the queue stay there.
+func (s *Subscriber) Pause() { s.paused.Store(true) }
+
+// Resume takes messages again. If any were held back, it first closes
+// the broker connection: paho reconnects and resumes the session, and the
+// broker redelivers what was not acknowledged (MQTT 3.1.1 redelivers only
+// on a new connection). Messages stay held until the new connection is
+// dialled: one taken from the old connection meanwhile would be newer
+// than those held back, and their redelivery would then look stale.
+func (s *Subscriber) Resume() {
+	c := s.conn.Load()
+	if !s.held.Swap(false) || c == nil {
+		s.paused.Store(false)
+		return
+	}
+	s.resuming.Store(true)
+	s.log.Info("mqtt reconnecting so that the broker redelivers the messages held back")
+	c.Close()
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -282,6 +326,11 @@ func (s *Subscriber) onConnect() {
 // blocking.
 func (s *Subscriber) handle(_ paho.Client, msg paho.Message) {
 	s.metrics.Messages.Inc()
+	if s.paused.Load() {
+		s.held.Store(true)
+		s.metrics.Held.Inc()
+		return
+	}
 	if n := len(msg.Payload()); s.cfg.MaxPayload > 0 && n > s.cfg.MaxPayload {
 		// Acknowledged: it holds nothing to make durable, and the broker
 		// would only send it again. Only this message is dropped; those

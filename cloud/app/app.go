@@ -96,7 +96,8 @@ type App struct {
 	influx    *telemetry.Writer
 	telemetry []*telemetry.Consumer
 	relay     *relay.Relay
-	webhooks  *notify.Worker // delivers work-order events to registered webhooks
+	silence   *intake.Silence // gateway_offline for stores whose heartbeats stopped
+	webhooks  *notify.Worker  // delivers work-order events to registered webhooks
 	sweeper   *intake.Sweeper
 	// pm generates preventive work orders; pmRuntime counts run-hours
 	// from the telemetry stream for runtime schedules.
@@ -349,6 +350,11 @@ func (a *App) setupNATS(ctx context.Context) error {
 			}
 			m.Register(a.Registry)
 			a.telemetry = append(a.telemetry, c)
+		}
+	}
+	if a.cfg.Gateways.OfflineAfter > 0 && a.silence == nil {
+		if a.silence, err = intake.NewSilence(ctx, a.nc, a.store, a.intake, a.cfg.Gateways, a.log, a.Registry); err != nil {
+			return err
 		}
 	}
 	if rec, ok := a.store.(pm.Recorder); ok && a.pm != nil && a.pmRuntime == nil {
@@ -612,6 +618,9 @@ func (a *App) runNATS(ctx context.Context, g *errgroup.Group) error {
 	a.log.Info("nats streams and consumers ready", "url", a.nc.ConnectedUrlRedacted())
 	g.Go(func() error { return a.consumer.Run(ctx) })
 	g.Go(func() error { return a.relay.Run(ctx) })
+	if a.silence != nil {
+		g.Go(func() error { return a.silence.Run(ctx) })
+	}
 	for _, c := range a.telemetry {
 		g.Go(func() error { return c.Run(ctx) })
 	}

@@ -26,6 +26,9 @@ type Config struct {
 	Database DatabaseConfig `yaml:"database"`
 	NATS     NATSConfig     `yaml:"nats"`
 	Intake   intake.Config  `yaml:"intake"`
+	// Gateways says when a store whose gateway stopped sending heartbeats
+	// gets a gateway_offline work order.
+	Gateways intake.SilenceConfig `yaml:"gateways"`
 	// SweepEvery is how often hold-offs are checked.
 	SweepEvery time.Duration `yaml:"sweep_every"`
 	// Sites are site files (the edge's format) seeded into the asset
@@ -99,6 +102,7 @@ func DefaultConfig() Config {
 		Listen:          ":8080",
 		Database:        DatabaseConfig{Driver: "sqlite", Path: "frostline.db"},
 		SweepEvery:      15 * time.Second,
+		Gateways:        intake.DefaultSilenceConfig(),
 		Triage:          workorder.DefaultPolicy(),
 		PM:              pm.DefaultConfig(),
 		Webhooks:        notify.DefaultWorkerConfig(),
@@ -155,6 +159,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Intake.Batch < 0 || c.Intake.Batch > 10000 {
 		bad("intake.batch", "want 1-10000")
+	}
+	if c.Gateways.OfflineAfter != 0 && c.Gateways.OfflineAfter < time.Second {
+		bad("gateways.offline_after", "want 0 (never) or at least 1s, got %s", c.Gateways.OfflineAfter)
+	}
+	if c.Gateways.CheckEvery < 100*time.Millisecond {
+		bad("gateways.check_every", "at least 100ms")
 	}
 	if c.Intake.AckWait < 0 {
 		bad("intake.ack_wait", "must not be negative")

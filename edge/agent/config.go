@@ -125,6 +125,11 @@ type NATSConfig struct {
 	MaxBackoff    time.Duration `yaml:"max_backoff"`
 	// FlushTimeout is how long shutdown keeps forwarding what is queued.
 	FlushTimeout time.Duration `yaml:"flush_timeout"`
+	// Heartbeat is how often the agent tells the cloud, per site, that it
+	// is up (edge/wire.Heartbeat; 0: never). The cloud raises a
+	// gateway_offline work order for a store silent for its
+	// gateways.offline_after, so keep this well below that.
+	Heartbeat time.Duration `yaml:"heartbeat"`
 }
 
 // OutboxConfig bounds the durable outbox.
@@ -200,7 +205,7 @@ func DefaultConfig() Config {
 			Topics: []TopicConfig{{Template: ingest.DefaultTemplates[0]}, {Template: ingest.DefaultTemplates[1]}},
 		},
 		Ingest:    IngestConfig{MaxFutureSkew: 5 * time.Minute, MaxPayloadBytes: 256 << 10},
-		NATS:      NATSConfig{MaxBackoff: 30 * time.Second, FlushTimeout: 5 * time.Second},
+		NATS:      NATSConfig{MaxBackoff: 30 * time.Second, FlushTimeout: 5 * time.Second, Heartbeat: 30 * time.Second},
 		Outbox:    OutboxConfig{Path: "/var/lib/frostline-edge/outbox.db", MaxTelemetryBatches: 72 * 60, MaxTelemetryBytes: 512 << 20, MaxBatch: 1000, MaxDelay: 50 * time.Millisecond, CheckpointEvery: 10 * time.Second},
 		Telemetry: TelemetryConfig{Enabled: true, Period: time.Minute},
 		HTTP:      HTTPConfig{Listen: "127.0.0.1:9464"},
@@ -288,7 +293,7 @@ func (c *Config) Validate() error {
 	for _, d := range []struct {
 		field string
 		d     time.Duration
-	}{{"rules.watch", c.Rules.Watch}, {"rules.tick", c.Rules.Tick}, {"rules.lateness", c.Rules.Lateness}, {"ingest.max_future_skew", c.Ingest.MaxFutureSkew}} {
+	}{{"rules.watch", c.Rules.Watch}, {"rules.tick", c.Rules.Tick}, {"rules.lateness", c.Rules.Lateness}, {"ingest.max_future_skew", c.Ingest.MaxFutureSkew}, {"nats.heartbeat", c.NATS.Heartbeat}} {
 		if d.d < 0 {
 			bad(d.field, "must not be negative")
 		}

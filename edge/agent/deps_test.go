@@ -1,12 +1,16 @@
 package agent
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/frostline/frostline/edge/internal/edgetest"
 	"github.com/frostline/frostline/edge/internal/testserver"
@@ -56,5 +60,58 @@ func TestAgentStartsWithoutDependencies(t *testing.T) {
 	r.stop(t)
 	if len(want) == 0 || !slices.Equal(got, want) {
 		t.Errorf("JetStream holds %v, want %v", got, want)
+	}
+}
+
+// TestAgentHeartbeat: the agent publishes a heartbeat per site to the
+// heartbeat stream, which keeps the newest one per site, while nothing
+// else happens at the store.
+func TestAgentHeartbeat(t *testing.T) {
+	_, broker := testserver.MQTT(t, "127.0.0.1:0")
+	ns := testserver.NATS(t, t.TempDir(), -1)
+	cfg := testConfig(t, t.TempDir(), broker, ns.ClientURL())
+	cfg.NATS.Heartbeat = 50 * time.Millisecond
+	r := startAgent(t, cfg)
+	waitReady(t, "http://"+<-r.addr)
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	var first, last wire.Heartbeat
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no two heartbeats in the stream; last %+v", last)
+		}
+		s, err := js.Stream(ctx, wire.HeartbeatStream)
+		if err != nil {
+			continue
+		}
+		m, err := s.GetLastMsgForSubject(ctx, wire.HeartbeatSubject("s1"))
+		if err != nil {
+			continue
+		}
+		if last, err = wire.DecodeHeartbeat(m.Data); err != nil {
+			t.Fatal(err)
+		}
+		if first.At.IsZero() {
+			first = last
+		}
+		if last.At.After(first.At) {
+			info, err := s.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.State.Msgs != 1 {
+				t.Errorf("the heartbeat stream holds %d messages, want the newest only", info.State.Msgs)
+			}
+			break
+		}
+	}
+	r.stop(t)
+	if last.Gateway != "gw-test" || last.Site != "s1" || time.Since(last.At) > 5*time.Second {
+		t.Errorf("heartbeat %+v", last)
 	}
 }

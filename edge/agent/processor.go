@@ -93,6 +93,9 @@ type processor struct {
 	// resume, when set, stop and restart the MQTT side meanwhile.
 	blocked               atomic.Bool
 	pauseMQTT, resumeMQTT func()
+	// sites are the running sites' ids, for the heartbeats (the
+	// forwarder's goroutine reads them).
+	sites atomic.Pointer[[]string]
 	// maxAhead is ingest.max_future_skew: how far ahead of the wall
 	// clock a reading's time, and the event clock, may be (0: no bound).
 	maxAhead time.Duration
@@ -202,6 +205,11 @@ func (p *processor) start(l *loaded) error {
 
 func (p *processor) install(l *loaded, eng *rules.Engine) {
 	p.rules, p.eng = l, eng
+	ids := make([]string, len(l.sites))
+	for i, s := range l.sites {
+		ids[i] = s.ID
+	}
+	p.sites.Store(&ids)
 	p.stats = eng.Stats()
 	if p.cfg.Telemetry.Enabled && p.agg == nil {
 		p.agg = telemetry.New(p.cfg.Telemetry.Period, p.cfg.Gateway, p.classOf)

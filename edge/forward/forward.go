@@ -12,9 +12,11 @@ package forward
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +59,14 @@ type Config struct {
 	PublishTimeout time.Duration
 	// MaxBackoff caps the wait between failed attempts (default 30s).
 	MaxBackoff time.Duration
+	// Heartbeat is how often a heartbeat (wire.Heartbeat) is published
+	// for each of Sites as Gateway, while connected (0: never).
+	// Backlog, when set, tells the heartbeat how many incident events
+	// wait in the outbox.
+	Heartbeat time.Duration
+	Gateway   string
+	Sites     func() []string
+	Backlog   func() int
 }
 
 // Metrics are the forwarder's.
@@ -67,6 +77,7 @@ type Metrics struct {
 	Lag        prometheus.Histogram
 	Connected  prometheus.Gauge
 	Reconnects prometheus.Counter
+	Heartbeats prometheus.Counter
 }
 
 // NewMetrics creates the forwarder's metrics, registered on reg unless nil.
@@ -85,11 +96,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "frostline_edge_nats_connected", Help: "1 while connected to NATS."}),
 		Reconnects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "frostline_edge_nats_reconnects_total", Help: "Reconnections to NATS."}),
+		Heartbeats: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "frostline_edge_heartbeats_total", Help: "Heartbeats published to NATS (one per site each nats.heartbeat while connected)."}),
 	}
 	m.Published.WithLabelValues("incidents")
 	m.Published.WithLabelValues("telemetry")
 	if reg != nil {
-		reg.MustRegister(m.Published, m.Duplicates, m.Errors, m.Lag, m.Connected, m.Reconnects)
+		reg.MustRegister(m.Published, m.Duplicates, m.Errors, m.Lag, m.Connected, m.Reconnects, m.Heartbeats)
 	}
 	return m
 }
@@ -181,6 +194,16 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		nc.Close()
 		f.connected.Store(false)
 	}()
+	if f.cfg.Heartbeat > 0 && f.cfg.Sites != nil {
+		// The heartbeat goroutine ends before the connection closes.
+		hctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		defer func() {
+			stop()
+			wg.Wait()
+		}()
+		wg.Go(func() { f.heartbeats(hctx, nc) })
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("forward: %w", err)
@@ -201,6 +224,37 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			return nil
 		case <-f.src.Ready():
 		case <-poll.C:
+		}
+	}
+}
+
+// heartbeats publishes a heartbeat per site at once and then every
+// cfg.Heartbeat until ctx is done. A core publish: the heartbeat stream
+// keeps the newest per site, and one sent while disconnected is skipped.
+func (f *Forwarder) heartbeats(ctx context.Context, nc *nats.Conn) {
+	started := time.Now()
+	t := time.NewTicker(f.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		if nc.IsConnected() {
+			backlog := 0
+			if f.cfg.Backlog != nil {
+				backlog = f.cfg.Backlog()
+			}
+			now := time.Now()
+			for _, site := range f.cfg.Sites() {
+				data, _ := json.Marshal(wire.NewHeartbeat(f.cfg.Gateway, site, now, started, backlog))
+				if err := nc.Publish(wire.HeartbeatSubject(site), data); err != nil {
+					f.log.Warn("heartbeat not sent", "site", site, "err", err)
+					continue
+				}
+				f.metrics.Heartbeats.Inc()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }
@@ -290,7 +344,7 @@ func (f *Forwarder) publish(ctx context.Context, js jetstream.JetStream, e *outb
 // as they are. The server should run with sync_interval: always so that an
 // acknowledged incident survives a power cut.
 func (f *Forwarder) ensureStreams(ctx context.Context, js jetstream.JetStream) error {
-	for _, cfg := range []jetstream.StreamConfig{wire.IncidentStreamConfig, wire.TelemetryStreamConfig} {
+	for _, cfg := range []jetstream.StreamConfig{wire.IncidentStreamConfig, wire.TelemetryStreamConfig, wire.HeartbeatStreamConfig} {
 		if _, err := wire.EnsureStream(ctx, js, cfg); err != nil {
 			return fmt.Errorf("forward: %w", err)
 		}

@@ -3,9 +3,10 @@
 // that travel on them. Both sides import it; it imports nothing of either
 // side's machinery, so the edge binary stays free of cloud code.
 //
-// Subjects are per site, "frostline.site.<site>.incidents" and
-// "frostline.site.<site>.telemetry", so that a gateway's NATS user can be
-// limited to publishing as its own site ("frostline.site.<site>.>").
+// Subjects are per site, "frostline.site.<site>.incidents",
+// "frostline.site.<site>.telemetry" and "frostline.site.<site>.heartbeat",
+// so that a gateway's NATS user can be limited to publishing as its own
+// site ("frostline.site.<site>.>").
 package wire
 
 import (

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,8 @@ import (
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
 	"github.com/frostline/frostline/cloud/storetest"
+	"github.com/frostline/frostline/cloud/telemetry"
+	"github.com/frostline/frostline/cloud/telemetry/influxtest"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/wire"
 )
@@ -223,6 +226,56 @@ func TestStartWithoutDependencies(t *testing.T) {
 		}
 		return false
 	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReadyNamesInfluxDB: with telemetry configured, /readyz names InfluxDB
+// while a real influxd is stopped, and turns ready again when it is back;
+// frostline_cloud_dependency_up follows.
+func TestReadyNamesInfluxDB(t *testing.T) {
+	db := influxtest.StartInfluxDB(t, "frostline")
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start() // stopped by Shutdown below
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats not ready")
+	}
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Database.Path = filepath.Join(t.TempDir(), "f.db")
+	cfg.NATS.URL = ns.ClientURL()
+	tc := telemetry.DefaultConfig()
+	tc.URL, tc.Token, tc.Bucket = db.WriteURL, db.Token, db.Bucket
+	cfg.Telemetry = &TelemetryConfig{Config: tc}
+	ctx := context.Background()
+	a, err := New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(rctx) }()
+	base := "http://" + a.Addr()
+	ready := func() bool { code, _ := httpGet(t, base+"/readyz"); return code == 200 }
+	waitFor(t, 20*time.Second, "ready with InfluxDB up", ready)
+
+	db.Stop()
+	code, body := httpGet(t, base+"/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "influxdb: unreachable") {
+		t.Errorf("/readyz = %d %q with InfluxDB down, want 503 naming influxdb", code, body)
+	}
+	if _, m := httpGet(t, base+"/metrics"); !strings.Contains(m, `frostline_cloud_dependency_up{dependency="influxdb"} 0`+"\n") {
+		t.Error(`frostline_cloud_dependency_up{dependency="influxdb"} is not 0 with InfluxDB down`)
+	}
+	db.Start()
+	waitFor(t, 20*time.Second, "ready with InfluxDB back", ready)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

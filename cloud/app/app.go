@@ -97,8 +97,11 @@ type App struct {
 	telemetry []*telemetry.Consumer
 	relay     *relay.Relay
 	silence   *intake.Silence // gateway_offline for stores whose heartbeats stopped
-	webhooks  *notify.Worker  // delivers work-order events to registered webhooks
-	sweeper   *intake.Sweeper
+	// silenceP is silence for the sweeper's sensor verification, set once
+	// NATS is set up.
+	silenceP atomic.Pointer[intake.Silence]
+	webhooks *notify.Worker // delivers work-order events to registered webhooks
+	sweeper  *intake.Sweeper
 	// pm generates preventive work orders; pmRuntime counts run-hours
 	// from the telemetry stream for runtime schedules.
 	pm        *pm.Generator
@@ -279,6 +282,12 @@ func (a *App) build(ctx context.Context, store Store) error {
 		a.rollup = &analytics.Refresher{Store: r, Log: log}
 	}
 	in := &workorder.Intake{Policy: cfg.Triage}
+	in.Readings = func(ctx context.Context, site, asset string) (time.Time, bool) {
+		if s := a.silenceP.Load(); s != nil {
+			return s.Newest(ctx, site, asset)
+		}
+		return time.Time{}, false
+	}
 	a.intake = in
 	a.dispatch = &dispatch.Service{Register: store, Rules: cfg.Dispatch, Policy: &in.Policy, SLA: cfg.SLA,
 		Log: log.With("component", "dispatch")}
@@ -356,6 +365,7 @@ func (a *App) setupNATS(ctx context.Context) error {
 		if a.silence, err = intake.NewSilence(ctx, a.nc, a.store, a.intake, a.cfg.Gateways, a.log, a.Registry); err != nil {
 			return err
 		}
+		a.silenceP.Store(a.silence)
 	}
 	if rec, ok := a.store.(pm.Recorder); ok && a.pm != nil && a.pmRuntime == nil {
 		if a.pmRuntime, err = pm.NewRuntimeConsumer(ctx, a.nc, rec, a.log, a.Registry); err != nil {

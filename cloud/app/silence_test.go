@@ -68,9 +68,10 @@ func TestGatewaySilence(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
+	reading := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
 	beat := func(site string) {
 		t.Helper()
-		data, _ := json.Marshal(wire.NewHeartbeat("gw-"+site, site, time.Now(), time.Now(), 0))
+		data, _ := json.Marshal(wire.NewHeartbeat("gw-"+site, site, time.Now(), time.Now(), 0, map[string]time.Time{"wif-01": reading}))
 		if err := nc.Publish(wire.HeartbeatSubject(site), data); err != nil {
 			t.Fatal(err)
 		}
@@ -97,6 +98,15 @@ func TestGatewaySilence(t *testing.T) {
 	}
 	if ws := offline(); len(ws) != 0 {
 		t.Fatalf("gateway_offline raised while heartbeats arrive: %+v", ws[0])
+	}
+	// Sensor verification sees the newest reading the heartbeat carries.
+	for _, a := range apps {
+		if got, known := a.intake.Readings(ctx, "store-0001", "wif-01"); !known || !got.Equal(reading) {
+			t.Errorf("intake.Readings(store-0001, wif-01) = %v %v, want %v", got, known, reading)
+		}
+		if _, known := a.intake.Readings(ctx, "store-9999", "x"); known {
+			t.Error("a store without heartbeats is known")
+		}
 	}
 	// It goes silent.
 	waitFor(t, 20*time.Second, "a gateway_offline work order", func() bool { return len(offline()) > 0 })

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -60,6 +61,24 @@ type Silence struct {
 	// one restarted while the store came back does not clear it, and the
 	// work order then waits for a person.
 	raised map[string]time.Time
+	// mu guards latest, each store's newest heartbeat: Check writes it,
+	// sensor verification reads it (Newest) from the sweeper.
+	mu     sync.Mutex
+	latest map[string]wire.Heartbeat
+}
+
+// Newest returns the event time of an asset's newest reading as its
+// gateway's latest heartbeat reported it (zero when the asset has sent
+// nothing), and whether the store's gateway sends heartbeats at all. It is
+// workorder.Intake.Readings.
+func (s *Silence) Newest(_ context.Context, site, asset string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hb, ok := s.latest[site]
+	if !ok {
+		return time.Time{}, false
+	}
+	return hb.Readings[asset], true
 }
 
 // NewSilence ensures the heartbeat stream and returns a Silence ready to
@@ -74,7 +93,7 @@ func NewSilence(ctx context.Context, nc *nats.Conn, store Store, in *workorder.I
 		return nil, fmt.Errorf("intake: silence: %w", err)
 	}
 	s := &Silence{stream: stream, store: store, intake: in, cfg: cfg, log: log.With("component", "silence"), now: time.Now,
-		raised: map[string]time.Time{},
+		raised: map[string]time.Time{}, latest: map[string]wire.Heartbeat{},
 		silent: prometheus.NewGauge(prometheus.GaugeOpts{Name: "frostline_gateways_silent",
 			Help: "Stores whose gateway has sent no heartbeat for gateways.offline_after."})}
 	if reg != nil {
@@ -124,6 +143,9 @@ func (s *Silence) Check(ctx context.Context) error {
 			s.log.Warn("heartbeat refused", "subject", subject, "err", err)
 			continue
 		}
+		s.mu.Lock()
+		s.latest[hb.Site] = hb
+		s.mu.Unlock()
 		last := m.Time.UTC()
 		prev, open := s.raised[hb.Site]
 		switch {

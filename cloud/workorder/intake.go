@@ -111,6 +111,12 @@ type Intake struct {
 	Dispatcher Dispatcher
 	// NewID returns a fresh work-order id; cloud.NewID("wo_") by default.
 	NewID func() string
+	// Readings, when set, returns the event time of an asset's newest
+	// reading as its gateway's heartbeat last reported it; known is false
+	// when the site's gateway sends no heartbeats (then nothing is
+	// judged). Sensor verification refuses a window the asset sent
+	// nothing in.
+	Readings func(ctx context.Context, site, asset string) (newest time.Time, known bool)
 }
 
 // Dispatcher sends work out and hears the answers. Every method runs in

@@ -95,7 +95,7 @@ func (in *Intake) after(ctx context.Context, tx Tx, w *WorkOrder, action Action,
 // incident arrived. Without that evidence a person must verify, and the
 // work order says so.
 func (in *Intake) verifyBySensor(ctx context.Context, tx Tx, w *WorkOrder, now time.Time, events *[]Event) error {
-	reason, pending := in.sensorEvidence(ctx, tx, w)
+	reason, pending := in.sensorEvidence(ctx, tx, w, now)
 	if reason == "" {
 		ev, err := Act(w, Verify, Input{Actor: string(System), Role: System, At: now, Verification: "sensor",
 			Reason: fmt.Sprintf("%s stayed in range through the verification window", w.Asset)})
@@ -123,9 +123,9 @@ func (in *Intake) verifyBySensor(ctx context.Context, tx Tx, w *WorkOrder, now t
 }
 
 // sensorEvidence returns why the sensors cannot vouch for the fix, or ""
-// when they can; pending says an incident is still open, which more time
-// may settle.
-func (in *Intake) sensorEvidence(ctx context.Context, tx Tx, w *WorkOrder) (reason string, pending bool) {
+// when they can; pending says an incident is still open, or the asset sent
+// nothing in the window, which more time may settle.
+func (in *Intake) sensorEvidence(ctx context.Context, tx Tx, w *WorkOrder, now time.Time) (reason string, pending bool) {
 	incidents := 0
 	for _, e := range w.Evidence {
 		if e.Incident == "" {
@@ -138,6 +138,19 @@ func (in *Intake) sensorEvidence(ctx context.Context, tx Tx, w *WorkOrder) (reas
 	}
 	if incidents == 0 {
 		return "no sensor incident on the work order", false
+	}
+	if in.Readings != nil {
+		// Silence is not evidence: an asset whose data stopped during
+		// the window (a dead probe, a gateway not yet judged offline)
+		// did not stay in range, it stopped saying.
+		if newest, known := in.Readings(ctx, w.Site, w.Asset); known {
+			if start := now.Add(-in.Policy.VerifyWindowFor(w.AssetClass)); !newest.After(start) {
+				if newest.IsZero() {
+					return fmt.Sprintf("no reading from %s reported by its gateway", w.Asset), true
+				}
+				return fmt.Sprintf("no reading from %s since %s, before the window began", w.Asset, newest.Format(time.RFC3339)), true
+			}
+		}
 	}
 	for _, q := range []struct{ asset, family string }{{w.Asset, Family("sensor_offline")}, {rules.SiteAsset, Family("gateway_offline")}} {
 		open, err := tx.OpenFor(ctx, w.Site, q.asset, q.family)

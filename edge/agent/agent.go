@@ -107,7 +107,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "frostline_edge_ingest_queue_depth", Help: "Messages waiting between MQTT and the rule engine."},
 		func() float64 { return float64(sub.QueueLen()) }))
-	fwd, err := a.forwarder(ob, func() []string { return *proc.sites.Load() })
+	fwd, err := a.forwarder(ob, proc)
 	if err != nil {
 		return err
 	}
@@ -225,7 +225,9 @@ func (a *Agent) subscriber() (*ingest.Subscriber, error) {
 	}, dec, a.log, ingest.NewMetrics(a.reg)), nil
 }
 
-func (a *Agent) forwarder(ob *outbox.Outbox, sites func() []string) (*forward.Forwarder, error) {
+// forwarder drains ob; its heartbeats name proc's sites and their newest
+// readings.
+func (a *Agent) forwarder(ob *outbox.Outbox, proc *processor) (*forward.Forwarder, error) {
 	cfg := a.cfg
 	tlsCfg, err := cfg.NATS.TLS.tlsConfig()
 	if err != nil {
@@ -234,8 +236,8 @@ func (a *Agent) forwarder(ob *outbox.Outbox, sites func() []string) (*forward.Fo
 	return forward.New(forward.Config{
 		URL: cfg.NATS.URL, Name: "frostline-edge " + cfg.Gateway, CredsFile: cfg.NATS.CredsFile, TLS: tlsCfg,
 		EnsureStreams: cfg.NATS.EnsureStreams, MaxBackoff: cfg.NATS.MaxBackoff,
-		Heartbeat: cfg.NATS.Heartbeat, Gateway: cfg.Gateway, Sites: sites,
-		Backlog: func() int { return ob.Len(outbox.Incidents) },
+		Heartbeat: cfg.NATS.Heartbeat, Gateway: cfg.Gateway, Sites: func() []string { return *proc.sites.Load() },
+		Backlog: func() int { return ob.Len(outbox.Incidents) }, Readings: proc.newestOf,
 	}, ob, a.log, forward.NewMetrics(a.reg)), nil
 }
 

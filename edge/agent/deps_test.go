@@ -64,8 +64,8 @@ func TestAgentStartsWithoutDependencies(t *testing.T) {
 }
 
 // TestAgentHeartbeat: the agent publishes a heartbeat per site to the
-// heartbeat stream, which keeps the newest one per site, while nothing
-// else happens at the store.
+// heartbeat stream, which keeps the newest one per site, with the event
+// time of each asset's newest reading.
 func TestAgentHeartbeat(t *testing.T) {
 	_, broker := testserver.MQTT(t, "127.0.0.1:0")
 	ns := testserver.NATS(t, t.TempDir(), -1)
@@ -73,6 +73,9 @@ func TestAgentHeartbeat(t *testing.T) {
 	cfg.NATS.Heartbeat = 50 * time.Millisecond
 	r := startAgent(t, cfg)
 	waitReady(t, "http://"+<-r.addr)
+	msgs := edgetest.Replay(1) // two steps of the four assets
+	edgetest.NewPublisher(t, broker).Publish(t, msgs)
+	newest := edgetest.Start.Add(30 * time.Second)
 	nc, err := nats.Connect(ns.ClientURL())
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +102,7 @@ func TestAgentHeartbeat(t *testing.T) {
 		if first.At.IsZero() {
 			first = last
 		}
-		if last.At.After(first.At) {
+		if last.At.After(first.At) && last.Readings["wic1"].Equal(newest) {
 			info, err := s.Info(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -111,7 +114,7 @@ func TestAgentHeartbeat(t *testing.T) {
 		}
 	}
 	r.stop(t)
-	if last.Gateway != "gw-test" || last.Site != "s1" || time.Since(last.At) > 5*time.Second {
+	if last.Gateway != "gw-test" || last.Site != "s1" || time.Since(last.At) > 5*time.Second || len(last.Readings) != 4 || !last.Readings["rtu1"].Equal(newest) {
 		t.Errorf("heartbeat %+v", last)
 	}
 }

@@ -96,6 +96,10 @@ type processor struct {
 	// sites are the running sites' ids, for the heartbeats (the
 	// forwarder's goroutine reads them).
 	sites atomic.Pointer[[]string]
+	// newest is, per site and asset, the event time of the newest
+	// reading evaluated: refreshed on the processor's goroutine every
+	// nats.heartbeat, read by the heartbeat's.
+	newest atomic.Pointer[map[string]map[string]time.Time]
 	// maxAhead is ingest.max_future_skew: how far ahead of the wall
 	// clock a reading's time, and the event clock, may be (0: no bound).
 	maxAhead time.Duration
@@ -291,8 +295,18 @@ func (p *processor) run(ctx context.Context, msgs <-chan ingest.Message, reload 
 	linger.Stop()
 	defer linger.Stop()
 	pause := p.pause()
+	var beat <-chan time.Time
+	if p.cfg.NATS.Heartbeat > 0 {
+		t := time.NewTicker(p.cfg.NATS.Heartbeat)
+		defer t.Stop()
+		beat = t.C
+	}
+	p.snapshotNewest()
 	for {
 		select {
+		case <-beat:
+			p.snapshotNewest()
+			continue
 		case <-ctx.Done():
 			p.forceCheckpoint = true // a quick start next time
 			return p.commit()
@@ -401,6 +415,34 @@ func (p *processor) waitForSpace(ctx context.Context, err error) error {
 		p.resumeMQTT()
 	}
 	p.log.Info("outbox writes again: acknowledging", "blocked_for", time.Since(since).Round(time.Millisecond))
+	return nil
+}
+
+// snapshotNewest publishes, per site and asset that has reported, the
+// event time of its newest reading, for the heartbeat.
+func (p *processor) snapshotNewest() {
+	out := make(map[string]map[string]time.Time, len(p.rules.sites))
+	for _, s := range p.rules.sites {
+		m := map[string]time.Time{}
+		for _, a := range s.Assets {
+			var n int64
+			for id := range rules.Metrics {
+				n = max(n, p.eng.Newest(s.ID, a.ID, rules.MetricID(id)))
+			}
+			if n > 0 {
+				m[a.ID] = time.Unix(0, n).UTC()
+			}
+		}
+		out[s.ID] = m
+	}
+	p.newest.Store(&out)
+}
+
+// newestOf returns the snapshot's newest reading per asset of site.
+func (p *processor) newestOf(site string) map[string]time.Time {
+	if all := p.newest.Load(); all != nil {
+		return (*all)[site]
+	}
 	return nil
 }
 

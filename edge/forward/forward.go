@@ -67,6 +67,9 @@ type Config struct {
 	Gateway   string
 	Sites     func() []string
 	Backlog   func() int
+	// Readings, when set, gives per site the event time of each asset's
+	// newest reading, carried by the heartbeat.
+	Readings func(site string) map[string]time.Time
 }
 
 // Metrics are the forwarder's.
@@ -243,7 +246,11 @@ func (f *Forwarder) heartbeats(ctx context.Context, nc *nats.Conn) {
 			}
 			now := time.Now()
 			for _, site := range f.cfg.Sites() {
-				data, _ := json.Marshal(wire.NewHeartbeat(f.cfg.Gateway, site, now, started, backlog))
+				var readings map[string]time.Time
+				if f.cfg.Readings != nil {
+					readings = f.cfg.Readings(site)
+				}
+				data, _ := json.Marshal(wire.NewHeartbeat(f.cfg.Gateway, site, now, started, backlog, readings))
 				if err := nc.Publish(wire.HeartbeatSubject(site), data); err != nil {
 					f.log.Warn("heartbeat not sent", "site", site, "err", err)
 					continue

@@ -40,11 +40,16 @@ type Heartbeat struct {
 	// incident events wait in its outbox (a backlog after an outage).
 	Started         time.Time `json:"started"`
 	OutboxIncidents int       `json:"outbox_incidents"`
+	// Readings is, per asset of the site that has reported, the event
+	// time of its newest reading the agent evaluated: the cloud's sensor
+	// verification refuses a window in which an asset sent nothing.
+	Readings map[string]time.Time `json:"readings,omitempty"`
 }
 
 // NewHeartbeat returns a heartbeat of gateway for site at at.
-func NewHeartbeat(gateway, site string, at, started time.Time, outboxIncidents int) Heartbeat {
-	return Heartbeat{Schema: HeartbeatSchema, Gateway: gateway, Site: site, At: at.UTC(), Started: started.UTC(), OutboxIncidents: outboxIncidents}
+func NewHeartbeat(gateway, site string, at, started time.Time, outboxIncidents int, readings map[string]time.Time) Heartbeat {
+	return Heartbeat{Schema: HeartbeatSchema, Gateway: gateway, Site: site, At: at.UTC(), Started: started.UTC(),
+		OutboxIncidents: outboxIncidents, Readings: readings}
 }
 
 // DecodeHeartbeat reads and checks a heartbeat message.

@@ -3,19 +3,20 @@ package wire
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 )
 
 func TestHeartbeatRoundTrip(t *testing.T) {
 	at := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
-	h := NewHeartbeat("gw-1", "store-0001", at, at.Add(-time.Hour), 3)
+	h := NewHeartbeat("gw-1", "store-0001", at, at.Add(-time.Hour), 3, map[string]time.Time{"wic-01": at.Add(-time.Minute)})
 	data, err := json.Marshal(h)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := DecodeHeartbeat(data)
-	if err != nil || got != h {
+	if err != nil || !reflect.DeepEqual(got, h) {
 		t.Fatalf("decoded %+v %v, want %+v", got, err, h)
 	}
 	if s := HeartbeatSubject("store-0001"); s != "frostline.site.store-0001.heartbeat" {

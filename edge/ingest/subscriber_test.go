@@ -178,3 +178,37 @@ func TestSubscriberBlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestSubscriberPauseAndCap: while paused, a message is neither queued nor
+// acknowledged (the broker keeps it) and is counted as held; after Resume
+// messages are queued again. An oversize payload is acknowledged, counted
+// and dropped unread, and the message after it is queued.
+func TestSubscriberPauseAndCap(t *testing.T) {
+	var fc *fakeClient
+	m := NewMetrics(nil)
+	s := newSubscriber(Config{Broker: "tcp://fake:1883", ClientID: "gw-1", QoS: 1, Queue: 10, MaxPayload: 64}, testDecoder(t),
+		slog.New(slog.NewTextHandler(io.Discard, nil)), m, func(o *paho.ClientOptions) mqttClient {
+			fc = &fakeClient{opts: o}
+			return fc
+		})
+	s.Pause()
+	held := &fakeMessage{topic: "sites/s1/assets/wic1/air_temp", payload: "3"}
+	fc.deliver(held)
+	if held.acked != 0 || s.QueueLen() != 0 || testutil.ToFloat64(m.Held) != 1 {
+		t.Errorf("while paused: acked %d, queued %d, held %v; want 0, 0, 1", held.acked, s.QueueLen(), testutil.ToFloat64(m.Held))
+	}
+	s.Resume() // no connection to close in the fake: takes messages at once
+	big := &fakeMessage{topic: "sites/s1/assets/wic1/air_temp", payload: fmt.Sprintf("%100d", 4)}
+	after := &fakeMessage{topic: "sites/s1/assets/wic1/air_temp", payload: "5"}
+	fc.deliver(big)
+	fc.deliver(after)
+	if big.acked != 1 || testutil.ToFloat64(m.Oversize) != 1 {
+		t.Errorf("oversize: acked %d, counted %v; want 1, 1", big.acked, testutil.ToFloat64(m.Oversize))
+	}
+	if s.QueueLen() != 1 {
+		t.Fatalf("queued %d after resume, want the one good message", s.QueueLen())
+	}
+	if msg := <-s.Messages(); len(msg.Readings) != 1 || msg.Readings[0].Value != 5 {
+		t.Errorf("queued %+v, want the reading 5", msg.Readings)
+	}
+}

@@ -107,6 +107,9 @@ func TestGatewaySilence(t *testing.T) {
 		if _, known := a.intake.Readings(ctx, "store-9999", "x"); known {
 			t.Error("a store without heartbeats is known")
 		}
+		if got, known := a.intake.Readings(ctx, "store-0001", "wic-01"); !known || !got.IsZero() {
+			t.Errorf("an asset the heartbeat does not name: %v %v, want zero and known", got, known)
+		}
 	}
 	// It goes silent.
 	waitFor(t, 20*time.Second, "a gateway_offline work order", func() bool { return len(offline()) > 0 })

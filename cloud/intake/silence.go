@@ -69,13 +69,14 @@ type Silence struct {
 
 // Newest returns the event time of an asset's newest reading as its
 // gateway's latest heartbeat reported it (zero when the asset has sent
-// nothing), and whether the store's gateway sends heartbeats at all. It is
+// nothing), and whether that heartbeat says at all (a store without
+// heartbeats, or a heartbeat without readings, does not). It is
 // workorder.Intake.Readings.
 func (s *Silence) Newest(_ context.Context, site, asset string) (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	hb, ok := s.latest[site]
-	if !ok {
+	if !ok || hb.Readings == nil {
 		return time.Time{}, false
 	}
 	return hb.Readings[asset], true

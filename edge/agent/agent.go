@@ -93,6 +93,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("agent: %w", err)
 	}
 	a.log.Info("rules loaded", "version", l.version, "rules", l.set.Len(), "sites", len(l.sites))
+	// Before the first heartbeat: it carries the restored state's newest
+	// readings, not none.
+	proc.snapshotNewest()
 	// Loading sites and rules and restoring the checkpoint leave
 	// megabytes of garbage at once (YAML trees, the checkpoint's JSON);
 	// hand it back now rather than carry it as resident memory until the

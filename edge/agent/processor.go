@@ -301,7 +301,6 @@ func (p *processor) run(ctx context.Context, msgs <-chan ingest.Message, reload 
 		defer t.Stop()
 		beat = t.C
 	}
-	p.snapshotNewest()
 	for {
 		select {
 		case <-beat:

@@ -42,7 +42,8 @@ type Heartbeat struct {
 	OutboxIncidents int       `json:"outbox_incidents"`
 	// Readings is, per asset of the site that has reported, the event
 	// time of its newest reading the agent evaluated: the cloud's sensor
-	// verification refuses a window in which an asset sent nothing.
+	// verification refuses a window in which an asset sent nothing. nil
+	// (absent) says nothing; an empty map says no asset has reported.
 	Readings map[string]time.Time `json:"readings,omitempty"`
 }
 

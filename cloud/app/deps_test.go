@@ -157,7 +157,12 @@ func TestStartWithoutDependencies(t *testing.T) {
 		t.Errorf("API while the database is away = %d %q, want a 503 problem", code, body)
 	}
 
-	// The database comes back.
+	// The replica keeps trying, counted; then the database comes back.
+	waitFor(t, 20*time.Second, "a counted database retry", func() bool {
+		_, m := httpGet(t, base+"/metrics")
+		return strings.Contains(m, `frostline_cloud_dependency_retries_total{dependency="database"} `) &&
+			!strings.Contains(m, `frostline_cloud_dependency_retries_total{dependency="database"} 0`+"\n")
+	})
 	forward(t, dbPort, realDB)
 	waitFor(t, 30*time.Second, "the database on /readyz", func() bool {
 		_, body := httpGet(t, base+"/readyz")

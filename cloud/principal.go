@@ -33,6 +33,56 @@ type Principal struct {
 	Region  string    `json:"region,omitempty"`
 	Vendor  string    `json:"vendor,omitempty"`
 	Created time.Time `json:"created_at"`
+	// Expires, when set, is when the token stops working.
+	Expires *time.Time `json:"expires_at,omitempty"`
+	// LastUsed is when the token last authenticated a request, kept to
+	// within the service's last-used interval (a minute by default) so
+	// that reads do not each cost a write.
+	LastUsed *time.Time `json:"last_used_at,omitempty"`
+	// Revoked is when the token was revoked; a revoked token never
+	// authenticates again.
+	Revoked *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Why a token or session is refused. Each is an EUNAUTHORIZED *Error, so
+// it answers 401; errors.Is tells them apart for the audit log and the
+// failure metric.
+var (
+	ErrTokenUnknown   = &Error{Code: EUNAUTHORIZED, Message: "unknown token"}
+	ErrTokenRevoked   = &Error{Code: EUNAUTHORIZED, Message: "the token was revoked"}
+	ErrTokenExpired   = &Error{Code: EUNAUTHORIZED, Message: "the token has expired"}
+	ErrSessionUnknown = &Error{Code: EUNAUTHORIZED, Message: "not signed in"}
+	ErrSessionExpired = &Error{Code: EUNAUTHORIZED, Message: "the session has expired: sign in again"}
+)
+
+// Usable returns nil when the token may authenticate at now, or why not.
+func (p *Principal) Usable(now time.Time) error {
+	switch {
+	case p.Revoked != nil:
+		return ErrTokenRevoked
+	case p.Expires != nil && !now.Before(*p.Expires):
+		return ErrTokenExpired
+	}
+	return nil
+}
+
+// Session is a signed-in browser's server-side record. The browser holds
+// a random id; the store keeps only its hash, the token it was opened
+// with, and its clocks.
+type Session struct {
+	TokenID string
+	Created time.Time // sign-in
+	Seen    time.Time // last request, kept to within a minute
+	Expires time.Time // absolute end, whatever the activity
+}
+
+// Usable returns nil when the session may authenticate at now, given the
+// idle timeout, or ErrSessionExpired.
+func (s *Session) Usable(now time.Time, idle time.Duration) error {
+	if !now.Before(s.Expires) || (idle > 0 && !now.Before(s.Seen.Add(idle))) {
+		return ErrSessionExpired
+	}
+	return nil
 }
 
 // Validate checks a grant before a token is issued for it.

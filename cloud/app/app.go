@@ -45,6 +45,7 @@ import (
 // Store is everything the service needs of a store.
 type Store interface {
 	cloudhttp.Store
+	cloudhttp.BootstrapStore
 	intake.Store
 	relay.Store
 	notify.Store
@@ -267,8 +268,12 @@ func (a *App) build(ctx context.Context, store Store) error {
 		return err
 	}
 	if cfg.AdminToken != "" {
-		if err := cloudhttp.BootstrapAdmin(ctx, store, cfg.AdminToken, time.Now()); err != nil {
+		n, err := cloudhttp.BootstrapAdmin(ctx, store, cfg.AdminToken, time.Now())
+		if err != nil {
 			return fmt.Errorf("app: admin token: %w", err)
+		}
+		if n > 0 {
+			log.Info("bootstrap admin token rotated: the previous one is revoked", "revoked", n)
 		}
 	}
 	if err := a.seedVendors(ctx); err != nil {

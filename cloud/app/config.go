@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/frostline/frostline/cloud/dispatch"
+	cloudhttp "github.com/frostline/frostline/cloud/http"
 	"github.com/frostline/frostline/cloud/intake"
 	"github.com/frostline/frostline/cloud/notify"
 	"github.com/frostline/frostline/cloud/pm"
@@ -59,6 +60,9 @@ type Config struct {
 	SLA sla.Policy `yaml:"sla"`
 	// Metrics says who may read /metrics.
 	Metrics MetricsConfig `yaml:"metrics"`
+	// Auth is how credentials are treated: tokens' last-use bookkeeping,
+	// page sessions and the backoff on failed sign-ins.
+	Auth cloudhttp.AuthConfig `yaml:"auth"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 	// ShutdownTimeout bounds the graceful shutdown.
@@ -108,6 +112,7 @@ func DefaultConfig() Config {
 		Webhooks:        notify.DefaultWorkerConfig(),
 		Dispatch:        dispatch.DefaultRules(),
 		SLA:             sla.DefaultPolicy(),
+		Auth:            cloudhttp.DefaultAuthConfig(),
 		LogLevel:        "info",
 		ShutdownTimeout: 20 * time.Second,
 	}
@@ -196,6 +201,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Dispatch.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("dispatch: %w", err))
+	}
+	if err := c.Auth.Validate(); err != nil {
+		errs = append(errs, err) // its messages name auth.<field>
 	}
 	if err := c.SLA.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("sla: %w", err))

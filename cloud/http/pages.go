@@ -130,7 +130,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBody)
 	tok := strings.TrimSpace(r.PostFormValue("token"))
-	if _, err := s.store.Token(r.Context(), cloud.HashToken(tok)); tok == "" || err != nil {
+	if _, err := s.token(r.Context(), tok); tok == "" || err != nil {
 		s.render(w, http.StatusUnauthorized, "login.html", map[string]any{"Title": "Sign in", "Error": "That token is not valid."})
 		return
 	}

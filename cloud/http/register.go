@@ -267,34 +267,3 @@ func (s *Server) history(r *http.Request, site, id string) (*History, error) {
 	h.Verdict = cloud.RepairOrReplace(a, h.RepairCost, s.now())
 	return h, nil
 }
-
-// TokenRequest asks for a new token.
-type TokenRequest struct {
-	Role   cloud.Role `json:"role"`
-	Name   string     `json:"name,omitempty"`
-	Sites  []string   `json:"sites,omitempty"`
-	Region string     `json:"region,omitempty"`
-	Vendor string     `json:"vendor,omitempty"`
-}
-
-// TokenResponse is a new token, shown once.
-type TokenResponse struct {
-	Token string `json:"token"`
-	*cloud.Principal
-}
-
-func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if err := c.may(cloud.RoleAdmin); err != nil {
-		return err
-	}
-	var q TokenRequest
-	if err := decodeJSON(w, r, &q); err != nil {
-		return err
-	}
-	tok, p, err := IssueToken(r.Context(), s.store, q, s.now())
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Cache-Control", "no-store") // the secret is shown once: no cache keeps it
-	return writeJSON(w, http.StatusCreated, TokenResponse{Token: tok, Principal: p})
-}

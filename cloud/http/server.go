@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,7 +40,10 @@ type Store interface {
 	Assets(ctx context.Context, site string) ([]*cloud.Asset, error)
 	DeleteAsset(ctx context.Context, site, id string) error
 	PutToken(ctx context.Context, hash string, p *cloud.Principal) error
-	Token(ctx context.Context, hash string) (*cloud.Principal, error)
+	Token(ctx context.Context, hash string, now time.Time) (*cloud.Principal, error)
+	Tokens(ctx context.Context) ([]*cloud.Principal, error)
+	RevokeToken(ctx context.Context, id string, at time.Time) error
+	TouchToken(ctx context.Context, id string, at time.Time, every time.Duration) error
 	Photo(ctx context.Context, workOrder, id string) (contentType string, data []byte, err error)
 }
 
@@ -76,6 +78,7 @@ type Server struct {
 	// of its target (Options).
 	allowPrivateTargets bool
 	lookupHost          notify.Lookup
+	auth                AuthConfig
 }
 
 // Options configure a Server.
@@ -92,6 +95,7 @@ type Options struct {
 	AllowPrivateTargets bool
 	// LookupHost resolves a webhook's host at registration; nil: DNS.
 	LookupHost notify.Lookup
+	Auth       *AuthConfig // nil: DefaultAuthConfig
 }
 
 // New returns a server with every route registered.
@@ -100,6 +104,10 @@ func New(o Options) *Server {
 		allowPrivateTargets: o.AllowPrivateTargets, lookupHost: o.LookupHost}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.auth = DefaultAuthConfig()
+	if o.Auth != nil {
+		s.auth = *o.Auth
 	}
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "frostline_http_request_duration_seconds", Help: "HTTP request latency by route and status.",
@@ -111,6 +119,7 @@ func New(o Options) *Server {
 		o.Registry.MustRegister(s.latency, s.merges)
 	}
 	s.routesAPI()
+	s.routesTokens()
 	s.routesAnalytics()
 	s.routesWebhooks()
 	s.routesVendors()
@@ -168,35 +177,6 @@ func (c *caller) actor() string {
 		return c.Name
 	}
 	return c.TokenID
-}
-
-// CookieName carries the token for the pages.
-const CookieName = "frostline_token"
-
-// authenticate resolves the request's token to a caller.
-func (s *Server) authenticate(r *http.Request, cookie bool) (*caller, error) {
-	var token string
-	if h := r.Header.Get("Authorization"); h != "" {
-		t, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok {
-			return nil, cloud.Errorf(cloud.EUNAUTHORIZED, "use Authorization: Bearer <token>")
-		}
-		token = strings.TrimSpace(t)
-	} else if c, err := r.Cookie(CookieName); cookie && err == nil {
-		token = c.Value
-	}
-	if token == "" {
-		return nil, cloud.Errorf(cloud.EUNAUTHORIZED, "a bearer token is required")
-	}
-	p, err := s.store.Token(r.Context(), cloud.HashToken(token))
-	if err != nil {
-		return nil, err
-	}
-	sc, err := s.scopeOf(r.Context(), p)
-	if err != nil {
-		return nil, err
-	}
-	return &caller{Principal: p, scope: sc}, nil
 }
 
 // scopeOf resolves what a principal may see.

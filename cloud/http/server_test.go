@@ -208,6 +208,8 @@ func TestAuthorization(t *testing.T) {
 		{"delete unknown site", "DELETE", "/api/v1/sites/{site}x", "", with(all(404, 404), "fm", 403, 403)},
 		{"create site", "POST", "/api/v1/sites", `{"id":"new-{site}-{role}"}`, with(all(403, 403), "admin", 201, 201, "fm", 201, 201)},
 		{"create token", "POST", "/api/v1/tokens", `{"role":"store","sites":["{site}"]}`, with(all(403, 403), "admin", 201, 201)},
+		{"list tokens", "GET", "/api/v1/tokens", "", with(all(403, 403), "admin", 200, 200)},
+		{"revoke unknown token", "DELETE", "/api/v1/tokens/tok_none", "", with(all(403, 403), "admin", 404, 404)},
 		{"me", "GET", "/api/v1/me", "", all(200, 200)},
 		{"analytics kpis", "GET", "/api/v1/analytics/kpis", "", all(200, 200)}, // scoped by content, not refused
 		{"analytics labels", "GET", "/api/v1/analytics/labels", "", with(all(200, 200), "vendor", 403, 403, "tech", 403, 403, "vendor2", 403, 403)},
@@ -286,7 +288,7 @@ func TestAuthorization(t *testing.T) {
 	covered := map[string]bool{"GET /api/v1/openapi.json": true} // public by design
 	for _, tc := range cases {
 		p := strings.NewReplacer("{wo}", "{id}", "{site}x", "{site}", "n-{role}", "{asset}", "wic-1", "{asset}",
-			"/teleport", "/{action}", "/approve", "/{action}", "ph_none", "{photo}", "dl_none", "{delivery}",
+			"/teleport", "/{action}", "/approve", "/{action}", "ph_none", "{photo}", "dl_none", "{delivery}", "tok_none", "{id}",
 			"vendors/coolco", "vendors/{id}", "vendors/nobody", "vendors/{id}").Replace(tc.path)
 		covered[tc.method+" "+p] = true
 	}

@@ -43,7 +43,6 @@ func (s *Server) routesAPI() {
 	s.api("PUT /api/v1/sites/{site}/assets/{asset}", s.putAsset)
 	s.api("DELETE /api/v1/sites/{site}/assets/{asset}", s.deleteAsset)
 	s.api("GET /api/v1/sites/{site}/assets/{asset}/history", s.assetHistory)
-	s.api("POST /api/v1/tokens", s.createToken)
 	s.api("GET /api/v1/me", s.me)
 }
 

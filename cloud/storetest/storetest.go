@@ -39,7 +39,11 @@ type Store interface {
 	Assets(ctx context.Context, site string) ([]*cloud.Asset, error)
 	DeleteAsset(ctx context.Context, site, id string) error
 	PutToken(ctx context.Context, hash string, p *cloud.Principal) error
-	Token(ctx context.Context, hash string) (*cloud.Principal, error)
+	Token(ctx context.Context, hash string, now time.Time) (*cloud.Principal, error)
+	Tokens(ctx context.Context) ([]*cloud.Principal, error)
+	RevokeToken(ctx context.Context, id string, at time.Time) error
+	TouchToken(ctx context.Context, id string, at time.Time, every time.Duration) error
+	RotateToken(ctx context.Context, hash string, p *cloud.Principal, family string, at time.Time) (int64, error)
 	Ping(ctx context.Context) error
 	Photo(ctx context.Context, workOrder, id string) (string, []byte, error)
 	Relay(ctx context.Context, limit int, publish func([]sqldb.OutboxMsg) error) (int, error)
@@ -150,16 +154,107 @@ func testRegister(t *testing.T, s Store) {
 func testTokens(t *testing.T, s Store) {
 	ctx := context.Background()
 	tok, hash := cloud.NewToken()
-	p := &cloud.Principal{TokenID: "tok_1", Role: cloud.RoleStore, Sites: []string{"s1"}}
+	p := &cloud.Principal{TokenID: "tok_1", Role: cloud.RoleStore, Sites: []string{"s1"}, Created: T0}
 	if err := s.PutToken(ctx, hash, p); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Token(ctx, cloud.HashToken(tok))
-	if err != nil || got.Role != cloud.RoleStore || got.Sites[0] != "s1" {
+	got, err := s.Token(ctx, cloud.HashToken(tok), T0)
+	if err != nil || got.Role != cloud.RoleStore || got.Sites[0] != "s1" || got.Expires != nil || got.Revoked != nil {
 		t.Fatalf("token %+v, %v", got, err)
 	}
-	if _, err := s.Token(ctx, cloud.HashToken(tok+"x")); cloud.ErrorCode(err) != cloud.EUNAUTHORIZED {
+	if _, err := s.Token(ctx, cloud.HashToken(tok+"x"), T0); !errors.Is(err, cloud.ErrTokenUnknown) || cloud.ErrorCode(err) != cloud.EUNAUTHORIZED {
 		t.Errorf("unknown token: %v", err)
+	}
+	if err := s.PutToken(ctx, hash, &cloud.Principal{TokenID: "tok_again", Role: cloud.RoleAdmin}); err == nil {
+		t.Error("a stored secret was stored again")
+	}
+	// Expiry: usable until, refused from, the instant.
+	exp := T0.Add(time.Hour)
+	etok, ehash := cloud.NewToken()
+	if err := s.PutToken(ctx, ehash, &cloud.Principal{TokenID: "tok_exp", Role: cloud.RoleFM, Created: T0.Add(time.Second), Expires: &exp}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Token(ctx, cloud.HashToken(etok), exp.Add(-time.Microsecond)); err != nil || got.Expires == nil || !got.Expires.Equal(exp) {
+		t.Errorf("before expiry: %+v, %v", got, err)
+	}
+	if _, err := s.Token(ctx, cloud.HashToken(etok), exp); !errors.Is(err, cloud.ErrTokenExpired) {
+		t.Errorf("at expiry: %v", err)
+	}
+	// Last use is written at most once per interval.
+	for _, at := range []time.Time{T0.Add(time.Minute), T0.Add(90 * time.Second), T0.Add(2*time.Minute + time.Second)} {
+		if err := s.TouchToken(ctx, "tok_1", at, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := s.Token(ctx, hash, T0); got.LastUsed == nil || !got.LastUsed.Equal(T0.Add(2*time.Minute+time.Second)) {
+		t.Errorf("last used %v, want the first and third touch's (the second is within a minute of the first)", got.LastUsed)
+	} else if err := s.TouchToken(ctx, "tok_1", T0.Add(150*time.Second), time.Minute); err != nil {
+		t.Fatal(err)
+	} else if got, _ := s.Token(ctx, hash, T0); !got.LastUsed.Equal(T0.Add(2*time.Minute + time.Second)) {
+		t.Errorf("touched within the interval: last used %v", got.LastUsed)
+	}
+	// The list: every token, oldest first, with its clocks.
+	list, err := s.Tokens(ctx)
+	if err != nil || len(list) != 2 || list[0].TokenID != "tok_1" || list[1].TokenID != "tok_exp" || list[0].LastUsed == nil || list[1].Expires == nil {
+		t.Fatalf("tokens %+v, %v", list, err)
+	}
+	// Revocation: at once, kept in the list, idempotent; unknown ids are
+	// not found.
+	if err := s.RevokeToken(ctx, "tok_1", T0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Token(ctx, hash, T0.Add(time.Hour)); !errors.Is(err, cloud.ErrTokenRevoked) {
+		t.Errorf("revoked token: %v", err)
+	}
+	if err := s.RevokeToken(ctx, "tok_1", T0.Add(2*time.Hour)); err != nil {
+		t.Errorf("revoke twice: %v", err)
+	}
+	if err := s.RevokeToken(ctx, "tok_nope", T0); cloud.ErrorCode(err) != cloud.ENOTFOUND {
+		t.Errorf("revoke unknown: %v", err)
+	}
+	if list, _ := s.Tokens(ctx); list[0].Revoked == nil || !list[0].Revoked.Equal(T0.Add(time.Hour)) {
+		t.Errorf("revoked at %v, want the first revocation's time", list[0].Revoked)
+	}
+	testRotateToken(t, s)
+}
+
+// testRotateToken: the bootstrap admin's secret, stored by a restart.
+func testRotateToken(t *testing.T, s Store) {
+	ctx := context.Background()
+	boot := func(secret, id string) (int64, error) {
+		return s.RotateToken(ctx, cloud.HashToken(secret), &cloud.Principal{TokenID: id, Role: cloud.RoleAdmin, Created: T0}, "tok_bootstrap", T0)
+	}
+	if err := s.PutToken(ctx, cloud.HashToken("an-fm-token-secret"), &cloud.Principal{TokenID: "tok_bootstrapped_fm", Role: cloud.RoleFM}); err != nil {
+		t.Fatal(err)
+	}
+	// An older release's row, id "tok_bootstrap".
+	if err := s.PutToken(ctx, cloud.HashToken("legacy-bootstrap-secret"), &cloud.Principal{TokenID: "tok_bootstrap", Role: cloud.RoleAdmin}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := boot("first-bootstrap-secret", "tok_bootstrap_1"); n != 1 || err != nil {
+		t.Fatalf("first: revoked %d, %v; want the legacy token revoked", n, err)
+	}
+	if n, err := boot("first-bootstrap-secret", "tok_bootstrap_2"); n != 0 || err != nil {
+		t.Fatalf("same secret again: revoked %d, %v", n, err)
+	}
+	if n, err := boot("second-bootstrap-secret", "tok_bootstrap_3"); n != 1 || err != nil {
+		t.Fatalf("new secret: revoked %d, %v", n, err)
+	}
+	for secret, want := range map[string]error{"legacy-bootstrap-secret": cloud.ErrTokenRevoked,
+		"first-bootstrap-secret": cloud.ErrTokenRevoked, "second-bootstrap-secret": nil} {
+		if _, err := s.Token(ctx, cloud.HashToken(secret), T0); !errors.Is(err, want) && !(want == nil && err == nil) {
+			t.Errorf("%s: %v, want %v", secret, err, want)
+		}
+	}
+	if _, err := boot("first-bootstrap-secret", "tok_bootstrap_4"); !errors.Is(err, cloud.ErrTokenRevoked) {
+		t.Errorf("a revoked secret came back: %v", err)
+	}
+	if _, err := s.Token(ctx, cloud.HashToken("second-bootstrap-secret"), T0); err != nil {
+		t.Errorf("refusing a revoked secret revoked the live one: %v", err)
+	}
+	// Tokens outside the family are left alone.
+	if _, err := s.Token(ctx, cloud.HashToken("an-fm-token-secret"), T0); err != nil {
+		t.Errorf("a token outside the family: %v", err)
 	}
 }
 

@@ -191,3 +191,55 @@ func waitFor(t *testing.T, ok func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestTokenCommands: create, list and revoke offline, on the store the
+// configuration names.
+func TestTokenCommands(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "cloud.yaml")
+	if err := os.WriteFile(cfgFile, []byte(fmt.Sprintf("database: {driver: sqlite, path: %q}\n", filepath.Join(dir, "f.db"))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"token", "create", "--config", cfgFile, "--role", "vendor", "--vendor", "coolco", "--name", "bot", "--ttl", "30d"}, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var issued struct {
+		Token, ID string
+		Expires   *time.Time `json:"expires_at"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &issued); err != nil || issued.Expires == nil || time.Until(*issued.Expires) < 29*24*time.Hour {
+		t.Fatalf("create: %v %s", err, out.String())
+	}
+	list := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := run(ctx, append([]string{"token", "list", "--config", cfgFile}, args...), nil, &out, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out.String(), issued.Token) {
+			t.Fatalf("the list shows the secret: %s", out.String())
+		}
+		return out.String()
+	}
+	if got := list(); !strings.Contains(got, issued.ID) || !strings.Contains(got, "vendor=coolco") || !strings.Contains(got, "active") {
+		t.Errorf("list:\n%s", got)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"token", "revoke", "--config", cfgFile, issued.ID}, nil, &out, io.Discard); err != nil || out.String() != "revoked "+issued.ID+"\n" {
+		t.Fatalf("revoke: %v %q", err, out.String())
+	}
+	if got := list(); !strings.Contains(got, "revoked 20") {
+		t.Errorf("list after revoke:\n%s", got)
+	}
+	if got := list("--active", "--json"); strings.Contains(got, issued.ID) || !strings.Contains(got, `"items": []`) {
+		t.Errorf("active list after revoke:\n%s", got)
+	}
+	if err := run(ctx, []string{"token", "revoke", "--config", cfgFile, "tok_nope"}, nil, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("revoke unknown: %v", err)
+	}
+	if err := run(ctx, []string{"token", "frobnicate"}, nil, io.Discard, io.Discard); err != errUsage {
+		t.Errorf("unknown command: %v", err)
+	}
+}

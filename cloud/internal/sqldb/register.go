@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/frostline/frostline/cloud"
 )
@@ -176,31 +175,4 @@ func (db *DB) DeleteAsset(ctx context.Context, site, id string) error {
 		return cloud.Errorf(cloud.ENOTFOUND, "asset %s/%s not found", site, id)
 	}
 	return nil
-}
-
-// PutToken stores a token's grant under its hash.
-func (db *DB) PutToken(ctx context.Context, hash string, p *cloud.Principal) error {
-	data, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	_, err = db.Writer.ExecContext(ctx, `INSERT INTO tokens (id, hash, data, created_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (hash) DO UPDATE SET data = excluded.data`, p.TokenID, hash, string(data), micros(time.Now()))
-	if err != nil {
-		return fmt.Errorf("%s: put token: %w", db.Dialect.Name, err)
-	}
-	return nil
-}
-
-// Token returns the grant of a token hash, or EUNAUTHORIZED.
-func (db *DB) Token(ctx context.Context, hash string) (*cloud.Principal, error) {
-	var data []byte
-	err := db.Reader.QueryRowContext(ctx, `SELECT data FROM tokens WHERE hash = $1`, hash).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, cloud.Errorf(cloud.EUNAUTHORIZED, "unknown token")
-	} else if err != nil {
-		return nil, fmt.Errorf("%s: token: %w", db.Dialect.Name, err)
-	}
-	var p cloud.Principal
-	return &p, json.Unmarshal(data, &p)
 }

@@ -158,7 +158,18 @@ func NewToken() (token, hash string) {
 	return token, HashToken(token)
 }
 
-// HashToken is how tokens are stored and looked up. The tokens carry 256
+// NewSessionID returns a fresh page-session id and the hash to store:
+// 256 random bits, like a token, under a prefix of its own.
+func NewSessionID() (id, hash string) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	id = "frs_" + base64.RawURLEncoding.EncodeToString(b[:])
+	return id, HashToken(id)
+}
+
+// HashToken is how tokens (and session ids) are stored and looked up. The tokens carry 256
 // random bits, so a fast hash is enough; no salt or key stretching needed.
 func HashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))

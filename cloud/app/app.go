@@ -311,8 +311,9 @@ func (a *App) build(ctx context.Context, store Store) error {
 	a.sweeper = &intake.Sweeper{Store: store, Intake: in, Every: cfg.SweepEvery, Log: log, M: a.intakeM, Prune: store.PruneClaims}
 	a.webhooks = notify.NewWorker(store, &notify.Deliverer{Client: notify.NewClient(cfg.Webhooks.AllowPrivateTargets),
 		UserAgent: "Frostline-Webhooks/1"}, cfg.Webhooks, log, a.Registry)
+	proxies, _ := cloudhttp.ParseProxies(cfg.TrustedProxies) // validated in New
 	var api http.Handler = cloudhttp.New(cloudhttp.Options{Store: store, Intake: in, Log: log, Registry: a.Registry, Dispatch: a.dispatch,
-		AllowPrivateTargets: cfg.Webhooks.AllowPrivateTargets})
+		AllowPrivateTargets: cfg.Webhooks.AllowPrivateTargets, Auth: &cfg.Auth, TrustedProxies: proxies})
 	a.api.Store(&api)
 	a.deps.set(depDatabase, "")
 	return nil

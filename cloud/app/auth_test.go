@@ -6,10 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	cloudhttp "github.com/frostline/frostline/cloud/http"
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
 )
 
@@ -113,12 +115,30 @@ func TestRevocationAcrossReplicas(t *testing.T) {
 			if code, body := call(t, "GET", b+"/api/v1/me", issued.Token, ""); code != 200 {
 				t.Fatalf("on the other replica: %d %s", code, body)
 			}
+			// A page session opened on one replica works on the other, and
+			// one signed out on b is over on a.
+			cookie := signIn(t, b, issued.Token)
+			if code := getPage(t, a, cookie); code != 200 {
+				t.Errorf("session from b on a: %d", code)
+			}
+			out := signIn(t, a, issued.Token)
+			req, _ := http.NewRequest("POST", b+"/logout", nil)
+			req.AddCookie(out)
+			if resp, err := noFollow.Do(req); err != nil || resp.StatusCode != 303 {
+				t.Fatalf("sign out: %v %v", resp, err)
+			}
+			if code := getPage(t, a, out); code != 303 {
+				t.Errorf("signed out on b, still in on a: %d", code)
+			}
 			if code, body := call(t, "DELETE", a+"/api/v1/tokens/"+issued.ID, cfg.AdminToken, ""); code != 204 {
 				t.Fatalf("revoke: %d %s", code, body)
 			}
 			for _, url := range []string{b, a} {
 				if code, body := call(t, "GET", url+"/api/v1/me", issued.Token, ""); code != 401 {
 					t.Errorf("revoked token on %s: %d %s", url, code, body)
+				}
+				if code := getPage(t, url, cookie); code != 303 {
+					t.Errorf("session of a revoked token on %s: %d", url, code)
 				}
 			}
 			// The list on the other replica shows it revoked, and when it
@@ -152,4 +172,38 @@ func TestRevocationAcrossReplicas(t *testing.T) {
 			}
 		})
 	}
+}
+
+var noFollow = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// signIn posts the login form and returns the session cookie.
+func signIn(t *testing.T, base, token string) *http.Cookie {
+	t.Helper()
+	resp, err := noFollow.PostForm(base+"/login", url.Values{"token": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == cloudhttp.SessionCookie {
+			return c
+		}
+	}
+	t.Fatalf("sign in: %d, no session cookie", resp.StatusCode)
+	return nil
+}
+
+// getPage gets the work-order list page with a session cookie: 200 when
+// signed in, 303 (to /login) when not.
+func getPage(t *testing.T, base string, c *http.Cookie) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/workorders", nil)
+	req.AddCookie(c)
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body) //nolint:errcheck // drained for reuse
+	resp.Body.Close()
+	return resp.StatusCode
 }

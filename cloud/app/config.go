@@ -60,6 +60,12 @@ type Config struct {
 	SLA sla.Policy `yaml:"sla"`
 	// Metrics says who may read /metrics.
 	Metrics MetricsConfig `yaml:"metrics"`
+	// TrustedProxies are the TLS-terminating proxies (addresses or CIDR
+	// prefixes) in front of the service. Only from them are
+	// X-Forwarded-Proto (the session cookie is Secure when it says https)
+	// and X-Forwarded-For (the client address for backoff and the audit
+	// log) believed. Empty: the headers are ignored.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// Auth is how credentials are treated: tokens' last-use bookkeeping,
 	// page sessions and the backoff on failed sign-ins.
 	Auth cloudhttp.AuthConfig `yaml:"auth"`
@@ -201,6 +207,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Dispatch.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("dispatch: %w", err))
+	}
+	if _, err := cloudhttp.ParseProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, err) // it names trusted_proxies[i]
 	}
 	if err := c.Auth.Validate(); err != nil {
 		errs = append(errs, err) // its messages name auth.<field>

@@ -50,6 +50,12 @@ func TestConfigErrorsNameFields(t *testing.T) {
 		{"triage: {default_nte: {P3: 1e12}}\n", "triage: default_nte.P3"},
 		{"triage: {default_nte: {P9: 100}}\n", "triage: default_nte.P9"},
 		{"triage: {approval_limits: {fm: .nan}}\n", "triage: approval_limits.fm"},
+		{"trusted_proxies: [10.0.0.0/8, proxy.internal]\n", "trusted_proxies[1]"},
+		{"auth: {session_idle: 10s}\n", "auth.session_idle"},
+		{"auth: {session_max_age: 800h}\n", "auth.session_max_age"},
+		{"auth: {session_idle: 8h, session_max_age: 4h}\n", "auth.session_max_age"},
+		{"auth: {last_used_every: 0s}\n", "auth.last_used_every"},
+		{"auth: {sessions: 1}\n", "field sessions not found"},
 	} {
 		_, err := ParseConfig([]byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -2,7 +2,10 @@ package http
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -15,44 +18,199 @@ type AuthConfig struct {
 	// LastUsedEvery is how often, at most, a token's last use is written:
 	// a busy token costs one write a minute rather than one a request.
 	LastUsedEvery time.Duration `yaml:"last_used_every"`
+	// SessionIdle ends a page session this long after its last request.
+	SessionIdle time.Duration `yaml:"session_idle"`
+	// SessionMaxAge ends a page session this long after sign-in, however
+	// active; it is also the cookie's Max-Age.
+	SessionMaxAge time.Duration `yaml:"session_max_age"`
 }
 
-// DefaultAuthConfig returns the defaults.
+// DefaultAuthConfig returns the defaults: a shift's worth of session.
 func DefaultAuthConfig() AuthConfig {
-	return AuthConfig{LastUsedEvery: time.Minute}
+	return AuthConfig{LastUsedEvery: time.Minute, SessionIdle: 2 * time.Hour, SessionMaxAge: 12 * time.Hour}
 }
 
-// Validate checks the block; messages name auth.<field>.
+// Validate checks the block, reporting every problem; messages name
+// auth.<field>.
 func (c AuthConfig) Validate() error {
-	if c.LastUsedEvery < time.Second || c.LastUsedEvery > 24*time.Hour {
-		return cloud.FieldError("auth.last_used_every", "want 1s to 24h")
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("auth.%s: %s", field, fmt.Sprintf(format, args...)))
 	}
-	return nil
+	if c.LastUsedEvery < time.Second || c.LastUsedEvery > 24*time.Hour {
+		bad("last_used_every", "want 1s to 24h")
+	}
+	if c.SessionIdle < time.Minute {
+		bad("session_idle", "at least 1m")
+	}
+	if c.SessionMaxAge < c.SessionIdle || c.SessionMaxAge > 30*24*time.Hour {
+		bad("session_max_age", "want session_idle to 30d")
+	}
+	return errors.Join(errs...)
 }
 
-// CookieName carries the token for the pages.
-const CookieName = "frostline_token"
+// SessionCookie carries a page session's id. The id is random and stored
+// only hashed; the old cookie that carried the bearer token itself
+// (frostline_token) is no longer read, and is cleared at sign-in.
+const SessionCookie = "frostline_session"
 
-// authenticate resolves the request's token to a caller.
-func (s *Server) authenticate(r *http.Request, cookie bool) (*caller, error) {
-	var token string
+const legacyCookie = "frostline_token"
+
+// authenticate resolves the request's credentials to a caller: a bearer
+// token, or, for the pages (session true), the session cookie.
+func (s *Server) authenticate(r *http.Request, session bool) (*caller, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		t, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok {
+		token := strings.TrimSpace(t)
+		if !ok || token == "" {
 			return nil, cloud.Errorf(cloud.EUNAUTHORIZED, "use Authorization: Bearer <token>")
 		}
-		token = strings.TrimSpace(t)
-	} else if c, err := r.Cookie(CookieName); cookie && err == nil {
-		token = c.Value
+		p, err := s.token(r.Context(), token)
+		if err != nil {
+			return nil, err
+		}
+		return s.callerOf(r.Context(), p)
 	}
-	if token == "" {
+	if !session {
 		return nil, cloud.Errorf(cloud.EUNAUTHORIZED, "a bearer token is required")
 	}
-	p, err := s.token(r.Context(), token)
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, cloud.ErrSessionUnknown
+	}
+	now := s.now()
+	hash := cloud.HashToken(c.Value)
+	p, sess, err := s.store.Session(r.Context(), hash, now, s.auth.SessionIdle)
 	if err != nil {
 		return nil, err
 	}
+	s.touch(r.Context(), p, now)
+	if now.Sub(sess.Seen) >= s.auth.LastUsedEvery {
+		if err := s.store.TouchSession(r.Context(), hash, now, s.auth.LastUsedEvery); err != nil {
+			s.log.Warn("session activity not recorded", "token_id", p.TokenID, "err", err)
+		}
+	}
 	return s.callerOf(r.Context(), p)
+}
+
+// openSession signs a browser in with p: a new random session id in an
+// HttpOnly, SameSite=Strict cookie (Secure over TLS), its hash in the
+// store.
+func (s *Server) openSession(w http.ResponseWriter, r *http.Request, p *cloud.Principal) error {
+	id, hash := cloud.NewSessionID()
+	now := s.now()
+	if err := s.store.PutSession(r.Context(), hash, &cloud.Session{TokenID: p.TokenID, Created: now, Seen: now,
+		Expires: now.Add(s.auth.SessionMaxAge)}); err != nil {
+		return err
+	}
+	secure := s.secure(r)
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: secure,
+		SameSite: http.SameSiteStrictMode, MaxAge: int(s.auth.SessionMaxAge.Seconds())})
+	if _, err := r.Cookie(legacyCookie); err == nil {
+		http.SetCookie(w, &http.Cookie{Name: legacyCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode})
+	}
+	s.log.Info("signed in", "token_id", p.TokenID, "role", p.Role, "ip", s.clientIP(r))
+	return nil
+}
+
+// closeSession signs a browser out: the session is deleted, so the
+// cookie's id is worthless even if it was copied, and the cookie cleared.
+func (s *Server) closeSession(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+		if err := s.store.DeleteSession(r.Context(), cloud.HashToken(c.Value)); err != nil {
+			s.log.Error("sign-out", "err", err)
+		}
+	}
+	s.clearSession(w, r)
+}
+
+// clearSession removes the session cookie from the browser.
+func (s *Server) clearSession(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.secure(r),
+		SameSite: http.SameSiteStrictMode})
+}
+
+// secure reports whether the browser reached us over TLS: directly, or
+// through a TLS-terminating proxy listed in trusted_proxies, which says so
+// in X-Forwarded-Proto. The header is ignored from anyone else, who could
+// write anything in it.
+func (s *Server) secure(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if !s.trustedPeer(r) {
+		return false
+	}
+	// The nearest proxy's word is the last value.
+	vals := strings.Split(strings.Join(r.Header.Values("X-Forwarded-Proto"), ","), ",")
+	return strings.EqualFold(strings.TrimSpace(vals[len(vals)-1]), "https")
+}
+
+// trustedPeer reports whether the request came straight from a trusted
+// proxy.
+func (s *Server) trustedPeer(r *http.Request) bool {
+	ip, ok := peerIP(r)
+	return ok && s.trusted(ip)
+}
+
+func (s *Server) trusted(ip netip.Addr) bool {
+	for _, p := range s.proxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func peerIP(r *http.Request) (netip.Addr, bool) {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return ap.Addr().Unmap(), true
+}
+
+// clientIP is the address a request came from: the peer, or, when the
+// peer is a trusted proxy, the nearest address in X-Forwarded-For that is
+// not a trusted proxy (addresses further left were written by the client
+// and prove nothing).
+func (s *Server) clientIP(r *http.Request) string {
+	ip, ok := peerIP(r)
+	if !ok {
+		return r.RemoteAddr
+	}
+	if !s.trusted(ip) {
+		return ip.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		ip = hop.Unmap()
+		if !s.trusted(ip) {
+			break
+		}
+	}
+	return ip.String()
+}
+
+// ParseProxies reads trusted_proxies: addresses or CIDR prefixes.
+func ParseProxies(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for i, v := range list {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, fmt.Errorf("trusted_proxies[%d]: %q is neither an address nor a CIDR prefix", i, v)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // token resolves a bearer secret to its grant, refusing unknown, revoked

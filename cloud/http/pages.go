@@ -51,6 +51,9 @@ func (s *Server) routesPages() {
 			}
 			c, err := s.authenticate(r, true)
 			if cloud.ErrorCode(err) == cloud.EUNAUTHORIZED {
+				if _, had := r.Cookie(SessionCookie); had == nil {
+					s.clearSession(w, r) // ended, revoked or unknown: forget it
+				}
 				http.Redirect(w, r, "/login", http.StatusSeeOther)
 				return
 			}
@@ -67,7 +70,11 @@ func (s *Server) routesPages() {
 	}))
 	s.mux.Handle("POST /login", s.instrument("POST /login", s.login))
 	s.mux.Handle("POST /logout", s.instrument("POST /logout", func(w http.ResponseWriter, r *http.Request) {
-		http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		if !sameOrigin(r) {
+			http.Error(w, "cross-site form post refused", http.StatusForbidden)
+			return
+		}
+		s.closeSession(w, r)
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 	}))
 	page("GET /{$}", func(w http.ResponseWriter, r *http.Request, c *caller) error {
@@ -130,12 +137,23 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBody)
 	tok := strings.TrimSpace(r.PostFormValue("token"))
-	if _, err := s.token(r.Context(), tok); tok == "" || err != nil {
+	var p *cloud.Principal
+	var err error = cloud.ErrTokenUnknown
+	if tok != "" {
+		p, err = s.token(r.Context(), tok)
+	}
+	if err != nil {
+		if cloud.ErrorCode(err) != cloud.EUNAUTHORIZED {
+			s.pageError(w, r, nil, err)
+			return
+		}
 		s.render(w, http.StatusUnauthorized, "login.html", map[string]any{"Title": "Sign in", "Error": "That token is not valid."})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: tok, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
-		SameSite: http.SameSiteStrictMode, MaxAge: int((30 * 24 * time.Hour).Seconds())})
+	if err := s.openSession(w, r, p); err != nil {
+		s.pageError(w, r, nil, err)
+		return
+	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

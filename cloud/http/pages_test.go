@@ -38,7 +38,7 @@ func (f *fixture) postReport(t *testing.T, who, asset string, photo []byte) *htt
 	mw.Close()
 	req, _ := http.NewRequest("POST", f.ts.URL+"/report", &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.AddCookie(&http.Cookie{Name: CookieName, Value: f.tokens[who]})
+	req.AddCookie(f.session(t, who))
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -99,7 +99,7 @@ func TestReportWithPhoto(t *testing.T) {
 func TestReportWholeStorePage(t *testing.T) {
 	f := newFixture(t)
 	req, _ := http.NewRequest("GET", f.ts.URL+"/report", nil)
-	req.AddCookie(&http.Cookie{Name: CookieName, Value: f.tokens["store"]})
+	req.AddCookie(f.session(t, "store"))
 	resp, err := f.ts.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func TestPagesNeedSignIn(t *testing.T) {
 	req, _ := http.NewRequest("POST", f.ts.URL+"/report", strings.NewReader("asset=s1/dc-1&problem=noise"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", "https://evil.example")
-	req.AddCookie(&http.Cookie{Name: CookieName, Value: f.tokens["store"]})
+	req.AddCookie(f.session(t, "store"))
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -41,6 +42,10 @@ type Store interface {
 	DeleteAsset(ctx context.Context, site, id string) error
 	PutToken(ctx context.Context, hash string, p *cloud.Principal) error
 	Token(ctx context.Context, hash string, now time.Time) (*cloud.Principal, error)
+	PutSession(ctx context.Context, hash string, s *cloud.Session) error
+	Session(ctx context.Context, hash string, now time.Time, idle time.Duration) (*cloud.Principal, *cloud.Session, error)
+	TouchSession(ctx context.Context, hash string, at time.Time, every time.Duration) error
+	DeleteSession(ctx context.Context, hash string) error
 	Tokens(ctx context.Context) ([]*cloud.Principal, error)
 	RevokeToken(ctx context.Context, id string, at time.Time) error
 	TouchToken(ctx context.Context, id string, at time.Time, every time.Duration) error
@@ -79,6 +84,9 @@ type Server struct {
 	allowPrivateTargets bool
 	lookupHost          notify.Lookup
 	auth                AuthConfig
+	// proxies are the TLS-terminating proxies whose X-Forwarded-Proto and
+	// X-Forwarded-For are believed.
+	proxies []netip.Prefix
 }
 
 // Options configure a Server.
@@ -96,6 +104,9 @@ type Options struct {
 	// LookupHost resolves a webhook's host at registration; nil: DNS.
 	LookupHost notify.Lookup
 	Auth       *AuthConfig // nil: DefaultAuthConfig
+	// TrustedProxies are the proxies whose X-Forwarded-Proto and
+	// X-Forwarded-For headers are believed (see ParseProxies).
+	TrustedProxies []netip.Prefix
 }
 
 // New returns a server with every route registered.
@@ -105,7 +116,7 @@ func New(o Options) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.auth = DefaultAuthConfig()
+	s.auth, s.proxies = DefaultAuthConfig(), o.TrustedProxies
 	if o.Auth != nil {
 		s.auth = *o.Auth
 	}

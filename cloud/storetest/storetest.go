@@ -44,6 +44,10 @@ type Store interface {
 	RevokeToken(ctx context.Context, id string, at time.Time) error
 	TouchToken(ctx context.Context, id string, at time.Time, every time.Duration) error
 	RotateToken(ctx context.Context, hash string, p *cloud.Principal, family string, at time.Time) (int64, error)
+	PutSession(ctx context.Context, hash string, s *cloud.Session) error
+	Session(ctx context.Context, hash string, now time.Time, idle time.Duration) (*cloud.Principal, *cloud.Session, error)
+	TouchSession(ctx context.Context, hash string, at time.Time, every time.Duration) error
+	DeleteSession(ctx context.Context, hash string) error
 	Ping(ctx context.Context) error
 	Photo(ctx context.Context, workOrder, id string) (string, []byte, error)
 	Relay(ctx context.Context, limit int, publish func([]sqldb.OutboxMsg) error) (int, error)
@@ -71,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	}{
 		{"Register", testRegister},
 		{"Tokens", testTokens},
+		{"Sessions", testSessions},
 		{"IntakeDedup", testIntakeDedup},
 		{"TransactionIsAtomic", testAtomic},
 		{"OptimisticLock", testOptimisticLock},
@@ -256,6 +261,81 @@ func testRotateToken(t *testing.T, s Store) {
 	if _, err := s.Token(ctx, cloud.HashToken("an-fm-token-secret"), T0); err != nil {
 		t.Errorf("a token outside the family: %v", err)
 	}
+}
+
+// testSessions: page sessions by the hash of their id, with idle and
+// absolute timeouts, ended at sign-out and with their token.
+func testSessions(t *testing.T, s Store) {
+	ctx := context.Background()
+	const idle = 2 * time.Hour
+	for _, id := range []string{"tok_a", "tok_b"} {
+		if err := s.PutToken(ctx, cloud.HashToken("secret-"+id), &cloud.Principal{TokenID: id, Role: cloud.RoleStore, Sites: []string{"s1"}, Created: T0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := func(id, token string, at time.Time) string {
+		t.Helper()
+		hash := cloud.HashToken(id)
+		if err := s.PutSession(ctx, hash, &cloud.Session{TokenID: token, Created: at, Seen: at, Expires: at.Add(12 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		return hash
+	}
+	check := func(what, hash string, at time.Time, want error) {
+		t.Helper()
+		p, sess, err := s.Session(ctx, hash, at, idle)
+		switch {
+		case want == nil && err != nil:
+			t.Errorf("%s: %v", what, err)
+		case want == nil && (p.Role != cloud.RoleStore || sess.TokenID != p.TokenID):
+			t.Errorf("%s: %+v %+v", what, p, sess)
+		case want != nil && !errors.Is(err, want):
+			t.Errorf("%s: %v, want %v", what, err, want)
+		}
+	}
+	a := open("session-a", "tok_a", T0)
+	check("new", a, T0.Add(time.Minute), nil)
+	check("unknown", cloud.HashToken("session-x"), T0, cloud.ErrSessionUnknown)
+	check("idle", a, T0.Add(idle), cloud.ErrSessionExpired)
+	// Activity keeps it alive, written at most once a minute.
+	for _, at := range []time.Time{T0.Add(time.Hour), T0.Add(time.Hour + 30*time.Second)} {
+		if err := s.TouchSession(ctx, a, at, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, sess, _ := s.Session(ctx, a, T0.Add(time.Hour), idle); !sess.Seen.Equal(T0.Add(time.Hour)) {
+		t.Errorf("seen %v, want the first touch's time", sess.Seen)
+	}
+	check("active", a, T0.Add(idle+time.Minute), nil)
+	check("absolute end", a, T0.Add(12*time.Hour), cloud.ErrSessionExpired)
+	// Sign-out ends one session, revoking the token ends all of its.
+	b1, b2 := open("session-b1", "tok_b", T0), open("session-b2", "tok_b", T0)
+	a2 := open("session-a2", "tok_a", T0)
+	if err := s.DeleteSession(ctx, b1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSession(ctx, b1); err != nil {
+		t.Errorf("sign out twice: %v", err)
+	}
+	check("signed out", b1, T0, cloud.ErrSessionUnknown)
+	check("other session of the token", b2, T0, nil)
+	if err := s.RevokeToken(ctx, "tok_b", T0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	check("token revoked", b2, T0.Add(time.Minute), cloud.ErrSessionUnknown)
+	check("another token's session", a2, T0.Add(time.Minute), nil)
+	// A session that outlived its absolute end is dropped by the next
+	// sign-in.
+	open("session-c", "tok_a", T0.Add(13*time.Hour))
+	check("pruned", a, T0, cloud.ErrSessionUnknown)
+	// A token that expires takes its sessions with it.
+	exp := T0.Add(time.Hour)
+	if err := s.PutToken(ctx, cloud.HashToken("secret-tok_e"), &cloud.Principal{TokenID: "tok_e", Role: cloud.RoleStore, Sites: []string{"s1"}, Created: T0, Expires: &exp}); err != nil {
+		t.Fatal(err)
+	}
+	e := open("session-e", "tok_e", T0)
+	check("token not yet expired", e, exp.Add(-time.Second), nil)
+	check("token expired", e, exp, cloud.ErrTokenExpired)
 }
 
 func testIntakeDedup(t *testing.T, s Store) {

@@ -140,6 +140,9 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
 	if err := revoke(ctx, tx, `id = $2`, micros(at), id); err != nil {
 		return fmt.Errorf("%s: revoke token: %w", db.Dialect.Name, err)
 	}
+	if err := dropRevokedSessions(ctx, tx); err != nil {
+		return fmt.Errorf("%s: revoke token: %w", db.Dialect.Name, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("%s: revoke token: %w", db.Dialect.Name, err)
 	}
@@ -187,6 +190,9 @@ func (db *DB) RotateToken(ctx context.Context, hash string, p *cloud.Principal, 
 		return 0, fmt.Errorf("%s: rotate token: %w", db.Dialect.Name, err)
 	}
 	revoked, _ := res.RowsAffected()
+	if err := dropRevokedSessions(ctx, tx); err != nil {
+		return 0, fmt.Errorf("%s: rotate token: %w", db.Dialect.Name, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("%s: rotate token: %w", db.Dialect.Name, err)
 	}

@@ -14,6 +14,7 @@ const (
 	EUNAUTHORIZED = "unauthorized" // no or unknown credentials
 	EFORBIDDEN    = "forbidden"    // known caller, action not allowed for the role
 	ETOOLARGE     = "too_large"    // request body over the limit
+	ETHROTTLED    = "throttled"    // backing off after failed authentications
 	EINTERNAL     = "internal"     // a bug or an unavailable dependency
 )
 

@@ -56,6 +56,9 @@ func TestConfigErrorsNameFields(t *testing.T) {
 		{"auth: {session_idle: 8h, session_max_age: 4h}\n", "auth.session_max_age"},
 		{"auth: {last_used_every: 0s}\n", "auth.last_used_every"},
 		{"auth: {sessions: 1}\n", "field sessions not found"},
+		{"auth: {backoff: {max_tracked: 1}}\n", "auth.backoff.max_tracked"},
+		{"auth: {backoff: {base: 2m, max: 1m}}\n", "auth.backoff.max"},
+		{"auth: {backoff: {free: -1}}\n", "auth.backoff.free"},
 	} {
 		_, err := ParseConfig([]byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -23,11 +23,14 @@ type AuthConfig struct {
 	// SessionMaxAge ends a page session this long after sign-in, however
 	// active; it is also the cookie's Max-Age.
 	SessionMaxAge time.Duration `yaml:"session_max_age"`
+	// Backoff slows down failed sign-ins and bad bearer tokens.
+	Backoff BackoffConfig `yaml:"backoff"`
 }
 
 // DefaultAuthConfig returns the defaults: a shift's worth of session.
 func DefaultAuthConfig() AuthConfig {
-	return AuthConfig{LastUsedEvery: time.Minute, SessionIdle: 2 * time.Hour, SessionMaxAge: 12 * time.Hour}
+	return AuthConfig{LastUsedEvery: time.Minute, SessionIdle: 2 * time.Hour, SessionMaxAge: 12 * time.Hour,
+		Backoff: DefaultBackoffConfig()}
 }
 
 // Validate checks the block, reporting every problem; messages name
@@ -46,6 +49,7 @@ func (c AuthConfig) Validate() error {
 	if c.SessionMaxAge < c.SessionIdle || c.SessionMaxAge > 30*24*time.Hour {
 		bad("session_max_age", "want session_idle to 30d")
 	}
+	c.Backoff.validate(bad)
 	return errors.Join(errs...)
 }
 
@@ -57,15 +61,17 @@ const SessionCookie = "frostline_session"
 const legacyCookie = "frostline_token"
 
 // authenticate resolves the request's credentials to a caller: a bearer
-// token, or, for the pages (session true), the session cookie.
+// token, or, for the pages (session true), the session cookie. Both go
+// through the backoff (verify).
 func (s *Server) authenticate(r *http.Request, session bool) (*caller, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		t, ok := strings.CutPrefix(h, "Bearer ")
 		token := strings.TrimSpace(t)
 		if !ok || token == "" {
-			return nil, cloud.Errorf(cloud.EUNAUTHORIZED, "use Authorization: Bearer <token>")
+			s.failed(r, "bearer", errMalformed, nil, ipKey(s.clientAddr(r)))
+			return nil, errMalformed
 		}
-		p, err := s.token(r.Context(), token)
+		p, err := s.verify(r, "bearer", token)
 		if err != nil {
 			return nil, err
 		}
@@ -76,12 +82,29 @@ func (s *Server) authenticate(r *http.Request, session bool) (*caller, error) {
 	}
 	c, err := r.Cookie(SessionCookie)
 	if err != nil || c.Value == "" {
-		return nil, cloud.ErrSessionUnknown
+		return nil, cloud.ErrSessionUnknown // not signed in: not a failure
 	}
 	now := s.now()
 	hash := cloud.HashToken(c.Value)
+	ipk, sk := ipKey(s.clientAddr(r)), "ses:"+hash
+	if d := s.limiter.wait(now, ipk, sk); d > 0 {
+		s.authm.throttled.WithLabelValues("session").Inc()
+		return nil, &throttledError{wait: d}
+	}
 	p, sess, err := s.store.Session(r.Context(), hash, now, s.auth.SessionIdle)
-	if err != nil {
+	switch {
+	case errors.Is(err, cloud.ErrSessionExpired):
+		// Coming back after the timeout is normal, not an attack:
+		// counted, not scored.
+		s.authm.failures.WithLabelValues("session", "expired").Inc()
+		return nil, err
+	case errors.Is(err, cloud.ErrSessionUnknown):
+		s.failed(r, "session", err, nil, ipk, sk)
+		return nil, err
+	case cloud.ErrorCode(err) == cloud.EUNAUTHORIZED: // its token was revoked or expired
+		s.failed(r, "session", err, p, sk)
+		return nil, err
+	case err != nil:
 		return nil, err
 	}
 	s.touch(r.Context(), p, now)
@@ -91,6 +114,55 @@ func (s *Server) authenticate(r *http.Request, session bool) (*caller, error) {
 		}
 	}
 	return s.callerOf(r.Context(), p)
+}
+
+// verify resolves a presented secret (a bearer token, or one typed into
+// the login form) to its grant, behind the backoff: while the client's
+// address or the secret itself is backing off, the request is refused
+// with 429 without the secret being looked at. A failure is counted,
+// logged and scored; a correct secret from another address is never held
+// up by someone else's failures.
+func (s *Server) verify(r *http.Request, via, secret string) (*cloud.Principal, error) {
+	now := s.now()
+	hash := cloud.HashToken(secret)
+	ipk, tk := ipKey(s.clientAddr(r)), "tok:"+hash
+	if d := s.limiter.wait(now, ipk, tk); d > 0 {
+		s.authm.throttled.WithLabelValues(via).Inc()
+		return nil, &throttledError{wait: d}
+	}
+	p, err := s.store.Token(r.Context(), hash, now)
+	if err != nil {
+		if cloud.ErrorCode(err) == cloud.EUNAUTHORIZED {
+			if p != nil {
+				// A real token, revoked or expired: not a guess, so only
+				// the secret backs off (a stale integration does not
+				// hold up its neighbours at the same address).
+				s.failed(r, via, err, p, tk)
+			} else {
+				s.failed(r, via, err, nil, ipk, tk)
+			}
+		}
+		return nil, err
+	}
+	s.touch(r.Context(), p, now)
+	return p, nil
+}
+
+// failed records an authentication failure: the metric, one audit log
+// line (address, reason, the token's id when it is a real one; never a
+// secret, a hash or a session id) and the backoff score of keys.
+func (s *Server) failed(r *http.Request, via string, err error, p *cloud.Principal, keys ...string) {
+	why := reason(err)
+	s.authm.failures.WithLabelValues(via, why).Inc()
+	d := s.limiter.fail(s.now(), keys...)
+	attrs := []any{"via", via, "reason", why, "ip", s.clientAddr(r).String(), "method", r.Method, "path", r.URL.Path}
+	if p != nil {
+		attrs = append(attrs, "token_id", p.TokenID)
+	}
+	if d > 0 {
+		attrs = append(attrs, "backoff", d.Round(time.Millisecond).String())
+	}
+	s.log.Warn("authentication failed", attrs...)
 }
 
 // openSession signs a browser in with p: a new random session id in an
@@ -170,17 +242,23 @@ func peerIP(r *http.Request) (netip.Addr, bool) {
 	return ap.Addr().Unmap(), true
 }
 
-// clientIP is the address a request came from: the peer, or, when the
-// peer is a trusted proxy, the nearest address in X-Forwarded-For that is
-// not a trusted proxy (addresses further left were written by the client
-// and prove nothing).
+// clientIP is the address a request came from, as text (see clientAddr);
+// whatever the server saw when it is not an address.
 func (s *Server) clientIP(r *http.Request) string {
-	ip, ok := peerIP(r)
-	if !ok {
+	if _, ok := peerIP(r); !ok {
 		return r.RemoteAddr
 	}
-	if !s.trusted(ip) {
-		return ip.String()
+	return s.clientAddr(r).String()
+}
+
+// clientAddr is the address a request came from: the peer, or, when the
+// peer is a trusted proxy, the nearest address in X-Forwarded-For that is
+// not a trusted proxy (addresses further left were written by the client
+// and prove nothing). The zero Addr when the peer is not an address.
+func (s *Server) clientAddr(r *http.Request) netip.Addr {
+	ip, ok := peerIP(r)
+	if !ok || !s.trusted(ip) {
+		return ip
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
@@ -193,7 +271,7 @@ func (s *Server) clientIP(r *http.Request) string {
 			break
 		}
 	}
-	return ip.String()
+	return ip
 }
 
 // ParseProxies reads trusted_proxies: addresses or CIDR prefixes.
@@ -211,18 +289,6 @@ func ParseProxies(list []string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 	}
 	return out, nil
-}
-
-// token resolves a bearer secret to its grant, refusing unknown, revoked
-// and expired tokens, and notes its use.
-func (s *Server) token(ctx context.Context, secret string) (*cloud.Principal, error) {
-	now := s.now()
-	p, err := s.store.Token(ctx, cloud.HashToken(secret), now)
-	if err != nil {
-		return nil, err
-	}
-	s.touch(ctx, p, now)
-	return p, nil
 }
 
 // touch records a token's use when the stored last use is older than the

@@ -25,6 +25,8 @@ func statusOf(code string) int {
 		return http.StatusForbidden
 	case cloud.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case cloud.ETHROTTLED:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }
@@ -56,6 +58,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="frostline"`)
 	}
+	retryAfter(w.Header(), err)
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(p) //nolint:errcheck // the client went away

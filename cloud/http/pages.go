@@ -123,6 +123,7 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, c *caller, er
 	if code == cloud.EINTERNAL {
 		s.log.Error("page failed", "path", r.URL.Path, "err", err)
 	}
+	retryAfter(w.Header(), err)
 	data := map[string]any{"Title": "Error", "Error": cloud.ErrorMessage(err)}
 	if c != nil {
 		data["Who"] = c.actor()
@@ -140,11 +141,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	var p *cloud.Principal
 	var err error = cloud.ErrTokenUnknown
 	if tok != "" {
-		p, err = s.token(r.Context(), tok)
+		p, err = s.verify(r, "login", tok)
 	}
 	if err != nil {
 		if cloud.ErrorCode(err) != cloud.EUNAUTHORIZED {
-			s.pageError(w, r, nil, err)
+			s.pageError(w, r, nil, err) // throttled: 429 with Retry-After
 			return
 		}
 		s.render(w, http.StatusUnauthorized, "login.html", map[string]any{"Title": "Sign in", "Error": "That token is not valid."})

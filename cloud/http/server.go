@@ -87,6 +87,8 @@ type Server struct {
 	// proxies are the TLS-terminating proxies whose X-Forwarded-Proto and
 	// X-Forwarded-For are believed.
 	proxies []netip.Prefix
+	limiter *limiter // backoff on failed authentications
+	authm   authMetrics
 }
 
 // Options configure a Server.
@@ -126,8 +128,9 @@ func New(o Options) *Server {
 	}, []string{"route", "code"})
 	s.merges = prometheus.NewCounter(prometheus.CounterOpts{Name: "frostline_report_merges_total",
 		Help: "Manual reports merged into an open work order (dedup)."})
+	s.limiter, s.authm = newLimiter(s.auth.Backoff), newAuthMetrics()
 	if o.Registry != nil {
-		o.Registry.MustRegister(s.latency, s.merges)
+		o.Registry.MustRegister(s.latency, s.merges, s.authm.failures, s.authm.throttled, s.limiter.tracked, s.limiter.evicted)
 	}
 	s.routesAPI()
 	s.routesTokens()

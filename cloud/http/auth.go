@@ -169,6 +169,13 @@ func (s *Server) failed(r *http.Request, via string, err error, p *cloud.Princip
 // HttpOnly, SameSite=Strict cookie (Secure over TLS), its hash in the
 // store.
 func (s *Server) openSession(w http.ResponseWriter, r *http.Request, p *cloud.Principal) error {
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+		// Signing in again replaces the browser's session rather than
+		// leaving the old one alive beside it.
+		if err := s.store.DeleteSession(r.Context(), cloud.HashToken(c.Value)); err != nil {
+			return err
+		}
+	}
 	id, hash := cloud.NewSessionID()
 	now := s.now()
 	if err := s.store.PutSession(r.Context(), hash, &cloud.Session{TokenID: p.TokenID, Created: now, Seen: now,

@@ -109,6 +109,12 @@ func TestSessionCookie(t *testing.T) {
 	if code, _ := getPage(t, f.ts.Client(), f.ts.URL, "/store", c); code != 200 {
 		t.Errorf("signed in: %d", code)
 	}
+	// Signing in again from the same browser replaces its session.
+	again := sessionCookie(signIn(t, f.ts.Client(), f.ts.URL, f.tokens["store"], http.Header{"Cookie": {c.String()}}))
+	if code, to := getPage(t, f.ts.Client(), f.ts.URL, "/store", c); again == nil || again.Value == c.Value || code != 303 || to != "/login" {
+		t.Errorf("after signing in again, the old session: %d %s", code, to)
+	}
+	c = again
 	// The raw token as a cookie no longer signs anyone in.
 	if code, to := getPage(t, f.ts.Client(), f.ts.URL, "/store", &http.Cookie{Name: legacyCookie, Value: f.tokens["store"]}); code != 303 || to != "/login" {
 		t.Errorf("token cookie: %d %s", code, to)

@@ -271,3 +271,72 @@ func TestParseProxies(t *testing.T) {
 		t.Errorf("bad entry: %v", err)
 	}
 }
+
+// FuzzForwardedHeaders: whatever a client or proxy writes in
+// X-Forwarded-For and X-Forwarded-Proto, the client address is the peer
+// or one of the listed addresses, never from an untrusted peer's header,
+// and Secure needs a trusted peer.
+func FuzzForwardedHeaders(f *testing.F) {
+	for _, s := range [][2]string{{"198.51.100.9", "https"}, {"6.6.6.6, 10.2.2.2", "http, https"}, {"", ""}, {"garbage,,", ",,"}, {"2001:db8::1", "HTTPS"}} {
+		f.Add(s[0], s[1], true)
+		f.Add(s[0], s[1], false)
+	}
+	s := &Server{proxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	f.Fuzz(func(t *testing.T, xff, xfp string, viaProxy bool) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = "203.0.113.5:4000"
+		if viaProxy {
+			r.RemoteAddr = "10.1.1.1:4000"
+		}
+		r.Header.Set("X-Forwarded-For", xff)
+		r.Header.Set("X-Forwarded-Proto", xfp)
+		got := s.clientAddr(r)
+		if !got.IsValid() {
+			t.Fatalf("no address for %q", xff)
+		}
+		if !viaProxy && got.String() != "203.0.113.5" {
+			t.Fatalf("an untrusted peer's header was believed: %s", got)
+		}
+		listed := false
+		for _, hop := range strings.Split(xff, ",") {
+			a, err := netip.ParseAddr(strings.TrimSpace(hop))
+			listed = listed || (err == nil && a.Unmap() == got)
+		}
+		if viaProxy && got.String() != "10.1.1.1" && !listed {
+			t.Fatalf("%s is neither the peer nor in %q", got, xff)
+		}
+		if s.secure(r) && !viaProxy {
+			t.Fatalf("Secure from an untrusted peer's %q", xfp)
+		}
+	})
+}
+
+// FuzzLoginForm: any form body answers a redirect with a session (a real
+// token), 401 or 429; never a 500, never a session for a wrong token.
+func FuzzLoginForm(f *testing.F) {
+	fx := newFixture(f)
+	for _, s := range []string{"token=" + fx.tokens["store"], "token=", "token=%00", "a=b&token=x&token=y", "%zz", strings.Repeat("token=x&", 100)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		req, _ := http.NewRequest("POST", fx.ts.URL+"/login", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		c := *fx.ts.Client()
+		c.CheckRedirect = noRedirect
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusSeeOther:
+			v, _ := url.ParseQuery(body)
+			if sessionCookie(resp) == nil || strings.TrimSpace(v.Get("token")) == "" {
+				t.Fatalf("%q: signed in (%v)", body, resp.Header)
+			}
+		case http.StatusUnauthorized, http.StatusTooManyRequests, http.StatusBadRequest:
+		default:
+			t.Fatalf("%q: %d", body, resp.StatusCode)
+		}
+	})
+}

@@ -13,20 +13,21 @@ import (
 	"github.com/frostline/frostline/rules/score"
 )
 
-// Fault kinds the simulator can inject, named as in the labels.
+// Fault kinds the simulator can inject: the labels' vocabulary, which
+// rules/score defines.
 const (
-	CompressorFailure = "compressor_failure"
-	RefrigerantLeak   = "refrigerant_leak"
-	DoorAjar          = "door_ajar"
-	ShortCycling      = "short_cycling"
-	SensorStuck       = "sensor_stuck"
-	SensorOffline     = "sensor_offline"
-	GatewayOffline    = "gateway_offline"
-	CoolingFailure    = "cooling_failure"
+	CompressorFailure = score.CompressorFailure
+	RefrigerantLeak   = score.RefrigerantLeak
+	DoorAjar          = score.DoorAjar
+	ShortCycling      = score.ShortCycling
+	SensorStuck       = score.SensorStuck
+	SensorOffline     = score.SensorOffline
+	GatewayOffline    = score.GatewayOffline
+	CoolingFailure    = score.CoolingFailure
 	// RackFailure is a compressor rack that trips: every case it serves
 	// loses cooling at once while its controller still calls for it, and
 	// the rack's compressor_on drops to 0.
-	RackFailure = "rack_failure"
+	RackFailure = score.RackFailure
 )
 
 // FaultKinds lists the kinds, for flags and validation.

@@ -203,11 +203,10 @@ type excursionState struct {
 	LastAt int64 `json:"last_at,omitempty"`
 	Good   int64 `json:"good,omitempty"` // open: back in the band since
 	// Normal excursions seen (not inside an incident): when each began,
-	// how long it lasted (s) and how high it went above the band (C).
-	ExAt   [maxExcursions]int64   `json:"ex_at"`
-	ExDur  [maxExcursions]int32   `json:"ex_dur"`
-	ExRise [maxExcursions]float32 `json:"ex_rise"`
-	ExHead uint8                  `json:"ex_head,omitempty"`
+	// how long it lasted (s).
+	ExAt   [maxExcursions]int64 `json:"ex_at"`
+	ExDur  [maxExcursions]int32 `json:"ex_dur"`
+	ExHead uint8                `json:"ex_head,omitempty"`
 }
 
 func (s *excursionState) late(*Engine, *instance, float64) {}
@@ -289,7 +288,7 @@ func (s *excursionState) observe(e *Engine, in *instance, _ MetricID, t int64, v
 			// would have is learned from as one: the next like it is not
 			// called again.
 			if s.Start != 0 && s.learnable(s.Good-s.Start) {
-				s.remember(s.Start, s.Good-s.Start, s.Peak-top)
+				s.remember(s.Start, s.Good-s.Start)
 			}
 			e.clear(in, t, v)
 			s.Start, s.Good, s.Rising = 0, 0, false
@@ -298,7 +297,7 @@ func (s *excursionState) observe(e *Engine, in *instance, _ MetricID, t int64, v
 	}
 	if !over {
 		if s.Start != 0 && s.learnable(t-s.Start) {
-			s.remember(s.Start, t-s.Start, s.Peak-top)
+			s.remember(s.Start, t-s.Start)
 		}
 		s.Start, s.Rising, s.Odd = 0, false, false
 		return
@@ -352,9 +351,9 @@ func (s *excursionState) learnable(dur int64) bool {
 }
 
 // remember notes a normal excursion.
-func (s *excursionState) remember(start, dur int64, rise float64) {
+func (s *excursionState) remember(start, dur int64) {
 	i := int(s.ExHead) % maxExcursions
-	s.ExAt[i], s.ExDur[i], s.ExRise[i] = start, int32(min(dur/int64(time.Second), math.MaxInt32)), float32(rise)
+	s.ExAt[i], s.ExDur[i] = start, int32(min(dur/int64(time.Second), math.MaxInt32))
 	s.ExHead = uint8((i + 1) % maxExcursions)
 }
 
@@ -365,8 +364,8 @@ func (s *excursionState) remember(start, dur int64, rise float64) {
 // an excursion is on schedule when it starts near the time of day of an
 // earlier one, or one learned interval (or two: one may have been missed)
 // after the latest. (How high they go varies by several degrees from one
-// defrost to the next, with the stocking and the doors around it: the
-// height is kept for the record, not judged.)
+// defrost to the next, with the stocking and the doors around it: it is
+// not judged.)
 func (s *excursionState) learned(start, t int64) (onSchedule bool, longest int64) {
 	var latest int64
 	for i := range maxExcursions {

@@ -143,6 +143,7 @@ type Stats struct {
 	Opened        uint64
 	Updated       uint64
 	Cleared       uint64
+	MarkedOffline uint64 // missing-data incidents opened by a last will or a DEATH
 }
 
 const numMetrics = 16

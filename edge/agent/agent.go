@@ -201,6 +201,14 @@ func (a *Agent) subscriber() (*ingest.Subscriber, error) {
 		}
 		templates = append(templates, tp)
 	}
+	var statuses []ingest.Template
+	for _, t := range cfg.MQTT.StatusTopics {
+		tp, err := ingest.ParseStatusTemplate(t.Template, t.Site)
+		if err != nil {
+			return nil, err
+		}
+		statuses = append(statuses, tp)
+	}
 	tlsCfg, err := cfg.MQTT.TLS.tlsConfig()
 	if err != nil {
 		return nil, fmt.Errorf("agent: mqtt: %w", err)
@@ -221,6 +229,7 @@ func (a *Agent) subscriber() (*ingest.Subscriber, error) {
 	if cfg.MQTT.Sparkplug {
 		dec.EnableSparkplug()
 	}
+	dec.SetStatusTopics(statuses)
 	return ingest.New(ingest.Config{
 		Broker: cfg.MQTT.Broker, ClientID: clientID, Username: cfg.MQTT.Username, Password: password,
 		TLS: tlsCfg, QoS: byte(cfg.MQTT.QoS), Queue: cfg.MQTT.Queue, QueueWait: cfg.MQTT.QueueWait, ReadGap: cfg.MQTT.ReadGap, KeepAlive: cfg.MQTT.KeepAlive,

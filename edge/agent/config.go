@@ -84,6 +84,13 @@ type MQTTConfig struct {
 	// Sparkplug also subscribes to Sparkplug B (spBv1.0/#): the group id
 	// is the site, the device (or node) id the asset.
 	Sparkplug bool `yaml:"sparkplug"`
+	// StatusTopics are where devices' and the store bridge's MQTT last
+	// wills arrive ("offline"/"online", or JSON with "status", "state" or
+	// "online"). A template with {asset} is one device's; one without is
+	// the whole site's. An offline will opens the missing-data incidents
+	// at once instead of after their silence threshold; so do Sparkplug
+	// NDEATH and DDEATH when sparkplug is on.
+	StatusTopics []TopicConfig `yaml:"status_topics"`
 }
 
 // TopicConfig maps a topic layout onto site, asset and metric.
@@ -325,6 +332,11 @@ func (c *Config) Validate() error {
 	for i, t := range c.MQTT.Topics {
 		if _, err := ingest.ParseTemplate(t.Template, t.Site); err != nil {
 			bad(fmt.Sprintf("mqtt.topics[%d].template", i), "%v", strings.TrimPrefix(err.Error(), "ingest: "))
+		}
+	}
+	for i, t := range c.MQTT.StatusTopics {
+		if _, err := ingest.ParseStatusTemplate(t.Template, t.Site); err != nil {
+			bad(fmt.Sprintf("mqtt.status_topics[%d].template", i), "%v", strings.TrimPrefix(err.Error(), "ingest: "))
 		}
 	}
 	if c.MQTT.Username == "" && c.MQTT.PasswordFile != "" {

@@ -11,12 +11,21 @@ import (
 
 // The input log records what the engine evaluated between checkpoints, so
 // that a restart replays it onto the last checkpoint. A batch's input is a
-// sequence of records: a reading (site, asset, metric, time, value) or an
-// advance of the wall clock.
+// sequence of records: a reading (site, asset, metric, time, value), an
+// advance of the wall clock, or devices marked offline by a last will or
+// a Sparkplug death (site, assets, time).
 const (
 	recReading byte = 1
 	recAdvance byte = 2
+	recOffline byte = 3
 )
+
+// replaySink takes the records of an input log.
+type replaySink interface {
+	reading(rules.Reading)
+	advance(time.Time)
+	offline(site string, assets []string, at time.Time)
+}
 
 func appendReading(b []byte, r *rules.Reading) []byte {
 	b = append(b, recReading)
@@ -34,10 +43,22 @@ func appendAdvance(b []byte, t time.Time) []byte {
 	return binary.AppendVarint(b, t.UnixNano())
 }
 
+func appendOffline(b []byte, site string, assets []string, at time.Time) []byte {
+	b = append(b, recOffline)
+	b = binary.AppendUvarint(b, uint64(len(site)))
+	b = append(b, site...)
+	b = binary.AppendUvarint(b, uint64(len(assets)))
+	for _, a := range assets {
+		b = binary.AppendUvarint(b, uint64(len(a)))
+		b = append(b, a...)
+	}
+	return binary.AppendVarint(b, at.UnixNano())
+}
+
 var errInput = errors.New("agent: corrupt input log")
 
-// replayInput calls reading or advance for each record of data, in order.
-func replayInput(data []byte, reading func(rules.Reading), advance func(time.Time)) error {
+// replayInput hands each record of data to sink, in order.
+func replayInput(data []byte, sink replaySink) error {
 	str := func() (string, bool) {
 		n, w := binary.Uvarint(data)
 		if w <= 0 || uint64(len(data)-w) < n {
@@ -77,13 +98,36 @@ func replayInput(data []byte, reading func(rules.Reading), advance func(time.Tim
 			r.At = time.Unix(0, at).UTC()
 			r.Value = math.Float64frombits(binary.LittleEndian.Uint64(data))
 			data = data[8:]
-			reading(r)
+			sink.reading(r)
 		case recAdvance:
 			at, ok := varint()
 			if !ok {
 				return errInput
 			}
-			advance(time.Unix(0, at).UTC())
+			sink.advance(time.Unix(0, at).UTC())
+		case recOffline:
+			site, ok := str()
+			if !ok {
+				return errInput
+			}
+			n, w := binary.Uvarint(data)
+			if w <= 0 || n > uint64(len(data)) {
+				return errInput
+			}
+			data = data[w:]
+			var assets []string
+			for range n {
+				a, ok := str()
+				if !ok {
+					return errInput
+				}
+				assets = append(assets, a)
+			}
+			at, ok := varint()
+			if !ok {
+				return errInput
+			}
+			sink.offline(site, assets, time.Unix(0, at).UTC())
 		default:
 			return errInput
 		}

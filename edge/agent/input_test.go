@@ -1,11 +1,27 @@
 package agent
 
 import (
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/frostline/frostline/rules"
 )
+
+type offlineRec struct {
+	site   string
+	assets []string
+	at     time.Time
+}
+
+// recorder keeps what an input log replays.
+type recorder struct{ got []any }
+
+func (r *recorder) reading(rd rules.Reading) { r.got = append(r.got, rd) }
+func (r *recorder) advance(t time.Time)      { r.got = append(r.got, t) }
+func (r *recorder) offline(site string, assets []string, at time.Time) {
+	r.got = append(r.got, offlineRec{site, assets, at})
+}
 
 func TestInputRoundTrip(t *testing.T) {
 	rs := []rules.Reading{
@@ -17,12 +33,14 @@ func TestInputRoundTrip(t *testing.T) {
 	b = appendReading(b, &rs[0])
 	b = appendAdvance(b, adv)
 	b = appendReading(b, &rs[1])
-	var got []any
-	err := replayInput(b, func(r rules.Reading) { got = append(got, r) }, func(t time.Time) { got = append(got, t) })
-	if err != nil {
+	b = appendOffline(b, "s1", []string{"wic1", "wic2"}, adv)
+	b = appendOffline(b, "s2", nil, adv)
+	rec := &recorder{}
+	if err := replayInput(b, rec); err != nil {
 		t.Fatal(err)
 	}
-	want := []any{rs[0], adv, rs[1]}
+	got := rec.got
+	want := []any{rs[0], adv, rs[1], offlineRec{"s1", []string{"wic1", "wic2"}, adv}, offlineRec{"s2", nil, adv}}
 	if len(got) != len(want) {
 		t.Fatalf("got %v", got)
 	}
@@ -37,18 +55,23 @@ func TestInputRoundTrip(t *testing.T) {
 			if g, ok := got[i].(time.Time); !ok || !g.Equal(w) {
 				t.Errorf("record %d = %v, want %v", i, got[i], w)
 			}
+		case offlineRec:
+			if g, ok := got[i].(offlineRec); !ok || g.site != w.site || !slices.Equal(g.assets, w.assets) || !g.at.Equal(w.at) {
+				t.Errorf("record %d = %v, want %v", i, got[i], w)
+			}
 		}
 	}
 	for n := range len(b) - 1 {
 		// Truncated logs are reported, never a crash.
-		_ = replayInput(b[:n], func(rules.Reading) {}, func(time.Time) {})
+		_ = replayInput(b[:n], &recorder{})
 	}
 }
 
 func FuzzReplayInput(f *testing.F) {
 	r := rules.Reading{Site: "s", Asset: "a", Metric: 1, At: time.Unix(1, 0), Value: 2}
 	f.Add(appendAdvance(appendReading(nil, &r), time.Unix(5, 0)))
+	f.Add(appendOffline(nil, "s", []string{"a", "b"}, time.Unix(5, 0)))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_ = replayInput(data, func(rules.Reading) {}, func(time.Time) {})
+		_ = replayInput(data, &recorder{})
 	})
 }

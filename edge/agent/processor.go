@@ -190,21 +190,33 @@ func (p *processor) start(l *loaded) error {
 	}
 	// Replay the input logged since the checkpoint. Its events were
 	// committed with it, so they are dropped here.
-	n := 0
+	rp := &replay{p: p}
 	for _, in := range input {
-		err := replayInput(in, func(r rules.Reading) {
-			n++
-			p.scratch, _ = p.eng.Observe(p.scratch[:0], r)
-		}, func(t time.Time) {
-			p.scratch = p.eng.Advance(p.scratch[:0], t)
-		})
-		if err != nil {
+		if err := replayInput(in, rp); err != nil {
 			p.log.Error("input log unreadable, continuing from the part replayed", "err", err)
 			break
 		}
 	}
-	p.log.Info("rule state restored", "instances", p.eng.Instances(), "replayed", n)
+	p.log.Info("rule state restored", "instances", p.eng.Instances(), "replayed", rp.n)
 	return p.commit()
+}
+
+// replay feeds the input log back into the engine; the events were
+// committed with it, so they are dropped.
+type replay struct {
+	p *processor
+	n int // readings
+}
+
+func (r *replay) reading(rd rules.Reading) {
+	r.n++
+	r.p.scratch, _ = r.p.eng.Observe(r.p.scratch[:0], rd)
+}
+
+func (r *replay) advance(t time.Time) { r.p.scratch = r.p.eng.Advance(r.p.scratch[:0], t) }
+
+func (r *replay) offline(site string, assets []string, at time.Time) {
+	r.p.scratch, _ = r.p.eng.MarkOffline(r.p.scratch[:0], site, assets, at)
 }
 
 func (p *processor) install(l *loaded, eng *rules.Engine) {
@@ -470,6 +482,10 @@ func (p *processor) handle(m ingest.Message) { p.handleAt(m, p.now()) }
 // handleAt evaluates one message's readings, arrived at arrived.
 func (p *processor) handleAt(m ingest.Message, arrived time.Time) {
 	p.pending = append(p.pending, m)
+	if m.Status != nil {
+		p.status(m.Status, arrived)
+		return
+	}
 	if m.Redelivered && p.alreadySeen(m.Readings) {
 		p.m.redelivered.Add(float64(len(m.Readings)))
 		return
@@ -509,6 +525,28 @@ func (p *processor) handleAt(m ingest.Message, arrived time.Time) {
 			p.agg.Add(*r, arrived)
 		}
 	}
+}
+
+// status applies a last will or a Sparkplug death: the devices' missing-data
+// incidents open now rather than after their silence threshold. A device
+// back online needs nothing: its next reading clears them.
+func (p *processor) status(st *ingest.Status, arrived time.Time) {
+	if st.Online {
+		p.log.Info("device online again by its status message", "site", st.Site, "assets", st.Assets)
+		return
+	}
+	at := st.At
+	if p.maxAhead > 0 && at.After(arrived.Add(p.maxAhead)) {
+		at = arrived // a death stamped by a wrong clock is news now
+	}
+	var err error
+	p.events, err = p.eng.MarkOffline(p.events, st.Site, st.Assets, at)
+	p.input = appendOffline(p.input, st.Site, st.Assets, at)
+	if err != nil {
+		p.limiter.log(p.log, refusal(err), "offline status refused", "site", st.Site, "assets", st.Assets, "err", err)
+		return
+	}
+	p.log.Warn("devices offline by last will or Sparkplug death", "site", st.Site, "assets", st.Assets, "at", at)
 }
 
 // alreadySeen reports whether every reading is no newer than what was

@@ -37,6 +37,8 @@ func Reason(err error) string {
 		return "timestamp"
 	case errors.Is(err, ErrHistorical):
 		return "historical"
+	case errors.Is(err, ErrStaleDeath):
+		return "stale_death"
 	default:
 		return "payload"
 	}
@@ -47,6 +49,7 @@ type Decoder struct {
 	templates []Template
 	now       func() time.Time
 	spb       *sparkplug // nil: Sparkplug B topics are not decoded
+	status    []Template // last-will topics (Status)
 	noFast    bool       // tests: encoding/json only
 }
 
@@ -59,9 +62,11 @@ func NewDecoder(templates []Template, now func() time.Time) *Decoder {
 // Filters are the subscription filters of the decoder's templates.
 func (d *Decoder) Filters() []string {
 	var fs []string
-	for i := range d.templates {
-		if f := d.templates[i].Filter(); !slices.Contains(fs, f) {
-			fs = append(fs, f)
+	for _, t := range [][]Template{d.templates, d.status} {
+		for i := range t {
+			if f := t[i].Filter(); !slices.Contains(fs, f) {
+				fs = append(fs, f)
+			}
 		}
 	}
 	if d.spb != nil {

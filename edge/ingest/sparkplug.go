@@ -37,11 +37,14 @@ type sparkplug struct {
 	// tests and fuzzing from others.
 	mu      sync.Mutex
 	aliases map[string]map[uint64]string
+	// births are the bdSeq of each node's current NBIRTH, by site/node:
+	// an NDEATH with another is the will of an earlier session.
+	births map[string]uint64
 }
 
 // EnableSparkplug makes the decoder accept Sparkplug B topics.
 func (d *Decoder) EnableSparkplug() {
-	d.spb = &sparkplug{aliases: map[string]map[uint64]string{}}
+	d.spb = &sparkplug{aliases: map[string]map[uint64]string{}, births: map[string]uint64{}}
 }
 
 // spbMetric is one decoded Sparkplug metric.
@@ -72,8 +75,7 @@ func (d *Decoder) decodeSparkplug(dst []rules.Reading, topic string, data []byte
 	switch kind {
 	case "NBIRTH", "DBIRTH", "NDATA", "DDATA":
 	default:
-		// DEATH, STATE and commands carry no readings; offline is for
-		// the missing-data rules to judge.
+		// DEATH (see Status), STATE and commands carry no readings.
 		return dst, nil
 	}
 	ts, metrics, err := parseSparkplugPayload(data)
@@ -108,6 +110,17 @@ func (d *Decoder) decodeSparkplug(dst []rules.Reading, topic string, data []byte
 		if m.historical {
 			errs = append(errs, ErrHistorical)
 			continue
+		}
+		if name == "bdSeq" {
+			// The birth/death sequence: an NDEATH must carry this
+			// birth's to be believed (sparkplugDeath).
+			if kind == "NBIRTH" {
+				d.spb.births[site+"/"+parts[3]] = uint64(m.num)
+			}
+			continue
+		}
+		if strings.HasPrefix(name, "Node Control/") {
+			continue // the host's commands to the node: no reading
 		}
 		if k := strings.LastIndexByte(name, '/'); k >= 0 {
 			name = name[k+1:]

@@ -22,6 +22,9 @@ import (
 // that a QoS 1 message was received.
 type Message struct {
 	Readings []rules.Reading
+	// Status is a last will or a Sparkplug death (then Readings is
+	// empty), nil for readings.
+	Status *Status
 	// Redelivered is the MQTT DUP flag: the broker sent this message
 	// before, so its readings may already be reflected in the checkpoint.
 	Redelivered bool
@@ -104,6 +107,7 @@ type Metrics struct {
 	Held         prometheus.Counter
 	Reconnects   prometheus.Counter
 	Connected    prometheus.Gauge
+	Statuses     *prometheus.CounterVec
 }
 
 // NewMetrics creates the Subscriber's metrics and registers them on reg
@@ -126,12 +130,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "frostline_edge_mqtt_reconnects_total", Help: "Connections to the MQTT broker lost."}),
 		Connected: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "frostline_edge_mqtt_connected", Help: "1 while connected to the MQTT broker."}),
+		Statuses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "frostline_edge_device_status_total", Help: "Last wills and Sparkplug deaths read, by what they say (offline, online)."}, []string{"state"}),
 	}
-	for _, r := range []string{"no_template", "unknown_metric", "unit", "timestamp", "payload", "historical"} {
+	for _, r := range []string{"no_template", "unknown_metric", "unit", "timestamp", "payload", "historical", "stale_death"} {
 		m.DecodeErrors.WithLabelValues(r)
 	}
+	m.Statuses.WithLabelValues("offline")
+	m.Statuses.WithLabelValues("online")
 	if reg != nil {
-		reg.MustRegister(m.Messages, m.DecodeErrors, m.Dropped, m.QueueFull, m.Oversize, m.Held, m.Reconnects, m.Connected)
+		reg.MustRegister(m.Messages, m.DecodeErrors, m.Dropped, m.QueueFull, m.Oversize, m.Held, m.Reconnects, m.Connected, m.Statuses)
 	}
 	return m
 }
@@ -340,6 +348,19 @@ func (s *Subscriber) handle(_ paho.Client, msg paho.Message) {
 		msg.Ack()
 		return
 	}
+	if s.dec.WatchesStatus() {
+		st, ok, err := s.dec.Status(msg.Topic(), msg.Payload())
+		switch {
+		case err != nil:
+			s.metrics.DecodeErrors.WithLabelValues(Reason(err)).Inc()
+			msg.Ack()
+			return
+		case ok:
+			s.metrics.Statuses.WithLabelValues(statusLabel(st.Online)).Inc()
+			s.enqueue(Message{Status: &st, msg: msg})
+			return
+		}
+	}
 	if cap(s.block)-len(s.block) < maxFastValues {
 		s.block = make([]rules.Reading, 0, blockLen)
 	}
@@ -362,7 +383,18 @@ func (s *Subscriber) handle(_ paho.Client, msg paho.Message) {
 		msg.Ack()
 		return
 	}
-	m := Message{Readings: readings, Redelivered: msg.Duplicate(), msg: msg}
+	s.enqueue(Message{Readings: readings, Redelivered: msg.Duplicate(), msg: msg})
+}
+
+func statusLabel(online bool) string {
+	if online {
+		return "online"
+	}
+	return "offline"
+}
+
+// enqueue hands m to the consumer, waiting up to QueueWait for room.
+func (s *Subscriber) enqueue(m Message) {
 	select {
 	case s.queue <- m:
 		return

@@ -30,6 +30,26 @@ type Template struct {
 
 // ParseTemplate checks a pattern and returns its Template.
 func ParseTemplate(pattern, site string) (Template, error) {
+	t, err := parseLevels(pattern, site)
+	if err == nil && t.asset < 0 {
+		err = fmt.Errorf("ingest: topic template %q: needs {asset}", pattern)
+	}
+	if err == nil {
+		err = t.needSite()
+	}
+	return t, err
+}
+
+// needSite refuses a template without {site} and without a fixed site.
+func (t *Template) needSite() error {
+	if t.site < 0 && t.Site == "" {
+		return fmt.Errorf("ingest: topic template %q: needs {site} or a fixed site", t.Pattern)
+	}
+	return nil
+}
+
+// parseLevels reads a pattern's levels.
+func parseLevels(pattern, site string) (Template, error) {
 	t := Template{Pattern: pattern, Site: site, site: -1, asset: -1, metric: -1}
 	if pattern == "" {
 		return t, errors.New("ingest: empty topic template")
@@ -56,12 +76,6 @@ func ParseTemplate(pattern, site string) (Template, error) {
 			return t, fmt.Errorf("ingest: topic template %q: %s given twice", pattern, l)
 		}
 		*slot = i
-	}
-	if t.asset < 0 {
-		return t, fmt.Errorf("ingest: topic template %q: needs {asset}", pattern)
-	}
-	if t.site < 0 && site == "" {
-		return t, fmt.Errorf("ingest: topic template %q: needs {site} or a fixed site", pattern)
 	}
 	return t, nil
 }

@@ -16,6 +16,9 @@ import (
 	"strings"
 	"time"
 
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/frostline/frostline/cloud"
@@ -102,10 +105,13 @@ type demo struct {
 	nats    *demoNATS
 	cloud   *app.App
 	agents  []*agent.Agent
+	// regs are the agents' metrics, one registry per agent.
+	regs  []*prometheus.Registry
+	clock *simClock
 }
 
 func newDemo(f *demoFlags, out io.Writer) (d *demo, err error) {
-	d = &demo{f: f, out: out}
+	d = &demo{f: f, out: out, clock: &simClock{speed: f.speed}}
 	opened := d // the error returns below set d to nil before this runs
 	defer func() {
 		if err != nil {
@@ -194,7 +200,10 @@ func newDemo(f *demoFlags, out io.Writer) (d *demo, err error) {
 		if err := c.Validate(); err != nil {
 			return nil, fmt.Errorf("edge %s: %w", s.ID, err)
 		}
-		d.agents = append(d.agents, agent.New(&c, d.log.With("component", "edge", "site", s.ID), agent.Options{}))
+		reg := prometheus.NewRegistry()
+		d.regs = append(d.regs, reg)
+		d.agents = append(d.agents, agent.New(&c, d.log.With("component", "edge", "site", s.ID),
+			agent.Options{Stamp: d.clock.now, Registry: reg}))
 	}
 	return d, nil
 }
@@ -273,14 +282,36 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	d.banner()
 	if d.f.sim {
+		if err := d.broker.srv.Subscribe("sites/+/assets/#", 1, d.handReading); err != nil {
+			return fmt.Errorf("mqtt: %w", err)
+		}
 		g.Go(func() error { return d.simulate(ctx) })
 	}
 	err := g.Wait()
+	// The demo's context is done: the summary reads the store on its own.
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if wos, serr := allWorkOrders(sctx, d.cloud.Store()); serr != nil {
+		fmt.Fprintf(d.out, "\nfrostline demo: no summary: %v\n", serr)
+	} else {
+		printSummary(d.out, tally(wos))
+	}
 	fmt.Fprintln(d.out, "\nfrostline demo: stopped; start again with the same --data to resume.")
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
+}
+
+// handReading says that a reading came from outside the simulation (the
+// banner's mosquitto_pub) and the time the edge gave it: a newcomer
+// sees that the reading arrived, and why its time is not the clock's.
+func (d *demo) handReading(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+	if pk.Origin == mqtt.InlineClientId {
+		return // the simulator's own
+	}
+	fmt.Fprintf(d.out, "%s  reading by hand on %s: %s (without a \"ts\" it takes the simulation's time, %s)\n",
+		time.Now().Format("15:04:05"), pk.TopicName, bytes.TrimSpace(pk.Payload), d.clock.now().Format("01-02 15:04"))
 }
 
 func (d *demo) banner() {

@@ -124,6 +124,11 @@ func TestDemoWholeLoop(t *testing.T) {
 	if !strings.Contains(out.String(), "start again with the same --data to resume") {
 		t.Errorf("no clean stop message:\n%s", out.String())
 	}
+	// The summary counts the work order the test saw verified.
+	if !regexp.MustCompile(`verified +[1-9]\d*   \(the sensors`).MatchString(out.String()) ||
+		!regexp.MustCompile(`dispatched +[1-9]\d*   \(a vendor`).MatchString(out.String()) {
+		t.Errorf("the summary does not count the dispatched and verified work order:\n%s", out.String())
+	}
 
 	// Again on the same folder: the simulation resumes live (no history
 	// replayed) and the work orders are still there.

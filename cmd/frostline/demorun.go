@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -92,6 +93,40 @@ func startBroker(addr string, log *slog.Logger, sites []string) (*demoBroker, er
 }
 
 func (b *demoBroker) close() error { return b.srv.Close() }
+
+// simClock is the simulation's time, for readings published by hand: the
+// simulated sensors run --speed times ahead of the wall clock, and a
+// reading stamped with the wall clock would be hours behind them and
+// refused as late (the README's first mosquitto_pub did just that).
+type simClock struct {
+	speed float64
+	// mu guards at and wall: the simulator sets them, the edge agents'
+	// decoders read them.
+	mu   sync.Mutex
+	at   time.Time // the time of the last readings published
+	wall time.Time // when they were published
+}
+
+// set records that the readings of simulated time at were just published.
+func (c *simClock) set(at time.Time) {
+	c.mu.Lock()
+	c.at, c.wall = at, time.Now()
+	c.mu.Unlock()
+}
+
+// now is the simulation's time now: the last published readings' time,
+// advanced at the simulation's speed but never to the next step's (a
+// reading by hand lands between two simulated ones). Before the
+// simulation publishes anything, or without one, it is the wall clock.
+func (c *simClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.at.IsZero() {
+		return time.Now()
+	}
+	ahead := min(time.Duration(float64(time.Since(c.wall))*c.speed), time.Minute-time.Second)
+	return c.at.Add(ahead)
+}
 
 // demoNATS is the embedded NATS server with JetStream.
 type demoNATS struct {
@@ -179,6 +214,7 @@ func (d *demo) simulate(ctx context.Context) error {
 			}
 		}
 		st.Published = s.Now()
+		d.clock.set(s.Now().Add(-time.Minute))
 		return nil
 	}
 	// History: an hour of the stores a second, so that the edge keeps up.

@@ -25,9 +25,14 @@ import (
 
 // Options are what the caller injects.
 type Options struct {
-	// Now is the wall clock (arrival time of readings without a
-	// timestamp, telemetry closing). Default time.Now.
+	// Now is the wall clock (readings' arrival, telemetry closing).
+	// Default time.Now.
 	Now func() time.Time
+	// Stamp is the time given to readings that carry none; default Now.
+	// The demo's simulated sensors run ahead of the wall clock, so it
+	// stamps a reading published by hand with the simulation's time:
+	// stamped with the wall clock it would be hours late and refused.
+	Stamp func() time.Time
 	// Registry receives the agent's metrics; nil makes a fresh one with
 	// Go and process collectors.
 	Registry *prometheus.Registry
@@ -51,6 +56,9 @@ type Agent struct {
 func New(cfg *Config, log *slog.Logger, opts Options) *Agent {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Stamp == nil {
+		opts.Stamp = opts.Now
 	}
 	reg := opts.Registry
 	if reg == nil {
@@ -225,7 +233,7 @@ func (a *Agent) subscriber() (*ingest.Subscriber, error) {
 	if clientID == "" {
 		clientID = "frostline-edge-" + cfg.Gateway
 	}
-	dec := ingest.NewDecoder(templates, a.opts.Now)
+	dec := ingest.NewDecoder(templates, a.opts.Stamp)
 	if cfg.MQTT.Sparkplug {
 		dec.EnableSparkplug()
 	}

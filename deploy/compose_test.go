@@ -94,6 +94,18 @@ func TestCompose(t *testing.T) {
 	if !strings.HasSuffix(cfg.Listen, ":8080") || !slices.Contains(c.Services["frostline-cloud-1"].Ports, "8080:8080") {
 		t.Errorf("the cloud listens on %s; the compose file publishes %v", cfg.Listen, c.Services["frostline-cloud-1"].Ports)
 	}
+	// Work orders link to a provisioned dashboard on the published Grafana.
+	panel := regexp.MustCompile(`^http://localhost:(\d+)/d/([a-z-]+)\?var-site=\{site\}&var-asset=\{asset\}&from=\{from\}&to=\{to\}$`).FindStringSubmatch(cfg.Triage.Panel)
+	if panel == nil {
+		t.Errorf("triage.panel_url %q: want the asset dashboard on localhost with site, asset and the window", cfg.Triage.Panel)
+	} else {
+		if !slices.Contains(c.Services["grafana"].Ports, panel[1]+":3000") {
+			t.Errorf("triage.panel_url's port %s is not grafana's published port (%v)", panel[1], c.Services["grafana"].Ports)
+		}
+		if b, err := os.ReadFile("grafana/dashboards/store-equipment.json"); err != nil || !strings.Contains(string(b), `"uid": "`+panel[2]+`"`) {
+			t.Errorf("triage.panel_url names dashboard %s, which is not the provisioned asset dashboard (%v)", panel[2], err)
+		}
+	}
 	// Prometheus scrapes the replicas where they listen.
 	prom, _ := os.ReadFile("prometheus/prometheus.yml")
 	for _, target := range regexp.MustCompile(`frostline-cloud-\d+:\d+`).FindAllString(string(prom), -1) {

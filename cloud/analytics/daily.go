@@ -143,7 +143,7 @@ func (d *Daily) Points(ctx context.Context, day time.Time) ([]telemetry.KPI, err
 		scope string
 		group []Dimension
 	}{
-		{telemetry.ScopeSite, []Dimension{Site}},
+		{telemetry.ScopeSite, []Dimension{Region, Site}},
 		{telemetry.ScopeAsset, []Dimension{Site, Asset}},
 		{telemetry.ScopeVendor, []Dimension{Site, Vendor}},
 	} {
@@ -152,7 +152,7 @@ func (d *Daily) Points(ctx context.Context, day time.Time) ([]telemetry.KPI, err
 			return nil, fmt.Errorf("analytics: daily %s %s: %w", day.Format(time.DateOnly), s.scope, err)
 		}
 		for _, row := range rep.Rows {
-			k := telemetry.KPI{Day: day, Scope: s.scope, Site: row.Group[string(Site)], Values: map[string]float64{}}
+			k := telemetry.KPI{Day: day, Scope: s.scope, Site: row.Group[string(Site)], Region: row.Group[string(Region)], Values: map[string]float64{}}
 			switch s.scope {
 			case telemetry.ScopeAsset:
 				k.Asset = row.Group[string(Asset)]

@@ -46,6 +46,9 @@ func TestDailyPoints(t *testing.T) {
 	// 2 March at s1: A created, A and G completed (A 220 + G 130), A's
 	// MTTR 1.5 h and G's 1 h.
 	site := got["site/s1/"]
+	if site.Region != "north" {
+		t.Errorf("site s1's point has region %q, want north (the dashboards' region variable reads it)", site.Region)
+	}
 	for name, want := range map[string]float64{"created": 1, "completed": 2, "cost_per_wo": 175, "mttr_hours": 1.25, "first_time_fix_rate": 0.5} {
 		if v, ok := site.Values[name]; !ok || v != want {
 			t.Errorf("site s1 %s = %v (%v), want %v", name, v, ok, want)

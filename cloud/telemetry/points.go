@@ -243,6 +243,12 @@ func (l *lines) incident(ev *rules.Event) error {
 	if ev.PredictedAt != nil {
 		l.float("hours_to_limit", math.Max(0, ev.PredictedAt.Sub(ev.At).Hours()))
 	}
+	switch {
+	case ev.BreachedAt != nil:
+		l.float("hours_to_breach", 0)
+	case ev.PredictedBreachAt != nil:
+		l.float("hours_to_breach", math.Max(0, ev.PredictedBreachAt.Sub(ev.At).Hours()))
+	}
 	l.end(ev.At, mark)
 	return nil
 }
@@ -299,6 +305,9 @@ type KPI struct {
 	Day    time.Time // the day's start, in UTC
 	Scope  string    // ScopeSite, ScopeAsset or ScopeVendor
 	Site   string
+	// Region is the site's region, on site points (the dashboards'
+	// region variable lists the sites of a region from them).
+	Region string
 	Asset  string // ScopeAsset only
 	Vendor string // ScopeVendor only
 	Values map[string]float64
@@ -352,7 +361,7 @@ func (l *lines) kpi(k *KPI) error {
 	}
 	slices.Sort(names)
 	mark := len(l.b)
-	l.start(KPIs, "asset", k.Asset, "scope", k.Scope, "site", k.Site, "vendor", k.Vendor)
+	l.start(KPIs, "asset", k.Asset, "region", k.Region, "scope", k.Scope, "site", k.Site, "vendor", k.Vendor)
 	for _, name := range names {
 		l.float(name, k.Values[name])
 	}

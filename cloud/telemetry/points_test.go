@@ -43,6 +43,18 @@ func TestLines(t *testing.T) {
 				Problem: "temp_trend", Priority: "P2", Title: `"warm"`, Summary: "line\nbreak", At: t0, Value: 4.5, Peak: 4.5,
 				Limit: &limit, PredictedAt: ptr(t0.Add(90 * time.Minute))})
 		}, `incidents,asset=waco-1,event=opened,priority=P2,problem=temp_trend,rule=r,site=store-1 incident="inc_1",title="\"warm\"",summary="line break",value=4.5,peak=4.5,limit=5,hours_to_limit=1.5 1783332000000`},
+		{"incident with the product's breach ahead", func(l *lines) error {
+			return l.incident(&rules.Event{Event: rules.Updated, Incident: "inc_3", Site: "store-1", Asset: "waco-1", Rule: "r",
+				Problem: "no_cooling", Priority: "P1", At: t0, Value: 6, Peak: 6, PredictedBreachAt: ptr(t0.Add(45 * time.Minute))})
+		}, `incidents,asset=waco-1,event=updated,priority=P1,problem=no_cooling,rule=r,site=store-1 incident="inc_3",value=6,peak=6,hours_to_breach=0.75 1783332000000`},
+		{"incident after the breach", func(l *lines) error {
+			return l.incident(&rules.Event{Event: rules.Updated, Incident: "inc_3", Site: "store-1", Asset: "waco-1", Rule: "r",
+				Problem: "no_cooling", Priority: "P1", At: t0, Value: 9, Peak: 9, PredictedBreachAt: ptr(t0.Add(-time.Hour)), BreachedAt: ptr(t0.Add(-time.Hour))})
+		}, `incidents,asset=waco-1,event=updated,priority=P1,problem=no_cooling,rule=r,site=store-1 incident="inc_3",value=9,peak=9,hours_to_breach=0 1783332000000`},
+		{"site kpi with its region", func(l *lines) error {
+			return l.kpi(&KPI{Day: t0.Truncate(24 * time.Hour), Scope: ScopeSite, Site: "store-1", Region: "North East",
+				Values: map[string]float64{"backlog": 3}})
+		}, `kpis,region=North\ East,scope=site,site=store-1 backlog=3 1783296000000`},
 		{"work order", func(l *lines) error {
 			return l.workOrder(&WorkOrderEvent{At: t0, Site: "store-1", Asset: "waco-1", Problem: "no_cooling", Priority: "P1",
 				Event: "dispatched", WorkOrder: "42", Incident: "inc_1", Vendor: "Arctic Co"})

@@ -44,9 +44,19 @@ type demoFlags struct {
 	updates          bool
 	sites            multiFlag
 	preroll          time.Duration
+	grafana          string
 }
 
-const demoUsage = `usage: frostline demo [--http ADDR] [--mqtt ADDR] [--data DIR] [--speed N] [--sim=false] [--site FILE]...
+// panelURL is the work orders' Grafana link: the asset dashboard that
+// deploy/grafana provisions (uid frostline-asset), over the incident.
+func (f *demoFlags) panelURL() string {
+	if f.grafana == "" {
+		return ""
+	}
+	return strings.TrimRight(f.grafana, "/") + "/d/frostline-asset?var-site={site}&var-asset={asset}&from={from}&to={to}"
+}
+
+const demoUsage = `usage: frostline demo [--http ADDR] [--mqtt ADDR] [--data DIR] [--speed N] [--sim=false] [--site FILE]... [--grafana URL]
        frostline demo --recorded
 `
 
@@ -61,6 +71,7 @@ func parseDemoFlags(args []string, stderr io.Writer) (*demoFlags, error) {
 	fl.BoolVar(&f.sim, "sim", true, "run the simulator (false: readings come from outside, e.g. mosquitto_pub)")
 	fl.Var(&f.sites, "site", "site file (repeatable; replaces the demo stores)")
 	fl.DurationVar(&f.preroll, "preroll", 13*time.Hour, "simulated history published at start, so that the rules know each asset's normal")
+	fl.StringVar(&f.grafana, "grafana", "http://localhost:3000", "Grafana the work orders link to (deploy/grafana's dashboards); empty for no link")
 	fl.BoolVar(&f.recorded, "recorded", false, "instead: replay two recorded days of a store through the rules and print the incidents")
 	fl.BoolVar(&f.updates, "updates", false, "with --recorded: also print incident progress updates")
 	if err := fl.Parse(args); err != nil {
@@ -167,6 +178,7 @@ func newDemo(f *demoFlags, out io.Writer) (d *demo, err error) {
 			cfg.Triage.VerifyWindow[class] = workorder.Duration(max(time.Duration(float64(w)/f.speed), 10*time.Second))
 		}
 	}
+	cfg.Triage.Panel = f.panelURL()
 	cfg.ShutdownTimeout = 5 * time.Second
 	if d.cloud, err = app.New(context.Background(), cfg, d.log.With("component", "cloud")); err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)

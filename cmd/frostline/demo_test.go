@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/frostline/frostline/cloud/workorder"
 )
 
 // syncBuffer is a bytes.Buffer safe for the demo's goroutines to write
@@ -157,5 +162,35 @@ func TestDemoStartupErrorIsPrinted(t *testing.T) {
 	err := run(context.Background(), []string{"demo", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"}, nil, &out, &out)
 	if err == nil || !strings.Contains(err.Error()+out.String(), "FROSTLINE_ADMIN_TOKEN must be at least 16 characters") {
 		t.Fatalf("err %v, output %q", err, out.String())
+	}
+}
+
+// TestDemoPanelURL: the demo's work orders link to the asset dashboard
+// that deploy/grafana provisions, over the incident's window.
+func TestDemoPanelURL(t *testing.T) {
+	dash, err := os.ReadFile(filepath.Join("..", "..", "deploy", "grafana", "dashboards", "store-equipment.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, to := time.Date(2026, 7, 6, 10, 0, 0, 0, time.UTC), time.Date(2026, 7, 6, 13, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "http://localhost:3000/d/frostline-asset?var-site=store-101&var-asset=waco-1&from=1783332000000&to=1783342800000"},
+		{[]string{"--grafana", "https://grafana.example.com/"}, "https://grafana.example.com/d/frostline-asset?var-site=store-101&var-asset=waco-1&from=1783332000000&to=1783342800000"},
+		{[]string{"--grafana", ""}, ""},
+	} {
+		f, err := parseDemoFlags(tc.args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := workorder.Policy{Panel: f.panelURL()}
+		if got := p.PanelURL("store-101", "waco-1", from, to); got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.args, got, tc.want)
+		}
+	}
+	if !strings.Contains(string(dash), `"uid": "frostline-asset"`) {
+		t.Error("deploy/grafana has no dashboard frostline-asset for the demo's links")
 	}
 }

@@ -48,9 +48,21 @@ type dashboard struct {
 		} `json:"list"`
 	} `json:"annotations"`
 	Panels []panel `json:"panels"`
+	Links  []struct {
+		Title string `json:"title"`
+		URL   string `json:"url"`
+	} `json:"links"`
 }
 
 type panel struct {
+	FieldConfig struct {
+		Defaults struct {
+			Links []struct {
+				Title string `json:"title"`
+				URL   string `json:"url"`
+			} `json:"links"`
+		} `json:"defaults"`
+	} `json:"fieldConfig"`
 	ID         int      `json:"id"`
 	Type       string   `json:"type"`
 	Title      string   `json:"title"`
@@ -236,10 +248,16 @@ func TestDashboards(t *testing.T) {
 		for _, v := range d.Templating.List {
 			vars = append(vars, v.Name)
 		}
-		for _, want := range []string{"site", "asset"} {
+		for _, want := range []string{"region", "site", "asset", "frostline"} {
 			if !slices.Contains(vars, want) {
 				t.Errorf("%s: no %q template variable", d.file, want)
 			}
+		}
+		checkWorkOrderLinks(t, &d)
+		if d.UID == "frostline-predictive" && !slices.ContainsFunc(d.queries(), func(q query) bool {
+			return strings.Contains(q.text, `"hours_to_breach" <= 24`)
+		}) {
+			t.Errorf("%s: no panel lists the assets whose product model predicts a breach within 24 h", d.file)
 		}
 		ids := map[int]bool{}
 		for _, p := range d.Panels {
@@ -277,16 +295,48 @@ func TestDashboards(t *testing.T) {
 	}
 }
 
+// checkWorkOrderLinks: a dashboard links to the open work orders, and
+// every panel that shows assets one by one links each to its own, on the
+// cloud's work-order list (site, asset and open filters).
+func checkWorkOrderLinks(t *testing.T, d *dashboard) {
+	t.Helper()
+	if !slices.ContainsFunc(d.Links, func(l struct {
+		Title string `json:"title"`
+		URL   string `json:"url"`
+	}) bool {
+		return strings.HasPrefix(l.URL, "${frostline}/workorders")
+	}) {
+		t.Errorf("%s: no dashboard link to the work orders", d.file)
+	}
+	for _, p := range d.Panels {
+		var qs []string
+		for _, tg := range p.Targets {
+			qs = append(qs, tg.Query)
+		}
+		q := strings.Join(qs, " ")
+		if !strings.Contains(q, "GROUP BY") || !strings.Contains(q, `"asset"`) {
+			continue
+		}
+		ok := false
+		for _, l := range p.FieldConfig.Defaults.Links {
+			ok = ok || strings.HasPrefix(l.URL, "${frostline}/workorders?site=") && strings.Contains(l.URL, "&asset=")
+		}
+		if !ok {
+			t.Errorf("%s: panel %q shows assets but links none to its work orders", d.file, p.Title)
+		}
+	}
+}
+
 var (
 	promMetric = regexp.MustCompile(`\bfrostline_[a-z_]+`)
-	fromMeas   = regexp.MustCompile(`FROM "([a-z_]+)"`)
+	fromMeas   = regexp.MustCompile(`FROM ("[a-z_]+"(?:, "[a-z_]+")*)`)
 	quoted     = regexp.MustCompile(`"([a-z_0-9]+)"`)
 	leftVar    = regexp.MustCompile(`\$[A-Za-z_{]`) // a Grafana variable, not a regex's end anchor
 )
 
 // schema is docs/telemetry.md's: the tags and fields of each measurement.
 func schema() map[string][]string {
-	kpi := []string{"scope", "site", "asset", "vendor"}
+	kpi := []string{"scope", "site", "region", "asset", "vendor"}
 	for _, fs := range telemetry.KPIFields {
 		kpi = append(kpi, fs...)
 	}
@@ -295,7 +345,7 @@ func schema() map[string][]string {
 		telemetry.Signals: {"site", "asset", "asset_class", "duty_cycle", "compressor_starts", "door_open_minutes",
 			"defrost_cycles", "slope_per_hour", "hours_to_limit", "run_hours"},
 		telemetry.Incidents: {"site", "asset", "problem", "priority", "event", "incident", "rule", "title", "summary",
-			"value", "peak", "limit", "hours_to_limit", "work_order", "vendor"},
+			"value", "peak", "limit", "hours_to_limit", "hours_to_breach", "work_order", "vendor"},
 		telemetry.KPIs: kpi,
 	}
 }
@@ -313,9 +363,11 @@ func checkSchema(t *testing.T, q query) {
 	}
 	var names []string
 	for _, m := range ms {
-		names = append(names, sch[m[1]]...)
-		if sch[m[1]] == nil {
-			t.Errorf("%s: measurement %q is not in the schema", q.where, m[1])
+		for _, meas := range quoted.FindAllStringSubmatch(m[1], -1) {
+			names = append(names, sch[meas[1]]...)
+			if sch[meas[1]] == nil {
+				t.Errorf("%s: measurement %q is not in the schema", q.where, meas[1])
+			}
 		}
 	}
 	aliases := regexp.MustCompile(`AS "([^"]+)"`).FindAllStringSubmatch(q.text, -1)
@@ -406,7 +458,7 @@ func TestInfluxQLQueries(t *testing.T) {
 	}
 
 	timeFilter := fmt.Sprintf("time >= '%s' AND time <= '%s'", sample.From.Format(time.RFC3339), sample.To.Add(time.Minute).Format(time.RFC3339))
-	subst := strings.NewReplacer("$timeFilter", timeFilter, "$__interval", "5m", "$site", ".*", "$asset", ".*", "$vendor", ".*")
+	subst := strings.NewReplacer("$timeFilter", timeFilter, "$__interval", "5m", "$region", ".*", "$site", ".*", "$asset", ".*", "$vendor", ".*")
 	ran := 0
 	for _, d := range loadDashboards(t) {
 		for _, q := range d.queries() {

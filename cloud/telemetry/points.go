@@ -302,9 +302,9 @@ const (
 
 // KPI is one day's key figures for one scope, written by cloud/analytics.
 type KPI struct {
-	Day    time.Time // the day's start, in UTC
-	Scope  string    // ScopeSite, ScopeAsset or ScopeVendor
-	Site   string
+	Day   time.Time // the day's start, in UTC
+	Scope string    // ScopeSite, ScopeAsset or ScopeVendor
+	Site  string
 	// Region is the site's region, on site points (the dashboards'
 	// region variable lists the sites of a region from them).
 	Region string

@@ -194,4 +194,36 @@ func TestCheckInFillsPosition(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+
+	// Checking out is geofenced too: the same script fills the check-out
+	// form, and the visit records where it ended.
+	if err := chromedp.Do(ctx, chromedp.Navigate(d.ts.URL+"/workorders/"+w.ID), chromedp.WaitVisible(id("checkout-form"))); err != nil {
+		t.Fatal(err)
+	}
+	for deadline = time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if got, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('out-lat').value + ',' + document.getElementById('out-lon').value`)); err != nil {
+			t.Fatal(err)
+		}
+		if got != "," || time.Now().After(deadline) {
+			break
+		}
+	}
+	if got != "41.8801,-87.6301" {
+		t.Fatalf("the check-out form's position is %q, want 41.8801,-87.6301", got)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(id("check_out")), chromedp.WaitVisible(chromedp.CSS("body"))); err != nil {
+		t.Fatal(err)
+	}
+	for deadline = time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		v := d.wo(t, w.ID)
+		if v.Status == workorder.Accepted {
+			if len(v.Visits) != 1 || v.Visits[0].Out == nil || v.Visits[0].OutLat == nil || *v.Visits[0].OutLat != lat || *v.Visits[0].OutLon != lon {
+				t.Errorf("visit after check-out %+v", v.Visits)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not checked out: %s", v.Status)
+		}
+	}
 }

@@ -495,7 +495,7 @@ func (s *Server) act(r *http.Request, c *caller, id string, action workorder.Act
 				return cloud.FieldError("duplicate_of", "no work order %q to be a duplicate of", in.DuplicateOf)
 			}
 		}
-		if action == workorder.CheckIn {
+		if action == workorder.CheckIn || action == workorder.CheckOut || action == workorder.Complete {
 			site, err := s.store.Site(r.Context(), wo.Site)
 			if err == nil {
 				in.Site = site

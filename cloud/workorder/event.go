@@ -162,6 +162,9 @@ func (w *WorkOrder) Apply(e *Event) error {
 			if v := w.openVisit(); v != nil {
 				at := e.At
 				v.Out = &at
+				if e.Visit != nil {
+					v.OutLat, v.OutLon, v.OutOverride = e.Visit.OutLat, e.Visit.OutLon, e.Visit.OutOverride
+				}
 			}
 			if e.Completion != nil {
 				w.Completion = e.Completion.Sane()

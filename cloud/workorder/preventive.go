@@ -162,12 +162,14 @@ func checklistDone(w *WorkOrder, _ *Input) error {
 }
 
 // both runs two guards in order.
-func both(a, b func(*WorkOrder, *Input) error) func(*WorkOrder, *Input) error {
+func both(guards ...func(*WorkOrder, *Input) error) func(*WorkOrder, *Input) error {
 	return func(w *WorkOrder, in *Input) error {
-		if err := a(w, in); err != nil {
-			return err
+		for _, g := range guards {
+			if err := g(w, in); err != nil {
+				return err
+			}
 		}
-		return b(w, in)
+		return nil
 	}
 }
 

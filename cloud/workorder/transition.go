@@ -48,11 +48,11 @@ type Input struct {
 	Reason      string      // why; some actions require it
 	Vendor      string      // dispatch: the provider sent
 	Technician  string      // accept: who will go; check_in: who is there
-	Lat, Lon    *float64    // check_in: where the technician is
-	Override    string      // check_in: why a check-in outside the geofence is right
+	Lat, Lon    *float64    // check_in, check_out, complete: where the technician is
+	Override    string      // check_in, check_out, complete: why a position outside the geofence is right
 	Completion  *Completion // complete
 	DuplicateOf string      // duplicate: the work order this one repeats
-	Site        *cloud.Site // check_in: the site, for its geofence
+	Site        *cloud.Site // check_in, check_out, complete: the site, for its geofence
 	AcceptBy    *time.Time  // dispatch: when it lapses unless accepted
 	NTE         float64     // dispatch: the not-to-exceed (the vendor's, else the policy's default)
 	// Rate is, on complete, the hourly rate the vendor's rate table gives
@@ -101,8 +101,8 @@ var table = map[Action]rule{
 	CheckIn:         {from: []Status{Accepted}, to: InProgress, who: field, guard: geofence},
 	Hold:            {from: []Status{InProgress}, to: OnHold, who: field, guard: needReason},
 	Resume:          {from: []Status{OnHold}, to: InProgress, who: field},
-	CheckOut:        {from: []Status{InProgress}, to: Accepted, who: field},
-	Complete:        {from: []Status{InProgress}, to: WorkComplete, who: field, guard: both(needCompletion, checklistDone)},
+	CheckOut:        {from: []Status{InProgress}, to: Accepted, who: field, guard: geofence},
+	Complete:        {from: []Status{InProgress}, to: WorkComplete, who: field, guard: both(needCompletion, checklistDone, leavingSite)},
 	StartVerifying:  {from: []Status{WorkComplete}, to: Verifying, who: with(staff, System)},
 	Verify:          {from: []Status{WorkComplete, Verifying}, to: Verified, who: with(anyone, System)},
 	Reopen:          {from: []Status{WorkComplete, Verifying, Verified}, to: Reopened, who: with(anyone, System), guard: needReason},
@@ -179,7 +179,10 @@ func Act(w *WorkOrder, action Action, in Input) ([]Event, error) {
 			tech = in.Actor
 		}
 		e.Visit = &Visit{Technician: tech, In: in.At, Lat: in.Lat, Lon: in.Lon, Override: in.Override}
-	case Complete:
+	case CheckOut, Complete:
+		if in.Lat != nil || in.Override != "" {
+			e.Visit = &Visit{OutLat: in.Lat, OutLon: in.Lon, OutOverride: in.Override}
+		}
 		e.Completion = in.Completion
 	case MarkDuplicate:
 		e.DuplicateOf = in.DuplicateOf
@@ -289,8 +292,10 @@ func ValidLines(parts []Part, labour []Labour) error {
 // unless the site sets its own radius (cloud.Site.GeofenceM).
 const GeofenceMeters = 300
 
-// geofence: a check-in is inside the site's geofence by GPS, or carries a
-// logged override reason (GPS indoors is poor; the override is audited).
+// geofence: a check-in or check-out is inside the site's geofence by GPS,
+// or carries a logged override reason (GPS indoors is poor; the override
+// is audited). A visit that starts and ends at the store is evidence of
+// the time billed.
 func geofence(_ *WorkOrder, in *Input) error {
 	if in.Lat != nil && in.Lon != nil && !cloud.ValidLocation(&rules.Location{Lat: *in.Lat, Lon: *in.Lon}) {
 		return cloud.FieldError("lat", "lat must be a number in [-90, 90] and lon in [-180, 180]") // recorded even with an override
@@ -299,7 +304,7 @@ func geofence(_ *WorkOrder, in *Input) error {
 		return nil
 	}
 	if in.Lat == nil || in.Lon == nil {
-		return cloud.FieldError("lat", "check-in needs lat and lon, or an override reason")
+		return cloud.FieldError("lat", "a check-in or check-out needs lat and lon, or an override reason")
 	}
 	if in.Site == nil || in.Site.Location == nil {
 		return nil // no geofence known for the site: accept the position as recorded
@@ -309,9 +314,19 @@ func geofence(_ *WorkOrder, in *Input) error {
 		radius = in.Site.GeofenceM
 	}
 	if d := distance(*in.Site.Location, *in.Lat, *in.Lon); d > radius {
-		return cloud.FieldError("lat", "check-in is %.0f m from the site (more than %.0f m); give an override reason", d, radius)
+		return cloud.FieldError("lat", "the position is %.0f m from the site (more than %.0f m); give an override reason", d, radius)
 	}
 	return nil
+}
+
+// leavingSite: completing ends the visit, so a position given with it is
+// held to the geofence as a check-out's is; without one the visit's
+// check-in stands for it (a completion may be recorded from the office).
+func leavingSite(w *WorkOrder, in *Input) error {
+	if in.Lat == nil && in.Lon == nil {
+		return nil
+	}
+	return geofence(w, in)
 }
 
 // distance is the haversine distance in metres.

@@ -144,6 +144,11 @@ type Visit struct {
 	Lon        *float64   `json:"lon,omitempty"`
 	// Override is the logged reason for a check-in outside the geofence.
 	Override string `json:"override,omitempty"`
+	// OutLat and OutLon are where the technician checked out (or
+	// completed), OutOverride the reason for leaving outside the geofence.
+	OutLat      *float64 `json:"out_lat,omitempty"`
+	OutLon      *float64 `json:"out_lon,omitempty"`
+	OutOverride string   `json:"out_override,omitempty"`
 }
 
 // Completion is what the technician records when the work is done.

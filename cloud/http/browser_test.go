@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -178,7 +179,14 @@ func TestCheckInFillsPosition(t *testing.T) {
 	if where, _ := chromedp.Run(ctx, chromedp.Text(id("where"))); !strings.Contains(where, "41.88010, -87.63010") {
 		t.Errorf("position shown: %q", where)
 	}
-	if err := chromedp.Do(ctx, chromedp.Click(id("check_in")), chromedp.WaitVisible(chromedp.CSS("body"))); err != nil {
+	// The technician photographs the nameplate with the check-in.
+	jpg, _ := testImages(t)
+	shot := filepath.Join(t.TempDir(), "nameplate.jpg")
+	if err := os.WriteFile(shot, jpg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SetValue(id("checkin-photo-kind"), "nameplate"), chromedp.SetUploadFiles(id("checkin-photo"), []string{shot}),
+		chromedp.Click(id("check_in")), chromedp.WaitVisible(chromedp.CSS("body"))); err != nil {
 		t.Fatal(err)
 	}
 	deadline = time.Now().Add(10 * time.Second)
@@ -186,6 +194,8 @@ func TestCheckInFillsPosition(t *testing.T) {
 		if v.Status == workorder.InProgress {
 			if len(v.Visits) != 1 || v.Visits[0].Lat == nil || *v.Visits[0].Lat != lat || *v.Visits[0].Lon != lon || v.Visits[0].Override != "" {
 				t.Errorf("visit %+v", v.Visits)
+			} else if ps := v.Visits[0].Photos; len(ps) != 1 || ps[0].Kind != "nameplate" {
+				t.Errorf("visit photos %+v, want the nameplate", ps)
 			}
 			break
 		}
@@ -196,10 +206,17 @@ func TestCheckInFillsPosition(t *testing.T) {
 	}
 
 	// Checking out is geofenced too: the same script fills the check-out
-	// form, and the visit records where it ended.
-	if err := chromedp.Do(ctx, chromedp.Navigate(d.ts.URL+"/workorders/"+w.ID), chromedp.WaitVisible(id("checkout-form"))); err != nil {
+	// form, and the visit records where it ended. The page shows the
+	// visit's photo (a screenshot is kept with FROSTLINE_SCREENSHOTS).
+	if err := chromedp.Do(ctx, chromedp.Navigate(d.ts.URL+"/workorders/"+w.ID), chromedp.WaitVisible(id("checkout-form")),
+		chromedp.WaitVisible(chromedp.CSS("figure.visit-photo img"))); err != nil {
 		t.Fatal(err)
 	}
+	loaded, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const i = document.querySelector('figure.visit-photo img'); return i.complete && i.naturalWidth === 8 })()`))
+	if err != nil || !loaded {
+		t.Error("the visit's photo does not load on the page")
+	}
+	keepScreenshot(t, ctx, "workorder-visit-photo.png")
 	for deadline = time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if got, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('out-lat').value + ',' + document.getElementById('out-lon').value`)); err != nil {
 			t.Fatal(err)
@@ -225,5 +242,27 @@ func TestCheckInFillsPosition(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("not checked out: %s", v.Status)
 		}
+	}
+}
+
+// keepScreenshot saves a full-page screenshot into FROSTLINE_SCREENSHOTS
+// (CI keeps that folder as an artefact); without it, nothing is written.
+func keepScreenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("FROSTLINE_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	err = os.MkdirAll(dir, 0o755)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, name), png, 0o644)
+	}
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
 	}
 }

@@ -2,9 +2,11 @@ package http
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -336,11 +338,8 @@ func (s *Server) submitReport(r *http.Request, c *caller, q ReportRequest, key s
 		if res, err = s.intake.Receive(r.Context(), tx, rep); err != nil || photo == nil || res.WorkOrder == nil {
 			return err
 		}
-		ptx, ok := tx.(photoTx)
-		if !ok {
-			return cloud.Errorf(cloud.EINTERNAL, "this store keeps no photos")
-		}
-		return ptx.PutPhoto(r.Context(), photoID, res.WorkOrder.ID, photo.contentType, photo.data)
+		// A staff member's photo loses its EXIF position (withoutLocation).
+		return putPhotos(r.Context(), tx, res.WorkOrder.ID, []workorder.Photo{{ID: photoID}}, []*upload{photo.withoutLocation()})
 	})
 	if err == nil && (res.Reason == workorder.Merged || res.Reason == workorder.Updated) {
 		s.merges.Inc()
@@ -398,6 +397,55 @@ type ActionRequest struct {
 	Parts           []workorder.Part   `json:"parts,omitempty"`
 	Labour          []workorder.Labour `json:"labour,omitempty"`
 	Recommendations string             `json:"recommendations,omitempty"`
+	// Photos are pictures of the visit, on check_in, check_out and
+	// complete: at most MaxVisitPhotos, each held to the report's checks.
+	Photos []VisitPhoto `json:"photos,omitempty"`
+}
+
+// VisitPhoto is a picture a technician attaches to a visit, and what it
+// shows (workorder.PhotoKinds).
+type VisitPhoto struct {
+	Kind  string      `json:"kind"`
+	Photo PhotoUpload `json:"photo"`
+}
+
+// MaxVisitPhotos is how many pictures one action may attach.
+const MaxVisitPhotos = 4
+
+// maxActionBody is the limit for an action's body: MaxVisitPhotos photos
+// in base64 and the rest.
+const maxActionBody = MaxJSONBody + MaxVisitPhotos*((MaxPhoto+2)/3*4+64)
+
+// visitPhotos checks an action's pictures and gives each an id; the
+// returned uploads are stored with the action, in its transaction.
+func (q *ActionRequest) visitPhotos(action workorder.Action, at time.Time) ([]workorder.Photo, []*upload, error) {
+	if len(q.Photos) == 0 {
+		return nil, nil, nil
+	}
+	switch {
+	case action != workorder.CheckIn && action != workorder.CheckOut && action != workorder.Complete:
+		return nil, nil, cloud.FieldError("photos", "photos go with check_in, check_out or complete, not %s", action)
+	case len(q.Photos) > MaxVisitPhotos:
+		return nil, nil, cloud.FieldError("photos", "at most %d photos per action", MaxVisitPhotos)
+	}
+	refs := make([]workorder.Photo, len(q.Photos))
+	ups := make([]*upload, len(q.Photos))
+	for i := range q.Photos {
+		p := &q.Photos[i]
+		if !slices.Contains(workorder.PhotoKinds, p.Kind) {
+			return nil, nil, cloud.FieldError(fmt.Sprintf("photos[%d].kind", i), "want one of %s", strings.Join(workorder.PhotoKinds, ", "))
+		}
+		u, err := p.Photo.decode()
+		if err != nil {
+			if e, ok := err.(*cloud.Error); ok {
+				e.Field = fmt.Sprintf("photos[%d].photo", i)
+			}
+			return nil, nil, err
+		}
+		refs[i] = workorder.Photo{ID: cloud.NewID("ph_"), Kind: p.Kind, At: at}
+		ups[i] = u
+	}
+	return refs, ups, nil
 }
 
 // validNumbers checks every number of an action at the API's edge,
@@ -427,7 +475,7 @@ var apiActions = []workorder.Action{
 func (s *Server) action(w http.ResponseWriter, r *http.Request, c *caller) error {
 	var q ActionRequest
 	if r.ContentLength != 0 {
-		if err := decodeJSON(w, r, &q); err != nil {
+		if err := decodeBody(http.MaxBytesReader(w, r.Body, maxActionBody), &q); err != nil {
 			return err
 		}
 	}
@@ -470,6 +518,11 @@ func (s *Server) act(r *http.Request, c *caller, id string, action workorder.Act
 		in.Completion = &workorder.Completion{Problem: q.Problem, Cause: q.Cause, Remedy: q.Remedy, Parts: q.Parts,
 			Labour: q.Labour, Recommendations: q.Recommendations}
 	}
+	photos, uploads, perr := q.visitPhotos(action, in.At)
+	if perr != nil {
+		return nil, perr
+	}
+	in.Photos = photos
 	var out *workorder.WorkOrder
 	var refused error
 	err := s.store.Update(r.Context(), func(tx workorder.Tx) error {
@@ -508,6 +561,11 @@ func (s *Server) act(r *http.Request, c *caller, id string, action workorder.Act
 		}
 		if err != nil {
 			return err
+		}
+		if refused == nil && len(uploads) > 0 {
+			if err := putPhotos(r.Context(), tx, wo.ID, photos, uploads); err != nil {
+				return err
+			}
 		}
 		out = wo
 		return tx.Save(r.Context(), wo, ev)
@@ -549,6 +607,21 @@ func (s *Server) note(w http.ResponseWriter, r *http.Request, c *caller) error {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, view(c, out))
+}
+
+// putPhotos stores checked photos of a work order in the action's or
+// report's transaction.
+func putPhotos(ctx context.Context, tx workorder.Tx, workOrder string, refs []workorder.Photo, ups []*upload) error {
+	ptx, ok := tx.(photoTx)
+	if !ok {
+		return cloud.Errorf(cloud.EINTERNAL, "this store keeps no photos")
+	}
+	for i, u := range ups {
+		if err := ptx.PutPhoto(ctx, refs[i].ID, workOrder, u.contentType, u.data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // upload is a checked photo.

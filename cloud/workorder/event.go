@@ -164,6 +164,7 @@ func (w *WorkOrder) Apply(e *Event) error {
 				v.Out = &at
 				if e.Visit != nil {
 					v.OutLat, v.OutLon, v.OutOverride = e.Visit.OutLat, e.Visit.OutLon, e.Visit.OutOverride
+					v.Photos = append(v.Photos, e.Visit.Photos...)
 				}
 			}
 			if e.Completion != nil {

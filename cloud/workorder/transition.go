@@ -53,6 +53,7 @@ type Input struct {
 	Completion  *Completion // complete
 	DuplicateOf string      // duplicate: the work order this one repeats
 	Site        *cloud.Site // check_in, check_out, complete: the site, for its geofence
+	Photos      []Photo     // check_in, check_out, complete: pictures attached to the visit
 	AcceptBy    *time.Time  // dispatch: when it lapses unless accepted
 	NTE         float64     // dispatch: the not-to-exceed (the vendor's, else the policy's default)
 	// Rate is, on complete, the hourly rate the vendor's rate table gives
@@ -178,10 +179,10 @@ func Act(w *WorkOrder, action Action, in Input) ([]Event, error) {
 		if tech == "" {
 			tech = in.Actor
 		}
-		e.Visit = &Visit{Technician: tech, In: in.At, Lat: in.Lat, Lon: in.Lon, Override: in.Override}
+		e.Visit = &Visit{Technician: tech, In: in.At, Lat: in.Lat, Lon: in.Lon, Override: in.Override, Photos: in.Photos}
 	case CheckOut, Complete:
-		if in.Lat != nil || in.Override != "" {
-			e.Visit = &Visit{OutLat: in.Lat, OutLon: in.Lon, OutOverride: in.Override}
+		if in.Lat != nil || in.Override != "" || len(in.Photos) > 0 {
+			e.Visit = &Visit{OutLat: in.Lat, OutLon: in.Lon, OutOverride: in.Override, Photos: in.Photos}
 		}
 		e.Completion = in.Completion
 	case MarkDuplicate:

@@ -149,7 +149,22 @@ type Visit struct {
 	OutLat      *float64 `json:"out_lat,omitempty"`
 	OutLon      *float64 `json:"out_lon,omitempty"`
 	OutOverride string   `json:"out_override,omitempty"`
+	// Photos are what the technician attached at check-in, check-out
+	// and completion.
+	Photos []Photo `json:"photos,omitempty"`
 }
+
+// Photo is a picture a technician attached to a visit: its id in the
+// store, what it shows, and when it was attached.
+type Photo struct {
+	ID   string    `json:"id"`
+	Kind string    `json:"kind"`
+	At   time.Time `json:"at"`
+}
+
+// PhotoKinds are what a visit's photo may show: the equipment before and
+// after the work, its nameplate (make, model, serial), a part replaced.
+var PhotoKinds = []string{"before", "after", "nameplate", "part"}
 
 // Completion is what the technician records when the work is done.
 type Completion struct {

@@ -16,8 +16,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/frostline/frostline/cloud"
-	"github.com/frostline/frostline/cloud/internal/sqldb"
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
+	"github.com/frostline/frostline/cloud/relay"
 	"github.com/frostline/frostline/cloud/storetest"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/wire"
@@ -108,7 +108,7 @@ func TestTwoReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 		left := 0
-		store.Relay(ctx, 1, func(m []sqldb.OutboxMsg) error { left = len(m); return fmt.Errorf("just looking") })
+		store.Relay(ctx, 1, func(m []relay.Msg) error { left = len(m); return fmt.Errorf("just looking") })
 		if info.NumPending == 0 && info.NumAckPending == 0 && left == 0 {
 			break
 		}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/frostline/frostline/cloud"
-	"github.com/frostline/frostline/cloud/internal/sqldb"
 	"github.com/frostline/frostline/cloud/pm"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
@@ -22,7 +21,7 @@ type pmStore interface {
 	PMSchedule(ctx context.Context, id string) (*pm.Schedule, error)
 	DeletePMSchedule(ctx context.Context, id string) error
 	PutPMCalendar(ctx context.Context, c *pm.StoreCalendar) error
-	PMOccurrences(ctx context.Context, site string, from, to time.Time) ([]sqldb.PMOccurrence, error)
+	PMOccurrences(ctx context.Context, site string, from, to time.Time) ([]pm.Visit, error)
 	RecordRuntime(ctx context.Context, site string, samples []pm.Sample) error
 }
 

@@ -10,24 +10,21 @@ import (
 	"unicode/utf8"
 
 	"github.com/frostline/frostline/cloud"
-	"github.com/frostline/frostline/cloud/internal/sqldb"
 	"github.com/frostline/frostline/cloud/notify"
 )
 
 // webhookStore is what the webhook routes need of a store; both stores
-// have it through their embedded *sqldb.DB.
+// have it.
 type webhookStore interface {
-	CreateWebhook(ctx context.Context, h *sqldb.Webhook) error
-	Webhook(ctx context.Context, id string) (*sqldb.Webhook, error)
-	Webhooks(ctx context.Context, createdBy string) ([]*sqldb.Webhook, error)
-	UpdateWebhook(ctx context.Context, h *sqldb.Webhook) error
+	CreateWebhook(ctx context.Context, h *notify.Webhook) error
+	Webhook(ctx context.Context, id string) (*notify.Webhook, error)
+	Webhooks(ctx context.Context, createdBy string) ([]*notify.Webhook, error)
+	UpdateWebhook(ctx context.Context, h *notify.Webhook) error
 	DeleteWebhook(ctx context.Context, id string) error
 	RotateWebhookSecret(ctx context.Context, id string, now time.Time, grace time.Duration) (notify.Secret, error)
-	WebhookDeliveries(ctx context.Context, webhook string, state notify.State, limit int) ([]*sqldb.WebhookDelivery, error)
+	WebhookDeliveries(ctx context.Context, webhook string, state notify.State, limit int) ([]*notify.WebhookDelivery, error)
 	ReplayDelivery(ctx context.Context, webhook, id string, now time.Time) error
 }
-
-var _ webhookStore = (*sqldb.DB)(nil)
 
 // Limits on webhooks.
 const (
@@ -54,29 +51,29 @@ func (s *Server) routesWebhooks() {
 // WebhookRequest registers or replaces a webhook. Scope, when omitted, is
 // everything the caller sees; when given, it must lie within it.
 type WebhookRequest struct {
-	URL         string              `json:"url"`
-	Description string              `json:"description,omitempty"`
-	Events      []string            `json:"events,omitempty"`
-	Scope       *sqldb.WebhookScope `json:"scope,omitempty"`
-	Active      *bool               `json:"active,omitempty"`
+	URL         string               `json:"url"`
+	Description string               `json:"description,omitempty"`
+	Events      []string             `json:"events,omitempty"`
+	Scope       *notify.WebhookScope `json:"scope,omitempty"`
+	Active      *bool                `json:"active,omitempty"`
 }
 
 // WebhookView is a webhook as the API shows it: its secrets by date only.
 // Secret carries the new secret in the answers to create and rotate, and
 // nowhere else.
 type WebhookView struct {
-	ID             string             `json:"id"`
-	URL            string             `json:"url"`
-	Description    string             `json:"description,omitempty"`
-	Events         []string           `json:"events"`
-	Scope          sqldb.WebhookScope `json:"scope"`
-	Active         bool               `json:"active"`
-	DisabledReason string             `json:"disabled_reason,omitempty"`
-	CreatedBy      string             `json:"created_by"`
-	CreatedAt      time.Time          `json:"created_at"`
-	UpdatedAt      time.Time          `json:"updated_at"`
-	Secrets        []SecretInfo       `json:"secrets"`
-	Secret         string             `json:"secret,omitempty"`
+	ID             string              `json:"id"`
+	URL            string              `json:"url"`
+	Description    string              `json:"description,omitempty"`
+	Events         []string            `json:"events"`
+	Scope          notify.WebhookScope `json:"scope"`
+	Active         bool                `json:"active"`
+	DisabledReason string              `json:"disabled_reason,omitempty"`
+	CreatedBy      string              `json:"created_by"`
+	CreatedAt      time.Time           `json:"created_at"`
+	UpdatedAt      time.Time           `json:"updated_at"`
+	Secrets        []SecretInfo        `json:"secrets"`
+	Secret         string              `json:"secret,omitempty"`
 }
 
 // SecretInfo describes a secret without showing it.
@@ -85,7 +82,7 @@ type SecretInfo struct {
 	Expires *time.Time `json:"expires_at,omitempty"`
 }
 
-func webhookView(h *sqldb.Webhook) WebhookView {
+func webhookView(h *notify.Webhook) WebhookView {
 	v := WebhookView{ID: h.ID, URL: h.URL, Description: h.Description, Events: h.Events, Scope: h.Scope, Active: h.Active,
 		DisabledReason: h.DisabledReason, CreatedBy: h.CreatedBy, CreatedAt: h.CreatedAt, UpdatedAt: h.UpdatedAt,
 		Secrets: make([]SecretInfo, 0, len(h.Secrets))}
@@ -120,7 +117,7 @@ func (c *caller) mayManageWebhooks() error {
 // ownedWebhook loads a webhook the caller may manage: an admin any, anyone
 // else those registered with their token. Others' answer 404, like any
 // object outside the caller's scope.
-func (s *Server) ownedWebhook(r *http.Request, c *caller) (webhookStore, *sqldb.Webhook, error) {
+func (s *Server) ownedWebhook(r *http.Request, c *caller) (webhookStore, *notify.Webhook, error) {
 	if err := c.mayManageWebhooks(); err != nil {
 		return nil, nil, err
 	}
@@ -141,16 +138,16 @@ func (s *Server) ownedWebhook(r *http.Request, c *caller) (webhookStore, *sqldb.
 // webhookScope decides what a webhook registered by c may see: what was
 // asked for, within what c sees, resolved against c's grant. Tenant
 // isolation for webhooks rests on this and on notify.Subscription.Wants.
-func (s *Server) webhookScope(ctx context.Context, c *caller, asked *sqldb.WebhookScope) (sqldb.WebhookScope, error) {
+func (s *Server) webhookScope(ctx context.Context, c *caller, asked *notify.WebhookScope) (notify.WebhookScope, error) {
 	unscoped := c.Role == cloud.RoleAdmin || (c.Role == cloud.RoleFM && c.Region == "" && len(c.Sites) == 0)
 	if asked == nil {
 		switch {
 		case unscoped:
-			return sqldb.WebhookScope{All: true}, nil
+			return notify.WebhookScope{All: true}, nil
 		case c.Role == cloud.RoleFM:
-			return sqldb.WebhookScope{Sites: slices.Clone(c.Sites), Region: c.Region}, nil
+			return notify.WebhookScope{Sites: slices.Clone(c.Sites), Region: c.Region}, nil
 		}
-		return sqldb.WebhookScope{Vendor: c.Vendor}, nil
+		return notify.WebhookScope{Vendor: c.Vendor}, nil
 	}
 	sc := *asked
 	if sc.All && (len(sc.Sites) > 0 || sc.Region != "" || sc.Vendor != "") {
@@ -195,7 +192,7 @@ func (s *Server) webhookScope(ctx context.Context, c *caller, asked *sqldb.Webho
 }
 
 // webhookFrom validates a request into h, for create and replace.
-func (s *Server) webhookFrom(ctx context.Context, c *caller, q *WebhookRequest, h *sqldb.Webhook, keepScope bool) error {
+func (s *Server) webhookFrom(ctx context.Context, c *caller, q *WebhookRequest, h *notify.Webhook, keepScope bool) error {
 	switch {
 	case len(q.URL) > maxWebhookURL:
 		return cloud.FieldError("url", "longer than %d bytes", maxWebhookURL)
@@ -245,7 +242,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, c *caller
 		return err
 	}
 	now := s.now().UTC()
-	h := &sqldb.Webhook{ID: cloud.NewID("wh_"), Active: true, CreatedBy: c.TokenID, CreatedAt: now, UpdatedAt: now,
+	h := &notify.Webhook{ID: cloud.NewID("wh_"), Active: true, CreatedBy: c.TokenID, CreatedAt: now, UpdatedAt: now,
 		Secrets: []notify.Secret{notify.NewSecret(now)}}
 	if err := s.webhookFrom(r.Context(), c, &q, h, false); err != nil {
 		return err

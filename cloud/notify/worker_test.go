@@ -113,10 +113,10 @@ func openSQLite(t *testing.T) *sqldb.DB {
 
 // register stores a webhook for the receiver with a fresh secret, which
 // the receiver then trusts.
-func register(t *testing.T, db *sqldb.DB, rc *receiver, id string, scope sqldb.WebhookScope) {
+func register(t *testing.T, db *sqldb.DB, rc *receiver, id string, scope notify.WebhookScope) {
 	t.Helper()
 	sec := notify.NewSecret(time.Now())
-	h := &sqldb.Webhook{ID: id, URL: rc.srv.URL + "/hooks/" + id, Scope: scope, Secrets: []notify.Secret{sec}, Active: true,
+	h := &notify.Webhook{ID: id, URL: rc.srv.URL + "/hooks/" + id, Scope: scope, Secrets: []notify.Secret{sec}, Active: true,
 		CreatedBy: "tok_test", CreatedAt: time.Now(), UpdatedAt: time.Now()}
 	if err := db.CreateWebhook(context.Background(), h); err != nil {
 		t.Fatal(err)
@@ -172,7 +172,7 @@ func start(t *testing.T, db *sqldb.DB, rc *receiver, cfg notify.WorkerConfig, re
 
 // waitFor polls the delivery log until every delivery of webhook is in
 // state, and returns the log.
-func waitFor(t *testing.T, db *sqldb.DB, webhook string, state notify.State, n int) []*sqldb.WebhookDelivery {
+func waitFor(t *testing.T, db *sqldb.DB, webhook string, state notify.State, n int) []*notify.WebhookDelivery {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -211,7 +211,7 @@ func TestWorkerRetriesThenDelivers(t *testing.T) {
 	noLeaks(t)
 	db := openSQLite(t)
 	rc := newReceiver(t, 2, http.StatusInternalServerError)
-	register(t, db, rc, "wh_s1", sqldb.WebhookScope{Sites: []string{"s1"}})
+	register(t, db, rc, "wh_s1", notify.WebhookScope{Sites: []string{"s1"}})
 	openWorkOrders(t, db, "retry", "s1")
 	reg := prometheus.NewRegistry()
 	stop := start(t, db, rc, fastConfig(5), reg)
@@ -287,7 +287,7 @@ func TestWorkerDeadLettersAndReplay(t *testing.T) {
 	noLeaks(t)
 	db := openSQLite(t)
 	rc := newReceiver(t, -1, http.StatusServiceUnavailable)
-	register(t, db, rc, "wh_all", sqldb.WebhookScope{All: true})
+	register(t, db, rc, "wh_all", notify.WebhookScope{All: true})
 	openWorkOrders(t, db, "dead", "s1")
 	reg := prometheus.NewRegistry()
 	stop := start(t, db, rc, fastConfig(3), reg)
@@ -336,8 +336,8 @@ func TestWorkerTenantIsolation(t *testing.T) {
 	noLeaks(t)
 	db := openSQLite(t)
 	a, b := newReceiver(t, 0, 0), newReceiver(t, 0, 0)
-	register(t, db, a, "wh_a", sqldb.WebhookScope{Sites: []string{"site-a"}})
-	register(t, db, b, "wh_b", sqldb.WebhookScope{Sites: []string{"site-b"}})
+	register(t, db, a, "wh_a", notify.WebhookScope{Sites: []string{"site-a"}})
+	register(t, db, b, "wh_b", notify.WebhookScope{Sites: []string{"site-b"}})
 	openWorkOrders(t, db, "iso", "site-a", "site-b", "site-b", "site-c")
 	// Both receivers on one worker, so that the worker's client reaches
 	// either: httptest servers are plain http on loopback.
@@ -377,7 +377,7 @@ func TestWorkersShareOnePostgres(t *testing.T) {
 	// A receiver taking 20ms per request keeps a worker busy long
 	// enough that both claim: their claims interleave.
 	rc.delay = 20 * time.Millisecond
-	register(t, dbs[0], rc, "wh_all", sqldb.WebhookScope{All: true})
+	register(t, dbs[0], rc, "wh_all", notify.WebhookScope{All: true})
 	sites := make([]string, 40)
 	for i := range sites {
 		sites[i] = fmt.Sprintf("s%d", i%7)
@@ -461,7 +461,7 @@ func TestWorkerLeaseTooShort(t *testing.T) {
 	db := openSQLite(t)
 	rc := newReceiver(t, 0, 0)
 	rc.delay = 300 * time.Millisecond
-	register(t, db, rc, "wh_1", sqldb.WebhookScope{All: true})
+	register(t, db, rc, "wh_1", notify.WebhookScope{All: true})
 	openWorkOrders(t, db, "lease", "s1")
 	cfg := fastConfig(3)
 	cfg.Lease = 50 * time.Millisecond

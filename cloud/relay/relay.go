@@ -16,13 +16,21 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/frostline/frostline/cloud/internal/sqldb"
 	"github.com/frostline/frostline/edge/wire"
 )
 
+// Msg is a committed message in a store's outbox, waiting to be
+// published.
+type Msg struct {
+	ID      int64
+	Subject string
+	MsgID   string
+	Data    []byte
+}
+
 // Store is the outbox.
 type Store interface {
-	Relay(ctx context.Context, limit int, publish func([]sqldb.OutboxMsg) error) (int, error)
+	Relay(ctx context.Context, limit int, publish func([]Msg) error) (int, error)
 }
 
 // Relay publishes outbox messages.
@@ -79,7 +87,7 @@ func (r *Relay) Run(ctx context.Context) error {
 
 // Once publishes one batch and reports how many messages went out.
 func (r *Relay) Once(ctx context.Context) (int, error) {
-	return r.store.Relay(ctx, 256, func(msgs []sqldb.OutboxMsg) error {
+	return r.store.Relay(ctx, 256, func(msgs []Msg) error {
 		futures := make([]jetstream.PubAckFuture, 0, len(msgs))
 		for _, m := range msgs {
 			msg := nats.NewMsg(m.Subject)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/intake"
-	"github.com/frostline/frostline/cloud/internal/sqldb"
+	"github.com/frostline/frostline/cloud/relay"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
 )
@@ -50,7 +50,7 @@ type Store interface {
 	DeleteSession(ctx context.Context, hash string) error
 	Ping(ctx context.Context) error
 	Photo(ctx context.Context, workOrder, id string) (string, []byte, error)
-	Relay(ctx context.Context, limit int, publish func([]sqldb.OutboxMsg) error) (int, error)
+	Relay(ctx context.Context, limit int, publish func([]relay.Msg) error) (int, error)
 	PruneClaims(ctx context.Context, before time.Time) (int64, error)
 }
 
@@ -721,18 +721,18 @@ func testOutbox(t *testing.T, s Store) {
 	receive(t, s, in, workorder.FromIncident(Incident(rules.Updated, "i1", 2, T0, "s1", "wic-1", "temp_high", "P3")))
 	// A failed publish leaves the messages for the next try.
 	boom := errors.New("nats down")
-	if _, err := s.Relay(ctx, 10, func([]sqldb.OutboxMsg) error { return boom }); !errors.Is(err, boom) {
+	if _, err := s.Relay(ctx, 10, func([]relay.Msg) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("relay: %v", err)
 	}
-	var got []sqldb.OutboxMsg
-	n, err := s.Relay(ctx, 10, func(m []sqldb.OutboxMsg) error { got = m; return nil })
+	var got []relay.Msg
+	n, err := s.Relay(ctx, 10, func(m []relay.Msg) error { got = m; return nil })
 	if err != nil || n != 2 || len(got) != 2 {
 		t.Fatalf("relay %d %v: %+v", n, err, got)
 	}
 	if got[0].Subject != "frostline.events.workorder.s1" || got[1].MsgID <= got[0].MsgID {
 		t.Errorf("messages %s %s %s", got[0].Subject, got[0].MsgID, got[1].MsgID)
 	}
-	if n, err := s.Relay(ctx, 10, func([]sqldb.OutboxMsg) error { return nil }); err != nil || n != 0 {
+	if n, err := s.Relay(ctx, 10, func([]relay.Msg) error { return nil }); err != nil || n != 0 {
 		t.Errorf("relayed twice: %d %v", n, err)
 	}
 }

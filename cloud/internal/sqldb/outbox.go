@@ -6,22 +6,16 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// OutboxMsg is a committed message waiting to be published.
-type OutboxMsg struct {
-	ID      int64
-	Subject string
-	MsgID   string
-	Data    []byte
-}
+	"github.com/frostline/frostline/cloud/relay"
+)
 
 // Relay hands up to limit waiting messages, oldest first, to publish and
 // deletes them if it succeeds, all in one transaction: a message leaves the
 // outbox only once published. A crash after publishing and before commit
 // publishes it again, with the same message id, which JetStream drops as
 // a duplicate. Replicas on PostgreSQL skip each other's locked rows.
-func (db *DB) Relay(ctx context.Context, limit int, publish func([]OutboxMsg) error) (int, error) {
+func (db *DB) Relay(ctx context.Context, limit int, publish func([]relay.Msg) error) (int, error) {
 	tx, err := db.Writer.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("%s: relay: %w", db.Dialect.Name, err)
@@ -31,9 +25,9 @@ func (db *DB) Relay(ctx context.Context, limit int, publish func([]OutboxMsg) er
 	if err != nil {
 		return 0, fmt.Errorf("%s: relay: %w", db.Dialect.Name, err)
 	}
-	var msgs []OutboxMsg
+	var msgs []relay.Msg
 	for rows.Next() {
-		var m OutboxMsg
+		var m relay.Msg
 		if err := rows.Scan(&m.ID, &m.Subject, &m.MsgID, &m.Data); err != nil {
 			rows.Close()
 			return 0, err

@@ -202,19 +202,9 @@ func (db *DB) PMGenerated(ctx context.Context, since time.Time) (map[string]bool
 	return out, rows.Err()
 }
 
-// PMOccurrence is one generated visit.
-type PMOccurrence struct {
-	Schedule   string    `json:"schedule"`
-	Site       string    `json:"site"`
-	Asset      string    `json:"asset"`
-	Occurrence string    `json:"occurrence"`
-	DueAt      time.Time `json:"due_at"`
-	WorkOrder  string    `json:"work_order"`
-}
-
 // PMOccurrences lists the visits generated with due times in [from, to),
 // at one site or all.
-func (db *DB) PMOccurrences(ctx context.Context, site string, from, to time.Time) ([]PMOccurrence, error) {
+func (db *DB) PMOccurrences(ctx context.Context, site string, from, to time.Time) ([]pm.Visit, error) {
 	q := `SELECT schedule, site, asset, occurrence, due_at, wo FROM pm_occurrences WHERE due_at >= $1 AND due_at < $2`
 	args := []any{micros(from), micros(to)}
 	if site != "" {
@@ -226,9 +216,9 @@ func (db *DB) PMOccurrences(ctx context.Context, site string, from, to time.Time
 		return nil, fmt.Errorf("%s: occurrences: %w", db.Dialect.Name, err)
 	}
 	defer rows.Close()
-	out := []PMOccurrence{}
+	out := []pm.Visit{}
 	for rows.Next() {
-		var o PMOccurrence
+		var o pm.Visit
 		var due int64
 		if err := rows.Scan(&o.Schedule, &o.Site, &o.Asset, &o.Occurrence, &due, &o.WorkOrder); err != nil {
 			return nil, err

@@ -20,11 +20,11 @@ func TestPurchaseOrderWebhooks(t *testing.T) {
 	eachStore(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		seedSites(t, db)
-		for _, h := range []*sqldb.Webhook{
-			hook("h-s1", sqldb.WebhookScope{Sites: []string{"s1"}}),
-			hook("h-s2", sqldb.WebhookScope{Sites: []string{"s2"}}),
-			hook("h-vendor", sqldb.WebhookScope{Vendor: "coolco"}),
-			hook("h-wo-only", sqldb.WebhookScope{All: true}, notify.WorkOrderCreated),
+		for _, h := range []*notify.Webhook{
+			hook("h-s1", notify.WebhookScope{Sites: []string{"s1"}}),
+			hook("h-s2", notify.WebhookScope{Sites: []string{"s2"}}),
+			hook("h-vendor", notify.WebhookScope{Vendor: "coolco"}),
+			hook("h-wo-only", notify.WebhookScope{All: true}, notify.WorkOrderCreated),
 		} {
 			if err := db.CreateWebhook(ctx, h); err != nil {
 				t.Fatal(err)

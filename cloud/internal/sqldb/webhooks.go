@@ -16,57 +16,10 @@ import (
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
-// Webhook is a registered webhook as stored.
-type Webhook struct {
-	ID          string
-	URL         string
-	Description string
-	Scope       WebhookScope
-	// Events are the event types wanted; empty means all.
-	Events  []string
-	Secrets []notify.Secret
-	Active  bool
-	// DisabledReason says why a webhook stopped, when the system stopped
-	// it (the receiver answered 410 Gone).
-	DisabledReason       string
-	CreatedBy            string // the registering token's id
-	CreatedAt, UpdatedAt time.Time
-}
-
-// WebhookScope is whose events a webhook gets, as its registration
-// granted: everything, sites and/or a region (the union), or one vendor's
-// work orders (within the sites, if both are set). A region is matched
-// against the register when each notice is fanned out.
-type WebhookScope struct {
-	All    bool     `json:"all,omitempty"`
-	Sites  []string `json:"sites,omitempty"`
-	Region string   `json:"region,omitempty"`
-	Vendor string   `json:"vendor,omitempty"`
-}
-
-// Resolve is the scope as cloud.SeesWorkOrder reads it, given the sites
-// of the region.
-func (s WebhookScope) Resolve(regionSites []string) cloud.Scope {
-	if s.All {
-		return cloud.Scope{All: true}
-	}
-	sc := cloud.Scope{Vendor: s.Vendor}
-	if s.Sites != nil || s.Region != "" {
-		sc.Sites = append(append([]string{}, s.Sites...), regionSites...)
-	}
-	return sc
-}
-
-// Subscription is the webhook as cloud/notify routes to it.
-func (h *Webhook) Subscription(regionSites []string) notify.Subscription {
-	return notify.Subscription{ID: h.ID, URL: h.URL, Events: h.Events, Scope: h.Scope.Resolve(regionSites),
-		Secrets: h.Secrets, Disabled: !h.Active}
-}
-
 const webhookCols = `id, url, description, scope, events, secrets, active, disabled_reason, created_by, created_at, updated_at`
 
-func scanWebhook(row interface{ Scan(...any) error }) (*Webhook, error) {
-	var h Webhook
+func scanWebhook(row interface{ Scan(...any) error }) (*notify.Webhook, error) {
+	var h notify.Webhook
 	var scope, events, secrets string
 	var active int
 	var created, updated int64
@@ -86,7 +39,7 @@ func scanWebhook(row interface{ Scan(...any) error }) (*Webhook, error) {
 	return &h, nil
 }
 
-func webhookArgs(h *Webhook) ([]any, error) {
+func webhookArgs(h *notify.Webhook) ([]any, error) {
 	scope, err := json.Marshal(h.Scope)
 	if err != nil {
 		return nil, err
@@ -111,7 +64,7 @@ func webhookArgs(h *Webhook) ([]any, error) {
 }
 
 // CreateWebhook stores a new webhook.
-func (db *DB) CreateWebhook(ctx context.Context, h *Webhook) error {
+func (db *DB) CreateWebhook(ctx context.Context, h *notify.Webhook) error {
 	args, err := webhookArgs(h)
 	if err != nil {
 		return err
@@ -124,7 +77,7 @@ func (db *DB) CreateWebhook(ctx context.Context, h *Webhook) error {
 }
 
 // Webhook returns a webhook by id, or ENOTFOUND.
-func (db *DB) Webhook(ctx context.Context, id string) (*Webhook, error) {
+func (db *DB) Webhook(ctx context.Context, id string) (*notify.Webhook, error) {
 	h, err := scanWebhook(db.Reader.QueryRowContext(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cloud.Errorf(cloud.ENOTFOUND, "webhook %s not found", id)
@@ -136,7 +89,7 @@ func (db *DB) Webhook(ctx context.Context, id string) (*Webhook, error) {
 
 // Webhooks lists the webhooks created by a token, or every webhook when
 // createdBy is "", oldest first.
-func (db *DB) Webhooks(ctx context.Context, createdBy string) ([]*Webhook, error) {
+func (db *DB) Webhooks(ctx context.Context, createdBy string) ([]*notify.Webhook, error) {
 	q, args := `SELECT `+webhookCols+` FROM webhooks ORDER BY created_at, id`, []any(nil)
 	if createdBy != "" {
 		q, args = `SELECT `+webhookCols+` FROM webhooks WHERE created_by = $1 ORDER BY created_at, id`, []any{createdBy}
@@ -146,7 +99,7 @@ func (db *DB) Webhooks(ctx context.Context, createdBy string) ([]*Webhook, error
 		return nil, fmt.Errorf("%s: webhooks: %w", db.Dialect.Name, err)
 	}
 	defer rows.Close()
-	out := []*Webhook{}
+	out := []*notify.Webhook{}
 	for rows.Next() {
 		h, err := scanWebhook(rows)
 		if err != nil {
@@ -159,7 +112,7 @@ func (db *DB) Webhooks(ctx context.Context, createdBy string) ([]*Webhook, error
 
 // UpdateWebhook replaces a webhook's url, description, scope, events,
 // active flag and reason; its secrets change only by RotateWebhookSecret.
-func (db *DB) UpdateWebhook(ctx context.Context, h *Webhook) error {
+func (db *DB) UpdateWebhook(ctx context.Context, h *notify.Webhook) error {
 	args, err := webhookArgs(h)
 	if err != nil {
 		return err
@@ -220,20 +173,9 @@ func (db *DB) RotateWebhookSecret(ctx context.Context, id string, now time.Time,
 	return fresh, nil
 }
 
-// WebhookDelivery is one line of a webhook's delivery log, with its
-// attempts, oldest first.
-type WebhookDelivery struct {
-	notify.Delivery
-	WorkOrder string
-	Replays   int
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	Log       []notify.Attempt
-}
-
 // WebhookDeliveries returns a webhook's deliveries, newest first, up to
 // limit, and only those in state when it is not "".
-func (db *DB) WebhookDeliveries(ctx context.Context, webhook string, state notify.State, limit int) ([]*WebhookDelivery, error) {
+func (db *DB) WebhookDeliveries(ctx context.Context, webhook string, state notify.State, limit int) ([]*notify.WebhookDelivery, error) {
 	if limit <= 0 || limit > 500 {
 		limit = 50
 	}
@@ -249,10 +191,10 @@ func (db *DB) WebhookDeliveries(ctx context.Context, webhook string, state notif
 	if err != nil {
 		return nil, fmt.Errorf("%s: deliveries: %w", db.Dialect.Name, err)
 	}
-	out := []*WebhookDelivery{}
-	byID := map[string]*WebhookDelivery{}
+	out := []*notify.WebhookDelivery{}
+	byID := map[string]*notify.WebhookDelivery{}
 	for rows.Next() {
-		var d WebhookDelivery
+		var d notify.WebhookDelivery
 		var st string
 		var next, created, updated int64
 		if err := rows.Scan(&d.ID, &d.Subscription, &d.Event, &d.Type, &d.WorkOrder, &st, &d.Attempts, &d.Replays,
@@ -365,7 +307,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, owner string, now time.Time, 
 	if len(claims) == 0 {
 		return nil, nil
 	}
-	subs := make(map[string]*Webhook, len(hooks))
+	subs := make(map[string]*notify.Webhook, len(hooks))
 	for id := range hooks {
 		h, err := scanWebhook(db.Writer.QueryRowContext(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE id = $1`, id))
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -545,7 +487,7 @@ func (t *Tx) loadWebhookRoutes(ctx context.Context) (*webhookRoutes, error) {
 	if err != nil {
 		return nil, err
 	}
-	var hooks []*Webhook
+	var hooks []*notify.Webhook
 	var regions []any
 	for rows.Next() {
 		h, err := scanWebhook(rows)

@@ -18,6 +18,7 @@ import (
 	"github.com/frostline/frostline/cloud/notify"
 	"github.com/frostline/frostline/cloud/postgres"
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
+	"github.com/frostline/frostline/cloud/relay"
 	"github.com/frostline/frostline/cloud/sqlite"
 	"github.com/frostline/frostline/cloud/storetest"
 	"github.com/frostline/frostline/cloud/workorder"
@@ -58,8 +59,8 @@ func seedSites(t *testing.T, db *sqldb.DB) {
 	}
 }
 
-func hook(id string, scope sqldb.WebhookScope, events ...string) *sqldb.Webhook {
-	return &sqldb.Webhook{ID: id, URL: "https://hooks.example.com/" + id, Scope: scope, Events: events,
+func hook(id string, scope notify.WebhookScope, events ...string) *notify.Webhook {
+	return &notify.Webhook{ID: id, URL: "https://hooks.example.com/" + id, Scope: scope, Events: events,
 		Secrets: []notify.Secret{notify.NewSecret(t0)}, Active: true, CreatedBy: "tok_test", CreatedAt: t0, UpdatedAt: t0}
 }
 
@@ -95,7 +96,7 @@ func outbox(t *testing.T, db *sqldb.DB) map[string][]string {
 	t.Helper()
 	keep := errors.New("keep")
 	out := map[string][]string{}
-	_, err := db.Relay(context.Background(), 1000, func(msgs []sqldb.OutboxMsg) error {
+	_, err := db.Relay(context.Background(), 1000, func(msgs []relay.Msg) error {
 		for _, m := range msgs {
 			site := m.Subject[strings.LastIndex(m.Subject, ".")+1:]
 			out[site] = append(out[site], m.MsgID)
@@ -132,14 +133,14 @@ func TestFanOut(t *testing.T) {
 	eachStore(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		seedSites(t, db)
-		hooks := []*sqldb.Webhook{
-			hook("h-s1", sqldb.WebhookScope{Sites: []string{"s1"}}),
-			hook("h-s2", sqldb.WebhookScope{Sites: []string{"s2"}}),
-			hook("h-north", sqldb.WebhookScope{Region: "north"}),
-			hook("h-coolco", sqldb.WebhookScope{Vendor: "coolco"}),
-			hook("h-all", sqldb.WebhookScope{All: true}),
-			hook("h-created", sqldb.WebhookScope{All: true}, notify.WorkOrderCreated),
-			hook("h-off", sqldb.WebhookScope{All: true}),
+		hooks := []*notify.Webhook{
+			hook("h-s1", notify.WebhookScope{Sites: []string{"s1"}}),
+			hook("h-s2", notify.WebhookScope{Sites: []string{"s2"}}),
+			hook("h-north", notify.WebhookScope{Region: "north"}),
+			hook("h-coolco", notify.WebhookScope{Vendor: "coolco"}),
+			hook("h-all", notify.WebhookScope{All: true}),
+			hook("h-created", notify.WebhookScope{All: true}, notify.WorkOrderCreated),
+			hook("h-off", notify.WebhookScope{All: true}),
 		}
 		hooks[6].Active = false
 		for _, h := range hooks {
@@ -203,7 +204,7 @@ func TestFanOutRace(t *testing.T) {
 	eachStore(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		seedSites(t, db)
-		if err := db.CreateWebhook(ctx, hook("h-all", sqldb.WebhookScope{All: true})); err != nil {
+		if err := db.CreateWebhook(ctx, hook("h-all", notify.WebhookScope{All: true})); err != nil {
 			t.Fatal(err)
 		}
 		in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
@@ -266,7 +267,7 @@ func TestClaimLease(t *testing.T) {
 	eachStore(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		seedSites(t, db)
-		if err := db.CreateWebhook(ctx, hook("h1", sqldb.WebhookScope{Sites: []string{"s1"}})); err != nil {
+		if err := db.CreateWebhook(ctx, hook("h1", notify.WebhookScope{Sites: []string{"s1"}})); err != nil {
 			t.Fatal(err)
 		}
 		receive(t, db, intake(), incident("i1", "s1"))
@@ -345,10 +346,10 @@ func TestWebhookCRUD(t *testing.T) {
 	eachStore(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		seedSites(t, db)
-		h := hook("h1", sqldb.WebhookScope{Sites: []string{"s1"}}, notify.WorkOrderCreated)
-		other := hook("h2", sqldb.WebhookScope{All: true})
+		h := hook("h1", notify.WebhookScope{Sites: []string{"s1"}}, notify.WorkOrderCreated)
+		other := hook("h2", notify.WebhookScope{All: true})
 		other.CreatedBy = "tok_other"
-		for _, x := range []*sqldb.Webhook{h, other} {
+		for _, x := range []*notify.Webhook{h, other} {
 			if err := db.CreateWebhook(ctx, x); err != nil {
 				t.Fatal(err)
 			}
@@ -432,7 +433,7 @@ func BenchmarkIntakeWebhooks(b *testing.B) {
 			b.Run(store+"/"+hooks, func(b *testing.B) {
 				var db interface {
 					storetest.Store
-					CreateWebhook(context.Context, *sqldb.Webhook) error
+					CreateWebhook(context.Context, *notify.Webhook) error
 					WebhookBacklog(context.Context) (map[notify.State]int, error)
 				}
 				if store == "sqlite" {
@@ -450,13 +451,13 @@ func BenchmarkIntakeWebhooks(b *testing.B) {
 					defer s.Close()
 					db = s
 				}
-				var hs []*sqldb.Webhook
+				var hs []*notify.Webhook
 				switch hooks {
 				case "all":
-					hs = append(hs, hook("h-all", sqldb.WebhookScope{All: true}))
+					hs = append(hs, hook("h-all", notify.WebhookScope{All: true}))
 				case "20-sites":
 					for i := range 20 {
-						hs = append(hs, hook(fmt.Sprint("h-", i), sqldb.WebhookScope{Sites: []string{fmt.Sprint("site-", i)}}))
+						hs = append(hs, hook(fmt.Sprint("h-", i), notify.WebhookScope{Sites: []string{fmt.Sprint("site-", i)}}))
 					}
 				}
 				for _, h := range hs {

@@ -30,7 +30,7 @@ type dispatchFixture struct {
 	in    *workorder.Intake
 	svc   *dispatch.Service
 	clock time.Time
-	seq   int
+	seq   map[string]int
 }
 
 // Vendors every dispatch test starts with, for refrigeration at s1
@@ -107,8 +107,11 @@ func newDispatchFixture(t *testing.T) *dispatchFixture {
 // incident sends one incident event through intake, as the consumer does.
 func (d *dispatchFixture) incident(t *testing.T, id, asset string, ev rules.EventType, priority string) *workorder.WorkOrder {
 	t.Helper()
-	d.seq++
-	e := &rules.Event{Event: ev, Incident: id, Seq: d.seq, Site: "s1", Asset: asset, AssetClass: "walk_in_cooler", Rule: "r",
+	if d.seq == nil {
+		d.seq = map[string]int{}
+	}
+	d.seq[id]++ // each incident's events are numbered from 1, as the edge does
+	e := &rules.Event{Event: ev, Incident: id, Seq: d.seq[id], Site: "s1", Asset: asset, AssetClass: "walk_in_cooler", Rule: "r",
 		Problem: "no_cooling", Priority: priority, Trade: "refrigeration", At: d.clock, Started: t0}
 	var res workorder.Result
 	err := d.store.Update(context.Background(), func(tx workorder.Tx) error {

@@ -39,6 +39,9 @@ import (
 type Store interface {
 	Update(ctx context.Context, fn func(workorder.Tx) error) error
 	Due(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// Overdue lists, per incident, the first event held for its turn
+	// since before a time (workorder/order.go).
+	Overdue(ctx context.Context, before time.Time, limit int) ([]workorder.HeldEvent, error)
 }
 
 // Config tunes the consumer. Zero fields take the defaults.
@@ -79,7 +82,8 @@ func (c *Config) defaults() {
 
 // Metrics are the consumer's counters.
 type Metrics struct {
-	Messages   *prometheus.CounterVec // by outcome: opened, merged, updated, repeat, orphan, invalid, failed
+	Messages   *prometheus.CounterVec // by outcome: opened, merged, updated, repeat, orphan, held, invalid, failed
+	Released   prometheus.Counter     // held events applied without their predecessors
 	Lag        prometheus.Histogram   // seconds from the incident event to its commit
 	Avoided    prometheus.Counter
 	Dispatched prometheus.Counter
@@ -96,9 +100,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Work orders ended AVOIDED: the problem cleared before anyone was sent."}),
 		Dispatched: prometheus.NewCounter(prometheus.CounterOpts{Name: "frostline_auto_dispatches_total",
 			Help: "Work orders dispatched by intake or the hold-off sweeper."}),
+		Released: prometheus.NewCounter(prometheus.CounterOpts{Name: "frostline_intake_released_total",
+			Help: "Incident events held for a predecessor that never came, applied without it after hold_for."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Messages, m.Lag, m.Avoided, m.Dispatched)
+		reg.MustRegister(m.Messages, m.Lag, m.Avoided, m.Dispatched, m.Released)
 	}
 	return m
 }
@@ -345,7 +351,7 @@ func (c *Consumer) ack(batch []decoded, results []workorder.Result) {
 	for i, d := range batch {
 		r := results[i]
 		c.m.Messages.WithLabelValues(string(r.Reason)).Inc()
-		if r.Reason != workorder.Repeat {
+		if r.Reason != workorder.Repeat && r.Reason != workorder.Held {
 			c.m.Lag.Observe(now.Sub(d.inc.At).Seconds())
 		}
 		if r.Avoided {
@@ -407,6 +413,11 @@ type Sweeper struct {
 	// incident stream's 14-day retention).
 	Prune      func(ctx context.Context, before time.Time) (int64, error)
 	KeepClaims time.Duration
+	// HoldFor is how long an incident event may wait for its predecessor
+	// (workorder/order.go) before it is applied without it: longer than
+	// JetStream takes to redeliver a message to its last try (AckWait x
+	// MaxDeliver, 10 minutes by default). Default 15 minutes.
+	HoldFor time.Duration
 }
 
 // Run sweeps every s.Every until ctx is done.
@@ -449,11 +460,14 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 		now = s.Now
 	}
 	at := now()
+	moved, err := s.release(ctx, at)
+	if err != nil {
+		return moved, err
+	}
 	ids, err := s.Store.Due(ctx, at, 500)
 	if err != nil {
-		return 0, err
+		return moved, err
 	}
-	moved := 0
 	for _, id := range ids {
 		var res workorder.Result
 		err := s.Store.Update(ctx, func(tx workorder.Tx) error {
@@ -470,15 +484,57 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 		if err != nil {
 			return moved, fmt.Errorf("sweep %s: %w", id, err)
 		}
-		if len(res.Events) > 0 {
-			moved++
-		}
-		if s.M != nil && res.Avoided {
-			s.M.Avoided.Inc()
-		}
-		if s.M != nil && res.Dispatched {
-			s.M.Dispatched.Inc()
-		}
+		moved += s.count(res)
 	}
 	return moved, nil
+}
+
+// release applies the events held longer than HoldFor without the
+// predecessors they wait for, which are lost beyond redelivery.
+func (s *Sweeper) release(ctx context.Context, at time.Time) (int, error) {
+	hold := s.HoldFor
+	if hold <= 0 {
+		hold = 15 * time.Minute
+	}
+	held, err := s.Store.Overdue(ctx, at.Add(-hold), 500)
+	if err != nil {
+		return 0, err
+	}
+	moved := 0
+	for _, h := range held {
+		var res workorder.Result
+		err := s.Store.Update(ctx, func(tx workorder.Tx) error {
+			var err error
+			res, err = s.Intake.Release(ctx, tx, h.Incident, h.Seq)
+			return err
+		})
+		if err != nil {
+			return moved, fmt.Errorf("release %s-%d: %w", h.Incident, h.Seq, err)
+		}
+		if res.Reason == "" {
+			continue // applied or released meanwhile
+		}
+		s.Log.Warn("incident event applied without its predecessors, which never came", "component", "sweeper",
+			"incident", h.Incident, "seq", h.Seq, "held_since", h.HeldAt)
+		if s.M != nil {
+			s.M.Released.Inc()
+		}
+		moved += s.count(res)
+	}
+	return moved, nil
+}
+
+// count records what a sweep step did and reports whether it moved a work
+// order.
+func (s *Sweeper) count(res workorder.Result) int {
+	if s.M != nil && res.Avoided {
+		s.M.Avoided.Inc()
+	}
+	if s.M != nil && res.Dispatched {
+		s.M.Dispatched.Inc()
+	}
+	if len(res.Events) > 0 {
+		return 1
+	}
+	return 0
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -87,7 +88,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ClaimAll", testClaimAll},
 		{"Outbox", testOutbox},
 		{"BatchInOneTransaction", testBatch},
-		{"ClearedFirstAvoidedOnce", testClearedFirst},
+		{"IncidentOrder", testIncidentOrder},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -752,6 +753,7 @@ func testBatch(t *testing.T, s Store) {
 		Incident(rules.Opened, "i1", 1, T0, "s1", "a1", "temp_trend", "P3"),
 		Incident(rules.Updated, "old", 2, T0.Add(time.Minute), "s1", "a9", "door_ajar", "P3"),
 		Incident(rules.Cleared, "ghost", 2, T0, "s1", "a2", "temp_high", "P3"), // overtook its opening
+		Incident(rules.Opened, "ghost", 1, T0, "s1", "a2", "temp_high", "P3"),
 	}
 	reports := make([]workorder.Report, len(evs))
 	for i, ev := range evs {
@@ -770,11 +772,11 @@ func testBatch(t *testing.T, s Store) {
 	for _, r := range res {
 		got = append(got, string(r.Reason))
 	}
-	if want := "opened updated merged updated repeat updated opened"; strings.Join(got, " ") != want {
+	if want := "opened updated merged updated repeat updated held opened"; strings.Join(got, " ") != want {
 		t.Errorf("reasons %v, want %s", got, want)
 	}
-	if g := res[6]; !g.Avoided || g.WorkOrder.Status != workorder.Avoided {
-		t.Errorf("clear before opening: %+v, want a work order ended AVOIDED", g)
+	if g := res[7]; !g.Avoided || g.WorkOrder.Status != workorder.Avoided {
+		t.Errorf("opening after its clear: %+v, want the held clear applied after it, ending the work order AVOIDED", g)
 	}
 	w, err := s.WorkOrder(ctx, res[0].WorkOrder.ID)
 	if err != nil {
@@ -789,28 +791,105 @@ func testBatch(t *testing.T, s Store) {
 	}
 }
 
-// testClearedFirst: a clear that overtook its opening ends in one AVOIDED
-// work order, however often it is delivered and however many replicas
-// race on it and on the late opening.
-func testClearedFirst(t *testing.T, s Store) {
+// testIncidentOrder: an incident's events take effect in sequence order
+// whichever transaction commits first, on one store shared by replicas.
+// The interleavings are forced, not hoped for: a clear committed before its
+// opening; a clear started while its opening's transaction is open (it
+// must wait for it); and every order of many incidents' events at once,
+// each delivered twice. A P1 opening dispatches at once, so its clear,
+// applied after it, must never end the work order AVOIDED; a P3 opening is
+// held off, so its clear ends it AVOIDED exactly once.
+func testIncidentOrder(t *testing.T, s Store) {
 	ctx := context.Background()
 	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
-	msgs := []*rules.Event{
-		Incident(rules.Cleared, "ic", 3, T0.Add(3*time.Minute), "s1", "wic-1", "temp_high", "P3"),
-		Incident(rules.Opened, "ic", 1, T0.Add(time.Minute), "s1", "wic-1", "temp_high", "P3"),
+	in.Policy.Vendors = []workorder.VendorRule{{Vendor: "coolco"}}
+	update := func(ev *rules.Event) error {
+		return s.Update(ctx, func(tx workorder.Tx) error {
+			_, err := in.Receive(ctx, tx, workorder.FromIncident(ev))
+			return err
+		})
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for range 2 { // two replicas, each with every message twice
-		for _, ev := range []*rules.Event{msgs[0], msgs[0], msgs[1], msgs[1]} {
-			wg.Go(func() {
-				errs <- s.Update(ctx, func(tx workorder.Tx) error {
-					_, err := in.Receive(ctx, tx, workorder.FromIncident(ev))
-					return err
-				})
-			})
+	events := func(id, asset, prio string) []*rules.Event {
+		return []*rules.Event{
+			Incident(rules.Opened, id, 1, T0.Add(time.Minute), "s1", asset, "temp_high", prio),
+			Incident(rules.Updated, id, 2, T0.Add(2*time.Minute), "s1", asset, "temp_high", prio),
+			Incident(rules.Cleared, id, 3, T0.Add(3*time.Minute), "s1", asset, "temp_high", prio),
 		}
 	}
+
+	// 1. The clear and the update commit before the opening.
+	ic := events("ic", "wic-1", "P1")
+	for _, ev := range []*rules.Event{ic[2], ic[1], ic[0]} {
+		if err := update(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkOrdered(t, s, "ic", workorder.Dispatched)
+
+	// 2. The clear starts while its opening's transaction is open: it
+	// waits for the opening to commit and is applied after it.
+	io := events("io", "wic-2", "P1")
+	if err := update(io[1]); err != nil {
+		t.Fatal(err)
+	}
+	inside, release := make(chan struct{}), make(chan struct{})
+	opened := make(chan error, 1)
+	go func() {
+		opened <- s.Update(ctx, func(tx workorder.Tx) error {
+			_, err := in.Receive(ctx, tx, workorder.FromIncident(io[0]))
+			if err == nil {
+				select {
+				case <-inside: // a retried attempt: already signalled
+				default:
+					close(inside)
+				}
+				<-release
+			}
+			return err
+		})
+	}()
+	<-inside
+	cleared := make(chan error, 1)
+	go func() { cleared <- update(io[2]) }()
+	select {
+	case err := <-cleared:
+		t.Fatalf("the clear committed (%v) while its opening's transaction held the incident", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	if err := <-opened; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-cleared; err != nil {
+		t.Fatal(err)
+	}
+	checkOrdered(t, s, "io", workorder.Dispatched)
+
+	// 3. Many incidents, each event twice (two replicas), all at once in
+	// a shuffled order.
+	var msgs []*rules.Event
+	want := map[string]workorder.Status{}
+	for i := range 12 {
+		id, prio, st := fmt.Sprintf("r%d", i), "P1", workorder.Dispatched
+		if i%2 == 1 {
+			prio, st = "P3", workorder.Avoided
+		}
+		want[id] = st
+		evs := events(id, fmt.Sprintf("case-%d", i), prio)
+		msgs = append(msgs, evs...)
+		msgs = append(msgs, evs...)
+	}
+	rand.New(rand.NewPCG(20, 6)).Shuffle(len(msgs), func(i, j int) { msgs[i], msgs[j] = msgs[j], msgs[i] })
+	var wg sync.WaitGroup
+	errs := make(chan error, len(msgs))
+	start := make(chan struct{})
+	for _, ev := range msgs {
+		wg.Go(func() {
+			<-start
+			errs <- update(ev)
+		})
+	}
+	close(start)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -818,31 +897,54 @@ func testClearedFirst(t *testing.T, s Store) {
 			t.Fatal(err)
 		}
 	}
-	ws, err := s.WorkOrders(ctx, workorder.Filter{Scope: cloud.Scope{All: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ws) != 1 || ws[0].Status != workorder.Avoided || !slices.Equal(ws[0].Incidents, []string{"ic"}) {
-		t.Fatalf("work orders %+v, want one avoided with incident ic", ws)
+	for id, st := range want {
+		checkOrdered(t, s, id, st)
 	}
 	counts, err := s.CountByStatus(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if counts["avoided"] != 1 {
-		t.Errorf("avoided count %d, want 1 (%v)", counts["avoided"], counts)
+	if counts["avoided"] != 6 || counts["dispatched"] != 8 {
+		t.Errorf("counts %v, want 6 avoided (the P3s) and 8 dispatched (the P1s)", counts)
 	}
-	ev, _ := s.Events(ctx, ws[0].ID)
-	n := 0
+}
+
+// checkOrdered: the incident is on one work order, in status want, whose
+// evidence saw the incident's three events in order, with at most one
+// avoid transition.
+func checkOrdered(t *testing.T, s Store, incident string, want workorder.Status) {
+	t.Helper()
+	ctx := context.Background()
+	var w *workorder.WorkOrder
+	err := s.Update(ctx, func(tx workorder.Tx) error {
+		var err error
+		w, err = tx.ByIncident(ctx, incident)
+		return err
+	})
+	if err != nil || w == nil {
+		t.Fatalf("incident %s: work order %v (%v)", incident, w, err)
+	}
+	if w.Status != want {
+		t.Errorf("incident %s: WO %d %s, want %s", incident, w.Number, w.Status, want)
+	}
+	ev, err := s.Events(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []int
+	avoids := 0
 	for _, e := range ev {
+		if e.Evidence != nil && e.Evidence.Incident == incident {
+			seqs = append(seqs, e.Evidence.Seq)
+		}
 		if e.Kind == workorder.Transition && e.To == workorder.Avoided {
-			n++
+			avoids++
 		}
 	}
-	if n != 1 {
-		t.Errorf("%d avoid transitions, want 1", n)
+	if !slices.Equal(seqs, []int{1, 2, 3}) || avoids > 1 {
+		t.Errorf("incident %s: evidence seqs %v, %d avoid transitions; want [1 2 3] in order and at most one", incident, seqs, avoids)
 	}
-	if ws, _ := s.WorkOrders(ctx, workorder.Filter{Scope: cloud.Scope{All: true}, Status: "avoided"}); len(ws) != 1 {
-		t.Errorf("status=avoided lists %d, want 1", len(ws))
+	if r, err := workorder.Replay(ev); err != nil || r.Status != w.Status {
+		t.Errorf("incident %s: replay %v (%v)", incident, r, err)
 	}
 }

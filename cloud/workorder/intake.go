@@ -64,6 +64,19 @@ type Tx interface {
 	// a cleared incident must not open work.
 	Tombstone(ctx context.Context, incident string) error
 	Tombstoned(ctx context.Context, incident string) (bool, error)
+	// Sequence locks an incident's ordering until the transaction ends,
+	// so another transaction on the same incident (another replica's)
+	// waits for it, and returns the sequence of the incident's last event
+	// applied (0: none) and how many of its events are held (order.go).
+	Sequence(ctx context.Context, incident string) (applied, held int, err error)
+	// Sequenced records the incident's last event applied and how many
+	// are still held.
+	Sequenced(ctx context.Context, incident string, applied, held int) error
+	// Hold keeps an event that came before its predecessor was applied;
+	// Unhold returns and forgets the held event of an incident with seq,
+	// or nil when there is none.
+	Hold(ctx context.Context, ev *rules.Event) error
+	Unhold(ctx context.Context, incident string, seq int) (*rules.Event, error)
 	// OpenFor returns the open work order for a problem family on an
 	// asset, or nil.
 	OpenFor(ctx context.Context, site, asset, family string) (*WorkOrder, error)
@@ -90,6 +103,7 @@ const (
 	Updated      Reason = "updated"       // a later event of an incident already attached
 	Repeat       Reason = "repeat"        // the same message again: nothing done
 	Orphan       Reason = "orphan"        // a late event of an incident tombstoned by an older version: nothing to do
+	Held         Reason = "held"          // came before its predecessor: kept, applied right after it (order.go)
 )
 
 // Result is what Receive did.
@@ -150,6 +164,8 @@ func (in *Intake) newID() string {
 // key, attaches the report to the work order for its problem or opens a
 // new one, triages it, and moves it on (dispatch, avoidance, escalation,
 // reopen). Time is the report's own (event time), so replays decide alike.
+// An incident's events are applied in their sequence order, whatever order
+// they arrive in (order.go).
 func (in *Intake) Receive(ctx context.Context, tx Tx, r Report) (Result, error) {
 	if r.Key != "" {
 		fresh, err := tx.Claim(ctx, r.Key)
@@ -160,6 +176,15 @@ func (in *Intake) Receive(ctx context.Context, tx Tx, r Report) (Result, error) 
 			return Result{Reason: Repeat}, nil
 		}
 	}
+	if r.Incident != nil {
+		return in.inOrder(ctx, tx, r)
+	}
+	return in.receive(ctx, tx, r)
+}
+
+// receive applies one report, already claimed and, for an incident event,
+// in its turn.
+func (in *Intake) receive(ctx context.Context, tx Tx, r Report) (Result, error) {
 	var w *WorkOrder
 	reason := Merged
 	var err error
@@ -171,14 +196,17 @@ func (in *Intake) Receive(ctx context.Context, tx Tx, r Report) (Result, error) 
 		case w != nil:
 			reason = Updated
 		case r.Incident.Event == rules.Cleared:
-			// Its opening was not seen yet (or ever): the problem came and
-			// went before anyone was sent, which is a truck roll saved.
-			// The clear opens (or merges into) the work order its opening
-			// would have, and advance ends a new one AVOIDED at once, so
-			// the call-avoidance count sees it. A late opening then finds
-			// the work order by incident and opens nothing. (No tombstone:
-			// the incident's link row is the work order's now; tombstones
-			// written by older versions are still honoured below.)
+			// A clear with no work order is its incident's first event
+			// applied: the incident's only event, or one released after
+			// its predecessors were given up on (order.go). The problem
+			// came and went before anyone was sent, which is a truck roll
+			// saved: the clear opens (or merges into) the work order its
+			// opening would have, and advance ends a new one AVOIDED at
+			// once, so the call-avoidance count sees it. A late opening
+			// then finds the work order by incident and opens nothing. (No
+			// tombstone: the incident's link row is the work order's now;
+			// tombstones written by older versions are still honoured
+			// below.)
 		default:
 			if dead, err = tx.Tombstoned(ctx, r.Incident.Incident); err != nil {
 				return Result{}, fmt.Errorf("intake: incident %s: %w", r.Incident.Incident, err)

@@ -26,9 +26,38 @@ type memTx struct {
 	wos    []*WorkOrder
 	events map[string][]Event
 	n      int64
+	// order: each incident's last applied seq and held count; held: the
+	// held events by message id.
+	order map[string][2]int
+	held  map[string]*rules.Event
 }
 
-func newMemTx() *memTx { return &memTx{claims: map[string]bool{}, events: map[string][]Event{}} }
+func newMemTx() *memTx {
+	return &memTx{claims: map[string]bool{}, events: map[string][]Event{}, order: map[string][2]int{}, held: map[string]*rules.Event{}}
+}
+
+func (m *memTx) Sequence(_ context.Context, inc string) (int, int, error) {
+	o := m.order[inc]
+	return o[0], o[1], nil
+}
+
+func (m *memTx) Sequenced(_ context.Context, inc string, applied, held int) error {
+	m.order[inc] = [2]int{applied, held}
+	return nil
+}
+
+func (m *memTx) Hold(_ context.Context, ev *rules.Event) error {
+	c := *ev
+	m.held[ev.MsgID()] = &c
+	return nil
+}
+
+func (m *memTx) Unhold(_ context.Context, inc string, seq int) (*rules.Event, error) {
+	key := (&rules.Event{Incident: inc, Seq: seq}).MsgID()
+	ev := m.held[key]
+	delete(m.held, key)
+	return ev, nil
+}
 
 func (m *memTx) WorkOrder(_ context.Context, id string) (*WorkOrder, error) {
 	if _, ok := m.events[id]; !ok {
@@ -127,6 +156,9 @@ type step struct {
 		Input
 	} `json:"act,omitempty"`
 	Sweep *time.Time `json:"sweep,omitempty"`
+	// release: the sweeper gives up on the predecessors of a held event
+	// (TestIncidentOrder only).
+	release *rules.Event
 }
 
 // summary is what a golden file compares: the decisions and each work
@@ -335,53 +367,73 @@ func FuzzParsePolicy(f *testing.F) {
 	})
 }
 
-// TestClearedFirstIsAvoided: an incident whose clear arrives before (or
-// overtakes) its opening was a problem that went away before anyone was
-// sent. It must count as AVOIDED exactly once, whatever arrives after it.
-func TestClearedFirstIsAvoided(t *testing.T) {
+// TestIncidentOrder: an incident's events are applied in sequence order
+// whatever order they arrive in. A clear that overtakes its opening is
+// held and applied right after it, so a P1 opening still dispatches and a
+// P3 one still ends AVOIDED by its clear; a clear whose predecessors never
+// come is released by the sweeper and, as before, counts AVOIDED once.
+func TestIncidentOrder(t *testing.T) {
 	t0 := time.Date(2026, 7, 1, 8, 0, 0, 0, time.UTC)
 	lim := 5.0
-	inc := func(ev rules.EventType, id string, seq int, asset, prio string) Report {
-		return FromIncident(&rules.Event{Event: ev, Incident: id, Seq: seq, Site: "s1", Asset: asset,
+	inc := func(ev rules.EventType, id string, seq int, asset, prio string) step {
+		return step{Incident: &rules.Event{Event: ev, Incident: id, Seq: seq, Site: "s1", Asset: asset,
 			AssetClass: "walk_in_cooler", Rule: "temp_high", Problem: "temp_high", Priority: prio, Trade: "refrigeration",
-			At: t0.Add(time.Duration(seq) * time.Minute), Started: t0, Metric: "air_temp", Peak: 7, Limit: &lim})
+			At: t0.Add(time.Duration(seq) * time.Minute), Started: t0, Metric: "air_temp", Peak: 7, Limit: &lim}}
 	}
+	release := func(id string, seq int) step { return step{release: &rules.Event{Incident: id, Seq: seq}} }
 	tests := []struct {
 		name  string
-		steps []Report
+		steps []step
 		// want is each step's outcome as describe writes it; status the
 		// final status of every work order, in number order.
 		want   []string
 		status []Status
 	}{
-		{"clear alone", []Report{inc(rules.Cleared, "i", 3, "wic-1", "P3")},
-			[]string{"opened WO 1 P3 avoided (avoided)"}, []Status{Avoided}},
-		{"clear then late opening and update", []Report{
+		{"P1 clear overtook its opening: dispatched, not avoided", []step{
+			inc(rules.Cleared, "i", 2, "wic-1", "P1"), inc(rules.Opened, "i", 1, "wic-1", "P1")},
+			[]string{"held", "opened WO 1 P1 dispatched (dispatched)"}, []Status{Dispatched}},
+		{"P3 clear overtook its opening: avoided by the clear, once", []step{
 			inc(rules.Cleared, "i", 3, "wic-1", "P3"), inc(rules.Opened, "i", 1, "wic-1", "P3"), inc(rules.Updated, "i", 2, "wic-1", "P3")},
-			[]string{"opened WO 1 P3 avoided (avoided)", "updated WO 1 P3 avoided", "updated WO 1 P3 avoided"}, []Status{Avoided}},
-		{"clear redelivered", []Report{inc(rules.Cleared, "i", 3, "wic-1", "P2"), inc(rules.Cleared, "i", 3, "wic-1", "P2")},
-			[]string{"opened WO 1 P2 avoided (avoided)", "repeat"}, []Status{Avoided}},
-		{"P1 clear alone: nobody was sent", []Report{inc(rules.Cleared, "i", 3, "wic-1", "P1")},
-			[]string{"opened WO 1 P1 avoided (avoided)"}, []Status{Avoided}},
-		{"clear joins the open work order for the problem", []Report{
-			inc(rules.Opened, "a", 1, "wic-1", "P3"), inc(rules.Cleared, "b", 3, "wic-1", "P3")},
-			[]string{"opened WO 1 P3 triaged", "merged WO 1 P3 triaged"}, []Status{Triaged}},
-		{"clear of the only incident after its peer cleared: avoided once", []Report{
-			inc(rules.Opened, "a", 1, "wic-1", "P3"), inc(rules.Cleared, "a", 2, "wic-1", "P3"), inc(rules.Cleared, "b", 3, "wic-1", "P3")},
-			[]string{"opened WO 1 P3 triaged", "updated WO 1 P3 avoided (avoided)", "opened WO 2 P3 avoided (avoided)"},
-			[]Status{Avoided, Avoided}},
+			[]string{"held", "opened WO 1 P3 triaged", "updated WO 1 P3 avoided (avoided)"}, []Status{Avoided}},
+		{"held clear redelivered", []step{inc(rules.Cleared, "i", 2, "wic-1", "P2"), inc(rules.Cleared, "i", 2, "wic-1", "P2"),
+			inc(rules.Opened, "i", 1, "wic-1", "P2")},
+			[]string{"held", "repeat", "opened WO 1 P2 avoided (avoided)"}, []Status{Avoided}},
+		{"update and clear overtook the opening, in reverse", []step{
+			inc(rules.Cleared, "i", 3, "wic-1", "P1"), inc(rules.Updated, "i", 2, "wic-1", "P1"), inc(rules.Opened, "i", 1, "wic-1", "P1")},
+			[]string{"held", "held", "opened WO 1 P1 dispatched (dispatched)"}, []Status{Dispatched}},
+		{"clear whose opening never comes: released, avoided once", []step{
+			inc(rules.Cleared, "i", 3, "wic-1", "P1"), release("i", 3), release("i", 3), inc(rules.Opened, "i", 1, "wic-1", "P1")},
+			[]string{"held", "opened WO 1 P1 avoided (avoided)", "nothing", "updated WO 1 P1 avoided"}, []Status{Avoided}},
+		{"released clear joins the open work order for the problem", []step{
+			inc(rules.Opened, "a", 1, "wic-1", "P3"), inc(rules.Cleared, "b", 3, "wic-1", "P3"), release("b", 3)},
+			[]string{"opened WO 1 P3 triaged", "held", "merged WO 1 P3 triaged"}, []Status{Triaged}},
+		{"gap released: the events after it follow in order", []step{
+			inc(rules.Opened, "i", 1, "wic-1", "P3"), inc(rules.Cleared, "i", 4, "wic-1", "P3"), inc(rules.Updated, "i", 3, "wic-1", "P3"),
+			release("i", 3)},
+			[]string{"opened WO 1 P3 triaged", "held", "held", "updated WO 1 P3 avoided (avoided)"}, []Status{Avoided}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := &Intake{Policy: DefaultPolicy()}
+			in.Policy.Vendors = []VendorRule{{Vendor: "coolco"}} // a P1 goes out at once
 			tx := newMemTx()
 			var got []string
-			for _, r := range tt.steps {
-				res, err := in.Receive(context.Background(), tx, r)
+			for _, s := range tt.steps {
+				var res Result
+				var err error
+				if s.release != nil {
+					res, err = in.Release(context.Background(), tx, s.release.Incident, s.release.Seq)
+				} else {
+					res, err = in.Receive(context.Background(), tx, FromIncident(s.Incident))
+				}
 				if err != nil {
 					t.Fatal(err)
 				}
-				got = append(got, strings.TrimPrefix(describe("", res), ": "))
+				d := strings.TrimPrefix(describe("", res), ": ")
+				if d == "" {
+					d = "nothing"
+				}
+				got = append(got, d)
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("steps\n got %q\nwant %q", got, tt.want)
@@ -395,6 +447,9 @@ func TestClearedFirstIsAvoided(t *testing.T) {
 			}
 			if !slices.Equal(status, tt.status) {
 				t.Errorf("status %v, want %v", status, tt.status)
+			}
+			if len(tx.held) != 0 {
+				t.Errorf("%d events still held", len(tx.held))
 			}
 		})
 	}

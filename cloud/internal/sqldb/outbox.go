@@ -65,5 +65,11 @@ func (db *DB) PruneClaims(ctx context.Context, before time.Time) (int64, error) 
 	if err != nil {
 		return 0, fmt.Errorf("%s: prune: %w", db.Dialect.Name, err)
 	}
+	// Incidents untouched as long: their order rows go too, unless events
+	// wait on them. A later event of such an incident finds its work order
+	// and is in turn (workorder/order.go).
+	if _, err := db.Writer.ExecContext(ctx, `DELETE FROM incident_order WHERE at < $1 AND held = 0`, micros(before)); err != nil {
+		return 0, fmt.Errorf("%s: prune: %w", db.Dialect.Name, err)
+	}
 	return res.RowsAffected()
 }

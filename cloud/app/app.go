@@ -308,7 +308,8 @@ func (a *App) build(ctx context.Context, store Store) error {
 	if ps, ok := store.(pm.Store); ok && !cfg.PM.Disabled {
 		a.pm = pm.NewGenerator(ps, in, cfg.PM, log, a.Registry)
 	}
-	a.sweeper = &intake.Sweeper{Store: store, Intake: in, Every: cfg.SweepEvery, Log: log, M: a.intakeM, Prune: store.PruneClaims}
+	a.sweeper = &intake.Sweeper{Store: store, Intake: in, Every: cfg.SweepEvery, Log: log, M: a.intakeM, Prune: store.PruneClaims,
+		HoldFor: cfg.Intake.Defaults().HoldFor}
 	a.webhooks = notify.NewWorker(store, &notify.Deliverer{Client: notify.NewClient(cfg.Webhooks.AllowPrivateTargets),
 		UserAgent: "Frostline-Webhooks/1"}, cfg.Webhooks, log, a.Registry)
 	proxies, _ := cloudhttp.ParseProxies(cfg.TrustedProxies) // validated in New

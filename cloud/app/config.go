@@ -180,6 +180,9 @@ func (c *Config) Validate() error {
 	if c.Intake.AckWait < 0 {
 		bad("intake.ack_wait", "must not be negative")
 	}
+	if d := c.Intake.Defaults(); d.HoldFor < d.AckWait*time.Duration(d.MaxDeliver) {
+		bad("intake.hold_for", "must outlast redelivery (ack_wait x max_deliver = %s), got %s", d.AckWait*time.Duration(d.MaxDeliver), d.HoldFor)
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -60,6 +60,11 @@ type Config struct {
 	// PostgreSQL works on one lane's statements while Go prepares
 	// another's. SQLite has one writer, so its lanes take turns.
 	Lanes int `yaml:"lanes"`
+	// HoldFor is how long an incident event may wait for its predecessor
+	// (workorder/order.go) before the sweeper applies it without it;
+	// longer than JetStream takes to redeliver a message to its last try
+	// (AckWait x MaxDeliver). Default: that, plus 5 minutes.
+	HoldFor time.Duration `yaml:"hold_for"`
 }
 
 func (c *Config) defaults() {
@@ -78,6 +83,15 @@ func (c *Config) defaults() {
 	if c.Lanes <= 0 {
 		c.Lanes = 2
 	}
+	if c.HoldFor <= 0 {
+		c.HoldFor = c.AckWait*time.Duration(c.MaxDeliver) + 5*time.Minute
+	}
+}
+
+// Defaults returns c with its zero fields at their defaults.
+func (c Config) Defaults() Config {
+	c.defaults()
+	return c
 }
 
 // Metrics are the consumer's counters.
@@ -414,9 +428,7 @@ type Sweeper struct {
 	Prune      func(ctx context.Context, before time.Time) (int64, error)
 	KeepClaims time.Duration
 	// HoldFor is how long an incident event may wait for its predecessor
-	// (workorder/order.go) before it is applied without it: longer than
-	// JetStream takes to redeliver a message to its last try (AckWait x
-	// MaxDeliver, 10 minutes by default). Default 15 minutes.
+	// before it is applied without it (Config.HoldFor). Default 15 minutes.
 	HoldFor time.Duration
 }
 

@@ -306,6 +306,12 @@ type batchClaimer interface {
 	ClaimAll(ctx context.Context, keys []string) (map[string]bool, error)
 }
 
+// sequencer is a transaction that can lock a batch's incidents' order rows
+// (workorder/order.go) in one statement; both stores' transactions can.
+type sequencer interface {
+	SequenceAll(ctx context.Context, incidents []string) error
+}
+
 // prefetcher is a transaction that can load a batch's work orders in one
 // query; both stores' transactions can.
 type prefetcher interface {
@@ -313,9 +319,9 @@ type prefetcher interface {
 }
 
 // ReceiveBatch runs reports through in, in order, inside tx. When the
-// transaction can, their keys are claimed in one statement first and the
-// work orders of their incidents loaded in one query, which saves two round
-// trips per report.
+// transaction can, their keys are claimed in one statement first, their
+// incidents' order rows locked in a second, and the work orders of their
+// incidents loaded in one query, which saves three round trips per report.
 func ReceiveBatch(ctx context.Context, tx workorder.Tx, in *workorder.Intake, reports []workorder.Report) ([]workorder.Result, error) {
 	results := make([]workorder.Result, len(reports))
 	var fresh map[string]bool
@@ -331,13 +337,20 @@ func ReceiveBatch(ctx context.Context, tx workorder.Tx, in *workorder.Intake, re
 			return nil, err
 		}
 	}
-	if pf, ok := tx.(prefetcher); ok {
-		var incidents []string
-		for _, r := range reports {
-			if r.Incident != nil {
-				incidents = append(incidents, r.Incident.Incident)
-			}
+	var incidents []string
+	for _, r := range reports {
+		if r.Incident != nil {
+			incidents = append(incidents, r.Incident.Incident)
 		}
+	}
+	// Locked before the work orders are read: a replica waiting for
+	// another's transaction on an incident then reads what it committed.
+	if sq, ok := tx.(sequencer); ok {
+		if err := sq.SequenceAll(ctx, incidents); err != nil {
+			return nil, err
+		}
+	}
+	if pf, ok := tx.(prefetcher); ok {
 		if err := pf.Prefetch(ctx, incidents); err != nil {
 			return nil, err
 		}

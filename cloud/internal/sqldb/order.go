@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/frostline/frostline/cloud/workorder"
@@ -16,23 +19,112 @@ import (
 // incident's last applied sequence, and is the row a transaction on the
 // incident locks; incident_held keeps events that came before their turn.
 
+// order is an incident's order row as this transaction holds it; dirty
+// rows are written back once, before commit (flushOrder).
+type order struct {
+	applied, held int
+	dirty         bool
+}
+
 // Sequence implements workorder.Tx. The upsert takes the row's lock on
 // PostgreSQL (and, for a row another transaction is inserting, waits for
 // it to commit and then reads what it committed), so two replicas'
 // transactions on one incident run one after the other. SQLite has one
 // writer: its transactions run one after the other anyway.
 func (t *Tx) Sequence(ctx context.Context, incident string) (applied, held int, err error) {
-	err = t.tx.QueryRowContext(ctx, `INSERT INTO incident_order (incident, applied, held, at) VALUES ($1, 0, 0, $2)
-		ON CONFLICT (incident) DO UPDATE SET at = excluded.at RETURNING applied, held`, incident, micros(time.Now())).Scan(&applied, &held)
-	if err != nil {
-		return 0, 0, fmt.Errorf("incident order: %w", err)
+	if o, ok := t.order[incident]; ok {
+		return o.applied, o.held, nil
 	}
-	return applied, held, nil
+	if err := t.SequenceAll(ctx, []string{incident}); err != nil {
+		return 0, 0, err
+	}
+	o := t.order[incident]
+	return o.applied, o.held, nil
 }
 
-// Sequenced implements workorder.Tx.
+// SequenceAll locks a batch's incidents' order rows in one statement, in
+// a fixed order (so two replicas' batches do not deadlock), and keeps them
+// for the rest of the transaction.
+func (t *Tx) SequenceAll(ctx context.Context, incidents []string) error {
+	if t.order == nil {
+		t.order = map[string]*order{}
+	}
+	todo := slices.DeleteFunc(slices.Clone(incidents), func(i string) bool { _, ok := t.order[i]; return ok })
+	slices.Sort(todo)
+	todo = slices.Compact(todo)
+	now := micros(time.Now())
+	const chunk = 500 // stay far below parameter limits
+	for lo := 0; lo < len(todo); lo += chunk {
+		part := todo[lo:min(lo+chunk, len(todo))]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO incident_order (incident, applied, held, at) VALUES `)
+		args := make([]any, 0, len(part)+1)
+		args = append(args, now)
+		for i, inc := range part {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			fmt.Fprintf(&q, "($%d, 0, 0, $1)", i+2)
+			args = append(args, inc)
+		}
+		q.WriteString(` ON CONFLICT (incident) DO UPDATE SET at = excluded.at RETURNING incident, applied, held`)
+		rows, err := t.tx.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return fmt.Errorf("incident order: %w", err)
+		}
+		for rows.Next() {
+			var inc string
+			o := &order{}
+			if err := rows.Scan(&inc, &o.applied, &o.held); err != nil {
+				rows.Close()
+				return err
+			}
+			t.order[inc] = o
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("incident order: %w", err)
+		}
+	}
+	return nil
+}
+
+// Sequenced implements workorder.Tx: it is written with the rest before
+// commit.
 func (t *Tx) Sequenced(ctx context.Context, incident string, applied, held int) error {
-	if _, err := t.tx.ExecContext(ctx, `UPDATE incident_order SET applied = $2, held = $3 WHERE incident = $1`, incident, applied, held); err != nil {
+	o, ok := t.order[incident]
+	if !ok {
+		if _, _, err := t.Sequence(ctx, incident); err != nil {
+			return err
+		}
+		o = t.order[incident]
+	}
+	o.applied, o.held, o.dirty = applied, held, true
+	return nil
+}
+
+// flushOrder writes the transaction's changed order rows, locked since
+// Sequence, in one statement.
+func (t *Tx) flushOrder(ctx context.Context) error {
+	var q strings.Builder
+	var args []any
+	for _, inc := range slices.Sorted(maps.Keys(t.order)) {
+		o := t.order[inc]
+		if !o.dirty {
+			continue
+		}
+		if len(args) > 0 {
+			q.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4)
+		args = append(args, inc, o.applied, o.held, micros(time.Now()))
+		o.dirty = false
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO incident_order (incident, applied, held, at) VALUES `+q.String()+`
+		ON CONFLICT (incident) DO UPDATE SET applied = excluded.applied, held = excluded.held, at = excluded.at`, args...); err != nil {
 		return fmt.Errorf("incident order: %w", err)
 	}
 	return nil

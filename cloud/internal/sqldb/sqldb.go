@@ -158,6 +158,10 @@ func (db *DB) update(ctx context.Context, fn func(workorder.Tx) error) error {
 		sqlTx.Rollback()
 		return err
 	}
+	if err := tx.flushOrder(ctx); err != nil { // incidents' order rows, one statement per transaction (order.go)
+		sqlTx.Rollback()
+		return err
+	}
 	if err := tx.flushFacts(ctx); err != nil { // KPI facts, one statement per transaction (facts.go)
 		sqlTx.Rollback()
 		return err
@@ -182,6 +186,8 @@ type Tx struct {
 	webhooks *webhookRoutes
 	// facts: KPI facts rows to write before commit (facts.go).
 	facts pendingFacts
+	// order: the incidents' order rows this transaction locked (order.go).
+	order map[string]*order
 }
 
 // Tombstone implements workorder.Tx: a link to no work order.

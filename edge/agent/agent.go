@@ -26,7 +26,7 @@ import (
 // Options are what the caller injects.
 type Options struct {
 	// Now is the wall clock (readings' arrival, telemetry closing).
-	// Default time.Now.
+	// Default: the system clock, with steps of it slewed (clock.go).
 	Now func() time.Time
 	// Stamp is the time given to readings that carry none; default Now.
 	// The demo's simulated sensors run ahead of the wall clock, so it
@@ -45,6 +45,7 @@ type Agent struct {
 	cfg    *Config
 	log    *slog.Logger
 	opts   Options
+	clock  *steadyClock // nil when Options.Now was injected
 	reg    *prometheus.Registry
 	reload chan struct{}
 	// ready is set once the rule state is restored and cleared on the way
@@ -54,18 +55,20 @@ type Agent struct {
 
 // New returns an agent for a validated config.
 func New(cfg *Config, log *slog.Logger, opts Options) *Agent {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Stamp == nil {
-		opts.Stamp = opts.Now
-	}
 	reg := opts.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	return &Agent{cfg: cfg, log: log, opts: opts, reg: reg, reload: make(chan struct{}, 1)}
+	var clock *steadyClock
+	if opts.Now == nil {
+		clock = systemClock(log, reg)
+		opts.Now = clock.Now
+	}
+	if opts.Stamp == nil {
+		opts.Stamp = opts.Now
+	}
+	return &Agent{cfg: cfg, log: log, opts: opts, clock: clock, reg: reg, reload: make(chan struct{}, 1)}
 }
 
 // Reload asks the running agent to reload its rules and sites (main calls
@@ -97,6 +100,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	m := newMetrics(a.reg)
 	proc := newProcessor(cfg, a.log.With("component", "rules"), a.opts.Now, m, ob)
+	if a.clock != nil {
+		proc.behind = a.clock.Behind
+	}
 	if err := proc.start(l); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}

@@ -55,9 +55,12 @@ const checkpointVersion = 1
 // processor owns the rule engine and the telemetry aggregator. It runs on
 // one goroutine; nothing in it is shared.
 type processor struct {
-	cfg     *Config
-	log     *slog.Logger
-	now     func() time.Time
+	cfg *Config
+	log *slog.Logger
+	now func() time.Time
+	// behind, when set, is how far now is behind the wall clock while it
+	// slews after a step forward (clock.go).
+	behind  func() time.Duration
 	m       *metrics
 	ob      committer
 	rules   *loaded
@@ -493,6 +496,11 @@ func (p *processor) handleAt(m ingest.Message, arrived time.Time) {
 	var limit time.Time
 	if p.maxAhead > 0 {
 		limit = arrived.Add(p.maxAhead)
+		if p.behind != nil {
+			// The gateway's clock slews towards a wall clock stepped
+			// forward: a device's own time is judged by the wall clock.
+			limit = limit.Add(p.behind())
+		}
 	}
 	for i := range m.Readings {
 		r := &m.Readings[i]

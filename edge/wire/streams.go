@@ -35,10 +35,19 @@ var (
 	}
 )
 
+// ClusterReplicas is how many copies a stream created on a NATS cluster
+// keeps: the cluster of deploy/nats is three nodes, and an incident
+// acknowledged by JetStream must survive the loss of any one of them.
+const ClusterReplicas = 3
+
 // EnsureStream returns the stream cfg names, creating it from cfg when it
 // does not exist yet; a stream that exists is left as it is. Two creators
-// racing both end up with the one stream.
+// racing both end up with the one stream. On a NATS cluster, a stream it
+// creates keeps ClusterReplicas copies unless cfg says otherwise.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	if cfg.Replicas == 0 && js.Conn().ConnectedClusterName() != "" {
+		cfg.Replicas = ClusterReplicas
+	}
 	s, err := js.Stream(ctx, cfg.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		s, err = js.CreateStream(ctx, cfg)

@@ -5,7 +5,7 @@ PKGS    := ./...
 TESTFLAGS ?=
 FUZZTIME ?= 20s
 
-.PHONY: help build test test-short e2e bench demo lint fmtcheck vet tidy fuzz clean
+.PHONY: help build test test-short e2e bench loadtest demo lint fmtcheck vet tidy fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -24,6 +24,14 @@ e2e: ## the end-to-end test alone: the binaries on real servers (part of test)
 
 bench: ## benchmarks (figures go to docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+
+STORES ?= 1000
+DURATION ?= 3m
+PER_DAY ?= 5
+OUTAGE_FOR ?= 6h
+loadtest: ## fleet load test on real servers (STORES, DURATION, PER_DAY, OUTAGE_FOR; figures in docs/benchmarks.md)
+	FROSTLINE_LOAD_STORES=$(STORES) FROSTLINE_LOAD_DURATION=$(DURATION) FROSTLINE_LOAD_PER_DAY=$(PER_DAY) \
+	FROSTLINE_LOAD_OUTAGE_FOR=$(OUTAGE_FOR) $(GO) test -count=1 -timeout 60m -run '^TestLoad$$' -v ./deploy/e2e
 
 demo: ## the main job on embedded defaults
 	$(GO) run ./cmd/frostline demo

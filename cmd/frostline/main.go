@@ -42,6 +42,7 @@ commands:
   rules test PATH...   run rule unit tests (YAML)
   rules replay ...     backtest rules on recorded readings (see frostline rules replay -h)
   rules score ...      score incidents against labels (see frostline rules score -h)
+  loadtest ...         emulate a fleet of gateways against a deployment (see frostline loadtest -h)
   version              print the version
 `
 
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "sim":
 		return runSim(ctx, args[1:], stdout, stderr)
+	case "loadtest":
+		return runLoadtest(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "frostline", version)
 		return nil

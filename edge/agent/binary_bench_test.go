@@ -15,8 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/frostline/frostline/edge/internal/edgetest"
 	"github.com/frostline/frostline/edge/internal/testserver"
+	"github.com/frostline/frostline/edge/wire"
+	"github.com/frostline/frostline/rules"
 )
 
 // BenchmarkBinaryMosquitto runs the built frostline-edge (static, stripped)
@@ -42,27 +46,32 @@ func BenchmarkBinaryMosquitto(b *testing.B) {
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("build: %v\n%s", err, out)
 	}
-	for _, rate := range []int{0, 20000, 10000} {
-		name := "firehose"
-		if rate > 0 {
-			name = fmt.Sprintf("%d-per-s", rate)
-		}
-		b.Run(name, func(b *testing.B) {
+	ahead := 40.0 // how far event time runs ahead of the wall clock in "catch-up"
+	if v, err := strconv.ParseFloat(os.Getenv("FROSTLINE_BENCH_AHEAD"), 64); err == nil && v > 0 {
+		ahead = v
+	}
+	for _, c := range []struct {
+		name  string
+		rate  int
+		ahead float64
+	}{{"firehose", 0, 1}, {"20000-per-s", 20000, 1}, {"10000-per-s", 10000, 1}, {"catch-up", 20000, ahead}} {
+		b.Run(c.name, func(b *testing.B) {
 			prof := ""
 			if profile != "" {
-				prof = filepath.Join(profile, name)
+				prof = filepath.Join(profile, c.name)
 				if err := os.MkdirAll(prof, 0o755); err != nil {
 					b.Fatal(err)
 				}
 			}
-			benchBinary(b, bin, prof, rate)
+			benchBinary(b, bin, prof, c.rate, c.ahead)
 		})
 	}
 }
 
 // benchBinary runs one agent from bin on a fresh store and publishes b.N
-// readings at rate a second (0: as fast as the broker takes them).
-func benchBinary(b *testing.B, bin, profile string, rate int) {
+// readings at rate a second (0: as fast as the broker takes them), event
+// time running ahead times as fast as the wall clock (1: live).
+func benchBinary(b *testing.B, bin, profile string, rate int, ahead float64) {
 	broker := testserver.Mosquitto(b)
 	ns := testserver.NATS(b, b.TempDir(), -1)
 	dir := b.TempDir()
@@ -71,21 +80,42 @@ func benchBinary(b *testing.B, bin, profile string, rate int) {
 		assets = n // a smaller or larger store
 	}
 	site, series := benchStore(b, assets)
-	var sb strings.Builder
-	sb.WriteString("site: bench\nassets:\n")
-	for _, a := range site.Assets {
-		fmt.Fprintf(&sb, "  - {id: %s, class: %s}\n", a.ID, a.Class)
+	// FROSTLINE_BENCH_SITES deals the assets out to that many sites
+	// (bench0, bench1, ...): telemetry is a batch per site and minute.
+	nsites := 1
+	if n, err := strconv.Atoi(os.Getenv("FROSTLINE_BENCH_SITES")); err == nil && n > 1 {
+		nsites = n
 	}
-	writeFile(b, filepath.Join(dir, "site.yaml"), sb.String())
+	siteOf := func(i int) string {
+		if nsites == 1 {
+			return "bench"
+		}
+		return fmt.Sprintf("bench%d", i%nsites)
+	}
+	var files []string
+	for k := range nsites {
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "site: %s\nassets:\n", siteOf(k))
+		for i := k; i < len(site.Assets); i += nsites {
+			fmt.Fprintf(&sb, "  - {id: %s, class: %s}\n", site.Assets[i].ID, site.Assets[i].Class)
+		}
+		name := fmt.Sprintf("site%d.yaml", k)
+		writeFile(b, filepath.Join(dir, name), sb.String())
+		files = append(files, name)
+	}
+	for i := range series {
+		n, _ := strconv.Atoi(strings.TrimPrefix(series[i].Asset, "a"))
+		series[i].Site = siteOf(n)
+	}
 	port := testserver.FreePort(b)
 	writeFile(b, filepath.Join(dir, "edge.yaml"), fmt.Sprintf(`gateway: bench
-sites: [site.yaml]
+sites: [%s]
 mqtt: {broker: %s}
 nats: {url: %s, ensure_streams: true}
 outbox: {path: outbox.db}
 http: {listen: 127.0.0.1:%d}
 log: {level: warn}
-%s`, broker, ns.ClientURL(), port, benchRuntime()))
+%s`, strings.Join(files, ", "), broker, ns.ClientURL(), port, benchRuntime()))
 	cmd := exec.Command(bin, "--config", filepath.Join(dir, "edge.yaml"))
 	cmd.Stderr = os.Stderr
 	if profile != "" {
@@ -125,18 +155,19 @@ log: {level: warn}
 
 	// Event time: a firehose is a backlog being caught up, readings 30 s
 	// apart per series; at a set rate the readings are live, each series
-	// reporting once per len(series)/rate seconds.
+	// reporting once per len(series)/rate seconds, or, catching up, ahead
+	// times that.
 	t0 := time.Date(2026, 7, 6, 0, 0, 0, 0, time.UTC)
 	spacing := 30 * time.Second
 	if rate > 0 {
-		spacing = time.Duration(len(series)) * time.Second / time.Duration(rate)
+		spacing = time.Duration(ahead * float64(time.Duration(len(series))*time.Second) / float64(rate))
 	}
 	msgs := make([]edgetest.Message, b.N)
 	for k := range msgs {
 		r := series[k%len(series)]
 		step := k / len(series)
 		msgs[k] = edgetest.Message{
-			Topic:   fmt.Sprintf("sites/bench/assets/%s/%s", r.Asset, r.Metric),
+			Topic:   fmt.Sprintf("sites/%s/assets/%s/%s", r.Site, r.Asset, r.Metric),
 			Payload: fmt.Appendf(nil, `{"value": %g, "ts": %d}`, value(&r, step), t0.Add(time.Duration(step)*spacing).UnixMilli()),
 		}
 	}
@@ -195,7 +226,23 @@ log: {level: warn}
 		}
 	}
 	b.StopTimer()
+	evaluated := time.Now()
 	<-done
+	var incident time.Duration
+	queued := scrape(b, base, "frostline_edge_outbox_entries")
+	if ahead > 1 {
+		// A live incident while the backlog's telemetry is still being
+		// forwarded: it must not wait behind it.
+		end := t0.Add(time.Duration(b.N/len(series)+1) * spacing)
+		incident = liveIncident(b, pub, ns.ClientURL(), series[0], end)
+	}
+	// What the agent still has to forward is part of its cost.
+	for deadline := time.Now().Add(5 * time.Minute); scrape(b, base, "frostline_edge_outbox_entries") > 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatalf("outbox not drained: %g entries", scrape(b, base, "frostline_edge_outbox_entries"))
+		}
+	}
+	drained := time.Since(evaluated)
 	close(sampling)
 	<-sampled
 	cpu := procCPU(b, cmd.Process.Pid) - cpu0
@@ -207,6 +254,11 @@ log: {level: warn}
 	b.ReportMetric(float64(b.N)/cpu.Seconds(), "readings/agent-cpu-s")
 	b.ReportMetric(alloc/float64(b.N), "agent-alloc-B/reading")
 	b.ReportMetric(float64(b.N)/commits, "readings/commit")
+	b.ReportMetric(queued, "outbox-queued")
+	b.ReportMetric(drained.Seconds(), "drain-s")
+	if ahead > 1 {
+		b.ReportMetric(float64(incident.Microseconds())/1000, "live-incident-ms")
+	}
 	b.ReportMetric(float64(idleRSS)/(1<<20), "idle-rss-MB")
 	b.ReportMetric(idleHeap/(1<<20), "idle-heap-MB")
 	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-rss-MB")
@@ -224,6 +276,48 @@ log: {level: warn}
 		cmd.Process.Signal(syscall.SIGUSR1) // heap-2.pprof: after the run
 		copySmaps(b, cmd.Process.Pid, filepath.Join(profile, "smaps-2"))
 		time.Sleep(time.Second)
+	}
+}
+
+// liveIncident publishes two readings of r's series (an air temperature),
+// 6 min apart from at on in event time and impossibly warm, which open the
+// default pack's temp-probe-implausible incident, and returns how long
+// after the second the incident reached NATS.
+func liveIncident(b *testing.B, pub *edgetest.Publisher, natsURL string, r rules.Reading, at time.Time) time.Duration {
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	got := make(chan time.Time, 1)
+	sub, err := nc.Subscribe(wire.IncidentSubject(r.Site), func(m *nats.Msg) {
+		if inc, err := wire.DecodeIncident(m.Data); err == nil && inc.Event.Event == rules.Opened && inc.Event.Asset == r.Asset {
+			select {
+			case got <- time.Now():
+			default:
+			}
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	msg := func(t time.Time) edgetest.Message {
+		return edgetest.Message{Topic: fmt.Sprintf("sites/%s/assets/%s/%s", r.Site, r.Asset, r.Metric),
+			Payload: fmt.Appendf(nil, `{"value": 99, "ts": %d}`, t.UnixMilli())}
+	}
+	pub.Publish(b, []edgetest.Message{msg(at)})
+	sent := time.Now()
+	pub.Publish(b, []edgetest.Message{msg(at.Add(6 * time.Minute))})
+	select {
+	case t := <-got:
+		return t.Sub(sent)
+	case <-time.After(time.Minute):
+		b.Fatal("the live incident did not reach NATS")
+		return 0
 	}
 }
 

@@ -10,6 +10,7 @@
 package forward
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -33,6 +34,9 @@ type Source interface {
 	Next(max int) (outbox.Kind, []outbox.Entry, error)
 	Remove(k outbox.Kind, seqs ...uint64) error
 	Ready() <-chan struct{}
+	// Len is how many entries wait in a queue: telemetry stops for an
+	// incident that waits.
+	Len(k outbox.Kind) int
 }
 
 var _ Source = (*outbox.Outbox)(nil)
@@ -303,21 +307,10 @@ func (f *Forwarder) drain(ctx context.Context, js jetstream.JetStream) error {
 		}
 		var done []uint64
 		var perr error
-		for i := range entries {
-			if ctx.Err() != nil {
-				break
-			}
-			if perr = f.publish(ctx, js, &entries[i]); perr != nil {
-				break
-			}
-			done = append(done, entries[i].Seq)
-			f.metrics.Published.WithLabelValues(kind.String()).Inc()
-			f.metrics.Lag.Observe(time.Since(entries[i].Queued).Seconds())
-			// Incidents go before telemetry: after each telemetry
-			// entry, stop for a new incident.
-			if kind == outbox.Telemetry && len(f.src.Ready()) > 0 {
-				break
-			}
+		if kind == outbox.Telemetry {
+			done, perr = f.publishTelemetry(ctx, js, entries)
+		} else {
+			done, perr = f.publishIncidents(ctx, js, entries)
 		}
 		if len(done) > 0 {
 			if err := f.src.Remove(kind, done...); err != nil {
@@ -331,12 +324,85 @@ func (f *Forwarder) drain(ctx context.Context, js jetstream.JetStream) error {
 	return nil
 }
 
+// publishIncidents publishes incident events one at a time, each waiting
+// for its ack: a later event never overtakes an earlier one that failed.
+// It returns the sequence numbers of those acknowledged.
+func (f *Forwarder) publishIncidents(ctx context.Context, js jetstream.JetStream, entries []outbox.Entry) ([]uint64, error) {
+	done := make([]uint64, 0, len(entries))
+	for i := range entries {
+		if ctx.Err() != nil {
+			break
+		}
+		if err := f.publish(ctx, js, &entries[i]); err != nil {
+			return done, err
+		}
+		done = append(done, entries[i].Seq)
+		f.delivered(outbox.Incidents, &entries[i])
+	}
+	return done, nil
+}
+
+// publishTelemetry publishes telemetry batches without waiting for each
+// ack in turn, then collects the acks: a backlog drains at JetStream's
+// pace, not one round trip per batch. Order does not matter here (a
+// rollup's point is keyed by its own time, and a re-send overwrites it
+// with the same values). It stops publishing once an incident waits in
+// the outbox, so that the incident goes next, and returns the sequence
+// numbers of the batches acknowledged.
+func (f *Forwarder) publishTelemetry(ctx context.Context, js jetstream.JetStream, entries []outbox.Entry) ([]uint64, error) {
+	futures := make([]jetstream.PubAckFuture, 0, len(entries))
+	var perr error
+	for i := range entries {
+		if ctx.Err() != nil || (i > 0 && f.src.Len(outbox.Incidents) > 0) {
+			break
+		}
+		fut, err := js.PublishMsgAsync(message(&entries[i]))
+		if err != nil {
+			perr = fmt.Errorf("forward: publish %s %s: %w", entries[i].Subject, entries[i].MsgID, err)
+			break
+		}
+		futures = append(futures, fut)
+	}
+	timeout := time.NewTimer(f.cfg.PublishTimeout)
+	defer timeout.Stop()
+	done := make([]uint64, 0, len(futures))
+	for i, fut := range futures {
+		e := &entries[i]
+		select {
+		case ack := <-fut.Ok():
+			if ack.Duplicate {
+				f.metrics.Duplicates.Inc()
+			}
+			done = append(done, e.Seq)
+			f.delivered(outbox.Telemetry, e)
+			continue
+		case err := <-fut.Err():
+			perr = cmp.Or(perr, fmt.Errorf("forward: publish %s %s: %w", e.Subject, e.MsgID, err))
+		case <-timeout.C:
+			return done, cmp.Or(perr, fmt.Errorf("forward: publish %s %s: no ack within %s", e.Subject, e.MsgID, f.cfg.PublishTimeout))
+		case <-ctx.Done():
+			return done, cmp.Or(perr, ctx.Err())
+		}
+	}
+	return done, perr
+}
+
+// delivered counts an entry JetStream acknowledged.
+func (f *Forwarder) delivered(k outbox.Kind, e *outbox.Entry) {
+	f.metrics.Published.WithLabelValues(k.String()).Inc()
+	f.metrics.Lag.Observe(time.Since(e.Queued).Seconds())
+}
+
+func message(e *outbox.Entry) *nats.Msg {
+	msg := &nats.Msg{Subject: e.Subject, Data: e.Data, Header: nats.Header{}}
+	msg.Header.Set(wire.MsgIDHeader, e.MsgID)
+	return msg
+}
+
 func (f *Forwarder) publish(ctx context.Context, js jetstream.JetStream, e *outbox.Entry) error {
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.PublishTimeout)
 	defer cancel()
-	msg := &nats.Msg{Subject: e.Subject, Data: e.Data, Header: nats.Header{}}
-	msg.Header.Set(wire.MsgIDHeader, e.MsgID)
-	ack, err := js.PublishMsg(ctx, msg)
+	ack, err := js.PublishMsg(ctx, message(e))
 	if err != nil {
 		return fmt.Errorf("forward: publish %s %s: %w", e.Subject, e.MsgID, err)
 	}

@@ -316,16 +316,26 @@ func (o *Outbox) Checkpoint() (cp []byte, input [][]byte, err error) {
 	return cp, input, nil
 }
 
-// Next returns up to max of the oldest entries, from the incident queue
-// when it has any, else from telemetry: incidents never wait behind a
-// telemetry backlog. It returns no entries when both are empty.
+// NextBytes bounds what one Next copies out of the file: at least one
+// entry, then no more than this many payload bytes. A large store's
+// telemetry batch is a few hundred kilobytes, and a backlog of them read
+// max at a time was tens of megabytes of heap.
+const NextBytes = 1 << 20
+
+// Next returns up to max of the oldest entries (and up to NextBytes of
+// them), from the incident queue when it has any, else from telemetry:
+// incidents never wait behind a telemetry backlog. It returns no entries
+// when both are empty. Its cost is that of the entries it returns, not
+// of the queue's length.
 func (o *Outbox) Next(max int) (Kind, []Entry, error) {
 	var kind Kind
 	var out []Entry
 	err := o.db.View(func(tx *bolt.Tx) error {
 		for k := range numKinds {
 			c := tx.Bucket(buckets[k]).Cursor()
-			for key, v := c.First(); key != nil && len(out) < max; key, v = c.Next() {
+			size := 0
+			for key, v := c.First(); key != nil && len(out) < max && (len(out) == 0 || size+len(v) <= NextBytes); key, v = c.Next() {
+				size += len(v)
 				e, err := decode(v)
 				if err != nil {
 					return fmt.Errorf("entry %s/%d: %w", k, binary.BigEndian.Uint64(key), err)

@@ -76,6 +76,9 @@ type processor struct {
 	// forceCheckpoint makes the next commit write it.
 	lastCheckpoint  time.Time
 	forceCheckpoint bool
+	// released is when the outbox's mapped pages were last released
+	// (releaser), at most once per releaseEvery for telemetry.
+	released time.Time
 	// unwritten is set while p.batch, built at builtAt, waits to be
 	// written (its commit failed).
 	unwritten bool
@@ -616,13 +619,17 @@ func (p *processor) commit() error {
 		p.lastCheckpoint, p.forceCheckpoint = p.builtAt, false
 		p.m.checkpointBytes.Set(float64(len(b.Checkpoint)))
 	}
-	if b.Checkpoint != nil || len(b.Telemetry) > 0 {
+	if b.Checkpoint != nil || (len(b.Telemetry) > 0 && p.builtAt.Sub(p.released) >= releaseEvery) {
 		// The outbox's big writes; a minute's telemetry is some
-		// hundreds of kilobytes at 5,000 series.
+		// hundreds of kilobytes at 5,000 series. Not after every
+		// telemetry batch: catching up a backlog, nearly every commit
+		// carries one, and dropping the whole mapping each time (and
+		// faulting its pages back in) was a third of the commit's cost.
 		if r, ok := p.ob.(releaser); ok {
 			if err := r.ReleaseMapped(); err != nil {
 				p.log.Warn("outbox pages not released", "err", err)
 			}
+			p.released = p.builtAt
 		}
 	}
 	for i := range p.pending {
@@ -669,12 +676,21 @@ func (p *processor) build() error {
 		}
 		b.Incidents = append(b.Incidents, outbox.Entry{Subject: wire.IncidentSubject(ev.Site), MsgID: inc.MsgID(), Data: data})
 	}
+	// The batches' JSON goes into one buffer sized for them all: grown by
+	// appending, a large store's minute was copied over and over (a fifth
+	// of what the agent allocated catching up a backlog).
+	size := 0
 	for i := range tel {
-		data, err := tel[i].AppendJSON(nil)
-		if err != nil {
+		size += 256 + rollupJSON*len(tel[i].Rollups) + 256*len(tel[i].Signals)
+	}
+	buf := make([]byte, 0, size)
+	for i := range tel {
+		start := len(buf)
+		var err error
+		if buf, err = tel[i].AppendJSON(buf); err != nil {
 			return fmt.Errorf("agent: encode telemetry: %w", err)
 		}
-		b.Telemetry = append(b.Telemetry, outbox.Entry{Subject: wire.TelemetrySubject(tel[i].Site), MsgID: tel[i].Batch, Data: data})
+		b.Telemetry = append(b.Telemetry, outbox.Entry{Subject: wire.TelemetrySubject(tel[i].Site), MsgID: tel[i].Batch, Data: buf[start:len(buf):len(buf)]})
 	}
 	b.Checkpoint, b.Input = nil, nil
 	now := time.Now()
@@ -691,6 +707,14 @@ func (p *processor) build() error {
 	p.builtAt, p.unwritten = now, true
 	return nil
 }
+
+// releaseEvery is the least time between two releases of the outbox's
+// mapped pages after telemetry (a checkpoint always releases them).
+const releaseEvery = time.Second
+
+// rollupJSON is about the most a rollup's JSON takes (190-220 bytes with
+// the default pack's asset classes and metric names).
+const rollupJSON = 240
 
 // compressCheckpoint writes the checkpoint, gzipped, into p.cpBuf (reused:
 // the outbox is done with it when Commit returns).

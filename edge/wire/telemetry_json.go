@@ -26,12 +26,13 @@ func (t *Telemetry) AppendJSON(b []byte) ([]byte, error) {
 	b = appendString(b, t.Batch)
 	if len(t.Rollups) > 0 {
 		b = append(b, `,"rollups":[`...)
+		var prev rollupText
 		for i := range t.Rollups {
 			if i > 0 {
 				b = append(b, ',')
 			}
 			var err error
-			if b, err = t.Rollups[i].appendJSON(b); err != nil {
+			if b, err = t.Rollups[i].appendJSON(b, &prev); err != nil {
 				return b, err
 			}
 		}
@@ -48,7 +49,19 @@ func (t *Telemetry) AppendJSON(b []byte) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-func (r *Rollup) appendJSON(b []byte) ([]byte, error) {
+// rollupText remembers where the previous rollup's start was written: a
+// batch's rollups nearly all share one period, whose time is then copied
+// rather than formatted again.
+type rollupText struct {
+	start    time.Time
+	from, to int // the start's text in b; to 0: none yet
+}
+
+// appendJSON appends r's JSON to b. A value equal to the one before it
+// (a minute of one reading has min, mean, max and last alike, which is
+// every rollup of a backlog caught up at one reading a minute) is copied
+// from what was just written rather than formatted again.
+func (r *Rollup) appendJSON(b []byte, prev *rollupText) ([]byte, error) {
 	odd := r.Start.Year() < 0 || r.Start.Year() > 9999
 	for _, f := range [...]float64{r.Period, r.Min, r.Mean, r.Max, r.Last} {
 		odd = odd || math.IsNaN(f) || math.IsInf(f, 0)
@@ -67,17 +80,35 @@ func (r *Rollup) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, `,"metric":`...)
 	b = appendString(b, r.Metric)
 	b = append(b, `,"start":"`...)
-	b = r.Start.AppendFormat(b, time.RFC3339Nano)
+	if prev.to > 0 && r.Start.Equal(prev.start) && r.Start.Location() == prev.start.Location() {
+		b = append(b, b[prev.from:prev.to]...)
+	} else {
+		from := len(b)
+		b = r.Start.AppendFormat(b, time.RFC3339Nano)
+		*prev = rollupText{start: r.Start, from: from, to: len(b)}
+	}
 	b = append(b, `","period_s":`...)
 	b = appendFloat(b, r.Period)
 	b = append(b, `,"min":`...)
+	from := len(b)
 	b = appendFloat(b, r.Min)
-	b = append(b, `,"mean":`...)
-	b = appendFloat(b, r.Mean)
-	b = append(b, `,"max":`...)
-	b = appendFloat(b, r.Max)
-	b = append(b, `,"last":`...)
-	b = appendFloat(b, r.Last)
+	to := len(b)
+	for _, f := range [...]struct {
+		key string
+		v   float64
+		was float64
+	}{{`,"mean":`, r.Mean, r.Min}, {`,"max":`, r.Max, r.Mean}, {`,"last":`, r.Last, r.Max}} {
+		b = append(b, f.key...)
+		if f.v == f.was && math.Signbit(f.v) == math.Signbit(f.was) {
+			n := len(b)
+			b = append(b, b[from:to]...)
+			from, to = n, len(b)
+			continue
+		}
+		from = len(b)
+		b = appendFloat(b, f.v)
+		to = len(b)
+	}
 	b = append(b, `,"count":`...)
 	b = strconv.AppendInt(b, int64(r.Count), 10)
 	return append(b, '}'), nil

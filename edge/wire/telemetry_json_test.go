@@ -28,6 +28,14 @@ func TestTelemetryAppendJSON(t *testing.T) {
 				Start:  time.Unix(rng.Int64N(4e9), int64(rng.IntN(3))*int64(rng.IntN(1e9))).UTC(),
 				Period: f(), Min: f(), Mean: f(), Max: f(), Last: f(), Count: rng.IntN(1000),
 			})
+			if n := len(tel.Rollups); n > 1 && rng.IntN(2) == 0 {
+				// One period, a minute of one reading: the start and the
+				// values that AppendJSON copies rather than formats.
+				r := &tel.Rollups[n-1]
+				r.Start = tel.Rollups[n-2].Start
+				vs := []float64{f(), 0, math.Copysign(0, -1)}
+				r.Min, r.Mean, r.Max, r.Last = vs[rng.IntN(3)], vs[rng.IntN(3)], vs[rng.IntN(3)], vs[rng.IntN(3)]
+			}
 		}
 		if i%3 == 0 {
 			d := f()

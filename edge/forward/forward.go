@@ -57,7 +57,9 @@ type Config struct {
 	// (default 24h: a gateway that crashed between publish and remove
 	// re-sends within it).
 	Duplicates time.Duration
-	// Batch is the most entries taken from the outbox at once (default 256).
+	// Batch is the most entries taken from the outbox at once (default
+	// 16): the most telemetry batches in flight, which an incident raised
+	// meanwhile waits behind (JetStream stores each, fsynced, in turn).
 	Batch int
 	// PublishTimeout bounds the wait for one ack (default 5s).
 	PublishTimeout time.Duration
@@ -131,7 +133,7 @@ func (f *Forwarder) Connected() bool { return f.connected.Load() }
 // New returns a Forwarder.
 func New(cfg Config, src Source, log *slog.Logger, m *Metrics) *Forwarder {
 	if cfg.Batch <= 0 {
-		cfg.Batch = 256
+		cfg.Batch = 16
 	}
 	if cfg.PublishTimeout <= 0 {
 		cfg.PublishTimeout = 5 * time.Second

@@ -319,8 +319,9 @@ func (o *Outbox) Checkpoint() (cp []byte, input [][]byte, err error) {
 // NextBytes bounds what one Next copies out of the file: at least one
 // entry, then no more than this many payload bytes. A large store's
 // telemetry batch is a few hundred kilobytes, and a backlog of them read
-// max at a time was tens of megabytes of heap.
-const NextBytes = 1 << 20
+// max at a time was tens of megabytes of heap; and what one Next hands the
+// forwarder is what an incident raised meanwhile waits behind.
+const NextBytes = 256 << 10
 
 // Next returns up to max of the oldest entries (and up to NextBytes of
 // them), from the incident queue when it has any, else from telemetry:

@@ -14,7 +14,9 @@ import (
 // queued, the queue's length held steady:
 //
 //   - commit: the agent's side: Commit (the entry with an input log
-//     record, fsynced) and ReleaseMapped, per entry;
+//     record, fsynced), per entry;
+//   - commit+release: the same and ReleaseMapped, which the agent calls
+//     after a checkpoint and at most once a second after telemetry;
 //   - forward: the forwarder's side: Next(16) (its batch) and Remove of
 //     every entry it returned, per entry;
 //   - forward-one: Next(256) for a single entry, as the forwarder did when
@@ -28,7 +30,7 @@ func BenchmarkBacklog(b *testing.B) {
 	data := bytes.Repeat([]byte(`{"asset":"a0001","metric":"air_temp","min":3.1},`), 16<<10/48) // a 50-rollup batch, about 16 KB
 	input := bytes.Repeat([]byte("r"), 8<<10)
 	for _, queued := range []int{10, 1000, 4320} {
-		for _, op := range []string{"commit", "forward", "forward-one"} {
+		for _, op := range []string{"commit", "commit+release", "forward", "forward-one"} {
 			b.Run(fmt.Sprintf("queued=%d/%s", queued, op), func(b *testing.B) {
 				o, err := Open(filepath.Join(b.TempDir(), "outbox.db"), Options{}, nil)
 				if err != nil {
@@ -72,10 +74,12 @@ func BenchmarkBacklog(b *testing.B) {
 				for b.Loop() {
 					t0 := cpuTime(b)
 					switch op {
-					case "commit":
+					case "commit", "commit+release":
 						add(1, input)
-						if err := o.ReleaseMapped(); err != nil {
-							b.Fatal(err)
+						if op == "commit+release" {
+							if err := o.ReleaseMapped(); err != nil {
+								b.Fatal(err)
+							}
 						}
 						cpu += cpuTime(b) - t0
 						entries++

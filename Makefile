@@ -5,7 +5,7 @@ PKGS    := ./...
 TESTFLAGS ?=
 FUZZTIME ?= 20s
 
-.PHONY: help build test test-short e2e bench loadtest demo lint fmtcheck vet tidy fuzz clean
+.PHONY: help build test test-short e2e chaos bench loadtest demo lint fmtcheck vet tidy fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -14,13 +14,18 @@ build: ## build the three binaries into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/ ./cmd/...
 
 test: ## the whole suite, with the race detector
-	$(GO) test -race -count=1 -timeout 8m $(TESTFLAGS) $(PKGS)
+	$(GO) test -race -count=1 -timeout 12m $(TESTFLAGS) $(PKGS)
 
 test-short: ## unit tests only (no servers)
 	$(GO) test -short -count=1 $(PKGS)
 
 e2e: ## the end-to-end test alone: the binaries on real servers (part of test)
 	$(GO) test -race -count=1 -timeout 8m -v ./deploy/e2e
+
+CHAOS_SEED  ?= 1
+CHAOS_SPEED ?= 120
+chaos: ## the chaos drill, long: faults for about 5 minutes (CHAOS_SEED, CHAOS_SPEED; short form in test)
+	FROSTLINE_CHAOS_SEED=$(CHAOS_SEED) FROSTLINE_CHAOS_SPEED=$(CHAOS_SPEED) $(GO) test -race -count=1 -timeout 30m -v -run '^TestChaos$$' ./deploy/e2e
 
 bench: ## benchmarks (figures go to docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)

@@ -17,6 +17,10 @@
 // through the same rules by `frostline rules replay`, names every incident
 // event the live system must have carried exactly once.
 //
+// TestChaos runs the same store through a seeded schedule of faults
+// (SIGKILLs of the edge and of either replica, nats-server outages) and
+// the same checks; `make chaos` runs it longer (docs/operations.md).
+//
 // There is no code here outside the tests; this file holds the package
 // documentation. Under -short the test is skipped; with CI=true a missing
 // server fails it.

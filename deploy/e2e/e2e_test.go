@@ -64,15 +64,34 @@ assets:
   - {id: rtu-1, class: rooftop_unit, name: Sales floor RTU}
 `
 
-// TestCompressorFailure is the whole system on real servers, each its own
-// process: a walk-in cooler's compressor dies, and the test follows the
-// failure from the simulated sensors through mosquitto, the edge agent's
-// rules and outbox, NATS JetStream and two cloud replicas on one
-// PostgreSQL to a dispatched work order that a vendor accepts, checks in
-// on, completes, and store staff verify. One cloud replica and the edge
-// agent are killed with SIGKILL while the incident is in progress, and
-// started again; nothing may be lost or doubled.
-func TestCompressorFailure(t *testing.T) {
+// world is one store's whole system on real servers, each its own process,
+// with the simulator started: what TestCompressorFailure and TestChaos
+// share.
+type world struct {
+	t                     *testing.T
+	r                     *rig
+	step                  func(format string, args ...any)
+	start                 time.Time
+	want                  *oracle
+	wantIDs               []string
+	natsURL               string
+	nats                  *proc
+	influx                *influxtest.InfluxDB
+	cloudA, cloudB        *proc
+	edge, sim             *proc
+	urlA, urlB, edgeReady string
+	admin, vendor, staff  *api
+	vend                  vendors
+	// edgeKills counts the edge agent's SIGKILLs: each may cost the
+	// telemetry minutes then open (checkInflux).
+	edgeKills int
+}
+
+// setUp starts the servers, the two replicas, the edge agent and the
+// simulator (at speed simulated minutes per real minute), after running
+// the oracle.
+func setUp(t *testing.T, speed string) *world {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: the end-to-end test builds the binaries and starts six servers")
 	}
@@ -94,7 +113,7 @@ func TestCompressorFailure(t *testing.T) {
 	ports := freePorts(t, 5)
 	mqttPort, natsPort, portA, portB, edgePort := ports[0], ports[1], ports[2], ports[3], ports[4]
 	_, mqttURL := r.startMosquitto(mosquitto, mqttPort)
-	_, natsURL := r.startNATS(natsServer(t), natsPort)
+	natsProc, natsURL := r.startNATS(natsServer(t), natsPort)
 	step("mosquitto %s, nats-server %s, postgres, influxd %s", mqttURL, natsURL, influx.URL)
 
 	sitePath := filepath.Join(r.dir, "sites", site+".yaml")
@@ -148,16 +167,37 @@ func TestCompressorFailure(t *testing.T) {
 	sim := r.start("sim", bins.cli, nil, append(append([]string{"sim"}, simArgs...),
 		"--mqtt", mqttURL, "--speed", speed, "--client-id", "e2e-sim")...)
 	step("simulator started: %s from %s at %sx", simFault, start.Format(time.RFC3339), speed)
+	return &world{t: t, r: r, step: step, start: start, want: want, wantIDs: wantIDs, natsURL: natsURL, nats: natsProc,
+		influx: influx, cloudA: cloudA, cloudB: cloudB, edge: edge, sim: sim, urlA: urlA, urlB: urlB, edgeReady: edgeReady,
+		admin: admin, vendor: vendor, staff: staff, vend: vend}
+}
 
-	alive := func(ps ...*proc) {
-		t.Helper()
-		for _, p := range ps {
-			if gone, how := p.exited(); gone {
-				t.Fatalf("%s exited (%s):\n%s", p.name, how, tail(p.log, 40))
-			}
+// alive fails the test if any of the processes has exited.
+func (w *world) alive(ps ...*proc) {
+	w.t.Helper()
+	for _, p := range ps {
+		if gone, how := p.exited(); gone {
+			w.t.Fatalf("%s exited (%s):\n%s", p.name, how, tail(p.log, 40))
 		}
 	}
-	cooler := url.Values{"site": {site}, "asset": {asset}}
+}
+
+// cooler is the query for the failed cooler's work orders.
+func cooler() url.Values { return url.Values{"site": {site}, "asset": {asset}} }
+
+// TestCompressorFailure is the whole system on real servers, each its own
+// process: a walk-in cooler's compressor dies, and the test follows the
+// failure from the simulated sensors through mosquitto, the edge agent's
+// rules and outbox, NATS JetStream and two cloud replicas on one
+// PostgreSQL to a dispatched work order that a vendor accepts, checks in
+// on, completes, and store staff verify. One cloud replica and the edge
+// agent are killed with SIGKILL while the incident is in progress, and
+// started again; nothing may be lost or doubled.
+func TestCompressorFailure(t *testing.T) {
+	w := setUp(t, speed)
+	step, admin, vendor, vend := w.step, w.admin, w.vendor, w.vend
+	cloudA, cloudB, edge, sim, urlA, urlB, edgeReady := w.cloudA, w.cloudB, w.edge, w.sim, w.urlA, w.urlB, w.edgeReady
+	alive, cooler := w.alive, cooler()
 
 	// The failure becomes a work order. Replica A dies mid-stream: as
 	// soon as it has taken a share of the incidents (or, at the latest,
@@ -231,6 +271,7 @@ func TestCompressorFailure(t *testing.T) {
 	// The edge agent dies mid-incident and comes back: mosquitto holds
 	// the readings published meanwhile, the outbox what was not yet sent.
 	edge.kill()
+	w.edgeKills++
 	step("edge killed with SIGKILL")
 	time.Sleep(2 * time.Second)
 	edge.start()
@@ -243,7 +284,19 @@ func TestCompressorFailure(t *testing.T) {
 		t.Fatalf("the simulator failed (%s):\n%s", how, tail(sim.log, 40))
 	}
 	step("simulation finished: the compressor was repaired and the cooler recovered")
+	w.finish(wo)
+}
 
+// finish checks what the system did against the oracle once the
+// simulation is over and the work order wo is in progress: the evidence,
+// one work order per problem, completion and verification, the lifecycle,
+// the KPIs, what crossed NATS, what reached InfluxDB, and the logs.
+func (w *world) finish(wo workOrder) {
+	t := w.t
+	t.Helper()
+	step, admin, vendor, staff, vend, want, wantIDs := w.step, w.admin, w.vendor, w.staff, w.vend, w.want, w.wantIDs
+	cloudA, cloudB, edge, urlA, urlB, start := w.cloudA, w.cloudB, w.edge, w.urlA, w.urlB, w.start
+	alive, cooler, r, influx, natsURL := w.alive, cooler(), w.r, w.influx, w.natsURL
 	// Every incident event the oracle names reaches the work order,
 	// including the clear of the P1 that came after the kills.
 	last := want.last()
@@ -366,7 +419,7 @@ func TestCompressorFailure(t *testing.T) {
 	checkStreams(t, natsURL, want, wo, evs)
 	step("JetStream: every incident event once, every notice once")
 
-	checkInflux(t, influx, want, wo, start)
+	checkInflux(t, influx, want, wo, start, 1+2*w.edgeKills)
 	step("InfluxDB: rollups, incident and work-order annotations")
 
 	r.checkLogs("edge", "cloud-a", "cloud-b", "sim")
@@ -592,7 +645,7 @@ func notable(e woEvent) bool {
 // cooler's per-minute air temperature rollups (the warm-up visible in
 // them), an annotation for every incident the oracle opened, and the work
 // order's lifecycle as annotations.
-func checkInflux(t *testing.T, db *influxtest.InfluxDB, want *oracle, wo workOrder, start time.Time) {
+func checkInflux(t *testing.T, db *influxtest.InfluxDB, want *oracle, wo workOrder, start time.Time, maxLostMinutes int) {
 	t.Helper()
 	span := fmt.Sprintf("time >= '%s' AND time < '%s'", start.Add(-time.Hour).Format(time.RFC3339),
 		start.Add(simSpan+24*time.Hour).Format(time.RFC3339))
@@ -606,9 +659,9 @@ func checkInflux(t *testing.T, db *influxtest.InfluxDB, want *oracle, wo workOrd
 	}
 	// Rollups arrive through the edge's outbox, NATS and a replica's
 	// telemetry consumer. The edge keeps no open telemetry period across
-	// a crash (edge/telemetry): its one SIGKILL may cost the minutes then
-	// in progress, and no more.
-	const maxLostMinutes = 3
+	// a crash (edge/telemetry): each SIGKILL may cost the minutes then in
+	// progress (two at most: the simulator runs 20 simulated minutes a
+	// second), and no more; the caller says how many that makes.
 	// The last periods close on the wall clock, half a period after the
 	// feed stops; they are not waited for.
 	closedBy := start.Add(simSpan - 2*time.Minute)

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"fmt"
-	"math"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/frostline/frostline/edge/internal/edgetest"
 	"github.com/frostline/frostline/edge/internal/testserver"
@@ -132,26 +130,10 @@ func dropOff(t *testing.T, broker, clientID, willTopic string, will []byte) {
 
 // spbMetric is a named Sparkplug metric holding a double.
 func spbMetric(name string, v float64) []byte {
-	b := protowire.AppendTag(nil, 1, protowire.BytesType)
-	b = protowire.AppendString(b, name)
-	b = protowire.AppendTag(b, 4, protowire.VarintType)
-	b = protowire.AppendVarint(b, 10)
-	b = protowire.AppendTag(b, 13, protowire.Fixed64Type)
-	return protowire.AppendFixed64(b, math.Float64bits(v))
+	return edgetest.SparkplugMetric(1, name, 4, uint64(10), 13, v)
 }
 
-func spbPayload(ms uint64, metrics ...[]byte) []byte {
-	var b []byte
-	if ms > 0 {
-		b = protowire.AppendTag(b, 1, protowire.VarintType)
-		b = protowire.AppendVarint(b, ms)
-	}
-	for _, m := range metrics {
-		b = protowire.AppendTag(b, 2, protowire.BytesType)
-		b = protowire.AppendBytes(b, m)
-	}
-	return b
-}
+var spbPayload = edgetest.SparkplugPayload
 
 // waitIncident waits for the first incident event of rule on asset in
 // JetStream.

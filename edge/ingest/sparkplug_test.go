@@ -6,47 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protowire"
-
+	"github.com/frostline/frostline/edge/internal/edgetest"
 	"github.com/frostline/frostline/rules"
 )
 
-// spbMetricBytes builds a Sparkplug metric: fields are (number, value)
-// with value a string, uint64, float64 (double) or bool.
-func spbMetricBytes(fields ...any) []byte {
-	var b []byte
-	for i := 0; i < len(fields); i += 2 {
-		num := protowire.Number(fields[i].(int))
-		switch v := fields[i+1].(type) {
-		case string:
-			b = protowire.AppendTag(b, num, protowire.BytesType)
-			b = protowire.AppendString(b, v)
-		case uint64:
-			b = protowire.AppendTag(b, num, protowire.VarintType)
-			b = protowire.AppendVarint(b, v)
-		case bool:
-			b = protowire.AppendTag(b, num, protowire.VarintType)
-			b = protowire.AppendVarint(b, protowire.EncodeBool(v))
-		case float64:
-			b = protowire.AppendTag(b, num, protowire.Fixed64Type)
-			b = protowire.AppendFixed64(b, math.Float64bits(v))
-		}
-	}
-	return b
-}
-
-func spbPayload(ts uint64, metrics ...[]byte) []byte {
-	var b []byte
-	if ts > 0 {
-		b = protowire.AppendTag(b, 1, protowire.VarintType)
-		b = protowire.AppendVarint(b, ts)
-	}
-	for _, m := range metrics {
-		b = protowire.AppendTag(b, 2, protowire.BytesType)
-		b = protowire.AppendBytes(b, m)
-	}
-	return b
-}
+var (
+	spbMetricBytes = edgetest.SparkplugMetric
+	spbPayload     = edgetest.SparkplugPayload
+)
 
 func TestSparkplug(t *testing.T) {
 	d := testDecoder(t)

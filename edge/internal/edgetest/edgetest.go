@@ -18,6 +18,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/frostline/frostline/edge/wire"
 	"github.com/frostline/frostline/rules"
@@ -330,4 +331,43 @@ func (p *Publisher) PublishAsync(t testing.TB, msgs []Message) {
 		}
 	}
 	flush()
+}
+
+// SparkplugMetric builds a Sparkplug B metric: fields are (number, value)
+// pairs with value a string, uint64, float64 (double) or bool.
+func SparkplugMetric(fields ...any) []byte {
+	var b []byte
+	for i := 0; i < len(fields); i += 2 {
+		num := protowire.Number(fields[i].(int))
+		switch v := fields[i+1].(type) {
+		case string:
+			b = protowire.AppendTag(b, num, protowire.BytesType)
+			b = protowire.AppendString(b, v)
+		case uint64:
+			b = protowire.AppendTag(b, num, protowire.VarintType)
+			b = protowire.AppendVarint(b, v)
+		case bool:
+			b = protowire.AppendTag(b, num, protowire.VarintType)
+			b = protowire.AppendVarint(b, protowire.EncodeBool(v))
+		case float64:
+			b = protowire.AppendTag(b, num, protowire.Fixed64Type)
+			b = protowire.AppendFixed64(b, math.Float64bits(v))
+		}
+	}
+	return b
+}
+
+// SparkplugPayload builds a Sparkplug B payload: its timestamp (ms since
+// the epoch; 0 for none) and its metrics.
+func SparkplugPayload(ms uint64, metrics ...[]byte) []byte {
+	var b []byte
+	if ms > 0 {
+		b = protowire.AppendTag(b, 1, protowire.VarintType)
+		b = protowire.AppendVarint(b, ms)
+	}
+	for _, m := range metrics {
+		b = protowire.AppendTag(b, 2, protowire.BytesType)
+		b = protowire.AppendBytes(b, m)
+	}
+	return b
 }

@@ -19,6 +19,13 @@ type Querier interface {
 	KPIs(ctx context.Context, q Query) (*Report, error)
 }
 
+// Store is what Daily reads: the KPIs, from a daily rollup it brings up
+// to date first. Both stores are one.
+type Store interface {
+	Querier
+	Roller
+}
+
 // Sink takes daily KPI points: *telemetry.Writer.
 type Sink interface {
 	WriteKPIs(ctx context.Context, ks ...telemetry.KPI) error
@@ -37,7 +44,7 @@ type Sink interface {
 // replicas or two runs, overwrites itself rather than adding a second; the
 // latest write carries the latest figures. No coordination is needed.
 type Daily struct {
-	Source Querier
+	Source Store
 	Sink   Sink
 	Log    *slog.Logger
 	// Every is how often to write (default 1 h); Days how many complete
@@ -80,12 +87,10 @@ func (d *Daily) Run(ctx context.Context) error {
 	for {
 		// Bring the store's daily rollup up to date first, so the
 		// queries below read whole days from it.
-		if r, ok := d.Source.(Roller); ok {
-			if n, err := r.RollupFacts(ctx, d.Now()); err != nil && ctx.Err() == nil {
-				log.Warn("KPI rollup not brought up to date", "err", err)
-			} else if n > 0 {
-				log.Debug("KPI rollup days built", "days", n)
-			}
+		if n, err := d.Source.RollupFacts(ctx, d.Now()); err != nil && ctx.Err() == nil {
+			log.Warn("KPI rollup not brought up to date", "err", err)
+		} else if n > 0 {
+			log.Debug("KPI rollup days built", "days", n)
 		}
 		today := d.Now().UTC().Truncate(24 * time.Hour)
 		for i := d.Days; i >= 0; i-- {

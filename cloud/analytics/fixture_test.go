@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/frostline/frostline/cloud"
+	cloudstore "github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
 // store is what the fixture needs of a store.
 type store interface {
-	Update(ctx context.Context, fn func(workorder.Tx) error) error
+	Update(ctx context.Context, fn func(cloudstore.Tx) error) error
 	PutSite(ctx context.Context, s *cloud.Site) error
 }
 
@@ -91,7 +92,7 @@ func (b *wob) complete(when string, c *workorder.Completion) *wob {
 func (b *wob) save(ctx context.Context, s store) *wob {
 	b.t.Helper()
 	evs := b.evs[b.saved:]
-	if err := s.Update(ctx, func(tx workorder.Tx) error { return tx.Save(ctx, b.w, evs) }); err != nil {
+	if err := s.Update(ctx, func(tx cloudstore.Tx) error { return tx.Save(ctx, b.w, evs) }); err != nil {
 		b.t.Fatalf("save %s: %v", b.w.ID, err)
 	}
 	b.saved = len(b.evs)

@@ -12,6 +12,7 @@ import (
 	"github.com/frostline/frostline/cloud/internal/sqldb"
 	"github.com/frostline/frostline/cloud/postgres"
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
+	cloudstore "github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
@@ -179,7 +180,7 @@ func testRollup(t *testing.T, db rollupStore, raw *sqldb.DB) {
 // record it.
 func reopenG(t *testing.T, db store) {
 	ctx := context.Background()
-	err := db.Update(ctx, func(tx workorder.Tx) error {
+	err := db.Update(ctx, func(tx cloudstore.Tx) error {
 		w, err := tx.WorkOrder(ctx, "G")
 		if err != nil || w == nil {
 			return fmt.Errorf("G: %v", err)

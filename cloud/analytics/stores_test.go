@@ -15,6 +15,7 @@ import (
 	"github.com/frostline/frostline/cloud/postgres"
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
 	"github.com/frostline/frostline/cloud/sqlite"
+	cloudstore "github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
@@ -178,7 +179,7 @@ func TestFactsInOneTransaction(t *testing.T) {
 	b := newWO(t, "T", "s1", "a1", workorder.Sensor, "temp_trend", "P3", "2026-03-02 09:00").
 		incident("iT", "opened", "2026-03-02 08:50", "2026-03-02 09:00",
 			func(e *workorder.Evidence) { e.PredictedAt = ptr(at("2026-03-02 15:00")) })
-	err := db.Update(ctx, func(tx workorder.Tx) error {
+	err := db.Update(ctx, func(tx cloudstore.Tx) error {
 		if err := tx.Save(ctx, b.w, b.evs); err != nil {
 			return err
 		}

@@ -37,26 +37,30 @@ import (
 	"github.com/frostline/frostline/cloud/relay"
 	"github.com/frostline/frostline/cloud/sla"
 	"github.com/frostline/frostline/cloud/sqlite"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/telemetry"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
 )
 
-// Store is everything the service needs of a store.
+// Store is everything the service needs of a store: the domains' needs
+// (store.Store), the API's and intake's, and the replica's own. Both
+// stores are one, or this does not compile.
 type Store interface {
+	store.Store
 	cloudhttp.Store
 	cloudhttp.BootstrapStore
 	intake.Store
-	relay.Store
-	notify.Store
-	dispatch.Register
-	PutVendor(ctx context.Context, v *dispatch.Vendor, at time.Time) error
-	Assigned(ctx context.Context) ([]sla.Ref, error)
 	PruneClaims(ctx context.Context, before time.Time) (int64, error)
 	CountByStatus(ctx context.Context) (map[string]int, error)
 	Ping(ctx context.Context) error
 	Close() error
 }
+
+var (
+	_ Store = (*sqlite.DB)(nil)
+	_ Store = (*postgres.DB)(nil)
+)
 
 // OpenStore opens the configured store.
 func OpenStore(ctx context.Context, c DatabaseConfig) (Store, error) {
@@ -105,11 +109,11 @@ type App struct {
 	sweeper  *intake.Sweeper
 	// pm generates preventive work orders; pmRuntime counts run-hours
 	// from the telemetry stream for runtime schedules.
-	pm        *pm.Generator
+	pm        *pm.Generator[store.Tx]
 	pmRuntime *pm.RuntimeConsumer
 	dispatch  *dispatch.Service
-	sla       *sla.Sweeper
-	intake    *workorder.Intake
+	sla       *sla.Sweeper[store.Tx]
+	intake    *workorder.Intake[store.Tx]
 	intakeM   *intake.Metrics
 	server    *http.Server
 	listener  net.Listener
@@ -261,14 +265,14 @@ func (a *App) connectNATS() error {
 // needs only the store: the API, the sweepers, the webhook worker, PM.
 // Its database work comes first, so that a failure there (the database
 // going away again) leaves nothing registered and can be retried.
-func (a *App) build(ctx context.Context, store Store) error {
+func (a *App) build(ctx context.Context, db Store) error {
 	cfg, log := a.cfg, a.log
-	a.store = store
+	a.store = db
 	if err := a.seed(ctx); err != nil {
 		return err
 	}
 	if cfg.AdminToken != "" {
-		n, err := cloudhttp.BootstrapAdmin(ctx, store, cfg.AdminToken, time.Now())
+		n, err := cloudhttp.BootstrapAdmin(ctx, db, cfg.AdminToken, time.Now())
 		if err != nil {
 			return fmt.Errorf("app: admin token: %w", err)
 		}
@@ -279,14 +283,10 @@ func (a *App) build(ctx context.Context, store Store) error {
 	if err := a.seedVendors(ctx); err != nil {
 		return err
 	}
-	a.Registry.MustRegister(&statusCollector{store: store}, &documentsCollector{store: store})
-	if src, ok := store.(analytics.Querier); ok { // live KPI counts (both stores answer KPIs)
-		a.Registry.MustRegister(&analytics.Collector{Source: src})
-	}
-	if r, ok := store.(analytics.Roller); ok {
-		a.rollup = &analytics.Refresher{Store: r, Log: log}
-	}
-	in := &workorder.Intake{Policy: cfg.Triage}
+	a.Registry.MustRegister(&statusCollector{store: db}, &documentsCollector{store: db},
+		&analytics.Collector{Source: db}) // live KPI counts
+	a.rollup = &analytics.Refresher{Store: db, Log: log}
+	in := &workorder.Intake[store.Tx]{Policy: cfg.Triage}
 	in.Readings = func(ctx context.Context, site, asset string) (time.Time, bool) {
 		if s := a.silenceP.Load(); s != nil {
 			return s.Newest(ctx, site, asset)
@@ -294,26 +294,24 @@ func (a *App) build(ctx context.Context, store Store) error {
 		return time.Time{}, false
 	}
 	a.intake = in
-	a.dispatch = &dispatch.Service{Register: store, Rules: cfg.Dispatch, Policy: &in.Policy, SLA: cfg.SLA,
+	a.dispatch = &dispatch.Service{Register: db, Rules: cfg.Dispatch, Policy: &in.Policy, SLA: cfg.SLA,
 		Log: log.With("component", "dispatch")}
-	in.Dispatcher = a.dispatch
-	a.sla = &sla.Sweeper{Store: store, Policy: cfg.SLA, Commitment: a.dispatch.Commitment, Location: a.siteLocation,
+	in.Dispatcher = dispatch.For[store.Tx](a.dispatch)
+	a.sla = &sla.Sweeper[store.Tx]{Store: db, Policy: cfg.SLA, Commitment: a.dispatch.Commitment, Location: a.siteLocation,
 		Every: cfg.SweepEvery, Log: log, M: sla.NewSweepMetrics(a.Registry)}
 	a.intakeM = intake.NewMetrics(a.Registry)
 	if a.influx != nil {
-		if src, ok := store.(analytics.Querier); ok {
-			a.kpis = &analytics.Daily{Source: src, Sink: a.influx, Log: log, Scores: a.dispatch.Scorecards}
-		}
+		a.kpis = &analytics.Daily{Source: db, Sink: a.influx, Log: log, Scores: a.dispatch.Scorecards}
 	}
-	if ps, ok := store.(pm.Store); ok && !cfg.PM.Disabled {
-		a.pm = pm.NewGenerator(ps, in, cfg.PM, log, a.Registry)
+	if !cfg.PM.Disabled {
+		a.pm = pm.NewGenerator(db, in, cfg.PM, log, a.Registry)
 	}
-	a.sweeper = &intake.Sweeper{Store: store, Intake: in, Every: cfg.SweepEvery, Log: log, M: a.intakeM, Prune: store.PruneClaims,
+	a.sweeper = &intake.Sweeper{Store: db, Intake: in, Every: cfg.SweepEvery, Log: log, M: a.intakeM, Prune: db.PruneClaims,
 		HoldFor: cfg.Intake.Defaults().HoldFor}
-	a.webhooks = notify.NewWorker(store, &notify.Deliverer{Client: notify.NewClient(cfg.Webhooks.AllowPrivateTargets),
+	a.webhooks = notify.NewWorker(db, &notify.Deliverer{Client: notify.NewClient(cfg.Webhooks.AllowPrivateTargets),
 		UserAgent: "Frostline-Webhooks/1"}, cfg.Webhooks, log, a.Registry)
 	proxies, _ := cloudhttp.ParseProxies(cfg.TrustedProxies) // validated in New
-	var api http.Handler = cloudhttp.New(cloudhttp.Options{Store: store, Intake: in, Log: log, Registry: a.Registry, Dispatch: a.dispatch,
+	var api http.Handler = cloudhttp.New(cloudhttp.Options{Store: db, Intake: in, Log: log, Registry: a.Registry, Dispatch: a.dispatch,
 		AllowPrivateTargets: cfg.Webhooks.AllowPrivateTargets, Auth: &cfg.Auth, TrustedProxies: proxies})
 	a.api.Store(&api)
 	a.deps.set(depDatabase, "")
@@ -374,8 +372,8 @@ func (a *App) setupNATS(ctx context.Context) error {
 		}
 		a.silenceP.Store(a.silence)
 	}
-	if rec, ok := a.store.(pm.Recorder); ok && a.pm != nil && a.pmRuntime == nil {
-		if a.pmRuntime, err = pm.NewRuntimeConsumer(ctx, a.nc, rec, a.log, a.Registry); err != nil {
+	if a.pm != nil && a.pmRuntime == nil {
+		if a.pmRuntime, err = pm.NewRuntimeConsumer(ctx, a.nc, a.store, a.log, a.Registry); err != nil {
 			return fmt.Errorf("app: %w", err)
 		}
 	}

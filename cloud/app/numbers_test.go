@@ -11,6 +11,7 @@ import (
 
 	"github.com/frostline/frostline/cloud/postgres"
 	"github.com/frostline/frostline/cloud/sqlite"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
@@ -80,7 +81,7 @@ func TestStoredBadNumbersBreakNoReport(t *testing.T) {
 			ctx := context.Background()
 			raw := &workorder.Completion{Problem: "lighting", Cause: "ballast", Remedy: "replaced",
 				Parts: []workorder.Part{{Description: "a", Quantity: 1e154, UnitCost: 1e154}, {Description: "b", Quantity: 1e154, UnitCost: 1e154}, {Description: "fuse", Quantity: 1, UnitCost: 5}}}
-			err := a.Store().Update(ctx, func(tx workorder.Tx) error {
+			err := a.Store().Update(ctx, func(tx store.Tx) error {
 				w, err := tx.WorkOrder(ctx, id)
 				if err != nil {
 					return err

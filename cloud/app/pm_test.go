@@ -28,12 +28,7 @@ func TestPMGeneratorRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	st, ok := a.Store().(interface {
-		PutPMSchedule(ctx context.Context, s *pm.Schedule, seen int) error
-	})
-	if !ok {
-		t.Fatal("the store keeps no schedules")
-	}
+	st := a.Store()
 	s, err := pm.ParseSchedule([]byte(`{"id":"daily","name":"Daily door gasket check","site":"store-0001","asset":"wif-01",
 		"rrule":"FREQ=DAILY","start":"2026-01-01T00:00:00Z","lead_time":"1d","template":{"trade":"refrigeration"}}`))
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
 	"github.com/frostline/frostline/cloud/relay"
+	cloudstore "github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/storetest"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/wire"
@@ -145,7 +146,7 @@ func TestTwoReplicas(t *testing.T) {
 		if seen[id] > 0 {
 			continue
 		}
-		err := store.Update(ctx, func(tx workorder.Tx) error {
+		err := store.Update(ctx, func(tx cloudstore.Tx) error {
 			dead, err := tx.Tombstoned(ctx, id)
 			if err == nil && !dead {
 				t.Errorf("incident %s is on no work order and not tombstoned", id)

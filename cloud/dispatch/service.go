@@ -74,7 +74,31 @@ type Service struct {
 	cards  map[string]*Scorecard
 }
 
-var _ workorder.Dispatcher = (*Service)(nil)
+var _ workorder.Dispatcher[Tx] = (*Service)(nil)
+
+// For is the Service as the Dispatcher of an Intake whose transactions
+// are T, any transaction that keeps offer books (cloud/store.Tx in the
+// service). There is one Service, with one view of the vendor pool,
+// whatever T is.
+func For[T Tx](s *Service) workorder.Dispatcher[T] { return bound[T]{s} }
+
+type bound[T Tx] struct{ s *Service }
+
+func (b bound[T]) Offer(ctx context.Context, tx T, w *workorder.WorkOrder, at time.Time, why string) ([]workorder.Event, error) {
+	return b.s.Offer(ctx, tx, w, at, why)
+}
+
+func (b bound[T]) Lapse(ctx context.Context, tx T, w *workorder.WorkOrder, at time.Time) ([]workorder.Event, error) {
+	return b.s.Lapse(ctx, tx, w, at)
+}
+
+func (b bound[T]) Answer(ctx context.Context, tx T, w *workorder.WorkOrder, action workorder.Action, in workorder.Input) ([]workorder.Event, error) {
+	return b.s.Answer(ctx, tx, w, action, in)
+}
+
+func (b bound[T]) Settle(ctx context.Context, tx T, w *workorder.WorkOrder, at time.Time) ([]workorder.Event, error) {
+	return b.s.Settle(ctx, tx, w, at)
+}
 
 func (s *Service) now() time.Time {
 	if s.Now != nil {
@@ -205,14 +229,6 @@ func (s *Service) window(priority string) time.Duration {
 	return time.Duration(s.Policy.AcceptWithin[priority])
 }
 
-func (s *Service) tx(tx workorder.Tx) (Tx, error) {
-	t, ok := tx.(Tx)
-	if !ok {
-		return nil, fmt.Errorf("dispatch: the store's transaction %T cannot keep offer books", tx)
-	}
-	return t, nil
-}
-
 // decide runs Candidates for w now. A recall goes back to the vendor that
 // did the work, when it is still eligible; prefer, when set, is moved to
 // the front the same way (a person's choice among eligible vendors).
@@ -249,11 +265,7 @@ func (s *Service) decide(ctx context.Context, t Tx, w *workorder.WorkOrder, at t
 
 // Offer implements workorder.Dispatcher: decide, keep the decision, offer
 // the work order to the first eligible vendor.
-func (s *Service) Offer(ctx context.Context, tx workorder.Tx, w *workorder.WorkOrder, at time.Time, why string) ([]workorder.Event, error) {
-	t, err := s.tx(tx)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) Offer(ctx context.Context, t Tx, w *workorder.WorkOrder, at time.Time, why string) ([]workorder.Event, error) {
 	prefer := ""
 	if w.Plan != nil && w.Plan.Vendor != "" {
 		prefer = w.Plan.Vendor // a planned visit's preferred vendor or team, when eligible
@@ -387,11 +399,7 @@ func (s *Service) complete(ctx context.Context, t Tx, w *workorder.WorkOrder, in
 }
 
 // Lapse implements workorder.Dispatcher.
-func (s *Service) Lapse(ctx context.Context, tx workorder.Tx, w *workorder.WorkOrder, at time.Time) ([]workorder.Event, error) {
-	t, err := s.tx(tx)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) Lapse(ctx context.Context, t Tx, w *workorder.WorkOrder, at time.Time) ([]workorder.Event, error) {
 	b, err := t.Book(ctx, w.ID)
 	if err != nil {
 		return nil, err
@@ -404,7 +412,7 @@ func (s *Service) Lapse(ctx context.Context, tx workorder.Tx, w *workorder.WorkO
 		if err != nil {
 			return nil, nil
 		}
-		more, err := s.Offer(ctx, tx, w, at, "dispatch lapsed")
+		more, err := s.Offer(ctx, t, w, at, "dispatch lapsed")
 		return append(ev, more...), err
 	}
 	_, byID, err := s.Pool(ctx)
@@ -420,11 +428,7 @@ func (s *Service) Lapse(ctx context.Context, tx workorder.Tx, w *workorder.WorkO
 }
 
 // Answer implements workorder.Dispatcher.
-func (s *Service) Answer(ctx context.Context, tx workorder.Tx, w *workorder.WorkOrder, action workorder.Action, in workorder.Input) ([]workorder.Event, error) {
-	t, err := s.tx(tx)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) Answer(ctx context.Context, t Tx, w *workorder.WorkOrder, action workorder.Action, in workorder.Input) ([]workorder.Event, error) {
 	switch action {
 	case workorder.Dispatch:
 		return s.dispatchByHand(ctx, t, w, in)
@@ -555,11 +559,7 @@ func offerError(err error) error {
 // Settle implements workorder.Dispatcher: it completes the accepted
 // vendor's outcome as the work goes (completed, verified, recalled) and
 // bills a verified work order.
-func (s *Service) Settle(ctx context.Context, tx workorder.Tx, w *workorder.WorkOrder, at time.Time) ([]workorder.Event, error) {
-	t, err := s.tx(tx)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) Settle(ctx context.Context, t Tx, w *workorder.WorkOrder, at time.Time) ([]workorder.Event, error) {
 	b, err := t.Book(ctx, w.ID)
 	if err != nil || b == nil {
 		return nil, err

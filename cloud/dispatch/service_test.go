@@ -13,6 +13,7 @@ import (
 	"github.com/frostline/frostline/cloud/dispatch"
 	"github.com/frostline/frostline/cloud/sla"
 	"github.com/frostline/frostline/cloud/sqlite"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
 )
@@ -44,10 +45,10 @@ func TestServiceDispatchesOnlyCompliantBestRanked(t *testing.T) {
 			}
 		}
 		rl := dispatch.DefaultRules()
-		in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
-		in.Dispatcher = &dispatch.Service{Register: db, Rules: rl, Policy: &in.Policy, SLA: sla.DefaultPolicy(), Now: func() time.Time { return t0 }}
+		in := &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()}
+		in.Dispatcher = dispatch.For[store.Tx](&dispatch.Service{Register: db, Rules: rl, Policy: &in.Policy, SLA: sla.DefaultPolicy(), Now: func() time.Time { return t0 }})
 		var w *workorder.WorkOrder
-		err = db.Update(ctx, func(tx workorder.Tx) error {
+		err = db.Update(ctx, func(tx store.Tx) error {
 			res, err := in.Receive(ctx, tx, workorder.FromIncident(&rules.Event{Event: rules.Opened, Incident: "i1", Seq: 1, Site: "s1", Asset: "wic-1",
 				AssetClass: "walk_in_cooler", Rule: "r", Problem: "no_cooling", Priority: "P1", Trade: "refrigeration", At: t0, Started: t0}))
 			w = res.WorkOrder

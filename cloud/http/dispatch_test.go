@@ -17,6 +17,7 @@ import (
 	"github.com/frostline/frostline/cloud/intake"
 	"github.com/frostline/frostline/cloud/sla"
 	"github.com/frostline/frostline/cloud/sqlite"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
 )
@@ -27,7 +28,7 @@ import (
 // receives them, and a clock the test moves.
 type dispatchFixture struct {
 	*fixture
-	in    *workorder.Intake
+	in    *workorder.Intake[store.Tx]
 	svc   *dispatch.Service
 	clock time.Time
 	seq   map[string]int
@@ -55,10 +56,10 @@ func newDispatchFixture(t *testing.T) *dispatchFixture {
 	}
 	t.Cleanup(func() { db.Close() })
 	d := &dispatchFixture{clock: t0}
-	d.in = &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	d.in = &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()}
 	d.svc = &dispatch.Service{Register: db, Rules: dispatch.DefaultRules(), Policy: &d.in.Policy, SLA: sla.DefaultPolicy(),
 		Now: func() time.Time { return d.clock }}
-	d.in.Dispatcher = d.svc
+	d.in.Dispatcher = dispatch.For[store.Tx](d.svc)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := New(Options{Store: db, Intake: d.in, Log: log, Now: func() time.Time { return d.clock }, Dispatch: d.svc})
 	d.fixture = &fixture{srv: srv, store: db, tokens: map[string]string{}}
@@ -114,7 +115,7 @@ func (d *dispatchFixture) incident(t *testing.T, id, asset string, ev rules.Even
 	e := &rules.Event{Event: ev, Incident: id, Seq: d.seq[id], Site: "s1", Asset: asset, AssetClass: "walk_in_cooler", Rule: "r",
 		Problem: "no_cooling", Priority: priority, Trade: "refrigeration", At: d.clock, Started: t0}
 	var res workorder.Result
-	err := d.store.Update(context.Background(), func(tx workorder.Tx) error {
+	err := d.store.Update(context.Background(), func(tx store.Tx) error {
 		var err error
 		res, err = d.in.Receive(context.Background(), tx, workorder.FromIncident(e))
 		return err
@@ -487,7 +488,7 @@ func TestPlannedVisitGoesToPreferredVendor(t *testing.T) {
 	ctx := context.Background()
 	for i, tc := range []struct{ prefer, want string }{{"arctic", "arctic"}, {"lapsed", "polar"}} {
 		var w *workorder.WorkOrder
-		err := d.store.Update(ctx, func(tx workorder.Tx) error {
+		err := d.store.Update(ctx, func(tx store.Tx) error {
 			res, err := d.in.Plan(ctx, tx, workorder.Planned{Site: "s1", Asset: "wic-1", Trade: "refrigeration", Priority: "P1",
 				Plan: workorder.Plan{Schedule: "pm-coil", Occurrence: fmt.Sprint(i), DueAt: d.clock.Add(24 * time.Hour), Vendor: tc.prefer}, At: d.clock})
 			w = res.WorkOrder

@@ -18,6 +18,7 @@ import (
 	"github.com/frostline/frostline/cloud/postgres"
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
 	"github.com/frostline/frostline/cloud/sqlite"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules/score"
 )
@@ -90,7 +91,7 @@ func (b *woBuilder) repaired(problem, cause, visit, verified string) *woBuilder 
 
 func (b *woBuilder) save(ctx context.Context, s Store) {
 	b.t.Helper()
-	if err := s.Update(ctx, func(tx workorder.Tx) error { return tx.Save(ctx, b.w, b.evs) }); err != nil {
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Save(ctx, b.w, b.evs) }); err != nil {
 		b.t.Fatalf("save %s: %v", b.w.ID, err)
 	}
 }
@@ -105,7 +106,7 @@ type labelsFixture struct {
 func newLabelsFixture(t *testing.T, db Store) *labelsFixture {
 	ctx := context.Background()
 	now := lt("2026-07-10 00:00")
-	srv := New(Options{Store: db, Intake: &workorder.Intake{Policy: workorder.DefaultPolicy()},
+	srv := New(Options{Store: db, Intake: &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }})
 	f := &labelsFixture{ts: httptest.NewServer(srv), tokens: map[string]string{}}
 	t.Cleanup(f.ts.Close)

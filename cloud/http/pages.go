@@ -377,9 +377,9 @@ func (s *Server) workOrderPage(w http.ResponseWriter, r *http.Request, c *caller
 	}
 	data := map[string]any{"Title": "Work order " + itoa(wo.Number), "Who": c.actor(), "WO": v.WorkOrder, "Events": ev, "Reporter": wo.Reporter,
 		"Actions": pageActions(c, wo), "Flash": r.URL.Query().Get("flash"), "Refused": r.URL.Query().Get("refused")}
-	if st, ok := s.store.(vendorStore); ok && (c.Role == cloud.RoleAdmin || c.Role == cloud.RoleFM) {
+	if c.Role == cloud.RoleAdmin || c.Role == cloud.RoleFM {
 		// Facilities staff see why the work went where it went.
-		if b, err := st.DispatchBook(r.Context(), wo.ID); err == nil && b != nil {
+		if b, err := s.store.DispatchBook(r.Context(), wo.ID); err == nil && b != nil {
 			data["Dispatch"] = b
 		}
 	}

@@ -9,12 +9,12 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/pm"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
 )
 
-// pmStore is what the maintenance routes need of a store; both stores
-// have it (cloud/internal/sqldb/pm.go).
+// pmStore is what the maintenance routes need of a store.
 type pmStore interface {
 	pm.Store
 	PutPMSchedule(ctx context.Context, s *pm.Schedule, seen int) error
@@ -39,8 +39,6 @@ func (s *Server) routesPM() {
 	s.api("POST /api/v1/workorders/{id}/checklist", s.checklist)
 	s.api("POST /api/v1/workorders/{id}/corrective", s.corrective)
 }
-
-func (s *Server) pm() (pmStore, error) { return storeAs[pmStore](s, "maintenance schedules") }
 
 // managesSchedule: FMs and admins manage schedules of their sites; a
 // schedule for a class at every site needs a caller who sees every site.
@@ -67,15 +65,11 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request, c *caller
 	if err := c.may(cloud.RoleAdmin, cloud.RoleFM, cloud.RoleStore); err != nil {
 		return err
 	}
-	st, err := s.pm()
-	if err != nil {
-		return err
-	}
 	site := r.URL.Query().Get("site")
 	if site != "" && !c.scope.SeesSite(site) {
 		return cloud.Errorf(cloud.ENOTFOUND, "site %s not found", site)
 	}
-	all, err := st.PMSchedules(r.Context(), site)
+	all, err := s.store.PMSchedules(r.Context(), site)
 	if err != nil {
 		return err
 	}
@@ -109,10 +103,6 @@ func (s *Server) createSchedule(w http.ResponseWriter, r *http.Request, c *calle
 	if err := c.may(cloud.RoleAdmin, cloud.RoleFM); err != nil {
 		return err
 	}
-	st, err := s.pm()
-	if err != nil {
-		return err
-	}
 	sc, err := readSchedule(w, r, s.now().UTC())
 	if err != nil {
 		return err
@@ -127,7 +117,7 @@ func (s *Server) createSchedule(w http.ResponseWriter, r *http.Request, c *calle
 	}
 	now := s.now().UTC()
 	sc.Version, sc.CreatedAt, sc.UpdatedAt = 1, now, now
-	if err := st.PutPMSchedule(r.Context(), sc, 0); err != nil {
+	if err := s.store.PutPMSchedule(r.Context(), sc, 0); err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/pm/schedules/"+sc.ID)
@@ -135,26 +125,22 @@ func (s *Server) createSchedule(w http.ResponseWriter, r *http.Request, c *calle
 }
 
 // visibleSchedule loads a schedule the caller may see, or ENOTFOUND.
-func (s *Server) visibleSchedule(r *http.Request, c *caller) (pmStore, *pm.Schedule, error) {
-	st, err := s.pm()
+func (s *Server) visibleSchedule(r *http.Request, c *caller) (*pm.Schedule, error) {
+	sc, err := s.store.PMSchedule(r.Context(), r.PathValue("id"))
 	if err != nil {
-		return nil, nil, err
-	}
-	sc, err := st.PMSchedule(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if !c.seesSchedule(sc) {
-		return nil, nil, cloud.Errorf(cloud.ENOTFOUND, "schedule %s not found", sc.ID)
+		return nil, cloud.Errorf(cloud.ENOTFOUND, "schedule %s not found", sc.ID)
 	}
-	return st, sc, nil
+	return sc, nil
 }
 
 func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if err := c.may(cloud.RoleAdmin, cloud.RoleFM, cloud.RoleStore); err != nil {
 		return err
 	}
-	_, sc, err := s.visibleSchedule(r, c)
+	sc, err := s.visibleSchedule(r, c)
 	if err != nil {
 		return err
 	}
@@ -168,7 +154,7 @@ func (s *Server) putSchedule(w http.ResponseWriter, r *http.Request, c *caller) 
 	if err := c.may(cloud.RoleAdmin, cloud.RoleFM); err != nil {
 		return err
 	}
-	st, old, err := s.visibleSchedule(r, c)
+	old, err := s.visibleSchedule(r, c)
 	if err != nil {
 		return err
 	}
@@ -189,7 +175,7 @@ func (s *Server) putSchedule(w http.ResponseWriter, r *http.Request, c *caller) 
 		return cloud.Errorf(cloud.ECONFLICT, "schedule %s is at version %d, not %d; reload and try again", old.ID, old.Version, sc.Version)
 	}
 	sc.ID, sc.Version, sc.CreatedAt, sc.UpdatedAt = old.ID, old.Version+1, old.CreatedAt, s.now().UTC()
-	if err := st.PutPMSchedule(r.Context(), sc, old.Version); err != nil {
+	if err := s.store.PutPMSchedule(r.Context(), sc, old.Version); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, sc)
@@ -199,14 +185,14 @@ func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request, c *calle
 	if err := c.may(cloud.RoleAdmin, cloud.RoleFM); err != nil {
 		return err
 	}
-	st, sc, err := s.visibleSchedule(r, c)
+	sc, err := s.visibleSchedule(r, c)
 	if err != nil {
 		return err
 	}
 	if err := c.managesSchedule(sc); err != nil {
 		return err
 	}
-	if err := st.DeletePMSchedule(r.Context(), sc.ID); err != nil {
+	if err := s.store.DeletePMSchedule(r.Context(), sc.ID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -236,10 +222,6 @@ func (s *Server) forecast(w http.ResponseWriter, r *http.Request, c *caller) err
 	if err := c.may(cloud.RoleAdmin, cloud.RoleFM, cloud.RoleStore); err != nil {
 		return err
 	}
-	st, err := s.pm()
-	if err != nil {
-		return err
-	}
 	from, to, err := period(r, pm.MaxForecast)
 	if err != nil {
 		return err
@@ -251,7 +233,7 @@ func (s *Server) forecast(w http.ResponseWriter, r *http.Request, c *caller) err
 	if site != "" && !c.scope.SeesSite(site) {
 		return cloud.Errorf(cloud.ENOTFOUND, "site %s not found", site)
 	}
-	items, err := pm.Forecast(r.Context(), st, site, from, to, s.now().UTC())
+	items, err := pm.Forecast(r.Context(), s.store, site, from, to, s.now().UTC())
 	if err != nil {
 		return err
 	}
@@ -290,10 +272,6 @@ func (s *Server) compliance(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err := c.may(cloud.RoleAdmin, cloud.RoleFM, cloud.RoleStore); err != nil {
 		return err
 	}
-	st, err := s.pm()
-	if err != nil {
-		return err
-	}
 	from, to, err := period(r, pm.MaxForecast)
 	if err != nil {
 		return err
@@ -313,7 +291,7 @@ func (s *Server) compliance(w http.ResponseWriter, r *http.Request, c *caller) e
 		}
 		window = d.D()
 	}
-	occs, err := st.PMOccurrences(r.Context(), site, from, to)
+	occs, err := s.store.PMOccurrences(r.Context(), site, from, to)
 	if err != nil {
 		return err
 	}
@@ -350,15 +328,11 @@ func (s *Server) getCalendar(w http.ResponseWriter, r *http.Request, c *caller) 
 	if err := c.may(cloud.RoleAdmin, cloud.RoleFM, cloud.RoleStore); err != nil {
 		return err
 	}
-	st, err := s.pm()
-	if err != nil {
-		return err
-	}
 	site := r.PathValue("site")
 	if !c.scope.SeesSite(site) {
 		return cloud.Errorf(cloud.ENOTFOUND, "site %s not found", site)
 	}
-	cals, err := st.PMCalendars(r.Context(), []string{site})
+	cals, err := s.store.PMCalendars(r.Context(), []string{site})
 	if err != nil {
 		return err
 	}
@@ -371,10 +345,6 @@ func (s *Server) getCalendar(w http.ResponseWriter, r *http.Request, c *caller) 
 
 func (s *Server) putCalendar(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if err := c.may(cloud.RoleAdmin, cloud.RoleFM); err != nil {
-		return err
-	}
-	st, err := s.pm()
-	if err != nil {
 		return err
 	}
 	site := r.PathValue("site")
@@ -397,7 +367,7 @@ func (s *Server) putCalendar(w http.ResponseWriter, r *http.Request, c *caller) 
 	if err := cal.Compile(); err != nil {
 		return err
 	}
-	if err := st.PutPMCalendar(r.Context(), &cal); err != nil {
+	if err := s.store.PutPMCalendar(r.Context(), &cal); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, &cal)
@@ -407,10 +377,6 @@ func (s *Server) putCalendar(w http.ResponseWriter, r *http.Request, c *caller) 
 // without the edge's telemetry stream, or a back-fill).
 func (s *Server) postRuntime(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if err := c.may(cloud.RoleAdmin, cloud.RoleFM); err != nil {
-		return err
-	}
-	st, err := s.pm()
-	if err != nil {
 		return err
 	}
 	site := r.PathValue("site")
@@ -431,7 +397,7 @@ func (s *Server) postRuntime(w http.ResponseWriter, r *http.Request, c *caller) 
 			return cloud.FieldError("samples["+strconv.Itoa(i)+"]", "%v", err)
 		}
 	}
-	if err := st.RecordRuntime(r.Context(), site, q.Samples); err != nil {
+	if err := s.store.RecordRuntime(r.Context(), site, q.Samples); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusAccepted, map[string]int{"recorded": len(q.Samples)})
@@ -453,7 +419,7 @@ func (s *Server) checklist(w http.ResponseWriter, r *http.Request, c *caller) er
 	}
 	id := r.PathValue("id")
 	var out *workorder.WorkOrder
-	err := s.store.Update(r.Context(), func(tx workorder.Tx) error {
+	err := s.store.Update(r.Context(), func(tx store.Tx) error {
 		wo, err := tx.WorkOrder(r.Context(), id)
 		if err != nil {
 			return err
@@ -488,7 +454,7 @@ func (s *Server) corrective(w http.ResponseWriter, r *http.Request, c *caller) e
 	}
 	id := r.PathValue("id")
 	var res workorder.Result
-	err := s.store.Update(r.Context(), func(tx workorder.Tx) error {
+	err := s.store.Update(r.Context(), func(tx store.Tx) error {
 		wo, err := tx.WorkOrder(r.Context(), id)
 		if err != nil {
 			return err

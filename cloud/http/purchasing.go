@@ -8,11 +8,12 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/purchasing"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
 // purchasingStore is what the parts, purchase-order and export routes need
-// of a store; both stores have it (cloud/internal/sqldb/purchasing.go).
+// of a store.
 type purchasingStore interface {
 	PutPart(ctx context.Context, p *purchasing.Part) error
 	Part(ctx context.Context, number string) (*purchasing.Part, error)
@@ -43,10 +44,6 @@ func (s *Server) routesPurchasing() {
 	s.api("GET /api/v1/exports/{kind}", s.export)
 }
 
-func (s *Server) purchasing() (purchasingStore, error) {
-	return storeAs[purchasingStore](s, "parts or purchase orders")
-}
-
 // The catalogue is the organisation's: everyone but technicians may read
 // it (vendors quote against it), FMs and admins change it.
 
@@ -54,11 +51,7 @@ func (s *Server) listParts(w http.ResponseWriter, r *http.Request, c *caller) er
 	if err := c.may(cloud.RoleAdmin, cloud.RoleFM, cloud.RoleStore, cloud.RoleVendor); err != nil {
 		return err
 	}
-	st, err := s.purchasing()
-	if err != nil {
-		return err
-	}
-	ps, err := st.Parts(r.Context())
+	ps, err := s.store.Parts(r.Context())
 	if err != nil {
 		return err
 	}
@@ -69,10 +62,6 @@ func (s *Server) createPart(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err := c.editsRegisters(); err != nil {
 		return err
 	}
-	st, err := s.purchasing()
-	if err != nil {
-		return err
-	}
 	var p purchasing.Part
 	if err := decodeJSON(w, r, &p); err != nil {
 		return err
@@ -80,11 +69,11 @@ func (s *Server) createPart(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	if _, err := st.Part(r.Context(), p.Number); err == nil {
+	if _, err := s.store.Part(r.Context(), p.Number); err == nil {
 		return cloud.Errorf(cloud.ECONFLICT, "part %s exists; PUT /parts/%s replaces it", p.Number, p.Number)
 	}
 	p.UpdatedAt = s.now().UTC()
-	if err := st.PutPart(r.Context(), &p); err != nil {
+	if err := s.store.PutPart(r.Context(), &p); err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/parts/"+p.Number)
@@ -95,11 +84,7 @@ func (s *Server) getPart(w http.ResponseWriter, r *http.Request, c *caller) erro
 	if err := c.may(cloud.RoleAdmin, cloud.RoleFM, cloud.RoleStore, cloud.RoleVendor); err != nil {
 		return err
 	}
-	st, err := s.purchasing()
-	if err != nil {
-		return err
-	}
-	p, err := st.Part(r.Context(), r.PathValue("number"))
+	p, err := s.store.Part(r.Context(), r.PathValue("number"))
 	if err != nil {
 		return err
 	}
@@ -108,10 +93,6 @@ func (s *Server) getPart(w http.ResponseWriter, r *http.Request, c *caller) erro
 
 func (s *Server) putPart(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if err := c.editsRegisters(); err != nil {
-		return err
-	}
-	st, err := s.purchasing()
-	if err != nil {
 		return err
 	}
 	var p purchasing.Part
@@ -128,7 +109,7 @@ func (s *Server) putPart(w http.ResponseWriter, r *http.Request, c *caller) erro
 		return err
 	}
 	p.UpdatedAt = s.now().UTC()
-	if err := st.PutPart(r.Context(), &p); err != nil {
+	if err := s.store.PutPart(r.Context(), &p); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, &p)
@@ -138,11 +119,7 @@ func (s *Server) deletePart(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err := c.editsRegisters(); err != nil {
 		return err
 	}
-	st, err := s.purchasing()
-	if err != nil {
-		return err
-	}
-	if err := st.DeletePart(r.Context(), r.PathValue("number")); err != nil {
+	if err := s.store.DeletePart(r.Context(), r.PathValue("number")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -153,15 +130,11 @@ func (s *Server) getStock(w http.ResponseWriter, r *http.Request, c *caller) err
 	if err := c.may(cloud.RoleAdmin, cloud.RoleFM, cloud.RoleStore); err != nil {
 		return err
 	}
-	st, err := s.purchasing()
-	if err != nil {
-		return err
-	}
 	site := r.PathValue("site")
 	if !c.scope.SeesSite(site) {
 		return cloud.Errorf(cloud.ENOTFOUND, "site %s not found", site)
 	}
-	stock, err := st.StockAt(r.Context(), site)
+	stock, err := s.store.StockAt(r.Context(), site)
 	if err != nil {
 		return err
 	}
@@ -170,10 +143,6 @@ func (s *Server) getStock(w http.ResponseWriter, r *http.Request, c *caller) err
 
 func (s *Server) putStock(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if err := c.may(cloud.RoleAdmin, cloud.RoleFM, cloud.RoleStore); err != nil {
-		return err
-	}
-	st, err := s.purchasing()
-	if err != nil {
 		return err
 	}
 	site, part := r.PathValue("site"), r.PathValue("part")
@@ -189,13 +158,13 @@ func (s *Server) putStock(w http.ResponseWriter, r *http.Request, c *caller) err
 	if !(q.Quantity >= 0 && q.Quantity <= 1e6) {
 		return cloud.FieldError("quantity", "want 0 to 1,000,000")
 	}
-	if _, err := st.Part(r.Context(), part); err != nil {
+	if _, err := s.store.Part(r.Context(), part); err != nil {
 		return err
 	}
 	if _, err := s.store.Site(r.Context(), site); err != nil {
 		return err
 	}
-	if err := st.SetStock(r.Context(), site, part, q.Quantity); err != nil {
+	if err := s.store.SetStock(r.Context(), site, part, q.Quantity); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"site": site, "part": part, "quantity": q.Quantity})
@@ -225,13 +194,9 @@ func (s *Server) requestParts(w http.ResponseWriter, r *http.Request, c *caller)
 		return err
 	}
 	var res purchasing.Requested
-	err := s.store.Update(r.Context(), func(tx workorder.Tx) error {
-		ptx, ok := tx.(purchasing.Tx)
-		if !ok {
-			return cloud.Errorf(cloud.EINTERNAL, "this store keeps no purchase orders")
-		}
+	err := s.store.Update(r.Context(), func(tx store.Tx) error {
 		var err error
-		res, err = purchasing.Request(r.Context(), ptx, r.PathValue("id"), q.Parts,
+		res, err = purchasing.Request(r.Context(), tx, r.PathValue("id"), q.Parts,
 			purchasing.Actor{Name: c.actor(), Role: c.Role}, s.now().UTC(),
 			func(wo *workorder.WorkOrder) bool { return c.scope.SeesWorkOrder(wo.Site, wo.Vendor, wo.Technician) },
 			func() string { return cloud.NewID("po_") })
@@ -260,15 +225,11 @@ func (s *Server) listPurchaseOrders(w http.ResponseWriter, r *http.Request, c *c
 	if err := c.may(cloud.RoleAdmin, cloud.RoleFM, cloud.RoleStore, cloud.RoleVendor); err != nil {
 		return err
 	}
-	st, err := s.purchasing()
-	if err != nil {
-		return err
-	}
 	f, err := poFilter(r, c)
 	if err != nil {
 		return err
 	}
-	pos, err := st.PurchaseOrders(r.Context(), f)
+	pos, err := s.store.PurchaseOrders(r.Context(), f)
 	if err != nil {
 		return err
 	}
@@ -302,11 +263,7 @@ func (s *Server) getPurchaseOrder(w http.ResponseWriter, r *http.Request, c *cal
 	if err := c.may(cloud.RoleAdmin, cloud.RoleFM, cloud.RoleStore, cloud.RoleVendor); err != nil {
 		return err
 	}
-	st, err := s.purchasing()
-	if err != nil {
-		return err
-	}
-	po, err := st.PurchaseOrder(r.Context(), r.PathValue("id"))
+	po, err := s.store.PurchaseOrder(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -336,12 +293,8 @@ func (s *Server) movePurchaseOrder(w http.ResponseWriter, r *http.Request, c *ca
 	id, at := r.PathValue("id"), s.now().UTC()
 	by := purchasing.Actor{Name: c.actor(), Role: c.Role}
 	var out map[string]any
-	err := s.store.Update(r.Context(), func(tx workorder.Tx) error {
-		ptx, ok := tx.(purchasing.Tx)
-		if !ok {
-			return cloud.Errorf(cloud.EINTERNAL, "this store keeps no purchase orders")
-		}
-		po, err := ptx.PurchaseOrder(r.Context(), id)
+	err := s.store.Update(r.Context(), func(tx store.Tx) error {
+		po, err := tx.PurchaseOrder(r.Context(), id)
 		if err != nil {
 			return err
 		}
@@ -367,7 +320,7 @@ func (s *Server) movePurchaseOrder(w http.ResponseWriter, r *http.Request, c *ca
 			return cloud.Errorf(cloud.ECONFLICT, "purchase order %s is at version %d, not %d", id, po.Version, q.Version)
 		}
 		if q.Status == purchasing.Received {
-			rec, err := purchasing.Receive(r.Context(), ptx, id, by, q.Note, at, func(*purchasing.PurchaseOrder) bool { return true })
+			rec, err := purchasing.Receive(r.Context(), tx, id, by, q.Note, at, func(*purchasing.PurchaseOrder) bool { return true })
 			if err != nil {
 				return err
 			}
@@ -379,7 +332,7 @@ func (s *Server) movePurchaseOrder(w http.ResponseWriter, r *http.Request, c *ca
 			return err
 		}
 		out = map[string]any{"purchase_order": po, "work_order_resumed": false}
-		return ptx.PutPurchaseOrder(r.Context(), po, seen)
+		return tx.PutPurchaseOrder(r.Context(), po, seen)
 	})
 	if err != nil {
 		return err
@@ -393,10 +346,6 @@ func (s *Server) movePurchaseOrder(w http.ResponseWriter, r *http.Request, c *ca
 // JSON ({"items": [...]}: the same rows).
 func (s *Server) export(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if err := c.may(cloud.RoleAdmin, cloud.RoleFM, cloud.RoleStore, cloud.RoleVendor); err != nil {
-		return err
-	}
-	st, err := s.purchasing()
-	if err != nil {
 		return err
 	}
 	from, to, err := period(r, MaxExport)
@@ -414,7 +363,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, c *caller) error
 	var rows any
 	switch kind := r.PathValue("kind"); kind {
 	case "invoices", "workorder-costs":
-		ws, err := st.WorkOrdersChangedSince(r.Context(), site, c.scope, from)
+		ws, err := s.store.WorkOrdersChangedSince(r.Context(), site, c.scope, from)
 		if err != nil {
 			return err
 		}
@@ -424,7 +373,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, c *caller) error
 			rows = purchasing.CostRows(ws, completed, from, to)
 		}
 	case "purchase-orders":
-		pos, err := st.PurchaseOrders(r.Context(), purchasing.Filter{Site: site, From: from, To: to, Scope: c.scope})
+		pos, err := s.store.PurchaseOrders(r.Context(), purchasing.Filter{Site: site, From: from, To: to, Scope: c.scope})
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/frostline/frostline/cloud/purchasing"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
@@ -162,7 +163,7 @@ func TestPartsOnOrder(t *testing.T) {
 func invoice(t *testing.T, f *fixture, id string) {
 	t.Helper()
 	ctx := context.Background()
-	err := f.store.Update(ctx, func(tx workorder.Tx) error {
+	err := f.store.Update(ctx, func(tx store.Tx) error {
 		w, err := tx.WorkOrder(ctx, id)
 		if err != nil {
 			return err

@@ -22,12 +22,20 @@ import (
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/dispatch"
 	"github.com/frostline/frostline/cloud/notify"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
-// Store is what the API needs of a store.
+// Store is what the API needs of a store: its own needs below, and those
+// of its route files (vendorStore, pmStore, purchasingStore, webhookStore,
+// kpiStore), each declared beside the routes that use it.
 type Store interface {
-	Update(ctx context.Context, fn func(workorder.Tx) error) error
+	store.Updater
+	vendorStore
+	pmStore
+	purchasingStore
+	webhookStore
+	kpiStore
 	WorkOrder(ctx context.Context, id string) (*workorder.WorkOrder, error)
 	Events(ctx context.Context, id string) ([]workorder.Event, error)
 	WorkOrders(ctx context.Context, f workorder.Filter) ([]*workorder.WorkOrder, error)
@@ -52,12 +60,6 @@ type Store interface {
 	Photo(ctx context.Context, workOrder, id string) (contentType string, data []byte, err error)
 }
 
-// photoTx is a store transaction that can keep a report's photo with the
-// report. Both stores' transactions can.
-type photoTx interface {
-	PutPhoto(ctx context.Context, id, workOrder, contentType string, data []byte) error
-}
-
 // Limits on what a request may send.
 const (
 	MaxJSONBody = 64 << 10 // API request bodies
@@ -68,7 +70,7 @@ const (
 // Server serves the API and the pages.
 type Server struct {
 	store  Store
-	intake *workorder.Intake
+	intake *workorder.Intake[store.Tx]
 	log    *slog.Logger
 	now    func() time.Time
 	mux    *http.ServeMux
@@ -94,7 +96,7 @@ type Server struct {
 // Options configure a Server.
 type Options struct {
 	Store    Store
-	Intake   *workorder.Intake
+	Intake   *workorder.Intake[store.Tx]
 	Log      *slog.Logger
 	Registry prometheus.Registerer // nil: metrics not registered
 	Now      func() time.Time      // nil: time.Now

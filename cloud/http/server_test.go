@@ -21,6 +21,7 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/sqlite"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
 )
@@ -48,7 +49,7 @@ func newFixture(t testing.TB) *fixture {
 	}
 	t.Cleanup(func() { db.Close() })
 	now := t0
-	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in := &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()}
 	srv := New(Options{Store: db, Intake: in, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }})
 	f := &fixture{srv: srv, store: db, tokens: map[string]string{}}
 	f.ts = httptest.NewServer(srv)
@@ -87,7 +88,7 @@ func newFixture(t testing.TB) *fixture {
 		{Event: rules.Opened, Incident: "i-other", Seq: 1, Site: "s2", Asset: "wic-1", AssetClass: "walk_in_cooler", Rule: "r", Problem: "temp_high", Priority: "P2", Trade: "refrigeration", At: t0, Started: t0},
 	} {
 		var res workorder.Result
-		err := db.Update(ctx, func(tx workorder.Tx) error {
+		err := db.Update(ctx, func(tx store.Tx) error {
 			var err error
 			res, err = in.Receive(ctx, tx, workorder.FromIncident(ev))
 			return err
@@ -107,7 +108,7 @@ func newFixture(t testing.TB) *fixture {
 		who    string
 		body   string
 	}{{"dispatch", "fm", `{"vendor":"coolco"}`}, {"accept", "vendor", `{"technician":"tom"}`}} {
-		err := db.Update(ctx, func(tx workorder.Tx) error {
+		err := db.Update(ctx, func(tx store.Tx) error {
 			w, _ := tx.WorkOrder(ctx, f.own)
 			if w.Status == workorder.Triaged {
 				ev, err := workorder.Act(w, workorder.Release, workorder.Input{Actor: "system", Role: workorder.System, At: t0})
@@ -433,7 +434,7 @@ func TestReportWholeSite(t *testing.T) {
 	// order a site-wide gateway_offline incident opened.
 	ctx := context.Background()
 	var sensor workorder.Result
-	err := f.store.Update(ctx, func(tx workorder.Tx) error {
+	err := f.store.Update(ctx, func(tx store.Tx) error {
 		var err error
 		sensor, err = f.srv.intake.Receive(ctx, tx, workorder.FromIncident(&rules.Event{Event: rules.Opened, Incident: "i-gw", Seq: 1,
 			Site: "s1", Asset: rules.SiteAsset, Rule: "gateway_offline", Problem: "gateway_offline", Priority: "P2", At: t0, Started: t0}))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
@@ -200,7 +201,7 @@ func TestSecureCookie(t *testing.T) {
 	local := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	proxied := f.withClock(t, Options{TrustedProxies: local})
 	direct := f.withClock(t, Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
-	tlsSrv := httptest.NewUnstartedServer(New(Options{Store: f.store, Intake: &workorder.Intake{Policy: workorder.DefaultPolicy()},
+	tlsSrv := httptest.NewUnstartedServer(New(Options{Store: f.store, Intake: &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	tlsSrv.StartTLS()
 	defer tlsSrv.Close()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
@@ -27,7 +28,7 @@ type clockServer struct {
 
 func (f *fixture) withClock(t *testing.T, o Options) *clockServer {
 	c := &clockServer{now: t0}
-	o.Store, o.Intake, o.Now = f.store, &workorder.Intake{Policy: workorder.DefaultPolicy()}, func() time.Time {
+	o.Store, o.Intake, o.Now = f.store, &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()}, func() time.Time {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.now
@@ -231,7 +232,7 @@ func BenchmarkAuthenticateBearer(b *testing.B) {
 	st := &touchCounter{Store: f.store}
 	var mu sync.Mutex
 	now := t0
-	srv := New(Options{Store: st, Intake: &workorder.Intake{Policy: workorder.DefaultPolicy()}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	srv := New(Options{Store: st, Intake: &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(10 * time.Millisecond); return now }})
 	req := httptest.NewRequest("GET", "/api/v1/me", nil)
 	req.Header.Set("Authorization", "Bearer "+f.tokens["fm"])

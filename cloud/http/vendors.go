@@ -9,12 +9,12 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/dispatch"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
 )
 
-// vendorStore is the vendor register and the dispatch records. Both
-// stores provide it.
+// vendorStore is the vendor register and the dispatch records.
 type vendorStore interface {
 	PutVendor(ctx context.Context, v *dispatch.Vendor, at time.Time) error
 	Vendor(ctx context.Context, id string) (*dispatch.Vendor, error)
@@ -35,19 +35,6 @@ func (s *Server) routesVendors() {
 	s.api("GET /api/v1/workorders/{id}/dispatch", s.dispatchBook)
 	s.api("POST /api/v1/workorders/{id}/quote", s.quote)
 	s.api("POST /api/v1/workorders/{id}/approvals", s.approveNTE)
-}
-
-func (s *Server) vendors() (vendorStore, error) { return storeAs[vendorStore](s, "a vendor register") }
-
-// storeAs returns the server's store as the part of a store a feature
-// needs (both stores provide every part; a store that does not is a bug,
-// reported as an internal error naming what it lacks).
-func storeAs[T any](s *Server, keeps string) (T, error) {
-	st, ok := s.store.(T)
-	if !ok {
-		return st, cloud.Errorf(cloud.EINTERNAL, "this store keeps no %s", keeps)
-	}
-	return st, nil
 }
 
 // editsRegisters: the company-wide registers (vendors with their
@@ -79,11 +66,7 @@ func (s *Server) listVendors(w http.ResponseWriter, r *http.Request, c *caller) 
 	if err := c.may(cloud.RoleAdmin, cloud.RoleFM, cloud.RoleVendor, cloud.RoleTechnician); err != nil {
 		return err
 	}
-	st, err := s.vendors()
-	if err != nil {
-		return err
-	}
-	all, err := st.Vendors(r.Context())
+	all, err := s.store.Vendors(r.Context())
 	if err != nil {
 		return err
 	}
@@ -106,11 +89,7 @@ func (s *Server) getVendor(w http.ResponseWriter, r *http.Request, c *caller) er
 	if !c.seesVendor(id) {
 		return cloud.Errorf(cloud.ENOTFOUND, "vendor %s not found", id)
 	}
-	st, err := s.vendors()
-	if err != nil {
-		return err
-	}
-	v, err := st.Vendor(r.Context(), id)
+	v, err := s.store.Vendor(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -130,10 +109,6 @@ func (s *Server) saveVendor(w http.ResponseWriter, r *http.Request, c *caller, i
 	if err := c.editsRegisters(); err != nil {
 		return err
 	}
-	st, err := s.vendors()
-	if err != nil {
-		return err
-	}
 	var v dispatch.Vendor
 	if err := decodeJSON(w, r, &v); err != nil {
 		return err
@@ -144,7 +119,7 @@ func (s *Server) saveVendor(w http.ResponseWriter, r *http.Request, c *caller, i
 		if v.ID == "" {
 			v.ID = cloud.NewID("v_")
 		}
-		if _, err := st.Vendor(r.Context(), v.ID); err == nil {
+		if _, err := s.store.Vendor(r.Context(), v.ID); err == nil {
 			return cloud.Errorf(cloud.ECONFLICT, "vendor %s exists; PUT /api/v1/vendors/%s replaces it", v.ID, v.ID)
 		}
 		status = http.StatusCreated
@@ -156,7 +131,7 @@ func (s *Server) saveVendor(w http.ResponseWriter, r *http.Request, c *caller, i
 	if err := v.Validate(); err != nil {
 		return err
 	}
-	if err := st.PutVendor(r.Context(), &v, s.now().UTC()); err != nil {
+	if err := s.store.PutVendor(r.Context(), &v, s.now().UTC()); err != nil {
 		return err
 	}
 	if s.dispatch != nil {
@@ -173,11 +148,7 @@ func (s *Server) deleteVendor(w http.ResponseWriter, r *http.Request, c *caller)
 	if err := c.editsRegisters(); err != nil {
 		return err
 	}
-	st, err := s.vendors()
-	if err != nil {
-		return err
-	}
-	if err := st.DeleteVendor(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.store.DeleteVendor(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
 	if s.dispatch != nil {
@@ -202,11 +173,7 @@ func (s *Server) expiringDocuments(w http.ResponseWriter, r *http.Request, c *ca
 		}
 		within = time.Duration(d)
 	}
-	st, err := s.vendors()
-	if err != nil {
-		return err
-	}
-	all, err := st.Vendors(r.Context())
+	all, err := s.store.Vendors(r.Context())
 	if err != nil {
 		return err
 	}
@@ -230,11 +197,7 @@ func (s *Server) vendorScorecard(w http.ResponseWriter, r *http.Request, c *call
 	if !c.seesVendor(id) {
 		return cloud.Errorf(cloud.ENOTFOUND, "vendor %s not found", id)
 	}
-	st, err := s.vendors()
-	if err != nil {
-		return err
-	}
-	if _, err := st.Vendor(r.Context(), id); err != nil {
+	if _, err := s.store.Vendor(r.Context(), id); err != nil {
 		return err
 	}
 	to := s.now().UTC()
@@ -259,7 +222,7 @@ func (s *Server) vendorScorecard(w http.ResponseWriter, r *http.Request, c *call
 	if trade != "" && !slices.Contains(rules.Trades, trade) {
 		return cloud.FieldError("trade", "unknown trade %q", trade)
 	}
-	outs, err := st.VendorOutcomes(r.Context(), from)
+	outs, err := s.store.VendorOutcomes(r.Context(), from)
 	if err != nil {
 		return err
 	}
@@ -292,11 +255,7 @@ func (s *Server) dispatchBook(w http.ResponseWriter, r *http.Request, c *caller)
 	if err := c.may(cloud.RoleAdmin, cloud.RoleFM); err != nil {
 		return cloud.Errorf(cloud.EFORBIDDEN, "only facilities staff see dispatch decisions")
 	}
-	st, err := s.vendors()
-	if err != nil {
-		return err
-	}
-	b, err := st.DispatchBook(r.Context(), wo.ID)
+	b, err := s.store.DispatchBook(r.Context(), wo.ID)
 	if err != nil {
 		return err
 	}
@@ -353,7 +312,7 @@ func (s *Server) approveNTE(w http.ResponseWriter, r *http.Request, c *caller) e
 func (s *Server) change(r *http.Request, c *caller, fn func(*workorder.WorkOrder, time.Time) ([]workorder.Event, error)) (*workorder.WorkOrder, error) {
 	id := r.PathValue("id")
 	var out *workorder.WorkOrder
-	err := s.store.Update(r.Context(), func(tx workorder.Tx) error {
+	err := s.store.Update(r.Context(), func(tx store.Tx) error {
 		wo, err := tx.WorkOrder(r.Context(), id)
 		if err != nil {
 			return err

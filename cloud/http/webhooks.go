@@ -13,8 +13,7 @@ import (
 	"github.com/frostline/frostline/cloud/notify"
 )
 
-// webhookStore is what the webhook routes need of a store; both stores
-// have it.
+// webhookStore is what the webhook routes need of a store.
 type webhookStore interface {
 	CreateWebhook(ctx context.Context, h *notify.Webhook) error
 	Webhook(ctx context.Context, id string) (*notify.Webhook, error)
@@ -100,14 +99,6 @@ func webhookView(h *notify.Webhook) WebhookView {
 	return v
 }
 
-func (s *Server) webhookStore() (webhookStore, error) {
-	hs, ok := s.store.(webhookStore)
-	if !ok {
-		return nil, cloud.Errorf(cloud.ENOTFOUND, "this store keeps no webhooks")
-	}
-	return hs, nil
-}
-
 // mayManageWebhooks: admins and facilities managers manage webhooks, and
 // a vendor its own; store staff and technicians do not.
 func (c *caller) mayManageWebhooks() error {
@@ -117,22 +108,18 @@ func (c *caller) mayManageWebhooks() error {
 // ownedWebhook loads a webhook the caller may manage: an admin any, anyone
 // else those registered with their token. Others' answer 404, like any
 // object outside the caller's scope.
-func (s *Server) ownedWebhook(r *http.Request, c *caller) (webhookStore, *notify.Webhook, error) {
+func (s *Server) ownedWebhook(r *http.Request, c *caller) (*notify.Webhook, error) {
 	if err := c.mayManageWebhooks(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	hs, err := s.webhookStore()
+	h, err := s.store.Webhook(r.Context(), r.PathValue("id"))
 	if err != nil {
-		return nil, nil, err
-	}
-	h, err := hs.Webhook(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if c.Role != cloud.RoleAdmin && h.CreatedBy != c.TokenID {
-		return nil, nil, cloud.Errorf(cloud.ENOTFOUND, "webhook %s not found", h.ID)
+		return nil, cloud.Errorf(cloud.ENOTFOUND, "webhook %s not found", h.ID)
 	}
-	return hs, h, nil
+	return h, nil
 }
 
 // webhookScope decides what a webhook registered by c may see: what was
@@ -233,10 +220,6 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, c *caller
 	if err := c.mayManageWebhooks(); err != nil {
 		return err
 	}
-	hs, err := s.webhookStore()
-	if err != nil {
-		return err
-	}
 	var q WebhookRequest
 	if err := decodeJSON(w, r, &q); err != nil {
 		return err
@@ -247,14 +230,14 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, c *caller
 	if err := s.webhookFrom(r.Context(), c, &q, h, false); err != nil {
 		return err
 	}
-	mine, err := hs.Webhooks(r.Context(), c.TokenID)
+	mine, err := s.store.Webhooks(r.Context(), c.TokenID)
 	if err != nil {
 		return err
 	}
 	if len(mine) >= maxWebhooksPerOwner {
 		return cloud.Errorf(cloud.ECONFLICT, "a token may register at most %d webhooks", maxWebhooksPerOwner)
 	}
-	if err := hs.CreateWebhook(r.Context(), h); err != nil {
+	if err := s.store.CreateWebhook(r.Context(), h); err != nil {
 		return err
 	}
 	v := webhookView(h)
@@ -267,15 +250,11 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, c *caller)
 	if err := c.mayManageWebhooks(); err != nil {
 		return err
 	}
-	hs, err := s.webhookStore()
-	if err != nil {
-		return err
-	}
 	owner := c.TokenID
 	if c.Role == cloud.RoleAdmin {
 		owner = ""
 	}
-	hooks, err := hs.Webhooks(r.Context(), owner)
+	hooks, err := s.store.Webhooks(r.Context(), owner)
 	if err != nil {
 		return err
 	}
@@ -289,7 +268,7 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, c *caller)
 }
 
 func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, c *caller) error {
-	_, h, err := s.ownedWebhook(r, c)
+	h, err := s.ownedWebhook(r, c)
 	if err != nil {
 		return err
 	}
@@ -297,7 +276,7 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, c *caller) e
 }
 
 func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request, c *caller) error {
-	hs, h, err := s.ownedWebhook(r, c)
+	h, err := s.ownedWebhook(r, c)
 	if err != nil {
 		return err
 	}
@@ -309,18 +288,18 @@ func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request, c *caller) e
 		return err
 	}
 	h.UpdatedAt = s.now().UTC()
-	if err := hs.UpdateWebhook(r.Context(), h); err != nil {
+	if err := s.store.UpdateWebhook(r.Context(), h); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, webhookView(h))
 }
 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, c *caller) error {
-	hs, h, err := s.ownedWebhook(r, c)
+	h, err := s.ownedWebhook(r, c)
 	if err != nil {
 		return err
 	}
-	if err := hs.DeleteWebhook(r.Context(), h.ID); err != nil {
+	if err := s.store.DeleteWebhook(r.Context(), h.ID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -334,7 +313,7 @@ type RotateRequest struct {
 }
 
 func (s *Server) rotateWebhook(w http.ResponseWriter, r *http.Request, c *caller) error {
-	hs, h, err := s.ownedWebhook(r, c)
+	h, err := s.ownedWebhook(r, c)
 	if err != nil {
 		return err
 	}
@@ -352,11 +331,11 @@ func (s *Server) rotateWebhook(w http.ResponseWriter, r *http.Request, c *caller
 		}
 		grace = d
 	}
-	fresh, err := hs.RotateWebhookSecret(r.Context(), h.ID, s.now().UTC(), grace)
+	fresh, err := s.store.RotateWebhookSecret(r.Context(), h.ID, s.now().UTC(), grace)
 	if err != nil {
 		return err
 	}
-	if h, err = hs.Webhook(r.Context(), h.ID); err != nil {
+	if h, err = s.store.Webhook(r.Context(), h.ID); err != nil {
 		return err
 	}
 	v := webhookView(h)
@@ -395,7 +374,7 @@ type AttemptView struct {
 }
 
 func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request, c *caller) error {
-	hs, h, err := s.ownedWebhook(r, c)
+	h, err := s.ownedWebhook(r, c)
 	if err != nil {
 		return err
 	}
@@ -412,7 +391,7 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request, c *ca
 		}
 		limit = n
 	}
-	ds, err := hs.WebhookDeliveries(r.Context(), h.ID, state, limit)
+	ds, err := s.store.WebhookDeliveries(r.Context(), h.ID, state, limit)
 	if err != nil {
 		return err
 	}
@@ -443,7 +422,7 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request, c *ca
 // replayDelivery re-queues a dead delivery. {delivery} is the delivery's
 // event id ("wo_...-7") or its whole id ("wh_.../wo_...-7", escaped).
 func (s *Server) replayDelivery(w http.ResponseWriter, r *http.Request, c *caller) error {
-	hs, h, err := s.ownedWebhook(r, c)
+	h, err := s.ownedWebhook(r, c)
 	if err != nil {
 		return err
 	}
@@ -451,7 +430,7 @@ func (s *Server) replayDelivery(w http.ResponseWriter, r *http.Request, c *calle
 	if !strings.Contains(id, "/") {
 		id = h.ID + "/" + id
 	}
-	if err := hs.ReplayDelivery(r.Context(), h.ID, id, s.now().UTC()); err != nil {
+	if err := s.store.ReplayDelivery(r.Context(), h.ID, id, s.now().UTC()); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusAccepted, struct {

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
 )
@@ -333,7 +334,7 @@ func (s *Server) submitReport(r *http.Request, c *caller, q ReportRequest, key s
 		rep.Photos = []string{photoID}
 	}
 	var res workorder.Result
-	err := s.store.Update(r.Context(), func(tx workorder.Tx) error {
+	err := s.store.Update(r.Context(), func(tx store.Tx) error {
 		var err error
 		if res, err = s.intake.Receive(r.Context(), tx, rep); err != nil || photo == nil || res.WorkOrder == nil {
 			return err
@@ -525,7 +526,7 @@ func (s *Server) act(r *http.Request, c *caller, id string, action workorder.Act
 	in.Photos = photos
 	var out *workorder.WorkOrder
 	var refused error
-	err := s.store.Update(r.Context(), func(tx workorder.Tx) error {
+	err := s.store.Update(r.Context(), func(tx store.Tx) error {
 		refused = nil
 		wo, err := tx.WorkOrder(r.Context(), id)
 		if err != nil {
@@ -611,13 +612,9 @@ func (s *Server) note(w http.ResponseWriter, r *http.Request, c *caller) error {
 
 // putPhotos stores checked photos of a work order in the action's or
 // report's transaction.
-func putPhotos(ctx context.Context, tx workorder.Tx, workOrder string, refs []workorder.Photo, ups []*upload) error {
-	ptx, ok := tx.(photoTx)
-	if !ok {
-		return cloud.Errorf(cloud.EINTERNAL, "this store keeps no photos")
-	}
+func putPhotos(ctx context.Context, tx store.Photos, workOrder string, refs []workorder.Photo, ups []*upload) error {
 	for i, u := range ups {
-		if err := ptx.PutPhoto(ctx, refs[i].ID, workOrder, u.contentType, u.data); err != nil {
+		if err := tx.PutPhoto(ctx, refs[i].ID, workOrder, u.contentType, u.data); err != nil {
 			return err
 		}
 	}

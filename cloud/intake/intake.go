@@ -30,6 +30,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/wire"
 )
@@ -37,7 +38,7 @@ import (
 // Store is what intake needs of a store: a transaction, and the list of
 // work orders whose hold-off has ended.
 type Store interface {
-	Update(ctx context.Context, fn func(workorder.Tx) error) error
+	store.Updater
 	Due(ctx context.Context, now time.Time, limit int) ([]string, error)
 	// Overdue lists, per incident, the first event held for its turn
 	// since before a time (workorder/order.go).
@@ -127,7 +128,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 type Consumer struct {
 	cons   jetstream.Consumer
 	store  Store
-	intake *workorder.Intake
+	intake *workorder.Intake[store.Tx]
 	log    *slog.Logger
 	m      *Metrics
 	cfg    Config
@@ -136,7 +137,7 @@ type Consumer struct {
 
 // New ensures the incident stream and the durable consumer exist and
 // returns a consumer ready to Run.
-func New(ctx context.Context, nc *nats.Conn, store Store, in *workorder.Intake, m *Metrics, log *slog.Logger, cfg Config) (*Consumer, error) {
+func New(ctx context.Context, nc *nats.Conn, store Store, in *workorder.Intake[store.Tx], m *Metrics, log *slog.Logger, cfg Config) (*Consumer, error) {
 	cfg.defaults()
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -292,7 +293,7 @@ func (c *Consumer) commit(ctx context.Context, batch []decoded) ([]workorder.Res
 		reports[i] = workorder.FromIncident(&batch[i].inc.Event)
 	}
 	var results []workorder.Result
-	err := c.store.Update(ctx, func(tx workorder.Tx) error {
+	err := c.store.Update(ctx, func(tx store.Tx) error {
 		var err error
 		results, err = ReceiveBatch(ctx, tx, c.intake, reports)
 		return err
@@ -300,63 +301,36 @@ func (c *Consumer) commit(ctx context.Context, batch []decoded) ([]workorder.Res
 	return results, err
 }
 
-// batchClaimer is a transaction that can claim a whole batch's keys in one
-// statement; both stores' transactions can.
-type batchClaimer interface {
-	ClaimAll(ctx context.Context, keys []string) (map[string]bool, error)
-}
-
-// sequencer is a transaction that can lock a batch's incidents' order rows
-// (workorder/order.go) in one statement; both stores' transactions can.
-type sequencer interface {
-	SequenceAll(ctx context.Context, incidents []string) error
-}
-
-// prefetcher is a transaction that can load a batch's work orders in one
-// query; both stores' transactions can.
-type prefetcher interface {
-	Prefetch(ctx context.Context, incidents []string) error
-}
-
-// ReceiveBatch runs reports through in, in order, inside tx. When the
-// transaction can, their keys are claimed in one statement first, their
-// incidents' order rows locked in a second, and the work orders of their
-// incidents loaded in one query, which saves three round trips per report.
-func ReceiveBatch(ctx context.Context, tx workorder.Tx, in *workorder.Intake, reports []workorder.Report) ([]workorder.Result, error) {
+// ReceiveBatch runs reports through in, in order, inside tx. Their keys
+// are claimed in one statement first, their incidents' order rows locked
+// in a second, and the work orders of their incidents loaded in one query
+// (store.Batch), which saves three round trips per report.
+func ReceiveBatch(ctx context.Context, tx store.Tx, in *workorder.Intake[store.Tx], reports []workorder.Report) ([]workorder.Result, error) {
 	results := make([]workorder.Result, len(reports))
-	var fresh map[string]bool
-	if bc, ok := tx.(batchClaimer); ok {
-		keys := make([]string, 0, len(reports))
-		for _, r := range reports {
-			if r.Key != "" {
-				keys = append(keys, r.Key)
-			}
-		}
-		var err error
-		if fresh, err = bc.ClaimAll(ctx, keys); err != nil {
-			return nil, err
-		}
-	}
+	keys := make([]string, 0, len(reports))
 	var incidents []string
 	for _, r := range reports {
+		if r.Key != "" {
+			keys = append(keys, r.Key)
+		}
 		if r.Incident != nil {
 			incidents = append(incidents, r.Incident.Incident)
 		}
 	}
+	fresh, err := tx.ClaimAll(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
 	// Locked before the work orders are read: a replica waiting for
 	// another's transaction on an incident then reads what it committed.
-	if sq, ok := tx.(sequencer); ok {
-		if err := sq.SequenceAll(ctx, incidents); err != nil {
-			return nil, err
-		}
+	if err := tx.SequenceAll(ctx, incidents); err != nil {
+		return nil, err
 	}
-	if pf, ok := tx.(prefetcher); ok {
-		if err := pf.Prefetch(ctx, incidents); err != nil {
-			return nil, err
-		}
+	if err := tx.Prefetch(ctx, incidents); err != nil {
+		return nil, err
 	}
 	for i, r := range reports {
-		if fresh != nil && r.Key != "" {
+		if r.Key != "" {
 			if !fresh[r.Key] {
 				results[i] = workorder.Result{Reason: workorder.Repeat}
 				continue
@@ -430,7 +404,7 @@ func sleep(ctx context.Context, d time.Duration) {
 // Once an hour it also forgets message ids older than the stream keeps.
 type Sweeper struct {
 	Store  Store
-	Intake *workorder.Intake
+	Intake *workorder.Intake[store.Tx]
 	Every  time.Duration
 	Now    func() time.Time
 	Log    *slog.Logger
@@ -495,7 +469,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	}
 	for _, id := range ids {
 		var res workorder.Result
-		err := s.Store.Update(ctx, func(tx workorder.Tx) error {
+		err := s.Store.Update(ctx, func(tx store.Tx) error {
 			w, err := tx.WorkOrder(ctx, id)
 			if err != nil || w == nil {
 				return err
@@ -528,7 +502,7 @@ func (s *Sweeper) release(ctx context.Context, at time.Time) (int, error) {
 	moved := 0
 	for _, h := range held {
 		var res workorder.Result
-		err := s.Store.Update(ctx, func(tx workorder.Tx) error {
+		err := s.Store.Update(ctx, func(tx store.Tx) error {
 			var err error
 			res, err = s.Intake.Release(ctx, tx, h.Incident, h.Seq)
 			return err

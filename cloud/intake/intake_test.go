@@ -24,6 +24,7 @@ import (
 	"github.com/frostline/frostline/cloud/postgres"
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
 	"github.com/frostline/frostline/cloud/sqlite"
+	cloudstore "github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/storetest"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/wire"
@@ -195,7 +196,7 @@ func checkExactlyOnce(t *testing.T, s store, n int) {
 func run(t *testing.T, ctx context.Context, nc *nats.Conn, s intake.Store, reg prometheus.Registerer) (*intake.Metrics, func()) {
 	t.Helper()
 	m := intake.NewMetrics(reg)
-	c, err := intake.New(ctx, nc, s, &workorder.Intake{Policy: workorder.DefaultPolicy()}, m, quiet(), intake.Config{Batch: 64, AckWait: 2 * time.Second})
+	c, err := intake.New(ctx, nc, s, &workorder.Intake[cloudstore.Tx]{Policy: workorder.DefaultPolicy()}, m, quiet(), intake.Config{Batch: 64, AckWait: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,13 +298,13 @@ func TestInvalidMessagesAreDropped(t *testing.T) {
 func TestSweeper(t *testing.T) {
 	db := openSQLite(t)
 	ctx := context.Background()
-	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in := &workorder.Intake[cloudstore.Tx]{Policy: workorder.DefaultPolicy()}
 	in.Policy.Vendors = []workorder.VendorRule{{Vendor: "coolco"}}
 	for i, ev := range []*rules.Event{
 		storetest.Incident(rules.Opened, "keeps", 1, storetest.T0, "s1", "a1", "temp_high", "P3"),
 		storetest.Incident(rules.Opened, "clears", 1, storetest.T0, "s1", "a2", "temp_high", "P2"),
 	} {
-		err := db.Update(ctx, func(tx workorder.Tx) error {
+		err := db.Update(ctx, func(tx cloudstore.Tx) error {
 			_, err := in.Receive(ctx, tx, workorder.FromIncident(ev))
 			return err
 		})
@@ -372,7 +373,7 @@ func benchConsumer(b *testing.B, s intake.Store) {
 	ns := runNATS(b)
 	nc := connect(b, ns)
 	ctx, cancel := context.WithCancel(context.Background())
-	c, err := intake.New(ctx, nc, s, &workorder.Intake{Policy: workorder.DefaultPolicy()}, nil, quiet(), intake.Config{})
+	c, err := intake.New(ctx, nc, s, &workorder.Intake[cloudstore.Tx]{Policy: workorder.DefaultPolicy()}, nil, quiet(), intake.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/frostline/frostline/cloud/postgres"
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
 	"github.com/frostline/frostline/cloud/sqlite"
+	cloudstore "github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/storetest"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
@@ -33,7 +34,7 @@ type replica struct {
 
 func startReplica(t *testing.T, nc *nats.Conn, s intake.Store) replica {
 	t.Helper()
-	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in := &workorder.Intake[cloudstore.Tx]{Policy: workorder.DefaultPolicy()}
 	in.Policy.Vendors = []workorder.VendorRule{{Vendor: "coolco"}} // a P1 goes out at once
 	m := intake.NewMetrics(nil)
 	// Small batches, so the two replicas share out one incident's events.
@@ -128,7 +129,7 @@ func checkInOrder(t *testing.T, s store, incident string, want workorder.Status)
 	t.Helper()
 	ctx := context.Background()
 	var w *workorder.WorkOrder
-	if err := s.Update(ctx, func(tx workorder.Tx) error {
+	if err := s.Update(ctx, func(tx cloudstore.Tx) error {
 		var err error
 		w, err = tx.ByIncident(ctx, incident)
 		return err
@@ -180,9 +181,9 @@ func TestReplicasRaceOnOneStorePostgres(t *testing.T) {
 func TestReleaseOverdue(t *testing.T) {
 	db := openSQLite(t)
 	ctx := context.Background()
-	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in := &workorder.Intake[cloudstore.Tx]{Policy: workorder.DefaultPolicy()}
 	clear := orderEvents("lost-opening", "wic-1", "P1")[2]
-	if err := db.Update(ctx, func(tx workorder.Tx) error {
+	if err := db.Update(ctx, func(tx cloudstore.Tx) error {
 		res, err := in.Receive(ctx, tx, workorder.FromIncident(clear))
 		if err == nil && res.Reason != workorder.Held {
 			t.Errorf("clear before its opening: %s, want held", res.Reason)

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/wire"
 	"github.com/frostline/frostline/rules"
@@ -50,7 +51,7 @@ const SilenceRule = "gateway-heartbeat"
 type Silence struct {
 	stream jetstream.Stream
 	store  Store
-	intake *workorder.Intake
+	intake *workorder.Intake[store.Tx]
 	cfg    SilenceConfig
 	log    *slog.Logger
 	now    func() time.Time
@@ -84,7 +85,7 @@ func (s *Silence) Newest(_ context.Context, site, asset string) (time.Time, bool
 
 // NewSilence ensures the heartbeat stream and returns a Silence ready to
 // Run.
-func NewSilence(ctx context.Context, nc *nats.Conn, store Store, in *workorder.Intake, cfg SilenceConfig, log *slog.Logger, reg prometheus.Registerer) (*Silence, error) {
+func NewSilence(ctx context.Context, nc *nats.Conn, store Store, in *workorder.Intake[store.Tx], cfg SilenceConfig, log *slog.Logger, reg prometheus.Registerer) (*Silence, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("intake: silence: %w", err)
@@ -194,7 +195,7 @@ func silenceEvent(hb wire.Heartbeat, last time.Time, typ rules.EventType, at tim
 }
 
 func (s *Silence) receive(ctx context.Context, ev rules.Event) error {
-	return s.store.Update(ctx, func(tx workorder.Tx) error {
+	return s.store.Update(ctx, func(tx store.Tx) error {
 		_, err := ReceiveBatch(ctx, tx, s.intake, []workorder.Report{workorder.FromIncident(&ev)})
 		return err
 	})

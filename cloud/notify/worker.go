@@ -26,8 +26,8 @@ type Claim struct {
 var ErrLeaseLost = errors.New("notify: delivery lease lost")
 
 // Store is what a Worker needs of the database: pending deliveries leased
-// to one worker at a time, the outcome of each attempt recorded, and the
-// log pruned.
+// to one worker at a time, the outcome of each attempt recorded, the log
+// pruned, and the backlog counted for metrics.
 type Store interface {
 	// ClaimDeliveries leases up to limit pending deliveries due at now,
 	// of active subscriptions, to owner until now+lease. Two workers
@@ -42,6 +42,8 @@ type Store interface {
 	// PruneWebhookDeliveries removes finished deliveries last changed
 	// before t.
 	PruneWebhookDeliveries(ctx context.Context, before time.Time) (int64, error)
+	// WebhookBacklog counts deliveries not yet delivered, by state.
+	WebhookBacklog(ctx context.Context) (map[State]int, error)
 }
 
 // WorkerConfig configures the delivery worker (the webhooks: block of the
@@ -157,20 +159,13 @@ func NewWorker(store Store, d *Deliverer, cfg WorkerConfig, log *slog.Logger, re
 	}
 	if reg != nil {
 		reg.MustRegister(w.m.attempts, w.m.took, w.m.leaseLost, w.m.errors)
-		if b, ok := store.(backlogStore); ok {
-			reg.MustRegister(&backlogCollector{store: b})
-		}
+		reg.MustRegister(&backlogCollector{store: store})
 	}
 	return w
 }
 
-// backlogStore counts deliveries not yet delivered, by state.
-type backlogStore interface {
-	WebhookBacklog(ctx context.Context) (map[State]int, error)
-}
-
 // backlogCollector reports the pending and dead deliveries at scrape time.
-type backlogCollector struct{ store backlogStore }
+type backlogCollector struct{ store Store }
 
 var backlogDesc = prometheus.NewDesc("frostline_webhook_deliveries", "Webhook deliveries waiting (pending) or dead-lettered (dead).", []string{"state"}, nil)
 

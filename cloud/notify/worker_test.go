@@ -24,6 +24,7 @@ import (
 	"github.com/frostline/frostline/cloud/postgres"
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
 	"github.com/frostline/frostline/cloud/sqlite"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
 )
@@ -131,14 +132,14 @@ func register(t *testing.T, db *sqldb.DB, rc *receiver, id string, scope notify.
 func openWorkOrders(t *testing.T, db *sqldb.DB, prefix string, sites ...string) {
 	t.Helper()
 	ctx := context.Background()
-	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in := &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()}
 	lim := 5.0
 	for i, site := range sites {
 		at := time.Now().UTC()
 		ev := &rules.Event{Event: rules.Opened, Incident: fmt.Sprintf("%s-%d", prefix, i), Seq: 1, Site: site, Asset: fmt.Sprintf("a%d", i),
 			AssetClass: "walk_in_cooler", Rule: "temp_high", Problem: "temp_high", Priority: "P3", Trade: "refrigeration",
 			At: at, Started: at, Metric: "air_temp", Value: 9, Peak: 9, Limit: &lim, Occurrences: 1}
-		if err := db.Update(ctx, func(tx workorder.Tx) error {
+		if err := db.Update(ctx, func(tx store.Tx) error {
 			_, err := in.Receive(ctx, tx, workorder.FromIncident(ev))
 			return err
 		}); err != nil {

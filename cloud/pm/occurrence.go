@@ -270,17 +270,14 @@ type BulkRuntime interface {
 // loaded for every asset at once and answered from memory. It lives for
 // one call.
 type usageMemo struct {
-	rt     Runtime
-	bulk   BulkRuntime // nil: no bulk loading
+	rt     BulkRuntime
 	site   string
 	asked  map[[2]int64]int
 	loaded map[[2]int64]map[[2]string]Usage
 }
 
-func newUsageMemo(rt Runtime, site string) *usageMemo {
-	m := &usageMemo{rt: rt, site: site, asked: map[[2]int64]int{}, loaded: map[[2]int64]map[[2]string]Usage{}}
-	m.bulk, _ = rt.(BulkRuntime)
-	return m
+func newUsageMemo(rt BulkRuntime, site string) *usageMemo {
+	return &usageMemo{rt: rt, site: site, asked: map[[2]int64]int{}, loaded: map[[2]int64]map[[2]string]Usage{}}
 }
 
 // Usage implements Runtime.
@@ -290,10 +287,10 @@ func (m *usageMemo) Usage(ctx context.Context, site, asset string, since, until 
 		return all[[2]string{site, asset}], nil
 	}
 	m.asked[k]++
-	if m.bulk == nil || m.asked[k] < 2 {
+	if m.asked[k] < 2 {
 		return m.rt.Usage(ctx, site, asset, since, until)
 	}
-	all, err := m.bulk.UsageAll(ctx, m.site, since, until)
+	all, err := m.rt.UsageAll(ctx, m.site, since, until)
 	if err != nil {
 		return Usage{}, err
 	}

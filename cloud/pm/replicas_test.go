@@ -11,6 +11,7 @@ import (
 	"github.com/frostline/frostline/cloud/pm"
 	"github.com/frostline/frostline/cloud/postgres"
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
+	cloudstore "github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
@@ -51,7 +52,7 @@ func TestReplicasNeverDoubleGenerate(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := pm.Config{Every: 12 * time.Hour, Grace: 24 * time.Hour}
-	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in := &workorder.Intake[cloudstore.Tx]{Policy: workorder.DefaultPolicy()}
 	ga, gb := pm.NewGenerator(a, in, cfg, quiet, nil), pm.NewGenerator(b, in, cfg, quiet, nil)
 	ga.Now, gb.Now = clock, clock
 	end := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -139,7 +140,7 @@ func TestGeneratorRunStops(t *testing.T) {
 	if err := db.PutPMSchedule(ctx, s, 0); err != nil {
 		t.Fatal(err)
 	}
-	g := pm.NewGenerator(db, &workorder.Intake{Policy: workorder.DefaultPolicy()}, pm.Config{Every: 10 * time.Millisecond, Grace: time.Hour},
+	g := pm.NewGenerator(db, &workorder.Intake[cloudstore.Tx]{Policy: workorder.DefaultPolicy()}, pm.Config{Every: 10 * time.Millisecond, Grace: time.Hour},
 		slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	g.Now = func() time.Time { return time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC) }
 	done := make(chan error, 1)

@@ -21,6 +21,7 @@ import (
 	"github.com/frostline/frostline/cloud/postgres"
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
 	"github.com/frostline/frostline/cloud/sqlite"
+	cloudstore "github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
@@ -29,6 +30,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // store is what the tests need: pm's Store plus the writes.
 type store interface {
 	pm.Store
+	pm.Updater[cloudstore.Tx]
 	PutSite(ctx context.Context, s *cloud.Site) error
 	PutAsset(ctx context.Context, a *cloud.Asset) error
 	PutPMSchedule(ctx context.Context, s *pm.Schedule, seen int) error
@@ -151,7 +153,7 @@ func runYear(t *testing.T, db store, dir string) {
 	}
 	now := c.From
 	reg := prometheus.NewRegistry()
-	g := pm.NewGenerator(db, &workorder.Intake{Policy: workorder.DefaultPolicy()},
+	g := pm.NewGenerator(db, &workorder.Intake[cloudstore.Tx]{Policy: workorder.DefaultPolicy()},
 		pm.Config{Every: c.Every.D(), Grace: c.Grace.D()}, slog.New(slog.NewTextHandler(io.Discard, nil)), reg)
 	g.Now = func() time.Time { return now }
 	fed := c.From

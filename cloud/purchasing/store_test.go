@@ -12,6 +12,7 @@ import (
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
 	"github.com/frostline/frostline/cloud/purchasing"
 	"github.com/frostline/frostline/cloud/sqlite"
+	cloudstore "github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
@@ -19,7 +20,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // store is what the flow needs of either store.
 type store interface {
-	Update(ctx context.Context, fn func(workorder.Tx) error) error
+	Update(ctx context.Context, fn func(cloudstore.Tx) error) error
 	PutSite(ctx context.Context, s *cloud.Site) error
 	PutPart(ctx context.Context, p *purchasing.Part) error
 	SetStock(ctx context.Context, site, part string, quantity float64) error
@@ -68,11 +69,11 @@ func holdAndResume(t *testing.T, db store) {
 	if err := db.SetStock(ctx, "s1", "A", 1); err != nil {
 		t.Fatal(err)
 	}
-	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in := &workorder.Intake[cloudstore.Tx]{Policy: workorder.DefaultPolicy()}
 	in.Policy.Vendors = []workorder.VendorRule{{Site: "*", Vendor: "coolco"}}
 	var id string
 	tech := workorder.Input{Actor: "tom", Role: cloud.RoleTechnician, Technician: "tom", Override: "indoors", At: t0}
-	err := db.Update(ctx, func(tx workorder.Tx) error {
+	err := db.Update(ctx, func(tx cloudstore.Tx) error {
 		res, err := in.Receive(ctx, tx, workorder.Report{Source: workorder.Manual, Site: "s1", Asset: "wic-1", Problem: "noise", Reporter: "ann", At: t0})
 		if err != nil {
 			return err
@@ -97,9 +98,9 @@ func holdAndResume(t *testing.T, db store) {
 	n := 0
 	newID := func() string { n++; return "po_" + string(rune('0'+n)) }
 	var req purchasing.Requested
-	err = db.Update(ctx, func(tx workorder.Tx) error {
+	err = db.Update(ctx, func(tx cloudstore.Tx) error {
 		var err error
-		req, err = purchasing.Request(ctx, tx.(purchasing.Tx), id, []purchasing.Need{{Part: "A", Quantity: 2}, {Part: "B", Quantity: 1}}, by, t0, all, newID)
+		req, err = purchasing.Request(ctx, tx, id, []purchasing.Need{{Part: "A", Quantity: 2}, {Part: "B", Quantity: 1}}, by, t0, all, newID)
 		return err
 	})
 	if err != nil {
@@ -116,9 +117,8 @@ func holdAndResume(t *testing.T, db store) {
 	}
 	fm := purchasing.Actor{Name: "fran", Role: cloud.RoleFM}
 	for i, po := range req.Orders {
-		err := db.Update(ctx, func(tx workorder.Tx) error {
-			ptx := tx.(purchasing.Tx)
-			p, err := ptx.PurchaseOrder(ctx, po.ID)
+		err := db.Update(ctx, func(tx cloudstore.Tx) error {
+			p, err := tx.PurchaseOrder(ctx, po.ID)
 			if err != nil {
 				return err
 			}
@@ -127,11 +127,11 @@ func holdAndResume(t *testing.T, db store) {
 				if err := p.Move(s, fm.Name, fm.Role, "", t0); err != nil {
 					return err
 				}
-				if err := ptx.PutPurchaseOrder(ctx, p, seen); err != nil {
+				if err := tx.PutPurchaseOrder(ctx, p, seen); err != nil {
 					return err
 				}
 			}
-			rec, err := purchasing.Receive(ctx, ptx, po.ID, fm, "delivered", t0.Add(time.Hour), func(*purchasing.PurchaseOrder) bool { return true })
+			rec, err := purchasing.Receive(ctx, tx, po.ID, fm, "delivered", t0.Add(time.Hour), func(*purchasing.PurchaseOrder) bool { return true })
 			if err != nil {
 				return err
 			}
@@ -155,10 +155,10 @@ func holdAndResume(t *testing.T, db store) {
 		t.Fatalf("another vendor sees %d orders", len(pos))
 	}
 	// A stale version is refused (optimistic lock), on either store.
-	err = db.Update(ctx, func(tx workorder.Tx) error {
+	err = db.Update(ctx, func(tx cloudstore.Tx) error {
 		p := *req.Orders[0]
 		p.Version = 99
-		return tx.(purchasing.Tx).PutPurchaseOrder(ctx, &p, 1)
+		return tx.PutPurchaseOrder(ctx, &p, 1)
 	})
 	if cloud.ErrorCode(err) != cloud.ECONFLICT {
 		t.Fatalf("stale update: %v", err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/frostline/frostline/cloud/relay"
 	"github.com/frostline/frostline/cloud/sqlite"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/storetest"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/wire"
@@ -45,13 +46,13 @@ func TestRelayPublishesNotices(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in := &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()}
 	in.Policy.Vendors = []workorder.VendorRule{{Vendor: "coolco"}}
 	for _, ev := range []*rules.Event{
 		storetest.Incident(rules.Opened, "i1", 1, storetest.T0, "s1", "a1", "no_cooling", "P1"),
 		storetest.Incident(rules.Updated, "i1", 2, storetest.T0.Add(time.Minute), "s1", "a1", "no_cooling", "P1"),
 	} {
-		err := db.Update(ctx, func(tx workorder.Tx) error {
+		err := db.Update(ctx, func(tx store.Tx) error {
 			_, err := in.Receive(ctx, tx, workorder.FromIncident(ev))
 			return err
 		})

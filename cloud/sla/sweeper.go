@@ -17,13 +17,14 @@ type Ref struct {
 	Version          int
 }
 
-// Store is what the Sweeper needs of the work-order store.
-type Store interface {
+// Store is what the Sweeper needs of the work-order store, whose
+// transactions are T.
+type Store[T workorder.Tx] interface {
 	// Assigned lists open work orders that are with a vendor
 	// (dispatched, accepted, in progress or on hold).
 	Assigned(ctx context.Context) ([]Ref, error)
 	Events(ctx context.Context, id string) ([]workorder.Event, error)
-	Update(ctx context.Context, fn func(workorder.Tx) error) error
+	Update(ctx context.Context, fn func(T) error) error
 }
 
 // Sweeper runs the SLA clocks: every Every it finds reminders and breaches
@@ -34,8 +35,8 @@ type Store interface {
 // replicas may sweep at once: an action's key is recorded on the work
 // order in the same transaction, under its optimistic lock, so each
 // reminder and breach happens once.
-type Sweeper struct {
-	Store  Store
+type Sweeper[T workorder.Tx] struct {
+	Store  Store[T]
 	Policy Policy
 	// Commitment returns a vendor's commitments per priority (nil: the
 	// policy's defaults); Location a site's time zone.
@@ -78,7 +79,7 @@ func NewSweepMetrics(reg prometheus.Registerer) *SweepMetrics {
 }
 
 // Run sweeps until ctx is done.
-func (s *Sweeper) Run(ctx context.Context) error {
+func (s *Sweeper[T]) Run(ctx context.Context) error {
 	every := s.Every
 	if every <= 0 {
 		every = 30 * time.Second
@@ -101,7 +102,7 @@ func (s *Sweeper) Run(ctx context.Context) error {
 
 // Sweep records every reminder and breach due now and returns how many
 // it recorded.
-func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
+func (s *Sweeper[T]) Sweep(ctx context.Context) (int, error) {
 	now := time.Now()
 	if s.Now != nil {
 		now = s.Now()
@@ -161,7 +162,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	done := 0
 	for _, a := range actions {
 		recorded := false
-		err := s.Store.Update(ctx, func(tx workorder.Tx) error {
+		err := s.Store.Update(ctx, func(tx T) error {
 			recorded = false
 			w, err := tx.WorkOrder(ctx, a.WorkOrder)
 			if err != nil || w == nil || !w.Status.Open() || w.Vendor != a.Vendor {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/frostline/frostline/cloud/sla"
 	"github.com/frostline/frostline/cloud/sqlite"
+	cloudstore "github.com/frostline/frostline/cloud/store"
 )
 
 // BenchmarkSweeperSQLite100k is the service's SLA sweep as it runs, over
@@ -48,7 +49,7 @@ func BenchmarkSweeperSQLite100k(b *testing.B) {
 	}
 	// A minute after dispatch nothing is due yet: the steady state.
 	now := time.Date(2026, 11, 26, 14, 1, 0, 0, time.UTC)
-	s := &sla.Sweeper{Store: db, Policy: sla.DefaultPolicy(), Now: func() time.Time { return now },
+	s := &sla.Sweeper[cloudstore.Tx]{Store: db, Policy: sla.DefaultPolicy(), Now: func() time.Time { return now },
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), M: sla.NewSweepMetrics(nil)}
 	began := time.Now()
 	if _, err := s.Sweep(ctx); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
 	"github.com/frostline/frostline/cloud/sla"
 	"github.com/frostline/frostline/cloud/sqlite"
+	cloudstore "github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
 )
@@ -24,7 +25,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // store is what the test needs of a real store.
 type store interface {
-	sla.Store
+	sla.Store[cloudstore.Tx]
 	dispatch.Register
 	PutSite(ctx context.Context, s *cloud.Site) error
 	PutVendor(ctx context.Context, v *dispatch.Vendor, at time.Time) error
@@ -76,11 +77,11 @@ func sweepOnce(t *testing.T, db store) {
 		t.Fatal(err)
 	}
 	clock := t0
-	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in := &workorder.Intake[cloudstore.Tx]{Policy: workorder.DefaultPolicy()}
 	svc := &dispatch.Service{Register: db, Rules: dispatch.DefaultRules(), Policy: &in.Policy, SLA: sla.DefaultPolicy(), Now: func() time.Time { return clock }}
-	in.Dispatcher = svc
+	in.Dispatcher = dispatch.For[cloudstore.Tx](svc)
 	var wo string
-	err := db.Update(ctx, func(tx workorder.Tx) error {
+	err := db.Update(ctx, func(tx cloudstore.Tx) error {
 		res, err := in.Receive(ctx, tx, workorder.FromIncident(&rules.Event{Event: rules.Opened, Incident: "i1", Seq: 1, Site: "s1", Asset: "wic-1",
 			AssetClass: "walk_in_cooler", Rule: "r", Problem: "no_cooling", Priority: "P1", Trade: "refrigeration", At: t0, Started: t0}))
 		if err == nil {
@@ -91,15 +92,15 @@ func sweepOnce(t *testing.T, db store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newSweeper := func() *sla.Sweeper {
-		return &sla.Sweeper{Store: db, Policy: sla.DefaultPolicy(), Commitment: svc.Commitment,
+	newSweeper := func() *sla.Sweeper[cloudstore.Tx] {
+		return &sla.Sweeper[cloudstore.Tx]{Store: db, Policy: sla.DefaultPolicy(), Commitment: svc.Commitment,
 			Now: func() time.Time { return clock }, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), M: sla.NewSweepMetrics(nil)}
 	}
 	a, b := newSweeper(), newSweeper()
 	sweepBoth := func() int {
 		var wg sync.WaitGroup
 		var n [2]int
-		for i, s := range []*sla.Sweeper{a, b} {
+		for i, s := range []*sla.Sweeper[cloudstore.Tx]{a, b} {
 			wg.Go(func() {
 				var err error
 				if n[i], err = s.Sweep(ctx); err != nil {

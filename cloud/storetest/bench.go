@@ -19,6 +19,7 @@ import (
 	"github.com/frostline/frostline/cloud"
 	cloudhttp "github.com/frostline/frostline/cloud/http"
 	"github.com/frostline/frostline/cloud/intake"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
 )
@@ -53,7 +54,7 @@ func IncidentEvent(prefix string, k int) *rules.Event {
 // consumer makes them, and reports the heap after the run.
 func BenchIntake(b *testing.B, s Store, batch, lanes int) {
 	ctx := context.Background()
-	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in := &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()}
 	in.Policy.Vendors = []workorder.VendorRule{{Vendor: "coolco"}}
 	prefix := fmt.Sprintf("b%d", time.Now().UnixNano())
 	b.ReportAllocs()
@@ -73,7 +74,7 @@ func BenchIntake(b *testing.B, s Store, batch, lanes int) {
 				for i, ev := range lane {
 					reports[i] = workorder.FromIncident(ev)
 				}
-				return s.Update(ctx, func(tx workorder.Tx) error {
+				return s.Update(ctx, func(tx store.Tx) error {
 					_, err := intake.ReceiveBatch(ctx, tx, in, reports)
 					return err
 				})
@@ -114,7 +115,7 @@ func BenchWorkOrders(b *testing.B, s interface {
 		b.Fatal(err)
 	}
 	b.Logf("seeded %d work orders in %s", n, time.Since(start).Round(time.Second))
-	srv := cloudhttp.New(cloudhttp.Options{Store: s, Intake: &workorder.Intake{Policy: workorder.DefaultPolicy()},
+	srv := cloudhttp.New(cloudhttp.Options{Store: s, Intake: &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	fm, _, err := cloudhttp.IssueToken(ctx, s, cloudhttp.TokenRequest{Role: cloud.RoleFM}, T0)
 	if err != nil {

@@ -15,44 +15,24 @@ import (
 	"time"
 
 	"github.com/frostline/frostline/cloud"
+	cloudhttp "github.com/frostline/frostline/cloud/http"
 	"github.com/frostline/frostline/cloud/intake"
 	"github.com/frostline/frostline/cloud/relay"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
 )
 
 // Store is what the suite exercises: everything the service asks of a
-// store.
+// store (cloud/app.Store but Close).
 type Store interface {
-	Update(ctx context.Context, fn func(workorder.Tx) error) error
-	WorkOrder(ctx context.Context, id string) (*workorder.WorkOrder, error)
-	Events(ctx context.Context, id string) ([]workorder.Event, error)
-	WorkOrders(ctx context.Context, f workorder.Filter) ([]*workorder.WorkOrder, error)
-	Due(ctx context.Context, now time.Time, limit int) ([]string, error)
-	CountByStatus(ctx context.Context) (map[string]int, error)
-	PutSite(ctx context.Context, s *cloud.Site) error
-	Site(ctx context.Context, id string) (*cloud.Site, error)
-	Sites(ctx context.Context, only []string) ([]*cloud.Site, error)
-	SitesInRegion(ctx context.Context, region string) ([]string, error)
-	DeleteSite(ctx context.Context, id string) error
-	PutAsset(ctx context.Context, a *cloud.Asset) error
-	Asset(ctx context.Context, site, id string) (*cloud.Asset, error)
-	Assets(ctx context.Context, site string) ([]*cloud.Asset, error)
-	DeleteAsset(ctx context.Context, site, id string) error
-	PutToken(ctx context.Context, hash string, p *cloud.Principal) error
-	Token(ctx context.Context, hash string, now time.Time) (*cloud.Principal, error)
-	Tokens(ctx context.Context) ([]*cloud.Principal, error)
-	RevokeToken(ctx context.Context, id string, at time.Time) error
-	TouchToken(ctx context.Context, id string, at time.Time, every time.Duration) error
-	RotateToken(ctx context.Context, hash string, p *cloud.Principal, family string, at time.Time) (int64, error)
-	PutSession(ctx context.Context, hash string, s *cloud.Session) error
-	Session(ctx context.Context, hash string, now time.Time, idle time.Duration) (*cloud.Principal, *cloud.Session, error)
-	TouchSession(ctx context.Context, hash string, at time.Time, every time.Duration) error
-	DeleteSession(ctx context.Context, hash string) error
-	Ping(ctx context.Context) error
-	Photo(ctx context.Context, workOrder, id string) (string, []byte, error)
-	Relay(ctx context.Context, limit int, publish func([]relay.Msg) error) (int, error)
+	store.Store
+	cloudhttp.Store
+	cloudhttp.BootstrapStore
+	intake.Store
 	PruneClaims(ctx context.Context, before time.Time) (int64, error)
+	CountByStatus(ctx context.Context) (map[string]int, error)
+	Ping(ctx context.Context) error
 }
 
 // T0 is the suite's reference time.
@@ -95,10 +75,10 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func receive(t *testing.T, s Store, in *workorder.Intake, r workorder.Report) workorder.Result {
+func receive(t *testing.T, s Store, in *workorder.Intake[store.Tx], r workorder.Report) workorder.Result {
 	t.Helper()
 	var res workorder.Result
-	err := s.Update(context.Background(), func(tx workorder.Tx) error {
+	err := s.Update(context.Background(), func(tx store.Tx) error {
 		var err error
 		res, err = in.Receive(context.Background(), tx, r)
 		return err
@@ -341,7 +321,7 @@ func testSessions(t *testing.T, s Store) {
 
 func testIntakeDedup(t *testing.T, s Store) {
 	ctx := context.Background()
-	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in := &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()}
 	r1 := receive(t, s, in, workorder.FromIncident(Incident(rules.Opened, "i1", 1, T0, "s1", "wic-1", "temp_trend", "P3")))
 	if r1.Reason != workorder.Opened || r1.WorkOrder.Number != 1 {
 		t.Fatalf("first: %+v", r1)
@@ -386,9 +366,9 @@ func testIntakeDedup(t *testing.T, s Store) {
 
 func testAtomic(t *testing.T, s Store) {
 	ctx := context.Background()
-	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in := &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()}
 	boom := errors.New("boom")
-	err := s.Update(ctx, func(tx workorder.Tx) error {
+	err := s.Update(ctx, func(tx store.Tx) error {
 		if _, err := in.Receive(ctx, tx, workorder.FromIncident(Incident(rules.Opened, "i1", 1, T0, "s1", "wic-1", "temp_high", "P3"))); err != nil {
 			return err
 		}
@@ -408,7 +388,7 @@ func testAtomic(t *testing.T, s Store) {
 
 func testOptimisticLock(t *testing.T, s Store) {
 	ctx := context.Background()
-	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in := &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()}
 	r := receive(t, s, in, workorder.FromIncident(Incident(rules.Opened, "i1", 1, T0, "s1", "wic-1", "temp_high", "P3")))
 	a, _ := s.WorkOrder(ctx, r.WorkOrder.ID)
 	b, _ := s.WorkOrder(ctx, r.WorkOrder.ID)
@@ -420,10 +400,10 @@ func testOptimisticLock(t *testing.T, s Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Update(ctx, func(tx workorder.Tx) error { return tx.Save(ctx, a, evA) }); err != nil {
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Save(ctx, a, evA) }); err != nil {
 		t.Fatal(err)
 	}
-	err = s.Update(ctx, func(tx workorder.Tx) error { return tx.Save(ctx, b, evB) })
+	err = s.Update(ctx, func(tx store.Tx) error { return tx.Save(ctx, b, evB) })
 	if cloud.ErrorCode(err) != cloud.ECONFLICT {
 		t.Fatalf("stale save: %v (code %s)", err, cloud.ErrorCode(err))
 	}
@@ -445,13 +425,13 @@ func testOneOpen(t *testing.T, s Store) {
 		return w, []workorder.Event{e}
 	}
 	w1, e1 := mk("wo_a", 101)
-	if err := s.Update(ctx, func(tx workorder.Tx) error { return tx.Save(ctx, w1, e1) }); err != nil {
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Save(ctx, w1, e1) }); err != nil {
 		t.Fatal(err)
 	}
 	w2, e2 := mk("wo_b", 102)
 	done := make(chan error, 1)
 	go func() {
-		done <- s.Update(ctx, func(tx workorder.Tx) error { return tx.Save(ctx, w2, e2) })
+		done <- s.Update(ctx, func(tx store.Tx) error { return tx.Save(ctx, w2, e2) })
 	}()
 	select {
 	case err := <-done:
@@ -465,7 +445,7 @@ func testOneOpen(t *testing.T, s Store) {
 
 func seed(t *testing.T, s Store, n int) {
 	t.Helper()
-	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in := &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()}
 	problems := []string{"temp_high", "door_ajar", "short_cycling"}
 	for i := range n {
 		site := fmt.Sprintf("s%d", i%3+1)
@@ -537,7 +517,7 @@ func testScope(t *testing.T, s Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Update(ctx, func(tx workorder.Tx) error { return tx.Save(ctx, w, append(ev, ev2...)) }); err != nil {
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Save(ctx, w, append(ev, ev2...)) }); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
@@ -564,7 +544,7 @@ func testScope(t *testing.T, s Store) {
 
 func testDueAndRecall(t *testing.T, s Store) {
 	ctx := context.Background()
-	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in := &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()}
 	in.Policy.Vendors = []workorder.VendorRule{{Vendor: "coolco"}}
 	r := receive(t, s, in, workorder.FromIncident(Incident(rules.Opened, "i1", 1, T0, "s1", "wic-1", "temp_high", "P3")))
 	if due, err := s.Due(ctx, T0.Add(29*time.Minute), 10); err != nil || len(due) != 0 {
@@ -575,7 +555,7 @@ func testDueAndRecall(t *testing.T, s Store) {
 		t.Fatalf("due: %v %v", due, err)
 	}
 	var w *workorder.WorkOrder
-	err = s.Update(ctx, func(tx workorder.Tx) error {
+	err = s.Update(ctx, func(tx store.Tx) error {
 		w, _ = tx.WorkOrder(ctx, due[0])
 		ev, _, err := in.Sweep(ctx, tx, w, T0.Add(31*time.Minute))
 		if err != nil {
@@ -604,7 +584,7 @@ func testDueAndRecall(t *testing.T, s Store) {
 	}
 	for _, st := range steps {
 		st.in.At = T0.Add(2 * time.Hour)
-		err := s.Update(ctx, func(tx workorder.Tx) error {
+		err := s.Update(ctx, func(tx store.Tx) error {
 			w, _ := tx.WorkOrder(ctx, r.WorkOrder.ID)
 			ev, err := workorder.Act(w, st.a, st.in)
 			if err != nil {
@@ -628,7 +608,7 @@ func testDueAndRecall(t *testing.T, s Store) {
 
 func testConcurrent(t *testing.T, s Store) {
 	ctx := context.Background()
-	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in := &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()}
 	const n = 16
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*n)
@@ -636,7 +616,7 @@ func testConcurrent(t *testing.T, s Store) {
 		for range 2 { // every message twice: a redelivery racing the first
 			wg.Go(func() {
 				r := workorder.FromIncident(Incident(rules.Opened, fmt.Sprintf("i%d", i), 1, T0, "s1", "wic-1", "temp_high", "P3"))
-				errs <- s.Update(ctx, func(tx workorder.Tx) error {
+				errs <- s.Update(ctx, func(tx store.Tx) error {
 					_, err := in.Receive(ctx, tx, r)
 					return err
 				})
@@ -667,15 +647,9 @@ func testClaimAll(t *testing.T, s Store) {
 	ctx := context.Background()
 	claim := func(keys ...string) map[string]bool {
 		var fresh map[string]bool
-		err := s.Update(ctx, func(tx workorder.Tx) error {
-			c, ok := tx.(interface {
-				ClaimAll(ctx context.Context, keys []string) (map[string]bool, error)
-			})
-			if !ok {
-				t.Fatal("store transaction cannot claim a batch")
-			}
+		err := s.Update(ctx, func(tx store.Tx) error {
 			var err error
-			fresh, err = c.ClaimAll(ctx, keys)
+			fresh, err = tx.ClaimAll(ctx, keys)
 			return err
 		})
 		if err != nil {
@@ -690,7 +664,7 @@ func testClaimAll(t *testing.T, s Store) {
 		t.Errorf("second claim %v", got)
 	}
 	// A claim made by ClaimAll is seen by Claim, and the other way round.
-	err := s.Update(ctx, func(tx workorder.Tx) error {
+	err := s.Update(ctx, func(tx store.Tx) error {
 		if fresh, err := tx.Claim(ctx, "c"); err != nil || fresh {
 			t.Errorf("Claim after ClaimAll: %v %v", fresh, err)
 		}
@@ -717,7 +691,7 @@ func testClaimAll(t *testing.T, s Store) {
 
 func testOutbox(t *testing.T, s Store) {
 	ctx := context.Background()
-	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in := &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()}
 	receive(t, s, in, workorder.FromIncident(Incident(rules.Opened, "i1", 1, T0, "s1", "wic-1", "temp_high", "P3")))
 	receive(t, s, in, workorder.FromIncident(Incident(rules.Updated, "i1", 2, T0, "s1", "wic-1", "temp_high", "P3")))
 	// A failed publish leaves the messages for the next try.
@@ -743,7 +717,7 @@ func testOutbox(t *testing.T, s Store) {
 // message at a time would.
 func testBatch(t *testing.T, s Store) {
 	ctx := context.Background()
-	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in := &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()}
 	receive(t, s, in, workorder.FromIncident(Incident(rules.Opened, "old", 1, T0, "s1", "a9", "door_ajar", "P3")))
 	evs := []*rules.Event{
 		Incident(rules.Opened, "i1", 1, T0, "s1", "a1", "temp_trend", "P3"),
@@ -760,7 +734,7 @@ func testBatch(t *testing.T, s Store) {
 		reports[i] = workorder.FromIncident(ev)
 	}
 	var res []workorder.Result
-	err := s.Update(ctx, func(tx workorder.Tx) error {
+	err := s.Update(ctx, func(tx store.Tx) error {
 		var err error
 		res, err = intake.ReceiveBatch(ctx, tx, in, reports)
 		return err
@@ -801,10 +775,10 @@ func testBatch(t *testing.T, s Store) {
 // held off, so its clear ends it AVOIDED exactly once.
 func testIncidentOrder(t *testing.T, s Store) {
 	ctx := context.Background()
-	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+	in := &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()}
 	in.Policy.Vendors = []workorder.VendorRule{{Vendor: "coolco"}}
 	update := func(ev *rules.Event) error {
-		return s.Update(ctx, func(tx workorder.Tx) error {
+		return s.Update(ctx, func(tx store.Tx) error {
 			_, err := in.Receive(ctx, tx, workorder.FromIncident(ev))
 			return err
 		})
@@ -835,7 +809,7 @@ func testIncidentOrder(t *testing.T, s Store) {
 	inside, release := make(chan struct{}), make(chan struct{})
 	opened := make(chan error, 1)
 	go func() {
-		opened <- s.Update(ctx, func(tx workorder.Tx) error {
+		opened <- s.Update(ctx, func(tx store.Tx) error {
 			_, err := in.Receive(ctx, tx, workorder.FromIncident(io[0]))
 			if err == nil {
 				select {
@@ -916,7 +890,7 @@ func checkOrdered(t *testing.T, s Store, incident string, want workorder.Status)
 	t.Helper()
 	ctx := context.Background()
 	var w *workorder.WorkOrder
-	err := s.Update(ctx, func(tx workorder.Tx) error {
+	err := s.Update(ctx, func(tx store.Tx) error {
 		var err error
 		w, err = tx.ByIncident(ctx, incident)
 		return err

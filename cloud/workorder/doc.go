@@ -12,6 +12,6 @@
 // whatever else the change touched.
 //
 // The package does no I/O of its own. Intake reads and writes through the
-// small Tx interface it declares; cloud/sqlite and cloud/postgres implement
-// it.
+// small Tx interface it declares; the store contract (cloud/store.Tx)
+// embeds it, and cloud/internal/sqldb's Tx implements it for both stores.
 package workorder

@@ -117,12 +117,16 @@ type Result struct {
 	Dispatched bool
 }
 
-// Intake turns reports into work-order events under a Policy.
-type Intake struct {
+// Intake turns reports into work-order events under a Policy, inside
+// transactions of type T. T is the caller's whole transaction (cloud/store.Tx
+// in the service): Intake itself needs only Tx of it, and hands it on
+// unchanged to its Dispatcher, which may need more (cloud/dispatch keeps
+// offer books in it). The compiler checks that T has all of it.
+type Intake[T Tx] struct {
 	Policy Policy
 	// Dispatcher, when set, decides who gets work and keeps the offer
 	// book (cloud/dispatch); without one Policy.Vendors name the provider.
-	Dispatcher Dispatcher
+	Dispatcher Dispatcher[T]
 	// NewID returns a fresh work-order id; cloud.NewID("wo_") by default.
 	NewID func() string
 	// Readings, when set, returns the event time of an asset's newest
@@ -136,24 +140,24 @@ type Intake struct {
 // Dispatcher sends work out and hears the answers. Every method runs in
 // the caller's transaction and returns the events it made (already
 // applied to w); an error aborts the transaction.
-type Dispatcher interface {
+type Dispatcher[T Tx] interface {
 	// Offer sends a READY work order to the best eligible vendor. No
 	// events means no vendor is eligible: it stays READY for a person.
-	Offer(ctx context.Context, tx Tx, w *WorkOrder, at time.Time, why string) ([]Event, error)
+	Offer(ctx context.Context, tx T, w *WorkOrder, at time.Time, why string) ([]Event, error)
 	// Lapse withdraws a dispatch not accepted in time and offers the
 	// work order to the next vendor.
-	Lapse(ctx context.Context, tx Tx, w *WorkOrder, at time.Time) ([]Event, error)
+	Lapse(ctx context.Context, tx T, w *WorkOrder, at time.Time) ([]Event, error)
 	// Answer applies a person's dispatch, accept, decline or check-in
 	// through the offer book, re-checking the vendor's compliance, and a
 	// completion priced at the vendor's rate table (Input.Rate).
-	Answer(ctx context.Context, tx Tx, w *WorkOrder, action Action, in Input) ([]Event, error)
+	Answer(ctx context.Context, tx T, w *WorkOrder, action Action, in Input) ([]Event, error)
 	// Settle is told after a work order's status changed to WORK_COMPLETE,
 	// VERIFIED or REOPENED, to record the vendor's outcome and, when
 	// verified, to bill.
-	Settle(ctx context.Context, tx Tx, w *WorkOrder, at time.Time) ([]Event, error)
+	Settle(ctx context.Context, tx T, w *WorkOrder, at time.Time) ([]Event, error)
 }
 
-func (in *Intake) newID() string {
+func (in *Intake[T]) newID() string {
 	if in.NewID != nil {
 		return in.NewID()
 	}
@@ -166,7 +170,7 @@ func (in *Intake) newID() string {
 // reopen). Time is the report's own (event time), so replays decide alike.
 // An incident's events are applied in their sequence order, whatever order
 // they arrive in (order.go).
-func (in *Intake) Receive(ctx context.Context, tx Tx, r Report) (Result, error) {
+func (in *Intake[T]) Receive(ctx context.Context, tx T, r Report) (Result, error) {
 	if r.Key != "" {
 		fresh, err := tx.Claim(ctx, r.Key)
 		if err != nil {
@@ -184,7 +188,7 @@ func (in *Intake) Receive(ctx context.Context, tx Tx, r Report) (Result, error) 
 
 // receive applies one report, already claimed and, for an incident event,
 // in its turn.
-func (in *Intake) receive(ctx context.Context, tx Tx, r Report) (Result, error) {
+func (in *Intake[T]) receive(ctx context.Context, tx T, r Report) (Result, error) {
 	var w *WorkOrder
 	reason := Merged
 	var err error
@@ -241,7 +245,7 @@ func (in *Intake) receive(ctx context.Context, tx Tx, r Report) (Result, error) 
 }
 
 // open creates and triages a new work order for r.
-func (in *Intake) open(ctx context.Context, tx Tx, r Report, events *[]Event) (*WorkOrder, Reason, error) {
+func (in *Intake[T]) open(ctx context.Context, tx T, r Report, events *[]Event) (*WorkOrder, Reason, error) {
 	reason := Opened
 	o := &Opening{
 		Site: r.Site, Asset: r.Asset, AssetClass: r.AssetClass, Source: r.Source, Problem: r.Problem,
@@ -307,7 +311,7 @@ func (in *Intake) open(ctx context.Context, tx Tx, r Report, events *[]Event) (*
 }
 
 // attach adds r's evidence to w and escalates problem and priority.
-func (in *Intake) attach(w *WorkOrder, r Report, events *[]Event, res *Result) {
+func (in *Intake[T]) attach(w *WorkOrder, r Report, events *[]Event, res *Result) {
 	ev := Evidence{Event: "report", Problem: r.Problem, Priority: r.Priority, Title: r.Title,
 		Reporter: r.Reporter, Description: r.Description, At: r.At, Photos: r.Photos}
 	if i := r.Incident; i != nil {
@@ -389,7 +393,7 @@ func sinceEscalation(w *WorkOrder) time.Duration {
 // advance moves the work order on after new evidence: avoidance when all
 // cleared within hold-off, dispatch for work that must not wait, reopen
 // when the problem comes back during verification.
-func (in *Intake) advance(ctx context.Context, tx Tx, w *WorkOrder, at time.Time, events *[]Event, res *Result) error {
+func (in *Intake[T]) advance(ctx context.Context, tx T, w *WorkOrder, at time.Time, events *[]Event, res *Result) error {
 	sys := Input{Actor: string(System), Role: System, At: at}
 	switch {
 	case w.Status.PreDispatch() && w.AllCleared() && (w.HoldUntil == nil || !at.After(*w.HoldUntil)) && w.Source == Sensor:
@@ -431,7 +435,7 @@ func lastIsNewTrouble(events []Event) bool {
 // through the Dispatcher when there is one, else to the warranty provider
 // if the asset is under warranty, else to the first vendor for the trade
 // that has not declined it.
-func (in *Intake) dispatch(ctx context.Context, tx Tx, w *WorkOrder, at time.Time, events *[]Event, res *Result, why string) error {
+func (in *Intake[T]) dispatch(ctx context.Context, tx T, w *WorkOrder, at time.Time, events *[]Event, res *Result, why string) error {
 	sys := Input{Actor: string(System), Role: System, At: at, Reason: why}
 	if w.Status == Triaged || w.Status == Reopened {
 		ev, err := Act(w, Release, sys)
@@ -468,7 +472,7 @@ func (in *Intake) dispatch(ctx context.Context, tx Tx, w *WorkOrder, at time.Tim
 
 // settle tells the Dispatcher about a finished, verified or reopened
 // work order.
-func (in *Intake) settle(ctx context.Context, tx Tx, w *WorkOrder, at time.Time, events *[]Event) error {
+func (in *Intake[T]) settle(ctx context.Context, tx T, w *WorkOrder, at time.Time, events *[]Event) error {
 	if in.Dispatcher == nil {
 		return nil
 	}
@@ -501,7 +505,7 @@ func (w *WorkOrder) Timer() *time.Time {
 // goes to the next vendor; a verification window that passed with the
 // asset back in range verifies the fix. Call it for each work order a
 // store lists as due, in a transaction.
-func (in *Intake) Sweep(ctx context.Context, tx Tx, w *WorkOrder, now time.Time) ([]Event, Result, error) {
+func (in *Intake[T]) Sweep(ctx context.Context, tx T, w *WorkOrder, now time.Time) ([]Event, Result, error) {
 	var events []Event
 	res := Result{Reason: Updated, WorkOrder: w}
 	if t := w.Timer(); t == nil || now.Before(*t) {

@@ -198,7 +198,7 @@ func TestIntakeGolden(t *testing.T) {
 				}
 			}
 			n := 0
-			in := &Intake{Policy: policy, NewID: func() string { n++; return fmt.Sprintf("wo_%d", n) }}
+			in := &Intake[Tx]{Policy: policy, NewID: func() string { n++; return fmt.Sprintf("wo_%d", n) }}
 			tx := newMemTx()
 			var sum summary
 			f, err := os.Open(filepath.Join(dir, "input.jsonl"))
@@ -271,7 +271,7 @@ func TestIntakeGolden(t *testing.T) {
 	}
 }
 
-func run(t *testing.T, in *Intake, tx *memTx, s step) string {
+func run(t *testing.T, in *Intake[Tx], tx *memTx, s step) string {
 	t.Helper()
 	ctx := context.Background()
 	switch {
@@ -414,7 +414,7 @@ func TestIncidentOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := &Intake{Policy: DefaultPolicy()}
+			in := &Intake[Tx]{Policy: DefaultPolicy()}
 			in.Policy.Vendors = []VendorRule{{Vendor: "coolco"}} // a P1 goes out at once
 			tx := newMemTx()
 			var got []string
@@ -467,7 +467,7 @@ func TestRackIncidentCarriesBreachAndCases(t *testing.T) {
 			Trade: "refrigeration", At: t0.Add(time.Duration(seq) * time.Minute), Started: t0,
 			Affected: affected, PredictedBreachAt: &breach})
 	}
-	in := &Intake{Policy: DefaultPolicy()}
+	in := &Intake[Tx]{Policy: DefaultPolicy()}
 	tx := newMemTx()
 	for _, r := range []Report{ev(rules.Opened, 1, "P2", []string{"dimt-5", "dimt-6"}), ev(rules.Updated, 2, "P1", []string{"dimt-5", "dimt-6", "dilt-7"})} {
 		if _, err := in.Receive(context.Background(), tx, r); err != nil {

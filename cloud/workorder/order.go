@@ -39,7 +39,7 @@ type HeldEvent struct {
 }
 
 // inOrder applies an incident event in its turn, or holds it until then.
-func (in *Intake) inOrder(ctx context.Context, tx Tx, r Report) (Result, error) {
+func (in *Intake[T]) inOrder(ctx context.Context, tx T, r Report) (Result, error) {
 	inc := r.Incident
 	applied, held, err := tx.Sequence(ctx, inc.Incident)
 	if err != nil {
@@ -77,7 +77,7 @@ func (in *Intake) inOrder(ctx context.Context, tx Tx, r Report) (Result, error) 
 
 // drain applies the held events that follow last, in sequence, and
 // records where the incident stands.
-func (in *Intake) drain(ctx context.Context, tx Tx, incident string, last, held int, res *Result) error {
+func (in *Intake[T]) drain(ctx context.Context, tx T, incident string, last, held int, res *Result) error {
 	for held > 0 {
 		ev, err := tx.Unhold(ctx, incident, last+1)
 		if err != nil {
@@ -103,7 +103,7 @@ func (in *Intake) drain(ctx context.Context, tx Tx, incident string, last, held 
 // it, giving up on the events before it that never came. The sweeper calls
 // it for events held longer than any redelivery takes. Nothing is done
 // when the event is no longer held (applied or released meanwhile).
-func (in *Intake) Release(ctx context.Context, tx Tx, incident string, seq int) (Result, error) {
+func (in *Intake[T]) Release(ctx context.Context, tx T, incident string, seq int) (Result, error) {
 	applied, held, err := tx.Sequence(ctx, incident)
 	if err != nil {
 		return Result{}, fmt.Errorf("intake: incident %s: order: %w", incident, err)

@@ -246,7 +246,7 @@ func (p *Planned) Validate() error {
 // It is never merged into reactive work: its problem family is its own.
 // Idempotency is the caller's: the store records (schedule, occurrence)
 // in the same transaction.
-func (in *Intake) Plan(ctx context.Context, tx Tx, p Planned) (Result, error) {
+func (in *Intake[T]) Plan(ctx context.Context, tx T, p Planned) (Result, error) {
 	if err := p.Validate(); err != nil {
 		return Result{}, err
 	}
@@ -312,7 +312,7 @@ func (in *Intake) Plan(ctx context.Context, tx Tx, p Planned) (Result, error) {
 // person's report: it merges into an open work order for the problem on
 // the asset, and is dispatched as such. Raising the same item twice is a
 // Repeat.
-func (in *Intake) Corrective(ctx context.Context, tx Tx, pm *WorkOrder, item, actor string, at time.Time) (Result, error) {
+func (in *Intake[T]) Corrective(ctx context.Context, tx T, pm *WorkOrder, item, actor string, at time.Time) (Result, error) {
 	if pm.Plan == nil {
 		return Result{}, cloud.Errorf(cloud.ECONFLICT, "work order %d is not a planned visit", pm.Number)
 	}

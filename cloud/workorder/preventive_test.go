@@ -40,7 +40,7 @@ func TestPlanInheritsTemplate(t *testing.T) {
 	ctx := context.Background()
 	tx := newMemTx()
 	at := time.Date(2026, 7, 29, 8, 0, 0, 0, time.UTC)
-	in := &Intake{Policy: DefaultPolicy()}
+	in := &Intake[Tx]{Policy: DefaultPolicy()}
 	in.Policy.Vendors = []VendorRule{{Site: "*", Trade: "refrigeration", Vendor: "acme"}}
 	// A reactive work order already open on the asset.
 	if _, err := in.Receive(ctx, tx, Report{Source: Manual, Site: "s1", Asset: "wic-1", Problem: "noise", Reporter: "ann", At: at}); err != nil {
@@ -92,7 +92,7 @@ func TestChecklistGuardsComplete(t *testing.T) {
 	ctx := context.Background()
 	tx := newMemTx()
 	at := time.Date(2026, 7, 29, 8, 0, 0, 0, time.UTC)
-	in := &Intake{Policy: DefaultPolicy()}
+	in := &Intake[Tx]{Policy: DefaultPolicy()}
 	res, err := in.Plan(ctx, tx, planned(at))
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 // the vendor's compliance; a completed sensor work order starts its
 // verification window; a reopened one goes back to its vendor as a
 // recall; a verified one is billed.
-func (in *Intake) Act(ctx context.Context, tx Tx, w *WorkOrder, action Action, inp Input) ([]Event, error) {
+func (in *Intake[T]) Act(ctx context.Context, tx T, w *WorkOrder, action Action, inp Input) ([]Event, error) {
 	var events []Event
 	var err error
 	switch action {
@@ -50,7 +50,7 @@ func (in *Intake) Act(ctx context.Context, tx Tx, w *WorkOrder, action Action, i
 }
 
 // after moves a work order on from the status an action left it in.
-func (in *Intake) after(ctx context.Context, tx Tx, w *WorkOrder, action Action, at time.Time, events *[]Event) error {
+func (in *Intake[T]) after(ctx context.Context, tx T, w *WorkOrder, action Action, at time.Time, events *[]Event) error {
 	switch w.Status {
 	case Ready:
 		if action == Approve {
@@ -94,7 +94,7 @@ func (in *Intake) after(ctx context.Context, tx Tx, w *WorkOrder, action Action,
 // by the sensor. A fault that came back reopened it already, when its
 // incident arrived. Without that evidence a person must verify, and the
 // work order says so.
-func (in *Intake) verifyBySensor(ctx context.Context, tx Tx, w *WorkOrder, now time.Time, events *[]Event) error {
+func (in *Intake[T]) verifyBySensor(ctx context.Context, tx T, w *WorkOrder, now time.Time, events *[]Event) error {
 	reason, pending := in.sensorEvidence(ctx, tx, w, now)
 	if reason == "" {
 		ev, err := Act(w, Verify, Input{Actor: string(System), Role: System, At: now, Verification: "sensor",
@@ -125,7 +125,7 @@ func (in *Intake) verifyBySensor(ctx context.Context, tx Tx, w *WorkOrder, now t
 // sensorEvidence returns why the sensors cannot vouch for the fix, or ""
 // when they can; pending says an incident is still open, or the asset sent
 // nothing in the window, which more time may settle.
-func (in *Intake) sensorEvidence(ctx context.Context, tx Tx, w *WorkOrder, now time.Time) (reason string, pending bool) {
+func (in *Intake[T]) sensorEvidence(ctx context.Context, tx T, w *WorkOrder, now time.Time) (reason string, pending bool) {
 	incidents := 0
 	for _, e := range w.Evidence {
 		if e.Incident == "" {

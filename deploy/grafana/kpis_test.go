@@ -15,6 +15,7 @@ import (
 	"github.com/frostline/frostline/cloud/dispatch"
 	"github.com/frostline/frostline/cloud/sla"
 	"github.com/frostline/frostline/cloud/sqlite"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/telemetry"
 	"github.com/frostline/frostline/cloud/telemetry/influxtest"
 	"github.com/frostline/frostline/cloud/workorder"
@@ -106,10 +107,8 @@ func kpiPoints(t *testing.T, s *influxtest.Sample) []telemetry.KPI {
 				other := []string{"netfix", "coolco"}[i%2]
 				outcomes = append(outcomes, dispatch.Outcome{Vendor: other, Trade: "refrigeration", WorkOrder: id, Offered: h(6, 1), Response: dispatch.Declined})
 			}
-			if err := db.Update(ctx, func(tx workorder.Tx) error {
-				return tx.(interface {
-					PutOutcomes(context.Context, []dispatch.Outcome) error
-				}).PutOutcomes(ctx, outcomes)
+			if err := db.Update(ctx, func(tx store.Tx) error {
+				return tx.PutOutcomes(ctx, outcomes)
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -200,7 +199,7 @@ func (b *builder) complete(at time.Time, c *workorder.Completion) *builder {
 
 func (b *builder) save(ctx context.Context, db *sqlite.DB) *builder {
 	b.t.Helper()
-	if err := db.Update(ctx, func(tx workorder.Tx) error { return tx.Save(ctx, b.w, b.evs) }); err != nil {
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.Save(ctx, b.w, b.evs) }); err != nil {
 		b.t.Fatal(err)
 	}
 	b.evs = nil

@@ -9,7 +9,7 @@ import (
 	"github.com/frostline/frostline/cloud/internal/sqldb"
 	"github.com/frostline/frostline/cloud/notify"
 	"github.com/frostline/frostline/cloud/purchasing"
-	"github.com/frostline/frostline/cloud/workorder"
+	"github.com/frostline/frostline/cloud/store"
 )
 
 // TestPurchaseOrderWebhooks: a purchase order's events reach the webhooks
@@ -32,7 +32,7 @@ func TestPurchaseOrderWebhooks(t *testing.T) {
 		}
 		po := &purchasing.PurchaseOrder{ID: "po_1", WorkOrder: "wo_1", Site: "s1", Vendor: "coolco", Supplier: "parts-r-us",
 			Lines: []purchasing.Line{}, Status: purchasing.Draft, CreatedAt: t0, UpdatedAt: t0, Version: 1}
-		if err := db.Update(ctx, func(tx workorder.Tx) error { return tx.(*sqldb.Tx).PutPurchaseOrder(ctx, po, 0) }); err != nil {
+		if err := db.Update(ctx, func(tx store.Tx) error { return tx.PutPurchaseOrder(ctx, po, 0) }); err != nil {
 			t.Fatal(err)
 		}
 		claims, err := db.ClaimDeliveries(ctx, "test", time.Now().Add(time.Second), time.Minute, 100)

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
@@ -126,7 +127,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 // nil. A transaction that lost a race with another writer (a stale version,
 // a serialisation failure, a second open work order for one problem) is
 // run again, a few times, so callers see such races only when they persist.
-func (db *DB) Update(ctx context.Context, fn func(workorder.Tx) error) error {
+func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
 	var err error
 	for attempt := 0; attempt < 8; attempt++ {
 		if err = db.update(ctx, fn); err == nil || !db.retryable(err) || ctx.Err() != nil {
@@ -148,7 +149,7 @@ type staleError struct{ id string }
 
 func (e *staleError) Error() string { return "work order " + e.id + " changed meanwhile" }
 
-func (db *DB) update(ctx context.Context, fn func(workorder.Tx) error) error {
+func (db *DB) update(ctx context.Context, fn func(store.Tx) error) error {
 	sqlTx, err := db.Writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%s: begin: %w", db.Dialect.Name, err)
@@ -172,7 +173,7 @@ func (db *DB) update(ctx context.Context, fn func(workorder.Tx) error) error {
 	return nil
 }
 
-// Tx is one write transaction. It implements workorder.Tx.
+// Tx is one write transaction. It implements store.Tx.
 type Tx struct {
 	tx *sql.Tx
 	db *DB
@@ -259,7 +260,12 @@ func (t *Tx) Prefetch(ctx context.Context, incidents []string) error {
 	return nil
 }
 
-var _ workorder.Tx = (*Tx)(nil)
+// The store contract (cloud/store), checked here: a method missing from
+// DB or Tx is a compile error, not a feature lost at run time.
+var (
+	_ store.Tx    = (*Tx)(nil)
+	_ store.Store = (*DB)(nil)
+)
 
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)

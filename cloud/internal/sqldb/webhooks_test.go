@@ -20,6 +20,7 @@ import (
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
 	"github.com/frostline/frostline/cloud/relay"
 	"github.com/frostline/frostline/cloud/sqlite"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/storetest"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
@@ -73,16 +74,16 @@ func incident(id, site string) *rules.Event {
 		Metric: "air_temp", Value: 9, Peak: 9, Limit: &lim, Occurrences: 1}
 }
 
-func intake() *workorder.Intake {
-	in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+func intake() *workorder.Intake[store.Tx] {
+	in := &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()}
 	in.Policy.Vendors = []workorder.VendorRule{{Site: "s1", Vendor: "coolco"}, {Site: "s2", Vendor: "arctic"}}
 	return in
 }
 
-func receive(t *testing.T, db *sqldb.DB, in *workorder.Intake, ev *rules.Event) {
+func receive(t *testing.T, db *sqldb.DB, in *workorder.Intake[store.Tx], ev *rules.Event) {
 	t.Helper()
 	ctx := context.Background()
-	if err := db.Update(ctx, func(tx workorder.Tx) error {
+	if err := db.Update(ctx, func(tx store.Tx) error {
 		_, err := in.Receive(ctx, tx, workorder.FromIncident(ev))
 		return err
 	}); err != nil {
@@ -153,7 +154,7 @@ func TestFanOut(t *testing.T) {
 			receive(t, db, in, incident(fmt.Sprintf("i%d", i), site))
 		}
 		// A transaction that fails after saving leaves no delivery.
-		err := db.Update(ctx, func(tx workorder.Tx) error {
+		err := db.Update(ctx, func(tx store.Tx) error {
 			if _, err := in.Receive(ctx, tx, workorder.FromIncident(incident("i-rolled-back", "s2"))); err != nil {
 				return err
 			}
@@ -207,7 +208,7 @@ func TestFanOutRace(t *testing.T) {
 		if err := db.CreateWebhook(ctx, hook("h-all", notify.WebhookScope{All: true})); err != nil {
 			t.Fatal(err)
 		}
-		in := &workorder.Intake{Policy: workorder.DefaultPolicy()}
+		in := &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()}
 		ev := incident("i-race", "s1")
 		ev.Priority = "P3"
 		receive(t, db, in, ev)
@@ -222,7 +223,7 @@ func TestFanOutRace(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = db.Update(ctx, func(tx workorder.Tx) error {
+				errs[i] = db.Update(ctx, func(tx store.Tx) error {
 					w, err := tx.WorkOrder(ctx, id)
 					if err != nil {
 						return err

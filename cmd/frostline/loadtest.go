@@ -103,6 +103,7 @@ type LoadReport struct {
 	TelemetrySent    int
 	HeartbeatsSent   int
 	WorkOrders       int // incidents that became a work order
+	NoticesMissed    int // of those, found through the API, their notice not seen
 	Lost, Doubled    int
 	ToWorkOrder      Quantiles // incident published -> work order created, seconds
 	ToDispatch       Quantiles // incident published -> dispatched, seconds
@@ -180,6 +181,7 @@ type sent struct {
 	workOrders []string  // the work orders announced for it
 	created    time.Time
 	dispatched time.Time
+	confirmed  bool // its work order found through the API, its notice not seen
 }
 
 type fleet struct {
@@ -260,10 +262,8 @@ func loadtest(ctx context.Context, f *loadFlags, log io.Writer) (*LoadReport, er
 			} else {
 				apiLat = append(apiLat, time.Since(t0).Seconds())
 			}
-			if c, err := js.Consumer(runCtx, wire.IncidentStream, "frostline-cloud-intake"); err == nil {
-				if info, err := c.Info(runCtx); err == nil {
-					pendingMax = max(pendingMax, info.NumPending+uint64(info.NumAckPending))
-				}
+			if p, err := fl.intakePending(runCtx); err == nil {
+				pendingMax = max(pendingMax, p)
 			}
 			if n%10 == 0 {
 				for i, u := range f.metrics {
@@ -295,13 +295,24 @@ func loadtest(ctx context.Context, f *loadFlags, log io.Writer) (*LoadReport, er
 		probes.Wait()
 		return nil, err
 	}
-	fmt.Fprintf(log, "loadtest: published for %s; waiting up to %s for the work orders\n", time.Since(start).Round(time.Second), f.drain)
+	fmt.Fprintf(log, "loadtest: published for %s; waiting for the work orders (up to %s once intake has caught up)\n", time.Since(start).Round(time.Second), f.drain)
+	// Intake may still be working through a backlog: the wait starts
+	// over while it shrinks, and ends drain after it stopped shrinking.
+	last := ^uint64(0)
 	for deadline := time.Now().Add(f.drain); time.Now().Before(deadline) && fl.missing() > 0; {
 		select {
 		case <-ctx.Done():
 			deadline = time.Now()
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(time.Second):
 		}
+		if p, err := fl.intakePending(ctx); err == nil && p < last {
+			last, deadline = p, time.Now().Add(f.drain)
+		}
+	}
+	// What the notices did not show, the store may still hold: a notice
+	// can be missed, a work order cannot. Ask the API for each.
+	if err := fl.confirm(ctx); err != nil {
+		fmt.Fprintf(log, "loadtest: confirming work orders through the API: %v\n", err)
 	}
 	// The last dispatches trail their work orders.
 	time.Sleep(2 * time.Second)
@@ -335,6 +346,9 @@ func loadtest(ctx context.Context, f *loadFlags, log io.Writer) (*LoadReport, er
 	var drained time.Time
 	for _, s := range fl.inc {
 		rep.IncidentsSent++
+		if s.outage {
+			out.Backlog++
+		}
 		switch {
 		case len(s.workOrders) == 0:
 			rep.Lost++
@@ -343,21 +357,21 @@ func loadtest(ctx context.Context, f *loadFlags, log io.Writer) (*LoadReport, er
 			rep.Doubled++
 		}
 		rep.WorkOrders++
-		lat := s.created.Sub(s.at).Seconds()
-		toWO = append(toWO, lat)
+		if s.outage && s.created.After(drained) {
+			drained = s.created
+		}
+		if s.confirmed {
+			rep.NoticesMissed++
+			continue // no notice, so no latency to count
+		}
+		toWO = append(toWO, s.created.Sub(s.at).Seconds())
 		if !s.dispatched.IsZero() {
 			toDispatch = append(toDispatch, s.dispatched.Sub(s.at).Seconds())
-		}
-		if s.outage {
-			out.Backlog++
-			if s.created.After(drained) {
-				drained = s.created
-			}
 		}
 	}
 	if out != nil {
 		for _, s := range fl.inc {
-			if !s.outage && !s.created.IsZero() && !s.at.Before(fl.back) && !s.at.After(drained) {
+			if !s.outage && !s.confirmed && !s.created.IsZero() && !s.at.Before(fl.back) && !s.at.After(drained) {
 				live = append(live, s.created.Sub(s.at).Seconds())
 			}
 		}
@@ -593,6 +607,56 @@ func (fl *fleet) notice(m jetstream.Msg) {
 	}
 }
 
+// intakePending is how many incident messages the cloud's intake has
+// not acknowledged yet.
+func (fl *fleet) intakePending(ctx context.Context) (uint64, error) {
+	c, err := fl.js.Consumer(ctx, wire.IncidentStream, "frostline-cloud-intake")
+	if err != nil {
+		return 0, err
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.NumPending + uint64(info.NumAckPending), nil
+}
+
+// confirm asks the API about each incident no notice announced a work
+// order for: the store's answer is the one that counts.
+func (fl *fleet) confirm(ctx context.Context) error {
+	fl.mu.Lock()
+	var keys []string
+	for k, s := range fl.inc {
+		if len(s.workOrders) == 0 {
+			keys = append(keys, k)
+		}
+	}
+	fl.mu.Unlock()
+	for _, k := range keys {
+		site, asset, _ := strings.Cut(k, "/")
+		var page struct {
+			Items []struct {
+				ID        string    `json:"id"`
+				CreatedAt time.Time `json:"created_at"`
+			} `json:"items"`
+		}
+		if err := fl.getJSON(ctx, "/api/v1/workorders?site="+site+"&asset="+asset, &page); err != nil {
+			return err
+		}
+		fl.mu.Lock()
+		s := fl.inc[k]
+		for _, w := range page.Items {
+			s.workOrders = append(s.workOrders, w.ID)
+			s.confirmed = true
+			if s.created.IsZero() || w.CreatedAt.Before(s.created) {
+				s.created = w.CreatedAt
+			}
+		}
+		fl.mu.Unlock()
+	}
+	return nil
+}
+
 // missing counts incidents without a work order yet.
 func (fl *fleet) missing() int {
 	fl.mu.Lock()
@@ -620,6 +684,23 @@ func (fl *fleet) streamBytes(ctx context.Context) (map[string]int64, error) {
 		out[name] = int64(info.State.Bytes)
 	}
 	return out, nil
+}
+
+func (fl *fleet) getJSON(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimRight(fl.f.api, "/")+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+fl.f.token)
+	resp, err := fl.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 func (fl *fleet) do(ctx context.Context, method, path, body string) error {
@@ -699,7 +780,7 @@ func (r *LoadReport) print(w io.Writer) {
 	ms := func(s float64) string { return strconv.FormatFloat(s*1000, 'f', 0, 64) + " ms" }
 	fmt.Fprintf(w, "stores %d x %d assets, %s\n", r.Stores, r.Assets, r.Duration)
 	fmt.Fprintf(w, "sent: %d incidents (%d events), %d telemetry batches, %d heartbeats\n", r.IncidentsSent, r.EventsSent, r.TelemetrySent, r.HeartbeatsSent)
-	fmt.Fprintf(w, "work orders: %d   lost %d   doubled %d\n", r.WorkOrders, r.Lost, r.Doubled)
+	fmt.Fprintf(w, "work orders: %d   lost %d   doubled %d   (notices not seen: %d)\n", r.WorkOrders, r.Lost, r.Doubled, r.NoticesMissed)
 	fmt.Fprintf(w, "incident -> work order: p50 %s  p99 %s  max %s (n=%d)\n", ms(r.ToWorkOrder.P50), ms(r.ToWorkOrder.P99), ms(r.ToWorkOrder.Max), r.ToWorkOrder.N)
 	fmt.Fprintf(w, "incident -> dispatched: p50 %s  p99 %s (n=%d)\n", ms(r.ToDispatch.P50), ms(r.ToDispatch.P99), r.ToDispatch.N)
 	fmt.Fprintf(w, "FM list query: p50 %s  p99 %s (n=%d, errors %d)\n", ms(r.API.P50), ms(r.API.P99), r.API.N, r.APIErrors)

@@ -84,10 +84,12 @@ type processor struct {
 	unwritten bool
 	builtAt   time.Time
 	cpBuf     []byte
-	pending   []ingest.Message
-	batch     outbox.Batch
-	stats     rules.Stats
-	late      uint64
+	// telBuf holds the telemetry JSON of the batch last built.
+	telBuf  []byte
+	pending []ingest.Message
+	batch   outbox.Batch
+	stats   rules.Stats
+	late    uint64
 	// The newest event time evaluated and the wall time it arrived at:
 	// the clock ticks advance the engine by the wall time elapsed since,
 	// so a feed whose clocks lag (a backfill, a controller's skewed clock)
@@ -683,7 +685,10 @@ func (p *processor) build() error {
 	for i := range tel {
 		size += 256 + rollupJSON*len(tel[i].Rollups) + 256*len(tel[i].Signals)
 	}
-	buf := make([]byte, 0, size)
+	buf := p.telBuf[:0]
+	if cap(buf) < size {
+		buf = make([]byte, 0, size)
+	}
 	for i := range tel {
 		start := len(buf)
 		var err error
@@ -691,6 +696,12 @@ func (p *processor) build() error {
 			return fmt.Errorf("agent: encode telemetry: %w", err)
 		}
 		b.Telemetry = append(b.Telemetry, outbox.Entry{Subject: wire.TelemetrySubject(tel[i].Site), MsgID: tel[i].Batch, Data: buf[start:len(buf):len(buf)]})
+	}
+	// Kept for the next batch once this one is written (build runs only
+	// then), unless a large store's minute made it big.
+	p.telBuf = nil
+	if cap(buf) <= keepBuffer {
+		p.telBuf = buf
 	}
 	b.Checkpoint, b.Input = nil, nil
 	now := time.Now()
@@ -711,6 +722,13 @@ func (p *processor) build() error {
 // releaseEvery is the least time between two releases of the outbox's
 // mapped pages after telemetry (a checkpoint always releases them).
 const releaseEvery = time.Second
+
+// keepBuffer is the largest telemetry buffer kept from one batch to the
+// next: catching up a small store, a commit a few milliseconds apart each
+// allocated and freed one (a large object each, which the runtime's
+// scavenger then returned to the system); a large store's minute is left
+// to the collector rather than held for good.
+const keepBuffer = 256 << 10
 
 // rollupJSON is about the most a rollup's JSON takes (190-220 bytes with
 // the default pack's asset classes and metric names).

@@ -113,6 +113,10 @@ type Outbox struct {
 	opts  Options
 	ready chan struct{}
 
+	// encodeBuf is Commit's encoding buffer, touched only inside its
+	// write transaction (bbolt runs one at a time).
+	encodeBuf []byte
+
 	entries [numKinds]atomic.Int64
 	bytes   [numKinds]atomic.Int64
 	dropped prometheus.Counter
@@ -210,6 +214,19 @@ func (o *Outbox) Commit(b Batch) error {
 	now := time.Now()
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		added, dropped, droppedBytes = 0, 0, 0
+		// The entries are encoded into one buffer, reused from the last
+		// commit when it is small: bbolt needs the values until the
+		// transaction commits, and copies them then.
+		size := 0
+		for _, list := range [numKinds][]Entry{b.Incidents, b.Telemetry} {
+			for i := range list {
+				size += encodedLen(&list[i])
+			}
+		}
+		buf := o.encodeBuf[:0]
+		if cap(buf) < size {
+			buf = make([]byte, 0, size)
+		}
 		for k, list := range [numKinds][]Entry{b.Incidents, b.Telemetry} {
 			bk := tx.Bucket(buckets[k])
 			for i := range list {
@@ -218,11 +235,17 @@ func (o *Outbox) Commit(b Batch) error {
 					return err
 				}
 				list[i].Seq, list[i].Queued = seq, now
-				if err := bk.Put(key(seq), encode(&list[i])); err != nil {
+				start := len(buf)
+				buf = appendEncoded(buf, &list[i])
+				if err := bk.Put(key(seq), buf[start:]); err != nil {
 					return err
 				}
 				added++
 			}
+		}
+		o.encodeBuf = nil
+		if cap(buf) <= keepEncodeBuffer {
+			o.encodeBuf = buf
 		}
 		if b.Checkpoint != nil {
 			if err := tx.Bucket(stateBucket).Put(checkpointKey, b.Checkpoint); err != nil {
@@ -384,10 +407,13 @@ func (o *Outbox) Remove(k Kind, seqs ...uint64) error {
 
 func key(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
-// encode lays an entry out as the queued time (unix ns, 8 bytes),
+// keepEncodeBuffer is the largest encoding buffer kept from one commit
+// to the next (a large store's minute is left to the collector).
+const keepEncodeBuffer = 256 << 10
+
+// appendEncoded appends e laid out as the queued time (unix ns, 8 bytes),
 // uvarint-prefixed subject and id, then data.
-func encode(e *Entry) []byte {
-	b := make([]byte, 0, encodedLen(e))
+func appendEncoded(b []byte, e *Entry) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Queued.UnixNano()))
 	b = binary.AppendUvarint(b, uint64(len(e.Subject)))
 	b = append(b, e.Subject...)

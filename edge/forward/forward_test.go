@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -224,5 +226,128 @@ func TestForwardNATSProcessKilled(t *testing.T) {
 	got := streamIDs(t, ns.URL, wire.IncidentStream)
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("after two SIGKILLs the stream holds %d messages, want %d in order:\n%v", len(got), len(want), got)
+	}
+}
+
+// recorder is the outbox with a hook after each Remove and a log of the
+// queues Next handed out.
+type recorder struct {
+	*outbox.Outbox
+	mu      sync.Mutex
+	kinds   []outbox.Kind
+	removed func(outbox.Kind)
+}
+
+func (r *recorder) Next(max int) (outbox.Kind, []outbox.Entry, error) {
+	k, es, err := r.Outbox.Next(max)
+	if len(es) > 0 {
+		r.mu.Lock()
+		r.kinds = append(r.kinds, k)
+		r.mu.Unlock()
+	}
+	return k, es, err
+}
+
+func (r *recorder) Remove(k outbox.Kind, seqs ...uint64) error {
+	err := r.Outbox.Remove(k, seqs...)
+	if r.removed != nil {
+		r.removed(k)
+	}
+	return err
+}
+
+func telemetryEntries(n int) ([]outbox.Entry, []string) {
+	var es []outbox.Entry
+	var ids []string
+	for i := range n {
+		id := fmt.Sprintf("s1-%04d", i)
+		es = append(es, outbox.Entry{Subject: wire.TelemetrySubject("s1"), MsgID: id, Data: []byte(`{"batch":"` + id + `"}`)})
+		ids = append(ids, id)
+	}
+	return es, ids
+}
+
+// TestForwardIncidentOvertakesTelemetryBacklog commits an incident while a
+// telemetry backlog drains: the forwarder's next take from the outbox is
+// the incident, and every batch still arrives once.
+func TestForwardIncidentOvertakesTelemetryBacklog(t *testing.T) {
+	ns := testserver.NATS(t, t.TempDir(), -1)
+	o, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	tel, ids := telemetryEntries(300)
+	if err := o.Commit(outbox.Batch{Telemetry: tel}); err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{Outbox: o}
+	var once sync.Once
+	r.removed = func(k outbox.Kind) {
+		if k == outbox.Telemetry {
+			once.Do(func() {
+				if err := o.Commit(outbox.Batch{Incidents: []outbox.Entry{incident("s1", "a", 1)}}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+	stop := start(t, Config{URL: ns.ClientURL(), EnsureStreams: true}, r)
+	waitEmpty(t, o)
+	stop()
+
+	r.mu.Lock()
+	kinds := r.kinds
+	r.mu.Unlock()
+	if len(kinds) < 3 || kinds[0] != outbox.Telemetry || kinds[1] != outbox.Incidents {
+		t.Errorf("Next handed out %v; want telemetry, then the incident committed meanwhile, then telemetry", kinds)
+	}
+	if got := streamIDs(t, ns.ClientURL(), wire.IncidentStream); fmt.Sprint(got) != "[s1-a-1]" {
+		t.Errorf("incident stream = %v", got)
+	}
+	got := streamIDs(t, ns.ClientURL(), wire.TelemetryStream)
+	slices.Sort(got)
+	if !slices.Equal(got, ids) {
+		t.Errorf("telemetry stream holds %d batches, want each of %d once", len(got), len(ids))
+	}
+}
+
+// TestForwardTelemetryOutage takes NATS down while a telemetry backlog
+// drains with publishes in flight: each batch ends up in the stream once.
+func TestForwardTelemetryOutage(t *testing.T) {
+	store := t.TempDir()
+	ns := testserver.NATS(t, store, -1)
+	port := testserver.NATSPort(ns)
+	url := ns.ClientURL()
+	o, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	tel, ids := telemetryEntries(2000)
+	if err := o.Commit(outbox.Batch{Telemetry: tel}); err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, Config{URL: url, EnsureStreams: true, MaxBackoff: 200 * time.Millisecond, PublishTimeout: time.Second}, o)
+	defer stop()
+	for deadline := time.Now().Add(20 * time.Second); o.Len(outbox.Telemetry) > 1900; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("forwarding did not start")
+		}
+	}
+	ns.Shutdown() // mid-drain
+	ns.WaitForShutdown()
+	left := o.Len(outbox.Telemetry)
+	if left == 0 {
+		t.Fatal("the backlog drained before the outage; make it longer")
+	}
+	time.Sleep(300 * time.Millisecond)
+	testserver.NATS(t, store, port)
+	waitEmpty(t, o)
+
+	got := streamIDs(t, url, wire.TelemetryStream)
+	slices.Sort(got)
+	if !slices.Equal(got, ids) {
+		t.Errorf("after the outage (%d batches left when it began) the stream holds %d, want each of %d once", left, len(got), len(ids))
 	}
 }

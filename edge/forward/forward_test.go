@@ -78,6 +78,17 @@ func streamIDs(t *testing.T, url, stream string) []string {
 	return ids
 }
 
+// openOutbox opens an outbox in a temporary folder, closed after the test.
+func openOutbox(t *testing.T) *outbox.Outbox {
+	t.Helper()
+	o, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.Close() })
+	return o
+}
+
 func waitEmpty(t *testing.T, o *outbox.Outbox) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); o.Len(outbox.Incidents)+o.Len(outbox.Telemetry) > 0; {
@@ -90,11 +101,7 @@ func waitEmpty(t *testing.T, o *outbox.Outbox) {
 
 func TestForwardIncidentsBeforeTelemetry(t *testing.T) {
 	ns := testserver.NATS(t, t.TempDir(), -1)
-	o, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Options{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
+	o := openOutbox(t)
 	tel := outbox.Entry{Subject: wire.TelemetrySubject("s1"), MsgID: "tel-1", Data: []byte(`{}`)}
 	o.Commit(outbox.Batch{Telemetry: []outbox.Entry{tel}})
 	o.Commit(outbox.Batch{Incidents: []outbox.Entry{incident("s1", "a", 1), incident("s1", "b", 1), incident("s1", "a", 2)}})
@@ -123,11 +130,7 @@ func TestForwardOutage(t *testing.T) {
 	ns := testserver.NATS(t, store, -1)
 	port := testserver.NATSPort(ns)
 	url := ns.ClientURL()
-	o, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Options{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
+	o := openOutbox(t)
 	stop := start(t, Config{URL: url, EnsureStreams: true, MaxBackoff: 200 * time.Millisecond, PublishTimeout: time.Second}, o)
 	defer stop()
 
@@ -197,11 +200,7 @@ func BenchmarkDrain(b *testing.B) {
 // and in the end the stream holds each incident once, in order.
 func TestForwardNATSProcessKilled(t *testing.T) {
 	ns := testserver.StartNATSProcess(t, t.TempDir())
-	o, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Options{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
+	o := openOutbox(t)
 	stop := start(t, Config{URL: ns.URL, EnsureStreams: true, MaxBackoff: 200 * time.Millisecond, PublishTimeout: time.Second}, o)
 	defer stop()
 	var want []string
@@ -272,11 +271,7 @@ func telemetryEntries(n int) ([]outbox.Entry, []string) {
 // the incident, and every batch still arrives once.
 func TestForwardIncidentOvertakesTelemetryBacklog(t *testing.T) {
 	ns := testserver.NATS(t, t.TempDir(), -1)
-	o, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Options{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
+	o := openOutbox(t)
 	tel, ids := telemetryEntries(300)
 	if err := o.Commit(outbox.Batch{Telemetry: tel}); err != nil {
 		t.Fatal(err)
@@ -319,11 +314,7 @@ func TestForwardTelemetryOutage(t *testing.T) {
 	ns := testserver.NATS(t, store, -1)
 	port := testserver.NATSPort(ns)
 	url := ns.ClientURL()
-	o, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Options{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
+	o := openOutbox(t)
 	tel, ids := telemetryEntries(2000)
 	if err := o.Commit(outbox.Batch{Telemetry: tel}); err != nil {
 		t.Fatal(err)

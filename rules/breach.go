@@ -183,3 +183,20 @@ func (e *Engine) escalateOnBreach(a *assetState, t int64) {
 		}
 	}
 }
+
+// Product returns an asset's modelled product temperature now, the
+// food-safety limit it is held to, and the metric the model follows (the
+// air): ok is false for an asset the engine does not know, one without a
+// product model (no threshold rule with a product_tau), or one whose model
+// has had no reading yet. The edge charts it next to the air.
+func (e *Engine) Product(site, asset string) (y, limit float64, metric MetricID, ok bool) {
+	a := e.assets[assetKey{site, asset}]
+	if a == nil {
+		return 0, 0, NoMetric, false
+	}
+	pm := a.productModel()
+	if pm == nil {
+		return 0, 0, NoMetric, false
+	}
+	return pm.st.(*levelState).Y, pm.rule.level, pm.rule.metric, true
+}

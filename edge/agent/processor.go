@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/frostline/frostline/edge/evidence"
 	"github.com/frostline/frostline/edge/ingest"
 	"github.com/frostline/frostline/edge/outbox"
 	"github.com/frostline/frostline/edge/telemetry"
@@ -60,12 +61,14 @@ type processor struct {
 	now func() time.Time
 	// behind, when set, is how far now is behind the wall clock while it
 	// slews after a step forward (clock.go).
-	behind  func() time.Duration
-	m       *metrics
-	ob      committer
-	rules   *loaded
-	eng     *rules.Engine
-	agg     *telemetry.Aggregator
+	behind func() time.Duration
+	m      *metrics
+	ob     committer
+	rules  *loaded
+	eng    *rules.Engine
+	agg    *telemetry.Aggregator
+	// win keeps each asset's recent history for the incidents' charts.
+	win     *evidence.Recorder
 	limiter *logLimiter
 
 	events  []rules.Event
@@ -149,13 +152,19 @@ func (p *processor) tick(now time.Time) {
 	}
 }
 
+// An incident's chart (wire.Window): six hours at five-minute points.
+const (
+	evidenceStep = 5 * time.Minute
+	evidenceSpan = 6 * time.Hour
+)
+
 // startupGrace is how long after start an agent with no readings at all
 // waits before its clock ticks judge the sites silent.
 const startupGrace = 10 * time.Minute
 
 func newProcessor(cfg *Config, log *slog.Logger, now func() time.Time, m *metrics, ob committer) *processor {
 	return &processor{cfg: cfg, log: log, now: now, m: m, ob: ob, limiter: newLogLimiter(10 * time.Second),
-		maxAhead: cfg.Ingest.MaxFutureSkew}
+		maxAhead: cfg.Ingest.MaxFutureSkew, win: evidence.New(evidenceStep, evidenceSpan)}
 }
 
 func (p *processor) engineOptions() rules.Options {
@@ -528,6 +537,7 @@ func (p *processor) handleAt(m ingest.Message, arrived time.Time) {
 			continue
 		}
 		p.m.readingsOK.Inc()
+		p.win.Observe(r, p.eng)
 		if wm := p.eng.Watermark(); wm.After(p.lastEvent) {
 			// The engine's watermark, not the reading's own time: a
 			// reading far in the future is held, and must not drag the
@@ -672,6 +682,7 @@ func (p *processor) build() error {
 	for i := range p.events {
 		ev := &p.events[i]
 		inc := wire.NewIncident(p.cfg.Gateway, *ev)
+		inc.Window = p.win.Window(ev.Site, ev.Asset, ev.At, p.eng)
 		data, err := json.Marshal(&inc)
 		if err != nil {
 			return fmt.Errorf("agent: encode incident: %w", err)

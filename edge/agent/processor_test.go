@@ -19,6 +19,7 @@ import (
 	"github.com/frostline/frostline/edge/ingest"
 	"github.com/frostline/frostline/edge/internal/edgetest"
 	"github.com/frostline/frostline/edge/outbox"
+	"github.com/frostline/frostline/edge/wire"
 	"github.com/frostline/frostline/rules"
 )
 
@@ -334,4 +335,46 @@ func TestProcessorWaitsForSpace(t *testing.T) {
 		t.Error("an outbox failure other than ENOSPC did not stop the processor")
 	}
 	cancel()
+}
+
+// TestProcessorIncidentsCarryWindows: every incident event of an asset
+// with temperature readings carries its chart, within the caps, and
+// decodes as the cloud decodes it.
+func TestProcessorIncidentsCarryWindows(t *testing.T) {
+	ob := &memOutbox{}
+	p, _ := newTestProcessor(t, ob, 0)
+	msgs := edgetest.Replay(240)
+	acked := 0
+	feed(t, p, msgs, 10, &acked)
+	if len(ob.data) == 0 {
+		t.Fatal("no incidents")
+	}
+	with := 0
+	for _, d := range ob.data {
+		inc, err := wire.DecodeIncident(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inc.Schema != wire.IncidentSchema || inc.WindowError != nil {
+			t.Fatalf("incident %s: schema %s, window error %v", inc.Incident, inc.Schema, inc.WindowError)
+		}
+		w := inc.Window
+		if w == nil {
+			continue
+		}
+		with++
+		if len(w.Points) == 0 || len(w.Points) > int(evidenceSpan/evidenceStep)+1 || w.Step != 300 {
+			t.Errorf("incident %s: %d points at %v s", inc.Incident, len(w.Points), w.Step)
+		}
+		if last := w.Points[len(w.Points)-1].At; last.Before(inc.At.Add(-evidenceStep)) {
+			t.Errorf("incident %s at %s: its window ends at %s", inc.Incident, inc.At, last)
+		}
+		if first := w.Points[0].At; first.Before(inc.At.Add(-evidenceSpan - evidenceStep)) {
+			t.Errorf("incident %s at %s: its window starts at %s", inc.Incident, inc.At, first)
+		}
+	}
+	if with == 0 {
+		t.Errorf("none of %d incident events carries a window", len(ob.data))
+	}
+	t.Logf("%d of %d incident events carry a window", with, len(ob.data))
 }

@@ -40,9 +40,14 @@ const (
 
 // Schema versions. A receiver refuses a major version it does not know and
 // ignores unknown fields of one it knows.
+//
+// IncidentSchema v2 added the evidence Window; the cloud still takes v1
+// from edges not yet upgraded (their incidents carry no window), so the
+// cloud is upgraded first.
 const (
-	IncidentSchema  = "frostline.incident.v1"
-	TelemetrySchema = "frostline.telemetry.v1"
+	IncidentSchema   = "frostline.incident.v2"
+	IncidentSchemaV1 = "frostline.incident.v1"
+	TelemetrySchema  = "frostline.telemetry.v1"
 )
 
 // SitePrefix is the subject prefix a gateway for site may publish under.
@@ -69,6 +74,11 @@ type Incident struct {
 	Schema  string `json:"schema"`
 	Gateway string `json:"gateway,omitempty"` // the edge agent that raised it
 	rules.Event
+	// Window is the asset's recent history, for the chart (v2).
+	Window *Window `json:"window,omitempty"`
+	// WindowError says why DecodeIncident dropped a window it could not
+	// use: the incident still lands, without its chart.
+	WindowError error `json:"-"`
 }
 
 // MsgID is the JetStream de-duplication id of the message: the incident id
@@ -89,8 +99,12 @@ func DecodeIncident(data []byte) (Incident, error) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		return m, fmt.Errorf("wire: incident: %w", err)
 	}
-	if m.Schema != IncidentSchema {
-		return m, fmt.Errorf("%w %q (want %s)", ErrSchema, m.Schema, IncidentSchema)
+	switch m.Schema {
+	case IncidentSchema:
+	case IncidentSchemaV1:
+		m.Window = nil // v1 had none; a stray field is not trusted
+	default:
+		return m, fmt.Errorf("%w %q (want %s or %s)", ErrSchema, m.Schema, IncidentSchema, IncidentSchemaV1)
 	}
 	var missing []string
 	for _, f := range []struct{ name, v string }{
@@ -111,6 +125,11 @@ func DecodeIncident(data []byte) (Incident, error) {
 	case rules.Opened, rules.Updated, rules.Cleared:
 	default:
 		return m, fmt.Errorf("wire: incident: unknown event %q", m.Event.Event)
+	}
+	if m.Window != nil {
+		if err := m.Window.check(); err != nil {
+			m.Window, m.WindowError = nil, fmt.Errorf("wire: incident %s: %w", m.Incident, err)
+		}
 	}
 	return m, nil
 }

@@ -232,6 +232,10 @@ func (c *Consumer) process(ctx context.Context, msgs []jetstream.Msg) {
 			_ = m.Term()
 			continue
 		}
+		if inc.WindowError != nil {
+			// The incident lands; only its chart is lost.
+			c.log.Warn("incident's evidence window dropped", "msg_id", inc.MsgID(), "err", inc.WindowError)
+		}
 		batch = append(batch, decoded{msg: m, inc: inc})
 	}
 	if len(batch) == 0 {
@@ -295,10 +299,26 @@ func (c *Consumer) commit(ctx context.Context, batch []decoded) ([]workorder.Res
 	var results []workorder.Result
 	err := c.store.Update(ctx, func(tx store.Tx) error {
 		var err error
-		results, err = ReceiveBatch(ctx, tx, c.intake, reports)
-		return err
+		if results, err = ReceiveBatch(ctx, tx, c.intake, reports); err != nil {
+			return err
+		}
+		return keepWindows(ctx, tx, batch, results)
 	})
 	return results, err
+}
+
+// keepWindows stores, with the work order each event went to, the
+// evidence window it carried (v2 incidents; v1 carry none).
+func keepWindows(ctx context.Context, tx store.Tx, batch []decoded, results []workorder.Result) error {
+	for i := range batch {
+		if batch[i].inc.Window == nil || results[i].WorkOrder == nil {
+			continue
+		}
+		if err := tx.PutWindow(ctx, results[i].WorkOrder.ID, &batch[i].inc); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ReceiveBatch runs reports through in, in order, inside tx. Their keys

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -388,4 +389,95 @@ func benchConsumer(b *testing.B, s intake.Store) {
 	if err := <-done; err != nil {
 		b.Fatal(err)
 	}
+}
+
+// windowStore is a store that keeps evidence windows.
+type windowStore interface {
+	store
+	Windows(ctx context.Context, workOrder string) ([]*wire.Window, error)
+}
+
+// testWindows: a v2 incident's evidence window is kept with its work
+// order, a later event of the same incident adds its own, an older one
+// arriving late does not replace a newer, and a v1 incident from an edge
+// not yet upgraded still opens its work order (without a chart).
+func testWindows(t *testing.T, db windowStore) {
+	ns := runNATS(t)
+	nc := connect(t, ns)
+	_, stop := run(t, context.Background(), nc, db, nil)
+	defer stop()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	send := func(inc wire.Incident, schema string) {
+		t.Helper()
+		data, _ := json.Marshal(inc)
+		if schema != "" {
+			data = []byte(strings.Replace(string(data), `"`+wire.IncidentSchema+`"`, `"`+schema+`"`, 1))
+		}
+		msg := nats.NewMsg(wire.IncidentSubject(inc.Site))
+		msg.Data = data
+		msg.Header.Set(wire.MsgIDHeader, inc.MsgID())
+		if _, err := js.PublishMsg(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	window := func(points int, mean float64) *wire.Window {
+		limit := 5.0
+		w := &wire.Window{Metric: "air_temp", Unit: "C", Step: 300, Limit: &limit}
+		for i := range points {
+			w.Points = append(w.Points, wire.WindowPoint{At: storetest.T0.Add(time.Duration(i-points) * 5 * time.Minute),
+				Min: mean - 1, Mean: mean, Max: mean + 1})
+		}
+		w.Changes = []wire.Change{{At: storetest.T0.Add(-time.Hour), Signal: wire.SignalCompressor, On: false}}
+		return w
+	}
+	opened := wire.NewIncident("gw", *storetest.Incident(rules.Opened, "w1", 1, storetest.T0, "s1", "wic-1", "temp_high", "P2"))
+	opened.Window = window(72, 6)
+	send(opened, "")
+	cleared := wire.NewIncident("gw", *storetest.Incident(rules.Cleared, "w1", 3, storetest.T0.Add(2*time.Hour), "s1", "wic-1", "temp_high", "P2"))
+	cleared.Window = window(72, 3)
+	send(cleared, "")
+	stale := wire.NewIncident("gw", *storetest.Incident(rules.Cleared, "w1", 2, storetest.T0.Add(time.Hour), "s1", "wic-1", "temp_high", "P2"))
+	stale.Window = window(10, 9)
+	send(stale, "")
+	old := wire.NewIncident("gw", *storetest.Incident(rules.Opened, "v1", 1, storetest.T0, "s1", "wic-2", "temp_high", "P2"))
+	send(old, wire.IncidentSchemaV1)
+	waitDrained(t, nc, "frostline-cloud-intake")
+
+	wos, err := db.WorkOrders(ctx, workorder.Filter{Scope: cloud.Scope{All: true}, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byAsset := map[string]*workorder.WorkOrder{}
+	for _, wo := range wos {
+		byAsset[wo.Asset] = wo
+	}
+	if byAsset["wic-1"] == nil || byAsset["wic-2"] == nil {
+		t.Fatalf("work orders %v: want one on wic-1 (v2) and one on wic-2 (v1)", byAsset)
+	}
+	ws, err := db.Windows(ctx, byAsset["wic-1"].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 2 || len(ws[0].Points) != 72 || ws[0].Points[0].Mean != 6 || ws[1].Points[0].Mean != 3 ||
+		len(ws[1].Changes) != 1 || *ws[1].Limit != 5 {
+		t.Errorf("windows of wic-1's work order: %d, want the opening's (mean 6) and the newest clearing's (mean 3)", len(ws))
+		for _, w := range ws {
+			t.Logf("  %d points, first %+v", len(w.Points), w.Points[0])
+		}
+	}
+	if ws, err := db.Windows(ctx, byAsset["wic-2"].ID); err != nil || len(ws) != 0 {
+		t.Errorf("the v1 incident's work order has windows %v (%v)", ws, err)
+	}
+}
+
+func TestWindowsSQLite(t *testing.T) { testWindows(t, openSQLite(t)) }
+
+func TestWindowsPostgres(t *testing.T) {
+	db, err := postgres.Open(context.Background(), pgtest.DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	testWindows(t, db)
 }

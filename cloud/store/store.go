@@ -21,6 +21,7 @@ import (
 	"github.com/frostline/frostline/cloud/purchasing"
 	"github.com/frostline/frostline/cloud/relay"
 	"github.com/frostline/frostline/cloud/sla"
+	"github.com/frostline/frostline/edge/wire"
 )
 
 // Tx is one write transaction: everything the domains do inside one.
@@ -30,6 +31,13 @@ type Tx interface {
 	pm.OccurrenceTx
 	Photos
 	Batch
+	Windows
+}
+
+// Windows keeps the evidence window an incident event carried, for its
+// work order's chart (cloud/intake).
+type Windows interface {
+	PutWindow(ctx context.Context, workOrder string, inc *wire.Incident) error
 }
 
 // Photos keeps a report's photo in the report's transaction (cloud/http).

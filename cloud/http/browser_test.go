@@ -38,20 +38,57 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
+// browse starts a headless Chromium for the test (skipping as chromium
+// does) and returns its context, closed when the test ends.
+func browse(t *testing.T) context.Context {
+	t.Helper()
+	exe := chromium(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
+		chromedp.Flag("headless", true), chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelBrowser := chromedp.NewContext(actx)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() {
+		cancel()
+		cancelBrowser()
+		cancelAlloc()
+	})
+	return ctx
+}
+
+// screenshot keeps a PNG of the element sel as a test artefact, in
+// $FROSTLINE_ARTEFACTS or else .artefacts/ at the repository's root, and
+// returns its path.
+func screenshot(t *testing.T, ctx context.Context, sel, name string) string {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(png) < 1000 || string(png[1:4]) != "PNG" {
+		t.Fatalf("screenshot of %s: %d bytes, not a PNG", sel, len(png))
+	}
+	dir := os.Getenv("FROSTLINE_ARTEFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", ".artefacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+	return path
+}
+
 // TestStoreReportOnPhone: store staff sign in on a phone-sized screen,
 // report a leak, see the work order in their store's list, and are told at
 // once when they report the same problem again.
 func TestStoreReportOnPhone(t *testing.T) {
-	exe := chromium(t)
 	f := newFixture(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
-		chromedp.Flag("headless", true), chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
+	ctx := browse(t)
 
 	start := time.Now()
 	id := func(s string) chromedp.ID { return chromedp.ID(s) }
@@ -126,18 +163,10 @@ func TestStoreReportOnPhone(t *testing.T) {
 // check-in records it (issue 15, small things). Chromium's geolocation is
 // overridden to the store's door.
 func TestCheckInFillsPosition(t *testing.T) {
-	exe := chromium(t)
 	d := newDispatchFixture(t)
 	w := d.incident(t, "i1", "wic-1", rules.Opened, "P1")
 	d.act(t, "polar", w.ID, "accept", `{"technician":"tech-polar"}`, 200)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
-		chromedp.Flag("headless", true), chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
+	ctx := browse(t)
 	lat, lon, acc := 41.8801, -87.6301, 8.0
 	id := func(s string) chromedp.ID { return chromedp.ID(s) }
 	err := chromedp.Do(ctx,

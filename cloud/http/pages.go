@@ -94,6 +94,7 @@ func (s *Server) routesPages() {
 	page("GET /workorders/{id}", s.workOrderPage)
 	page("POST /workorders/{id}/act", s.actPost)
 	page("GET /workorders/{id}/photos/{photo}", s.photo)
+	page("GET /sites/{site}/assets/{asset}", s.assetPage)
 }
 
 // sameOrigin: the pages' cookie is SameSite=Strict; checking Origin as well
@@ -376,7 +377,11 @@ func (s *Server) workOrderPage(w http.ResponseWriter, r *http.Request, c *caller
 		ev = slices.DeleteFunc(ev, func(e workorder.Event) bool { return e.Note != nil && e.Note.Visibility != "shared" })
 	}
 	data := map[string]any{"Title": "Work order " + itoa(wo.Number), "Who": c.actor(), "WO": v.WorkOrder, "Events": ev, "Reporter": wo.Reporter,
-		"Actions": pageActions(c, wo), "Flash": r.URL.Query().Get("flash"), "Refused": r.URL.Query().Get("refused")}
+		"Actions": pageActions(c, wo), "Flash": r.URL.Query().Get("flash"), "Refused": r.URL.Query().Get("refused"),
+		"History": c.scope.SeesSite(wo.Site)}
+	if data["Chart"], err = s.evidenceChart(r.Context(), wo); err != nil {
+		return err
+	}
 	if c.Role == cloud.RoleAdmin || c.Role == cloud.RoleFM {
 		// Facilities staff see why the work went where it went.
 		if b, err := s.store.DispatchBook(r.Context(), wo.ID); err == nil && b != nil {

@@ -36,6 +36,7 @@ type Store interface {
 	purchasingStore
 	webhookStore
 	kpiStore
+	windowStore
 	WorkOrder(ctx context.Context, id string) (*workorder.WorkOrder, error)
 	Events(ctx context.Context, id string) ([]workorder.Event, error)
 	WorkOrders(ctx context.Context, f workorder.Filter) ([]*workorder.WorkOrder, error)

@@ -56,7 +56,12 @@ func (s *Server) routesPages() {
 				if _, had := r.Cookie(SessionCookie); had == nil {
 					s.clearSession(w, r) // ended, revoked or unknown: forget it
 				}
-				http.Redirect(w, r, "/login", http.StatusSeeOther)
+				to := "/login"
+				if r.Method == http.MethodGet && r.URL.Path != "/" {
+					// Back here after signing in: a QR label's report page.
+					to += "?" + url.Values{"next": {r.URL.RequestURI()}}.Encode()
+				}
+				http.Redirect(w, r, to, http.StatusSeeOther)
 				return
 			}
 			if err == nil {
@@ -68,7 +73,7 @@ func (s *Server) routesPages() {
 		}))
 	}
 	s.mux.Handle("GET /login", s.instrument("GET /login", func(w http.ResponseWriter, r *http.Request) {
-		s.render(w, http.StatusOK, "login.html", map[string]any{"Title": "Sign in"})
+		s.render(w, http.StatusOK, "login.html", map[string]any{"Title": "Sign in", "Next": localPath(r.URL.Query().Get("next"))})
 	}))
 	s.mux.Handle("POST /login", s.instrument("POST /login", s.login))
 	s.mux.Handle("POST /logout", s.instrument("POST /logout", func(w http.ResponseWriter, r *http.Request) {
@@ -95,6 +100,7 @@ func (s *Server) routesPages() {
 	page("POST /workorders/{id}/act", s.actPost)
 	page("GET /workorders/{id}/photos/{photo}", s.photo)
 	page("GET /sites/{site}/assets/{asset}", s.assetPage)
+	page("GET /sites/{id}/labels", s.labelsPage)
 }
 
 // sameOrigin: the pages' cookie is SameSite=Strict; checking Origin as well
@@ -151,14 +157,33 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			s.pageError(w, r, nil, err) // throttled: 429 with Retry-After
 			return
 		}
-		s.render(w, http.StatusUnauthorized, "login.html", map[string]any{"Title": "Sign in", "Error": "That token is not valid."})
+		s.render(w, http.StatusUnauthorized, "login.html", map[string]any{"Title": "Sign in", "Error": "That token is not valid.",
+			"Next": localPath(r.PostFormValue("next"))})
 		return
 	}
 	if err := s.openSession(w, r, p); err != nil {
 		s.pageError(w, r, nil, err)
 		return
 	}
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	to := localPath(r.PostFormValue("next"))
+	if to == "" {
+		to = "/"
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// localPath returns next when it is a path on this site ("/report?..."),
+// else "": a sign-in must not send the browser to another site
+// ("//evil.example", "https://...", "/\\evil").
+func localPath(next string) string {
+	if len(next) > 2048 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return ""
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return ""
+	}
+	return next
 }
 
 func (s *Server) storePage(w http.ResponseWriter, r *http.Request, c *caller) error {
@@ -203,8 +228,12 @@ func (s *Server) renderReport(w http.ResponseWriter, r *http.Request, c *caller,
 		}
 		assets = append(assets, as...)
 	}
+	chosen := r.URL.Query().Get("asset") // from a QR label
+	if r.Method == http.MethodPost {
+		chosen = r.PostFormValue("asset")
+	}
 	s.render(w, status, "report.html", map[string]any{"Title": "Report a problem", "Who": c.actor(), "Assets": assets,
-		"Sites": sites, "MultiSite": len(sites) > 1, "Problems": problemLabels, "Error": msg})
+		"Sites": sites, "MultiSite": len(sites) > 1, "Problems": problemLabels, "Error": msg, "Chosen": chosen})
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/locale"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/rules"
 )
@@ -22,7 +23,7 @@ import (
 //go:embed templates/*.html
 var templateFS embed.FS
 
-var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+var pages = template.Must(template.New("").Funcs(pageFuncs).ParseFS(templateFS, "templates/*.html"))
 
 // checkinJS is the check-in form's script, served from the pages' own origin: the
 // Content-Security-Policy (default-src 'self') blocks inline scripts.
@@ -186,24 +187,6 @@ func localPath(next string) string {
 	return next
 }
 
-func (s *Server) storePage(w http.ResponseWriter, r *http.Request, c *caller) error {
-	ws, err := s.store.WorkOrders(r.Context(), workorder.Filter{Open: true, Scope: c.scope, Limit: 100})
-	if err != nil {
-		return err
-	}
-	data := map[string]any{"Title": "Your store", "Who": c.actor(), "WorkOrders": ws}
-	q := r.URL.Query()
-	if n := q.Get("reported"); n != "" {
-		if q.Get("merged") == "1" {
-			data["Flash"], data["Merged"] = "Already reported: your report was added to work order #"+n+". No need to report it again.", true
-		} else {
-			data["Flash"] = "Thanks: work order #" + n + " is open."
-		}
-	}
-	s.render(w, http.StatusOK, "store.html", data)
-	return nil
-}
-
 func (s *Server) reportForm(w http.ResponseWriter, r *http.Request, c *caller) error {
 	return s.renderReport(w, r, c, http.StatusOK, "")
 }
@@ -232,8 +215,21 @@ func (s *Server) renderReport(w http.ResponseWriter, r *http.Request, c *caller,
 	if r.Method == http.MethodPost {
 		chosen = r.PostFormValue("asset")
 	}
-	s.render(w, status, "report.html", map[string]any{"Title": "Report a problem", "Who": c.actor(), "Assets": assets,
-		"Sites": sites, "MultiSite": len(sites) > 1, "Problems": problemLabels, "Error": msg, "Chosen": chosen})
+	data := map[string]any{"Who": c.actor(), "Assets": assets, "Sites": sites, "MultiSite": len(sites) > 1, "Chosen": chosen}
+	p := s.localize(w, r, data)
+	data["Title"] = p.T("Report a problem")
+	problems := make([]struct{ Code, Label string }, len(problemLabels))
+	for i, pl := range problemLabels {
+		problems[i].Code, problems[i].Label = pl.Code, p.T(pl.Label)
+	}
+	data["Problems"] = problems
+	if msg != "" {
+		data["Error"] = msg
+		if locale.Has(msg) {
+			data["Error"] = p.T(msg)
+		}
+	}
+	s.render(w, status, "report.html", data)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -128,7 +129,11 @@ func TestPagesNeedSignIn(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		want := "/login" // and back to the page once signed in
+		if p != "/" {
+			want += "?next=" + url.QueryEscape(p)
+		}
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
 			t.Errorf("%s without sign-in: %d %s", p, resp.StatusCode, resp.Header.Get("Location"))
 		}
 	}

@@ -112,12 +112,12 @@ func TestSessionCookie(t *testing.T) {
 	}
 	// Signing in again from the same browser replaces its session.
 	again := sessionCookie(signIn(t, f.ts.Client(), f.ts.URL, f.tokens["store"], http.Header{"Cookie": {c.String()}}))
-	if code, to := getPage(t, f.ts.Client(), f.ts.URL, "/store", c); again == nil || again.Value == c.Value || code != 303 || to != "/login" {
+	if code, to := getPage(t, f.ts.Client(), f.ts.URL, "/store", c); again == nil || again.Value == c.Value || code != 303 || to != "/login?next=%2Fstore" {
 		t.Errorf("after signing in again, the old session: %d %s", code, to)
 	}
 	c = again
 	// The raw token as a cookie no longer signs anyone in.
-	if code, to := getPage(t, f.ts.Client(), f.ts.URL, "/store", &http.Cookie{Name: legacyCookie, Value: f.tokens["store"]}); code != 303 || to != "/login" {
+	if code, to := getPage(t, f.ts.Client(), f.ts.URL, "/store", &http.Cookie{Name: legacyCookie, Value: f.tokens["store"]}); code != 303 || to != "/login?next=%2Fstore" {
 		t.Errorf("token cookie: %d %s", code, to)
 	}
 	// Nor does a bad login.
@@ -137,7 +137,7 @@ func TestSessionCookie(t *testing.T) {
 	if gone := sessionCookie(out); out.StatusCode != 303 || gone == nil || gone.MaxAge >= 0 {
 		t.Errorf("sign out: %d %+v", out.StatusCode, gone)
 	}
-	if code, to := getPage(t, f.ts.Client(), f.ts.URL, "/store", c); code != 303 || to != "/login" {
+	if code, to := getPage(t, f.ts.Client(), f.ts.URL, "/store", c); code != 303 || to != "/login?next=%2Fstore" {
 		t.Errorf("copied cookie after sign-out: %d %s", code, to)
 	}
 	// A cross-site sign-out is refused.

@@ -1,0 +1,152 @@
+package http
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/frostline/frostline/cloud/locale"
+	"github.com/frostline/frostline/cloud/workorder"
+)
+
+// pageFuncs are the templates' functions. tr says a message in the
+// page's language (data["L"], a *locale.Printer), or as written on pages
+// without one.
+var pageFuncs = template.FuncMap{
+	"tr": func(data map[string]any, key string, args ...any) string {
+		if p, ok := data["L"].(*locale.Printer); ok {
+			return p.T(key, args...)
+		}
+		if len(args) == 0 {
+			return key
+		}
+		return fmt.Sprintf(key, args...)
+	},
+}
+
+// storeDays is how far back the store page lists the store's reports.
+const storeDays = 30
+
+// langLink is the language switcher's link to the page in another
+// language, keeping the page's other parameters (a QR label's asset).
+type langLink struct {
+	Code, Name, Href string
+	Current          bool
+}
+
+// localize picks the request's language and adds it, and the links to
+// the others, to a page's data.
+func (s *Server) localize(w http.ResponseWriter, r *http.Request, data map[string]any) *locale.Printer {
+	p := locale.Choose(w, r, s.secure(r))
+	var links []langLink
+	for _, l := range locale.Languages {
+		q := url.Values{}
+		if a := r.URL.Query().Get("asset"); a != "" {
+			q.Set("asset", a)
+		}
+		q.Set("lang", l.Code)
+		links = append(links, langLink{Code: l.Code, Name: l.Name, Href: r.URL.Path + "?" + q.Encode(), Current: l.Code == p.Lang.Code})
+	}
+	data["L"], data["Langs"] = p, links
+	return p
+}
+
+// statusWords are the states as store staff read them.
+var statusWords = map[workorder.Status]string{
+	workorder.New: "Received", workorder.Triaged: "Received", workorder.AwaitingApproval: "Waiting for approval",
+	workorder.Ready: "Received", workorder.Dispatched: "Vendor called", workorder.Accepted: "Vendor coming",
+	workorder.InProgress: "Technician on site", workorder.OnHold: "On hold", workorder.WorkComplete: "Fixed, being checked",
+	workorder.Verifying: "Fixed, being checked", workorder.Verified: "Fixed and verified", workorder.Closed: "Closed",
+	workorder.Avoided: "Cleared by itself", workorder.Duplicate: "Already reported", workorder.Cancelled: "Cancelled",
+	workorder.Reopened: "Reopened",
+}
+
+// progressStep is one step of a work order's progress on the store page.
+type progressStep struct {
+	Label, When string
+	Done        bool
+}
+
+// storeCard is a work order as the store page shows it.
+type storeCard struct {
+	Number                int64
+	Priority, Status      string
+	Title, Site, Asset    string
+	Opened, Vendor, ETA   string
+	Steps                 []progressStep
+	Open, Manual, Problem bool
+}
+
+const storeTime = "2006-01-02 15:04"
+
+func when(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(storeTime)
+}
+
+// card is a work order's progress: reported, vendor (and ETA), on site,
+// fixed, verified.
+func card(p *locale.Printer, w *workorder.WorkOrder) storeCard {
+	c := storeCard{Number: w.Number, Priority: w.Priority, Status: p.T(statusWords[w.Status]), Title: w.Title, Site: w.Site,
+		Asset: w.Asset, Opened: w.CreatedAt.UTC().Format(storeTime), Vendor: w.Vendor, ETA: when(w.ETA), Open: w.Status.Open(),
+		Manual: w.Source == workorder.Manual}
+	if c.Title == "" {
+		c.Title = w.Problem
+	}
+	vendor := progressStep{Label: p.T("Vendor"), Done: w.DispatchedAt != nil && w.Vendor != ""}
+	if vendor.Done {
+		vendor.Label = p.T("Vendor: %s", w.Vendor)
+		if w.ETA != nil {
+			vendor.When = p.T("ETA %s", when(w.ETA))
+		}
+	}
+	onSite := progressStep{Label: p.T("On site"), Done: len(w.Visits) > 0}
+	if onSite.Done {
+		onSite.When = w.Visits[0].In.UTC().Format(storeTime)
+	}
+	fixed := progressStep{Label: p.T("Fixed"), Done: w.Completion != nil}
+	verified := progressStep{Label: p.T("Verified"), Done: w.VerifiedAt != nil, When: when(w.VerifiedAt)}
+	c.Steps = []progressStep{{Label: p.T("Reported"), Done: true, When: c.Opened}, vendor, onSite, fixed, verified}
+	return c
+}
+
+// storePage is the store's phone page: its staff's reports of the last
+// 30 days and its other open work orders, each with its progress.
+func (s *Server) storePage(w http.ResponseWriter, r *http.Request, c *caller) error {
+	data := map[string]any{"Title": "Your store", "Who": c.actor()}
+	p := s.localize(w, r, data)
+	data["Title"] = p.T("Your store")
+	reports, err := s.store.WorkOrders(r.Context(), workorder.Filter{Source: string(workorder.Manual),
+		From: s.now().Add(-storeDays * 24 * time.Hour), Scope: c.scope, Limit: 100})
+	if err != nil {
+		return err
+	}
+	open, err := s.store.WorkOrders(r.Context(), workorder.Filter{Open: true, Scope: c.scope, Limit: 100})
+	if err != nil {
+		return err
+	}
+	var rc, oc []storeCard
+	for _, wo := range reports {
+		rc = append(rc, card(p, wo))
+	}
+	for _, wo := range open {
+		if wo.Source != workorder.Manual {
+			oc = append(oc, card(p, wo))
+		}
+	}
+	data["Reports"], data["Open"], data["Days"] = rc, oc, storeDays
+	q := r.URL.Query()
+	if n := q.Get("reported"); n != "" {
+		if q.Get("merged") == "1" {
+			data["Flash"], data["Merged"] = p.T("Already reported: your report was added to work order #%s. No need to report it again.", n), true
+		} else {
+			data["Flash"] = p.T("Thanks: work order #%s is open.", n)
+		}
+	}
+	s.render(w, http.StatusOK, "store.html", data)
+	return nil
+}

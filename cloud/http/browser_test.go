@@ -56,9 +56,25 @@ func browse(t *testing.T) context.Context {
 	return ctx
 }
 
-// screenshot keeps a PNG of the element sel as a test artefact, in
-// $FROSTLINE_ARTEFACTS or else .artefacts/ at the repository's root, and
-// returns its path.
+// browserSignIn signs in at base's login page with token and waits for
+// the page it lands on to show landed (a CSS selector): navigating on
+// before the sign-in's redirect has loaded aborts it.
+func browserSignIn(t *testing.T, ctx context.Context, base, token, landed string) {
+	t.Helper()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), token),
+		chromedp.Submit(chromedp.ID("token")),
+		chromedp.WaitVisible(chromedp.CSS(landed)))
+	if err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+}
+
+// screenshot saves a PNG of the element sel into FROSTLINE_SCREENSHOTS
+// (CI keeps that folder as an artefact), else into the test's temporary
+// folder, and returns its path (a test may read it back: a QR label).
 func screenshot(t *testing.T, ctx context.Context, sel, name string) string {
 	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(sel)))
@@ -68,9 +84,9 @@ func screenshot(t *testing.T, ctx context.Context, sel, name string) string {
 	if len(png) < 1000 || string(png[1:4]) != "PNG" {
 		t.Fatalf("screenshot of %s: %d bytes, not a PNG", sel, len(png))
 	}
-	dir := os.Getenv("FROSTLINE_ARTEFACTS")
+	dir := os.Getenv("FROSTLINE_SCREENSHOTS")
 	if dir == "" {
-		dir = filepath.Join("..", "..", ".artefacts")
+		dir = t.TempDir()
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -79,7 +95,6 @@ func screenshot(t *testing.T, ctx context.Context, sel, name string) string {
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("screenshot: %s", path)
 	return path
 }
 

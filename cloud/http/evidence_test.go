@@ -49,9 +49,12 @@ func failingCooler(end time.Time) *wire.Window {
 // the intake does: the event and its window in one transaction.
 func (d *dispatchFixture) sensorIncident(t *testing.T, id, asset string, win *wire.Window) *workorder.WorkOrder {
 	t.Helper()
-	d.seq++
+	if d.seq == nil {
+		d.seq = map[string]int{}
+	}
+	d.seq[id]++
 	breach := d.clock.Add(40 * time.Minute)
-	inc := wire.NewIncident("gw", rules.Event{Event: rules.Opened, Incident: id, Seq: d.seq, Site: "s1", Asset: asset,
+	inc := wire.NewIncident("gw", rules.Event{Event: rules.Opened, Incident: id, Seq: d.seq[id], Site: "s1", Asset: asset,
 		AssetClass: "walk_in_cooler", Rule: "r", Problem: "no_cooling", Priority: "P1", Trade: "refrigeration", At: d.clock,
 		Started: d.clock.Add(-2 * time.Hour), PredictedBreachAt: &breach})
 	inc.Window = win
@@ -99,13 +102,11 @@ func TestEvidenceChart(t *testing.T) {
 
 	ctx := browse(t)
 	id := func(s string) chromedp.ID { return chromedp.ID(s) }
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
+		t.Fatal(err)
+	}
+	browserSignIn(t, ctx, d.ts.URL, d.tokens["fm"], "table")
 	err = chromedp.Do(ctx,
-		chromedp.EmulateViewport(1280, 900),
-		chromedp.Navigate(d.ts.URL+"/login"),
-		chromedp.WaitVisible(id("token")),
-		chromedp.SendKeys(id("token"), d.tokens["fm"]),
-		chromedp.Submit(id("token")),
-		chromedp.WaitVisible(chromedp.CSS("body")),
 		chromedp.Navigate(d.ts.URL+"/workorders/"+w.ID),
 		chromedp.WaitVisible(chromedp.CSS("#chart svg.chart")),
 	)

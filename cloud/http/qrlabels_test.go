@@ -134,13 +134,9 @@ func TestQRLabelOpensReport(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	do(chromedp.EmulateViewport(1000, 1400),
-		chromedp.Navigate(f.ts.URL+"/login"),
-		chromedp.WaitVisible(id("token")),
-		chromedp.SendKeys(id("token"), f.tokens["fm"]),
-		chromedp.Submit(id("token")),
-		chromedp.WaitVisible(chromedp.CSS("body")),
-		chromedp.Navigate(f.ts.URL+"/sites/s1/labels?paper=letter"),
+	do(chromedp.EmulateViewport(1000, 1400))
+	browserSignIn(t, ctx, f.ts.URL, f.tokens["fm"], "table")
+	do(chromedp.Navigate(f.ts.URL+"/sites/s1/labels?paper=letter"),
 		chromedp.WaitVisible(chromedp.CSS(`.label[data-asset="wic-1"] svg.qr`)))
 	screenshot(t, ctx, "#labels", "qr-labels-letter")
 	png := screenshot(t, ctx, `.label[data-asset="wic-1"]`, "qr-label-wic-1")

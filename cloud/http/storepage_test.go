@@ -132,11 +132,8 @@ func TestStorePageOnPhone(t *testing.T) {
 				Headers: network.Headers{"Accept-Language": "es-ES,es;q=0.9"}})
 			return err
 		}),
-		chromedp.Navigate(d.ts.URL+"/login"),
-		chromedp.WaitVisible(id("token")),
-		chromedp.SendKeys(id("token"), token),
-		chromedp.Submit(id("token")),
-		chromedp.WaitVisible(id("reports")))
+	)
+	browserSignIn(t, ctx, d.ts.URL, token, "#reports")
 	if w, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`window.innerWidth`)); w != 390 {
 		t.Errorf("viewport %d px wide, want 390", w)
 	}

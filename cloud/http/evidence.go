@@ -15,7 +15,7 @@ import (
 
 // windowStore answers for incidents' evidence windows.
 type windowStore interface {
-	Windows(ctx context.Context, workOrder string) ([]*wire.Window, error)
+	Windows(ctx context.Context, incidents []string) ([]*wire.Window, error)
 	AssetWindows(ctx context.Context, site, asset string, from, to time.Time) ([]*wire.Window, error)
 }
 
@@ -30,7 +30,7 @@ func (s *Server) evidenceChart(ctx context.Context, wo *workorder.WorkOrder) (te
 	if wo.Source != workorder.Sensor {
 		return "", nil
 	}
-	ws, err := s.store.Windows(ctx, wo.ID)
+	ws, err := s.store.Windows(ctx, wo.Incidents)
 	if err != nil || len(ws) == 0 {
 		return "", err
 	}

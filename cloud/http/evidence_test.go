@@ -65,8 +65,8 @@ func (d *dispatchFixture) sensorIncident(t *testing.T, id, asset string, win *wi
 			return err
 		}
 		return tx.(interface {
-			PutWindow(ctx context.Context, wo string, inc *wire.Incident) error
-		}).PutWindow(context.Background(), res.WorkOrder.ID, &inc)
+			PutWindow(ctx context.Context, inc *wire.Incident) error
+		}).PutWindow(context.Background(), &inc)
 	})
 	if err != nil {
 		t.Fatal(err)

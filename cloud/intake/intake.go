@@ -307,14 +307,16 @@ func (c *Consumer) commit(ctx context.Context, batch []decoded) ([]workorder.Res
 	return results, err
 }
 
-// keepWindows stores, with the work order each event went to, the
-// evidence window it carried (v2 incidents; v1 carry none).
+// keepWindows stores the evidence window each event carried (v2
+// incidents; v1 carry none), by incident: an event held for its turn
+// keeps its window too, and the work order finds them through its
+// incidents.
 func keepWindows(ctx context.Context, tx store.Tx, batch []decoded, results []workorder.Result) error {
 	for i := range batch {
-		if batch[i].inc.Window == nil || results[i].WorkOrder == nil {
+		if batch[i].inc.Window == nil || results[i].Reason == workorder.Repeat {
 			continue
 		}
-		if err := tx.PutWindow(ctx, results[i].WorkOrder.ID, &batch[i].inc); err != nil {
+		if err := tx.PutWindow(ctx, &batch[i].inc); err != nil {
 			return err
 		}
 	}

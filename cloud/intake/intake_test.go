@@ -394,11 +394,12 @@ func benchConsumer(b *testing.B, s intake.Store) {
 // windowStore is a store that keeps evidence windows.
 type windowStore interface {
 	store
-	Windows(ctx context.Context, workOrder string) ([]*wire.Window, error)
+	Windows(ctx context.Context, incidents []string) ([]*wire.Window, error)
 }
 
-// testWindows: a v2 incident's evidence window is kept with its work
-// order, a later event of the same incident adds its own, an older one
+// testWindows: a v2 incident's evidence window is kept for its work
+// order, a later event of the same incident adds its own (even one held
+// for its turn, as the clearing seq 3 is until seq 2 comes), an older one
 // arriving late does not replace a newer, and a v1 incident from an edge
 // not yet upgraded still opens its work order (without a chart).
 func testWindows(t *testing.T, db windowStore) {
@@ -455,7 +456,7 @@ func testWindows(t *testing.T, db windowStore) {
 	if byAsset["wic-1"] == nil || byAsset["wic-2"] == nil {
 		t.Fatalf("work orders %v: want one on wic-1 (v2) and one on wic-2 (v1)", byAsset)
 	}
-	ws, err := db.Windows(ctx, byAsset["wic-1"].ID)
+	ws, err := db.Windows(ctx, byAsset["wic-1"].Incidents)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +467,7 @@ func testWindows(t *testing.T, db windowStore) {
 			t.Logf("  %d points, first %+v", len(w.Points), w.Points[0])
 		}
 	}
-	if ws, err := db.Windows(ctx, byAsset["wic-2"].ID); err != nil || len(ws) != 0 {
+	if ws, err := db.Windows(ctx, byAsset["wic-2"].Incidents); err != nil || len(ws) != 0 {
 		t.Errorf("the v1 incident's work order has windows %v (%v)", ws, err)
 	}
 }

@@ -37,7 +37,7 @@ type Tx interface {
 // Windows keeps the evidence window an incident event carried, for its
 // work order's chart (cloud/intake).
 type Windows interface {
-	PutWindow(ctx context.Context, workOrder string, inc *wire.Incident) error
+	PutWindow(ctx context.Context, inc *wire.Incident) error
 }
 
 // Photos keeps a report's photo in the report's transaction (cloud/http).

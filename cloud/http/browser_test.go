@@ -56,6 +56,33 @@ func browse(t *testing.T) context.Context {
 	return ctx
 }
 
+// tab is a browser tab for a test: its steps and reads fail the test.
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+// newTab starts a browser (browse) for the test.
+func newTab(t *testing.T) *tab { return &tab{t: t, ctx: browse(t)} }
+
+// do runs steps, failing the test on an error.
+func (b *tab) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// text is the visible text of the element sel.
+func (b *tab) text(sel string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return s
+}
+
 // browserSignIn signs in at base's login page with token and waits for
 // the page it lands on to show landed (a CSS selector): navigating on
 // before the sign-in's redirect has loaded aborts it.
@@ -103,24 +130,11 @@ func screenshot(t *testing.T, ctx context.Context, sel, name string) string {
 // once when they report the same problem again.
 func TestStoreReportOnPhone(t *testing.T) {
 	f := newFixture(t)
-	ctx := browse(t)
+	b := newTab(t)
+	ctx, do, text := b.ctx, b.do, b.text
 
 	start := time.Now()
 	id := func(s string) chromedp.ID { return chromedp.ID(s) }
-	do := func(steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
 	report := func() string {
 		do(chromedp.Navigate(f.ts.URL+"/report"),
 			chromedp.WaitVisible(id("report")),

@@ -126,14 +126,9 @@ func TestLabelsPageAccess(t *testing.T) {
 func TestQRLabelOpensReport(t *testing.T) {
 	zbar := zbarimg(t)
 	f := newFixture(t)
-	ctx := browse(t)
+	b := newTab(t)
+	ctx, do := b.ctx, b.do
 	id := func(s string) chromedp.ID { return chromedp.ID(s) }
-	do := func(steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatal(err)
-		}
-	}
 	do(chromedp.EmulateViewport(1000, 1400))
 	browserSignIn(t, ctx, f.ts.URL, f.tokens["fm"], "table")
 	do(chromedp.Navigate(f.ts.URL+"/sites/s1/labels?paper=letter"),

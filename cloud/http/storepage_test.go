@@ -110,22 +110,9 @@ func TestStorePageOnPhone(t *testing.T) {
 	d.act(t, "tech-polar", report, "check_in", `{"lat":41.88,"lon":-87.63}`, 200)
 	sensor := d.incident(t, "i1", "wic-2", rules.Opened, "P1")
 
-	ctx := browse(t)
+	b := newTab(t)
+	ctx, do, text := b.ctx, b.do, b.text
 	id := func(s string) chromedp.ID { return chromedp.ID(s) }
-	do := func(steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
 	do(chromedp.Emulate(device.IPhone12),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{

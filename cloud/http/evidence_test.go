@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/wire"
 	"github.com/frostline/frostline/rules"
@@ -59,14 +60,12 @@ func (d *dispatchFixture) sensorIncident(t *testing.T, id, asset string, win *wi
 		Started: d.clock.Add(-2 * time.Hour), PredictedBreachAt: &breach})
 	inc.Window = win
 	var res workorder.Result
-	err := d.store.Update(context.Background(), func(tx workorder.Tx) error {
+	err := d.store.Update(context.Background(), func(tx store.Tx) error {
 		var err error
 		if res, err = d.in.Receive(context.Background(), tx, workorder.FromIncident(&inc.Event)); err != nil {
 			return err
 		}
-		return tx.(interface {
-			PutWindow(ctx context.Context, inc *wire.Incident) error
-		}).PutWindow(context.Background(), &inc)
+		return tx.PutWindow(context.Background(), &inc)
 	})
 	if err != nil {
 		t.Fatal(err)

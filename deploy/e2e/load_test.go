@@ -18,13 +18,13 @@ import (
 // loadReport is the part of `frostline loadtest --json` the test reads.
 type loadReport struct {
 	IncidentsSent, EventsSent, TelemetrySent, WorkOrders, Lost, Doubled int
-	ToWorkOrder, ToDispatch, API                                         struct{ N int }
-	Outage                                                               *struct{ Stores, Backlog int }
+	ToWorkOrder, ToDispatch, API                                        struct{ N int }
+	Outage                                                              *struct{ Stores, Backlog int }
 }
 
-// TestLoad runs `frostline loadtest` against a real deployment (nats-server,
-// PostgreSQL, InfluxDB and two frostline-cloud replicas, each its own
-// process): a fleet of stores publishes incidents, telemetry and
+// TestLoad runs `frostline loadtest` against a real deployment (a 3-node
+// nats-server cluster, PostgreSQL, InfluxDB and two frostline-cloud
+// replicas, each its own process): a fleet of stores publishes incidents, telemetry and
 // heartbeats, a share of them come back from a regional outage with a
 // backlog, and one replica is killed with SIGKILL mid-run and started
 // again. Every incident must become exactly one work order. It checks
@@ -46,8 +46,10 @@ func TestLoad(t *testing.T) {
 	influx := influxtest.StartInfluxDB(t, "frostline")
 	r := newRig(t)
 	bins := build(t, filepath.Join(r.dir, "bin"))
-	ports := freePorts(t, 3)
-	_, natsURL := r.startNATS(natsServer(t), ports[0])
+	ports := freePorts(t, 2)
+	// Three nats-servers clustered on loopback, as deploy/nats describes:
+	// the cloud's streams keep 3 replicas.
+	_, natsURL := r.startNATSCluster(natsServer(t), 3)
 
 	// Every store is near Chicago; one contractor covers them all.
 	valid := time.Now().UTC().AddDate(2, 0, 0).Format(time.RFC3339)
@@ -75,8 +77,8 @@ func TestLoad(t *testing.T) {
 		return r.start(name, bins.cloud, []string{"FROSTLINE_ADMIN_TOKEN=" + token}, "--config", path),
 			fmt.Sprintf("http://127.0.0.1:%d", port)
 	}
-	cloudA, urlA := replica("cloud-a", ports[1])
-	cloudB, urlB := replica("cloud-b", ports[2])
+	cloudA, urlA := replica("cloud-a", ports[0])
+	cloudB, urlB := replica("cloud-b", ports[1])
 	waitReady(t, cloudA, urlA+"/readyz", 60*time.Second)
 	waitReady(t, cloudB, urlB+"/readyz", 60*time.Second)
 

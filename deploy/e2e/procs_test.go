@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // rig owns the processes of one test: it starts them with their output
@@ -385,6 +389,63 @@ func (r *rig) startNATS(bin string, port int) (*proc, string) {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	waitTCP(r.t, p, addr, 15*time.Second)
 	return p, "nats://" + addr
+}
+
+// startNATSCluster starts n nats-servers clustered on loopback, as
+// deploy/nats describes (fsync always; streams created on it keep 3
+// replicas), and waits until JetStream answers; it returns their client
+// URLs joined with commas, as a client's URL list.
+func (r *rig) startNATSCluster(bin string, n int) ([]*proc, string) {
+	r.t.Helper()
+	ports := freePorts(r.t, 2*n)
+	var routes, urls []string
+	for i := range n {
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", ports[n+i]))
+		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
+	}
+	var procs []*proc
+	for i := range n {
+		conf := filepath.Join(r.dir, fmt.Sprintf("nats-%d.conf", i+1))
+		body := fmt.Sprintf(`server_name: n%d
+listen: 127.0.0.1:%d
+jetstream {
+  store_dir: %q
+  sync_interval: always
+}
+cluster {
+  name: frostline
+  listen: 127.0.0.1:%d
+  routes: [%s]
+}
+`, i+1, ports[i], filepath.Join(r.dir, fmt.Sprintf("jetstream-%d", i+1)), ports[n+i], strings.Join(routes, ", "))
+		if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+			r.t.Fatal(err)
+		}
+		procs = append(procs, r.start(fmt.Sprintf("nats-%d", i+1), bin, nil, "-c", conf))
+	}
+	for i, p := range procs {
+		waitTCP(r.t, p, fmt.Sprintf("127.0.0.1:%d", ports[i]), 15*time.Second)
+	}
+	url := strings.Join(urls, ",")
+	// The cluster takes a moment to elect its JetStream meta leader.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		nc, err := nats.Connect(url)
+		if err == nil {
+			js, _ := jetstream.New(nc)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_, err = js.AccountInfo(ctx)
+			cancel()
+			nc.Close()
+		}
+		if err == nil {
+			return procs, url
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("the NATS cluster's JetStream is not ready: %v", err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // checkLogs fails the test if a Frostline process reported a data race or

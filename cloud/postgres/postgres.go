@@ -54,7 +54,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		Lock:       `SELECT pg_advisory_lock(7305001)`,
 		Unlock:     `SELECT pg_advisory_unlock(7305001)`,
 		Retryable:  retryable,
-	}}}
+	}, Projectors: sqldb.Projections()}}
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -52,7 +52,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		SetNumber:  `UPDATE counters SET value = $1 WHERE name = 'workorder'`,
 		Series:     `WITH RECURSIVE c(n) AS (SELECT CAST($1 AS INTEGER) UNION ALL SELECT n + 1 FROM c WHERE n < $2) SELECT n FROM c`,
 		NextNumber: `UPDATE counters SET value = value + 1 WHERE name = 'workorder' RETURNING value`,
-	}}}
+	}, Projectors: sqldb.Projections()}}
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

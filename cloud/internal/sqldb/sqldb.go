@@ -58,6 +58,9 @@ type Dialect struct {
 type DB struct {
 	Writer, Reader *sql.DB
 	Dialect        Dialect
+	// Projectors are run by every Save, in order (projector.go):
+	// Projections() unless a program composes its own.
+	Projectors []Projector
 }
 
 // Migrate applies the dialect's migrations that have not been applied.
@@ -163,9 +166,11 @@ func (db *DB) update(ctx context.Context, fn func(store.Tx) error) error {
 		sqlTx.Rollback()
 		return err
 	}
-	if err := tx.flushFacts(ctx); err != nil { // KPI facts, one statement per transaction (facts.go)
-		sqlTx.Rollback()
-		return err
+	for _, p := range db.Projectors {
+		if err := p.Flush(ctx, tx); err != nil {
+			sqlTx.Rollback()
+			return err
+		}
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("%s: commit: %w", db.Dialect.Name, err)
@@ -330,8 +335,10 @@ func (t *Tx) NextNumber(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-// Save implements workorder.Tx: it appends the events and writes the
-// projection, refusing if another writer moved the work order's version.
+// Save implements workorder.Tx: it appends the events, writes the work
+// order's row and links its incidents, refusing if another writer moved
+// the work order's version; then the store's Projectors project the
+// change, in the same transaction.
 func (t *Tx) Save(ctx context.Context, w *workorder.WorkOrder, events []workorder.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -418,38 +425,6 @@ func (t *Tx) Save(ctx context.Context, w *workorder.WorkOrder, events []workorde
 			return fmt.Errorf("append events: %w", err)
 		}
 	}
-	var q strings.Builder
-	// Notable events go to the outbox in the same transaction; the relay
-	// publishes them after commit.
-	q.Reset()
-	var oargs []any
-	for i := range events {
-		if !events[i].Notable() {
-			continue
-		}
-		data, err := json.Marshal(workorder.NoticeOf(w, events[i]))
-		if err != nil {
-			return err
-		}
-		if len(oargs) > 0 {
-			q.WriteString(", ")
-		}
-		n := len(oargs)
-		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4)
-		oargs = append(oargs, workorder.NoticeSubject(w.Site), fmt.Sprintf("%s-%d", w.ID, events[i].Version), string(data), micros(events[i].At))
-	}
-	if len(oargs) > 0 {
-		if _, err := t.tx.ExecContext(ctx, `INSERT INTO outbox (subject, msg_id, data, at) VALUES `+q.String(), oargs...); err != nil {
-			return fmt.Errorf("outbox: %w", err)
-		}
-	}
-	if err := t.fanOutWebhooks(ctx, w, events); err != nil {
-		return err
-	}
-	// KPI facts (facts.go), in the same transaction.
-	if err := t.saveFacts(ctx, w, events); err != nil {
-		return err
-	}
 	if t.byIncident != nil {
 		t.wos[w.ID] = w
 	}
@@ -459,7 +434,7 @@ func (t *Tx) Save(ctx context.Context, w *workorder.WorkOrder, events []workorde
 				t.byIncident[inc] = w.ID
 			}
 		}
-		q.Reset()
+		var q strings.Builder
 		q.WriteString(`INSERT INTO wo_incidents (incident, wo) VALUES `)
 		largs := make([]any, 0, 2*len(linked))
 		for i, inc := range linked {
@@ -481,6 +456,12 @@ func (t *Tx) Save(ctx context.Context, w *workorder.WorkOrder, events []workorde
 			return err
 		} else if n != int64(len(linked)) {
 			return &staleError{id: w.ID}
+		}
+	}
+	// What the rest of the service reads of the change (projector.go).
+	for _, p := range t.db.Projectors {
+		if err := p.Project(ctx, t, w, events); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -1,0 +1,97 @@
+package sqldb
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/frostline/frostline/cloud/workorder"
+)
+
+// Projector projects what Save persisted, a work order and the events
+// just appended to it, into what the rest of the service reads, inside
+// the same transaction: the change and its projections commit or roll
+// back together, and a retried transaction projects afresh. Alertmanager's
+// notify stages are the model: each projection is one named step, and the
+// pipeline is a visible list (Projections).
+type Projector interface {
+	// Project is called by every Save, after the work order is written,
+	// with the work order as saved and its new events (never none).
+	Project(ctx context.Context, tx *Tx, w *workorder.WorkOrder, events []workorder.Event) error
+	// Flush is called once before the transaction commits, for a
+	// projector that batches its writes over a transaction (Facts).
+	Flush(ctx context.Context, tx *Tx) error
+}
+
+// Projections is the service's pipeline, in order: notable events to the
+// outbox for the relay, to the webhooks that want them, and the KPI facts.
+// A new projection is one Projector and one line here.
+//
+// The list is the store's, not cloud/app's, because every program and
+// test that opens a store (cloud/sqlite.Open, cloud/postgres.Open) gets
+// it: a store that saved work orders without them would lose notices
+// silently.
+func Projections() []Projector {
+	return []Projector{Notices{}, Webhooks{}, Facts{}}
+}
+
+// Notices puts a work order's notable events in the outbox, which the
+// relay (cloud/relay) publishes to the events stream after commit.
+type Notices struct{}
+
+// Project implements Projector.
+func (Notices) Project(ctx context.Context, t *Tx, w *workorder.WorkOrder, events []workorder.Event) error {
+	var q strings.Builder
+	var args []any
+	for i := range events {
+		if !events[i].Notable() {
+			continue
+		}
+		data, err := json.Marshal(workorder.NoticeOf(w, events[i]))
+		if err != nil {
+			return err
+		}
+		if len(args) > 0 {
+			q.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4)
+		args = append(args, workorder.NoticeSubject(w.Site), fmt.Sprintf("%s-%d", w.ID, events[i].Version), string(data), micros(events[i].At))
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO outbox (subject, msg_id, data, at) VALUES `+q.String(), args...); err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	return nil
+}
+
+// Flush implements Projector.
+func (Notices) Flush(context.Context, *Tx) error { return nil }
+
+// Webhooks writes a delivery for each webhook that wants a notable event
+// (webhooks.go explains why in this transaction); cloud/notify's worker
+// delivers them.
+type Webhooks struct{}
+
+// Project implements Projector.
+func (Webhooks) Project(ctx context.Context, t *Tx, w *workorder.WorkOrder, events []workorder.Event) error {
+	return t.fanOutWebhooks(ctx, w, events)
+}
+
+// Flush implements Projector.
+func (Webhooks) Flush(context.Context, *Tx) error { return nil }
+
+// Facts keeps the work order's KPI facts row (facts.go), written for the
+// whole transaction at once before it commits.
+type Facts struct{}
+
+// Project implements Projector.
+func (Facts) Project(ctx context.Context, t *Tx, w *workorder.WorkOrder, events []workorder.Event) error {
+	return t.saveFacts(ctx, w, events)
+}
+
+// Flush implements Projector.
+func (Facts) Flush(ctx context.Context, t *Tx) error { return t.flushFacts(ctx) }

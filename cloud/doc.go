@@ -5,16 +5,27 @@
 // The root package holds the types every part of the service shares: the
 // one coded error type (Error) that the HTTP layer maps to RFC 9457
 // problem+json in exactly one place, the asset register (Site, Asset), and
-// who is calling (Principal, Role, Scope). The work-order domain itself,
-// its states, transition table and intake rules, is in cloud/workorder.
+// who is calling (Principal, Role, Scope).
 //
-// One sub-package per technology, as in WTF Dial:
+// The rooms below it, domain first, then the contract with the database,
+// the technologies, and the wiring (docs/architecture.md draws the arrows
+// and follows a reading to a dispatched work order):
 //
 //	cloud/workorder  states, transitions, events, dedup and triage (pure)
+//	cloud/dispatch   vendors, eligibility, ranking and offers; intake's Dispatcher
+//	cloud/sla        SLA policy, business calendars, timers and their sweeper
+//	cloud/pm         preventive maintenance schedules and their generator
+//	cloud/purchasing parts, stock, purchase orders and exports
+//	cloud/notify     webhooks: registration, routing, signing, delivery
+//	cloud/analytics  KPI facts, queries, the daily rollup and KPI points
+//	cloud/store      the store contract: what one transaction and a store must do
+//	cloud/internal/sqldb  the SQL both stores speak, implementing the contract
 //	cloud/sqlite     the embedded store (modernc.org/sqlite, WAL)
 //	cloud/postgres   the multi-replica store (pgx/v5)
-//	cloud/intake     the JetStream consumer that feeds incidents in
+//	cloud/storetest  the suite both stores must pass alike
+//	cloud/intake     the JetStream consumer that feeds incidents in, and the timer sweeper
 //	cloud/relay      publishes work-order notices from the outbox to JetStream
+//	cloud/telemetry  readings, incidents and KPIs from JetStream into InfluxDB
 //	cloud/http       the REST API under /api/v1 and the pages for people
 //	cloud/app        wires them together with Run/Close, for main and demos
 package cloud

@@ -15,6 +15,22 @@ func siteInScope(c *caller, site string) error {
 	return nil
 }
 
+// routesRegister registers the asset register's routes: sites and their
+// assets.
+func (s *Server) routesRegister() {
+	s.api("GET /api/v1/sites", s.listSites)
+	s.api("POST /api/v1/sites", s.createSite)
+	s.api("GET /api/v1/sites/{site}", s.getSite)
+	s.api("PUT /api/v1/sites/{site}", s.putSite)
+	s.api("DELETE /api/v1/sites/{site}", s.deleteSite)
+	s.api("GET /api/v1/sites/{site}/assets", s.listAssets)
+	s.api("POST /api/v1/sites/{site}/assets", s.createAsset)
+	s.api("GET /api/v1/sites/{site}/assets/{asset}", s.getAsset)
+	s.api("PUT /api/v1/sites/{site}/assets/{asset}", s.putAsset)
+	s.api("DELETE /api/v1/sites/{site}/assets/{asset}", s.deleteAsset)
+	s.api("GET /api/v1/sites/{site}/assets/{asset}/history", s.assetHistory)
+}
+
 func (s *Server) listSites(w http.ResponseWriter, r *http.Request, c *caller) error {
 	var only []string
 	if !c.scope.All {

@@ -136,6 +136,7 @@ func New(o Options) *Server {
 		o.Registry.MustRegister(s.latency, s.merges, s.authm.failures, s.authm.throttled, s.limiter.tracked, s.limiter.evicted)
 	}
 	s.routesAPI()
+	s.routesRegister()
 	s.routesTokens()
 	s.routesAnalytics()
 	s.routesWebhooks()

@@ -21,6 +21,10 @@ import (
 	"github.com/frostline/frostline/rules"
 )
 
+// routesAPI registers the API's own routes (its description, and the
+// answer for a path it does not have) and the work orders'; every other
+// resource registers its routes in its own file (routesRegister,
+// routesTokens, ...).
 func (s *Server) routesAPI() {
 	s.mux.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
 	// Anything else under the API answers in the API's own error format.
@@ -35,17 +39,6 @@ func (s *Server) routesAPI() {
 	s.api("POST /api/v1/workorders/{id}/actions/{action}", s.action)
 	s.api("POST /api/v1/workorders/{id}/notes", s.note)
 	s.api("GET /api/v1/workorders/{id}/photos/{photo}", s.photo)
-	s.api("GET /api/v1/sites", s.listSites)
-	s.api("POST /api/v1/sites", s.createSite)
-	s.api("GET /api/v1/sites/{site}", s.getSite)
-	s.api("PUT /api/v1/sites/{site}", s.putSite)
-	s.api("DELETE /api/v1/sites/{site}", s.deleteSite)
-	s.api("GET /api/v1/sites/{site}/assets", s.listAssets)
-	s.api("POST /api/v1/sites/{site}/assets", s.createAsset)
-	s.api("GET /api/v1/sites/{site}/assets/{asset}", s.getAsset)
-	s.api("PUT /api/v1/sites/{site}/assets/{asset}", s.putAsset)
-	s.api("DELETE /api/v1/sites/{site}/assets/{asset}", s.deleteAsset)
-	s.api("GET /api/v1/sites/{site}/assets/{asset}/history", s.assetHistory)
 	s.api("GET /api/v1/me", s.me)
 }
 

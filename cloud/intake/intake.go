@@ -30,6 +30,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/wire"
@@ -169,7 +170,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 				break
 			}
 			c.log.Warn("fetch failed", "err", err)
-			sleep(ctx, time.Second)
+			cloud.Sleep(ctx, time.Second) //nolint:errcheck // the loop checks ctx
 			continue
 		}
 		if len(msgs) > 0 {
@@ -409,15 +410,6 @@ func Decode(subject string, data []byte) (wire.Incident, error) {
 		return inc, fmt.Errorf("intake: incident for site %q arrived on subject %q", inc.Site, subject)
 	}
 	return inc, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
 
 // Sweeper moves work orders on when their timers run out (hold-off end,

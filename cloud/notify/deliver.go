@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/frostline/frostline/cloud"
 )
 
 // Backoff is the retry schedule: the n-th retry waits Initial *
@@ -265,7 +267,7 @@ var ErrDead = errors.New("notify: delivery dead-lettered")
 func (d *Deliverer) Deliver(ctx context.Context, sub *Subscription, dl *Delivery, log func(Attempt)) error {
 	sleep := d.Sleep
 	if sleep == nil {
-		sleep = sleepCtx
+		sleep = cloud.Sleep
 	}
 	for {
 		a := d.Attempt(ctx, sub, dl)
@@ -281,16 +283,5 @@ func (d *Deliverer) Deliver(ctx context.Context, sub *Subscription, dl *Delivery
 		if err := sleep(ctx, dl.NextAt.Sub(d.now())); err != nil {
 			return fmt.Errorf("delivery %s: %w", dl.ID, err)
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

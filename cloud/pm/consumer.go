@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/edge/wire"
 )
 
@@ -69,7 +70,7 @@ func (c *RuntimeConsumer) Run(ctx context.Context) error {
 		b, err := c.cons.Fetch(64, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
 			c.log.Warn("fetch failed", "err", err)
-			sleepCtx(ctx, time.Second)
+			cloud.Sleep(ctx, time.Second) //nolint:errcheck // the loop checks ctx
 			continue
 		}
 		for msg := range b.Messages() {
@@ -101,13 +102,4 @@ func (c *RuntimeConsumer) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	c.messages.WithLabelValues("recorded").Inc()
 	_ = msg.Ack()
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

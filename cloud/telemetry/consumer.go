@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/wire"
 )
@@ -207,7 +208,7 @@ func (c *Consumer) gather(ctx context.Context) {
 		b, err := c.cons.Fetch(want, jetstream.FetchMaxWait(wait))
 		if err != nil {
 			c.log.Warn("fetch failed", "err", err)
-			sleep(ctx, min(wait, time.Second))
+			cloud.Sleep(ctx, min(wait, time.Second)) //nolint:errcheck // the caller checks ctx
 			return
 		}
 		got := 0
@@ -271,7 +272,7 @@ func (c *Consumer) deliver(ctx context.Context) {
 		for _, msg := range c.held {
 			_ = msg.InProgress()
 		}
-		sleep(ctx, delay)
+		cloud.Sleep(ctx, delay) //nolint:errcheck // the caller checks ctx
 		delay = min(2*delay, c.cfg.RetryMax)
 	}
 }
@@ -357,15 +358,6 @@ func Decode(subject string, data []byte) (wire.Telemetry, error) {
 		return t, fmt.Errorf("%w: telemetry for site %q arrived on subject %q", ErrInvalid, t.Site, subject)
 	}
 	return t, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
 
 // DecodeIncident reads an incident message and checks its site against

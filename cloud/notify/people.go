@@ -283,3 +283,40 @@ func ParsePeople(file string, data []byte) ([]Person, error) {
 	}
 	return people, errors.Join(errs...)
 }
+
+// VendorContact is a vendor's stored contact (dispatch.Contact), as people
+// planning sees it.
+type VendorContact struct {
+	Vendor, Name, Role, Email, Phone string
+}
+
+// VendorPeople makes people of vendors' stored contacts, so that a vendor
+// on file is told of its offers without anyone typing its dispatcher in
+// twice. Contacts with the billing role are left out (offers and
+// reminders are for dispatch); an id "vendor:<vendor>:<n>" is stable while
+// the contact list keeps its order. A person on file with the same email
+// wins over the contact.
+func VendorPeople(contacts []VendorContact, onFile []Person) []Person {
+	emails := map[string]bool{}
+	for _, p := range onFile {
+		if p.Email != "" {
+			emails[strings.ToLower(p.Email)] = true
+		}
+	}
+	var out []Person
+	n := map[string]int{}
+	for _, c := range contacts {
+		i := n[c.Vendor]
+		n[c.Vendor]++
+		if c.Role == "billing" || (c.Email == "" && c.Phone == "") || (c.Email != "" && emails[strings.ToLower(c.Email)]) {
+			continue
+		}
+		name := c.Name
+		if name == "" {
+			name = c.Vendor
+		}
+		out = append(out, Person{ID: fmt.Sprintf("vendor:%s:%d", c.Vendor, i), Name: name, Role: cloud.RoleVendor,
+			Scope: PersonScope{Vendor: c.Vendor}, Email: c.Email, Phone: c.Phone, Source: "vendor"})
+	}
+	return out
+}

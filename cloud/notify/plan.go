@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"slices"
@@ -30,6 +31,7 @@ type Notification struct {
 	WorkOrder string `json:"work_order,omitempty"`
 	Topic     string `json:"topic"`
 	Person    string `json:"person"`
+	Name      string `json:"name,omitempty"` // the person's, as addressed
 	Channel   string `json:"channel"`
 	Address   string `json:"address"`
 	Priority  string `json:"priority,omitempty"`
@@ -56,8 +58,8 @@ type Notification struct {
 }
 
 // Message is the notification as its channel sends it.
-func (n *Notification) Message(name string) *Message {
-	return &Message{ID: n.ID, To: n.Address, ToName: name, Subject: n.Subject, Text: n.Text, HTML: n.HTML}
+func (n *Notification) Message() *Message {
+	return &Message{ID: n.ID, To: n.Address, ToName: n.Name, Subject: n.Subject, Text: n.Text, HTML: n.HTML}
 }
 
 // Escalation is the chain an SLA breach climbs while nobody acknowledges
@@ -195,6 +197,29 @@ func (p *Planner) Plan(w *workorder.WorkOrder, events []workorder.Event, world *
 	return out, nil
 }
 
+// Notifies reports whether any of the events can notify someone, before a
+// store reads who is on file: evidence updates from sensors, notes and
+// most transitions never do.
+func Notifies(events []workorder.Event) bool {
+	for i := range events {
+		e := &events[i]
+		switch e.Kind {
+		case workorder.Created, workorder.Escalated, workorder.Quoted, workorder.SLAMarked:
+			return true
+		case workorder.Attached:
+			if e.Evidence != nil && e.Evidence.Incident == "" {
+				return true
+			}
+		case workorder.Transition:
+			switch e.Action {
+			case workorder.Dispatch, workorder.Accept, workorder.CheckIn, workorder.Complete, workorder.Verify:
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // createdIn reports whether the events open the work order (a report's
 // evidence on a new work order is its opening, not a merge).
 func createdIn(events []workorder.Event) bool {
@@ -216,7 +241,7 @@ func (p *Planner) render(w *workorder.WorkOrder, e *workorder.Event, topic strin
 	event := EventID(w.ID, e.Version)
 	var out []Notification
 	for _, ch := range to.channels() {
-		n := Notification{Event: event, WorkOrder: w.ID, Topic: topic, Person: to.ID, Channel: ch,
+		n := Notification{Event: event, WorkOrder: w.ID, Topic: topic, Person: to.ID, Name: to.Name, Channel: ch,
 			Address: to.Address(ch), Priority: w.Priority, State: Pending, NextAt: now, Step: step, CreatedAt: now}
 		n.ID = event + "/" + topic + "/" + to.ID + "/" + ch
 		if step > 0 {
@@ -370,7 +395,7 @@ func (p *Planner) Digest(to *Person, day string, open []*workorder.WorkOrder, he
 	var out []Notification
 	for _, ch := range to.channels() {
 		n := Notification{ID: event + "/" + TopicDigest + "/" + to.ID + "/" + ch, Event: event, Topic: TopicDigest,
-			Person: to.ID, Channel: ch, Address: to.Address(ch), State: Pending, NextAt: now, CreatedAt: now}
+			Person: to.ID, Name: to.Name, Channel: ch, Address: to.Address(ch), State: Pending, NextAt: now, CreatedAt: now}
 		var err error
 		if n.Subject, n.Text, n.HTML, err = p.Templates.Render(TopicDigest, &v); err != nil {
 			return nil, err
@@ -383,4 +408,32 @@ func (p *Planner) Digest(to *Person, day string, open []*workorder.WorkOrder, he
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// PlanTx is what planning needs of a store's write transaction.
+type PlanTx interface {
+	// NotifyWorld reads who is on file and the site, in the transaction.
+	NotifyWorld(ctx context.Context, site string) (*World, error)
+	// AddNotifications writes notifications beside the events; an id
+	// written before is left as it is.
+	AddNotifications(ctx context.Context, ns []Notification) error
+}
+
+// Project plans the notifications for events just saved on w and writes
+// them in tx, the transaction that saves the events: a crash leaves both
+// or neither, a retried transaction starts over, and the ids make a second
+// planning of one event a no-op.
+func (p *Planner) Project(ctx context.Context, tx PlanTx, w *workorder.WorkOrder, events []workorder.Event, now time.Time) error {
+	if !Notifies(events) {
+		return nil
+	}
+	world, err := tx.NotifyWorld(ctx, w.Site)
+	if err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	ns, err := p.Plan(w, events, world, now)
+	if err != nil || len(ns) == 0 {
+		return err
+	}
+	return tx.AddNotifications(ctx, ns)
 }

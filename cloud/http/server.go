@@ -92,6 +92,8 @@ type Server struct {
 	proxies []netip.Prefix
 	limiter *limiter // backoff on failed authentications
 	authm   authMetrics
+	// links checks the acknowledge links in notifications; nil: none.
+	links *notify.Links
 }
 
 // Options configure a Server.
@@ -112,12 +114,15 @@ type Options struct {
 	// TrustedProxies are the proxies whose X-Forwarded-Proto and
 	// X-Forwarded-For headers are believed (see ParseProxies).
 	TrustedProxies []netip.Prefix
+	// Links checks acknowledge links (/ack/{token}); nil: they are
+	// refused.
+	Links *notify.Links
 }
 
 // New returns a server with every route registered.
 func New(o Options) *Server {
 	s := &Server{store: o.Store, intake: o.Intake, log: o.Log.With("component", "http"), now: o.Now, mux: http.NewServeMux(), dispatch: o.Dispatch,
-		allowPrivateTargets: o.AllowPrivateTargets, lookupHost: o.LookupHost}
+		allowPrivateTargets: o.AllowPrivateTargets, lookupHost: o.LookupHost, links: o.Links}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -142,6 +147,7 @@ func New(o Options) *Server {
 	s.routesVendors()
 	s.routesPM()
 	s.routesPurchasing()
+	s.routesPeople()
 	s.routesPages()
 	return s
 }

@@ -51,6 +51,10 @@ type Store interface {
 	cloudhttp.Store
 	cloudhttp.BootstrapStore
 	intake.Store
+	// People and their notifications (cloud/notify).
+	PutPerson(ctx context.Context, p *notify.Person) error
+	notify.Outbox
+	notify.PeopleStore
 	PruneClaims(ctx context.Context, before time.Time) (int64, error)
 	CountByStatus(ctx context.Context) (map[string]int, error)
 	Ping(ctx context.Context) error
@@ -106,7 +110,9 @@ type App struct {
 	// NATS is set up.
 	silenceP atomic.Pointer[intake.Silence]
 	webhooks *notify.Worker // delivers work-order events to registered webhooks
-	sweeper  *intake.Sweeper
+	// notify tells people (email), when a channel is configured.
+	notify  *notifications
+	sweeper *intake.Sweeper
 	// pm generates preventive work orders; pmRuntime counts run-hours
 	// from the telemetry stream for runtime schedules.
 	pm        *pm.Generator[store.Tx]
@@ -283,6 +289,14 @@ func (a *App) build(ctx context.Context, db Store) error {
 	if err := a.seedVendors(ctx); err != nil {
 		return err
 	}
+	if err := a.seedPeople(ctx); err != nil {
+		return err
+	}
+	nt, err := a.buildNotifications(db)
+	if err != nil {
+		return err
+	}
+	a.notify = nt
 	a.Registry.MustRegister(&statusCollector{store: db}, &documentsCollector{store: db},
 		&analytics.Collector{Source: db}) // live KPI counts
 	a.rollup = &analytics.Refresher{Store: db, Log: log}
@@ -311,8 +325,12 @@ func (a *App) build(ctx context.Context, db Store) error {
 	a.webhooks = notify.NewWorker(db, &notify.Deliverer{Client: notify.NewClient(cfg.Webhooks.AllowPrivateTargets),
 		UserAgent: "Frostline-Webhooks/1"}, cfg.Webhooks, log, a.Registry)
 	proxies, _ := cloudhttp.ParseProxies(cfg.TrustedProxies) // validated in New
+	var links *notify.Links
+	if a.notify != nil {
+		links = a.notify.links
+	}
 	var api http.Handler = cloudhttp.New(cloudhttp.Options{Store: db, Intake: in, Log: log, Registry: a.Registry, Dispatch: a.dispatch,
-		AllowPrivateTargets: cfg.Webhooks.AllowPrivateTargets, Auth: &cfg.Auth, TrustedProxies: proxies})
+		AllowPrivateTargets: cfg.Webhooks.AllowPrivateTargets, Auth: &cfg.Auth, TrustedProxies: proxies, Links: links})
 	a.api.Store(&api)
 	a.deps.set(depDatabase, "")
 	return nil
@@ -621,6 +639,10 @@ func (a *App) runStoreLoops(ctx context.Context, g *errgroup.Group) {
 	}
 	g.Go(func() error { return a.webhooks.Run(ctx) })
 	g.Go(func() error { return a.sla.Run(ctx) })
+	if a.notify != nil {
+		g.Go(func() error { return a.notify.sender.Run(ctx) })
+		g.Go(func() error { return a.notify.chains.Run(ctx) })
+	}
 }
 
 // runNATS waits for NATS, sets up its streams and consumers (retrying

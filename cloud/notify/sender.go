@@ -83,15 +83,17 @@ type Sender struct {
 	cfg      SenderConfig
 	owner    string
 	log      *slog.Logger
-	now      func() time.Time
-	sent     *prometheus.CounterVec
-	errors   prometheus.Counter
+	// Now is the sender's clock: what is due, and when it was sent.
+	// Set it before Run.
+	Now    func() time.Time
+	sent   *prometheus.CounterVec
+	errors prometheus.Counter
 }
 
 // NewSender returns a sender over the channels by name. reg may be nil.
 func NewSender(store Outbox, channels []Channel, cfg SenderConfig, log *slog.Logger, reg prometheus.Registerer) *Sender {
 	s := &Sender{store: store, channels: map[string]Channel{}, cfg: cfg, owner: cloud.NewID("nts_"),
-		log: log.With("component", "notifications"), now: time.Now,
+		log: log.With("component", "notifications"), Now: time.Now,
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "frostline_notification_attempts_total",
 			Help: "Notification send attempts by channel and outcome (delivered, retry, dead)."}, []string{"channel", "outcome"}),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "frostline_notification_store_errors_total",
@@ -131,7 +133,7 @@ func (s *Sender) Run(ctx context.Context) error {
 
 // Once claims one batch, sends it concurrently and records each outcome.
 func (s *Sender) Once(ctx context.Context) (int, error) {
-	ns, err := s.store.ClaimNotifications(ctx, s.owner, s.now(), s.cfg.Lease, s.cfg.Batch)
+	ns, err := s.store.ClaimNotifications(ctx, s.owner, s.Now(), s.cfg.Lease, s.cfg.Batch)
 	if err != nil {
 		s.errors.Inc()
 		return 0, err
@@ -161,7 +163,7 @@ func (s *Sender) send(ctx context.Context, n *Notification) error {
 		// another sender (or this one, restarted) tries again.
 		return nil
 	}
-	now := s.now()
+	now := s.Now()
 	n.Attempts++
 	outcome := OutcomeDelivered
 	switch {

@@ -123,6 +123,9 @@ type App struct {
 	intakeM   *intake.Metrics
 	server    *http.Server
 	listener  net.Listener
+	// mux routes /healthz, /readyz, /metrics and the API; embedding
+	// programs add their own pages to it (Handle).
+	mux *http.ServeMux
 	// metrics and metricsListener serve /metrics on metrics.listen, when
 	// set; otherwise /metrics is on server.
 	metrics         *http.Server
@@ -214,6 +217,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", a.ready)
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*a.api.Load()).ServeHTTP(w, r) }))
+	a.mux = mux
 	a.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -397,6 +401,10 @@ func (a *App) setupNATS(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Handle serves pattern with h beside the API, for embedding programs
+// (the demo's mail room). Call it before Run.
+func (a *App) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }
 
 // Addr is the address the HTTP server listens on (useful with port 0).
 func (a *App) Addr() string { return a.listener.Addr().String() }

@@ -39,6 +39,8 @@ type NotificationsConfig struct {
 	DigestTimezone string `yaml:"digest_timezone"`
 	// CheckEvery is how often escalations and digests are looked for.
 	CheckEvery time.Duration `yaml:"check_every"`
+	// Retention is how long finished notifications stay in the log.
+	Retention time.Duration `yaml:"retention"`
 	// Email is the SMTP channel; an empty host leaves it off.
 	Email  email.Config        `yaml:"email"`
 	Sender notify.SenderConfig `yaml:"sender"`
@@ -49,7 +51,7 @@ type NotificationsConfig struct {
 // person says otherwise, checked every minute.
 func DefaultNotificationsConfig() NotificationsConfig {
 	return NotificationsConfig{LinkTTL: 72 * time.Hour, Escalation: notify.Escalation{After: 30 * time.Minute, Levels: 1},
-		DigestAt: "07:00", DigestTimezone: "UTC", CheckEvery: time.Minute, Email: email.DefaultConfig(),
+		DigestAt: "07:00", DigestTimezone: "UTC", CheckEvery: time.Minute, Retention: 90 * 24 * time.Hour, Email: email.DefaultConfig(),
 		Sender: notify.DefaultSenderConfig()}
 }
 
@@ -90,6 +92,9 @@ func (c *NotificationsConfig) Validate() error {
 	}
 	if c.CheckEvery < time.Second {
 		bad("check_every", "at least 1s")
+	}
+	if c.Retention < 24*time.Hour {
+		bad("retention", "at least 24h")
 	}
 	errs = append(errs, c.Email.Validate("notifications.email"), c.Sender.Validate("notifications.sender"))
 	return errors.Join(errs...)
@@ -150,7 +155,7 @@ func (a *App) buildNotifications(store Store) (*notifications, error) {
 		planner: &notify.Planner{Templates: tm, BaseURL: c.BaseURL, Links: links, LinkTTL: c.LinkTTL, Escalation: c.Escalation}}
 	n.sender = notify.NewSender(store, []notify.Channel{mail}, c.Sender, a.log, a.Registry)
 	n.chains = &notify.Chains{Store: store, Planner: n.planner, Every: c.CheckEvery, DigestAt: c.DigestAt, DigestZone: zone,
-		Log: a.log}
+		Retention: c.Retention, Log: a.log}
 	return n, nil
 }
 

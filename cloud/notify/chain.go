@@ -23,6 +23,7 @@ type PeopleStore interface {
 	Escalated(ctx context.Context, src *Notification, next []Notification) (bool, error)
 	HeldFor(ctx context.Context, person string) ([]Notification, error)
 	PutDigest(ctx context.Context, digest, held []Notification) (bool, error)
+	PruneNotifications(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Chains runs, on every replica, the two loops that act on time rather
@@ -39,8 +40,12 @@ type Chains struct {
 	// each person's time zone or else DigestZone.
 	DigestAt   string
 	DigestZone *time.Location
-	Log        *slog.Logger
-	Now        func() time.Time
+	// Retention is how long sent, dead and skipped notifications stay in
+	// the log (pruned hourly); 0 keeps them.
+	Retention time.Duration
+	Log       *slog.Logger
+	Now       func() time.Time
+	pruned    time.Time // when this replica last pruned; only Run's goroutine touches it
 }
 
 // Run checks every Every until ctx ends; failures are logged and retried.
@@ -70,9 +75,21 @@ func (c *Chains) now() time.Time {
 	return time.Now()
 }
 
-// Once escalates what is due and writes the digests that are due.
+// Once escalates what is due, writes the digests that are due, and
+// prunes the log once an hour.
 func (c *Chains) Once(ctx context.Context) error {
-	return errors.Join(c.Escalate(ctx), c.Digests(ctx))
+	err := errors.Join(c.Escalate(ctx), c.Digests(ctx))
+	if now := c.now(); c.Retention > 0 && now.Sub(c.pruned) >= time.Hour {
+		n, perr := c.Store.PruneNotifications(ctx, now.Add(-c.Retention))
+		if perr == nil {
+			c.pruned = now
+			if n > 0 {
+				c.Log.Info("notification log pruned", "component", "notifications", "notifications", n, "retention", c.Retention)
+			}
+		}
+		err = errors.Join(err, perr)
+	}
+	return err
 }
 
 // Escalate writes the next step of every breach notification whose time

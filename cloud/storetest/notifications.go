@@ -306,6 +306,21 @@ func testAckEscalateDigest(t *testing.T, s NotificationStore) {
 	if _, ok := digests["ann"]; ok {
 		t.Error("a store contact with nothing held got a digest")
 	}
+	// Pruning takes what is finished and keeps what is still to send.
+	before, _ := s.Notifications(ctx, w.ID, 0)
+	n, err := s.PruneNotifications(ctx, T0.Add(48*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := s.Notifications(ctx, w.ID, 0)
+	for _, a := range after {
+		if a.State != notify.Pending && a.State != notify.Held {
+			t.Errorf("%s (%s) survived pruning", a.ID, a.State)
+		}
+	}
+	if n == 0 || len(after) == len(before) {
+		t.Errorf("pruned %d of %d", n, len(before))
+	}
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -334,7 +334,8 @@ func (a *App) build(ctx context.Context, db Store) error {
 		links = a.notify.links
 	}
 	var api http.Handler = cloudhttp.New(cloudhttp.Options{Store: db, Intake: in, Log: log, Registry: a.Registry, Dispatch: a.dispatch,
-		AllowPrivateTargets: cfg.Webhooks.AllowPrivateTargets, Auth: &cfg.Auth, TrustedProxies: proxies, Links: links})
+		AllowPrivateTargets: cfg.Webhooks.AllowPrivateTargets, Auth: &cfg.Auth, TrustedProxies: proxies, Links: links,
+		Invoices: &cfg.Invoices})
 	a.api.Store(&api)
 	a.deps.set(depDatabase, "")
 	return nil

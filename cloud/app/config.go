@@ -13,6 +13,7 @@ import (
 	"github.com/frostline/frostline/cloud/dispatch"
 	cloudhttp "github.com/frostline/frostline/cloud/http"
 	"github.com/frostline/frostline/cloud/intake"
+	"github.com/frostline/frostline/cloud/invoicing"
 	"github.com/frostline/frostline/cloud/notify"
 	"github.com/frostline/frostline/cloud/pm"
 	"github.com/frostline/frostline/cloud/sla"
@@ -59,6 +60,9 @@ type Config struct {
 	// Notifications is how people are told: the email channel, links,
 	// the escalation chain and the daily digest.
 	Notifications NotificationsConfig `yaml:"notifications"`
+	// Invoices is how vendors' submitted invoices are checked and
+	// approved: tolerance, tax rate, approval limits and levels.
+	Invoices invoicing.Policy `yaml:"invoices"`
 	// Dispatch is the company's dispatch rules: required documents and
 	// ranking.
 	Dispatch dispatch.Rules `yaml:"dispatch"`
@@ -124,6 +128,7 @@ func DefaultConfig() Config {
 		PM:              pm.DefaultConfig(),
 		Webhooks:        notify.DefaultWorkerConfig(),
 		Notifications:   DefaultNotificationsConfig(),
+		Invoices:        invoicing.DefaultPolicy(),
 		Dispatch:        dispatch.DefaultRules(),
 		SLA:             sla.DefaultPolicy(),
 		Auth:            cloudhttp.DefaultAuthConfig(),
@@ -201,6 +206,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Webhooks.Validate(); err != nil {
 		errs = append(errs, err) // its messages name webhooks.<field>
+	}
+	if err := c.Invoices.Validate(); err != nil {
+		errs = append(errs, err) // its messages name invoices.<field>
 	}
 	if err := c.Notifications.Validate(); err != nil {
 		errs = append(errs, err) // its messages name notifications.<field>

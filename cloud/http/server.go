@@ -21,6 +21,7 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/dispatch"
+	"github.com/frostline/frostline/cloud/invoicing"
 	"github.com/frostline/frostline/cloud/notify"
 	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
@@ -94,6 +95,8 @@ type Server struct {
 	authm   authMetrics
 	// links checks the acknowledge links in notifications; nil: none.
 	links *notify.Links
+	// invoices is the invoice policy; nil: invoicing.DefaultPolicy.
+	invoices *invoicing.Policy
 }
 
 // Options configure a Server.
@@ -117,12 +120,15 @@ type Options struct {
 	// Links checks acknowledge links (/ack/{token}); nil: they are
 	// refused.
 	Links *notify.Links
+	// Invoices is the policy submitted invoices are checked and approved
+	// by; nil: invoicing.DefaultPolicy.
+	Invoices *invoicing.Policy
 }
 
 // New returns a server with every route registered.
 func New(o Options) *Server {
 	s := &Server{store: o.Store, intake: o.Intake, log: o.Log.With("component", "http"), now: o.Now, mux: http.NewServeMux(), dispatch: o.Dispatch,
-		allowPrivateTargets: o.AllowPrivateTargets, lookupHost: o.LookupHost, links: o.Links}
+		allowPrivateTargets: o.AllowPrivateTargets, lookupHost: o.LookupHost, links: o.Links, invoices: o.Invoices}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -148,6 +154,7 @@ func New(o Options) *Server {
 	s.routesPM()
 	s.routesPurchasing()
 	s.routesPeople()
+	s.routesInvoices()
 	s.routesPages()
 	return s
 }

@@ -135,6 +135,8 @@ type Invoice struct {
 	DecidedAt    *time.Time `json:"decided_at,omitempty"`
 	PaidAt       *time.Time `json:"paid_at,omitempty"`
 	History      []Change   `json:"history"`
+	// Version is the store's optimistic lock: the version read.
+	Version int `json:"version"`
 }
 
 // Level is one approval a total above Above needs, from a role among

@@ -19,3 +19,12 @@ func TestNotifications(t *testing.T) {
 		return db
 	})
 }
+
+func TestInvoices(t *testing.T) {
+	db, err := postgres.Open(context.Background(), pgtest.DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.RunInvoices(t, db)
+}

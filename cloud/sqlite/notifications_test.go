@@ -19,3 +19,12 @@ func TestNotifications(t *testing.T) {
 		return db
 	})
 }
+
+func TestInvoices(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "frostline.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.RunInvoices(t, db)
+}

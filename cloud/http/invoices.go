@@ -9,23 +9,9 @@ import (
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/dispatch"
 	"github.com/frostline/frostline/cloud/invoicing"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 )
-
-// invoiceTx is what the invoice routes need of a write transaction: the
-// invoice and the work order's history change together.
-type invoiceTx interface {
-	WorkOrderInvoices(ctx context.Context, wo string) ([]*invoicing.Invoice, error)
-	Invoice(ctx context.Context, id string) (*invoicing.Invoice, error)
-	PutInvoice(ctx context.Context, inv *invoicing.Invoice) error
-	Asset(ctx context.Context, site, asset string) (*cloud.Asset, error)
-	Site(ctx context.Context, id string) (*cloud.Site, error)
-}
-
-// invoiceStore lists invoices for accounts payable.
-type invoiceStore interface {
-	Invoices(ctx context.Context, state invoicing.State) ([]*invoicing.Invoice, error)
-}
 
 func (s *Server) routesInvoices() {
 	s.api("POST /api/v1/workorders/{id}/invoices", s.submitInvoice)
@@ -45,13 +31,12 @@ func (s *Server) invoicePolicy() *invoicing.Policy {
 }
 
 // facts gathers what a submission is checked against, in tx.
-func (s *Server) facts(ctx context.Context, tx invoiceTx, w *workorder.WorkOrder, now time.Time) (*invoicing.Facts, error) {
+func (s *Server) facts(ctx context.Context, tx store.Tx, w *workorder.WorkOrder, now time.Time) (*invoicing.Facts, error) {
 	f := &invoicing.Facts{WorkOrder: w}
 	var v *dispatch.Vendor
-	if vs, err := s.vendors(); err == nil {
-		if v, err = vs.Vendor(ctx, w.Vendor); err != nil && cloud.ErrorCode(err) != cloud.ENOTFOUND {
-			return nil, err
-		}
+	v, err := s.store.Vendor(ctx, w.Vendor)
+	if err != nil && cloud.ErrorCode(err) != cloud.ENOTFOUND {
+		return nil, err
 	}
 	site, err := tx.Site(ctx, w.Site)
 	if err != nil && cloud.ErrorCode(err) != cloud.ENOTFOUND {
@@ -96,13 +81,9 @@ func invoiceNote(inv *invoicing.Invoice) workorder.Note {
 // onInvoice runs fn on a work order the caller sees and its invoice
 // store, in one transaction, and records the invoice's change in the
 // work order's history.
-func (s *Server) onInvoice(r *http.Request, c *caller, woID string, fn func(tx invoiceTx, w *workorder.WorkOrder, now time.Time) (*invoicing.Invoice, error)) (*invoicing.Invoice, error) {
+func (s *Server) onInvoice(r *http.Request, c *caller, woID string, fn func(tx store.Tx, w *workorder.WorkOrder, now time.Time) (*invoicing.Invoice, error)) (*invoicing.Invoice, error) {
 	var out *invoicing.Invoice
-	err := s.store.Update(r.Context(), func(tx workorder.Tx) error {
-		itx, ok := tx.(invoiceTx)
-		if !ok {
-			return cloud.Errorf(cloud.EINTERNAL, "this store keeps no invoices")
-		}
+	err := s.store.Update(r.Context(), func(tx store.Tx) error {
 		w, err := tx.WorkOrder(r.Context(), woID)
 		if err != nil {
 			return err
@@ -111,11 +92,11 @@ func (s *Server) onInvoice(r *http.Request, c *caller, woID string, fn func(tx i
 			return cloud.Errorf(cloud.ENOTFOUND, "work order %s not found", woID)
 		}
 		now := s.now().UTC()
-		inv, err := fn(itx, w, now)
+		inv, err := fn(tx, w, now)
 		if err != nil {
 			return err
 		}
-		if err := itx.PutInvoice(r.Context(), inv); err != nil {
+		if err := tx.PutInvoice(r.Context(), inv); err != nil {
 			return err
 		}
 		out = inv
@@ -134,7 +115,7 @@ func (s *Server) submitInvoice(w http.ResponseWriter, r *http.Request, c *caller
 	if err := decodeJSON(w, r, &sub); err != nil {
 		return err
 	}
-	inv, err := s.onInvoice(r, c, r.PathValue("id"), func(tx invoiceTx, wo *workorder.WorkOrder, now time.Time) (*invoicing.Invoice, error) {
+	inv, err := s.onInvoice(r, c, r.PathValue("id"), func(tx store.Tx, wo *workorder.WorkOrder, now time.Time) (*invoicing.Invoice, error) {
 		if wo.Vendor == "" {
 			return nil, cloud.Errorf(cloud.ECONFLICT, "work order %d has no vendor to invoice it", wo.Number)
 		}
@@ -160,11 +141,7 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, c *caller)
 		return err
 	}
 	var invs []*invoicing.Invoice
-	err := s.store.Update(r.Context(), func(tx workorder.Tx) error {
-		itx, ok := tx.(invoiceTx)
-		if !ok {
-			return cloud.Errorf(cloud.EINTERNAL, "this store keeps no invoices")
-		}
+	err := s.store.Update(r.Context(), func(itx store.Tx) error {
 		var err error
 		invs, err = itx.WorkOrderInvoices(r.Context(), r.PathValue("id"))
 		return err
@@ -212,7 +189,7 @@ func (s *Server) invoiceAction(w http.ResponseWriter, r *http.Request, c *caller
 	if err != nil {
 		return err
 	}
-	inv, err := s.onInvoice(r, c, woID, func(tx invoiceTx, wo *workorder.WorkOrder, now time.Time) (*invoicing.Invoice, error) {
+	inv, err := s.onInvoice(r, c, woID, func(tx store.Tx, wo *workorder.WorkOrder, now time.Time) (*invoicing.Invoice, error) {
 		inv, err := tx.Invoice(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return nil, err
@@ -255,11 +232,7 @@ func (s *Server) invoiceAction(w http.ResponseWriter, r *http.Request, c *caller
 // invoiceWorkOrder returns the work order an invoice belongs to.
 func (s *Server) invoiceWorkOrder(ctx context.Context, id string) (string, error) {
 	var wo string
-	err := s.store.Update(ctx, func(tx workorder.Tx) error {
-		itx, ok := tx.(invoiceTx)
-		if !ok {
-			return cloud.Errorf(cloud.EINTERNAL, "this store keeps no invoices")
-		}
+	err := s.store.Update(ctx, func(itx store.Tx) error {
 		inv, err := itx.Invoice(ctx, id)
 		if err == nil {
 			wo = inv.WorkOrder
@@ -275,10 +248,7 @@ func (s *Server) exportInvoices(w http.ResponseWriter, r *http.Request, c *calle
 	if err := c.editsRegisters(); err != nil {
 		return err
 	}
-	st, err := storeAs[invoiceStore](s, "invoices")
-	if err != nil {
-		return err
-	}
+	st := s.store
 	var invs []*invoicing.Invoice
 	for _, state := range []invoicing.State{invoicing.Approved, invoicing.Paid} {
 		some, err := st.Invoices(r.Context(), state)
@@ -308,14 +278,10 @@ func (s *Server) importPayments(w http.ResponseWriter, r *http.Request, c *calle
 	}
 	now := s.now().UTC()
 	paid := 0
-	err = s.store.Update(r.Context(), func(tx workorder.Tx) error {
-		itx, ok := tx.(invoiceTx)
-		if !ok {
-			return cloud.Errorf(cloud.EINTERNAL, "this store keeps no invoices")
-		}
+	err = s.store.Update(r.Context(), func(tx store.Tx) error {
 		paid = 0
 		for _, p := range pays {
-			inv, err := itx.Invoice(r.Context(), p.Invoice)
+			inv, err := tx.Invoice(r.Context(), p.Invoice)
 			if err != nil {
 				return err
 			}
@@ -325,7 +291,7 @@ func (s *Server) importPayments(w http.ResponseWriter, r *http.Request, c *calle
 			if err := invoicing.ApplyPayment(inv, p, c.actor(), now); err != nil {
 				return cloud.Errorf(cloud.EINVALID, "%v", err)
 			}
-			if err := itx.PutInvoice(r.Context(), inv); err != nil {
+			if err := tx.PutInvoice(r.Context(), inv); err != nil {
 				return err
 			}
 			wo, err := tx.WorkOrder(r.Context(), inv.WorkOrder)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/notify"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
@@ -21,8 +22,6 @@ type peopleStore interface {
 	Notification(ctx context.Context, id string) (*notify.Notification, error)
 	AckNotification(ctx context.Context, id, by string, now time.Time) (*notify.Notification, error)
 }
-
-func (s *Server) people() (peopleStore, error) { return storeAs[peopleStore](s, "people") }
 
 func (s *Server) routesPeople() {
 	s.api("GET /api/v1/people", s.listPeople)
@@ -46,10 +45,7 @@ func (s *Server) listPeople(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err := c.seesPeople(); err != nil {
 		return err
 	}
-	st, err := s.people()
-	if err != nil {
-		return err
-	}
+	st := s.store
 	all, err := st.Everyone(r.Context())
 	if err != nil {
 		return err
@@ -68,10 +64,7 @@ func (s *Server) getPerson(w http.ResponseWriter, r *http.Request, c *caller) er
 	if err := c.seesPeople(); err != nil {
 		return err
 	}
-	st, err := s.people()
-	if err != nil {
-		return err
-	}
+	st := s.store
 	p, err := st.Person(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -93,10 +86,7 @@ func (s *Server) savePerson(w http.ResponseWriter, r *http.Request, c *caller, i
 	if err := c.editsRegisters(); err != nil {
 		return err
 	}
-	st, err := s.people()
-	if err != nil {
-		return err
-	}
+	st := s.store
 	var p notify.Person
 	if err := decodeJSON(w, r, &p); err != nil {
 		return err
@@ -134,10 +124,7 @@ func (s *Server) deletePerson(w http.ResponseWriter, r *http.Request, c *caller)
 	if err := c.editsRegisters(); err != nil {
 		return err
 	}
-	st, err := s.people()
-	if err != nil {
-		return err
-	}
+	st := s.store
 	if err := st.DeletePerson(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
@@ -160,10 +147,7 @@ func (s *Server) listNotifications(w http.ResponseWriter, r *http.Request, c *ca
 	if _, err := s.visible(r, c, id); err != nil {
 		return err
 	}
-	st, err := s.people()
-	if err != nil {
-		return err
-	}
+	st := s.store
 	ns, err := st.Notifications(r.Context(), id, 0)
 	if err != nil {
 		return err
@@ -172,7 +156,7 @@ func (s *Server) listNotifications(w http.ResponseWriter, r *http.Request, c *ca
 }
 
 // ackLink checks an acknowledge link and loads its notification.
-func (s *Server) ackLink(r *http.Request) (peopleStore, *notify.Notification, error) {
+func (s *Server) ackLink(r *http.Request) (Store, *notify.Notification, error) {
 	if s.links == nil {
 		return nil, nil, cloud.Errorf(cloud.ENOTFOUND, "acknowledge links are not configured")
 	}
@@ -183,10 +167,7 @@ func (s *Server) ackLink(r *http.Request) (peopleStore, *notify.Notification, er
 	case err != nil:
 		return nil, nil, cloud.Errorf(cloud.ENOTFOUND, "this link is not valid")
 	}
-	st, err := s.people()
-	if err != nil {
-		return nil, nil, err
-	}
+	st := s.store
 	n, err := st.Notification(r.Context(), id)
 	if err != nil {
 		return nil, nil, err
@@ -232,7 +213,7 @@ func (s *Server) ackPost(w http.ResponseWriter, r *http.Request) {
 	}
 	if n.WorkOrder != "" {
 		note := workorder.Note{Author: n.Name, Text: "Acknowledged \"" + n.Subject + "\" from the emailed link.", Visibility: "internal", At: s.now().UTC()}
-		if err := s.store.Update(r.Context(), func(tx workorder.Tx) error {
+		if err := s.store.Update(r.Context(), func(tx store.Tx) error {
 			wo, err := tx.WorkOrder(r.Context(), n.WorkOrder)
 			if err != nil || wo == nil {
 				return err

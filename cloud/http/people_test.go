@@ -10,6 +10,7 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/notify"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
@@ -78,7 +79,7 @@ func TestAckLink(t *testing.T) {
 	if err := f.store.PutPerson(ctx, &notify.Person{ID: "fay", Name: "Fay", Role: cloud.RoleFM, Scope: notify.PersonScope{All: true}, Email: "fay@fm.example"}); err != nil {
 		t.Fatal(err)
 	}
-	err = f.store.Update(ctx, func(tx workorder.Tx) error {
+	err = f.store.Update(ctx, func(tx store.Tx) error {
 		w, err := tx.WorkOrder(ctx, f.own)
 		if err != nil {
 			return err

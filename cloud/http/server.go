@@ -38,6 +38,8 @@ type Store interface {
 	webhookStore
 	kpiStore
 	windowStore
+	peopleStore
+	invoicing.Store
 	WorkOrder(ctx context.Context, id string) (*workorder.WorkOrder, error)
 	Events(ctx context.Context, id string) ([]workorder.Event, error)
 	WorkOrders(ctx context.Context, f workorder.Filter) ([]*workorder.WorkOrder, error)

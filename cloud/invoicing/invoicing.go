@@ -13,6 +13,7 @@
 package invoicing
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -507,4 +508,19 @@ func (inv *Invoice) Pay(ref, by string, now time.Time) error {
 	inv.State, inv.PaymentRef, inv.PaidAt = Paid, ref, &now
 	inv.History = append(inv.History, Change{State: Paid, By: by, At: now, Note: "payment " + ref})
 	return nil
+}
+
+// Tx is what invoicing needs of a store's write transaction: a work
+// order's invoices read and written beside its events.
+type Tx interface {
+	WorkOrderInvoices(ctx context.Context, wo string) ([]*Invoice, error)
+	Invoice(ctx context.Context, id string) (*Invoice, error)
+	// PutInvoice inserts a new invoice (Version 0) or replaces the
+	// version read; a stale read fails the transaction as a conflict.
+	PutInvoice(ctx context.Context, inv *Invoice) error
+}
+
+// Store lists invoices outside a transaction (the AP export).
+type Store interface {
+	Invoices(ctx context.Context, state State) ([]*Invoice, error)
 }

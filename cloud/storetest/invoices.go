@@ -8,35 +8,29 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/invoicing"
-	"github.com/frostline/frostline/cloud/workorder"
+	"github.com/frostline/frostline/cloud/store"
 )
 
 // InvoiceStore is what the invoice suite exercises.
 type InvoiceStore interface {
-	Update(ctx context.Context, fn func(workorder.Tx) error) error
+	Update(ctx context.Context, fn func(store.Tx) error) error
 	Invoices(ctx context.Context, state invoicing.State) ([]*invoicing.Invoice, error)
-}
-
-type invoiceTx interface {
-	WorkOrderInvoices(ctx context.Context, wo string) ([]*invoicing.Invoice, error)
-	Invoice(ctx context.Context, id string) (*invoicing.Invoice, error)
-	PutInvoice(ctx context.Context, inv *invoicing.Invoice) error
 }
 
 // RunInvoices checks that a store keeps invoices: written and read in a
 // transaction, listed by state, and a change on a stale read refused.
 func RunInvoices(t *testing.T, s InvoiceStore) {
 	ctx := context.Background()
-	in := func(fn func(tx invoiceTx) error) error {
-		return s.Update(ctx, func(tx workorder.Tx) error { return fn(tx.(invoiceTx)) })
+	in := func(fn func(tx store.Tx) error) error {
+		return s.Update(ctx, func(tx store.Tx) error { return fn(tx) })
 	}
 	inv := &invoicing.Invoice{ID: "inv_1", WorkOrder: "wo_1", Vendor: "coolco", Number: "CC-1", Revision: 1, Total: 430, State: invoicing.Submitted,
 		SubmittedAt: T0, History: []invoicing.Change{{State: invoicing.Submitted, By: "coolco", At: T0}}}
-	if err := in(func(tx invoiceTx) error { return tx.PutInvoice(ctx, inv) }); err != nil {
+	if err := in(func(tx store.Tx) error { return tx.PutInvoice(ctx, inv) }); err != nil {
 		t.Fatal(err)
 	}
 	var stale *invoicing.Invoice
-	if err := in(func(tx invoiceTx) error {
+	if err := in(func(tx store.Tx) error {
 		var err error
 		stale, err = tx.Invoice(ctx, "inv_1")
 		return err
@@ -46,11 +40,11 @@ func RunInvoices(t *testing.T, s InvoiceStore) {
 	// An FM approves it (the store keeps what the domain decided).
 	inv.State = invoicing.Approved
 	inv.History = append(inv.History, invoicing.Change{State: invoicing.Approved, By: "fay", At: T0.Add(time.Hour)})
-	if err := in(func(tx invoiceTx) error { return tx.PutInvoice(ctx, inv) }); err != nil {
+	if err := in(func(tx store.Tx) error { return tx.PutInvoice(ctx, inv) }); err != nil {
 		t.Fatal(err)
 	}
 	stale.State = invoicing.Rejected
-	err := s.Update(ctx, func(tx workorder.Tx) error { return tx.(invoiceTx).PutInvoice(ctx, stale) })
+	err := s.Update(ctx, func(tx store.Tx) error { return tx.PutInvoice(ctx, stale) })
 	if cloud.ErrorCode(err) != cloud.ECONFLICT {
 		t.Errorf("a change on a stale read: %v, want a conflict", err)
 	}
@@ -60,14 +54,14 @@ func RunInvoices(t *testing.T, s InvoiceStore) {
 	if got, err := s.Invoices(ctx, invoicing.Rejected); err != nil || len(got) != 0 {
 		t.Errorf("rejected: %+v %v", got, err)
 	}
-	err = in(func(tx invoiceTx) error {
+	err = in(func(tx store.Tx) error {
 		_, err := tx.Invoice(ctx, "inv_none")
 		return err
 	})
 	if cloud.ErrorCode(err) != cloud.ENOTFOUND {
 		t.Errorf("unknown invoice: %v", err)
 	}
-	if err := in(func(tx invoiceTx) error {
+	if err := in(func(tx store.Tx) error {
 		all, err := tx.WorkOrderInvoices(ctx, "wo_1")
 		if err == nil && len(all) != 1 {
 			err = errors.New("want one invoice on wo_1")

@@ -12,12 +12,13 @@ import (
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/dispatch"
 	"github.com/frostline/frostline/cloud/notify"
+	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
 // NotificationStore is what the people and notification suite exercises.
 type NotificationStore interface {
-	Update(ctx context.Context, fn func(workorder.Tx) error) error
+	Update(ctx context.Context, fn func(store.Tx) error) error
 	PutSite(ctx context.Context, s *cloud.Site) error
 	PutVendor(ctx context.Context, v *dispatch.Vendor, at time.Time) error
 	PutPerson(ctx context.Context, p *notify.Person) error
@@ -121,7 +122,7 @@ func saveP1(t *testing.T, s NotificationStore, p *notify.Planner, events func(w 
 	t.Helper()
 	ctx := context.Background()
 	var w *workorder.WorkOrder
-	err := s.Update(ctx, func(tx workorder.Tx) error {
+	err := s.Update(ctx, func(tx store.Tx) error {
 		w = &workorder.WorkOrder{}
 		evs := events(w)
 		if err := tx.Save(ctx, w, evs); err != nil {

@@ -22,6 +22,9 @@ type PeopleStore interface {
 	DueEscalations(ctx context.Context, now time.Time, limit int) ([]Notification, error)
 	Escalated(ctx context.Context, src *Notification, next []Notification) (bool, error)
 	HeldFor(ctx context.Context, person string) ([]Notification, error)
+	// EventNotified reports whether any notification of event was
+	// written (a digest made already).
+	EventNotified(ctx context.Context, event string) (bool, error)
 	PutDigest(ctx context.Context, digest, held []Notification) (bool, error)
 	PruneNotifications(ctx context.Context, before time.Time) (int64, error)
 }
@@ -181,6 +184,11 @@ func (c *Chains) Digests(ctx context.Context) error {
 		if local.Sub(midnight) < at || p.Preference(TopicDigest) == Off {
 			continue
 		}
+		day := local.Format(time.DateOnly)
+		if done, err := c.Store.EventNotified(ctx, DigestEvent(p.ID, day)); err != nil || done {
+			errs = append(errs, err) // nil when done: today's digest is written
+			continue
+		}
 		held, err := c.Store.HeldFor(ctx, p.ID)
 		if err != nil {
 			errs = append(errs, err)
@@ -194,7 +202,7 @@ func (c *Chains) Digests(ctx context.Context) error {
 				return errors.Join(append(errs, err)...)
 			}
 		}
-		ns, err := c.Planner.Digest(p, local.Format(time.DateOnly), open, held, sites, now)
+		ns, err := c.Planner.Digest(p, day, open, held, sites, now)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -267,7 +267,10 @@ func (p *Planner) render(w *workorder.WorkOrder, e *workorder.Event, topic strin
 				n.NextAt, n.Note = until.UTC(), "held for quiet hours until "+when(until, loc)
 			}
 		}
-		if topic == TopicSLABreach && step < p.Escalation.Levels && p.Escalation.After > 0 && n.State == Pending {
+		// A breach climbs the chain unless acknowledged, whatever became
+		// of this message: held for a digest, turned off, or with no
+		// address, its reader is not taking it.
+		if topic == TopicSLABreach && step < p.Escalation.Levels && p.Escalation.After > 0 {
 			at := now.Add(p.Escalation.After)
 			n.EscalateAt = &at
 		}
@@ -346,6 +349,9 @@ func personByID(people []Person, id string) *Person {
 	return nil
 }
 
+// DigestEvent names a person's digest of a day.
+func DigestEvent(person, day string) string { return "digest:" + person + ":" + day }
+
 // Digest returns a person's daily digest for day ("2026-12-07" in their
 // time zone): the open work orders they see, by site and oldest first, and
 // the subjects of the notifications held for it. Its event is
@@ -391,7 +397,7 @@ func (p *Planner) Digest(to *Person, day string, open []*workorder.WorkOrder, he
 	for _, n := range held {
 		v.Held = append(v.Held, n.Subject)
 	}
-	event := "digest:" + to.ID + ":" + day
+	event := DigestEvent(to.ID, day)
 	var out []Notification
 	for _, ch := range to.channels() {
 		n := Notification{ID: event + "/" + TopicDigest + "/" + to.ID + "/" + ch, Event: event, Topic: TopicDigest,

@@ -214,6 +214,12 @@ func TestEscalate(t *testing.T) {
 	if up3, err := p.Escalate(&up2[0], w, &e, world, now.Add(93*time.Minute)); err != nil || len(up3) != 0 {
 		t.Fatalf("past the last level: %+v %v", up3, err)
 	}
+	// An FM who takes everything in the digest does not stop the chain.
+	world.People[2].Preferences = map[string]Preference{"*": Digest}
+	ns, _ = p.Plan(w, []workorder.Event{e}, world, now)
+	if ns[0].Person != "fay" || ns[0].State != Held || ns[0].EscalateAt == nil {
+		t.Errorf("fay's held breach: %s escalates at %v", ns[0].State, ns[0].EscalateAt)
+	}
 }
 
 func TestLinks(t *testing.T) {

@@ -312,6 +312,15 @@ func (db *DB) Escalated(ctx context.Context, src *notify.Notification, next []no
 	return true, tx.Commit()
 }
 
+// EventNotified implements notify.PeopleStore.
+func (db *DB) EventNotified(ctx context.Context, event string) (bool, error) {
+	var n int
+	if err := db.Reader.QueryRowContext(ctx, `SELECT count(*) FROM notifications WHERE event = $1`, event).Scan(&n); err != nil {
+		return false, fmt.Errorf("%s: notified: %w", db.Dialect.Name, err)
+	}
+	return n > 0, nil
+}
+
 // HeldFor returns the notifications held for a person's digest.
 func (db *DB) HeldFor(ctx context.Context, person string) ([]notify.Notification, error) {
 	ns, err := scanNotifications(db.Reader.QueryContext(ctx, `SELECT `+notificationCols+` FROM notifications

@@ -330,12 +330,13 @@ func (a *App) build(ctx context.Context, db Store) error {
 		UserAgent: "Frostline-Webhooks/1"}, cfg.Webhooks, log, a.Registry)
 	proxies, _ := cloudhttp.ParseProxies(cfg.TrustedProxies) // validated in New
 	var links *notify.Links
+	var planner *notify.Planner
 	if a.notify != nil {
-		links = a.notify.links
+		links, planner = a.notify.links, a.notify.planner
 	}
 	var api http.Handler = cloudhttp.New(cloudhttp.Options{Store: db, Intake: in, Log: log, Registry: a.Registry, Dispatch: a.dispatch,
 		AllowPrivateTargets: cfg.Webhooks.AllowPrivateTargets, Auth: &cfg.Auth, TrustedProxies: proxies, Links: links,
-		Invoices: &cfg.Invoices})
+		Invoices: &cfg.Invoices, Planner: planner})
 	a.api.Store(&api)
 	a.deps.set(depDatabase, "")
 	return nil

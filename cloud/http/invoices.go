@@ -9,6 +9,7 @@ import (
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/dispatch"
 	"github.com/frostline/frostline/cloud/invoicing"
+	"github.com/frostline/frostline/cloud/notify"
 	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 )
@@ -199,7 +200,9 @@ func (s *Server) invoiceAction(w http.ResponseWriter, r *http.Request, c *caller
 		case "approve":
 			err = inv.Approve(c.actor(), c.Role, p, now)
 		case "dispute":
-			err = inv.Dispute(c.actor(), q.Disputes, now)
+			if err = inv.Dispute(c.actor(), q.Disputes, now); err == nil && s.planner != nil {
+				err = s.planner.PlanDispute(r.Context(), tx, wo, disputed(inv, now), now)
+			}
 		case "reject":
 			err = inv.Reject(c.actor(), q.Reason, now)
 		case "pay":
@@ -309,4 +312,18 @@ func (s *Server) importPayments(w http.ResponseWriter, r *http.Request, c *calle
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"paid": paid, "rows": len(pays)})
+}
+
+// disputed is an invoice's dispute as the vendor is told it.
+func disputed(inv *invoicing.Invoice, at time.Time) notify.Disputed {
+	d := notify.Disputed{Invoice: inv.Number, Total: inv.Total, At: at, Event: fmt.Sprintf("%s-%d-dispute", inv.ID, inv.Revision)}
+	for _, x := range inv.Disputes {
+		what := "the whole invoice"
+		if x.Line >= 0 {
+			l := inv.Lines[x.Line]
+			what = fmt.Sprintf("line %d (%s, $%.2f)", x.Line+1, l.Kind, l.Amount)
+		}
+		d.Reasons = append(d.Reasons, what+": "+x.Reason)
+	}
+	return d
 }

@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/invoicing"
+	"github.com/frostline/frostline/cloud/notify"
 	"github.com/frostline/frostline/rules"
 )
 
@@ -79,7 +81,29 @@ func TestInvoiceDisputedRevisedApproved(t *testing.T) {
 	if code, _ := d.do(t, "polar", "POST", base+"approve", ""); code != 403 {
 		t.Errorf("the vendor approves its own invoice: %d", code)
 	}
+	// The vendor's office hears of the dispute, with the line and why.
+	tm, err := notify.LoadTemplates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.srv.planner = &notify.Planner{Templates: tm, BaseURL: "https://fl.example"}
+	if err := d.store.PutPerson(t.Context(), &notify.Person{ID: "polar-ap", Name: "Polar AP", Role: cloud.RoleVendor,
+		Scope: notify.PersonScope{Vendor: "polar"}, Email: "ap@polar.example"}); err != nil {
+		t.Fatal(err)
+	}
 	mustDo(t, d.fixture, "fm", "POST", base+"dispute", `{"disputes":[{"line":0,"reason":"your rate is $100/h"}]}`, 200)
+	log := decodeAs[struct{ Items []notify.Notification }](t, mustDo(t, d.fixture, "fm", "GET", "/api/v1/notifications?work_order="+wo, "", 200))
+	var told *notify.Notification
+	for i, n := range log.Items {
+		if n.Topic == notify.TopicInvoiceDispute {
+			told = &log.Items[i]
+		}
+	}
+	if told == nil || told.Person != "polar-ap" || told.Subject != "Invoice PR-78 for WO-1 disputed" {
+		t.Errorf("the vendor was not told: %+v", log.Items)
+	} else if n, err := d.store.Notification(t.Context(), told.ID); err != nil || !strings.Contains(n.Text, "line 1 (labour, $165.00): your rate is $100/h") {
+		t.Errorf("dispute message: %v\n%s", err, n.Text)
+	}
 	if code, _ := d.do(t, "fm", "POST", base+"approve", ""); code != 409 {
 		t.Errorf("approving a disputed invoice: %d", code)
 	}

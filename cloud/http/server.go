@@ -99,6 +99,8 @@ type Server struct {
 	links *notify.Links
 	// invoices is the invoice policy; nil: invoicing.DefaultPolicy.
 	invoices *invoicing.Policy
+	// planner tells vendors of disputed invoices; nil: nobody is told.
+	planner *notify.Planner
 }
 
 // Options configure a Server.
@@ -125,12 +127,15 @@ type Options struct {
 	// Invoices is the policy submitted invoices are checked and approved
 	// by; nil: invoicing.DefaultPolicy.
 	Invoices *invoicing.Policy
+	// Planner plans the notifications the API makes itself (an invoice
+	// disputed); nil when no channel is configured.
+	Planner *notify.Planner
 }
 
 // New returns a server with every route registered.
 func New(o Options) *Server {
 	s := &Server{store: o.Store, intake: o.Intake, log: o.Log.With("component", "http"), now: o.Now, mux: http.NewServeMux(), dispatch: o.Dispatch,
-		allowPrivateTargets: o.AllowPrivateTargets, lookupHost: o.LookupHost, links: o.Links, invoices: o.Invoices}
+		allowPrivateTargets: o.AllowPrivateTargets, lookupHost: o.LookupHost, links: o.Links, invoices: o.Invoices, planner: o.Planner}
 	if s.now == nil {
 		s.now = time.Now
 	}

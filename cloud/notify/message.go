@@ -43,6 +43,9 @@ type View struct {
 	After string
 	// Link is the work order's page; AckLink the signed acknowledge link.
 	Link, AckLink string
+	// Invoice is a vendor's invoice number (its dispute reasons go in
+	// Held, one a line).
+	Invoice string
 	// The digest: open work by site, and what was held for it.
 	OpenCount int
 	Sites     []DigestSite

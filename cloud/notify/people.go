@@ -31,11 +31,12 @@ const (
 	TopicOffer          = "offer"           // vendor: work offered, with its accept-by time
 	TopicSLAReminder    = "sla_reminder"    // vendor: a milestone is due soon
 	TopicDigest         = "digest"          // FM: the day's open work by site and age
+	TopicInvoiceDispute = "invoice_disputed" // vendor (billing): lines of its invoice were disputed
 )
 
 // Topics lists every topic.
 var Topics = []string{TopicReportReceived, TopicReportMerged, TopicVendorAssigned, TopicOnSite, TopicCompleted,
-	TopicVerified, TopicRecalled, TopicP1Created, TopicQuoteWaiting, TopicSLABreach, TopicOffer, TopicSLAReminder, TopicDigest}
+	TopicVerified, TopicRecalled, TopicP1Created, TopicQuoteWaiting, TopicSLABreach, TopicOffer, TopicSLAReminder, TopicDigest, TopicInvoiceDispute}
 
 // Preference is how a person wants a topic.
 type Preference string
@@ -291,9 +292,9 @@ type VendorContact struct {
 }
 
 // VendorPeople makes people of vendors' stored contacts, so that a vendor
-// on file is told of its offers without anyone typing its dispatcher in
-// twice. Contacts with the billing role are left out (offers and
-// reminders are for dispatch); an id "vendor:<vendor>:<n>" is stable while
+// on file is told of its offers and disputes without anyone typing its
+// people in twice. A billing contact hears only of invoice disputes, the
+// others of everything else; an id "vendor:<vendor>:<n>" is stable while
 // the contact list keeps its order. A person on file with the same email
 // wins over the contact.
 func VendorPeople(contacts []VendorContact, onFile []Person) []Person {
@@ -308,15 +309,19 @@ func VendorPeople(contacts []VendorContact, onFile []Person) []Person {
 	for _, c := range contacts {
 		i := n[c.Vendor]
 		n[c.Vendor]++
-		if c.Role == "billing" || (c.Email == "" && c.Phone == "") || (c.Email != "" && emails[strings.ToLower(c.Email)]) {
+		if (c.Email == "" && c.Phone == "") || (c.Email != "" && emails[strings.ToLower(c.Email)]) {
 			continue
+		}
+		prefs := map[string]Preference{TopicInvoiceDispute: Off}
+		if c.Role == "billing" {
+			prefs = map[string]Preference{"*": Off, TopicInvoiceDispute: On}
 		}
 		name := c.Name
 		if name == "" {
 			name = c.Vendor
 		}
 		out = append(out, Person{ID: fmt.Sprintf("vendor:%s:%d", c.Vendor, i), Name: name, Role: cloud.RoleVendor,
-			Scope: PersonScope{Vendor: c.Vendor}, Email: c.Email, Phone: c.Phone, Source: "vendor"})
+			Scope: PersonScope{Vendor: c.Vendor}, Email: c.Email, Phone: c.Phone, Preferences: prefs, Source: "vendor"})
 	}
 	return out
 }

@@ -57,6 +57,23 @@ type Notification struct {
 	CreatedAt  time.Time  `json:"created_at"`
 }
 
+// prefer applies the person's preference for the notification's topic
+// and their address: skipped, held for the digest, or dead for want of
+// an address. It reports whether it changed the state.
+func (n *Notification) prefer(to *Person) bool {
+	switch pref := to.Preference(n.Topic); {
+	case pref == Off:
+		n.State, n.Note = Skipped, "preference off"
+	case pref == Digest:
+		n.State, n.Note = Held, "held for the daily digest"
+	case n.Address == "":
+		n.State, n.Note = Dead, "no "+n.Channel+" address on file"
+	default:
+		return false
+	}
+	return true
+}
+
 // Message is the notification as its channel sends it.
 func (n *Notification) Message() *Message {
 	return &Message{ID: n.ID, To: n.Address, ToName: n.Name, Subject: n.Subject, Text: n.Text, HTML: n.HTML}
@@ -255,14 +272,7 @@ func (p *Planner) render(w *workorder.WorkOrder, e *workorder.Event, topic strin
 		if n.Subject, n.Text, n.HTML, err = p.Templates.Render(topic, &vv); err != nil {
 			return nil, err
 		}
-		switch pref := to.Preference(topic); {
-		case pref == Off:
-			n.State, n.Note = Skipped, "preference off"
-		case pref == Digest:
-			n.State, n.Note = Held, "held for the daily digest"
-		case n.Address == "":
-			n.State, n.Note = Dead, "no "+ch+" address on file"
-		case w.Priority != "P1":
+		if !n.prefer(to) && w.Priority != "P1" {
 			if until := to.Quiet.Until(now.In(loc)); !until.IsZero() {
 				n.NextAt, n.Note = until.UTC(), "held for quiet hours until "+when(until, loc)
 			}
@@ -442,4 +452,56 @@ func (p *Planner) Project(ctx context.Context, tx PlanTx, w *workorder.WorkOrder
 		return err
 	}
 	return tx.AddNotifications(ctx, ns)
+}
+
+// Disputed is an invoice's dispute as its vendor is told it.
+type Disputed struct {
+	Invoice string // the vendor's number
+	Total   float64
+	// Reasons, one a line: "line 1 (labour): your rate is $100/h".
+	Reasons []string
+	At      time.Time
+	// Event names the dispute: "<invoice id>-<revision>-dispute".
+	Event string
+}
+
+// PlanDispute tells the vendor's people (its billing contacts, or anyone
+// on file for the vendor who wants it) that lines of its invoice were
+// disputed, and writes the notifications in tx.
+func (p *Planner) PlanDispute(ctx context.Context, tx PlanTx, w *workorder.WorkOrder, d Disputed, now time.Time) error {
+	world, err := tx.NotifyWorld(ctx, w.Site)
+	if err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	region := ""
+	if world.Site != nil {
+		region = world.Site.Region
+	}
+	loc := world.location()
+	e := workorder.Event{At: d.At}
+	v := p.view(w, &e, world, loc)
+	v.Invoice, v.Quote, v.Held = d.Invoice, money(d.Total), d.Reasons
+	var out []Notification
+	for i := range world.People {
+		to := &world.People[i]
+		if to.Role != cloud.RoleVendor || !to.Scope.covers(w.Site, region, w.Vendor) {
+			continue
+		}
+		vv := v
+		vv.Person = to.Name
+		for _, ch := range to.channels() {
+			n := Notification{ID: d.Event + "/" + TopicInvoiceDispute + "/" + to.ID + "/" + ch, Event: d.Event, WorkOrder: w.ID,
+				Topic: TopicInvoiceDispute, Person: to.ID, Name: to.Name, Channel: ch, Address: to.Address(ch), Priority: w.Priority,
+				State: Pending, NextAt: now, CreatedAt: now}
+			if n.Subject, n.Text, n.HTML, err = p.Templates.Render(TopicInvoiceDispute, &vv); err != nil {
+				return err
+			}
+			n.prefer(to)
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return tx.AddNotifications(ctx, out)
 }

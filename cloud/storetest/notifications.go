@@ -70,8 +70,9 @@ func testPeople(t *testing.T, s NotificationStore) {
 		t.Errorf("people on file %+v, %v", ps, err)
 	}
 	all, err := s.Everyone(ctx)
-	if err != nil || len(all) != 2 || all[1].ID != "vendor:coolco:0" || all[1].Scope.Vendor != "coolco" || all[1].Source != "vendor" {
-		t.Errorf("everyone %+v, %v (want Fay and CoolCo's dispatcher, not billing, not Fay twice)", all, err)
+	if err != nil || len(all) != 3 || all[1].ID != "vendor:coolco:0" || all[1].Scope.Vendor != "coolco" || all[1].Source != "vendor" ||
+		all[2].ID != "vendor:coolco:1" || all[2].Preference(notify.TopicOffer) != notify.Off || all[2].Preference(notify.TopicInvoiceDispute) != notify.On {
+		t.Errorf("everyone %+v, %v (want Fay, CoolCo's dispatcher, and its billing contact for invoices only; not Fay twice)", all, err)
 	}
 	if err := s.DeletePerson(ctx, "fay"); err != nil {
 		t.Fatal(err)

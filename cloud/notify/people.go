@@ -18,19 +18,19 @@ import (
 // Topics are what people are told about. A person's preferences are kept
 // per topic.
 const (
-	TopicReportReceived = "report_received" // store: their report opened a work order
-	TopicReportMerged   = "report_merged"   // store: their report joined an open work order
-	TopicVendorAssigned = "vendor_assigned" // store: the vendor accepted, with its ETA
-	TopicOnSite         = "on_site"         // store: the technician checked in
-	TopicCompleted      = "completed"       // store: the work is done
-	TopicVerified       = "verified"        // store: the fix held
-	TopicRecalled       = "recalled"        // store: the problem came back; the vendor is recalled
-	TopicP1Created      = "p1_created"      // FM: a P1 was opened (or escalated to P1)
-	TopicQuoteWaiting   = "quote_waiting"   // FM: a quote above the NTE waits for approval
-	TopicSLABreach      = "sla_breach"      // FM, then their manager: a milestone was missed
-	TopicOffer          = "offer"           // vendor: work offered, with its accept-by time
-	TopicSLAReminder    = "sla_reminder"    // vendor: a milestone is due soon
-	TopicDigest         = "digest"          // FM: the day's open work by site and age
+	TopicReportReceived = "report_received"  // store: their report opened a work order
+	TopicReportMerged   = "report_merged"    // store: their report joined an open work order
+	TopicVendorAssigned = "vendor_assigned"  // store: the vendor accepted, with its ETA
+	TopicOnSite         = "on_site"          // store: the technician checked in
+	TopicCompleted      = "completed"        // store: the work is done
+	TopicVerified       = "verified"         // store: the fix held
+	TopicRecalled       = "recalled"         // store: the problem came back; the vendor is recalled
+	TopicP1Created      = "p1_created"       // FM: a P1 was opened (or escalated to P1)
+	TopicQuoteWaiting   = "quote_waiting"    // FM: a quote above the NTE waits for approval
+	TopicSLABreach      = "sla_breach"       // FM, then their manager: a milestone was missed
+	TopicOffer          = "offer"            // vendor: work offered, with its accept-by time
+	TopicSLAReminder    = "sla_reminder"     // vendor: a milestone is due soon
+	TopicDigest         = "digest"           // FM: the day's open work by site and age
 	TopicInvoiceDispute = "invoice_disputed" // vendor (billing): lines of its invoice were disputed
 )
 

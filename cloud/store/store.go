@@ -30,7 +30,7 @@ type Tx interface {
 	dispatch.Tx   // work orders (workorder.Tx) and their offer books
 	purchasing.Tx // parts, stock and purchase orders beside a work order
 	pm.OccurrenceTx
-	invoicing.Tx // a vendor's invoices beside the work order's history
+	invoicing.Tx  // a vendor's invoices beside the work order's history
 	notify.PlanTx // notifications planned beside what they tell of
 	Photos
 	Batch

@@ -53,6 +53,7 @@ type Store interface {
 	intake.Store
 	// People and their notifications (cloud/notify).
 	PutPerson(ctx context.Context, p *notify.Person) error
+	NotifyPeople(p *notify.Planner)
 	notify.Outbox
 	notify.PeopleStore
 	PruneClaims(ctx context.Context, before time.Time) (int64, error)
@@ -301,6 +302,9 @@ func (a *App) build(ctx context.Context, db Store) error {
 		return err
 	}
 	a.notify = nt
+	if nt != nil {
+		db.NotifyPeople(nt.planner) // every saved event is planned from now on
+	}
 	a.Registry.MustRegister(&statusCollector{store: db}, &documentsCollector{store: db},
 		&analytics.Collector{Source: db}) // live KPI counts
 	a.rollup = &analytics.Refresher{Store: db, Log: log}

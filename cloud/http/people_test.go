@@ -88,7 +88,7 @@ func TestAckLink(t *testing.T) {
 		if err := tx.Save(ctx, w, evs); err != nil {
 			return err
 		}
-		return planner.Project(ctx, tx.(notify.PlanTx), w, evs, t0)
+		return planner.Project(ctx, tx, w, evs, t0)
 	})
 	if err != nil {
 		t.Fatal(err)

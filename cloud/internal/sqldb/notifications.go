@@ -13,6 +13,7 @@ import (
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/dispatch"
 	"github.com/frostline/frostline/cloud/notify"
+	"github.com/frostline/frostline/cloud/workorder"
 )
 
 // PutPerson creates or replaces a person.
@@ -371,4 +372,34 @@ func (db *DB) PruneNotifications(ctx context.Context, before time.Time) (int64, 
 		return 0, fmt.Errorf("%s: prune notifications: %w", db.Dialect.Name, err)
 	}
 	return res.RowsAffected()
+}
+
+// peopleProjection plans who is told about each saved event (cloud/notify)
+// and writes the notifications in the transaction that saves it.
+type peopleProjection struct{ planner *notify.Planner }
+
+// Project implements Projector.
+//
+// Notifications are planned at the events' time, not the wall clock's:
+// quiet hours and escalation times are those of the event, and a replay
+// or a backlog plans what it would have at the time.
+func (p peopleProjection) Project(ctx context.Context, tx *Tx, w *workorder.WorkOrder, events []workorder.Event) error {
+	at := events[len(events)-1].At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	return p.planner.Project(ctx, tx, w, events, at)
+}
+
+// Flush implements Projector: notifications are written as planned.
+func (peopleProjection) Flush(context.Context, *Tx) error { return nil }
+
+var _ Projector = peopleProjection{}
+
+// NotifyPeople adds the people projection to the store's pipeline, with
+// the planner the service's configuration made: from then on every saved
+// event is planned. Call it once, before the store is used (cloud/app's
+// build); without it nobody is told (no channel is configured).
+func (db *DB) NotifyPeople(p *notify.Planner) {
+	db.Projectors = append(db.Projectors, peopleProjection{planner: p})
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/frostline/frostline/cloud"
 )
@@ -110,25 +109,7 @@ func NewSender(store Outbox, channels []Channel, cfg SenderConfig, log *slog.Log
 // Run sends until ctx is done; a full batch is followed at once by the
 // next, otherwise it waits Poll.
 func (s *Sender) Run(ctx context.Context) error {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		n, err := s.Once(ctx)
-		wait := s.cfg.Poll
-		switch {
-		case err != nil && ctx.Err() == nil:
-			s.log.Warn("sending notifications failed; will retry", "err", err)
-			wait = max(wait, 2*time.Second)
-		case n == s.cfg.Batch:
-			wait = 0
-		}
-		t.Reset(wait)
-	}
+	return drain(ctx, s.cfg.Poll, s.cfg.Batch, s.Once, s.log, "sending notifications failed; will retry", nil)
 }
 
 // Once claims one batch, sends it concurrently and records each outcome.
@@ -138,14 +119,8 @@ func (s *Sender) Once(ctx context.Context) (int, error) {
 		s.errors.Inc()
 		return 0, err
 	}
-	// One goroutine per claimed notification, at most Batch, each bounded
-	// by Timeout; Wait is their exit.
-	var g errgroup.Group
-	for i := range ns {
-		n := &ns[i]
-		g.Go(func() error { return s.send(ctx, n) })
-	}
-	return len(ns), g.Wait()
+	// Each send is bounded by Timeout.
+	return each(ns, func(n *Notification) error { return s.send(ctx, n) })
 }
 
 func (s *Sender) send(ctx context.Context, n *Notification) error {

@@ -380,13 +380,15 @@ type peopleProjection struct{ planner *notify.Planner }
 
 // Project implements Projector.
 //
-// Notifications are planned at the events' time, not the wall clock's:
-// quiet hours and escalation times are those of the event, and a replay
-// or a backlog plans what it would have at the time.
+// Notifications are planned at the events' time when it has passed (a
+// replay or a backlog plans what it would have at the time: its quiet
+// hours, its escalation times), and never later than the wall clock: an
+// event stamped ahead of it (an edge whose clock runs fast, the demo's
+// simulation) is told now, not when its time comes.
 func (p peopleProjection) Project(ctx context.Context, tx *Tx, w *workorder.WorkOrder, events []workorder.Event) error {
-	at := events[len(events)-1].At
-	if at.IsZero() {
-		at = time.Now()
+	at, now := events[len(events)-1].At, time.Now()
+	if at.IsZero() || at.After(now) {
+		at = now
 	}
 	return p.planner.Project(ctx, tx, w, events, at)
 }

@@ -319,8 +319,10 @@ func TestEscalationQuietHoursDigestBySMTP(t *testing.T) {
 			t.Fatalf("fay's breach not recorded sent: %+v %v", n, err)
 		}
 	}
-	ch := *a.notify.chains
-	ch.Now = func() time.Time { return now.Add(31 * time.Minute) }
+	// The service's own loop runs on the wall clock; this one, over the
+	// same store and planner, half an hour on.
+	ch := &notify.Chains{Store: st, Planner: a.notify.planner, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now: func() time.Time { return now.Add(31 * time.Minute) }}
 	if err := ch.Escalate(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -51,6 +51,11 @@ type Store interface {
 	cloudhttp.Store
 	cloudhttp.BootstrapStore
 	intake.Store
+	// People and their notifications (cloud/notify).
+	PutPerson(ctx context.Context, p *notify.Person) error
+	NotifyPeople(p *notify.Planner)
+	notify.Outbox
+	notify.PeopleStore
 	PruneClaims(ctx context.Context, before time.Time) (int64, error)
 	CountByStatus(ctx context.Context) (map[string]int, error)
 	Ping(ctx context.Context) error
@@ -106,7 +111,9 @@ type App struct {
 	// NATS is set up.
 	silenceP atomic.Pointer[intake.Silence]
 	webhooks *notify.Worker // delivers work-order events to registered webhooks
-	sweeper  *intake.Sweeper
+	// notify tells people (email), when a channel is configured.
+	notify  *notifications
+	sweeper *intake.Sweeper
 	// pm generates preventive work orders; pmRuntime counts run-hours
 	// from the telemetry stream for runtime schedules.
 	pm        *pm.Generator[store.Tx]
@@ -117,6 +124,9 @@ type App struct {
 	intakeM   *intake.Metrics
 	server    *http.Server
 	listener  net.Listener
+	// mux routes /healthz, /readyz, /metrics and the API; embedding
+	// programs add their own pages to it (Handle).
+	mux *http.ServeMux
 	// metrics and metricsListener serve /metrics on metrics.listen, when
 	// set; otherwise /metrics is on server.
 	metrics         *http.Server
@@ -208,6 +218,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (a *App, err error) 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", a.ready)
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*a.api.Load()).ServeHTTP(w, r) }))
+	a.mux = mux
 	a.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -283,6 +294,17 @@ func (a *App) build(ctx context.Context, db Store) error {
 	if err := a.seedVendors(ctx); err != nil {
 		return err
 	}
+	if err := a.seedPeople(ctx); err != nil {
+		return err
+	}
+	nt, err := a.buildNotifications(db)
+	if err != nil {
+		return err
+	}
+	a.notify = nt
+	if nt != nil {
+		db.NotifyPeople(nt.planner) // every saved event is planned from now on
+	}
 	a.Registry.MustRegister(&statusCollector{store: db}, &documentsCollector{store: db},
 		&analytics.Collector{Source: db}) // live KPI counts
 	a.rollup = &analytics.Refresher{Store: db, Log: log}
@@ -311,8 +333,14 @@ func (a *App) build(ctx context.Context, db Store) error {
 	a.webhooks = notify.NewWorker(db, &notify.Deliverer{Client: notify.NewClient(cfg.Webhooks.AllowPrivateTargets),
 		UserAgent: "Frostline-Webhooks/1"}, cfg.Webhooks, log, a.Registry)
 	proxies, _ := cloudhttp.ParseProxies(cfg.TrustedProxies) // validated in New
+	var links *notify.Links
+	var planner *notify.Planner
+	if a.notify != nil {
+		links, planner = a.notify.links, a.notify.planner
+	}
 	var api http.Handler = cloudhttp.New(cloudhttp.Options{Store: db, Intake: in, Log: log, Registry: a.Registry, Dispatch: a.dispatch,
-		AllowPrivateTargets: cfg.Webhooks.AllowPrivateTargets, Auth: &cfg.Auth, TrustedProxies: proxies})
+		AllowPrivateTargets: cfg.Webhooks.AllowPrivateTargets, Auth: &cfg.Auth, TrustedProxies: proxies, Links: links,
+		Invoices: &cfg.Invoices, Planner: planner})
 	a.api.Store(&api)
 	a.deps.set(depDatabase, "")
 	return nil
@@ -379,6 +407,10 @@ func (a *App) setupNATS(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Handle serves pattern with h beside the API, for embedding programs
+// (the demo's mail room). Call it before Run.
+func (a *App) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }
 
 // Addr is the address the HTTP server listens on (useful with port 0).
 func (a *App) Addr() string { return a.listener.Addr().String() }
@@ -621,6 +653,10 @@ func (a *App) runStoreLoops(ctx context.Context, g *errgroup.Group) {
 	}
 	g.Go(func() error { return a.webhooks.Run(ctx) })
 	g.Go(func() error { return a.sla.Run(ctx) })
+	if a.notify != nil {
+		g.Go(func() error { return a.notify.sender.Run(ctx) })
+		g.Go(func() error { return a.notify.chains.Run(ctx) })
+	}
 }
 
 // runNATS waits for NATS, sets up its streams and consumers (retrying

@@ -13,6 +13,7 @@ import (
 	"github.com/frostline/frostline/cloud/dispatch"
 	cloudhttp "github.com/frostline/frostline/cloud/http"
 	"github.com/frostline/frostline/cloud/intake"
+	"github.com/frostline/frostline/cloud/invoicing"
 	"github.com/frostline/frostline/cloud/notify"
 	"github.com/frostline/frostline/cloud/pm"
 	"github.com/frostline/frostline/cloud/sla"
@@ -52,6 +53,16 @@ type Config struct {
 	// /api/v1/vendors in YAML) seeded into the vendor register at start;
 	// globs allowed. A vendor in a file replaces the register's entry.
 	Vendors []string `yaml:"vendors"`
+	// People are people files (a YAML list of people, the JSON of
+	// /api/v1/people in YAML) seeded into the people register at start;
+	// globs allowed. A person in a file replaces the register's entry.
+	People []string `yaml:"people"`
+	// Notifications is how people are told: the email channel, links,
+	// the escalation chain and the daily digest.
+	Notifications NotificationsConfig `yaml:"notifications"`
+	// Invoices is how vendors' submitted invoices are checked and
+	// approved: tolerance, tax rate, approval limits and levels.
+	Invoices invoicing.Policy `yaml:"invoices"`
 	// Dispatch is the company's dispatch rules: required documents and
 	// ranking.
 	Dispatch dispatch.Rules `yaml:"dispatch"`
@@ -116,6 +127,8 @@ func DefaultConfig() Config {
 		Triage:          workorder.DefaultPolicy(),
 		PM:              pm.DefaultConfig(),
 		Webhooks:        notify.DefaultWorkerConfig(),
+		Notifications:   DefaultNotificationsConfig(),
+		Invoices:        invoicing.DefaultPolicy(),
 		Dispatch:        dispatch.DefaultRules(),
 		SLA:             sla.DefaultPolicy(),
 		Auth:            cloudhttp.DefaultAuthConfig(),
@@ -193,6 +206,12 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Webhooks.Validate(); err != nil {
 		errs = append(errs, err) // its messages name webhooks.<field>
+	}
+	if err := c.Invoices.Validate(); err != nil {
+		errs = append(errs, err) // its messages name invoices.<field>
+	}
+	if err := c.Notifications.Validate(); err != nil {
+		errs = append(errs, err) // its messages name notifications.<field>
 	}
 	if c.Telemetry != nil {
 		if err := c.Telemetry.Validate(); err != nil {

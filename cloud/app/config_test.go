@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/frostline/frostline/cloud/dispatch"
+	"github.com/frostline/frostline/cloud/notify"
 )
 
 func TestSampleConfigs(t *testing.T) {
@@ -122,5 +123,42 @@ func TestSampleVendorFiles(t *testing.T) {
 		if len(vs) == 0 {
 			t.Errorf("%s: no vendors", f)
 		}
+	}
+}
+
+func TestSamplePeopleFiles(t *testing.T) {
+	files, _ := filepath.Glob("../../deploy/cloud/people/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no sample people files")
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ps, err := notify.ParsePeople(f, data); err != nil || len(ps) == 0 {
+			t.Errorf("%s: %d people, %v", f, len(ps), err)
+		}
+	}
+}
+
+func TestNotificationsConfigErrorsNameFields(t *testing.T) {
+	_, err := ParseConfig([]byte(`
+notifications:
+  link_ttl: 1s
+  escalation: {after: 1s, levels: 9}
+  digest_at: "25:00"
+  digest_timezone: Mars/Olympus
+  email: {host: smtp.example.com, tls: ssl, from: nobody}
+  sender: {batch: 0}
+`))
+	for _, want := range []string{"notifications.base_url", "notifications.link_secret_file", "notifications.link_ttl", "notifications.escalation.levels",
+		"notifications.digest_at", "notifications.digest_timezone", "notifications.email.tls", "notifications.email.from", "notifications.sender.batch"} {
+		if err == nil || !strings.Contains(err.Error(), want+":") {
+			t.Errorf("error %v does not name %s", err, want)
+		}
+	}
+	if cfg, err := ParseConfig([]byte("listen: :8080\n")); err != nil || cfg.Notifications.enabled() {
+		t.Errorf("without an email host notifications are off: %v", err)
 	}
 }

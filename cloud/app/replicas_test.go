@@ -47,35 +47,9 @@ func TestTwoReplicas(t *testing.T) {
 	cfg.NATS.URL = ns.ClientURL()
 	cfg.Intake.AckWait = 2 * time.Second
 	cfg.SweepEvery = time.Second
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx := context.Background()
-	type replica struct {
-		app    *App
-		cancel context.CancelFunc
-		done   chan error
-	}
-	start := func() *replica {
-		a, err := New(ctx, cfg, log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rctx, cancel := context.WithCancel(ctx)
-		r := &replica{app: a, cancel: cancel, done: make(chan error, 1)}
-		go func() { r.done <- a.Run(rctx) }()
-		return r
-	}
-	stop := func(r *replica) {
-		r.cancel()
-		if err := <-r.done; err != nil {
-			t.Errorf("replica: %v", err)
-		}
-		r.app.Close()
-	}
-	var a, b *replica
-	var wg sync.WaitGroup
-	wg.Go(func() { a = start() })
-	wg.Go(func() { b = start() }) // both migrate at once: the advisory lock orders them
-	wg.Wait()
+	a, b := startTwo(t, cfg) // both migrate at once: the advisory lock orders them
+	stop := func(r *replica) { r.stop(t) }
 
 	nc, err := nats.Connect(ns.ClientURL())
 	if err != nil {
@@ -175,4 +149,50 @@ func TestTwoReplicas(t *testing.T) {
 		t.Errorf("%d notices in %s, want %d", info.State.Msgs, wire.EventStream, events)
 	}
 	stop(b)
+}
+
+// replica is one cloud replica running in the test.
+type replica struct {
+	app    *App
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startReplica starts a replica of cfg (nil, with the test failed, if it
+// cannot); stop it with stop. It may run on another goroutine.
+func startReplica(t *testing.T, cfg Config) *replica {
+	t.Helper()
+	a, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &replica{app: a, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- a.Run(ctx) }()
+	return r
+}
+
+// startTwo starts two replicas of cfg at once.
+func startTwo(t *testing.T, cfg Config) (a, b *replica) {
+	t.Helper()
+	var wg sync.WaitGroup
+	wg.Go(func() { a = startReplica(t, cfg) })
+	wg.Go(func() { b = startReplica(t, cfg) })
+	wg.Wait()
+	if a == nil || b == nil {
+		t.FailNow()
+	}
+	return a, b
+}
+
+// stop ends the replica's Run (a graceful stop: the replica "dies" as a
+// deploy or a scale-down ends it) and closes it.
+func (r *replica) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	if err := <-r.done; err != nil {
+		t.Errorf("replica: %v", err)
+	}
+	r.app.Close()
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/dispatch"
+	"github.com/frostline/frostline/cloud/invoicing"
 	"github.com/frostline/frostline/cloud/notify"
 	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
@@ -37,6 +38,8 @@ type Store interface {
 	webhookStore
 	kpiStore
 	windowStore
+	peopleStore
+	invoicing.Store
 	WorkOrder(ctx context.Context, id string) (*workorder.WorkOrder, error)
 	Events(ctx context.Context, id string) ([]workorder.Event, error)
 	WorkOrders(ctx context.Context, f workorder.Filter) ([]*workorder.WorkOrder, error)
@@ -92,6 +95,12 @@ type Server struct {
 	proxies []netip.Prefix
 	limiter *limiter // backoff on failed authentications
 	authm   authMetrics
+	// links checks the acknowledge links in notifications; nil: none.
+	links *notify.Links
+	// invoices is the invoice policy; nil: invoicing.DefaultPolicy.
+	invoices *invoicing.Policy
+	// planner tells vendors of disputed invoices; nil: nobody is told.
+	planner *notify.Planner
 }
 
 // Options configure a Server.
@@ -112,12 +121,21 @@ type Options struct {
 	// TrustedProxies are the proxies whose X-Forwarded-Proto and
 	// X-Forwarded-For headers are believed (see ParseProxies).
 	TrustedProxies []netip.Prefix
+	// Links checks acknowledge links (/ack/{token}); nil: they are
+	// refused.
+	Links *notify.Links
+	// Invoices is the policy submitted invoices are checked and approved
+	// by; nil: invoicing.DefaultPolicy.
+	Invoices *invoicing.Policy
+	// Planner plans the notifications the API makes itself (an invoice
+	// disputed); nil when no channel is configured.
+	Planner *notify.Planner
 }
 
 // New returns a server with every route registered.
 func New(o Options) *Server {
 	s := &Server{store: o.Store, intake: o.Intake, log: o.Log.With("component", "http"), now: o.Now, mux: http.NewServeMux(), dispatch: o.Dispatch,
-		allowPrivateTargets: o.AllowPrivateTargets, lookupHost: o.LookupHost}
+		allowPrivateTargets: o.AllowPrivateTargets, lookupHost: o.LookupHost, links: o.Links, invoices: o.Invoices, planner: o.Planner}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -143,6 +161,8 @@ func New(o Options) *Server {
 	s.routesVendors()
 	s.routesPM()
 	s.routesPurchasing()
+	s.routesPeople()
+	s.routesInvoices()
 	s.routesPages()
 	return s
 }

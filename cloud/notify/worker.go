@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/frostline/frostline/cloud"
 )
@@ -193,30 +192,7 @@ const pruneEvery = time.Hour
 // retried; Run returns nil when ctx ends, after the attempts in flight.
 // Once an hour, it prunes the log of deliveries older than Retention.
 func (w *Worker) Run(ctx context.Context) error {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	prune := time.NewTicker(pruneEvery)
-	defer prune.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-prune.C:
-			w.Prune(ctx)
-			continue
-		case <-t.C:
-		}
-		n, err := w.Once(ctx)
-		wait := w.cfg.Poll
-		switch {
-		case err != nil && ctx.Err() == nil:
-			w.log.Warn("webhook deliveries failed; will retry", "err", err)
-			wait = max(wait, 2*time.Second)
-		case n == w.cfg.Batch:
-			wait = 0 // more may be due
-		}
-		t.Reset(wait)
-	}
+	return drain(ctx, w.cfg.Poll, w.cfg.Batch, w.Once, w.log, "webhook deliveries failed; will retry", w.Prune)
 }
 
 // Prune removes delivered and dead deliveries older than Retention.
@@ -239,14 +215,8 @@ func (w *Worker) Once(ctx context.Context) (int, error) {
 		w.m.errors.Inc()
 		return 0, err
 	}
-	// One goroutine per claimed delivery, at most Batch: each is one
-	// HTTP request bounded by Timeout; the group's Wait is their exit.
-	var g errgroup.Group
-	for i := range claims {
-		c := &claims[i]
-		g.Go(func() error { return w.attempt(ctx, c) })
-	}
-	return len(claims), g.Wait()
+	// Each attempt is one HTTP request bounded by Timeout.
+	return each(claims, func(c *Claim) error { return w.attempt(ctx, c) })
 }
 
 func (w *Worker) attempt(ctx context.Context, c *Claim) error {

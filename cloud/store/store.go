@@ -16,6 +16,7 @@ import (
 
 	"github.com/frostline/frostline/cloud/analytics"
 	"github.com/frostline/frostline/cloud/dispatch"
+	"github.com/frostline/frostline/cloud/invoicing"
 	"github.com/frostline/frostline/cloud/notify"
 	"github.com/frostline/frostline/cloud/pm"
 	"github.com/frostline/frostline/cloud/purchasing"
@@ -29,6 +30,8 @@ type Tx interface {
 	dispatch.Tx   // work orders (workorder.Tx) and their offer books
 	purchasing.Tx // parts, stock and purchase orders beside a work order
 	pm.OccurrenceTx
+	invoicing.Tx  // a vendor's invoices beside the work order's history
+	notify.PlanTx // notifications planned beside what they tell of
 	Photos
 	Batch
 	Windows

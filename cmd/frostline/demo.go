@@ -23,6 +23,7 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/app"
+	"github.com/frostline/frostline/cloud/notify/mailsink"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/agent"
 	"github.com/frostline/frostline/edge/sim"
@@ -115,7 +116,10 @@ type demo struct {
 	broker  *demoBroker
 	nats    *demoNATS
 	cloud   *app.App
-	agents  []*agent.Agent
+	// mail is the demo's SMTP server: the cloud's notifications go there
+	// and are readable at /demo/mail.
+	mail   *mailsink.Sink
+	agents []*agent.Agent
 	// regs are the agents' metrics, one registry per agent.
 	regs  []*prometheus.Registry
 	clock *simClock
@@ -180,9 +184,13 @@ func newDemo(f *demoFlags, out io.Writer) (d *demo, err error) {
 	}
 	cfg.Triage.Panel = f.panelURL()
 	cfg.ShutdownTimeout = 5 * time.Second
+	if err := d.configureMail(&cfg); err != nil {
+		return nil, err
+	}
 	if d.cloud, err = app.New(context.Background(), cfg, d.log.With("component", "cloud")); err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
+	d.cloud.Handle("GET /demo/mail", d.mail.Handler())
 	for i, s := range d.sites {
 		c := agent.DefaultConfig()
 		c.Gateway = "gateway-" + s.ID
@@ -218,6 +226,34 @@ func newDemo(f *demoFlags, out io.Writer) (d *demo, err error) {
 			agent.Options{Stamp: d.clock.now, Registry: reg}))
 	}
 	return d, nil
+}
+
+// configureMail starts the demo's mail room, an SMTP server in the
+// process, and points the cloud's notifications at it, with the demo's
+// people (demodata/people.yaml).
+func (d *demo) configureMail(cfg *app.Config) error {
+	var err error
+	if d.mail, err = mailsink.Start("127.0.0.1:0", mailsink.Options{}); err != nil {
+		return err
+	}
+	people, err := demodata.ReadFile("demodata/people.yaml")
+	if err != nil {
+		return err
+	}
+	cfg.People = []string{filepath.Join(d.f.data, "people.yaml")}
+	if err := os.WriteFile(cfg.People[0], people, 0o640); err != nil {
+		return err
+	}
+	host := d.f.http
+	if strings.HasPrefix(host, ":") {
+		host = "localhost" + host
+	}
+	n := &cfg.Notifications
+	n.BaseURL = "http://" + host
+	n.LinkSecret = d.token // the demo's own secret, kept in its data folder
+	n.Email.Host, n.Email.Port, n.Email.TLS, n.Email.From = "127.0.0.1", d.mail.Port(), "none", "Frostline demo <frostline@demo.example>"
+	n.Sender.Poll = 200 * time.Millisecond
+	return nil
 }
 
 // writeSites puts the demo's site files in the data folder, where the
@@ -341,13 +377,14 @@ func (d *demo) banner() {
   API:                   http://%s/api/v1/workorders   (Authorization: Bearer <token>)
   OpenAPI:               http://%s/api/v1/openapi.json
   Metrics:               http://%s/metrics
+  Mail room:             http://%s/demo/mail   (what the store, the FM and the vendors were emailed)
   Admin token:           %s
   Data and logs:         %s
 
 Publish a reading by hand (a warm walk-in cooler):
   mosquitto_pub -h %s -p %s -u ctl-%s -P %s -q 1 -t sites/%s/assets/%s/air_temp -m '{"value": 12.5, "unit": "C"}'
 
-`, len(d.sites), host, host, host, host, host, d.token, d.f.data, mqttHost, mqttPort, s.ID, d.broker.passwords["ctl-"+s.ID], s.ID, asset)
+`, len(d.sites), host, host, host, host, host, host, d.token, d.f.data, mqttHost, mqttPort, s.ID, d.broker.passwords["ctl-"+s.ID], s.ID, asset)
 	if d.f.sim {
 		fmt.Fprintf(d.out, "Simulating at %gx real time after %s of history; a compressor fails, a freezer leaks refrigerant and a compressor rack trips.\n\n", d.f.speed, d.f.preroll)
 	}
@@ -363,6 +400,9 @@ func (d *demo) close() {
 	}
 	if d.broker != nil {
 		d.broker.close()
+	}
+	if d.mail != nil {
+		d.mail.Close()
 	}
 	if d.logFile != nil {
 		d.logFile.Close()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -93,6 +94,29 @@ func TestDemoWholeLoop(t *testing.T) {
 			t.Fatalf("the P1 work order was not accepted, completed and verified:\n%s", out.String())
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	// The mail room has what the people were told: the FM of the P1, the
+	// vendor's service desk of its offer, the store of the verified fix.
+	room := regexp.MustCompile(`Mail room: +(http://\S+/demo/mail)`).FindStringSubmatch(out.String())
+	if room == nil {
+		t.Fatalf("no mail room in the banner:\n%s", out.String())
+	}
+	for end := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		resp, err := http.Get(room[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got := string(page)
+		if strings.Contains(got, "P1 at ") && strings.Contains(got, "fiona@frostline-retail.example") &&
+			strings.Contains(got, "New work for polar-refrigeration") && strings.Contains(got, "service@polar.example") &&
+			strings.Contains(got, "fix verified") && strings.Contains(got, "dana@store-101.example") {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the mail room lacks the P1's messages:\n%s", got)
+		}
 	}
 	// The rack trip, ninety simulated minutes in, is one P1 work order on
 	// the rack, none on the cases it serves.

@@ -1,0 +1,329 @@
+package http
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/dispatch"
+	"github.com/frostline/frostline/cloud/invoicing"
+	"github.com/frostline/frostline/cloud/notify"
+	"github.com/frostline/frostline/cloud/store"
+	"github.com/frostline/frostline/cloud/workorder"
+)
+
+func (s *Server) routesInvoices() {
+	s.api("POST /api/v1/workorders/{id}/invoices", s.submitInvoice)
+	s.api("GET /api/v1/workorders/{id}/invoices", s.listInvoices)
+	s.api("POST /api/v1/invoices/{id}/{action}", s.invoiceAction)
+	s.api("GET /api/v1/invoices/export", s.exportInvoices)
+	s.api("POST /api/v1/invoices/payments", s.importPayments)
+}
+
+// invoicePolicy is the configured policy, or the default.
+func (s *Server) invoicePolicy() *invoicing.Policy {
+	if s.invoices != nil {
+		return s.invoices
+	}
+	p := invoicing.DefaultPolicy()
+	return &p
+}
+
+// facts gathers what a submission is checked against, in tx.
+func (s *Server) facts(ctx context.Context, tx store.Tx, w *workorder.WorkOrder, now time.Time) (*invoicing.Facts, error) {
+	f := &invoicing.Facts{WorkOrder: w}
+	var v *dispatch.Vendor
+	v, err := s.store.Vendor(ctx, w.Vendor)
+	if err != nil && cloud.ErrorCode(err) != cloud.ENOTFOUND {
+		return nil, err
+	}
+	site, err := tx.Site(ctx, w.Site)
+	if err != nil && cloud.ErrorCode(err) != cloud.ENOTFOUND {
+		return nil, err
+	}
+	var rules *dispatch.Rules
+	if s.dispatch != nil {
+		rules = &s.dispatch.Rules
+	}
+	f.Rate, _ = dispatch.LabourRate(v, w, site, rules)
+	if v != nil {
+		f.TripCharge = v.Rates[w.Trade].TripCharge
+	}
+	if w.Invoice != nil { // computed at verification
+		f.Expected = w.Invoice
+	} else {
+		inv := dispatch.MakeInvoice(v, w, site, rules, now)
+		f.Expected = &inv
+	}
+	if a, err := tx.Asset(ctx, w.Site, w.Asset); err == nil && a.Warranty != nil && a.UnderWarranty(w.CreatedAt) {
+		f.Warranty = a.Warranty.Provider == w.Vendor || w.Warranty == w.Vendor
+	}
+	if f.Others, err = tx.WorkOrderInvoices(ctx, w.ID); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// invoiceNote is the work order's history line for an invoice's change.
+func invoiceNote(inv *invoicing.Invoice) workorder.Note {
+	ch := inv.History[len(inv.History)-1]
+	text := fmt.Sprintf("Invoice %s (%s, revision %d) %s: $%.2f", inv.Number, inv.ID, inv.Revision, ch.State, inv.Total)
+	if len(inv.Findings) > 0 && ch.State == invoicing.Submitted {
+		text += fmt.Sprintf("; %d finding(s): %s", len(inv.Findings), inv.Findings[0].Message)
+	}
+	if ch.Note != "" {
+		text += "; " + ch.Note
+	}
+	return workorder.Note{Author: ch.By, Text: text, Visibility: "shared", At: ch.At}
+}
+
+// onInvoice runs fn on a work order the caller sees and its invoice
+// store, in one transaction, and records the invoice's change in the
+// work order's history.
+func (s *Server) onInvoice(r *http.Request, c *caller, woID string, fn func(tx store.Tx, w *workorder.WorkOrder, now time.Time) (*invoicing.Invoice, error)) (*invoicing.Invoice, error) {
+	var out *invoicing.Invoice
+	err := s.store.Update(r.Context(), func(tx store.Tx) error {
+		w, err := tx.WorkOrder(r.Context(), woID)
+		if err != nil {
+			return err
+		}
+		if w == nil || !c.scope.SeesWorkOrder(w.Site, w.Vendor, w.Technician) {
+			return cloud.Errorf(cloud.ENOTFOUND, "work order %s not found", woID)
+		}
+		now := s.now().UTC()
+		inv, err := fn(tx, w, now)
+		if err != nil {
+			return err
+		}
+		if err := tx.PutInvoice(r.Context(), inv); err != nil {
+			return err
+		}
+		out = inv
+		return tx.Save(r.Context(), w, w.AddNote(invoiceNote(inv)))
+	})
+	return out, err
+}
+
+// submitInvoice: the work order's vendor (or an admin on its behalf)
+// submits an invoice after completion.
+func (s *Server) submitInvoice(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if err := c.may(cloud.RoleVendor, cloud.RoleAdmin); err != nil {
+		return err
+	}
+	var sub invoicing.Submission
+	if err := decodeJSON(w, r, &sub); err != nil {
+		return err
+	}
+	inv, err := s.onInvoice(r, c, r.PathValue("id"), func(tx store.Tx, wo *workorder.WorkOrder, now time.Time) (*invoicing.Invoice, error) {
+		if wo.Vendor == "" {
+			return nil, cloud.Errorf(cloud.ECONFLICT, "work order %d has no vendor to invoice it", wo.Number)
+		}
+		f, err := s.facts(r.Context(), tx, wo, now)
+		if err != nil {
+			return nil, err
+		}
+		return invoicing.Submit(cloud.NewID("inv_"), sub, f, s.invoicePolicy(), c.actor(), now)
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Info("invoice submitted", "invoice", inv.ID, "work_order", inv.WorkOrder, "state", inv.State, "total", inv.Total, "findings", len(inv.Findings))
+	w.Header().Set("Location", "/api/v1/workorders/"+inv.WorkOrder+"/invoices")
+	return writeJSON(w, http.StatusCreated, inv)
+}
+
+func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if err := c.may(cloud.RoleAdmin, cloud.RoleFM, cloud.RoleVendor); err != nil {
+		return err
+	}
+	if _, err := s.visible(r, c, r.PathValue("id")); err != nil {
+		return err
+	}
+	var invs []*invoicing.Invoice
+	err := s.store.Update(r.Context(), func(itx store.Tx) error {
+		var err error
+		invs, err = itx.WorkOrderInvoices(r.Context(), r.PathValue("id"))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"items": invs})
+}
+
+// InvoiceActionRequest carries what an action on an invoice needs:
+// disputes (dispute), a revised submission (revise), a reason (reject),
+// a payment reference (pay).
+type InvoiceActionRequest struct {
+	Disputes   []invoicing.Dispute   `json:"disputes,omitempty"`
+	Submission *invoicing.Submission `json:"submission,omitempty"`
+	Reason     string                `json:"reason,omitempty"`
+	PaymentRef string                `json:"payment_ref,omitempty"`
+}
+
+// invoiceAction: approve, dispute, reject and pay are the company's
+// (admins and FMs, approvals within their limits); revise is the vendor's.
+func (s *Server) invoiceAction(w http.ResponseWriter, r *http.Request, c *caller) error {
+	action := r.PathValue("action")
+	switch action {
+	case "approve", "dispute", "reject", "pay":
+		if err := c.may(cloud.RoleAdmin, cloud.RoleFM); err != nil {
+			return err
+		}
+	case "revise":
+		if err := c.may(cloud.RoleVendor, cloud.RoleAdmin); err != nil {
+			return err
+		}
+	default:
+		return cloud.Errorf(cloud.ENOTFOUND, "no invoice action %q (want approve, dispute, revise, reject or pay)", action)
+	}
+	var q InvoiceActionRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, &q); err != nil {
+			return err
+		}
+	}
+	// The invoice names its work order; the transaction reads both.
+	woID, err := s.invoiceWorkOrder(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	inv, err := s.onInvoice(r, c, woID, func(tx store.Tx, wo *workorder.WorkOrder, now time.Time) (*invoicing.Invoice, error) {
+		inv, err := tx.Invoice(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return nil, err
+		}
+		p := s.invoicePolicy()
+		switch action {
+		case "approve":
+			err = inv.Approve(c.actor(), c.Role, p, now)
+		case "dispute":
+			if err = inv.Dispute(c.actor(), q.Disputes, now); err == nil && s.planner != nil {
+				err = s.planner.PlanDispute(r.Context(), tx, wo, disputed(inv, now), now)
+			}
+		case "reject":
+			err = inv.Reject(c.actor(), q.Reason, now)
+		case "pay":
+			err = inv.Pay(q.PaymentRef, c.actor(), now)
+		case "revise":
+			if q.Submission == nil {
+				return nil, cloud.FieldError("submission", "the revised invoice")
+			}
+			var f *invoicing.Facts
+			if f, err = s.facts(r.Context(), tx, wo, now); err == nil {
+				others := f.Others[:0]
+				for _, o := range f.Others {
+					if o.ID != inv.ID {
+						others = append(others, o)
+					}
+				}
+				f.Others = others
+				err = inv.Revise(*q.Submission, f, p, c.actor(), now)
+			}
+		}
+		return inv, err
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Info("invoice "+action, "invoice", inv.ID, "state", inv.State, "by", c.actor())
+	return writeJSON(w, http.StatusOK, inv)
+}
+
+// invoiceWorkOrder returns the work order an invoice belongs to.
+func (s *Server) invoiceWorkOrder(ctx context.Context, id string) (string, error) {
+	var wo string
+	err := s.store.Update(ctx, func(itx store.Tx) error {
+		inv, err := itx.Invoice(ctx, id)
+		if err == nil {
+			wo = inv.WorkOrder
+		}
+		return err
+	})
+	return wo, err
+}
+
+// exportInvoices is accounts payable's file: approved invoices (and paid
+// ones, with their references), as CSV or JSON (?format=json).
+func (s *Server) exportInvoices(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if err := c.editsRegisters(); err != nil {
+		return err
+	}
+	st := s.store
+	var invs []*invoicing.Invoice
+	for _, state := range []invoicing.State{invoicing.Approved, invoicing.Paid} {
+		some, err := st.Invoices(r.Context(), state)
+		if err != nil {
+			return err
+		}
+		invs = append(invs, some...)
+	}
+	if r.URL.Query().Get("format") == "json" {
+		return writeJSON(w, http.StatusOK, map[string]any{"items": invs})
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="frostline-invoices.csv"`)
+	return invoicing.ExportCSV(w, invs)
+}
+
+// importPayments reads accounts payable's returned export and pays every
+// invoice it names with a reference. All rows are checked first; a bad
+// file pays nothing.
+func (s *Server) importPayments(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if err := c.editsRegisters(); err != nil {
+		return err
+	}
+	pays, err := invoicing.ReadPayments(http.MaxBytesReader(w, r.Body, 4<<20))
+	if err != nil {
+		return cloud.Errorf(cloud.EINVALID, "%v", err)
+	}
+	now := s.now().UTC()
+	paid := 0
+	err = s.store.Update(r.Context(), func(tx store.Tx) error {
+		paid = 0
+		for _, p := range pays {
+			inv, err := tx.Invoice(r.Context(), p.Invoice)
+			if err != nil {
+				return err
+			}
+			if inv.State == invoicing.Paid && inv.PaymentRef == p.Ref {
+				continue // imported before
+			}
+			if err := invoicing.ApplyPayment(inv, p, c.actor(), now); err != nil {
+				return cloud.Errorf(cloud.EINVALID, "%v", err)
+			}
+			if err := tx.PutInvoice(r.Context(), inv); err != nil {
+				return err
+			}
+			wo, err := tx.WorkOrder(r.Context(), inv.WorkOrder)
+			if err != nil || wo == nil {
+				return fmt.Errorf("invoice %s: work order %s: %v", inv.ID, inv.WorkOrder, err)
+			}
+			if err := tx.Save(r.Context(), wo, wo.AddNote(invoiceNote(inv))); err != nil {
+				return err
+			}
+			paid++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"paid": paid, "rows": len(pays)})
+}
+
+// disputed is an invoice's dispute as the vendor is told it.
+func disputed(inv *invoicing.Invoice, at time.Time) notify.Disputed {
+	d := notify.Disputed{Invoice: inv.Number, Total: inv.Total, At: at, Event: fmt.Sprintf("%s-%d-dispute", inv.ID, inv.Revision)}
+	for _, x := range inv.Disputes {
+		what := "the whole invoice"
+		if x.Line >= 0 {
+			l := inv.Lines[x.Line]
+			what = fmt.Sprintf("line %d (%s, $%.2f)", x.Line+1, l.Kind, l.Amount)
+		}
+		d.Reasons = append(d.Reasons, what+": "+x.Reason)
+	}
+	return d
+}

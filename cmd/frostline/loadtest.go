@@ -43,6 +43,7 @@ type loadFlags struct {
 	nats, api, token string
 	metrics          multiFlag // replicas' /metrics URLs
 	metricsToken     string
+	pgDSN            string // the cloud's PostgreSQL, for its CPU and memory
 	stores, assets   int
 	duration, drain  time.Duration
 	perDay           float64 // incidents per store per day
@@ -63,6 +64,7 @@ func parseLoadFlags(args []string, stderr io.Writer) (*loadFlags, error) {
 	fl.StringVar(&f.token, "token", "", "an admin token: registers the stores and reads work orders")
 	fl.Var(&f.metrics, "metrics", "a replica's /metrics URL, for its CPU and memory (repeatable)")
 	fl.StringVar(&f.metricsToken, "metrics-token", "", "bearer token for /metrics, when it needs one")
+	fl.StringVar(&f.pgDSN, "pg-dsn", "", "the cloud's PostgreSQL (on this machine): its server's CPU and memory are reported")
 	fl.IntVar(&f.stores, "stores", 200, "stores (one gateway each)")
 	fl.IntVar(&f.assets, "assets", 10, "assets per store (telemetry series)")
 	fl.DurationVar(&f.duration, "duration", time.Minute, "how long the stores publish")
@@ -113,6 +115,7 @@ type LoadReport struct {
 	IntakePendingMax uint64        // incident messages waiting for intake, most seen
 	Outage           *OutageReport `json:",omitempty"`
 	Replicas         []ReplicaUse
+	Postgres         *ReplicaUse      `json:",omitempty"` // the server's processes: CPU seconds and peak PSS (in PeakRSSMB)
 	JetStreamBytes   map[string]int64 // growth per stream
 }
 
@@ -232,6 +235,15 @@ func loadtest(ctx context.Context, f *loadFlags, log io.Writer) (*LoadReport, er
 	defer watch.Stop()
 
 	rep := &LoadReport{Stores: f.stores, Assets: f.assets, Duration: f.duration.String()}
+	pgPid := 0
+	var pgStartCPU float64
+	if f.pgDSN != "" {
+		if pgPid, err = pgServer(ctx, f.pgDSN); err != nil {
+			return nil, err
+		}
+		rep.Postgres = &ReplicaUse{URL: "postgres pid " + strconv.Itoa(pgPid)}
+		pgStartCPU, rep.Postgres.PeakRSSMB = processTree(pgPid)
+	}
 	runCtx, stop := context.WithCancel(ctx)
 	var probes sync.WaitGroup
 	var apiLat []float64
@@ -267,6 +279,10 @@ func loadtest(ctx context.Context, f *loadFlags, log io.Writer) (*LoadReport, er
 				pendingMax = max(pendingMax, p)
 			}
 			if n%10 == 0 {
+				if pgPid != 0 {
+					_, pss := processTree(pgPid)
+					rep.Postgres.PeakRSSMB = max(rep.Postgres.PeakRSSMB, pss)
+				}
 				for i, u := range f.metrics {
 					_, rss := fl.scrape(runCtx, u)
 					use[i].PeakRSSMB = max(use[i].PeakRSSMB, rss)
@@ -334,6 +350,11 @@ func loadtest(ctx context.Context, f *loadFlags, log io.Writer) (*LoadReport, er
 		use[i].PeakRSSMB = max(use[i].PeakRSSMB, rss)
 	}
 	rep.Replicas = use
+	if pgPid != 0 {
+		cpu, pss := processTree(pgPid)
+		rep.Postgres.CPUSeconds = cpu - pgStartCPU
+		rep.Postgres.PeakRSSMB = max(rep.Postgres.PeakRSSMB, pss)
+	}
 	rep.API, rep.APIErrors, rep.IntakePendingMax = quantiles(apiLat), apiErrs, pendingMax
 
 	fl.mu.Lock()
@@ -785,6 +806,9 @@ func (r *LoadReport) print(w io.Writer) {
 	}
 	for _, u := range r.Replicas {
 		fmt.Fprintf(w, "replica %s: %.1f CPU s, peak RSS %.0f MB\n", u.URL, u.CPUSeconds, u.PeakRSSMB)
+	}
+	if p := r.Postgres; p != nil {
+		fmt.Fprintf(w, "PostgreSQL (%s): %.1f CPU s, peak PSS %.0f MB\n", p.URL, p.CPUSeconds, p.PeakRSSMB)
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.JetStreamBytes)) {
 		fmt.Fprintf(w, "JetStream %s: +%.1f MB\n", k, float64(r.JetStreamBytes[k])/(1<<20))

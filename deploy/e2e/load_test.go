@@ -20,6 +20,7 @@ type loadReport struct {
 	IncidentsSent, EventsSent, TelemetrySent, WorkOrders, Lost, Doubled int
 	ToWorkOrder, ToDispatch, API                                        struct{ N int }
 	Outage                                                              *struct{ Stores, Backlog int }
+	Postgres                                                            *struct{ CPUSeconds, PeakRSSMB float64 }
 }
 
 // TestLoad runs `frostline loadtest` against a real deployment (a 3-node
@@ -84,7 +85,7 @@ func TestLoad(t *testing.T) {
 
 	var out, errb bytes.Buffer
 	cmd := exec.Command(bins.cli, "loadtest", "--nats", natsURL, "--api", urlB, "--token", token,
-		"--metrics", urlA+"/metrics", "--metrics", urlB+"/metrics",
+		"--metrics", urlA+"/metrics", "--metrics", urlB+"/metrics", "--pg-dsn", dsn,
 		"--stores", strconv.Itoa(stores), "--assets", "5", "--duration", duration.String(), "--drain", "3m",
 		"--incidents-per-day", perDay, "--outage", strconv.Itoa(stores/5), "--outage-for", outageFor.String(), "--json")
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -112,6 +113,9 @@ func TestLoad(t *testing.T) {
 	}
 	if rep.Lost != 0 || rep.Doubled != 0 || rep.WorkOrders != rep.IncidentsSent {
 		t.Errorf("%d incidents sent, %d work orders: %d lost, %d doubled", rep.IncidentsSent, rep.WorkOrders, rep.Lost, rep.Doubled)
+	}
+	if rep.Postgres == nil || rep.Postgres.CPUSeconds <= 0 || rep.Postgres.PeakRSSMB <= 0 {
+		t.Errorf("PostgreSQL's CPU and memory not measured: %+v", rep.Postgres)
 	}
 	if rep.ToDispatch.N == 0 || rep.API.N == 0 {
 		t.Errorf("nothing dispatched (%d) or no FM query answered (%d)", rep.ToDispatch.N, rep.API.N)

@@ -338,9 +338,18 @@ func (a *App) build(ctx context.Context, db Store) error {
 	if a.notify != nil {
 		links, planner = a.notify.links, a.notify.planner
 	}
+	// The charts read trends back from InfluxDB when telemetry goes there.
+	var trends cloudhttp.Trends
+	if cfg.Telemetry != nil {
+		if r, err := telemetry.NewReader(cfg.Telemetry.Config); err != nil {
+			log.Warn("charts will not read trends from InfluxDB", "err", err)
+		} else {
+			trends = r
+		}
+	}
 	var api http.Handler = cloudhttp.New(cloudhttp.Options{Store: db, Intake: in, Log: log, Registry: a.Registry, Dispatch: a.dispatch,
 		AllowPrivateTargets: cfg.Webhooks.AllowPrivateTargets, Auth: &cfg.Auth, TrustedProxies: proxies, Links: links,
-		Invoices: &cfg.Invoices, Planner: planner})
+		Invoices: &cfg.Invoices, Planner: planner, Trends: trends})
 	a.api.Store(&api)
 	a.deps.set(depDatabase, "")
 	return nil

@@ -19,6 +19,30 @@ type windowStore interface {
 	AssetWindows(ctx context.Context, site, asset string, from, to time.Time) ([]*wire.Window, error)
 }
 
+// Trends reads an asset's rollups back from the time-series database
+// (*telemetry.Reader): the charts extend the evidence windows with it.
+type Trends interface {
+	Window(ctx context.Context, site, asset, metric string, from, to time.Time, step time.Duration) (*wire.Window, error)
+}
+
+// trendWindow is the stored trend of an asset for the charts, or nil when
+// no time-series database is configured or it does not answer (the chart
+// then shows the evidence windows alone).
+func (s *Server) trendWindow(ctx context.Context, site, asset, metric string, from, to time.Time, step time.Duration) *wire.Window {
+	if s.trends == nil || !to.After(from) {
+		return nil
+	}
+	if metric == "" {
+		metric = "air_temp"
+	}
+	w, err := s.trends.Window(ctx, site, asset, metric, from, to, step)
+	if err != nil {
+		s.log.Warn("chart: trend not read from the time-series database", "site", site, "asset", asset, "err", err)
+		return nil
+	}
+	return w
+}
+
 // historyDays is how far back an asset's history page charts.
 const historyDays = 30
 
@@ -48,7 +72,8 @@ func (s *Server) evidenceChart(ctx context.Context, wo *workorder.WorkOrder) (te
 	// runs on to the milestones, up to a day, so that the visit and the
 	// verification show where they came.
 	if n := len(c.Points); n > 0 {
-		end := c.Points[n-1].At.Add(c.Step)
+		last := c.Points[n-1].At.Add(c.Step)
+		end := last
 		for _, m := range c.Marks {
 			if m.At.After(end) && m.At.Sub(end) <= 24*time.Hour {
 				end = m.At.Add(10 * time.Minute)
@@ -56,6 +81,14 @@ func (s *Server) evidenceChart(ctx context.Context, wo *workorder.WorkOrder) (te
 		}
 		if c.Breach != nil && c.Breach.After(end) && c.Breach.Sub(end) <= 6*time.Hour {
 			end = c.Breach.Add(15 * time.Minute)
+		}
+		// With a time-series database, the readings after the last
+		// incident event fill that stretch: the fix and the verification
+		// are seen, not only marked.
+		if ext := s.trendWindow(ctx, wo.Site, wo.Asset, c.Metric, last, minTime(end, s.now()), c.Step); ext != nil && len(ext.Points) > 0 {
+			marks, breach, breached := c.Marks, c.Breach, c.Breached
+			c = chart.FromWindows(append([]*wire.Window{ext}, ws...)) // the edge's own points win where both have one
+			c.Marks, c.Breach, c.Breached = marks, breach, breached
 		}
 		c.To = end
 	}
@@ -105,6 +138,9 @@ func (s *Server) assetPage(w http.ResponseWriter, r *http.Request, c *caller) er
 	if err != nil {
 		return err
 	}
+	if ext := s.trendWindow(r.Context(), site, asset, "", from, to, time.Hour); ext != nil && len(ext.Points) > 0 {
+		ws = append([]*wire.Window{ext}, ws...) // a month of hourly trend under the incidents' detail
+	}
 	ch := chart.FromWindows(ws)
 	ch.From, ch.To = from, to
 	for _, wo := range slices.Backward(wos) {
@@ -113,4 +149,11 @@ func (s *Server) assetPage(w http.ResponseWriter, r *http.Request, c *caller) er
 	data["Chart"] = ch.SVG(asset + ": the last " + itoa(historyDays) + " days")
 	s.render(w, http.StatusOK, "asset.html", data)
 	return nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

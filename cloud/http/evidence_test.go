@@ -171,3 +171,60 @@ func TestEvidenceChart(t *testing.T) {
 	}
 	screenshot(t, ctx, "#chart", "asset-history-chart")
 }
+
+// trendsFake answers as the time-series database would: a point every
+// step of the range asked for, the cooler back at 3 C after its repair.
+type trendsFake struct {
+	asked []time.Time // from, to of each call
+}
+
+func (f *trendsFake) Window(_ context.Context, site, asset, metric string, from, to time.Time, step time.Duration) (*wire.Window, error) {
+	f.asked = append(f.asked, from, to)
+	w := &wire.Window{Metric: metric, Unit: "C", Step: step.Seconds()}
+	for at := from; at.Before(to); at = at.Add(step) {
+		w.Points = append(w.Points, wire.WindowPoint{At: at, Min: 2.6, Mean: 3, Max: 3.4})
+	}
+	return w, nil
+}
+
+// TestEvidenceChartExtendsFromTrends: with a time-series database, the
+// stretch after the incident's last window (the visit, the fix) is drawn
+// from the stored trend, and the edge's own points are kept where both
+// have one. The reader itself is tested on a real InfluxDB
+// (cloud/telemetry TestReaderWindow).
+func TestEvidenceChartExtendsFromTrends(t *testing.T) {
+	d := newDispatchFixture(t)
+	end := d.clock
+	w := d.sensorIncident(t, "i-trend", "wic-1", failingCooler(end))
+	d.act(t, "polar", w.ID, "accept", `{"technician":"tech-polar"}`, 200)
+	later := end.Add(90 * time.Minute)
+	d.srv.now = func() time.Time { return later }
+	d.act(t, "tech-polar", w.ID, "check_in", `{"lat":41.8801,"lon":-87.6301}`, 200)
+	wo, err := d.store.WorkOrder(context.Background(), w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := d.srv.evidenceChart(context.Background(), wo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := &trendsFake{}
+	d.srv.trends = fake
+	after, err := d.srv.evidenceChart(context.Background(), wo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fake.asked) != 2 || !fake.asked[0].Equal(end) || !fake.asked[1].Equal(later) {
+		t.Fatalf("trend asked for %v, want from the window's end %s to now %s", fake.asked, end, later)
+	}
+	points := func(svg string) string {
+		_, rest, _ := strings.Cut(svg, `data-points="`)
+		n, _, _ := strings.Cut(rest, `"`)
+		return n
+	}
+	// 72 points from the edge; the trend adds one each 5 minutes of the
+	// 90 after, 18.
+	if points(string(before)) != "72" || points(string(after)) != "90" {
+		t.Errorf("points drawn: %s without the trend, %s with it; want 72 and 90", points(string(before)), points(string(after)))
+	}
+}

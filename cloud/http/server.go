@@ -74,6 +74,7 @@ const (
 // Server serves the API and the pages.
 type Server struct {
 	store  Store
+	trends Trends // nil: no time-series database to extend the charts
 	intake *workorder.Intake[store.Tx]
 	log    *slog.Logger
 	now    func() time.Time
@@ -118,6 +119,9 @@ type Options struct {
 	// LookupHost resolves a webhook's host at registration; nil: DNS.
 	LookupHost notify.Lookup
 	Auth       *AuthConfig // nil: DefaultAuthConfig
+	// Trends extends the evidence charts from the time-series database;
+	// nil: they show the windows the incidents carried.
+	Trends Trends
 	// TrustedProxies are the proxies whose X-Forwarded-Proto and
 	// X-Forwarded-For headers are believed (see ParseProxies).
 	TrustedProxies []netip.Prefix
@@ -135,7 +139,8 @@ type Options struct {
 // New returns a server with every route registered.
 func New(o Options) *Server {
 	s := &Server{store: o.Store, intake: o.Intake, log: o.Log.With("component", "http"), now: o.Now, mux: http.NewServeMux(), dispatch: o.Dispatch,
-		allowPrivateTargets: o.AllowPrivateTargets, lookupHost: o.LookupHost, links: o.Links, invoices: o.Invoices, planner: o.Planner}
+		allowPrivateTargets: o.AllowPrivateTargets, lookupHost: o.LookupHost, links: o.Links, invoices: o.Invoices, planner: o.Planner,
+		trends: o.Trends}
 	if s.now == nil {
 		s.now = time.Now
 	}

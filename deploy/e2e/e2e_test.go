@@ -308,11 +308,15 @@ func (w *world) finish(wo workOrder) {
 	step("the work order carries every incident event the oracle names (incident messages taken: cloud-a %.0f since its restart, cloud-b %.0f)",
 		counter(urlA+"/metrics", "frostline_intake_messages_total"), counter(urlB+"/metrics", "frostline_intake_messages_total"))
 
-	// The cooler recovered: its P1 (the product above 5 C) cleared after
-	// the kills, on the work order as the sensors said.
+	// The cooler recovered: a P1 the sensors cleared after the kills is
+	// cleared on the work order. Whether the modelled product is back
+	// under its limit by the end of the run depends on the hour the
+	// simulation starts (its defrosts and doors follow the time of day),
+	// so the oracle, not the test, says which P1s clear; one that stays
+	// open is verified by a person below.
 	for _, e := range wo.Evidence {
-		if e.Priority == "P1" && e.Event != "cleared" {
-			t.Errorf("P1 incident %s (%s) is %s on the work order; the cooler recovered", e.Incident, e.Rule, e.Event)
+		if e.Priority == "P1" && e.Event != "cleared" && last[e.Incident].Event == "cleared" {
+			t.Errorf("P1 incident %s (%s) is %s on the work order; the sensors cleared it", e.Incident, e.Rule, e.Event)
 		}
 	}
 

@@ -486,9 +486,10 @@ func (fl *fleet) gateway(ctx context.Context, i int, start time.Time) error {
 				return err
 			}
 		}
-		for k := range next {
-			next[k] = time.Now()
-		}
+		// Back online: heartbeats and telemetry at once, incidents on
+		// their own schedule again.
+		now := time.Now()
+		next["heartbeat"], next["telemetry"], next["incident"] = now, now, now.Add(expDelay(rng, f.perDay))
 	}
 	end := start.Add(f.duration)
 	for {

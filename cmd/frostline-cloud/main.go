@@ -120,11 +120,7 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	cfg, err := loadConfig(*config)
-	if err != nil {
-		return err
-	}
-	store, err := app.OpenStore(ctx, cfg.Database)
+	store, err := openStore(ctx, *config)
 	if err != nil {
 		return err
 	}
@@ -153,11 +149,7 @@ func tokenList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	cfg, err := loadConfig(*config)
-	if err != nil {
-		return err
-	}
-	store, err := app.OpenStore(ctx, cfg.Database)
+	store, err := openStore(ctx, *config)
 	if err != nil {
 		return err
 	}
@@ -236,11 +228,7 @@ func tokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintln(stderr, "usage: frostline-cloud token revoke --config FILE ID...")
 		return errUsage
 	}
-	cfg, err := loadConfig(*config)
-	if err != nil {
-		return err
-	}
-	store, err := app.OpenStore(ctx, cfg.Database)
+	store, err := openStore(ctx, *config)
 	if err != nil {
 		return err
 	}
@@ -252,4 +240,14 @@ func tokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(stdout, "revoked %s\n", id)
 	}
 	return nil
+}
+
+// openStore opens the database the configuration at path names, for the
+// token commands, which work on the store without running the service.
+func openStore(ctx context.Context, path string) (app.Store, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return app.OpenStore(ctx, cfg.Database)
 }

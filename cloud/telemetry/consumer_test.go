@@ -370,3 +370,68 @@ func TestIncidentAnnotations(t *testing.T) {
 		t.Errorf("opened annotations: %d, want %d", got, opened)
 	}
 }
+
+// TestResentTelemetryOverwrites publishes an hour of the sample's
+// telemetry twice into a real InfluxDB 1.6, the second time under new
+// message ids so that JetStream cannot de-duplicate it (a re-send after
+// its de-duplication window), and some minutes re-sent with other values
+// (a minute an edge re-built). A point is identified by its measurement,
+// tags and timestamp, so a re-sent one overwrites the first: each rollup
+// and signal is there once, with the values written last.
+func TestResentTelemetryOverwrites(t *testing.T) {
+	db := influxtest.StartInfluxDB(t, "frostline")
+	sample := influxtest.ReplaySample(t, 3*8*4*60)
+	ns := runNATS(t)
+	nc := connect(t, ns)
+	cfg := config(db.WriteURL, db.Token, db.Bucket)
+	startReplica(t, nc, telemetry.TelemetrySource, cfg)
+	publish(t, nc, sample.Telemetry)
+	again := make([]wire.Telemetry, len(sample.Telemetry))
+	changed := 0
+	for i, b := range sample.Telemetry {
+		b.Batch += "-resent"
+		if i%5 == 0 && len(b.Rollups) > 0 {
+			b.Rollups = append([]wire.Rollup(nil), b.Rollups...)
+			b.Rollups[0].Mean += 100
+			changed++
+		}
+		again[i] = b
+	}
+	publish(t, nc, again)
+	waitAcked(t, nc, cfg.Durable, uint64(2*len(sample.Telemetry)), 30*time.Second)
+
+	rollups, _ := sample.Points()
+	if rollups == 0 || changed == 0 {
+		t.Fatalf("the sample's hour has %d rollups, %d changed", rollups, changed)
+	}
+	if got := db.Count(t, "rollups", "mean"); got != rollups {
+		t.Errorf("rollups after a re-send: %d points, want %d", got, rollups)
+	}
+	for name, f := range map[string]func(*wire.Signal) bool{
+		"duty_cycle":        func(s *wire.Signal) bool { return s.DutyCycle != nil },
+		"door_open_minutes": func(s *wire.Signal) bool { return s.DoorOpenMinutes != nil },
+	} {
+		if got, want := db.Count(t, "signals", name), countSignals(sample, f); got != want || want == 0 {
+			t.Errorf("signals %s after a re-send: %d points, want %d", name, got, want)
+		}
+	}
+	// The re-sent values won.
+	for i := 0; i < len(again); i += 5 * 7 {
+		b := again[i]
+		if len(b.Rollups) == 0 {
+			continue
+		}
+		r := b.Rollups[0]
+		res, err := db.Query(fmt.Sprintf(`SELECT "mean" FROM "rollups" WHERE "site" = '%s' AND "asset" = '%s' AND "metric" = '%s' AND time = %dms`,
+			b.Site, r.Asset, r.Metric, r.Start.UnixMilli()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res) != 1 || len(res[0].Values) != 1 {
+			t.Fatalf("%s %s %s at %v: %v", b.Site, r.Asset, r.Metric, r.Start, res)
+		}
+		if got, _ := res[0].Values[0][1].(float64); got != r.Mean {
+			t.Errorf("%s %s %s at %v: mean %v, want the re-sent %v", b.Site, r.Asset, r.Metric, r.Start, got, r.Mean)
+		}
+	}
+}

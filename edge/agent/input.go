@@ -13,11 +13,13 @@ import (
 // that a restart replays it onto the last checkpoint. A batch's input is a
 // sequence of records: a reading (site, asset, metric, time, value), an
 // advance of the wall clock, or devices marked offline by a last will or
-// a Sparkplug death (site, assets, time).
+// a Sparkplug death (site, assets, time), or the wall clock closing a
+// quiet site's telemetry periods (site, time to close up to).
 const (
-	recReading byte = 1
-	recAdvance byte = 2
-	recOffline byte = 3
+	recReading        byte = 1
+	recAdvance        byte = 2
+	recOffline        byte = 3
+	recTelemetryClose byte = 4
 )
 
 // replaySink takes the records of an input log.
@@ -25,6 +27,7 @@ type replaySink interface {
 	reading(rules.Reading)
 	advance(time.Time)
 	offline(site string, assets []string, at time.Time)
+	closeTelemetry(site string, upTo time.Time)
 }
 
 func appendReading(b []byte, r *rules.Reading) []byte {
@@ -53,6 +56,13 @@ func appendOffline(b []byte, site string, assets []string, at time.Time) []byte 
 		b = append(b, a...)
 	}
 	return binary.AppendVarint(b, at.UnixNano())
+}
+
+func appendTelemetryClose(b []byte, site string, upTo time.Time) []byte {
+	b = append(b, recTelemetryClose)
+	b = binary.AppendUvarint(b, uint64(len(site)))
+	b = append(b, site...)
+	return binary.AppendVarint(b, upTo.UnixNano())
 }
 
 var errInput = errors.New("agent: corrupt input log")
@@ -128,6 +138,16 @@ func replayInput(data []byte, sink replaySink) error {
 				return errInput
 			}
 			sink.offline(site, assets, time.Unix(0, at).UTC())
+		case recTelemetryClose:
+			site, ok := str()
+			if !ok {
+				return errInput
+			}
+			at, ok := varint()
+			if !ok {
+				return errInput
+			}
+			sink.closeTelemetry(site, time.Unix(0, at).UTC())
 		default:
 			return errInput
 		}

@@ -23,6 +23,15 @@ func (r *recorder) offline(site string, assets []string, at time.Time) {
 	r.got = append(r.got, offlineRec{site, assets, at})
 }
 
+type closeRec struct {
+	site string
+	upTo time.Time
+}
+
+func (r *recorder) closeTelemetry(site string, upTo time.Time) {
+	r.got = append(r.got, closeRec{site, upTo})
+}
+
 func TestInputRoundTrip(t *testing.T) {
 	rs := []rules.Reading{
 		{Site: "s1", Asset: "wic1", Metric: rules.LookupMetric("air_temp"), At: time.Date(2026, 7, 6, 10, 0, 0, 5, time.UTC), Value: -3.25},
@@ -35,12 +44,13 @@ func TestInputRoundTrip(t *testing.T) {
 	b = appendReading(b, &rs[1])
 	b = appendOffline(b, "s1", []string{"wic1", "wic2"}, adv)
 	b = appendOffline(b, "s2", nil, adv)
+	b = appendTelemetryClose(b, "s1", adv)
 	rec := &recorder{}
 	if err := replayInput(b, rec); err != nil {
 		t.Fatal(err)
 	}
 	got := rec.got
-	want := []any{rs[0], adv, rs[1], offlineRec{"s1", []string{"wic1", "wic2"}, adv}, offlineRec{"s2", nil, adv}}
+	want := []any{rs[0], adv, rs[1], offlineRec{"s1", []string{"wic1", "wic2"}, adv}, offlineRec{"s2", nil, adv}, closeRec{"s1", adv}}
 	if len(got) != len(want) {
 		t.Fatalf("got %v", got)
 	}
@@ -59,6 +69,10 @@ func TestInputRoundTrip(t *testing.T) {
 			if g, ok := got[i].(offlineRec); !ok || g.site != w.site || !slices.Equal(g.assets, w.assets) || !g.at.Equal(w.at) {
 				t.Errorf("record %d = %v, want %v", i, got[i], w)
 			}
+		case closeRec:
+			if g, ok := got[i].(closeRec); !ok || g.site != w.site || !g.upTo.Equal(w.upTo) {
+				t.Errorf("record %d = %v, want %v", i, got[i], w)
+			}
 		}
 	}
 	for n := range len(b) - 1 {
@@ -71,6 +85,7 @@ func FuzzReplayInput(f *testing.F) {
 	r := rules.Reading{Site: "s", Asset: "a", Metric: 1, At: time.Unix(1, 0), Value: 2}
 	f.Add(appendAdvance(appendReading(nil, &r), time.Unix(5, 0)))
 	f.Add(appendOffline(nil, "s", []string{"a", "b"}, time.Unix(5, 0)))
+	f.Add(appendTelemetryClose(nil, "s", time.Unix(60, 0)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_ = replayInput(data, &recorder{})
 	})

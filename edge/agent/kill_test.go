@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -20,7 +21,10 @@ import (
 // TestKill9 builds cmd/frostline-edge and kills it with SIGKILL at random
 // moments, again and again, while a replay with known anomalies is
 // published to mosquitto. The incidents that reach JetStream must be
-// exactly those of an uninterrupted run: no loss, no duplicate.
+// exactly those of an uninterrupted run: no loss, no duplicate. So must
+// the telemetry: every minute's batch once, with the rollups and signals
+// of an uninterrupted run (the minutes open at each kill are rebuilt from
+// the checkpoint and the input log, not lost or cut short).
 func TestKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs servers; skipped under -short")
@@ -78,6 +82,7 @@ log: {level: warn}
 
 	msgs := edgetest.Replay(480)
 	want := edgetest.Expected(t, edgetest.Rules, msgs)
+	wantTel, wantTelIDs := edgetest.ExpectedTelemetry(t, "gw-kill", msgs)
 	// The first start creates the persistent session the broker then
 	// queues for while the agent is dead.
 	cmd := start()
@@ -108,6 +113,7 @@ log: {level: warn}
 	}
 	<-published
 	got := edgetest.WaitStream(t, ns.ClientURL(), wire.IncidentStream, len(want), 60*time.Second)
+	edgetest.WaitStream(t, ns.ClientURL(), wire.TelemetryStream, len(wantTelIDs)-1, 60*time.Second)
 	// A clean stop after all that (once the agent has its signal
 	// handlers up).
 	ready()
@@ -119,6 +125,41 @@ log: {level: warn}
 		log, _ := os.ReadFile(filepath.Join(dir, "agent.log"))
 		t.Errorf("after %d kills JetStream holds %d incident events, want %d\ngot  %v\nwant %v\nagent log tail:\n%s",
 			cycles, len(got), len(want), got, want, tail(log, 3000))
+	}
+	checkTelemetry(t, ns.ClientURL(), wantTel, wantTelIDs, cycles)
+}
+
+// checkTelemetry compares the telemetry stream with an uninterrupted run's
+// batches: each once and the same, every minute but the last there (the
+// agent, stopped, emits the last only if the wall clock closed it first).
+// The stream keeps JetStream's de-duplication (wire.TelemetryStreamConfig),
+// as the cloud's does: a batch the forwarder re-sends after a kill is one
+// message; a minute re-built short after a kill would differ from want.
+func checkTelemetry(t *testing.T, url string, want map[string][]byte, wantIDs []string, kills int) {
+	t.Helper()
+	ids, data := edgetest.StreamMessages(t, url, wire.TelemetryStream)
+	seen := map[string]bool{}
+	for i, id := range ids {
+		if seen[id] {
+			t.Errorf("telemetry batch %s twice in the stream", id)
+		}
+		seen[id] = true
+		w, ok := want[id]
+		switch {
+		case !ok:
+			t.Errorf("telemetry batch %s not in an uninterrupted run", id)
+		case !bytes.Equal(data[i], w):
+			t.Errorf("after %d kills telemetry batch %s differs from an uninterrupted run's\ngot  %s\nwant %s", kills, id, data[i], w)
+		}
+	}
+	var missing []string
+	for _, id := range wantIDs[:len(wantIDs)-1] {
+		if !seen[id] {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("after %d kills %d of %d telemetry minutes missing: %v", kills, len(missing), len(wantIDs)-1, missing)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,10 +46,16 @@ var _ releaser = (*outbox.Outbox)(nil)
 // (Engine.Newest), so that a message the broker redelivers after a crash
 // between commit and ack is recognised and not evaluated twice. Earlier
 // versions kept those times beside the snapshot, in Seen.
+//
+// Telemetry is the aggregator's open periods (telemetry.AppendSnapshot),
+// so that the minutes in progress at a crash are rebuilt, not lost: the
+// readings logged since are replayed into both. Absent (older versions,
+// telemetry off) the aggregator starts empty, as it did before.
 type checkpoint struct {
-	Version int              `json:"v"`
-	Engine  json.RawMessage  `json:"engine"`
-	Seen    map[string]int64 `json:"seen,omitempty"`
+	Version   int              `json:"v"`
+	Engine    json.RawMessage  `json:"engine"`
+	Seen      map[string]int64 `json:"seen,omitempty"`
+	Telemetry []byte           `json:"telemetry,omitempty"`
 }
 
 const checkpointVersion = 1
@@ -87,6 +94,9 @@ type processor struct {
 	unwritten bool
 	builtAt   time.Time
 	cpBuf     []byte
+	// aggBuf holds the telemetry aggregator's snapshot while a
+	// checkpoint is written.
+	aggBuf []byte
 	// telBuf holds the telemetry JSON of the batch last built.
 	telBuf  []byte
 	pending []ingest.Message
@@ -204,30 +214,54 @@ func (p *processor) start(l *loaded) error {
 				p.eng.NoteNewest(sr.site, sr.asset, sr.metric, t)
 			}
 		}
+		if p.agg != nil && cp.Telemetry != nil {
+			if err := p.agg.Restore(cp.Telemetry, p.now()); err != nil {
+				p.log.Error("telemetry periods in progress not restored, starting them afresh", "err", err)
+			}
+		}
 	}
-	// Replay the input logged since the checkpoint. Its events were
-	// committed with it, so they are dropped here.
-	rp := &replay{p: p}
+	// Replay the input logged since the checkpoint. Its events and the
+	// telemetry it closed were committed with it, so they are dropped here.
+	rp := &replay{p: p, arrived: p.now()}
 	for _, in := range input {
 		if err := replayInput(in, rp); err != nil {
 			p.log.Error("input log unreadable, continuing from the part replayed", "err", err)
 			break
 		}
 	}
+	if p.agg != nil {
+		// Periods the replay closed went out before the crash.
+		p.agg.Flush(nil, time.Time{})
+		p.late = p.agg.Late
+	}
 	p.log.Info("rule state restored", "instances", p.eng.Instances(), "replayed", rp.n)
 	return p.commit()
 }
 
-// replay feeds the input log back into the engine; the events were
-// committed with it, so they are dropped.
+// replay feeds the input log back into the engine and the telemetry
+// aggregator; the events were committed with it, so they are dropped.
 type replay struct {
 	p *processor
 	n int // readings
+	// arrived is the wall time the replayed readings are taken to have
+	// arrived at (the restart's).
+	arrived time.Time
 }
 
 func (r *replay) reading(rd rules.Reading) {
 	r.n++
-	r.p.scratch, _ = r.p.eng.Observe(r.p.scratch[:0], rd)
+	var err error
+	r.p.scratch, err = r.p.eng.Observe(r.p.scratch[:0], rd)
+	if err == nil && r.p.agg != nil {
+		// As handleAt: the readings the engine accepted.
+		r.p.agg.Add(rd, r.arrived)
+	}
+}
+
+func (r *replay) closeTelemetry(site string, upTo time.Time) {
+	if r.p.agg != nil {
+		r.p.agg.CloseSite(site, upTo)
+	}
 }
 
 func (r *replay) advance(t time.Time) { r.p.scratch = r.p.eng.Advance(r.p.scratch[:0], t) }
@@ -668,7 +702,11 @@ func (p *processor) build() error {
 			}
 		}
 		p.agg.Predict(p.preds)
-		tel = p.agg.Flush(nil, p.now())
+		// The wall clock's closings are logged with the readings: a
+		// replay could not tell them from the readings alone.
+		now := p.now()
+		p.agg.CloseIdle(now, p.logClose)
+		tel = p.agg.Flush(nil, now)
 		if p.agg.Late != p.late {
 			p.m.telemetryLate.Add(float64(p.agg.Late - p.late))
 			p.late = p.agg.Late
@@ -730,6 +768,12 @@ func (p *processor) build() error {
 	return nil
 }
 
+// logClose logs the wall clock closing a site's telemetry periods in the
+// batch's input.
+func (p *processor) logClose(site string, upTo time.Time) {
+	p.input = appendTelemetryClose(p.input, site, upTo)
+}
+
 // releaseEvery is the least time between two releases of the outbox's
 // mapped pages after telemetry (a checkpoint always releases them).
 const releaseEvery = time.Second
@@ -759,6 +803,26 @@ func (p *processor) compressCheckpoint() ([]byte, error) {
 	}
 	if err := p.eng.WriteSnapshot(gz); err != nil {
 		return nil, err
+	}
+	if p.agg != nil {
+		// As encoding/json writes a []byte: base64 in a string.
+		p.aggBuf = p.agg.AppendSnapshot(p.aggBuf[:0])
+		if _, err := gz.Write([]byte(`,"telemetry":"`)); err != nil {
+			return nil, err
+		}
+		enc := base64.NewEncoder(base64.StdEncoding, gz)
+		if _, err := enc.Write(p.aggBuf); err != nil {
+			return nil, err
+		}
+		if err := enc.Close(); err != nil {
+			return nil, err
+		}
+		if _, err := gz.Write([]byte(`"`)); err != nil {
+			return nil, err
+		}
+		if cap(p.aggBuf) > keepBuffer {
+			p.aggBuf = nil
+		}
 	}
 	if _, err := gz.Write([]byte("}")); err != nil {
 		return nil, err

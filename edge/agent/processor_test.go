@@ -31,6 +31,8 @@ type memOutbox struct {
 	cp        []byte
 	input     [][]byte
 	fail      error
+	// telemetry are the telemetry entries, in commit order.
+	telemetry []outbox.Entry
 }
 
 func (m *memOutbox) Commit(b outbox.Batch) error {
@@ -40,6 +42,10 @@ func (m *memOutbox) Commit(b outbox.Batch) error {
 	for _, e := range b.Incidents {
 		m.incidents = append(m.incidents, e.MsgID)
 		m.data = append(m.data, slices.Clone(e.Data))
+	}
+	for _, e := range b.Telemetry {
+		e.Data = slices.Clone(e.Data)
+		m.telemetry = append(m.telemetry, e)
 	}
 	if b.Checkpoint != nil {
 		m.cp, m.input = b.Checkpoint, nil
@@ -54,6 +60,12 @@ func (m *memOutbox) Checkpoint() ([]byte, [][]byte, error) { return m.cp, m.inpu
 var _ committer = (*memOutbox)(nil)
 
 func newTestProcessor(t *testing.T, ob committer, checkpointEvery time.Duration) (*processor, *metrics) {
+	t.Helper()
+	return newClockedProcessor(t, ob, checkpointEvery, func() time.Time { return edgetest.Start })
+}
+
+// newClockedProcessor is newTestProcessor with the wall clock now.
+func newClockedProcessor(t *testing.T, ob committer, checkpointEvery time.Duration, now func() time.Time) (*processor, *metrics) {
 	t.Helper()
 	dir := t.TempDir()
 	site, rulesFile := edgetest.WriteFiles(t, dir)
@@ -73,7 +85,7 @@ func newTestProcessor(t *testing.T, ob committer, checkpointEvery time.Duration)
 		t.Fatal(err)
 	}
 	m := newMetrics(prometheus.NewRegistry())
-	p := newProcessor(&cfg, quiet, func() time.Time { return edgetest.Start }, m, ob)
+	p := newProcessor(&cfg, quiet, now, m, ob)
 	if err := p.start(l); err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,10 @@
 // the wall clock is; each (site, period) is emitted once, as one batch whose
 // id is deterministic, so a re-send after a crash is a JetStream duplicate.
 // A reading for a period already closed is counted (Late) and left out.
-// Open periods are not checkpointed: a crash loses at most the periods in
-// progress, which the next batches do not pretend to cover.
+// Open periods survive a restart: the agent stores them with its rule
+// checkpoints (AppendSnapshot, Restore) and replays the readings and
+// wall-clock closings (CloseIdle, CloseSite) it logged since, so that even
+// after a SIGKILL every period is emitted once and whole (snapshot.go).
 package telemetry
 
 import (
@@ -290,6 +292,10 @@ func (a *Aggregator) accrue(s *siteState, an int32, i int, h *hold, to time.Time
 }
 
 func (s *siteState) open(start time.Time) *period {
+	// Periods are keyed by their start in UTC: a reading's time keeps the
+	// zone its payload gave (or the local one, when the agent stamped
+	// it), and time.Time keys of one instant in two zones differ.
+	start = start.UTC()
 	if s.cur != nil && s.cur.start.Equal(start) {
 		return s.cur
 	}
@@ -317,30 +323,48 @@ func (p *period) asset(an int32) *derived {
 	return d
 }
 
-// closeUpTo marks every period ending at or before t as ready to emit.
-func (a *Aggregator) closeUpTo(s *siteState, t time.Time) {
-	if c := t.Truncate(a.period); c.After(s.closed) {
-		// Binary values held into the closing periods count up to
-		// their end.
-		for n := range s.holds {
-			h := &s.holds[n]
-			if i := signalIndex(s.keys[n].metric); h.has && i >= 0 && h.at.Before(c) && c.Sub(h.at) <= maxHold {
-				a.accrue(s, s.keys[n].assetNum, i, h, c)
-			}
+// closeUpTo marks every period ending at or before t as ready to emit,
+// and reports whether that closed any not closed before.
+func (a *Aggregator) closeUpTo(s *siteState, t time.Time) bool {
+	c := t.Truncate(a.period)
+	if !c.After(s.closed) {
+		return false
+	}
+	// Binary values held into the closing periods count up to their end.
+	for n := range s.holds {
+		h := &s.holds[n]
+		if i := signalIndex(s.keys[n].metric); h.has && i >= 0 && h.at.Before(c) && c.Sub(h.at) <= maxHold {
+			a.accrue(s, s.keys[n].assetNum, i, h, c)
 		}
-		s.closed = c
+	}
+	s.closed = c
+	return true
+}
+
+// CloseIdle closes the periods of every site with no reading for a grace
+// of wall time (now) up to its newest reading's, and calls closed, when
+// set, for each site it closed something of, with the time to give
+// CloseSite to do the same again: readings alone cannot, so the agent logs
+// it among them for a replay after a restart.
+func (a *Aggregator) CloseIdle(now time.Time, closed func(site string, t time.Time)) {
+	for site, s := range a.sites {
+		if now.Sub(s.arrived) < a.grace {
+			continue
+		}
+		t := s.watermark.Add(a.period)
+		if a.closeUpTo(s, t) && closed != nil {
+			closed(site, t)
+		}
 	}
 }
 
 // Flush returns a batch for every closed period, oldest first, per site.
 // now is the wall clock: a site with no reading for a grace has its
-// periods closed by it.
+// periods closed by it (CloseIdle).
 func (a *Aggregator) Flush(dst []wire.Telemetry, now time.Time) []wire.Telemetry {
+	a.CloseIdle(now, nil)
 	for _, site := range sortedKeys(a.sites) {
 		s := a.sites[site]
-		if now.Sub(s.arrived) >= a.grace {
-			a.closeUpTo(s, s.watermark.Add(a.period))
-		}
 		var starts []time.Time
 		for st := range s.periods {
 			if st.Before(s.closed) {

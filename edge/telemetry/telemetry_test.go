@@ -249,3 +249,161 @@ func TestStreamGolden(t *testing.T) {
 		t.Errorf("the stream covers too little: %d late, %d batches", a.Late, len(out))
 	}
 }
+
+// TestSnapshotRestore feeds TestStreamGolden's stream, moving the state
+// into a fresh aggregator through AppendSnapshot and Restore every few
+// readings (between a reading and a Flush too, with closed periods not yet
+// emitted): the batches must be the golden file's, byte for byte.
+func TestSnapshotRestore(t *testing.T) {
+	for _, every := range []int{1, 37, 250} {
+		t.Run(fmt.Sprint(every), func(t *testing.T) {
+			newAgg := func() *Aggregator {
+				return New(time.Minute, "gw", func(site, asset string) string { return site + "/" + asset[:1] })
+			}
+			a := newAgg()
+			rng := rand.New(rand.NewPCG(7, 11))
+			metrics := []string{"air_temp", "compressor_on", "door_open", "defrost", "supply_air_temp", "evap_temp"}
+			var out []wire.Telemetry
+			var snap []byte
+			at := time.Duration(0)
+			restores := 0
+			for i := range 1000 {
+				site := []string{"s1", "s2"}[rng.IntN(2)]
+				asset := fmt.Sprintf("%c%d", "wcr"[rng.IntN(3)], rng.IntN(4))
+				metric := metrics[rng.IntN(len(metrics))]
+				at += time.Duration(rng.IntN(4000)) * time.Millisecond
+				if rng.IntN(40) == 0 {
+					at += 25 * time.Minute
+				}
+				when := at - time.Duration(rng.IntN(50))*time.Second
+				v := math.Round(rng.NormFloat64()*300) / 100
+				if id := rules.LookupMetric(metric); id == compressor || id == door || id == defrost {
+					v = float64(rng.IntN(2))
+				}
+				a.Add(rules.Reading{Site: site, Asset: asset, Metric: rules.LookupMetric(metric), At: t0.Add(when), Value: v}, time.Unix(0, 0).Add(at))
+				if i%97 == 0 {
+					a.Predict([]rules.Prediction{{Site: site, Asset: asset, Rule: "r", SlopePerHour: v, HoursToLimit: float64(rng.IntN(300)) - 20}})
+				}
+				if i%every == 0 {
+					snap = a.AppendSnapshot(snap[:0])
+					late := a.Late
+					a = newAgg()
+					if err := a.Restore(snap, time.Time{}); err != nil {
+						t.Fatalf("reading %d: %v", i, err)
+					}
+					a.Late = late
+					restores++
+				}
+				if i%250 == 0 {
+					out = a.Flush(out, time.Unix(0, 0).Add(at))
+				}
+			}
+			out = a.Flush(out, time.Unix(0, 0).Add(at+time.Hour))
+			var got []byte
+			for _, b := range out {
+				line, err := json.Marshal(b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(append(got, line...), '\n')
+			}
+			want, err := os.ReadFile(filepath.Join("testdata", "stream.golden.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("after %d restores the batches differ from the golden file: %d bytes, want %d\n%s", restores, len(got), len(want), firstDiff(got, want))
+			}
+		})
+	}
+}
+
+// firstDiff shows the first line where got and want differ.
+func firstDiff(got, want []byte) string {
+	g, w := bytes.Split(got, []byte("\n")), bytes.Split(want, []byte("\n"))
+	for i := range min(len(g), len(w)) {
+		if !bytes.Equal(g[i], w[i]) {
+			return fmt.Sprintf("line %d:\ngot  %s\nwant %s", i+1, g[i], w[i])
+		}
+	}
+	return fmt.Sprintf("%d lines, want %d", len(g), len(w))
+}
+
+// TestCloseSiteReplays checks that closing a site by the wall clock
+// (CloseIdle), logged and replayed with CloseSite onto a snapshot taken
+// before it, leaves the same state: a reading for a period closed that way
+// is late in both.
+func TestCloseSiteReplays(t *testing.T) {
+	a := New(time.Minute, "gw", classOf)
+	a.Add(reading("wic1", "air_temp", 10*time.Second, 3), t0)
+	snap := a.AppendSnapshot(nil)
+	type closing struct {
+		site string
+		t    time.Time
+	}
+	var logged []closing
+	a.CloseIdle(t0.Add(time.Minute), func(site string, at time.Time) { logged = append(logged, closing{site, at}) })
+	if len(logged) != 1 || logged[0].site != "s1" {
+		t.Fatalf("closings logged: %v", logged)
+	}
+	a.CloseIdle(t0.Add(2*time.Minute), func(site string, at time.Time) { t.Errorf("closed again: %s %v", site, at) })
+
+	b := New(time.Minute, "gw", classOf)
+	if err := b.Restore(snap, t0); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range logged {
+		b.CloseSite(c.site, c.t)
+	}
+	for _, agg := range []*Aggregator{a, b} {
+		agg.Add(reading("wic1", "air_temp", 50*time.Second, 4), t0.Add(time.Minute))
+	}
+	ga, gb := a.Flush(nil, t0.Add(time.Minute)), b.Flush(nil, t0.Add(time.Minute))
+	ja, _ := json.Marshal(ga)
+	jb, _ := json.Marshal(gb)
+	if !bytes.Equal(ja, jb) || a.Late != 1 || b.Late != 1 || len(ga) != 1 || ga[0].Rollups[0].Count != 1 {
+		t.Errorf("replayed closing differs:\nlive     %s (late %d)\nreplayed %s (late %d)", ja, a.Late, jb, b.Late)
+	}
+}
+
+func TestRestoreRefuses(t *testing.T) {
+	a := New(time.Minute, "gw", classOf)
+	a.Add(reading("wic1", "air_temp", 0, 3), t0)
+	a.Add(reading("wic1", "door_open", 0, 1), t0)
+	good := a.AppendSnapshot(nil)
+	for name, data := range map[string][]byte{
+		"empty":     nil,
+		"version":   append([]byte{9}, good[1:]...),
+		"truncated": good[:len(good)-3],
+		"trailing":  append(append([]byte{}, good...), 0),
+		"period":    New(time.Hour, "gw", classOf).AppendSnapshot(nil),
+	} {
+		b := New(time.Minute, "gw", classOf)
+		if err := b.Restore(data, t0); err == nil {
+			t.Errorf("%s: restored", name)
+		}
+		if len(b.sites) != 0 {
+			t.Errorf("%s: %d sites left after a refused restore", name, len(b.sites))
+		}
+	}
+}
+
+func FuzzRestore(f *testing.F) {
+	a := New(time.Minute, "gw", classOf)
+	a.Add(reading("wic1", "air_temp", 0, 3), t0)
+	a.Add(reading("wic1", "compressor_on", 0, 1), t0)
+	a.Add(reading("wic1", "compressor_on", 20*time.Second, 0), t0)
+	a.Predict([]rules.Prediction{{Site: "s1", Asset: "wic1", SlopePerHour: 1, HoursToLimit: 3}})
+	f.Add(a.AppendSnapshot(nil))
+	f.Add([]byte{1, 0x80})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b := New(time.Minute, "gw", classOf)
+		if err := b.Restore(data, t0); err != nil {
+			return
+		}
+		// Whatever restored must snapshot and flush without panicking.
+		b.AppendSnapshot(nil)
+		b.Add(reading("wic1", "air_temp", time.Hour, 3), t0)
+		b.Flush(nil, t0.Add(time.Hour))
+	})
+}

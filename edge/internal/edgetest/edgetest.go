@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/frostline/frostline/edge/telemetry"
 	"github.com/frostline/frostline/edge/wire"
 	"github.com/frostline/frostline/rules"
 )
@@ -206,6 +207,41 @@ func Expected(t testing.TB, rulesYAML string, msgs []Message) []string {
 		ids[i] = evs[i].MsgID()
 	}
 	return ids
+}
+
+// ExpectedTelemetry runs the telemetry aggregator over the replay without
+// interruption, as an agent of gateway with one-minute periods does, and
+// returns every batch's JSON by batch id, the last minute's included (an
+// agent emits that one only once the wall clock closes it), and the ids
+// in order.
+func ExpectedTelemetry(t testing.TB, gateway string, msgs []Message) (map[string][]byte, []string) {
+	t.Helper()
+	site, err := rules.ParseSite("site.yaml", []byte(Site))
+	if err != nil {
+		t.Fatal(err)
+	}
+	class := map[string]string{}
+	for _, a := range site.Assets {
+		class[a.ID] = a.Class
+	}
+	agg := telemetry.New(time.Minute, gateway, func(_, asset string) string { return class[asset] })
+	arrived := time.Now()
+	for _, m := range msgs {
+		for _, r := range m.Readings {
+			agg.Add(r, arrived)
+		}
+	}
+	out := map[string][]byte{}
+	var ids []string
+	for _, b := range agg.Flush(nil, arrived.Add(time.Hour)) {
+		data, err := b.AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[b.Batch] = data
+		ids = append(ids, b.Batch)
+	}
+	return out, ids
 }
 
 // Publisher is an MQTT client publishing at QoS 1.

@@ -101,7 +101,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	m := newMetrics(a.reg)
 	proc := newProcessor(cfg, a.log.With("component", "rules"), a.opts.Now, m, ob)
 	if a.clock != nil {
-		proc.behind = a.clock.Behind
+		proc.behind, proc.clock = a.clock.Behind, a.clock
 	}
 	if err := proc.start(l); err != nil {
 		return fmt.Errorf("agent: %w", err)

@@ -27,7 +27,8 @@ import (
 // their start (and so their incident ids); rule durations measured on
 // gateway-stamped readings run at the slew rate meanwhile. A step larger
 // than maxSlew (a clock reset to its epoch, set right) is taken at once:
-// slewing it would take days.
+// slewing it would take days. The processor checkpoints the clock's state
+// (State) and a restart resumes it (Resume), so a restart mid-slew slews on.
 type steadyClock struct {
 	wall func() time.Time     // the wall clock (time.Now)
 	mono func() time.Duration // a monotonic clock: time elapsed since some start
@@ -102,6 +103,44 @@ func (c *steadyClock) Now() time.Time {
 	c.last, c.lastWall, c.lastMono = now, wall, mono
 	c.behind.Store(int64(max(0, wall.Sub(now))))
 	return now
+}
+
+// State returns what the clock said last and the wall clock then, for
+// the checkpoint: a restart continues from them (Resume). Zero times
+// before the first read.
+func (c *steadyClock) State() (at, wall time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last, c.lastWall
+}
+
+// Resume continues from a state a previous run of the agent checkpointed
+// (State): a restart while the clock slews after a step keeps the offset
+// from the wall clock it had, and goes on slewing, rather than take the
+// step at once (the restart would then do what the slewing avoids:
+// gateway-stamped readings late after a step back, the whole store silent
+// for hours after a step forward). The time between is taken to be what
+// the wall clock says passed; a wall clock behind the state's (stepped
+// back since) leaves the clock where it was, to slew from there. An offset
+// beyond maxSlew is not kept.
+func (c *steadyClock) Resume(at, wall time.Time) {
+	if at.IsZero() || wall.IsZero() {
+		return
+	}
+	nowWall, mono := c.wall(), c.mono()
+	now := at.Add(max(0, nowWall.Sub(wall)))
+	off := now.Sub(nowWall)
+	if off > maxSlew || off < -maxSlew {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.started, c.last, c.lastWall, c.lastMono = true, now, nowWall, mono
+	c.behind.Store(int64(max(0, -off)))
+	if off > stepThreshold || off < -stepThreshold {
+		c.log.Warn("gateway wall clock still being slewed from before the restart", "component", "clock",
+			"offset", off.Round(time.Millisecond), "wall_clock", nowWall, "agent_clock", now)
+	}
 }
 
 // Behind is how far the clock is behind the wall clock while it slews

@@ -35,6 +35,15 @@ const gatewayRule = `
 // rule, on a wall clock the test moves.
 func clockProcessor(t *testing.T, skew time.Duration, wall *time.Time) (*processor, *metrics, *memOutbox) {
 	t.Helper()
+	ob := &memOutbox{}
+	p, m := clockProcessorOn(t, skew, wall, ob, nil)
+	return p, m, ob
+}
+
+// clockProcessorOn is clockProcessor on an outbox (a restart's), with the
+// steady clock it checkpoints and resumes, if any.
+func clockProcessorOn(t *testing.T, skew time.Duration, wall *time.Time, ob *memOutbox, clock *steadyClock) (*processor, *metrics) {
+	t.Helper()
 	dir := t.TempDir()
 	site, rulesFile := edgetest.WriteFiles(t, dir)
 	writeFile(t, rulesFile, edgetest.Rules+gatewayRule)
@@ -54,12 +63,14 @@ func clockProcessor(t *testing.T, skew time.Duration, wall *time.Time) (*process
 		t.Fatal(err)
 	}
 	m := newMetrics(prometheus.NewRegistry())
-	ob := &memOutbox{}
 	p := newProcessor(&cfg, quiet, func() time.Time { return *wall }, m, ob)
+	if clock != nil {
+		p.behind, p.clock = clock.Behind, clock
+	}
 	if err := p.start(l); err != nil {
 		t.Fatal(err)
 	}
-	return p, m, ob
+	return p, m
 }
 
 // storeMessage is one reading of each cooler's temperature and door at at.

@@ -87,27 +87,48 @@ func TestSteadyClock(t *testing.T) {
 // with contiguous sequences. On the raw wall clock the same run loses
 // readings as late (a step back) or raises a false gateway_offline (a step
 // forward): the test would catch a regression.
+//
+// The restart cases kill the agent 20 minutes after the step, while the
+// clock still slews, and start a new one (a new monotonic clock, the
+// outbox's checkpoint and input log): it resumes the clock's offset from
+// them and the run is as without the restart. Without the resume (the
+// "clock not kept" cases) the restart takes the step at once, and the same
+// faults appear.
 func TestClockStepKeepsEventTime(t *testing.T) {
+	const (
+		kept    = 1 // a restart while slewing, the clock resumed
+		notKept = 2 // a restart while slewing, the clock not resumed
+	)
 	for _, tc := range []struct {
-		name   string
-		step   time.Duration
-		steady bool
+		name    string
+		step    time.Duration
+		steady  bool
+		restart int
 	}{
-		{"back 3h", -3 * time.Hour, true},
-		{"forward 3h", 3 * time.Hour, true},
-		{"back 6h", -6 * time.Hour, true},
-		{"forward 5h", 5 * time.Hour, true},
-		{"back 3h, raw wall clock", -3 * time.Hour, false},
-		{"forward 3h, raw wall clock", 3 * time.Hour, false},
+		{"back 3h", -3 * time.Hour, true, 0},
+		{"forward 3h", 3 * time.Hour, true, 0},
+		{"back 6h", -6 * time.Hour, true, 0},
+		{"forward 5h", 5 * time.Hour, true, 0},
+		{"back 3h, raw wall clock", -3 * time.Hour, false, 0},
+		{"forward 3h, raw wall clock", 3 * time.Hour, false, 0},
+		{"back 3h, restart while slewing", -3 * time.Hour, true, kept},
+		{"forward 3h, restart while slewing", 3 * time.Hour, true, kept},
+		{"back 3h, restart while slewing, clock not kept", -3 * time.Hour, false, notKept},
+		{"forward 3h, restart while slewing, clock not kept", 3 * time.Hour, false, notKept},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeClocks{wall: time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)}
 			now := func() time.Time { return f.wall }
-			if tc.steady {
-				now = f.clock(nil).Now
+			var clock *steadyClock
+			if tc.steady || tc.restart != 0 {
+				clock = f.clock(nil)
+				now = clock.Now
 			}
 			var arrival time.Time
-			p, m, ob := clockProcessor(t, DefaultConfig().Ingest.MaxFutureSkew, &arrival)
+			skew := DefaultConfig().Ingest.MaxFutureSkew
+			ob := &memOutbox{}
+			p, m := clockProcessorOn(t, skew, &arrival, ob, clock)
+			var late float64
 			sent := 0
 			send := func(temp float64) {
 				t.Helper()
@@ -135,6 +156,18 @@ func TestClockStepKeepsEventTime(t *testing.T) {
 				if i == 60 {
 					f.wall = f.wall.Add(tc.step)
 				}
+				if i == 100 && tc.restart != 0 {
+					// A new process: a monotonic clock from zero.
+					late += testutil.ToFloat64(m.readings.WithLabelValues("late"))
+					base := f.mono
+					clock = newSteadyClock(func() time.Time { return f.wall }, func() time.Duration { return f.mono - base }, quiet, nil)
+					now = clock.Now
+					keep := clock
+					if tc.restart == notKept {
+						keep = nil
+					}
+					p, m = clockProcessorOn(t, skew, &arrival, ob, keep)
+				}
 				temp := 3.5
 				if i >= 40 && i < 120 {
 					temp = 9.5
@@ -145,7 +178,7 @@ func TestClockStepKeepsEventTime(t *testing.T) {
 					p.tick(now())
 				}
 			}
-			late := testutil.ToFloat64(m.readings.WithLabelValues("late"))
+			late += testutil.ToFloat64(m.readings.WithLabelValues("late"))
 			var warm []string
 			var other []string
 			ids := map[string]bool{}
@@ -179,7 +212,7 @@ func TestClockStepKeepsEventTime(t *testing.T) {
 			if late != 0 {
 				t.Errorf("%v readings refused as late after the step", late)
 			}
-			if got := testutil.ToFloat64(m.readingsOK); got != float64(sent) {
+			if got := testutil.ToFloat64(m.readingsOK); got != float64(sent) && tc.restart == 0 {
 				t.Errorf("readings ok = %v, want all %d", got, sent)
 			}
 			if len(other) > 0 {
@@ -284,5 +317,78 @@ func TestAgentClockStepMosquitto(t *testing.T) {
 				t.Errorf("incident from a clock step: %s %s %s at %v", inc.Rule, inc.Asset, inc.Event.Event, inc.At)
 			}
 		})
+	}
+}
+
+// TestSteadyClockResume: a new process's clock resumes the offset a
+// checkpoint recorded (State) and slews on from it; time while down is
+// what the wall clock says passed; a wall clock stepped back while down
+// leaves the clock where it was; an offset beyond maxSlew is dropped.
+func TestSteadyClockResume(t *testing.T) {
+	w0 := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name       string
+		at         time.Time // the state: the clock's time and the wall's
+		wall       time.Time
+		wallNow    time.Time // the wall clock at the restart
+		want       time.Time
+		wantBehind time.Duration
+	}{
+		{"ahead, down a minute", w0.Add(3 * time.Hour), w0, w0.Add(time.Minute), w0.Add(3*time.Hour + time.Minute), 0},
+		{"behind, down a minute", w0, w0.Add(3 * time.Hour), w0.Add(3*time.Hour + time.Minute), w0.Add(time.Minute), 3 * time.Hour},
+		{"in step", w0, w0, w0.Add(time.Minute), w0.Add(time.Minute), 0},
+		{"wall stepped back while down", w0, w0, w0.Add(-2 * time.Hour), w0, 0},
+		{"beyond maxSlew", w0.Add(48 * time.Hour), w0, w0, w0, 0},
+		{"no state", time.Time{}, time.Time{}, w0, w0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeClocks{wall: tc.wallNow, mono: 5 * time.Second}
+			c := f.clock(nil)
+			c.Resume(tc.at, tc.wall)
+			if got := c.Now(); !got.Equal(tc.want) {
+				t.Errorf("Now() = %v, want %v", got, tc.want)
+			}
+			if got := c.Behind(); got != tc.wantBehind {
+				t.Errorf("Behind() = %v, want %v", got, tc.wantBehind)
+			}
+			// It slews on from there, never back.
+			prev := c.Now()
+			for range 100 {
+				f.advance(time.Minute)
+				now := c.Now()
+				if now.Before(prev) {
+					t.Fatalf("went back from %v to %v", prev, now)
+				}
+				prev = now
+			}
+		})
+	}
+}
+
+// TestCheckpointCarriesClock: a checkpoint (not only the input log) keeps
+// the clock's state, and a restart resumes it.
+func TestCheckpointCarriesClock(t *testing.T) {
+	f := &fakeClocks{wall: time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)}
+	c := f.clock(nil)
+	c.Now()
+	f.advance(time.Minute)
+	f.wall = f.wall.Add(-3 * time.Hour)
+	ahead := c.Now() // slewing: 3 h ahead of the wall clock
+	ob := &memOutbox{}
+	var arrival time.Time
+	p, _ := clockProcessorOn(t, time.Minute, &arrival, ob, c)
+	p.forceCheckpoint = true
+	if err := p.commit(); err != nil {
+		t.Fatal(err)
+	}
+	if len(ob.input) != 0 || ob.cp == nil {
+		t.Fatalf("want a checkpoint and no input log, have %d inputs", len(ob.input))
+	}
+	f.advance(time.Minute)
+	base := f.mono
+	c2 := newSteadyClock(func() time.Time { return f.wall }, func() time.Duration { return f.mono - base }, quiet, nil)
+	clockProcessorOn(t, time.Minute, &arrival, ob, c2)
+	if got, want := c2.Now(), ahead.Add(time.Minute); !got.Equal(want) {
+		t.Errorf("resumed clock %v, want %v (3 h ahead of the wall clock %v)", got, want, f.wall)
 	}
 }

@@ -14,12 +14,14 @@ import (
 // sequence of records: a reading (site, asset, metric, time, value), an
 // advance of the wall clock, or devices marked offline by a last will or
 // a Sparkplug death (site, assets, time), or the wall clock closing a
-// quiet site's telemetry periods (site, time to close up to).
+// quiet site's telemetry periods (site, time to close up to), or the
+// steady clock's state at the batch's commit (its time, the wall clock's).
 const (
 	recReading        byte = 1
 	recAdvance        byte = 2
 	recOffline        byte = 3
 	recTelemetryClose byte = 4
+	recClock          byte = 5
 )
 
 // replaySink takes the records of an input log.
@@ -28,6 +30,7 @@ type replaySink interface {
 	advance(time.Time)
 	offline(site string, assets []string, at time.Time)
 	closeTelemetry(site string, upTo time.Time)
+	clock(at, wall time.Time)
 }
 
 func appendReading(b []byte, r *rules.Reading) []byte {
@@ -63,6 +66,12 @@ func appendTelemetryClose(b []byte, site string, upTo time.Time) []byte {
 	b = binary.AppendUvarint(b, uint64(len(site)))
 	b = append(b, site...)
 	return binary.AppendVarint(b, upTo.UnixNano())
+}
+
+func appendClock(b []byte, at, wall time.Time) []byte {
+	b = append(b, recClock)
+	b = binary.AppendVarint(b, at.UnixNano())
+	return binary.AppendVarint(b, wall.UnixNano())
 }
 
 var errInput = errors.New("agent: corrupt input log")
@@ -148,6 +157,16 @@ func replayInput(data []byte, sink replaySink) error {
 				return errInput
 			}
 			sink.closeTelemetry(site, time.Unix(0, at).UTC())
+		case recClock:
+			at, ok := varint()
+			if !ok {
+				return errInput
+			}
+			wall, ok := varint()
+			if !ok {
+				return errInput
+			}
+			sink.clock(time.Unix(0, at).UTC(), time.Unix(0, wall).UTC())
 		default:
 			return errInput
 		}

@@ -32,6 +32,10 @@ func (r *recorder) closeTelemetry(site string, upTo time.Time) {
 	r.got = append(r.got, closeRec{site, upTo})
 }
 
+type clockRec struct{ at, wall time.Time }
+
+func (r *recorder) clock(at, wall time.Time) { r.got = append(r.got, clockRec{at, wall}) }
+
 func TestInputRoundTrip(t *testing.T) {
 	rs := []rules.Reading{
 		{Site: "s1", Asset: "wic1", Metric: rules.LookupMetric("air_temp"), At: time.Date(2026, 7, 6, 10, 0, 0, 5, time.UTC), Value: -3.25},
@@ -45,12 +49,13 @@ func TestInputRoundTrip(t *testing.T) {
 	b = appendOffline(b, "s1", []string{"wic1", "wic2"}, adv)
 	b = appendOffline(b, "s2", nil, adv)
 	b = appendTelemetryClose(b, "s1", adv)
+	b = appendClock(b, adv, adv.Add(-3*time.Hour))
 	rec := &recorder{}
 	if err := replayInput(b, rec); err != nil {
 		t.Fatal(err)
 	}
 	got := rec.got
-	want := []any{rs[0], adv, rs[1], offlineRec{"s1", []string{"wic1", "wic2"}, adv}, offlineRec{"s2", nil, adv}, closeRec{"s1", adv}}
+	want := []any{rs[0], adv, rs[1], offlineRec{"s1", []string{"wic1", "wic2"}, adv}, offlineRec{"s2", nil, adv}, closeRec{"s1", adv}, clockRec{adv, adv.Add(-3 * time.Hour)}}
 	if len(got) != len(want) {
 		t.Fatalf("got %v", got)
 	}
@@ -73,6 +78,10 @@ func TestInputRoundTrip(t *testing.T) {
 			if g, ok := got[i].(closeRec); !ok || g.site != w.site || !g.upTo.Equal(w.upTo) {
 				t.Errorf("record %d = %v, want %v", i, got[i], w)
 			}
+		case clockRec:
+			if g, ok := got[i].(clockRec); !ok || !g.at.Equal(w.at) || !g.wall.Equal(w.wall) {
+				t.Errorf("record %d = %v, want %v", i, got[i], w)
+			}
 		}
 	}
 	for n := range len(b) - 1 {
@@ -86,6 +95,7 @@ func FuzzReplayInput(f *testing.F) {
 	f.Add(appendAdvance(appendReading(nil, &r), time.Unix(5, 0)))
 	f.Add(appendOffline(nil, "s", []string{"a", "b"}, time.Unix(5, 0)))
 	f.Add(appendTelemetryClose(nil, "s", time.Unix(60, 0)))
+	f.Add(appendClock(nil, time.Unix(60, 0), time.Unix(50, 0)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_ = replayInput(data, &recorder{})
 	})

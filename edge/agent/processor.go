@@ -56,7 +56,25 @@ type checkpoint struct {
 	Engine    json.RawMessage  `json:"engine"`
 	Seen      map[string]int64 `json:"seen,omitempty"`
 	Telemetry []byte           `json:"telemetry,omitempty"`
+	// Clock is the steady clock's state (clock.go), so that a restart
+	// while it slews after a step of the wall clock goes on slewing.
+	Clock *clockState `json:"clock,omitempty"`
 }
+
+// clockState is what the steady clock said at a checkpoint and the wall
+// clock then.
+type clockState struct {
+	At   time.Time `json:"at"`
+	Wall time.Time `json:"wall"`
+}
+
+// clockKeeper is the steady clock as the processor checkpoints it.
+type clockKeeper interface {
+	State() (at, wall time.Time)
+	Resume(at, wall time.Time)
+}
+
+var _ clockKeeper = (*steadyClock)(nil)
 
 const checkpointVersion = 1
 
@@ -69,11 +87,14 @@ type processor struct {
 	// behind, when set, is how far now is behind the wall clock while it
 	// slews after a step forward (clock.go).
 	behind func() time.Duration
-	m      *metrics
-	ob     committer
-	rules  *loaded
-	eng    *rules.Engine
-	agg    *telemetry.Aggregator
+	// clock, when set, is the steady clock behind now: checkpointed, and
+	// resumed from the checkpoint at start.
+	clock clockKeeper
+	m     *metrics
+	ob    committer
+	rules *loaded
+	eng   *rules.Engine
+	agg   *telemetry.Aggregator
 	// win keeps each asset's recent history for the incidents' charts.
 	win     *evidence.Recorder
 	limiter *logLimiter
@@ -193,8 +214,8 @@ func (p *processor) start(l *loaded) error {
 		return err
 	}
 	p.forceCheckpoint = true
+	var cp checkpoint
 	if data != nil {
-		var cp checkpoint
 		data, err := readCheckpoint(data)
 		if err == nil {
 			err = json.Unmarshal(data, &cp)
@@ -214,15 +235,31 @@ func (p *processor) start(l *loaded) error {
 				p.eng.NoteNewest(sr.site, sr.asset, sr.metric, t)
 			}
 		}
-		if p.agg != nil && cp.Telemetry != nil {
-			if err := p.agg.Restore(cp.Telemetry, p.now()); err != nil {
-				p.log.Error("telemetry periods in progress not restored, starting them afresh", "err", err)
-			}
+	}
+	// The steady clock's state as of the last commit: the checkpoint's,
+	// or the input log's last record of it. First: everything after
+	// reads the clock.
+	clock := cp.Clock
+	rp := &replay{p: p}
+	for _, in := range input {
+		if err := replayClocks(in, rp); err != nil {
+			break
+		}
+	}
+	if rp.lastClock != nil {
+		clock = rp.lastClock
+	}
+	if p.clock != nil && clock != nil {
+		p.clock.Resume(clock.At, clock.Wall)
+	}
+	if p.agg != nil && cp.Telemetry != nil {
+		if err := p.agg.Restore(cp.Telemetry, p.now()); err != nil {
+			p.log.Error("telemetry periods in progress not restored, starting them afresh", "err", err)
 		}
 	}
 	// Replay the input logged since the checkpoint. Its events and the
 	// telemetry it closed were committed with it, so they are dropped here.
-	rp := &replay{p: p, arrived: p.now()}
+	rp.arrived = p.now()
 	for _, in := range input {
 		if err := replayInput(in, rp); err != nil {
 			p.log.Error("input log unreadable, continuing from the part replayed", "err", err)
@@ -243,12 +280,32 @@ func (p *processor) start(l *loaded) error {
 type replay struct {
 	p *processor
 	n int // readings
+	// clocks, set, makes the replay note the clock records only (the
+	// first pass); clock is the last of them.
+	clocks    bool
+	lastClock *clockState
 	// arrived is the wall time the replayed readings are taken to have
 	// arrived at (the restart's).
 	arrived time.Time
 }
 
+// replayClocks finds the input log's last clock record.
+func replayClocks(in []byte, r *replay) error {
+	r.clocks = true
+	defer func() { r.clocks = false }()
+	return replayInput(in, r)
+}
+
+func (r *replay) clock(at, wall time.Time) {
+	if r.clocks {
+		r.lastClock = &clockState{At: at, Wall: wall}
+	}
+}
+
 func (r *replay) reading(rd rules.Reading) {
+	if r.clocks {
+		return
+	}
 	r.n++
 	var err error
 	r.p.scratch, err = r.p.eng.Observe(r.p.scratch[:0], rd)
@@ -259,14 +316,21 @@ func (r *replay) reading(rd rules.Reading) {
 }
 
 func (r *replay) closeTelemetry(site string, upTo time.Time) {
-	if r.p.agg != nil {
+	if !r.clocks && r.p.agg != nil {
 		r.p.agg.CloseSite(site, upTo)
 	}
 }
 
-func (r *replay) advance(t time.Time) { r.p.scratch = r.p.eng.Advance(r.p.scratch[:0], t) }
+func (r *replay) advance(t time.Time) {
+	if !r.clocks {
+		r.p.scratch = r.p.eng.Advance(r.p.scratch[:0], t)
+	}
+}
 
 func (r *replay) offline(site string, assets []string, at time.Time) {
+	if r.clocks {
+		return
+	}
 	r.p.scratch, _ = r.p.eng.MarkOffline(r.p.scratch[:0], site, assets, at)
 }
 
@@ -762,6 +826,12 @@ func (p *processor) build() error {
 		p.cpBuf = cp
 		b.Checkpoint = cp
 	} else if len(p.input) > 0 {
+		if p.clock != nil {
+			// A restart resumes the clock from the last commit's.
+			if at, wall := p.clock.State(); !at.IsZero() {
+				p.input = appendClock(p.input, at, wall)
+			}
+		}
 		b.Input = p.input
 	}
 	p.builtAt, p.unwritten = now, true
@@ -822,6 +892,17 @@ func (p *processor) compressCheckpoint() ([]byte, error) {
 		}
 		if cap(p.aggBuf) > keepBuffer {
 			p.aggBuf = nil
+		}
+	}
+	if p.clock != nil {
+		if at, wall := p.clock.State(); !at.IsZero() {
+			js, err := json.Marshal(clockState{At: at, Wall: wall})
+			if err != nil {
+				return nil, err
+			}
+			if _, err := gz.Write(append([]byte(`,"clock":`), js...)); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if _, err := gz.Write([]byte("}")); err != nil {

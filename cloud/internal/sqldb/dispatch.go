@@ -23,9 +23,9 @@ func (db *DB) PutVendor(ctx context.Context, v *dispatch.Vendor, at time.Time) e
 	if err != nil {
 		return err
 	}
-	return db.registerTx(ctx, "put vendor", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO vendors (id, name, data, updated_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (id) DO UPDATE SET name = excluded.name, data = excluded.data, updated_at = excluded.updated_at`,
+	return db.registerTx(ctx, "put vendor", func(tx sqlTx) error {
+		put := Insert{Table: "vendors", Columns: cols("id, name, data, updated_at"), Conflict: cols("id"), Update: cols("name, data, updated_at")}
+		_, err := tx.ExecContext(ctx, put.SQL(),
 			v.ID, v.Name, string(data), micros(at))
 		return err
 	})
@@ -33,7 +33,7 @@ func (db *DB) PutVendor(ctx context.Context, v *dispatch.Vendor, at time.Time) e
 
 // DeleteVendor removes a vendor, or answers ENOTFOUND.
 func (db *DB) DeleteVendor(ctx context.Context, id string) error {
-	return db.registerTx(ctx, "delete vendor", func(tx *sql.Tx) error {
+	return db.registerTx(ctx, "delete vendor", func(tx sqlTx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM vendors WHERE id = $1`, id)
 		if err != nil {
 			return err
@@ -45,8 +45,8 @@ func (db *DB) DeleteVendor(ctx context.Context, id string) error {
 	})
 }
 
-func (db *DB) registerTx(ctx context.Context, what string, fn func(*sql.Tx) error) error {
-	tx, err := db.Writer.BeginTx(ctx, nil)
+func (db *DB) registerTx(ctx context.Context, what string, fn func(sqlTx) error) error {
+	tx, err := db.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %s: %w", db.Dialect.Name, what, err)
 	}
@@ -69,7 +69,7 @@ func (db *DB) registerTx(ctx context.Context, what string, fn func(*sql.Tx) erro
 
 // Vendor returns a vendor, or ENOTFOUND.
 func (db *DB) Vendor(ctx context.Context, id string) (*dispatch.Vendor, error) {
-	v, err := jsonRow[dispatch.Vendor](db.Reader.QueryRowContext(ctx, `SELECT data FROM vendors WHERE id = $1`, id))
+	v, err := jsonRow[dispatch.Vendor](db.read().QueryRowContext(ctx, `SELECT data FROM vendors WHERE id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("%s: vendor: %w", db.Dialect.Name, err)
 	}
@@ -81,7 +81,7 @@ func (db *DB) Vendor(ctx context.Context, id string) (*dispatch.Vendor, error) {
 
 // Vendors lists every vendor by id.
 func (db *DB) Vendors(ctx context.Context) ([]dispatch.Vendor, error) {
-	vs, err := jsonRows[dispatch.Vendor](db.Reader.QueryContext(ctx, `SELECT data FROM vendors ORDER BY id`))
+	vs, err := jsonRows[dispatch.Vendor](db.read().QueryContext(ctx, `SELECT data FROM vendors ORDER BY id`))
 	if err != nil {
 		return nil, fmt.Errorf("%s: vendors: %w", db.Dialect.Name, err)
 	}
@@ -91,7 +91,7 @@ func (db *DB) Vendors(ctx context.Context) ([]dispatch.Vendor, error) {
 // VendorsRevision implements dispatch.Register.
 func (db *DB) VendorsRevision(ctx context.Context) (int64, error) {
 	var n int64
-	err := db.Reader.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'vendors'`).Scan(&n)
+	err := db.read().QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'vendors'`).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("%s: vendors revision: %w", db.Dialect.Name, err)
 	}
@@ -101,7 +101,7 @@ func (db *DB) VendorsRevision(ctx context.Context) (int64, error) {
 // OpenByVendor implements dispatch.Register: open work orders a vendor
 // holds (offered or accepted, not yet complete).
 func (db *DB) OpenByVendor(ctx context.Context) (map[string]int, error) {
-	rows, err := db.Reader.QueryContext(ctx, `SELECT vendor, count(*) FROM workorders
+	rows, err := db.read().QueryContext(ctx, `SELECT vendor, count(*) FROM workorders
 		WHERE vendor <> '' AND status IN ('dispatched', 'accepted', 'in_progress', 'on_hold') GROUP BY vendor`)
 	if err != nil {
 		return nil, fmt.Errorf("%s: open by vendor: %w", db.Dialect.Name, err)
@@ -121,12 +121,12 @@ func (db *DB) OpenByVendor(ctx context.Context) (map[string]int, error) {
 
 // VendorOutcomes implements dispatch.Register.
 func (db *DB) VendorOutcomes(ctx context.Context, since time.Time) ([]dispatch.Outcome, error) {
-	return scanOutcomes(db.Reader.QueryContext(ctx, `SELECT data FROM vendor_outcomes WHERE offered_at >= $1 ORDER BY vendor, offered_at`, micros(since)))
+	return scanOutcomes(db.read().QueryContext(ctx, `SELECT data FROM vendor_outcomes WHERE offered_at >= $1 ORDER BY vendor, offered_at`, micros(since)))
 }
 
 // OutcomesOf returns a vendor's outcomes since a time.
 func (db *DB) OutcomesOf(ctx context.Context, vendor string, since time.Time) ([]dispatch.Outcome, error) {
-	return scanOutcomes(db.Reader.QueryContext(ctx, `SELECT data FROM vendor_outcomes WHERE vendor = $1 AND offered_at >= $2 ORDER BY offered_at`, vendor, micros(since)))
+	return scanOutcomes(db.read().QueryContext(ctx, `SELECT data FROM vendor_outcomes WHERE vendor = $1 AND offered_at >= $2 ORDER BY offered_at`, vendor, micros(since)))
 }
 
 func scanOutcomes(rows *sql.Rows, err error) ([]dispatch.Outcome, error) {
@@ -139,7 +139,7 @@ func scanOutcomes(rows *sql.Rows, err error) ([]dispatch.Outcome, error) {
 
 // DispatchBook returns a work order's offer book, or nil.
 func (db *DB) DispatchBook(ctx context.Context, wo string) (*dispatch.Book, error) {
-	return book(db.Reader.QueryRowContext(ctx, `SELECT data FROM dispatch_books WHERE wo = $1`, wo))
+	return book(db.read().QueryRowContext(ctx, `SELECT data FROM dispatch_books WHERE wo = $1`, wo))
 }
 
 func book(row *sql.Row) (*dispatch.Book, error) {
@@ -171,8 +171,8 @@ func (t *Tx) PutBook(ctx context.Context, b *dispatch.Book, at time.Time) error 
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO dispatch_books (wo, data, updated_at) VALUES ($1, $2, $3)
-		ON CONFLICT (wo) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`, b.WorkOrder, string(data), micros(at))
+	put := Insert{Table: "dispatch_books", Columns: cols("wo, data, updated_at"), Conflict: cols("wo"), Update: cols("data, updated_at")}
+	_, err = t.tx.ExecContext(ctx, put.SQL(), b.WorkOrder, string(data), micros(at))
 	if err != nil {
 		return fmt.Errorf("put dispatch book: %w", err)
 	}
@@ -186,13 +186,13 @@ func (t *Tx) Outcomes(ctx context.Context, wo string) ([]dispatch.Outcome, error
 
 // PutOutcomes implements dispatch.Tx.
 func (t *Tx) PutOutcomes(ctx context.Context, outs []dispatch.Outcome) error {
+	put := Insert{Table: "vendor_outcomes", Columns: cols("wo, vendor, offered_at, trade, data"), Conflict: cols("wo, vendor, offered_at"), Update: cols("data")}
 	for _, o := range outs {
 		data, err := json.Marshal(o)
 		if err != nil {
 			return err
 		}
-		_, err = t.tx.ExecContext(ctx, `INSERT INTO vendor_outcomes (wo, vendor, offered_at, trade, data) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (wo, vendor, offered_at) DO UPDATE SET data = excluded.data`, o.WorkOrder, o.Vendor, micros(o.Offered), o.Trade, string(data))
+		_, err = t.tx.ExecContext(ctx, put.SQL(), o.WorkOrder, o.Vendor, micros(o.Offered), o.Trade, string(data))
 		if err != nil {
 			return fmt.Errorf("put outcome: %w", err)
 		}
@@ -202,7 +202,7 @@ func (t *Tx) PutOutcomes(ctx context.Context, outs []dispatch.Outcome) error {
 
 // Assigned implements sla.Store: open work orders with a vendor.
 func (db *DB) Assigned(ctx context.Context) ([]sla.Ref, error) {
-	rows, err := db.Reader.QueryContext(ctx, `SELECT id, site, vendor, version FROM workorders
+	rows, err := db.read().QueryContext(ctx, `SELECT id, site, vendor, version FROM workorders
 		WHERE vendor <> '' AND status IN ('dispatched', 'accepted', 'in_progress', 'on_hold')`)
 	if err != nil {
 		return nil, fmt.Errorf("%s: assigned: %w", db.Dialect.Name, err)

@@ -54,12 +54,6 @@ func factsFrom(a, b string) string {
 // period from its creation on.
 const openSpan = math.MaxInt64
 
-// executor is a transaction or a connection.
-type executor interface {
-	querier
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
 // saveFacts keeps the work order's wo_facts row in step with what Save
 // wrote, in the same transaction. Evidence updates are skipped. Rows are
 // computed here and written together before the transaction commits
@@ -253,30 +247,9 @@ func upsertFactsN(n int) string {
 	if q, ok := upserts.Load(n); ok {
 		return q.(string)
 	}
-	var sb strings.Builder
-	sb.WriteString(`INSERT INTO wo_facts (` + factsColumns + `) VALUES `)
-	for r := 0; r < n; r++ {
-		if r > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteByte('(')
-		for c := range factsColumnCount {
-			if c > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteString("$" + strconv.Itoa(r*factsColumnCount+c+1))
-		}
-		sb.WriteByte(')')
-	}
-	set := make([]string, 0, factsColumnCount)
-	for _, c := range factsColumnList {
-		if c != "wo" {
-			set = append(set, c+" = excluded."+c)
-		}
-	}
-	sb.WriteString(` ON CONFLICT (wo) DO UPDATE SET ` + strings.Join(set, ", "))
-	upserts.Store(n, sb.String())
-	return sb.String()
+	q := Insert{Table: "wo_facts", Columns: factsColumnList, Rows: n, Conflict: cols("wo"), Update: factsColumnList[1:]}.SQL()
+	upserts.Store(n, q)
+	return q
 }
 
 func upsertFacts() string { return upsertFactsN(1) }
@@ -319,7 +292,7 @@ func (db *DB) BackfillFacts(ctx context.Context) (int, error) {
 // force, a database already marked done is left alone.
 func (db *DB) backfillFacts(ctx context.Context, conn *sql.Conn, force bool) (int, error) {
 	var done int
-	if err := conn.QueryRowContext(ctx, `SELECT done FROM wo_facts_backfill`).Scan(&done); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if err := db.on(conn).QueryRowContext(ctx, `SELECT done FROM wo_facts_backfill`).Scan(&done); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("%s: backfill facts: %w", db.Dialect.Name, err)
 	}
 	if done == 1 && !force {
@@ -339,11 +312,11 @@ func (db *DB) backfillFacts(ctx context.Context, conn *sql.Conn, force bool) (in
 	}
 	// Recalls, once every row exists: a recall may come before the work
 	// order it recalls in id order.
-	if _, err := conn.ExecContext(ctx, `UPDATE wo_facts SET recalled = 1 WHERE recalled = 0
+	if _, err := db.on(conn).ExecContext(ctx, `UPDATE wo_facts SET recalled = 1 WHERE recalled = 0
 		AND wo IN (SELECT recall_of FROM wo_facts WHERE recall_of <> '')`); err != nil {
 		return total, fmt.Errorf("%s: backfill facts: recalls: %w", db.Dialect.Name, err)
 	}
-	if _, err := conn.ExecContext(ctx, `UPDATE wo_facts_backfill SET done = 1`); err != nil {
+	if _, err := db.on(conn).ExecContext(ctx, `UPDATE wo_facts_backfill SET done = 1`); err != nil {
 		return total, fmt.Errorf("%s: backfill facts: %w", db.Dialect.Name, err)
 	}
 	return total, nil
@@ -353,7 +326,7 @@ func (db *DB) backfillFacts(ctx context.Context, conn *sql.Conn, force bool) (in
 // the page's last id, "" when there are no more.
 func (db *DB) backfillPage(ctx context.Context, conn *sql.Conn, after string) (n int, last string, err error) {
 	const page = 500
-	tx, err := conn.BeginTx(ctx, nil)
+	tx, err := db.beginOn(ctx, conn)
 	if err != nil {
 		return 0, "", err
 	}
@@ -432,7 +405,7 @@ func (db *DB) SeedFacts(ctx context.Context, from, to int64) error {
 	completed := fmt.Sprintf("(%s + %d)", onsite, 2*3600*s)
 	ended := fmt.Sprintf("CASE WHEN %s THEN NULL WHEN %s THEN %s + %d ELSE %s + %d END", open, worked, completed, 86400*s, created, 3600*s)
 	source := `CASE WHEN n % 10 = 0 THEN 'preventive' WHEN n % 4 = 0 THEN 'manual' ELSE 'sensor' END`
-	cols := []string{
+	exprs := []string{
 		"'wo_s' || " + txt("n"), "'site-' || " + txt("n % 500"), "'a' || " + txt("n % 20"),
 		`CASE n % 4 WHEN 0 THEN 'walk_in_cooler' WHEN 1 THEN 'walk_in_freezer' WHEN 2 THEN 'display_case_mt' ELSE 'rooftop_unit' END`,
 		`CASE n % 5 WHEN 0 THEN 'hvac' ELSE 'refrigeration' END`,
@@ -452,22 +425,22 @@ func (db *DB) SeedFacts(ctx context.Context, from, to int64) error {
 		"CASE WHEN " + open + " THEN 1 ELSE 0 END", // long_lived
 		"CASE WHEN n % 23 = 0 THEN 1 ELSE 0 END",   // recalled
 	}
-	q := `INSERT INTO wo_facts (` + factsColumns + `, recalled) SELECT ` + strings.Join(cols, ", ") +
+	q := `INSERT INTO wo_facts (` + factsColumns + `, recalled) SELECT ` + strings.Join(exprs, ", ") +
 		` FROM (` + db.Dialect.Series + `) AS s`
 	const chunk = 100_000
 	for lo := from; lo <= to; lo += chunk {
 		hi := min(lo+chunk-1, to)
-		if _, err := db.Writer.ExecContext(ctx, q, lo, hi); err != nil {
+		if _, err := db.write().ExecContext(ctx, q, lo, hi); err != nil {
 			return fmt.Errorf("%s: seed facts: %w", db.Dialect.Name, err)
 		}
 	}
 	for i := 0; i < 500; i++ {
-		if _, err := db.Writer.ExecContext(ctx, `INSERT INTO sites (id, region, data) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`,
+		if _, err := db.write().ExecContext(ctx, Insert{Table: "sites", Columns: cols("id, region, data"), Conflict: cols("id"), DoNothing: true}.SQL(),
 			fmt.Sprintf("site-%d", i), fmt.Sprintf("r%d", i%10), fmt.Sprintf(`{"id":"site-%d","region":"r%d"}`, i, i%10)); err != nil {
 			return fmt.Errorf("%s: seed sites: %w", db.Dialect.Name, err)
 		}
 	}
-	if _, err := db.Writer.ExecContext(ctx, `ANALYZE wo_facts`); err != nil {
+	if _, err := db.write().ExecContext(ctx, `ANALYZE wo_facts`); err != nil {
 		return fmt.Errorf("%s: seed facts: %w", db.Dialect.Name, err)
 	}
 	return nil
@@ -508,8 +481,8 @@ func markMoves(ctx context.Context, x executor, f *analytics.Facts) error {
 		}
 	}
 	for _, d := range moved {
-		if _, err := x.ExecContext(ctx, `INSERT INTO wo_facts_moves (day, at) VALUES ($1, $2)
-			ON CONFLICT (day) DO UPDATE SET at = excluded.at`, d, micros(time.Now())); err != nil {
+		moves := Insert{Table: "wo_facts_moves", Columns: cols("day, at"), Conflict: cols("day"), Update: cols("at")}
+		if _, err := x.ExecContext(ctx, moves.SQL(), d, micros(time.Now())); err != nil {
 			return fmt.Errorf("facts: moves: %w", err)
 		}
 	}

@@ -75,7 +75,7 @@ func (db *DB) Invoices(ctx context.Context, state invoicing.State) ([]*invoicing
 	if state != "" {
 		q, args = `SELECT data FROM invoices WHERE state = $1 ORDER BY updated_at, id`, []any{string(state)}
 	}
-	invs, err := jsonRows[*invoicing.Invoice](db.Reader.QueryContext(ctx, q, args...))
+	invs, err := jsonRows[*invoicing.Invoice](db.read().QueryContext(ctx, q, args...))
 	if err != nil {
 		return nil, fmt.Errorf("%s: invoices: %w", db.Dialect.Name, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -177,7 +176,7 @@ const RollupBuildPerQuery = 8
 // wo_facts f, numbering arguments after args. ok is false when the scope
 // sees nothing.
 func filterSQL(q *analytics.Query, args *[]any) (where []string, ok bool) {
-	arg := func(v any) string { *args = append(*args, v); return "$" + strconv.Itoa(len(*args)) }
+	arg := (*params)(args).add
 	for _, d := range analytics.Dimensions {
 		v, has := q.Filter[d]
 		if !has {
@@ -322,7 +321,7 @@ func selectSQL(groups, cols []string, from string, join bool, where []string) st
 // scan runs a grouped aggregate and hands each row's group key and values
 // to fn.
 func (db *DB) scan(ctx context.Context, query string, args []any, ngroups int, fn func(key []string, vals []float64)) error {
-	rows, err := db.Reader.QueryContext(ctx, query, args...)
+	rows, err := db.read().QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("%s: kpis: %w", db.Dialect.Name, err)
 	}
@@ -477,8 +476,8 @@ func (db *DB) rollupAdd(ctx context.Context, q *analytics.Query, kind rollupKind
 	if kind == bySite && q.Scope.Sites != nil && len(q.Scope.Sites) == 0 {
 		return nil
 	}
-	var args []any
-	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	var args params
+	arg := args.add
 	var spans []string
 	for _, s := range clean {
 		spans = append(spans, "(day >= "+arg(s[0])+" AND day < "+arg(s[1])+")")
@@ -573,7 +572,7 @@ func (db *DB) cleanDays(ctx context.Context, first, last int64, now time.Time) (
 // older than a change of a facts row counted on them.
 func (db *DB) staleDays(ctx context.Context, first, last int64) (map[int64]bool, error) {
 	built := map[int64]int64{}
-	rows, err := db.Reader.QueryContext(ctx, `SELECT day, built_at FROM wo_facts_rolled WHERE day >= $1 AND day < $2`, first, last)
+	rows, err := db.read().QueryContext(ctx, `SELECT day, built_at FROM wo_facts_rolled WHERE day >= $1 AND day < $2`, first, last)
 	if err != nil {
 		return nil, fmt.Errorf("%s: rollup: %w", db.Dialect.Name, err)
 	}
@@ -605,7 +604,7 @@ func (db *DB) staleDays(ctx context.Context, first, last int64) (map[int64]bool,
 	// rollup already: look only at those after it, or after the oldest
 	// build if that is later.
 	var checked int64
-	if err := db.Reader.QueryRowContext(ctx, `SELECT checked FROM wo_facts_rollup`).Scan(&checked); err != nil {
+	if err := db.read().QueryRowContext(ctx, `SELECT checked FROM wo_facts_rollup`).Scan(&checked); err != nil {
 		return nil, fmt.Errorf("%s: rollup: %w", db.Dialect.Name, err)
 	}
 	oldest = max(oldest, checked)
@@ -616,7 +615,7 @@ func (db *DB) staleDays(ctx context.Context, first, last int64) (map[int64]bool,
 		}
 	}
 	// Rows written since the oldest build: the days they count on.
-	rows, err = db.Reader.QueryContext(ctx, `SELECT changed_at, `+dayColumns+` FROM wo_facts WHERE changed_at > $1`, oldest-grace)
+	rows, err = db.read().QueryContext(ctx, `SELECT changed_at, `+dayColumns+` FROM wo_facts WHERE changed_at > $1`, oldest-grace)
 	if err != nil {
 		return nil, fmt.Errorf("%s: rollup: %w", db.Dialect.Name, err)
 	}
@@ -641,7 +640,7 @@ func (db *DB) staleDays(ctx context.Context, first, last int64) (map[int64]bool,
 		return nil, err
 	}
 	// Days rows left.
-	rows, err = db.Reader.QueryContext(ctx, `SELECT day, at FROM wo_facts_moves WHERE day >= $1 AND day < $2`, first, last)
+	rows, err = db.read().QueryContext(ctx, `SELECT day, at FROM wo_facts_moves WHERE day >= $1 AND day < $2`, first, last)
 	if err != nil {
 		return nil, fmt.Errorf("%s: rollup: %w", db.Dialect.Name, err)
 	}
@@ -662,7 +661,7 @@ func (db *DB) staleDays(ctx context.Context, first, last int64) (map[int64]bool,
 // nothing ("WHERE 1 = 1": SQLite's upsert after a SELECT needs a WHERE).
 func (db *DB) buildDay(ctx context.Context, day int64, now time.Time) error {
 	start := micros(time.Now())
-	tx, err := db.Writer.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: rollup: %w", db.Dialect.Name, err)
 	}
@@ -677,14 +676,17 @@ func (db *DB) buildDay(ctx context.Context, day int64, now time.Time) error {
 	// The day's end is in the past (the caller's whole days), so "now"
 	// only decides which milestones of the day are overdue: all of them
 	// that are still open.
-	insert := `INSERT INTO wo_facts_daily (day, site, region, asset_class, trade, vendor, priority, source, ` + strings.Join(names, ", ") + `) `
+	insert := func(sel string) string {
+		return Insert{Table: "wo_facts_daily", Columns: append(cols("day, site, region, asset_class, trade, vendor, priority, source"), names...),
+			Select: sel, DoNothing: true}.SQL()
+	}
 	for _, q := range []string{
-		insert + `SELECT $1, '', COALESCE(s.region, ''), f.asset_class, f.trade, f.vendor, f.priority, f.source, ` + strings.Join(kpiAdd, ", ") + `
+		insert(`SELECT $1, '', COALESCE(s.region, ''), f.asset_class, f.trade, f.vendor, f.priority, f.source, ` + strings.Join(kpiAdd, ", ") + `
 		FROM ` + factsFrom("$1", "$2") + ` LEFT JOIN sites s ON s.id = f.site WHERE 1 = 1
-		GROUP BY COALESCE(s.region, ''), f.asset_class, f.trade, f.vendor, f.priority, f.source ON CONFLICT DO NOTHING`,
-		insert + `SELECT $1, f.site, COALESCE(MIN(s.region), ''), '', '', '', '', '', ` + strings.Join(kpiAdd, ", ") + `
+		GROUP BY COALESCE(s.region, ''), f.asset_class, f.trade, f.vendor, f.priority, f.source`),
+		insert(`SELECT $1, f.site, COALESCE(MIN(s.region), ''), '', '', '', '', '', ` + strings.Join(kpiAdd, ", ") + `
 		FROM ` + factsFrom("$1", "$2") + ` LEFT JOIN sites s ON s.id = f.site WHERE 1 = 1
-		GROUP BY f.site ON CONFLICT DO NOTHING`,
+		GROUP BY f.site`),
 	} {
 		if _, err := tx.ExecContext(ctx, q, day, day+dayMicros, max(micros(now), day+dayMicros)); err != nil {
 			if db.Dialect.Retryable != nil && db.Dialect.Retryable(err) {
@@ -693,8 +695,8 @@ func (db *DB) buildDay(ctx context.Context, day int64, now time.Time) error {
 			return fmt.Errorf("%s: rollup %s: %w", db.Dialect.Name, time.UnixMicro(day).UTC().Format(time.DateOnly), err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO wo_facts_rolled (day, built_at) VALUES ($1, $2)
-		ON CONFLICT (day) DO UPDATE SET built_at = excluded.built_at`, day, start); err != nil {
+	rolled := Insert{Table: "wo_facts_rolled", Columns: cols("day, built_at"), Conflict: cols("day"), Update: cols("built_at")}
+	if _, err := tx.ExecContext(ctx, rolled.SQL(), day, start); err != nil {
 		return fmt.Errorf("%s: rollup: %w", db.Dialect.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -712,7 +714,7 @@ func (db *DB) buildDay(ctx context.Context, day int64, now time.Time) error {
 // how many days it built.
 func (db *DB) RollupFacts(ctx context.Context, until time.Time) (int, error) {
 	var oldest sql.NullInt64
-	if err := db.Reader.QueryRowContext(ctx, `SELECT MIN(created_at) FROM wo_facts`).Scan(&oldest); err != nil {
+	if err := db.read().QueryRowContext(ctx, `SELECT MIN(created_at) FROM wo_facts`).Scan(&oldest); err != nil {
 		return 0, fmt.Errorf("%s: rollup: %w", db.Dialect.Name, err)
 	}
 	if !oldest.Valid {
@@ -737,7 +739,7 @@ func (db *DB) RollupFacts(ctx context.Context, until time.Time) (int, error) {
 		}
 	}
 	// Every change before start is now in the rollup.
-	if _, err := db.Writer.ExecContext(ctx, `UPDATE wo_facts_rollup SET checked = $1 WHERE checked < $1`, start); err != nil {
+	if _, err := db.write().ExecContext(ctx, `UPDATE wo_facts_rollup SET checked = $1 WHERE checked < $1`, start); err != nil {
 		return n, fmt.Errorf("%s: rollup: %w", db.Dialect.Name, err)
 	}
 	return n, nil

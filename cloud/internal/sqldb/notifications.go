@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/frostline/frostline/cloud"
@@ -22,8 +20,8 @@ func (db *DB) PutPerson(ctx context.Context, p *notify.Person) error {
 	if err != nil {
 		return err
 	}
-	if _, err := db.Writer.ExecContext(ctx, `INSERT INTO people (id, role, data, updated_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (id) DO UPDATE SET role = excluded.role, data = excluded.data, updated_at = excluded.updated_at`,
+	put := Insert{Table: "people", Columns: cols("id, role, data, updated_at"), Conflict: cols("id"), Update: cols("role, data, updated_at")}
+	if _, err := db.write().ExecContext(ctx, put.SQL(),
 		p.ID, string(p.Role), string(data), micros(p.UpdatedAt)); err != nil {
 		return fmt.Errorf("%s: put person: %w", db.Dialect.Name, err)
 	}
@@ -32,7 +30,7 @@ func (db *DB) PutPerson(ctx context.Context, p *notify.Person) error {
 
 // Person returns a person on file, or ENOTFOUND.
 func (db *DB) Person(ctx context.Context, id string) (*notify.Person, error) {
-	p, err := jsonRow[notify.Person](db.Reader.QueryRowContext(ctx, `SELECT data FROM people WHERE id = $1`, id))
+	p, err := jsonRow[notify.Person](db.read().QueryRowContext(ctx, `SELECT data FROM people WHERE id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("%s: person: %w", db.Dialect.Name, err)
 	}
@@ -44,7 +42,7 @@ func (db *DB) Person(ctx context.Context, id string) (*notify.Person, error) {
 
 // People lists the people on file, by id.
 func (db *DB) People(ctx context.Context) ([]notify.Person, error) {
-	ps, err := jsonRows[notify.Person](db.Reader.QueryContext(ctx, `SELECT data FROM people ORDER BY id`))
+	ps, err := jsonRows[notify.Person](db.read().QueryContext(ctx, `SELECT data FROM people ORDER BY id`))
 	if err != nil {
 		return nil, fmt.Errorf("%s: people: %w", db.Dialect.Name, err)
 	}
@@ -53,7 +51,7 @@ func (db *DB) People(ctx context.Context) ([]notify.Person, error) {
 
 // DeletePerson removes a person; their notifications stay in the log.
 func (db *DB) DeletePerson(ctx context.Context, id string) error {
-	res, err := db.Writer.ExecContext(ctx, `DELETE FROM people WHERE id = $1`, id)
+	res, err := db.write().ExecContext(ctx, `DELETE FROM people WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("%s: delete person: %w", db.Dialect.Name, err)
 	}
@@ -85,7 +83,7 @@ func everyone(ctx context.Context, q querier) ([]notify.Person, error) {
 
 // Everyone is the people on file and the vendors' contacts as people.
 func (db *DB) Everyone(ctx context.Context) ([]notify.Person, error) {
-	ps, err := everyone(ctx, db.Reader)
+	ps, err := everyone(ctx, db.read())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", db.Dialect.Name, err)
 	}
@@ -117,30 +115,19 @@ func (t *Tx) AddNotifications(ctx context.Context, ns []notify.Notification) err
 const notificationCols = `id, event, work_order, topic, person, name, channel, address, priority, subject, body_text, body_html,
 	state, attempts, next_at, last_error, note, step, escalate_at, sent_at, acked_at, acked_by, created_at, updated_at`
 
-func addNotifications(ctx context.Context, x execer, ns []notify.Notification) error {
+func addNotifications(ctx context.Context, x executor, ns []notify.Notification) error {
 	const chunk = 40 // 24 columns each: far below parameter limits
 	for lo := 0; lo < len(ns); lo += chunk {
 		part := ns[lo:min(lo+chunk, len(ns))]
-		var q strings.Builder
+		add := Insert{Table: "notifications", Columns: cols(notificationCols), Rows: len(part), Conflict: cols("id"), DoNothing: true}
 		args := make([]any, 0, 24*len(part))
 		for i := range part {
 			n := &part[i]
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString("(")
-			for j := 0; j < 24; j++ {
-				if j > 0 {
-					q.WriteString(", ")
-				}
-				q.WriteString("$" + strconv.Itoa(len(args)+j+1))
-			}
-			q.WriteString(")")
 			args = append(args, n.ID, n.Event, n.WorkOrder, n.Topic, n.Person, n.Name, n.Channel, n.Address, n.Priority,
 				n.Subject, n.Text, n.HTML, string(n.State), n.Attempts, micros(n.NextAt), n.LastError, n.Note, n.Step,
 				nullMicros(n.EscalateAt), nullMicros(n.SentAt), nullMicros(n.AckedAt), n.AckedBy, micros(n.CreatedAt), micros(n.CreatedAt))
 		}
-		if _, err := x.ExecContext(ctx, `INSERT INTO notifications (`+notificationCols+`) VALUES `+q.String()+` ON CONFLICT (id) DO NOTHING`, args...); err != nil {
+		if _, err := x.ExecContext(ctx, add.SQL(), args...); err != nil {
 			return fmt.Errorf("notifications: %w", err)
 		}
 	}
@@ -191,7 +178,7 @@ func (db *DB) Notifications(ctx context.Context, workOrder string, limit int) ([
 	if limit <= 0 || limit > 1000 {
 		limit = 200
 	}
-	ns, err := scanNotifications(db.Reader.QueryContext(ctx, `SELECT `+notificationCols+` FROM notifications
+	ns, err := scanNotifications(db.read().QueryContext(ctx, `SELECT `+notificationCols+` FROM notifications
 		WHERE work_order = $1 ORDER BY created_at, id LIMIT $2`, workOrder, limit))
 	if err != nil {
 		return nil, fmt.Errorf("%s: notifications: %w", db.Dialect.Name, err)
@@ -201,7 +188,7 @@ func (db *DB) Notifications(ctx context.Context, workOrder string, limit int) ([
 
 // Notification returns one notification, or ENOTFOUND.
 func (db *DB) Notification(ctx context.Context, id string) (*notify.Notification, error) {
-	n, err := scanNotification(db.Reader.QueryRowContext(ctx, `SELECT `+notificationCols+` FROM notifications WHERE id = $1`, id))
+	n, err := scanNotification(db.read().QueryRowContext(ctx, `SELECT `+notificationCols+` FROM notifications WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cloud.Errorf(cloud.ENOTFOUND, "notification %s not found", id)
 	} else if err != nil {
@@ -213,11 +200,7 @@ func (db *DB) Notification(ctx context.Context, id string) (*notify.Notification
 // ClaimNotifications implements notify.Outbox: due pending notifications
 // leased to owner until now+lease, as ClaimDeliveries does for webhooks.
 func (db *DB) ClaimNotifications(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]notify.Notification, error) {
-	ns, err := scanNotifications(db.Writer.QueryContext(ctx, `WITH c AS MATERIALIZED (SELECT id FROM notifications
-			WHERE state = 'pending' AND next_at <= $3 AND lease_until <= $3 ORDER BY next_at LIMIT $4`+db.Dialect.SkipLocked+`)
-		UPDATE notifications SET lease_owner = $1, lease_until = $2
-		WHERE id IN (SELECT id FROM c) AND state = 'pending' AND lease_until <= $3
-		RETURNING `+notificationCols, owner, micros(now.Add(lease)), micros(now), limit))
+	ns, err := scanNotifications(db.write().QueryContext(ctx, db.Dialect.lease("notifications", "", cols(notificationCols)), owner, micros(now.Add(lease)), micros(now), limit))
 	if err != nil {
 		return nil, fmt.Errorf("%s: claim notifications: %w", db.Dialect.Name, err)
 	}
@@ -228,7 +211,7 @@ func (db *DB) ClaimNotifications(ctx context.Context, owner string, now time.Tim
 // if the notification is still pending at the attempt count it was
 // claimed with; notify.ErrLeaseLost otherwise.
 func (db *DB) FinishNotification(ctx context.Context, n *notify.Notification, at time.Time) error {
-	res, err := db.Writer.ExecContext(ctx, `UPDATE notifications SET state = $3, attempts = $4, next_at = $5, last_error = $6,
+	res, err := db.write().ExecContext(ctx, `UPDATE notifications SET state = $3, attempts = $4, next_at = $5, last_error = $6,
 		sent_at = $7, lease_owner = '', lease_until = 0, updated_at = $8 WHERE id = $1 AND state = 'pending' AND attempts = $2`,
 		n.ID, n.Attempts-1, string(n.State), n.Attempts, micros(n.NextAt), n.LastError, nullMicros(n.SentAt), micros(at))
 	if err != nil {
@@ -245,7 +228,7 @@ func (db *DB) FinishNotification(ctx context.Context, n *notify.Notification, at
 // A notification acknowledged before is ECONFLICT naming who and when: a
 // link works once.
 func (db *DB) AckNotification(ctx context.Context, id, by string, now time.Time) (*notify.Notification, error) {
-	tx, err := db.Writer.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: ack: %w", db.Dialect.Name, err)
 	}
@@ -280,7 +263,7 @@ func (db *DB) AckNotification(ctx context.Context, id, by string, now time.Time)
 // DueEscalations returns notifications whose escalation is due at now and
 // that nobody acknowledged.
 func (db *DB) DueEscalations(ctx context.Context, now time.Time, limit int) ([]notify.Notification, error) {
-	ns, err := scanNotifications(db.Reader.QueryContext(ctx, `SELECT `+notificationCols+` FROM notifications
+	ns, err := scanNotifications(db.read().QueryContext(ctx, `SELECT `+notificationCols+` FROM notifications
 		WHERE escalate_at <= $1 AND acked_at IS NULL ORDER BY escalate_at LIMIT $2`, micros(now), limit))
 	if err != nil {
 		return nil, fmt.Errorf("%s: due escalations: %w", db.Dialect.Name, err)
@@ -293,7 +276,7 @@ func (db *DB) DueEscalations(ctx context.Context, now time.Time, limit int) ([]n
 // acknowledged its event meanwhile. It reports whether it did: a second
 // replica escalating the same notification finds it done.
 func (db *DB) Escalated(ctx context.Context, src *notify.Notification, next []notify.Notification) (bool, error) {
-	tx, err := db.Writer.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx)
 	if err != nil {
 		return false, fmt.Errorf("%s: escalate: %w", db.Dialect.Name, err)
 	}
@@ -316,7 +299,7 @@ func (db *DB) Escalated(ctx context.Context, src *notify.Notification, next []no
 // EventNotified implements notify.PeopleStore.
 func (db *DB) EventNotified(ctx context.Context, event string) (bool, error) {
 	var n int
-	if err := db.Reader.QueryRowContext(ctx, `SELECT count(*) FROM notifications WHERE event = $1`, event).Scan(&n); err != nil {
+	if err := db.read().QueryRowContext(ctx, `SELECT count(*) FROM notifications WHERE event = $1`, event).Scan(&n); err != nil {
 		return false, fmt.Errorf("%s: notified: %w", db.Dialect.Name, err)
 	}
 	return n > 0, nil
@@ -324,7 +307,7 @@ func (db *DB) EventNotified(ctx context.Context, event string) (bool, error) {
 
 // HeldFor returns the notifications held for a person's digest.
 func (db *DB) HeldFor(ctx context.Context, person string) ([]notify.Notification, error) {
-	ns, err := scanNotifications(db.Reader.QueryContext(ctx, `SELECT `+notificationCols+` FROM notifications
+	ns, err := scanNotifications(db.read().QueryContext(ctx, `SELECT `+notificationCols+` FROM notifications
 		WHERE person = $1 AND state = 'digest' ORDER BY created_at, id`, person))
 	if err != nil {
 		return nil, fmt.Errorf("%s: held: %w", db.Dialect.Name, err)
@@ -340,7 +323,7 @@ func (db *DB) PutDigest(ctx context.Context, digest []notify.Notification, held 
 	if len(digest) == 0 {
 		return false, nil
 	}
-	tx, err := db.Writer.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx)
 	if err != nil {
 		return false, fmt.Errorf("%s: digest: %w", db.Dialect.Name, err)
 	}
@@ -367,7 +350,7 @@ func (db *DB) PutDigest(ctx context.Context, digest []notify.Notification, held 
 
 // PruneNotifications removes finished notifications last changed before t.
 func (db *DB) PruneNotifications(ctx context.Context, before time.Time) (int64, error) {
-	res, err := db.Writer.ExecContext(ctx, `DELETE FROM notifications WHERE state NOT IN ('pending', 'digest') AND updated_at < $1`, micros(before))
+	res, err := db.write().ExecContext(ctx, `DELETE FROM notifications WHERE state NOT IN ('pending', 'digest') AND updated_at < $1`, micros(before))
 	if err != nil {
 		return 0, fmt.Errorf("%s: prune notifications: %w", db.Dialect.Name, err)
 	}

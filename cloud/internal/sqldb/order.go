@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/frostline/frostline/cloud/workorder"
@@ -25,6 +24,8 @@ type order struct {
 	applied, held int
 	dirty         bool
 }
+
+var orderColumns = cols("incident, applied, held, at")
 
 // Sequence implements workorder.Tx. The upsert takes the row's lock on
 // PostgreSQL (and, for a row another transaction is inserting, waits for
@@ -56,19 +57,13 @@ func (t *Tx) SequenceAll(ctx context.Context, incidents []string) error {
 	const chunk = 500 // stay far below parameter limits
 	for lo := 0; lo < len(todo); lo += chunk {
 		part := todo[lo:min(lo+chunk, len(todo))]
-		var q strings.Builder
-		q.WriteString(`INSERT INTO incident_order (incident, applied, held, at) VALUES `)
-		args := make([]any, 0, len(part)+1)
-		args = append(args, now)
-		for i, inc := range part {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			fmt.Fprintf(&q, "($%d, 0, 0, $1)", i+2)
-			args = append(args, inc)
+		lock := Insert{Table: "incident_order", Columns: orderColumns, Rows: len(part),
+			Conflict: cols("incident"), Update: cols("at"), Returning: cols("incident, applied, held")}
+		args := make([]any, 0, 4*len(part))
+		for _, inc := range part {
+			args = append(args, inc, 0, 0, now)
 		}
-		q.WriteString(` ON CONFLICT (incident) DO UPDATE SET at = excluded.at RETURNING incident, applied, held`)
-		rows, err := t.tx.QueryContext(ctx, q.String(), args...)
+		rows, err := t.tx.QueryContext(ctx, lock.SQL(), args...)
 		if err != nil {
 			return fmt.Errorf("incident order: %w", err)
 		}
@@ -105,26 +100,22 @@ func (t *Tx) Sequenced(ctx context.Context, incident string, applied, held int) 
 // flushOrder writes the transaction's changed order rows, locked since
 // Sequence, in one statement.
 func (t *Tx) flushOrder(ctx context.Context) error {
-	var q strings.Builder
 	var args []any
+	n := 0
 	for _, inc := range slices.Sorted(maps.Keys(t.order)) {
 		o := t.order[inc]
 		if !o.dirty {
 			continue
 		}
-		if len(args) > 0 {
-			q.WriteString(", ")
-		}
-		n := len(args)
-		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4)
 		args = append(args, inc, o.applied, o.held, micros(time.Now()))
 		o.dirty = false
+		n++
 	}
-	if len(args) == 0 {
+	if n == 0 {
 		return nil
 	}
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO incident_order (incident, applied, held, at) VALUES `+q.String()+`
-		ON CONFLICT (incident) DO UPDATE SET applied = excluded.applied, held = excluded.held, at = excluded.at`, args...); err != nil {
+	write := Insert{Table: "incident_order", Columns: orderColumns, Rows: n, Conflict: cols("incident"), Update: cols("applied, held, at")}
+	if _, err := t.tx.ExecContext(ctx, write.SQL(), args...); err != nil {
 		return fmt.Errorf("incident order: %w", err)
 	}
 	return nil
@@ -136,8 +127,8 @@ func (t *Tx) Hold(ctx context.Context, ev *rules.Event) error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO incident_held (incident, seq, data, held_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (incident, seq) DO NOTHING`, ev.Incident, ev.Seq, string(data), micros(time.Now())); err != nil {
+	hold := Insert{Table: "incident_held", Columns: cols("incident, seq, data, held_at"), Conflict: cols("incident, seq"), DoNothing: true}
+	if _, err := t.tx.ExecContext(ctx, hold.SQL(), ev.Incident, ev.Seq, string(data), micros(time.Now())); err != nil {
 		return fmt.Errorf("hold: %w", err)
 	}
 	return nil
@@ -163,7 +154,7 @@ func (t *Tx) Unhold(ctx context.Context, incident string, seq int) (*rules.Event
 // Overdue lists, per incident, the first event held since before t: the
 // ones whose predecessors are late beyond any redelivery.
 func (db *DB) Overdue(ctx context.Context, before time.Time, limit int) ([]workorder.HeldEvent, error) {
-	rows, err := db.Reader.QueryContext(ctx, `SELECT incident, min(seq), min(held_at) FROM incident_held
+	rows, err := db.read().QueryContext(ctx, `SELECT incident, min(seq), min(held_at) FROM incident_held
 		GROUP BY incident HAVING min(held_at) < $1 ORDER BY min(held_at) LIMIT $2`, micros(before), limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: overdue: %w", db.Dialect.Name, err)

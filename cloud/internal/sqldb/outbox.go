@@ -3,8 +3,6 @@ package sqldb
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/frostline/frostline/cloud/relay"
@@ -16,7 +14,7 @@ import (
 // publishes it again, with the same message id, which JetStream drops as
 // a duplicate. Replicas on PostgreSQL skip each other's locked rows.
 func (db *DB) Relay(ctx context.Context, limit int, publish func([]relay.Msg) error) (int, error) {
-	tx, err := db.Writer.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("%s: relay: %w", db.Dialect.Name, err)
 	}
@@ -43,12 +41,11 @@ func (db *DB) Relay(ctx context.Context, limit int, publish func([]relay.Msg) er
 	if err := publish(msgs); err != nil {
 		return 0, err
 	}
-	ph := make([]string, len(msgs))
 	ids := make([]any, len(msgs))
 	for i, m := range msgs {
-		ph[i], ids[i] = "$"+strconv.Itoa(i+1), m.ID
+		ids[i] = m.ID
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (`+strings.Join(ph, ", ")+`)`, ids...); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE id IN (`+placeholders(1, len(ids))+`)`, ids...); err != nil {
 		return 0, fmt.Errorf("%s: relay: %w", db.Dialect.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -61,14 +58,14 @@ func (db *DB) Relay(ctx context.Context, limit int, publish func([]relay.Msg) er
 // come within the stream's retention, so ids older than it can go; this
 // keeps the table from growing without bound under sustained intake.
 func (db *DB) PruneClaims(ctx context.Context, before time.Time) (int64, error) {
-	res, err := db.Writer.ExecContext(ctx, `DELETE FROM processed WHERE at < $1`, micros(before))
+	res, err := db.write().ExecContext(ctx, `DELETE FROM processed WHERE at < $1`, micros(before))
 	if err != nil {
 		return 0, fmt.Errorf("%s: prune: %w", db.Dialect.Name, err)
 	}
 	// Incidents untouched as long: their order rows go too, unless events
 	// wait on them. A later event of such an incident finds its work order
 	// and is in turn (workorder/order.go).
-	if _, err := db.Writer.ExecContext(ctx, `DELETE FROM incident_order WHERE at < $1 AND held = 0`, micros(before)); err != nil {
+	if _, err := db.write().ExecContext(ctx, `DELETE FROM incident_order WHERE at < $1 AND held = 0`, micros(before)); err != nil {
 		return 0, fmt.Errorf("%s: prune: %w", db.Dialect.Name, err)
 	}
 	return res.RowsAffected()

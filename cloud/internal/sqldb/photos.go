@@ -23,7 +23,7 @@ func (t *Tx) PutPhoto(ctx context.Context, id, workOrder, contentType string, da
 
 // Photo returns a work order's photo, or ENOTFOUND.
 func (db *DB) Photo(ctx context.Context, workOrder, id string) (contentType string, data []byte, err error) {
-	err = db.Reader.QueryRowContext(ctx, `SELECT content_type, data FROM photos WHERE id = $1 AND wo = $2`, id, workOrder).Scan(&contentType, &data)
+	err = db.read().QueryRowContext(ctx, `SELECT content_type, data FROM photos WHERE id = $1 AND wo = $2`, id, workOrder).Scan(&contentType, &data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil, cloud.Errorf(cloud.ENOTFOUND, "photo %s not found", id)
 	} else if err != nil {

@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/frostline/frostline/cloud"
@@ -25,10 +23,10 @@ func (db *DB) PutPMSchedule(ctx context.Context, s *pm.Schedule, seen int) error
 	}
 	var res sql.Result
 	if seen == 0 {
-		res, err = db.Writer.ExecContext(ctx, `INSERT INTO pm_schedules (id, site, asset_class, version, data) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (id) DO NOTHING`, s.ID, s.Site, s.AssetClass, s.Version, string(data))
+		create := Insert{Table: "pm_schedules", Columns: cols("id, site, asset_class, version, data"), Conflict: cols("id"), DoNothing: true}
+		res, err = db.write().ExecContext(ctx, create.SQL(), s.ID, s.Site, s.AssetClass, s.Version, string(data))
 	} else {
-		res, err = db.Writer.ExecContext(ctx, `UPDATE pm_schedules SET site = $2, asset_class = $3, version = $4, data = $5
+		res, err = db.write().ExecContext(ctx, `UPDATE pm_schedules SET site = $2, asset_class = $3, version = $4, data = $5
 			WHERE id = $1 AND version = $6`, s.ID, s.Site, s.AssetClass, s.Version, string(data), seen)
 	}
 	if err != nil {
@@ -45,7 +43,7 @@ func (db *DB) PutPMSchedule(ctx context.Context, s *pm.Schedule, seen int) error
 // PMSchedule returns a schedule, or ENOTFOUND.
 func (db *DB) PMSchedule(ctx context.Context, id string) (*pm.Schedule, error) {
 	var data []byte
-	err := db.Reader.QueryRowContext(ctx, `SELECT data FROM pm_schedules WHERE id = $1`, id).Scan(&data)
+	err := db.read().QueryRowContext(ctx, `SELECT data FROM pm_schedules WHERE id = $1`, id).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cloud.Errorf(cloud.ENOTFOUND, "schedule %s not found", id)
 	} else if err != nil {
@@ -72,7 +70,7 @@ func (db *DB) PMSchedules(ctx context.Context, site string) ([]*pm.Schedule, err
 	if site != "" {
 		q, args = `SELECT data FROM pm_schedules WHERE site = $1 OR site = '' ORDER BY id`, []any{site}
 	}
-	rows, err := db.Reader.QueryContext(ctx, q, args...)
+	rows, err := db.read().QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: schedules: %w", db.Dialect.Name, err)
 	}
@@ -94,7 +92,7 @@ func (db *DB) PMSchedules(ctx context.Context, site string) ([]*pm.Schedule, err
 
 // DeletePMSchedule removes a schedule; the work orders it generated stay.
 func (db *DB) DeletePMSchedule(ctx context.Context, id string) error {
-	res, err := db.Writer.ExecContext(ctx, `DELETE FROM pm_schedules WHERE id = $1`, id)
+	res, err := db.write().ExecContext(ctx, `DELETE FROM pm_schedules WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("%s: delete schedule: %w", db.Dialect.Name, err)
 	}
@@ -110,7 +108,7 @@ func (db *DB) PMTargets(ctx context.Context, site string) ([]pm.Target, error) {
 	if site != "" {
 		q, args = `SELECT site, id, data FROM assets WHERE site = $1 ORDER BY id`, []any{site}
 	}
-	rows, err := db.Reader.QueryContext(ctx, q, args...)
+	rows, err := db.read().QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: assets: %w", db.Dialect.Name, err)
 	}
@@ -140,8 +138,8 @@ func (db *DB) PutPMCalendar(ctx context.Context, c *pm.StoreCalendar) error {
 	if err != nil {
 		return err
 	}
-	if _, err := db.Writer.ExecContext(ctx, `INSERT INTO pm_calendars (site, data) VALUES ($1, $2)
-		ON CONFLICT (site) DO UPDATE SET data = excluded.data`, c.Site, string(data)); err != nil {
+	put := Insert{Table: "pm_calendars", Columns: cols("site, data"), Conflict: cols("site"), Update: cols("data")}
+	if _, err := db.write().ExecContext(ctx, put.SQL(), c.Site, string(data)); err != nil {
 		return fmt.Errorf("%s: put calendar: %w", db.Dialect.Name, err)
 	}
 	return nil
@@ -155,13 +153,9 @@ func (db *DB) PMCalendars(ctx context.Context, sites []string) (map[string]*pm.S
 		if len(sites) == 0 {
 			return map[string]*pm.StoreCalendar{}, nil
 		}
-		ph := make([]string, len(sites))
-		for i, s := range sites {
-			ph[i], args = "$"+strconv.Itoa(i+1), append(args, s)
-		}
-		q += ` WHERE site IN (` + strings.Join(ph, ", ") + `)`
+		q += ` WHERE site IN (` + list((*params)(&args), sites) + `)`
 	}
-	rows, err := db.Reader.QueryContext(ctx, q, args...)
+	rows, err := db.read().QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: calendars: %w", db.Dialect.Name, err)
 	}
@@ -186,7 +180,7 @@ func (db *DB) PMCalendars(ctx context.Context, sites []string) (map[string]*pm.S
 
 // PMGenerated implements pm.Store.
 func (db *DB) PMGenerated(ctx context.Context, since time.Time) (map[string]bool, error) {
-	rows, err := db.Reader.QueryContext(ctx, `SELECT schedule, site, asset, occurrence FROM pm_occurrences WHERE due_at >= $1`, micros(since))
+	rows, err := db.read().QueryContext(ctx, `SELECT schedule, site, asset, occurrence FROM pm_occurrences WHERE due_at >= $1`, micros(since))
 	if err != nil {
 		return nil, fmt.Errorf("%s: occurrences: %w", db.Dialect.Name, err)
 	}
@@ -211,7 +205,7 @@ func (db *DB) PMOccurrences(ctx context.Context, site string, from, to time.Time
 		q += ` AND site = $3`
 		args = append(args, site)
 	}
-	rows, err := db.Reader.QueryContext(ctx, q+` ORDER BY due_at, site, asset, schedule`, args...)
+	rows, err := db.read().QueryContext(ctx, q+` ORDER BY due_at, site, asset, schedule`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: occurrences: %w", db.Dialect.Name, err)
 	}
@@ -234,8 +228,9 @@ func (db *DB) PMOccurrences(ctx context.Context, site string, from, to time.Time
 // a concurrent claim of the same key waits for the first to commit or roll
 // back, so exactly one replica opens the work order.
 func (t *Tx) ClaimOccurrence(ctx context.Context, schedule string, tg pm.Target, o pm.Occurrence, at time.Time) (bool, error) {
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO pm_occurrences (schedule, site, asset, occurrence, due_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (schedule, site, asset, occurrence) DO NOTHING`,
+	claim := Insert{Table: "pm_occurrences", Columns: cols("schedule, site, asset, occurrence, due_at, created_at"),
+		Conflict: cols("schedule, site, asset, occurrence"), DoNothing: true}
+	res, err := t.tx.ExecContext(ctx, claim.SQL(),
 		schedule, tg.Site, tg.Asset, o.Key, micros(o.DueAt), micros(at))
 	if err != nil {
 		return false, fmt.Errorf("claim occurrence: %w", err)
@@ -264,7 +259,7 @@ const runtimeDay = 86400_000_000
 // recorded for its period is kept as it was and not added again, so a
 // redelivered telemetry batch counts once.
 func (db *DB) RecordRuntime(ctx context.Context, site string, samples []pm.Sample) error {
-	tx, err := db.Writer.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: record runtime: %w", db.Dialect.Name, err)
 	}
@@ -277,19 +272,13 @@ func (db *DB) RecordRuntime(ctx context.Context, site string, samples []pm.Sampl
 	const chunk = 200
 	for lo := 0; lo < len(samples); lo += chunk {
 		part := samples[lo:min(lo+chunk, len(samples))]
-		var q strings.Builder
-		q.WriteString(`INSERT INTO pm_runtime (site, asset, at, hours, run_hours, defrosts) VALUES `)
-		args := []any{site}
-		for i, s := range part {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			n := len(args)
-			fmt.Fprintf(&q, "($1, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
-			args = append(args, s.Asset, micros(s.At), s.Hours, s.RunHours, s.Defrosts)
+		add := Insert{Table: "pm_runtime", Columns: cols("site, asset, at, hours, run_hours, defrosts"), Rows: len(part),
+			Conflict: cols("site, asset, at"), DoNothing: true, Returning: cols("asset, at, hours, run_hours, defrosts")}
+		args := make([]any, 0, 6*len(part))
+		for _, s := range part {
+			args = append(args, site, s.Asset, micros(s.At), s.Hours, s.RunHours, s.Defrosts)
 		}
-		q.WriteString(` ON CONFLICT (site, asset, at) DO NOTHING RETURNING asset, at, hours, run_hours, defrosts`)
-		rows, err := tx.QueryContext(ctx, q.String(), args...)
+		rows, err := tx.QueryContext(ctx, add.SQL(), args...)
 		if err != nil {
 			return fmt.Errorf("%s: record runtime: %w", db.Dialect.Name, err)
 		}
@@ -319,11 +308,12 @@ func (db *DB) RecordRuntime(ctx context.Context, site string, samples []pm.Sampl
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b bucket) int { return cmp.Or(cmp.Compare(a.asset, b.asset), cmp.Compare(a.day, b.day)) })
+	sum := Insert{Table: "pm_runtime_daily", Columns: cols("site, asset, day, hours, run_hours, defrosts"), Conflict: cols("site, asset, day"),
+		Set: cols(`hours = pm_runtime_daily.hours + excluded.hours, run_hours = pm_runtime_daily.run_hours + excluded.run_hours,
+			defrosts = pm_runtime_daily.defrosts + excluded.defrosts`)}
 	for _, k := range keys {
 		v := sums[k]
-		if _, err := tx.ExecContext(ctx, `INSERT INTO pm_runtime_daily (site, asset, day, hours, run_hours, defrosts) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (site, asset, day) DO UPDATE SET hours = pm_runtime_daily.hours + excluded.hours,
-			run_hours = pm_runtime_daily.run_hours + excluded.run_hours, defrosts = pm_runtime_daily.defrosts + excluded.defrosts`,
+		if _, err := tx.ExecContext(ctx, sum.SQL(),
 			site, k.asset, k.day, v.Hours, v.RunHours, v.Defrosts); err != nil {
 			return fmt.Errorf("%s: record runtime: %w", db.Dialect.Name, err)
 		}
@@ -360,7 +350,7 @@ func (db *DB) Usage(ctx context.Context, site, asset string, since, until time.T
 	var defrosts sql.NullInt64
 	var hours, run sql.NullFloat64
 	q := `SELECT SUM(hours), SUM(run_hours), SUM(defrosts) FROM (` + fmt.Sprintf(usageUnion, `AND site = $7 AND asset = $8`) + `) u`
-	err := db.Reader.QueryRowContext(ctx, q, append(usageRanges(since, until), site, asset)...).Scan(&hours, &run, &defrosts)
+	err := db.read().QueryRowContext(ctx, q, append(usageRanges(since, until), site, asset)...).Scan(&hours, &run, &defrosts)
 	if err != nil {
 		return u, fmt.Errorf("%s: usage: %w", db.Dialect.Name, err)
 	}
@@ -379,7 +369,7 @@ func (db *DB) UsageAll(ctx context.Context, site string, since, until time.Time)
 		args, filter = append(args, site), `AND site = $7`
 	}
 	q := `SELECT site, asset, SUM(hours), SUM(run_hours), SUM(defrosts) FROM (` + fmt.Sprintf(usageUnion, filter) + `) u GROUP BY site, asset`
-	rows, err := db.Reader.QueryContext(ctx, q, args...)
+	rows, err := db.read().QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: usage: %w", db.Dialect.Name, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/frostline/frostline/cloud/workorder"
 )
@@ -42,8 +41,8 @@ type Notices struct{}
 
 // Project implements Projector.
 func (Notices) Project(ctx context.Context, t *Tx, w *workorder.WorkOrder, events []workorder.Event) error {
-	var q strings.Builder
 	var args []any
+	n := 0
 	for i := range events {
 		if !events[i].Notable() {
 			continue
@@ -52,17 +51,13 @@ func (Notices) Project(ctx context.Context, t *Tx, w *workorder.WorkOrder, event
 		if err != nil {
 			return err
 		}
-		if len(args) > 0 {
-			q.WriteString(", ")
-		}
-		n := len(args)
-		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4)
+		n++
 		args = append(args, workorder.NoticeSubject(w.Site), fmt.Sprintf("%s-%d", w.ID, events[i].Version), string(data), micros(events[i].At))
 	}
-	if len(args) == 0 {
+	if n == 0 {
 		return nil
 	}
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO outbox (subject, msg_id, data, at) VALUES `+q.String(), args...); err != nil {
+	if _, err := t.tx.ExecContext(ctx, Insert{Table: "outbox", Columns: cols("subject, msg_id, data, at"), Rows: n}.SQL(), args...); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	return nil

@@ -22,8 +22,8 @@ func (db *DB) PutPart(ctx context.Context, p *purchasing.Part) error {
 	if err != nil {
 		return err
 	}
-	if _, err := db.Writer.ExecContext(ctx, `INSERT INTO parts (number, data) VALUES ($1, $2)
-		ON CONFLICT (number) DO UPDATE SET data = excluded.data`, p.Number, string(data)); err != nil {
+	put := Insert{Table: "parts", Columns: cols("number, data"), Conflict: cols("number"), Update: cols("data")}
+	if _, err := db.write().ExecContext(ctx, put.SQL(), p.Number, string(data)); err != nil {
 		return fmt.Errorf("%s: put part: %w", db.Dialect.Name, err)
 	}
 	return nil
@@ -31,7 +31,7 @@ func (db *DB) PutPart(ctx context.Context, p *purchasing.Part) error {
 
 // Part returns a catalogue entry, or ENOTFOUND.
 func (db *DB) Part(ctx context.Context, number string) (*purchasing.Part, error) {
-	ps, err := parts(ctx, db.Reader, []string{number})
+	ps, err := parts(ctx, db.read(), []string{number})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", db.Dialect.Name, err)
 	}
@@ -43,7 +43,7 @@ func (db *DB) Part(ctx context.Context, number string) (*purchasing.Part, error)
 
 // Parts lists the catalogue by part number.
 func (db *DB) Parts(ctx context.Context) ([]*purchasing.Part, error) {
-	ps, err := jsonRows[*purchasing.Part](db.Reader.QueryContext(ctx, `SELECT data FROM parts ORDER BY number`))
+	ps, err := jsonRows[*purchasing.Part](db.read().QueryContext(ctx, `SELECT data FROM parts ORDER BY number`))
 	if err != nil {
 		return nil, fmt.Errorf("%s: parts: %w", db.Dialect.Name, err)
 	}
@@ -52,7 +52,7 @@ func (db *DB) Parts(ctx context.Context) ([]*purchasing.Part, error) {
 
 // DeletePart removes a catalogue entry; purchase orders keep their lines.
 func (db *DB) DeletePart(ctx context.Context, number string) error {
-	res, err := db.Writer.ExecContext(ctx, `DELETE FROM parts WHERE number = $1`, number)
+	res, err := db.write().ExecContext(ctx, `DELETE FROM parts WHERE number = $1`, number)
 	if err != nil {
 		return fmt.Errorf("%s: delete part: %w", db.Dialect.Name, err)
 	}
@@ -64,8 +64,8 @@ func (db *DB) DeletePart(ctx context.Context, number string) error {
 
 // SetStock records how many of a part a site has on hand.
 func (db *DB) SetStock(ctx context.Context, site, part string, quantity float64) error {
-	if _, err := db.Writer.ExecContext(ctx, `INSERT INTO part_stock (site, part, quantity) VALUES ($1, $2, $3)
-		ON CONFLICT (site, part) DO UPDATE SET quantity = excluded.quantity`, site, part, quantity); err != nil {
+	set := Insert{Table: "part_stock", Columns: cols("site, part, quantity"), Conflict: cols("site, part"), Update: cols("quantity")}
+	if _, err := db.write().ExecContext(ctx, set.SQL(), site, part, quantity); err != nil {
 		return fmt.Errorf("%s: set stock: %w", db.Dialect.Name, err)
 	}
 	return nil
@@ -73,7 +73,7 @@ func (db *DB) SetStock(ctx context.Context, site, part string, quantity float64)
 
 // StockAt returns a site's parts on hand.
 func (db *DB) StockAt(ctx context.Context, site string) (map[string]float64, error) {
-	return stock(ctx, db.Reader, site)
+	return stock(ctx, db.read(), site)
 }
 
 func parts(ctx context.Context, q querier, numbers []string) (map[string]*purchasing.Part, error) {
@@ -81,12 +81,8 @@ func parts(ctx context.Context, q querier, numbers []string) (map[string]*purcha
 	if len(numbers) == 0 {
 		return out, nil
 	}
-	ph := make([]string, len(numbers))
-	args := make([]any, len(numbers))
-	for i, n := range numbers {
-		ph[i], args[i] = "$"+strconv.Itoa(i+1), n
-	}
-	rows, err := q.QueryContext(ctx, `SELECT data FROM parts WHERE number IN (`+strings.Join(ph, ", ")+`)`, args...)
+	var args params
+	rows, err := q.QueryContext(ctx, `SELECT data FROM parts WHERE number IN (`+list(&args, numbers)+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("parts: %w", err)
 	}
@@ -227,7 +223,7 @@ func listPOs(ctx context.Context, q querier, query string, args ...any) ([]*purc
 
 // PurchaseOrder returns a purchase order, or ENOTFOUND.
 func (db *DB) PurchaseOrder(ctx context.Context, id string) (*purchasing.PurchaseOrder, error) {
-	po, err := onePO(db.Reader.QueryRowContext(ctx, `SELECT data FROM purchase_orders WHERE id = $1`, id))
+	po, err := onePO(db.read().QueryRowContext(ctx, `SELECT data FROM purchase_orders WHERE id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("%s: purchase order: %w", db.Dialect.Name, err)
 	}
@@ -241,8 +237,8 @@ func (db *DB) PurchaseOrder(ctx context.Context, id string) (*purchasing.Purchas
 // first, within the scope.
 func (db *DB) PurchaseOrders(ctx context.Context, f purchasing.Filter) ([]*purchasing.PurchaseOrder, error) {
 	var where []string
-	var args []any
-	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	var args params
+	arg := args.add
 	if f.Site != "" {
 		where = append(where, "site = "+arg(f.Site))
 	}
@@ -271,7 +267,7 @@ func (db *DB) PurchaseOrders(ctx context.Context, f purchasing.Filter) ([]*purch
 	if limit <= 0 || limit > 10000 {
 		limit = 10000
 	}
-	out, err := listPOs(ctx, db.Reader, q+" ORDER BY created_at, id LIMIT "+strconv.Itoa(limit), args...)
+	out, err := listPOs(ctx, db.read(), q+" ORDER BY created_at, id LIMIT "+strconv.Itoa(limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", db.Dialect.Name, err)
 	}
@@ -310,8 +306,8 @@ func scopeWhere(s cloud.Scope, arg func(any) string, vendorCol string) (string, 
 // completion recorded in a period changed its work order then.
 func (db *DB) WorkOrdersChangedSince(ctx context.Context, site string, scope cloud.Scope, since time.Time) ([]*workorder.WorkOrder, error) {
 	var where []string
-	var args []any
-	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	var args params
+	arg := args.add
 	where = append(where, "updated_at >= "+arg(micros(since)))
 	if site != "" {
 		where = append(where, "site = "+arg(site))
@@ -321,7 +317,7 @@ func (db *DB) WorkOrdersChangedSince(ctx context.Context, site string, scope clo
 	} else if c != "" {
 		where = append(where, c)
 	}
-	ws, err := jsonRows[*workorder.WorkOrder](db.Reader.QueryContext(ctx, `SELECT data FROM workorders WHERE `+strings.Join(where, " AND ")+` ORDER BY number`, args...))
+	ws, err := jsonRows[*workorder.WorkOrder](db.read().QueryContext(ctx, `SELECT data FROM workorders WHERE `+strings.Join(where, " AND ")+` ORDER BY number`, args...))
 	if err != nil {
 		return nil, fmt.Errorf("%s: work orders: %w", db.Dialect.Name, err)
 	}

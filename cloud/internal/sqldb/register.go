@@ -16,8 +16,8 @@ func (db *DB) PutSite(ctx context.Context, s *cloud.Site) error {
 	if err != nil {
 		return err
 	}
-	_, err = db.Writer.ExecContext(ctx, `INSERT INTO sites (id, region, data) VALUES ($1, $2, $3)
-		ON CONFLICT (id) DO UPDATE SET region = excluded.region, data = excluded.data`, s.ID, s.Region, string(data))
+	put := Insert{Table: "sites", Columns: cols("id, region, data"), Conflict: cols("id"), Update: cols("region, data")}
+	_, err = db.write().ExecContext(ctx, put.SQL(), s.ID, s.Region, string(data))
 	if err != nil {
 		return fmt.Errorf("%s: put site: %w", db.Dialect.Name, err)
 	}
@@ -26,7 +26,7 @@ func (db *DB) PutSite(ctx context.Context, s *cloud.Site) error {
 
 // Site returns a site, or ENOTFOUND.
 func (db *DB) Site(ctx context.Context, id string) (*cloud.Site, error) {
-	s, err := getSite(ctx, db.Reader, id)
+	s, err := getSite(ctx, db.read(), id)
 	if err != nil && cloud.ErrorCode(err) != cloud.ENOTFOUND {
 		return nil, fmt.Errorf("%s: %w", db.Dialect.Name, err)
 	}
@@ -47,7 +47,7 @@ func getSite(ctx context.Context, q querier, id string) (*cloud.Site, error) {
 
 // Sites lists sites; a non-nil only restricts the list to those ids.
 func (db *DB) Sites(ctx context.Context, only []string) ([]*cloud.Site, error) {
-	rows, err := db.Reader.QueryContext(ctx, `SELECT data FROM sites ORDER BY id`)
+	rows, err := db.read().QueryContext(ctx, `SELECT data FROM sites ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("%s: sites: %w", db.Dialect.Name, err)
 	}
@@ -78,7 +78,7 @@ func (db *DB) Sites(ctx context.Context, only []string) ([]*cloud.Site, error) {
 
 // SitesInRegion returns the ids of a region's sites.
 func (db *DB) SitesInRegion(ctx context.Context, region string) ([]string, error) {
-	rows, err := db.Reader.QueryContext(ctx, `SELECT id FROM sites WHERE region = $1 ORDER BY id`, region)
+	rows, err := db.read().QueryContext(ctx, `SELECT id FROM sites WHERE region = $1 ORDER BY id`, region)
 	if err != nil {
 		return nil, fmt.Errorf("%s: region: %w", db.Dialect.Name, err)
 	}
@@ -97,7 +97,7 @@ func (db *DB) SitesInRegion(ctx context.Context, region string) ([]string, error
 // DeleteSite removes a site and its assets; work orders are history and
 // stay.
 func (db *DB) DeleteSite(ctx context.Context, id string) error {
-	tx, err := db.Writer.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -121,8 +121,9 @@ func (db *DB) PutAsset(ctx context.Context, a *cloud.Asset) error {
 	if err != nil {
 		return err
 	}
-	res, err := db.Writer.ExecContext(ctx, `INSERT INTO assets (site, id, data) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM sites WHERE id = $1)
-		ON CONFLICT (site, id) DO UPDATE SET data = excluded.data`, a.Site, a.ID, string(data))
+	put := Insert{Table: "assets", Columns: cols("site, id, data"), Select: `SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM sites WHERE id = $1)`,
+		Conflict: cols("site, id"), Update: cols("data")}
+	res, err := db.write().ExecContext(ctx, put.SQL(), a.Site, a.ID, string(data))
 	if err != nil {
 		return fmt.Errorf("%s: put asset: %w", db.Dialect.Name, err)
 	}
@@ -134,7 +135,7 @@ func (db *DB) PutAsset(ctx context.Context, a *cloud.Asset) error {
 
 // Asset returns an asset, or ENOTFOUND.
 func (db *DB) Asset(ctx context.Context, site, id string) (*cloud.Asset, error) {
-	a, err := getAsset(ctx, db.Reader, site, id)
+	a, err := getAsset(ctx, db.read(), site, id)
 	if err != nil {
 		return nil, fmt.Errorf("%s: asset: %w", db.Dialect.Name, err)
 	}
@@ -158,7 +159,7 @@ func getAsset(ctx context.Context, q querier, site, id string) (*cloud.Asset, er
 
 // Assets lists a site's assets.
 func (db *DB) Assets(ctx context.Context, site string) ([]*cloud.Asset, error) {
-	as, err := jsonRows[*cloud.Asset](db.Reader.QueryContext(ctx, `SELECT data FROM assets WHERE site = $1 ORDER BY id`, site))
+	as, err := jsonRows[*cloud.Asset](db.read().QueryContext(ctx, `SELECT data FROM assets WHERE site = $1 ORDER BY id`, site))
 	if err != nil {
 		return nil, fmt.Errorf("%s: assets: %w", db.Dialect.Name, err)
 	}
@@ -167,7 +168,7 @@ func (db *DB) Assets(ctx context.Context, site string) ([]*cloud.Asset, error) {
 
 // DeleteAsset removes an asset.
 func (db *DB) DeleteAsset(ctx context.Context, site, id string) error {
-	res, err := db.Writer.ExecContext(ctx, `DELETE FROM assets WHERE site = $1 AND id = $2`, site, id)
+	res, err := db.write().ExecContext(ctx, `DELETE FROM assets WHERE site = $1 AND id = $2`, site, id)
 	if err != nil {
 		return fmt.Errorf("%s: delete asset: %w", db.Dialect.Name, err)
 	}

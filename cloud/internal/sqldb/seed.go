@@ -33,16 +33,16 @@ func (db *DB) SeedHistory(ctx context.Context, from, to int64) error {
 	const chunk = 100_000
 	for lo := from; lo <= to; lo += chunk {
 		hi := min(lo+chunk-1, to)
-		if _, err := db.Writer.ExecContext(ctx, q, lo, hi); err != nil {
+		if _, err := db.write().ExecContext(ctx, q, lo, hi); err != nil {
 			return fmt.Errorf("%s: seed: %w", db.Dialect.Name, err)
 		}
 	}
-	if _, err := db.Writer.ExecContext(ctx, db.Dialect.SetNumber, to); err != nil {
+	if _, err := db.write().ExecContext(ctx, db.Dialect.SetNumber, to); err != nil {
 		return fmt.Errorf("%s: seed: %w", db.Dialect.Name, err)
 	}
 	// Fresh statistics, as autovacuum (PostgreSQL) or a periodic ANALYZE
 	// (SQLite) would have after a load this size.
-	if _, err := db.Writer.ExecContext(ctx, `ANALYZE workorders`); err != nil {
+	if _, err := db.write().ExecContext(ctx, `ANALYZE workorders`); err != nil {
 		return fmt.Errorf("%s: seed: %w", db.Dialect.Name, err)
 	}
 	return nil

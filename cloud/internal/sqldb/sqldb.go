@@ -2,8 +2,9 @@
 // and cloud/postgres differ in driver, schema types, migrations, how they
 // number work orders and how they serialise writers; the queries, the
 // transaction shape and the optimistic locking are the same, so they live
-// here once rather than twice. Both dialects accept $n placeholders and
-// INSERT ... ON CONFLICT.
+// here once rather than twice, in one SQL form: $n placeholders, upserts
+// as Inserts, RETURNING (statement.go says which, and where a backend that
+// speaks otherwise hooks in: Dialect.Rebind).
 //
 // Times are stored as Unix microseconds (BIGINT) in both, and each work
 // order's projection as a JSON document beside the columns that are
@@ -50,6 +51,12 @@ type Dialect struct {
 	// Retryable reports whether a transaction failed only because of a
 	// concurrent writer, and may simply be run again.
 	Retryable func(error) bool
+	// Rebind rewrites a statement from this package's form ($1, $2, ...
+	// placeholders; statement.go) into the database's, on its way to the
+	// database. Nil for PostgreSQL and SQLite, which run it as written; a
+	// backend with ? placeholders would number them here. Migrations are
+	// the dialect's own SQL and are not rebound.
+	Rebind func(query string) string
 }
 
 // DB is a store on a database/sql pool. Writer takes the write
@@ -70,6 +77,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return fmt.Errorf("%s: migrate: %w", db.Dialect.Name, err)
 	}
 	defer conn.Close()
+	c := db.on(conn)
 	if db.Dialect.Lock != "" {
 		if _, err := conn.ExecContext(ctx, db.Dialect.Lock); err != nil {
 			return fmt.Errorf("%s: migrate lock: %w", db.Dialect.Name, err)
@@ -90,7 +98,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 			return fmt.Errorf("%s: migration %s: name must start with a number", db.Dialect.Name, name)
 		}
 		var n int
-		if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, v).Scan(&n); err != nil {
+		if err := c.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, v).Scan(&n); err != nil {
 			return fmt.Errorf("%s: migrate: %w", db.Dialect.Name, err)
 		}
 		if n > 0 {
@@ -100,7 +108,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		tx, err := conn.BeginTx(ctx, nil)
+		tx, err := db.beginOn(ctx, conn)
 		if err != nil {
 			return err
 		}
@@ -108,7 +116,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 			if strings.TrimSpace(stmt) == "" {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			if _, err := tx.tx.ExecContext(ctx, stmt); err != nil { // the dialect's own SQL, not rebound
 				tx.Rollback()
 				return fmt.Errorf("%s: migration %s: %w", db.Dialect.Name, name, err)
 			}
@@ -153,7 +161,7 @@ type staleError struct{ id string }
 func (e *staleError) Error() string { return "work order " + e.id + " changed meanwhile" }
 
 func (db *DB) update(ctx context.Context, fn func(store.Tx) error) error {
-	sqlTx, err := db.Writer.BeginTx(ctx, nil)
+	sqlTx, err := db.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: begin: %w", db.Dialect.Name, err)
 	}
@@ -180,7 +188,7 @@ func (db *DB) update(ctx context.Context, fn func(store.Tx) error) error {
 
 // Tx is one write transaction. It implements store.Tx.
 type Tx struct {
-	tx *sql.Tx
+	tx sqlTx
 	db *DB
 	// After Prefetch: the work order of each of a batch's incidents (""
 	// for none yet) and those work orders as last saved in this
@@ -198,7 +206,8 @@ type Tx struct {
 
 // Tombstone implements workorder.Tx: a link to no work order.
 func (t *Tx) Tombstone(ctx context.Context, incident string) error {
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO wo_incidents (incident, wo) VALUES ($1, '') ON CONFLICT (incident) DO NOTHING`, incident); err != nil {
+	tomb := Insert{Table: "wo_incidents", Columns: cols("incident, wo"), Conflict: cols("incident"), DoNothing: true}
+	if _, err := t.tx.ExecContext(ctx, tomb.SQL(), incident, ""); err != nil {
 		return fmt.Errorf("tombstone: %w", err)
 	}
 	if t.byIncident != nil {
@@ -226,14 +235,13 @@ func (t *Tx) Prefetch(ctx context.Context, incidents []string) error {
 	const chunk = 500
 	for lo := 0; lo < len(incidents); lo += chunk {
 		part := incidents[lo:min(lo+chunk, len(incidents))]
-		ph := make([]string, len(part))
-		args := make([]any, len(part))
-		for i, inc := range part {
-			ph[i], args[i] = "$"+strconv.Itoa(i+1), inc
+		var args params
+		in := list(&args, part)
+		for _, inc := range part {
 			t.byIncident[inc] = ""
 		}
 		rows, err := t.tx.QueryContext(ctx, `SELECT i.incident, w.data FROM wo_incidents i LEFT JOIN workorders w ON w.id = i.wo
-			WHERE i.incident IN (`+strings.Join(ph, ", ")+`)`, args...)
+			WHERE i.incident IN (`+in+`)`, args...)
 		if err != nil {
 			return fmt.Errorf("prefetch: %w", err)
 		}
@@ -272,11 +280,6 @@ var (
 	_ store.Store = (*DB)(nil)
 )
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func nullMicros(t *time.Time) any {
@@ -288,7 +291,8 @@ func nullMicros(t *time.Time) any {
 
 // Claim implements workorder.Tx.
 func (t *Tx) Claim(ctx context.Context, key string) (bool, error) {
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO processed (key, at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, micros(time.Now()))
+	claim := Insert{Table: "processed", Columns: cols("key, at"), Conflict: cols("key"), DoNothing: true}
+	res, err := t.tx.ExecContext(ctx, claim.SQL(), key, micros(time.Now()))
 	if err != nil {
 		return false, err
 	}
@@ -361,21 +365,6 @@ func (t *Tx) Save(ctx context.Context, w *workorder.WorkOrder, events []workorde
 	// an existing work order rides in the same statement as a CTE: round
 	// trips are what intake throughput is made of.
 	eargs := make([]any, 0, 4*len(events))
-	rows := func(first int, cast bool) string {
-		var q strings.Builder
-		for i := range events {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			n := first + 4*i
-			if cast {
-				fmt.Fprintf(&q, "($%d::text, $%d::integer, $%d::bigint, $%d::text)", n, n+1, n+2, n+3)
-			} else {
-				fmt.Fprintf(&q, "($%d, $%d, $%d, $%d)", n, n+1, n+2, n+3)
-			}
-		}
-		return q.String()
-	}
 	for i := range events {
 		e := &events[i]
 		ed, err := json.Marshal(e)
@@ -391,9 +380,7 @@ func (t *Tx) Save(ctx context.Context, w *workorder.WorkOrder, events []workorde
 	prev := events[0].Version - 1
 	switch {
 	case prev > 0 && t.db.Dialect.UpdateCTE:
-		res, err := t.tx.ExecContext(ctx, `WITH u AS (`+update+` RETURNING id)
-			INSERT INTO wo_events (wo, version, at, data) SELECT v.wo, v.version, v.at, v.data FROM u,
-			(VALUES `+rows(21, true)+`) AS v(wo, version, at, data)`, append(append(args, prev), eargs...)...)
+		res, err := t.tx.ExecContext(ctx, updateAppending(update, 21, len(events)), append(append(args, prev), eargs...)...)
 		if err != nil {
 			return fmt.Errorf("update work order: %w", err)
 		}
@@ -404,9 +391,9 @@ func (t *Tx) Save(ctx context.Context, w *workorder.WorkOrder, events []workorde
 		}
 	default:
 		if prev == 0 {
-			_, err = t.tx.ExecContext(ctx, `INSERT INTO workorders (id, number, site, asset, family, problem, source, trade, priority,
-			status, vendor, technician, is_open, hold_until, verified_at, created_at, updated_at, version, data)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`, args...)
+			insert := Insert{Table: "workorders", Columns: cols(`id, number, site, asset, family, problem, source, trade, priority,
+				status, vendor, technician, is_open, hold_until, verified_at, created_at, updated_at, version, data`)}
+			_, err = t.tx.ExecContext(ctx, insert.SQL(), args...)
 			if err != nil {
 				return fmt.Errorf("insert work order: %w", err)
 			}
@@ -421,7 +408,7 @@ func (t *Tx) Save(ctx context.Context, w *workorder.WorkOrder, events []workorde
 				return &staleError{id: w.ID}
 			}
 		}
-		if _, err := t.tx.ExecContext(ctx, `INSERT INTO wo_events (wo, version, at, data) VALUES `+rows(1, false), eargs...); err != nil {
+		if _, err := t.tx.ExecContext(ctx, Insert{Table: "wo_events", Columns: eventColumns, Rows: len(events)}.SQL(), eargs...); err != nil {
 			return fmt.Errorf("append events: %w", err)
 		}
 	}
@@ -434,18 +421,12 @@ func (t *Tx) Save(ctx context.Context, w *workorder.WorkOrder, events []workorde
 				t.byIncident[inc] = w.ID
 			}
 		}
-		var q strings.Builder
-		q.WriteString(`INSERT INTO wo_incidents (incident, wo) VALUES `)
+		link := Insert{Table: "wo_incidents", Columns: cols("incident, wo"), Rows: len(linked), Conflict: cols("incident"), DoNothing: true}
 		largs := make([]any, 0, 2*len(linked))
-		for i, inc := range linked {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			fmt.Fprintf(&q, "($%d, $%d)", 2*i+1, 2*i+2)
+		for _, inc := range linked {
 			largs = append(largs, inc, w.ID)
 		}
-		q.WriteString(` ON CONFLICT (incident) DO NOTHING`)
-		res, err := t.tx.ExecContext(ctx, q.String(), largs...)
+		res, err := t.tx.ExecContext(ctx, link.SQL(), largs...)
 		if err != nil {
 			return fmt.Errorf("link incidents: %w", err)
 		}
@@ -492,7 +473,7 @@ func Conflict(err error) error {
 
 // WorkOrder returns a work order by id, or an ENOTFOUND error.
 func (db *DB) WorkOrder(ctx context.Context, id string) (*workorder.WorkOrder, error) {
-	w, err := one(db.Reader.QueryRowContext(ctx, `SELECT data FROM workorders WHERE id = $1`, id))
+	w, err := one(db.read().QueryRowContext(ctx, `SELECT data FROM workorders WHERE id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("%s: work order: %w", db.Dialect.Name, err)
 	}
@@ -504,7 +485,7 @@ func (db *DB) WorkOrder(ctx context.Context, id string) (*workorder.WorkOrder, e
 
 // Events returns a work order's events, oldest first.
 func (db *DB) Events(ctx context.Context, id string) ([]workorder.Event, error) {
-	ev, err := eventsOf(ctx, db.Reader, id)
+	ev, err := eventsOf(ctx, db.read(), id)
 	if err != nil {
 		return nil, fmt.Errorf("%s: events: %w", db.Dialect.Name, err)
 	}
@@ -514,8 +495,8 @@ func (db *DB) Events(ctx context.Context, id string) ([]workorder.Event, error) 
 // WorkOrders lists work orders, newest first, one page at a time.
 func (db *DB) WorkOrders(ctx context.Context, f workorder.Filter) ([]*workorder.WorkOrder, error) {
 	var where []string
-	var args []any
-	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	var args params
+	arg := args.add
 	eq := func(col, v string) {
 		if v != "" {
 			where = append(where, col+" = "+arg(v))
@@ -546,11 +527,7 @@ func (db *DB) WorkOrders(ctx context.Context, f workorder.Filter) ([]*workorder.
 			if len(f.Scope.Sites) == 0 {
 				return nil, nil
 			}
-			ph := make([]string, len(f.Scope.Sites))
-			for i, s := range f.Scope.Sites {
-				ph[i] = arg(s)
-			}
-			where = append(where, "site IN ("+strings.Join(ph, ", ")+")")
+			where = append(where, "site IN ("+list(&args, f.Scope.Sites)+")")
 		}
 		if f.Scope.Vendor != "" {
 			eq("vendor", f.Scope.Vendor)
@@ -570,7 +547,7 @@ func (db *DB) WorkOrders(ctx context.Context, f workorder.Filter) ([]*workorder.
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY number DESC LIMIT " + strconv.Itoa(f.Limit)
-	ws, err := jsonRows[*workorder.WorkOrder](db.Reader.QueryContext(ctx, q, args...))
+	ws, err := jsonRows[*workorder.WorkOrder](db.read().QueryContext(ctx, q, args...))
 	if err != nil {
 		return nil, fmt.Errorf("%s: list work orders: %w", db.Dialect.Name, err)
 	}
@@ -580,7 +557,7 @@ func (db *DB) WorkOrders(ctx context.Context, f workorder.Filter) ([]*workorder.
 // Due returns work orders whose timer (hold-off end, dispatch lapse) ran
 // out at or before now.
 func (db *DB) Due(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, err := db.Reader.QueryContext(ctx, `SELECT id FROM workorders WHERE hold_until <= $1 ORDER BY hold_until LIMIT $2`, micros(now), limit)
+	rows, err := db.read().QueryContext(ctx, `SELECT id FROM workorders WHERE hold_until <= $1 ORDER BY hold_until LIMIT $2`, micros(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: due: %w", db.Dialect.Name, err)
 	}
@@ -598,7 +575,7 @@ func (db *DB) Due(ctx context.Context, now time.Time, limit int) ([]string, erro
 
 // CountByStatus counts work orders per status, for metrics.
 func (db *DB) CountByStatus(ctx context.Context) (map[string]int, error) {
-	rows, err := db.Reader.QueryContext(ctx, `SELECT status, count(*) FROM workorders GROUP BY status`)
+	rows, err := db.read().QueryContext(ctx, `SELECT status, count(*) FROM workorders GROUP BY status`)
 	if err != nil {
 		return nil, fmt.Errorf("%s: count: %w", db.Dialect.Name, err)
 	}
@@ -636,19 +613,12 @@ func (t *Tx) ClaimAll(ctx context.Context, keys []string) (map[string]bool, erro
 	const chunk = 500 // stay far below parameter limits
 	for lo := 0; lo < len(keys); lo += chunk {
 		part := keys[lo:min(lo+chunk, len(keys))]
-		var q strings.Builder
-		q.WriteString(`INSERT INTO processed (key, at) VALUES `)
-		args := make([]any, 0, len(part)+1)
-		args = append(args, now)
-		for i, k := range part {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			fmt.Fprintf(&q, "($%d, $1)", i+2)
-			args = append(args, k)
+		claim := Insert{Table: "processed", Columns: cols("key, at"), Rows: len(part), Conflict: cols("key"), DoNothing: true, Returning: cols("key")}
+		args := make([]any, 0, 2*len(part))
+		for _, k := range part {
+			args = append(args, k, now)
 		}
-		q.WriteString(` ON CONFLICT (key) DO NOTHING RETURNING key`)
-		rows, err := t.tx.QueryContext(ctx, q.String(), args...)
+		rows, err := t.tx.QueryContext(ctx, claim.SQL(), args...)
 		if err != nil {
 			return nil, fmt.Errorf("claim: %w", err)
 		}

@@ -47,19 +47,15 @@ func fromNullMicros(v sql.NullInt64) *time.Time {
 // PutToken stores a new token's grant under its hash. The hash must be
 // new: a secret is stored once.
 func (db *DB) PutToken(ctx context.Context, hash string, p *cloud.Principal) error {
-	if _, err := putToken(ctx, db.Writer, hash, p, ""); err != nil {
+	if _, err := putToken(ctx, db.write(), hash, p, false); err != nil {
 		return fmt.Errorf("%s: put token: %w", db.Dialect.Name, err)
 	}
 	return nil
 }
 
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
 // putToken inserts a token row and returns the rows inserted (0 when
-// conflict is " ON CONFLICT (hash) DO NOTHING" and the hash is stored).
-func putToken(ctx context.Context, ex execer, hash string, p *cloud.Principal, conflict string) (int64, error) {
+// skip is set and the hash is stored).
+func putToken(ctx context.Context, ex executor, hash string, p *cloud.Principal, skip bool) (int64, error) {
 	data, err := json.Marshal(grant(p))
 	if err != nil {
 		return 0, err
@@ -68,7 +64,11 @@ func putToken(ctx context.Context, ex execer, hash string, p *cloud.Principal, c
 	if created.IsZero() {
 		created = time.Now()
 	}
-	res, err := ex.ExecContext(ctx, `INSERT INTO tokens (id, hash, data, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`+conflict,
+	put := Insert{Table: "tokens", Columns: cols("id, hash, data, created_at, expires_at")}
+	if skip {
+		put.Conflict, put.DoNothing = cols("hash"), true
+	}
+	res, err := ex.ExecContext(ctx, put.SQL(),
 		p.TokenID, hash, string(data), micros(created), nullMicros(p.Expires))
 	if err != nil {
 		return 0, err
@@ -87,7 +87,7 @@ func grant(p *cloud.Principal) *cloud.Principal {
 // Token returns the grant of a token hash: cloud.ErrTokenUnknown,
 // ErrTokenRevoked or ErrTokenExpired when it may not be used at now.
 func (db *DB) Token(ctx context.Context, hash string, now time.Time) (*cloud.Principal, error) {
-	p, err := scanToken(db.Reader.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = $1`, hash).Scan)
+	p, err := scanToken(db.read().QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = $1`, hash).Scan)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cloud.ErrTokenUnknown
 	} else if err != nil {
@@ -102,7 +102,7 @@ func (db *DB) Token(ctx context.Context, hash string, now time.Time) (*cloud.Pri
 // Tokens lists every token, revoked and expired ones included, oldest
 // first. Secrets are never stored, and hashes are not returned.
 func (db *DB) Tokens(ctx context.Context) ([]*cloud.Principal, error) {
-	rows, err := db.Reader.QueryContext(ctx, `SELECT `+tokenCols+` FROM tokens ORDER BY created_at, id`)
+	rows, err := db.read().QueryContext(ctx, `SELECT `+tokenCols+` FROM tokens ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("%s: tokens: %w", db.Dialect.Name, err)
 	}
@@ -125,7 +125,7 @@ func (db *DB) Tokens(ctx context.Context) ([]*cloud.Principal, error) {
 // its sessions. Revoking a revoked token changes nothing; an unknown id is
 // ENOTFOUND.
 func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
-	tx, err := db.Writer.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: revoke token: %w", db.Dialect.Name, err)
 	}
@@ -150,7 +150,7 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
 }
 
 // revoke marks the live tokens matching where ($2...) revoked at $1.
-func revoke(ctx context.Context, tx *sql.Tx, where string, args ...any) error {
+func revoke(ctx context.Context, tx executor, where string, args ...any) error {
 	_, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND `+where, args...)
 	return err
 }
@@ -163,14 +163,14 @@ func revoke(ctx context.Context, tx *sql.Tx, where string, args ...any) error {
 // secret that was revoked is refused with cloud.ErrTokenRevoked rather
 // than brought back. It returns how many tokens it revoked.
 func (db *DB) RotateToken(ctx context.Context, hash string, p *cloud.Principal, family string, at time.Time) (int64, error) {
-	tx, err := db.Writer.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("%s: rotate token: %w", db.Dialect.Name, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
 	// A replica starting beside this one with the same secret waits here
 	// for this transaction, then finds the row and does nothing.
-	n, err := putToken(ctx, tx, hash, p, ` ON CONFLICT (hash) DO NOTHING`)
+	n, err := putToken(ctx, tx, hash, p, true)
 	if err != nil {
 		return 0, fmt.Errorf("%s: rotate token: %w", db.Dialect.Name, err)
 	}
@@ -203,7 +203,7 @@ func (db *DB) RotateToken(ctx context.Context, hash string, p *cloud.Principal, 
 // than every ago: one write a minute per busy token rather than one a
 // request, decided by the database so that replicas need not agree.
 func (db *DB) TouchToken(ctx context.Context, id string, at time.Time, every time.Duration) error {
-	_, err := db.Writer.ExecContext(ctx, `UPDATE tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)`,
+	_, err := db.write().ExecContext(ctx, `UPDATE tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)`,
 		micros(at), id, micros(at.Add(-every)))
 	if err != nil {
 		return fmt.Errorf("%s: touch token: %w", db.Dialect.Name, err)

@@ -69,7 +69,7 @@ func (db *DB) CreateWebhook(ctx context.Context, h *notify.Webhook) error {
 	if err != nil {
 		return err
 	}
-	if _, err := db.Writer.ExecContext(ctx, `INSERT INTO webhooks (`+webhookCols+`)
+	if _, err := db.write().ExecContext(ctx, `INSERT INTO webhooks (`+webhookCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, args...); err != nil {
 		return fmt.Errorf("%s: create webhook: %w", db.Dialect.Name, err)
 	}
@@ -78,7 +78,7 @@ func (db *DB) CreateWebhook(ctx context.Context, h *notify.Webhook) error {
 
 // Webhook returns a webhook by id, or ENOTFOUND.
 func (db *DB) Webhook(ctx context.Context, id string) (*notify.Webhook, error) {
-	h, err := scanWebhook(db.Reader.QueryRowContext(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE id = $1`, id))
+	h, err := scanWebhook(db.read().QueryRowContext(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cloud.Errorf(cloud.ENOTFOUND, "webhook %s not found", id)
 	} else if err != nil {
@@ -94,7 +94,7 @@ func (db *DB) Webhooks(ctx context.Context, createdBy string) ([]*notify.Webhook
 	if createdBy != "" {
 		q, args = `SELECT `+webhookCols+` FROM webhooks WHERE created_by = $1 ORDER BY created_at, id`, []any{createdBy}
 	}
-	rows, err := db.Reader.QueryContext(ctx, q, args...)
+	rows, err := db.read().QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: webhooks: %w", db.Dialect.Name, err)
 	}
@@ -117,7 +117,7 @@ func (db *DB) UpdateWebhook(ctx context.Context, h *notify.Webhook) error {
 	if err != nil {
 		return err
 	}
-	res, err := db.Writer.ExecContext(ctx, `UPDATE webhooks SET url = $2, description = $3, scope = $4, events = $5,
+	res, err := db.write().ExecContext(ctx, `UPDATE webhooks SET url = $2, description = $3, scope = $4, events = $5,
 		active = $6, disabled_reason = $7, updated_at = $8 WHERE id = $1`,
 		args[0], args[1], args[2], args[3], args[4], args[6], args[7], args[10])
 	if err != nil {
@@ -131,7 +131,7 @@ func (db *DB) UpdateWebhook(ctx context.Context, h *notify.Webhook) error {
 
 // DeleteWebhook removes a webhook with its deliveries and their log.
 func (db *DB) DeleteWebhook(ctx context.Context, id string) error {
-	res, err := db.Writer.ExecContext(ctx, `DELETE FROM webhooks WHERE id = $1`, id)
+	res, err := db.write().ExecContext(ctx, `DELETE FROM webhooks WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("%s: delete webhook: %w", db.Dialect.Name, err)
 	}
@@ -146,7 +146,7 @@ func (db *DB) DeleteWebhook(ctx context.Context, id string) error {
 // secret. Two rotations racing: one wins, the other is ECONFLICT.
 func (db *DB) RotateWebhookSecret(ctx context.Context, id string, now time.Time, grace time.Duration) (notify.Secret, error) {
 	var old string
-	err := db.Writer.QueryRowContext(ctx, `SELECT secrets FROM webhooks WHERE id = $1`, id).Scan(&old)
+	err := db.write().QueryRowContext(ctx, `SELECT secrets FROM webhooks WHERE id = $1`, id).Scan(&old)
 	if errors.Is(err, sql.ErrNoRows) {
 		return notify.Secret{}, cloud.Errorf(cloud.ENOTFOUND, "webhook %s not found", id)
 	} else if err != nil {
@@ -162,7 +162,7 @@ func (db *DB) RotateWebhookSecret(ctx context.Context, id string, now time.Time,
 		return notify.Secret{}, err
 	}
 	// Optimistic: the secrets must be those read.
-	res, err := db.Writer.ExecContext(ctx, `UPDATE webhooks SET secrets = $2, updated_at = $3 WHERE id = $1 AND secrets = $4`,
+	res, err := db.write().ExecContext(ctx, `UPDATE webhooks SET secrets = $2, updated_at = $3 WHERE id = $1 AND secrets = $4`,
 		id, string(data), micros(now), old)
 	if err != nil {
 		return notify.Secret{}, fmt.Errorf("%s: rotate: %w", db.Dialect.Name, err)
@@ -187,7 +187,7 @@ func (db *DB) WebhookDeliveries(ctx context.Context, webhook string, state notif
 		args = append(args, string(state))
 	}
 	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + strconv.Itoa(limit)
-	rows, err := db.Reader.QueryContext(ctx, q, args...)
+	rows, err := db.read().QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: deliveries: %w", db.Dialect.Name, err)
 	}
@@ -214,13 +214,12 @@ func (db *DB) WebhookDeliveries(ctx context.Context, webhook string, state notif
 	if len(out) == 0 {
 		return out, nil
 	}
-	ph := make([]string, len(out))
 	ids := make([]any, len(out))
 	for i, d := range out {
-		ph[i], ids[i] = "$"+strconv.Itoa(i+1), d.ID
+		ids[i] = d.ID
 	}
-	rows, err = db.Reader.QueryContext(ctx, `SELECT delivery, n, url, at, took_us, status, error, response, outcome, next_at
-		FROM webhook_attempts WHERE delivery IN (`+strings.Join(ph, ", ")+`) ORDER BY id`, ids...)
+	rows, err = db.read().QueryContext(ctx, `SELECT delivery, n, url, at, took_us, status, error, response, outcome, next_at
+		FROM webhook_attempts WHERE delivery IN (`+placeholders(1, len(ids))+`) ORDER BY id`, ids...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: attempts: %w", db.Dialect.Name, err)
 	}
@@ -248,7 +247,7 @@ func (db *DB) WebhookDeliveries(ctx context.Context, webhook string, state notif
 // at now, with a fresh set of attempts. ENOTFOUND if the webhook has no
 // such delivery, ECONFLICT if it is not dead.
 func (db *DB) ReplayDelivery(ctx context.Context, webhook, id string, now time.Time) error {
-	res, err := db.Writer.ExecContext(ctx, `UPDATE webhook_deliveries SET state = 'pending', attempts = 0, replays = replays + 1,
+	res, err := db.write().ExecContext(ctx, `UPDATE webhook_deliveries SET state = 'pending', attempts = 0, replays = replays + 1,
 		next_at = $3, last_error = '', lease_owner = '', lease_until = 0, updated_at = $3
 		WHERE id = $1 AND webhook = $2 AND state = 'dead'`, id, webhook, micros(now))
 	if err != nil {
@@ -258,7 +257,7 @@ func (db *DB) ReplayDelivery(ctx context.Context, webhook, id string, now time.T
 		return nil
 	}
 	var st string
-	err = db.Writer.QueryRowContext(ctx, `SELECT state FROM webhook_deliveries WHERE id = $1 AND webhook = $2`, id, webhook).Scan(&st)
+	err = db.write().QueryRowContext(ctx, `SELECT state FROM webhook_deliveries WHERE id = $1 AND webhook = $2`, id, webhook).Scan(&st)
 	if errors.Is(err, sql.ErrNoRows) {
 		return cloud.Errorf(cloud.ENOTFOUND, "delivery %s not found", id)
 	} else if err != nil {
@@ -274,16 +273,8 @@ func (db *DB) ReplayDelivery(ctx context.Context, webhook, id string, now time.T
 // whose lease was just taken is re-checked after the lock and dropped).
 // SQLite has one writer, which serialises claims by itself.
 func (db *DB) ClaimDeliveries(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]notify.Claim, error) {
-	// The candidates are a MATERIALIZED CTE: as a plain IN (subquery)
-	// PostgreSQL may run the locking subquery more than once and lease
-	// more than limit rows.
-	rows, err := db.Writer.QueryContext(ctx, `WITH c AS MATERIALIZED (SELECT id FROM webhook_deliveries
-			WHERE state = 'pending' AND next_at <= $3 AND lease_until <= $3
-			AND webhook IN (SELECT id FROM webhooks WHERE active = 1)
-			ORDER BY next_at LIMIT $4`+db.Dialect.SkipLocked+`)
-		UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2
-		WHERE id IN (SELECT id FROM c) AND state = 'pending' AND lease_until <= $3
-		RETURNING id, webhook, event, type, body, attempts, next_at, last_error`, owner, micros(now.Add(lease)), micros(now), limit)
+	rows, err := db.write().QueryContext(ctx, db.Dialect.lease("webhook_deliveries", "webhook IN (SELECT id FROM webhooks WHERE active = 1)",
+		cols("id, webhook, event, type, body, attempts, next_at, last_error")), owner, micros(now.Add(lease)), micros(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: claim deliveries: %w", db.Dialect.Name, err)
 	}
@@ -309,7 +300,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, owner string, now time.Time, 
 	}
 	subs := make(map[string]*notify.Webhook, len(hooks))
 	for id := range hooks {
-		h, err := scanWebhook(db.Writer.QueryRowContext(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE id = $1`, id))
+		h, err := scanWebhook(db.write().QueryRowContext(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE id = $1`, id))
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("%s: claim deliveries: %w", db.Dialect.Name, err)
 		}
@@ -329,7 +320,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, owner string, now time.Time, 
 // pending at the attempt count it was claimed with (whoever holds the
 // lease now). A 410 Gone also disables the webhook.
 func (db *DB) FinishDelivery(ctx context.Context, dl *notify.Delivery, a *notify.Attempt) error {
-	tx, err := db.Writer.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: finish delivery: %w", db.Dialect.Name, err)
 	}
@@ -368,7 +359,7 @@ func (db *DB) FinishDelivery(ctx context.Context, dl *notify.Delivery, a *notify
 // WebhookBacklog counts deliveries not yet delivered, by state, for
 // metrics.
 func (db *DB) WebhookBacklog(ctx context.Context) (map[notify.State]int, error) {
-	rows, err := db.Reader.QueryContext(ctx, `SELECT state, count(*) FROM webhook_deliveries WHERE state <> 'delivered' GROUP BY state`)
+	rows, err := db.read().QueryContext(ctx, `SELECT state, count(*) FROM webhook_deliveries WHERE state <> 'delivered' GROUP BY state`)
 	if err != nil {
 		return nil, fmt.Errorf("%s: webhook backlog: %w", db.Dialect.Name, err)
 	}
@@ -388,7 +379,7 @@ func (db *DB) WebhookBacklog(ctx context.Context) (map[notify.State]int, error) 
 // PruneWebhookDeliveries removes delivered and dead deliveries, with
 // their log, last changed before t. Pending ones stay whatever their age.
 func (db *DB) PruneWebhookDeliveries(ctx context.Context, before time.Time) (int64, error) {
-	res, err := db.Writer.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < $1`, micros(before))
+	res, err := db.write().ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < $1`, micros(before))
 	if err != nil {
 		return 0, fmt.Errorf("%s: prune deliveries: %w", db.Dialect.Name, err)
 	}
@@ -465,18 +456,13 @@ func (t *Tx) fanOut(ctx context.Context, wo string, route func([]notify.Subscrip
 		return err
 	}
 	now := micros(time.Now())
-	var q strings.Builder
-	args := make([]any, 0, 9*len(ds))
+	add := Insert{Table: "webhook_deliveries", Columns: cols("id, webhook, event, type, work_order, body, state, next_at, created_at, updated_at"),
+		Rows: len(ds), Conflict: cols("id"), DoNothing: true}
+	args := make([]any, 0, 10*len(ds))
 	for _, d := range ds {
-		if len(args) > 0 {
-			q.WriteString(", ")
-		}
-		n := len(args)
-		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, 'pending', $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
-		args = append(args, d.ID, d.Subscription, d.Event, d.Type, wo, string(d.Body), now, now, now)
+		args = append(args, d.ID, d.Subscription, d.Event, d.Type, wo, string(d.Body), "pending", now, now, now)
 	}
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, webhook, event, type, work_order, body, state, next_at, created_at, updated_at)
-		VALUES `+q.String()+` ON CONFLICT (id) DO NOTHING`, args...); err != nil {
+	if _, err := t.tx.ExecContext(ctx, add.SQL(), args...); err != nil {
 		return fmt.Errorf("webhook deliveries: %w", err)
 	}
 	return nil
@@ -505,11 +491,7 @@ func (t *Tx) loadWebhookRoutes(ctx context.Context) (*webhookRoutes, error) {
 	}
 	inRegion := map[string][]string{}
 	if len(regions) > 0 {
-		ph := make([]string, len(regions))
-		for i := range regions {
-			ph[i] = "$" + strconv.Itoa(i+1)
-		}
-		rows, err := t.tx.QueryContext(ctx, `SELECT id, region FROM sites WHERE region IN (`+strings.Join(ph, ", ")+`)`, regions...)
+		rows, err := t.tx.QueryContext(ctx, `SELECT id, region FROM sites WHERE region IN (`+placeholders(1, len(regions))+`)`, regions...)
 		if err != nil {
 			return nil, err
 		}

@@ -23,10 +23,9 @@ func (t *Tx) PutWindow(ctx context.Context, inc *wire.Incident) error {
 	if err != nil {
 		return fmt.Errorf("put window: %w", err)
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO wo_windows (incident, event, site, asset, seq, at, data)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (incident, event) DO UPDATE SET seq = excluded.seq, at = excluded.at, data = excluded.data
-		WHERE wo_windows.seq < excluded.seq`,
+	put := Insert{Table: "wo_windows", Columns: cols("incident, event, site, asset, seq, at, data"),
+		Conflict: cols("incident, event"), Update: cols("seq, at, data"), Where: "wo_windows.seq < excluded.seq"}
+	_, err = t.tx.ExecContext(ctx, put.SQL(),
 		inc.Incident, string(inc.Event.Event), inc.Site, inc.Asset, inc.Seq, micros(inc.At), string(data))
 	if err != nil {
 		return fmt.Errorf("put window: %w", err)
@@ -68,7 +67,7 @@ func (db *DB) AssetWindows(ctx context.Context, site, asset string, from, to tim
 
 // windows runs a query of (data, at) rows.
 func (db *DB) windows(ctx context.Context, query string, args ...any) ([]*wire.Window, []int64, error) {
-	rows, err := db.Reader.QueryContext(ctx, query, args...)
+	rows, err := db.read().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: windows: %w", db.Dialect.Name, err)
 	}

@@ -84,6 +84,11 @@ type processor struct {
 	cfg *Config
 	log *slog.Logger
 	now func() time.Time
+	// wall is the wall clock (time.Now) for the processor's housekeeping,
+	// which follows real time even where now is a simulation's: when to
+	// write a whole checkpoint, when to release the outbox's pages, how
+	// often to log a repeated problem. Tests set it to a fake clock.
+	wall func() time.Time
 	// behind, when set, is how far now is behind the wall clock while it
 	// slews after a step forward (clock.go).
 	behind func() time.Duration
@@ -194,8 +199,10 @@ const (
 const startupGrace = 10 * time.Minute
 
 func newProcessor(cfg *Config, log *slog.Logger, now func() time.Time, m *metrics, ob committer) *processor {
-	return &processor{cfg: cfg, log: log, now: now, m: m, ob: ob, limiter: newLogLimiter(10 * time.Second),
+	p := &processor{cfg: cfg, log: log, now: now, wall: time.Now, m: m, ob: ob,
 		maxAhead: cfg.Ingest.MaxFutureSkew, win: evidence.New(evidenceStep, evidenceSpan)}
+	p.limiter = newLogLimiter(10*time.Second, func() time.Time { return p.wall() })
+	return p
 }
 
 func (p *processor) engineOptions() rules.Options {
@@ -514,7 +521,7 @@ func (p *processor) waitForSpace(ctx context.Context, err error) error {
 	if p.pauseMQTT != nil {
 		p.pauseMQTT()
 	}
-	since := time.Now()
+	since := p.wall()
 	p.log.Error("outbox disk full: not acknowledging; the broker holds new messages until there is room", "err", err, "path", p.cfg.Outbox.Path)
 	t := time.NewTimer(minSpaceWait)
 	defer t.Stop()
@@ -540,7 +547,7 @@ func (p *processor) waitForSpace(ctx context.Context, err error) error {
 	if p.resumeMQTT != nil {
 		p.resumeMQTT()
 	}
-	p.log.Info("outbox writes again: acknowledging", "blocked_for", time.Since(since).Round(time.Millisecond))
+	p.log.Info("outbox writes again: acknowledging", "blocked_for", p.wall().Sub(since).Round(time.Millisecond))
 	return nil
 }
 
@@ -817,7 +824,7 @@ func (p *processor) build() error {
 		p.telBuf = buf
 	}
 	b.Checkpoint, b.Input = nil, nil
-	now := time.Now()
+	now := p.wall()
 	if p.forceCheckpoint || now.Sub(p.lastCheckpoint) >= p.cfg.Outbox.CheckpointEvery {
 		cp, err := p.compressCheckpoint()
 		if err != nil {
@@ -939,16 +946,17 @@ func (w *sliceWriter) Write(p []byte) (int, error) {
 // with the count of those it held back.
 type logLimiter struct {
 	every time.Duration
+	now   func() time.Time
 	last  map[string]time.Time
 	held  map[string]int
 }
 
-func newLogLimiter(every time.Duration) *logLimiter {
-	return &logLimiter{every: every, last: map[string]time.Time{}, held: map[string]int{}}
+func newLogLimiter(every time.Duration, now func() time.Time) *logLimiter {
+	return &logLimiter{every: every, now: now, last: map[string]time.Time{}, held: map[string]int{}}
 }
 
 func (l *logLimiter) log(log *slog.Logger, kind, msg string, args ...any) {
-	now := time.Now()
+	now := l.now()
 	if now.Sub(l.last[kind]) < l.every {
 		l.held[kind]++
 		return

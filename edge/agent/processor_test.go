@@ -61,11 +61,12 @@ var _ committer = (*memOutbox)(nil)
 
 func newTestProcessor(t *testing.T, ob committer, checkpointEvery time.Duration) (*processor, *metrics) {
 	t.Helper()
-	return newClockedProcessor(t, ob, checkpointEvery, func() time.Time { return edgetest.Start })
+	return newClockedProcessor(t, ob, checkpointEvery, func() time.Time { return edgetest.Start }, time.Now)
 }
 
-// newClockedProcessor is newTestProcessor with the wall clock now.
-func newClockedProcessor(t *testing.T, ob committer, checkpointEvery time.Duration, now func() time.Time) (*processor, *metrics) {
+// newClockedProcessor is newTestProcessor with the processor's clock (now)
+// and its wall clock for housekeeping (wall).
+func newClockedProcessor(t *testing.T, ob committer, checkpointEvery time.Duration, now, wall func() time.Time) (*processor, *metrics) {
 	t.Helper()
 	dir := t.TempDir()
 	site, rulesFile := edgetest.WriteFiles(t, dir)
@@ -86,6 +87,7 @@ func newClockedProcessor(t *testing.T, ob committer, checkpointEvery time.Durati
 	}
 	m := newMetrics(prometheus.NewRegistry())
 	p := newProcessor(&cfg, quiet, now, m, ob)
+	p.wall = wall
 	if err := p.start(l); err != nil {
 		t.Fatal(err)
 	}
@@ -389,4 +391,47 @@ func TestProcessorIncidentsCarryWindows(t *testing.T) {
 		t.Errorf("none of %d incident events carries a window", len(ob.data))
 	}
 	t.Logf("%d of %d incident events carry a window", with, len(ob.data))
+}
+
+// checkpoints counts the commits that carried a whole checkpoint.
+type checkpoints struct {
+	memOutbox
+	n int
+}
+
+func (c *checkpoints) Commit(b outbox.Batch) error {
+	if b.Checkpoint != nil {
+		c.n++
+	}
+	return c.memOutbox.Commit(b)
+}
+
+// TestCheckpointCadence: a whole checkpoint is written at start, then once the wall clock (the processor's, here a fake one) has
+// moved on by outbox.checkpoint_every; between them only the input log.
+func TestCheckpointCadence(t *testing.T) {
+	ob := &checkpoints{}
+	wall := edgetest.Start
+	p, _ := newClockedProcessor(t, ob, time.Minute, func() time.Time { return edgetest.Start }, func() time.Time { return wall })
+	if ob.n != 1 {
+		t.Fatalf("%d checkpoints written at start, want 1", ob.n)
+	}
+	msgs := edgetest.Replay(8)
+	acks := 0
+	for i, tc := range []struct {
+		advance    time.Duration
+		checkpoint bool
+	}{
+		{0, false},                // at once
+		{30 * time.Second, false}, // within the minute
+		{29 * time.Second, false}, // 59 s since
+		{time.Second, true},       // a minute since
+		{time.Second, false},      // a second since the last
+	} {
+		wall = wall.Add(tc.advance)
+		before := ob.n
+		feed(t, p, msgs[i:i+1], 1, &acks)
+		if wrote := ob.n > before; wrote != tc.checkpoint {
+			t.Errorf("commit %d, %v after the previous: checkpoint written %v, want %v", i, tc.advance, wrote, tc.checkpoint)
+		}
+	}
 }

@@ -30,7 +30,7 @@ func TestProcessorTelemetrySurvivesCrash(t *testing.T) {
 		var wall time.Time
 		now := func() time.Time { return wall }
 		wall = wallAt(0)
-		p, _ := newClockedProcessor(t, ob, every, now)
+		p, _ := newClockedProcessor(t, ob, every, now, time.Now)
 		acked, restarts := 0, 0
 		for pos, i := 0, 0; acked < len(msgs); i++ {
 			if pos > 0 && pos%173 == 0 {
@@ -54,7 +54,7 @@ func TestProcessorTelemetrySurvivesCrash(t *testing.T) {
 				// redelivers what was not acknowledged.
 				pos = acked
 				wall = wallAt(pos)
-				p, _ = newClockedProcessor(t, ob, every, now)
+				p, _ = newClockedProcessor(t, ob, every, now, time.Now)
 				restarts++
 			}
 		}

@@ -80,7 +80,7 @@ func (t *Tx) saveFacts(ctx context.Context, w *workorder.WorkOrder, events []wor
 			restored_at = COALESCE($3, completed_at), incidents = $4, cond = CASE WHEN $5 = 1 THEN 1 ELSE cond END,
 			span_end = CASE WHEN span_end < $6 THEN $6 ELSE span_end END, changed_at = $7,
 			long_lived = CASE WHEN is_open = 1 OR $6 - created_at > `+longLife+` THEN 1 ELSE long_lived END WHERE wo = $1`,
-			w.ID, micros(f.Onset), nullMicros(f.SensorRestored), f.Incidents, boolInt(f.Condition), spanEnd(w, &f), micros(time.Now()))
+			w.ID, micros(f.Onset), nullMicros(f.SensorRestored), f.Incidents, boolInt(f.Condition), spanEnd(w, &f), micros(t.db.now()))
 		if err != nil {
 			return fmt.Errorf("facts: %w", err)
 		}
@@ -98,13 +98,13 @@ func (t *Tx) saveFacts(ctx context.Context, w *workorder.WorkOrder, events []wor
 	}
 	f := factsOf(ctx, t.tx, w, history)
 	if events[0].Version != 1 && sent {
-		if err := markMoves(ctx, t.tx, &f); err != nil {
+		if err := markMoves(ctx, t.tx, &f, micros(t.db.now())); err != nil {
 			return err
 		}
 	}
 	t.facts.put(&f)
 	if events[0].Kind == workorder.Created && w.RecallOf != "" {
-		if _, err := t.tx.ExecContext(ctx, `UPDATE wo_facts SET recalled = 1, changed_at = $2 WHERE wo = $1`, w.RecallOf, micros(time.Now())); err != nil {
+		if _, err := t.tx.ExecContext(ctx, `UPDATE wo_facts SET recalled = 1, changed_at = $2 WHERE wo = $1`, w.RecallOf, micros(t.db.now())); err != nil {
 			return fmt.Errorf("facts: recall: %w", err)
 		}
 	}
@@ -134,6 +134,7 @@ func (t *Tx) flushFacts(ctx context.Context) error {
 	if len(t.facts.order) == 0 {
 		return nil
 	}
+	changed := micros(t.db.now())
 	if t.db.Dialect.Name == "sqlite" {
 		// In process, a statement per row costs no round trip, and one
 		// prepared statement is parsed once instead of a long one each
@@ -144,7 +145,7 @@ func (t *Tx) flushFacts(ctx context.Context) error {
 		}
 		defer st.Close()
 		for _, id := range t.facts.order {
-			if _, err := st.ExecContext(ctx, factsArgs(t.facts.rows[id])...); err != nil {
+			if _, err := st.ExecContext(ctx, factsArgs(t.facts.rows[id], changed)...); err != nil {
 				return fmt.Errorf("facts: %w", err)
 			}
 		}
@@ -156,7 +157,7 @@ func (t *Tx) flushFacts(ctx context.Context) error {
 		ids := t.facts.order[lo:min(lo+chunk, len(t.facts.order))]
 		args := make([]any, 0, len(ids)*factsColumnCount)
 		for _, id := range ids {
-			args = append(args, factsArgs(t.facts.rows[id])...)
+			args = append(args, factsArgs(t.facts.rows[id], changed)...)
 		}
 		if _, err := t.tx.ExecContext(ctx, upsertFactsN(len(ids)), args...); err != nil {
 			return fmt.Errorf("facts: %w", err)
@@ -227,8 +228,8 @@ func factsOf(ctx context.Context, q querier, w *workorder.WorkOrder, history []w
 
 // writeFacts upserts a work order's facts row (all but recalled, which the
 // recall's creation sets).
-func writeFacts(ctx context.Context, x executor, f *analytics.Facts) error {
-	_, err := x.ExecContext(ctx, upsertFacts(), factsArgs(f)...)
+func writeFacts(ctx context.Context, x executor, f *analytics.Facts, changed int64) error {
+	_, err := x.ExecContext(ctx, upsertFacts(), factsArgs(f, changed)...)
 	if err != nil {
 		return fmt.Errorf("facts of %s: %w", f.WorkOrder, err)
 	}
@@ -254,7 +255,8 @@ func upsertFactsN(n int) string {
 
 func upsertFacts() string { return upsertFactsN(1) }
 
-func factsArgs(f *analytics.Facts) []any {
+// factsArgs are a facts row's arguments, changed (its changed_at) last.
+func factsArgs(f *analytics.Facts, changed int64) []any {
 	span := int64(openSpan)
 	if e := f.SpanEnd(); e != nil {
 		span = micros(*e)
@@ -270,7 +272,7 @@ func factsArgs(f *analytics.Facts) []any {
 		boolInt(f.Verified), f.Visits, boolInt(f.FixVisit), boolInt(f.Recall), f.Cost, f.NTE, boolInt(f.Overrun),
 		boolInt(f.Documented), f.Incidents, f.RecallOf,
 		nullMicros(f.SLA[0].Due), nullMicros(f.SLA[0].Done), nullMicros(f.SLA[1].Due), nullMicros(f.SLA[1].Done),
-		nullMicros(f.SLA[2].Due), nullMicros(f.SLA[2].Done), nullMicros(f.PMDue), micros(time.Now()),
+		nullMicros(f.SLA[2].Due), nullMicros(f.SLA[2].Done), nullMicros(f.PMDue), changed,
 		boolInt(f.Open || span-micros(f.Created) > longLifeMicros)}
 }
 
@@ -371,7 +373,7 @@ func (db *DB) backfillPage(ctx context.Context, conn *sql.Conn, after string) (n
 			return 0, "", err
 		}
 		f := factsOf(ctx, tx, w, history)
-		if err := writeFacts(ctx, tx, &f); err != nil {
+		if err := writeFacts(ctx, tx, &f, micros(db.now())); err != nil {
 			return 0, "", err
 		}
 	}
@@ -455,7 +457,7 @@ const dayColumns = `created_at, accepted_at, onsite_at, completed_at, ack_due, a
 // are rewritten (completed again after a reopen, clocks restarted by a
 // redispatch): rebuilding the days it is on now would not take it out of
 // those. Rare; one read of the old row per rewrite.
-func markMoves(ctx context.Context, x executor, f *analytics.Facts) error {
+func markMoves(ctx context.Context, x executor, f *analytics.Facts, at int64) error {
 	old := make([]sql.NullInt64, 11)
 	targets := make([]any, len(old))
 	for i := range old {
@@ -482,7 +484,7 @@ func markMoves(ctx context.Context, x executor, f *analytics.Facts) error {
 	}
 	for _, d := range moved {
 		moves := Insert{Table: "wo_facts_moves", Columns: cols("day, at"), Conflict: cols("day"), Update: cols("at")}
-		if _, err := x.ExecContext(ctx, moves.SQL(), d, micros(time.Now())); err != nil {
+		if _, err := x.ExecContext(ctx, moves.SQL(), d, at); err != nil {
 			return fmt.Errorf("facts: moves: %w", err)
 		}
 	}

@@ -395,7 +395,7 @@ func (db *DB) kpis(ctx context.Context, q analytics.Query, rollup bool) (*analyt
 		return nil, err
 	}
 	if q.Now.IsZero() {
-		q.Now = time.Now()
+		q.Now = db.now()
 	}
 	from, to, now := micros(q.From), micros(q.To), micros(q.Now)
 	at := min(to, now)
@@ -660,7 +660,7 @@ func (db *DB) staleDays(ctx context.Context, first, last int64) (map[int64]bool,
 // rows: the second's inserts of rows the first committed meanwhile do
 // nothing ("WHERE 1 = 1": SQLite's upsert after a SELECT needs a WHERE).
 func (db *DB) buildDay(ctx context.Context, day int64, now time.Time) error {
-	start := micros(time.Now())
+	start := micros(db.now())
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: rollup: %w", db.Dialect.Name, err)
@@ -724,7 +724,7 @@ func (db *DB) RollupFacts(ctx context.Context, until time.Time) (int, error) {
 	if first >= last {
 		return 0, nil
 	}
-	start := micros(time.Now())
+	start := micros(db.now())
 	stale, err := db.staleDays(ctx, first, last)
 	if err != nil {
 		return 0, err

@@ -369,7 +369,7 @@ type peopleProjection struct{ planner *notify.Planner }
 // event stamped ahead of it (an edge whose clock runs fast, the demo's
 // simulation) is told now, not when its time comes.
 func (p peopleProjection) Project(ctx context.Context, tx *Tx, w *workorder.WorkOrder, events []workorder.Event) error {
-	at, now := events[len(events)-1].At, time.Now()
+	at, now := events[len(events)-1].At, tx.db.now()
 	if at.IsZero() || at.After(now) {
 		at = now
 	}

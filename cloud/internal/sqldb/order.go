@@ -53,7 +53,7 @@ func (t *Tx) SequenceAll(ctx context.Context, incidents []string) error {
 	todo := slices.DeleteFunc(slices.Clone(incidents), func(i string) bool { _, ok := t.order[i]; return ok })
 	slices.Sort(todo)
 	todo = slices.Compact(todo)
-	now := micros(time.Now())
+	now := micros(t.db.now())
 	const chunk = 500 // stay far below parameter limits
 	for lo := 0; lo < len(todo); lo += chunk {
 		part := todo[lo:min(lo+chunk, len(todo))]
@@ -101,13 +101,14 @@ func (t *Tx) Sequenced(ctx context.Context, incident string, applied, held int) 
 // Sequence, in one statement.
 func (t *Tx) flushOrder(ctx context.Context) error {
 	var args []any
+	now := micros(t.db.now())
 	n := 0
 	for _, inc := range slices.Sorted(maps.Keys(t.order)) {
 		o := t.order[inc]
 		if !o.dirty {
 			continue
 		}
-		args = append(args, inc, o.applied, o.held, micros(time.Now()))
+		args = append(args, inc, o.applied, o.held, now)
 		o.dirty = false
 		n++
 	}
@@ -128,7 +129,7 @@ func (t *Tx) Hold(ctx context.Context, ev *rules.Event) error {
 		return err
 	}
 	hold := Insert{Table: "incident_held", Columns: cols("incident, seq, data, held_at"), Conflict: cols("incident, seq"), DoNothing: true}
-	if _, err := t.tx.ExecContext(ctx, hold.SQL(), ev.Incident, ev.Seq, string(data), micros(time.Now())); err != nil {
+	if _, err := t.tx.ExecContext(ctx, hold.SQL(), ev.Incident, ev.Seq, string(data), micros(t.db.now())); err != nil {
 		return fmt.Errorf("hold: %w", err)
 	}
 	return nil

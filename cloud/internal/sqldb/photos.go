@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/frostline/frostline/cloud"
 )
@@ -14,7 +13,7 @@ import (
 // report and its photo are written together or not at all.
 func (t *Tx) PutPhoto(ctx context.Context, id, workOrder, contentType string, data []byte) error {
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO photos (id, wo, content_type, data, at) VALUES ($1, $2, $3, $4, $5)`,
-		id, workOrder, contentType, data, micros(time.Now()))
+		id, workOrder, contentType, data, micros(t.db.now()))
 	if err != nil {
 		return fmt.Errorf("put photo: %w", err)
 	}

@@ -35,7 +35,7 @@ func TestPurchaseOrderWebhooks(t *testing.T) {
 		if err := db.Update(ctx, func(tx store.Tx) error { return tx.PutPurchaseOrder(ctx, po, 0) }); err != nil {
 			t.Fatal(err)
 		}
-		claims, err := db.ClaimDeliveries(ctx, "test", time.Now().Add(time.Second), time.Minute, 100)
+		claims, err := db.ClaimDeliveries(ctx, "test", t0, time.Minute, 100)
 		if err != nil {
 			t.Fatal(err)
 		}

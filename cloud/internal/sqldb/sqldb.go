@@ -68,6 +68,20 @@ type DB struct {
 	// Projectors are run by every Save, in order (projector.go):
 	// Projections() unless a program composes its own.
 	Projectors []Projector
+	// Now is the store's clock: the time it stamps rows with (a claimed
+	// key, an order row, a fact's changed_at, a rollup's built_at), routes
+	// webhooks at and plans notifications no later than. nil: time.Now.
+	// Set it before the store is used (cloud/app's build, a test's fake
+	// clock).
+	Now func() time.Time
+}
+
+// now reads the store's clock.
+func (db *DB) now() time.Time {
+	if db.Now != nil {
+		return db.Now()
+	}
+	return time.Now()
 }
 
 // Migrate applies the dialect's migrations that have not been applied.
@@ -292,7 +306,7 @@ func nullMicros(t *time.Time) any {
 // Claim implements workorder.Tx.
 func (t *Tx) Claim(ctx context.Context, key string) (bool, error) {
 	claim := Insert{Table: "processed", Columns: cols("key, at"), Conflict: cols("key"), DoNothing: true}
-	res, err := t.tx.ExecContext(ctx, claim.SQL(), key, micros(time.Now()))
+	res, err := t.tx.ExecContext(ctx, claim.SQL(), key, micros(t.db.now()))
 	if err != nil {
 		return false, err
 	}
@@ -609,7 +623,7 @@ func (db *DB) Close() error {
 // of one per message.
 func (t *Tx) ClaimAll(ctx context.Context, keys []string) (map[string]bool, error) {
 	fresh := make(map[string]bool, len(keys))
-	now := micros(time.Now())
+	now := micros(t.db.now())
 	const chunk = 500 // stay far below parameter limits
 	for lo := 0; lo < len(keys); lo += chunk {
 		part := keys[lo:min(lo+chunk, len(keys))]

@@ -47,22 +47,23 @@ func fromNullMicros(v sql.NullInt64) *time.Time {
 // PutToken stores a new token's grant under its hash. The hash must be
 // new: a secret is stored once.
 func (db *DB) PutToken(ctx context.Context, hash string, p *cloud.Principal) error {
-	if _, err := putToken(ctx, db.write(), hash, p, false); err != nil {
+	if _, err := putToken(ctx, db.write(), hash, p, false, db.now()); err != nil {
 		return fmt.Errorf("%s: put token: %w", db.Dialect.Name, err)
 	}
 	return nil
 }
 
 // putToken inserts a token row and returns the rows inserted (0 when
-// skip is set and the hash is stored).
-func putToken(ctx context.Context, ex executor, hash string, p *cloud.Principal, skip bool) (int64, error) {
+// skip is set and the hash is stored); a principal without a creation
+// time is created now.
+func putToken(ctx context.Context, ex executor, hash string, p *cloud.Principal, skip bool, now time.Time) (int64, error) {
 	data, err := json.Marshal(grant(p))
 	if err != nil {
 		return 0, err
 	}
 	created := p.Created
 	if created.IsZero() {
-		created = time.Now()
+		created = now
 	}
 	put := Insert{Table: "tokens", Columns: cols("id, hash, data, created_at, expires_at")}
 	if skip {
@@ -170,7 +171,7 @@ func (db *DB) RotateToken(ctx context.Context, hash string, p *cloud.Principal, 
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
 	// A replica starting beside this one with the same secret waits here
 	// for this transaction, then finds the row and does nothing.
-	n, err := putToken(ctx, tx, hash, p, true)
+	n, err := putToken(ctx, tx, hash, p, true, db.now())
 	if err != nil {
 		return 0, fmt.Errorf("%s: rotate token: %w", db.Dialect.Name, err)
 	}

@@ -420,7 +420,7 @@ func (t *Tx) fanOutWebhooks(ctx context.Context, w *workorder.WorkOrder, events 
 	return t.fanOut(ctx, w.ID, func(subs []notify.Subscription) ([]notify.Delivery, error) {
 		var all []notify.Delivery
 		for _, i := range notable {
-			ds, err := notify.Route(subs, notify.EnvelopeOf(workorder.NoticeOf(w, events[i])), time.Now())
+			ds, err := notify.Route(subs, notify.EnvelopeOf(workorder.NoticeOf(w, events[i])), t.db.now())
 			if err != nil {
 				return nil, err
 			}
@@ -435,7 +435,7 @@ func (t *Tx) fanOutWebhooks(ctx context.Context, w *workorder.WorkOrder, events 
 // orders; wo is the work order the record belongs to.
 func (t *Tx) fanOutOther(ctx context.Context, wo string, env notify.OtherEnvelope, site, vendor string) error {
 	return t.fanOut(ctx, wo, func(subs []notify.Subscription) ([]notify.Delivery, error) {
-		return notify.RouteOther(subs, env, site, vendor, time.Now())
+		return notify.RouteOther(subs, env, site, vendor, t.db.now())
 	})
 }
 
@@ -455,7 +455,7 @@ func (t *Tx) fanOut(ctx context.Context, wo string, route func([]notify.Subscrip
 	if err != nil || len(ds) == 0 {
 		return err
 	}
-	now := micros(time.Now())
+	now := micros(t.db.now())
 	add := Insert{Table: "webhook_deliveries", Columns: cols("id, webhook, event, type, work_order, body, state, next_at, created_at, updated_at"),
 		Rows: len(ds), Conflict: cols("id"), DoNothing: true}
 	args := make([]any, 0, 10*len(ds))

@@ -31,14 +31,16 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 var t0 = time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
 
 // eachStore runs f against a fresh SQLite store and a fresh PostgreSQL
-// database.
+// database, each on a fake clock stopped at t0 (the fixtures' time).
 func eachStore(t *testing.T, f func(t *testing.T, db *sqldb.DB)) {
+	clock := func() time.Time { return t0 }
 	t.Run("sqlite", func(t *testing.T) {
 		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "w.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
+		db.Now = clock
 		f(t, db.DB)
 	})
 	t.Run("postgres", func(t *testing.T) {
@@ -47,6 +49,7 @@ func eachStore(t *testing.T, f func(t *testing.T, db *sqldb.DB)) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
+		db.Now = clock
 		f(t, db.DB)
 	})
 }
@@ -272,7 +275,7 @@ func TestClaimLease(t *testing.T) {
 			t.Fatal(err)
 		}
 		receive(t, db, intake(), incident("i1", "s1"))
-		now := time.Now()
+		now := t0
 		// A limit is a limit (a plain IN (subquery) on PostgreSQL leased
 		// more than asked).
 		a, err := db.ClaimDeliveries(ctx, "A", now, time.Minute, 1)
@@ -387,27 +390,27 @@ func TestWebhookCRUD(t *testing.T) {
 		}
 		// 410 Gone disables the webhook.
 		receive(t, db, intake(), incident("i1", "s1"))
-		cs, err := db.ClaimDeliveries(ctx, "A", time.Now(), time.Minute, 1)
+		cs, err := db.ClaimDeliveries(ctx, "A", t0, time.Minute, 1)
 		if err != nil || len(cs) != 1 || cs[0].Delivery.Subscription != "h2" {
 			t.Fatalf("claim %+v %v", cs, err)
 		}
 		dl := cs[0].Delivery
 		dl.State, dl.Attempts = notify.Dead, 1
-		if err := db.FinishDelivery(ctx, &dl, &notify.Attempt{N: 1, At: time.Now(), Status: 410, Outcome: notify.OutcomeDead}); err != nil {
+		if err := db.FinishDelivery(ctx, &dl, &notify.Attempt{N: 1, At: t0, Status: 410, Outcome: notify.OutcomeDead}); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := db.Webhook(ctx, "h2"); got.Active || got.DisabledReason == "" {
 			t.Errorf("after 410: %+v", got)
 		}
-		if cs, _ := db.ClaimDeliveries(ctx, "A", time.Now(), time.Minute, 10); len(cs) != 0 {
+		if cs, _ := db.ClaimDeliveries(ctx, "A", t0, time.Minute, 10); len(cs) != 0 {
 			t.Errorf("claimed %d deliveries of a disabled webhook", len(cs))
 		}
 		// Pruning takes the finished (the dead one) and leaves the pending.
 		before, _ := db.WebhookBacklog(ctx)
-		if n, err := db.PruneWebhookDeliveries(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		if n, err := db.PruneWebhookDeliveries(ctx, t0.Add(-time.Hour)); err != nil || n != 0 {
 			t.Errorf("pruned %d recent deliveries (%v)", n, err)
 		}
-		if n, err := db.PruneWebhookDeliveries(ctx, time.Now().Add(time.Hour)); err != nil || n != 1 {
+		if n, err := db.PruneWebhookDeliveries(ctx, t0.Add(time.Hour)); err != nil || n != 1 {
 			t.Errorf("pruned %d, want the dead one (%v)", n, err)
 		}
 		if after, _ := db.WebhookBacklog(ctx); after[notify.Dead] != 0 || after[notify.Pending] != before[notify.Pending] || before[notify.Pending] == 0 {
@@ -475,4 +478,31 @@ func BenchmarkIntakeWebhooks(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestClock: what the store stamps and decides itself is on its clock
+// (DB.Now), not the wall clock: claimed message keys and deliveries made
+// at the fake t0, weeks before the wall clock, are pruned and leased by
+// t0's measure.
+func TestClock(t *testing.T) {
+	eachStore(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		seedSites(t, db)
+		if err := db.CreateWebhook(ctx, hook("h1", notify.WebhookScope{All: true})); err != nil {
+			t.Fatal(err)
+		}
+		receive(t, db, intake(), incident("i1", "s1"))
+		if n, err := db.PruneClaims(ctx, t0); err != nil || n != 0 {
+			t.Errorf("pruned %d keys claimed at t0 before t0 (%v)", n, err)
+		}
+		if n, err := db.PruneClaims(ctx, t0.Add(time.Microsecond)); err != nil || n == 0 {
+			t.Errorf("pruned %d keys claimed at t0 before t0+1µs, want them (%v)", n, err)
+		}
+		if cs, err := db.ClaimDeliveries(ctx, "A", t0.Add(-time.Microsecond), time.Minute, 10); err != nil || len(cs) != 0 {
+			t.Errorf("leased %d deliveries due at t0 before t0 (%v)", len(cs), err)
+		}
+		if cs, err := db.ClaimDeliveries(ctx, "A", t0, time.Minute, 10); err != nil || len(cs) == 0 {
+			t.Errorf("leased %d deliveries due at t0 at t0, want them (%v)", len(cs), err)
+		}
+	})
 }

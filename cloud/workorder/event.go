@@ -66,6 +66,8 @@ type Event struct {
 	SignedBy string   `json:"signed_by,omitempty"`
 	// SLA is the reminder or breach a SLAMarked event records.
 	SLA *SLAMark `json:"sla,omitempty"`
+	// Rating is the store's say on a verified visit (Rated).
+	Rating *Rating `json:"rating,omitempty"`
 }
 
 // Opening is what a work order starts with.
@@ -251,6 +253,12 @@ func (w *WorkOrder) Apply(e *Event) error {
 		}
 		inv := *e.Invoice
 		w.Invoice = &inv
+	case Rated:
+		if e.Rating == nil {
+			return errors.New("workorder: rating event without rating")
+		}
+		r := *e.Rating
+		w.Rating = &r
 	default:
 		return fmt.Errorf("workorder: unknown event kind %q", e.Kind)
 	}

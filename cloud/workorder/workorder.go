@@ -56,6 +56,8 @@ type WorkOrder struct {
 	Approvals []Approval `json:"approvals,omitempty"`
 	// Invoice is what the vendor is paid, made when the work is verified.
 	Invoice *Invoice `json:"invoice,omitempty"`
+	// Rating is the store's latest say on a verified visit.
+	Rating *Rating `json:"rating,omitempty"`
 	// Plan is a preventive work order's schedule occurrence and template.
 	Plan *Plan `json:"plan,omitempty"`
 	// Origin is the preventive work order whose failed checklist item

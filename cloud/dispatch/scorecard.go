@@ -59,6 +59,8 @@ type Outcome struct {
 	// geofence without an override.
 	CheckIns          int `json:"check_ins,omitempty"`
 	CheckInsCompliant int `json:"check_ins_compliant,omitempty"`
+	// Rating is the store's say on the visit, once verified (rating.go).
+	Rating *StoreRating `json:"rating,omitempty"`
 }
 
 // MinVisit is the shortest check-in that counts as a visit (domain notes
@@ -132,6 +134,9 @@ type Scorecard struct {
 	CostIndex *float64 `json:"cost_index"`
 	// CheckIn is compliant check-ins / check-ins.
 	CheckIn Ratio `json:"check_in"`
+	// Ratings is what stores said of the vendor's verified visits
+	// (rating.go); not part of Score.
+	Ratings Ratings `json:"ratings"`
 	// Score is the composite in [0, 1] that ranking uses; Components are
 	// what it was made of (each in [0, 1]). Without any component the
 	// score is 0 and Rules.NewVendorScore stands in for it.
@@ -273,5 +278,6 @@ func Score(vendor string, outcomes []Outcome, w Weights) Scorecard {
 	if wsum > 0 {
 		sc.Score = sum / wsum
 	}
+	sc.Ratings = rated(outcomes)
 	return sc
 }

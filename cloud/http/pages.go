@@ -94,6 +94,7 @@ func (s *Server) routesPages() {
 		return nil
 	})
 	page("GET /store", s.storePage)
+	page("POST /store/rate/{id}", s.storeRatePost)
 	page("GET /report", s.reportForm)
 	page("POST /report", s.reportPost)
 	page("GET /workorders", s.listPage)

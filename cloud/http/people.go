@@ -172,6 +172,9 @@ func (s *Server) ackLink(r *http.Request) (Store, *notify.Notification, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if notify.LinkFor(n.Topic) != notify.LinkAck {
+		return nil, nil, cloud.Errorf(cloud.ENOTFOUND, "this link is not valid") // a rating link, say: not one to acknowledge with
+	}
 	return st, n, nil
 }
 

@@ -40,6 +40,7 @@ type Store interface {
 	windowStore
 	peopleStore
 	invoicing.Store
+	ratingStore
 	WorkOrder(ctx context.Context, id string) (*workorder.WorkOrder, error)
 	Events(ctx context.Context, id string) ([]workorder.Event, error)
 	WorkOrders(ctx context.Context, f workorder.Filter) ([]*workorder.WorkOrder, error)
@@ -168,6 +169,7 @@ func New(o Options) *Server {
 	s.routesPurchasing()
 	s.routesPeople()
 	s.routesInvoices()
+	s.routesRatings()
 	s.routesPages()
 	return s
 }

@@ -305,6 +305,13 @@ func TestAuthorization(t *testing.T) {
 		{"approve unknown invoice", "POST", "/api/v1/invoices/inv_none/approve", "", with(all(403, 403), "admin", 404, 404, "fm", 404, 404, "fm-north", 404, 404)},
 		{"export invoices", "GET", "/api/v1/invoices/export", "", with(all(403, 403), "admin", 200, 200, "fm", 200, 200)},
 		{"import payments without a header", "POST", "/api/v1/invoices/payments", "", with(all(403, 403), "admin", 400, 400, "fm", 400, 400)},
+		// The store's rating: anyone who sees the work order reads it;
+		// the store's staff, FMs and admins answer (refused by state
+		// here: the work order is not verified); FMs list them.
+		{"rating of a work order", "GET", "/api/v1/workorders/{wo}/rating", "", scoped(200)},
+		{"rate before verification", "POST", "/api/v1/workorders/{wo}/rating", `{"fixed":true,"score":5}`,
+			with(all(403, 403), "admin", 409, 409, "fm", 409, 409, "fm-north", 409, 404, "store", 409, 404)},
+		{"list ratings", "GET", "/api/v1/ratings", "", with(all(403, 403), "admin", 200, 200, "fm", 200, 200, "fm-north", 200, 200)},
 	}
 	// The matrix is generated from the OpenAPI document: every documented
 	// operation needs at least one case above and every case must hit a

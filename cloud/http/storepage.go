@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/locale"
 	"github.com/frostline/frostline/cloud/workorder"
 )
@@ -15,6 +16,7 @@ import (
 // page's language (data["L"], a *locale.Printer), or as written on pages
 // without one.
 var pageFuncs = template.FuncMap{
+	"rateForm": rateForm,
 	"tr": func(data map[string]any, key string, args ...any) string {
 		if p, ok := data["L"].(*locale.Printer); ok {
 			return p.T(key, args...)
@@ -71,12 +73,19 @@ type progressStep struct {
 
 // storeCard is a work order as the store page shows it.
 type storeCard struct {
+	ID                    string
 	Number                int64
 	Priority, Status      string
 	Title, Site, Asset    string
 	Opened, Vendor, ETA   string
 	Steps                 []progressStep
 	Open, Manual, Problem bool
+	// Rate asks whether it is fixed (verified, not yet rated); Rated
+	// says what the store answered.
+	Rate  bool
+	Rated string
+	// Form is the rating form's data when Rate (rateForm).
+	Form map[string]any
 }
 
 const storeTime = "2006-01-02 15:04"
@@ -91,7 +100,7 @@ func when(t *time.Time) string {
 // card is a work order's progress: reported, vendor (and ETA), on site,
 // fixed, verified.
 func card(p *locale.Printer, w *workorder.WorkOrder) storeCard {
-	c := storeCard{Number: w.Number, Priority: w.Priority, Status: p.T(statusWords[w.Status]), Title: w.Title, Site: w.Site,
+	c := storeCard{ID: w.ID, Number: w.Number, Priority: w.Priority, Status: p.T(statusWords[w.Status]), Title: w.Title, Site: w.Site,
 		Asset: w.Asset, Opened: w.CreatedAt.UTC().Format(storeTime), Vendor: w.Vendor, ETA: when(w.ETA), Open: w.Status.Open(),
 		Manual: w.Source == workorder.Manual}
 	if c.Title == "" {
@@ -111,6 +120,14 @@ func card(p *locale.Printer, w *workorder.WorkOrder) storeCard {
 	fixed := progressStep{Label: p.T("Fixed"), Done: w.Completion != nil}
 	verified := progressStep{Label: p.T("Verified"), Done: w.VerifiedAt != nil, When: when(w.VerifiedAt)}
 	c.Steps = []progressStep{{Label: p.T("Reported"), Done: true, When: c.Opened}, vendor, onSite, fixed, verified}
+	c.Rate = w.Rateable()
+	if r := w.Rating; r != nil && w.VerifiedAt != nil && r.Verified.Equal(*w.VerifiedAt) {
+		if r.Fixed {
+			c.Rated = p.T("You said: fixed, %d of 5.", r.Score)
+		} else {
+			c.Rated = p.T("You said: not fixed, %d of 5.", r.Score)
+		}
+	}
 	return c
 }
 
@@ -129,16 +146,34 @@ func (s *Server) storePage(w http.ResponseWriter, r *http.Request, c *caller) er
 	if err != nil {
 		return err
 	}
-	var rc, oc []storeCard
+	// Work the sensors or an FM verified lately, which the store has not
+	// rated yet: the store's say on the visit.
+	verified, err := s.store.WorkOrders(r.Context(), workorder.Filter{Status: string(workorder.Verified), Scope: c.scope, Limit: 100})
+	if err != nil {
+		return err
+	}
+	var rc, oc, vc []storeCard
+	withForm := func(c storeCard) storeCard {
+		if c.Rate {
+			c.Form = rateForm(data, "/store/rate/"+c.ID, c.Number)
+		}
+		return c
+	}
 	for _, wo := range reports {
-		rc = append(rc, card(p, wo))
+		rc = append(rc, withForm(card(p, wo)))
+	}
+	since := s.now().Add(-storeDays * 24 * time.Hour)
+	for _, wo := range verified {
+		if wo.Rateable() && wo.Source != workorder.Manual && wo.VerifiedAt.After(since) {
+			vc = append(vc, withForm(card(p, wo)))
+		}
 	}
 	for _, wo := range open {
 		if wo.Source != workorder.Manual {
 			oc = append(oc, card(p, wo))
 		}
 	}
-	data["Reports"], data["Open"], data["Days"] = rc, oc, storeDays
+	data["Reports"], data["Open"], data["Verified"], data["Days"] = rc, oc, vc, storeDays
 	q := r.URL.Query()
 	if n := q.Get("reported"); n != "" {
 		if q.Get("merged") == "1" {
@@ -147,6 +182,40 @@ func (s *Server) storePage(w http.ResponseWriter, r *http.Request, c *caller) er
 			data["Flash"] = p.T("Thanks: work order #%s is open.", n)
 		}
 	}
+	if id := q.Get("rated"); id != "" {
+		if wo, err := s.visible(r, c, id); err == nil && wo.Rating != nil {
+			data["Flash"] = thanks(p, wo)
+		}
+	}
 	s.render(w, http.StatusOK, "store.html", data)
 	return nil
+}
+
+// storeRatePost takes the store page's answer for a verified work order
+// and comes back to the page, which says what it did.
+func (s *Server) storeRatePost(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if err := c.mayRate(); err != nil {
+		return err
+	}
+	rt, err := formRating(w, r, c.actor(), "page", s.now().UTC())
+	if err != nil {
+		return err
+	}
+	wo, err := s.rate(r.Context(), r.PathValue("id"), func(wo *workorder.WorkOrder) error {
+		if !c.scope.SeesWorkOrder(wo.Site, wo.Vendor, wo.Technician) {
+			return cloud.Errorf(cloud.ENOTFOUND, "work order %s not found", wo.ID)
+		}
+		return nil
+	}, rt)
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/store?"+url.Values{"rated": {wo.ID}}.Encode(), http.StatusSeeOther)
+	return nil
+}
+
+// rateForm is the rating form's data: the page's (for its language), where
+// it posts, and the work order's number for its id.
+func rateForm(data map[string]any, action string, number int64) map[string]any {
+	return map[string]any{"Data": data, "Action": action, "Number": number, "Scores": []int{1, 2, 3, 4, 5}}
 }

@@ -27,7 +27,7 @@ import (
 // state's words and every problem's label.
 func TestPageMessagesTranslated(t *testing.T) {
 	var keys []string
-	trCall := regexp.MustCompile(`tr [$.] "((?:[^"\\]|\\.)*)"`)
+	trCall := regexp.MustCompile(`tr (?:[$.]|\.Data) "((?:[^"\\]|\\.)*)"`)
 	err := fs.WalkDir(templateFS, "templates", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -41,8 +41,8 @@ func TestPageMessagesTranslated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pT := regexp.MustCompile(`p\.T\("((?:[^"\\]|\\.)*)"`)
-	for _, file := range []string{"storepage.go", "pages.go"} {
+	pT := regexp.MustCompile(`(?:p\.T|tr)\("((?:[^"\\]|\\.)*)"`)
+	for _, file := range []string{"storepage.go", "pages.go", "ratings.go"} {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)

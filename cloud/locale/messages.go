@@ -19,6 +19,24 @@ var messages = map[string][2]string{
 		"Déjà signalé : votre signalement a été ajouté à l'intervention n° %s. Inutile de le signaler à nouveau."},
 	"Thanks: work order #%s is open.": {"Gracias: la orden de trabajo n.º %s está abierta.", "Merci : l'intervention n° %s est ouverte."},
 
+	// The store's say on a verified visit.
+	"Fixed lately: is it still fixed?":          {"Reparado hace poco: ¿sigue bien?", "Réparé récemment : est-ce toujours réparé ?"},
+	"Is it fixed?":                              {"¿Está reparado?", "Est-ce réparé ?"},
+	"Yes, it is fixed":                          {"Sí, está reparado", "Oui, c'est réparé"},
+	"No, it is not fixed":                       {"No, no está reparado", "Non, ce n'est pas réparé"},
+	"How was the visit? 1 is bad, 5 is great":   {"¿Qué tal la visita? 1 es mala, 5 es excelente", "Comment s'est passée la visite ? 1 mauvaise, 5 excellente"},
+	"Comment (optional)":                        {"Comentario (opcional)", "Commentaire (facultatif)"},
+	"Send":                                      {"Enviar", "Envoyer"},
+	"You said: fixed, %d of 5.":                 {"Usted dijo: reparado, %d de 5.", "Vous avez dit : réparé, %d sur 5."},
+	"You said: not fixed, %d of 5.":             {"Usted dijo: no reparado, %d de 5.", "Vous avez dit : pas réparé, %d sur 5."},
+	"Thanks for your answer on work order #%s.": {"Gracias por su respuesta sobre la orden de trabajo n.º %s.", "Merci pour votre réponse sur l'intervention n° %s."},
+	"Thanks. Work order #%s goes back to the vendor to fix it.": {"Gracias. La orden de trabajo n.º %s vuelve al proveedor para repararlo.",
+		"Merci. L'intervention n° %s retourne au prestataire pour la réparation."},
+	"Thanks. Your facilities manager will look into work order #%s.": {"Gracias. Su responsable de mantenimiento revisará la orden de trabajo n.º %s.",
+		"Merci. Votre responsable maintenance examinera l'intervention n° %s."},
+	"Thanks. The problem is already being worked on another work order.": {"Gracias. El problema ya se está tratando en otra orden de trabajo.",
+		"Merci. Le problème est déjà traité dans une autre intervention."},
+
 	// A work order's state and progress, as the store reads them.
 	"Received":             {"Recibido", "Reçu"},
 	"Waiting for approval": {"Pendiente de aprobación", "En attente d'approbation"},

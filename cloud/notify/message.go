@@ -41,8 +41,14 @@ type View struct {
 	// Step is the escalation step (0: the FM), After the wait before it.
 	Step  int
 	After string
-	// Link is the work order's page; AckLink the signed acknowledge link.
-	Link, AckLink string
+	// Link is the work order's page; AckLink the signed acknowledge link,
+	// RateLink the signed link that asks the store whether it was fixed.
+	Link, AckLink, RateLink string
+	// Rating is the store's answer (TopicNotFixed): its score, comment
+	// and what it led to.
+	Score           int
+	Comment         string
+	Recall, Flagged bool
 	// Invoice is a vendor's invoice number (its dispute reasons go in
 	// Held, one a line).
 	Invoice string

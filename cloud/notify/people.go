@@ -32,11 +32,12 @@ const (
 	TopicSLAReminder    = "sla_reminder"     // vendor: a milestone is due soon
 	TopicDigest         = "digest"           // FM: the day's open work by site and age
 	TopicInvoiceDispute = "invoice_disputed" // vendor (billing): lines of its invoice were disputed
+	TopicNotFixed       = "not_fixed"        // FM: a store says a verified fix did not hold (recalled, or flagged after the recall window)
 )
 
 // Topics lists every topic.
 var Topics = []string{TopicReportReceived, TopicReportMerged, TopicVendorAssigned, TopicOnSite, TopicCompleted,
-	TopicVerified, TopicRecalled, TopicP1Created, TopicQuoteWaiting, TopicSLABreach, TopicOffer, TopicSLAReminder, TopicDigest, TopicInvoiceDispute}
+	TopicVerified, TopicRecalled, TopicP1Created, TopicQuoteWaiting, TopicSLABreach, TopicOffer, TopicSLAReminder, TopicDigest, TopicInvoiceDispute, TopicNotFixed}
 
 // Preference is how a person wants a topic.
 type Preference string

@@ -202,6 +202,10 @@ func (p *Planner) Plan(w *workorder.WorkOrder, events []workorder.Event, world *
 			case workorder.Verify:
 				add(TopicVerified, sees(cloud.RoleStore))
 			}
+		case workorder.Rated:
+			if e.Rating != nil && !e.Rating.Fixed {
+				add(TopicNotFixed, sees(cloud.RoleFM))
+			}
 		}
 		for _, wt := range wants {
 			ns, err := p.render(w, e, wt.topic, wt.person, world, 0, now)
@@ -223,6 +227,10 @@ func Notifies(events []workorder.Event) bool {
 		switch e.Kind {
 		case workorder.Created, workorder.Escalated, workorder.Quoted, workorder.SLAMarked:
 			return true
+		case workorder.Rated:
+			if e.Rating != nil && !e.Rating.Fixed {
+				return true
+			}
 		case workorder.Attached:
 			if e.Evidence != nil && e.Evidence.Incident == "" {
 				return true
@@ -265,8 +273,13 @@ func (p *Planner) render(w *workorder.WorkOrder, e *workorder.Event, topic strin
 			n.ID = fmt.Sprintf("%s/%s.%d/%s/%s", event, topic, step, to.ID, ch)
 		}
 		vv := v
-		if p.Links != nil && (topic == TopicSLABreach || topic == TopicP1Created) {
-			vv.AckLink = strings.TrimRight(p.BaseURL, "/") + "/ack/" + p.Links.Sign(n.ID, now.Add(p.LinkTTL))
+		if kind := LinkFor(topic); p.Links != nil && kind != "" {
+			link := strings.TrimRight(p.BaseURL, "/") + "/" + kind + "/" + p.Links.Sign(n.ID, now.Add(p.LinkTTL))
+			if kind == LinkAck {
+				vv.AckLink = link
+			} else {
+				vv.RateLink = link
+			}
 		}
 		var err error
 		if n.Subject, n.Text, n.HTML, err = p.Templates.Render(topic, &vv); err != nil {
@@ -320,6 +333,13 @@ func (p *Planner) view(w *workorder.WorkOrder, e *workorder.Event, world *World,
 	if q := e.Quote; q != nil {
 		v.Quote, v.QuoteText = money(q.Amount), q.Description
 	}
+	if r := e.Rating; r != nil {
+		v.Score, v.Comment = r.Score, r.Comment
+		v.Recall, v.Flagged = r.Outcome == workorder.RatingRecall, r.Outcome == workorder.RatingFlagged
+		if r.Outcome == workorder.RatingAlreadyOpen {
+			v.RecallOf = r.Open
+		}
+	}
 	if s := e.SLA; s != nil {
 		v.Milestone, v.Due, v.Lateness = s.Milestone, when(s.Due, loc), age(s.Lateness)
 	}
@@ -327,6 +347,27 @@ func (p *Planner) view(w *workorder.WorkOrder, e *workorder.Event, world *World,
 		v.Link = strings.TrimRight(p.BaseURL, "/") + "/workorders/" + url.PathEscape(w.ID)
 	}
 	return v
+}
+
+// The signed links a message may carry, named as their paths are
+// (<base_url>/ack/<token>, <base_url>/rate/<token>).
+const (
+	LinkAck  = "ack"  // acknowledge a breach or a P1
+	LinkRate = "rate" // tell whether a verified fix held (the store's rating)
+)
+
+// LinkFor returns the signed link a topic's messages carry, LinkAck or
+// LinkRate, or "" for none. A link's token names one notification; the
+// service honours it only where its topic's link is served, so one kind
+// of link cannot be used as the other.
+func LinkFor(topic string) string {
+	switch topic {
+	case TopicSLABreach, TopicP1Created:
+		return LinkAck
+	case TopicVerified:
+		return LinkRate
+	}
+	return ""
 }
 
 // Escalate returns the next step of an unacknowledged breach notification

@@ -88,6 +88,9 @@ func TestPlanWhoHearsWhat(t *testing.T) {
 		{"verifying", workorder.Event{Kind: workorder.Transition, Action: workorder.StartVerifying, From: workorder.WorkComplete, To: workorder.Verifying}, nil},
 		{"verified", workorder.Event{Kind: workorder.Transition, Action: workorder.Verify, From: workorder.Verifying, To: workorder.Verified, Verification: "sensor"},
 			[]string{"verified/ann"}},
+		{"rated fixed: nobody", workorder.Event{Kind: workorder.Rated, Rating: &workorder.Rating{Fixed: true, Score: 5, By: "Ann", At: t0}}, nil},
+		{"rated not fixed after the window: the FMs", workorder.Event{Kind: workorder.Rated, Rating: &workorder.Rating{Score: 1, Comment: "warm again",
+			By: "Ann", At: t0, Outcome: workorder.RatingFlagged}}, []string{"not_fixed/fay", "not_fixed/max"}},
 	}
 	for _, tc := range cases {
 		evs := step(tc.event)
@@ -106,6 +109,23 @@ func TestPlanWhoHearsWhat(t *testing.T) {
 			}
 			if wantAck := n.Topic == TopicSLABreach || n.Topic == TopicP1Created; wantAck != strings.Contains(n.Text, "/ack/") {
 				t.Errorf("%s: %s: ack link present %v, want %v", tc.name, n.ID, !wantAck, wantAck)
+			}
+			// The store's verified message asks whether it is fixed, by a
+			// link signed for that one notification.
+			if wantRate := n.Topic == TopicVerified; wantRate != strings.Contains(n.Text, "/rate/") {
+				t.Errorf("%s: %s: rate link present %v, want %v", tc.name, n.ID, !wantRate, wantRate)
+			} else if wantRate {
+				_, tok, _ := strings.Cut(n.Text, "https://fl.example/rate/")
+				tok = strings.Fields(tok)[0]
+				if id, err := p.Links.Verify(tok, t0.Add(71*time.Hour)); err != nil || id != n.ID {
+					t.Errorf("%s: rate link names %q (%v), want %s", tc.name, id, err, n.ID)
+				}
+				if _, err := p.Links.Verify(tok, t0.Add(72*time.Hour)); err != ErrLinkExpired {
+					t.Errorf("%s: rate link after its TTL: %v, want expired", tc.name, err)
+				}
+			}
+			if n.Topic == TopicNotFixed && (!strings.Contains(n.Text, "past the recall window") || !strings.Contains(n.Text, "warm again") || !strings.Contains(n.Subject, "not fixed")) {
+				t.Errorf("%s: the FM's message does not say it is flagged:\n%s", tc.name, n.Text)
 			}
 			if n.Topic == TopicSLABreach && (n.EscalateAt == nil || !n.EscalateAt.Equal(t0.Add(30*time.Minute))) {
 				t.Errorf("%s: %s escalates at %v", tc.name, n.ID, n.EscalateAt)
@@ -276,11 +296,14 @@ func TestTemplatesGolden(t *testing.T) {
 		AcceptBy: when(at.Add(30*time.Minute), chicago), Due: when(at, chicago), Quote: money(2400), QuoteText: "compressor", NTE: money(1500),
 		Milestone: "arrive", Lateness: age(47 * time.Minute), Link: "https://fl.example/workorders/wo_42", AckLink: "https://fl.example/ack/TOKEN",
 		OpenCount: 2, Sites: []DigestSite{{Site: "Austin North (s1)", Rows: []DigestRow{{Number: 40, Priority: "P2", Status: "dispatched", Age: age(50 * time.Hour), What: "noise", Vendor: "CoolCo", Link: "https://fl.example/workorders/wo_40"}, {Number: 42, Priority: "P1", Status: "new", Age: age(5 * time.Minute), What: "warm"}}}},
-		Held: []string{"WO-41: work completed"}}
+		Held: []string{"WO-41: work completed"}, Score: 2, Comment: "still warm <again>", Recall: true}
 	for _, topic := range Topics {
 		vv := v
 		if topic == TopicDigest { // a digest is about no one work order
 			vv.Link, vv.AckLink = "", ""
+		}
+		if LinkFor(topic) == LinkRate {
+			vv.RateLink = "https://fl.example/rate/TOKEN"
 		}
 		subject, text, html, err := p.Templates.Render(topic, &vv)
 		if err != nil {

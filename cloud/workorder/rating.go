@@ -147,3 +147,19 @@ func (in *Intake[T]) Rate(ctx context.Context, tx T, w *WorkOrder, r Rating) ([]
 	}
 	return events, nil
 }
+
+// RatedVisit is a rating with the work order it rates: a row of the
+// store's list of ratings, which FMs read for the flagged ones.
+type RatedVisit struct {
+	WorkOrder string `json:"work_order"`
+	Number    int64  `json:"number"`
+	Site      string `json:"site"`
+	Asset     string `json:"asset"`
+	Rating
+}
+
+// RatingFilter picks from the list of ratings; empty fields pick all.
+type RatingFilter struct {
+	Vendor, Site, Outcome string
+	Limit                 int // at most 1000; 0: 200
+}

@@ -24,7 +24,8 @@ type Projector interface {
 }
 
 // Projections is the service's pipeline, in order: notable events to the
-// outbox for the relay, to the webhooks that want them, and the KPI facts.
+// outbox for the relay, to the webhooks that want them, the KPI facts, and
+// the stores' ratings.
 // A new projection is one Projector and one line here.
 //
 // The list is the store's, not cloud/app's, because every program and
@@ -32,7 +33,7 @@ type Projector interface {
 // it: a store that saved work orders without them would lose notices
 // silently.
 func Projections() []Projector {
-	return []Projector{Notices{}, Webhooks{}, Facts{}}
+	return []Projector{Notices{}, Webhooks{}, Facts{}, Ratings{}}
 }
 
 // Notices puts a work order's notable events in the outbox, which the

@@ -7,11 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,17 +52,37 @@ const fmYAML = `
   preferences: {p1_created: off}
 `
 
-// TestPeopleHearTheP1Path runs two cloud replicas on one PostgreSQL with
-// an SMTP server in-process, walks a P1 report from creation to
-// verification through the API, kills one replica half-way, and reads what
-// the people got: the right messages, each exactly once.
+// TestPeopleHearTheP1Path runs two cloud replicas, each in its own
+// process, on one PostgreSQL with an SMTP server in this one, and walks a
+// P1 report from creation to verification through the API. Half-way, the
+// replica that is sending the store contact's "on site" message is held
+// by the SMTP server before it has taken the message, and killed with
+// SIGKILL: no shutdown, no outcome recorded, its lease left to run out.
+// The other replica carries on, sends that message once its lease is
+// over, and the people get the right messages, each exactly once per
+// (event, person, channel). Then the store contact follows the rating link
+// in the verified message and answers; the link works once.
 func TestPeopleHearTheP1Path(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	sink, err := mailsink.Start("127.0.0.1:0", mailsink.Options{})
+	// The first attempt to hand Ann a message after armed is held in the
+	// middle of its SMTP transaction (after RCPT, before DATA) until
+	// release; held says which replica (its HELO name) was sending.
+	var armed atomic.Bool
+	held, release := make(chan string, 1), make(chan struct{})
+	var once sync.Once
+	freeAll := func() { once.Do(func() { close(release) }) }
+	defer freeAll()
+	sink, err := mailsink.Start("127.0.0.1:0", mailsink.Options{Hold: func(helo, rcpt string) {
+		if rcpt == "ann@store.example" && armed.CompareAndSwap(true, false) {
+			held <- helo
+			<-release
+		}
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sink.Close()
+	defer freeAll() // before the sink closes
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "people.yaml"), []byte(peopleYAML), 0o600); err != nil {
 		t.Fatal(err)
@@ -76,9 +99,11 @@ func TestPeopleHearTheP1Path(t *testing.T) {
 	n.Sender.Poll, n.Sender.Timeout, n.Sender.Lease = 20*time.Millisecond, 2*time.Second, 4*time.Second
 	n.DigestAt = "" // TestDigest has the digest
 	ctx := context.Background()
-	a, b := startTwo(t, cfg)
-	stop := func(r *replica) { r.stop(t) }
-	st := a.app.Store()
+	st, err := OpenStore(ctx, cfg.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
 	if err := st.PutSite(ctx, &cloud.Site{ID: "s1", Name: "Austin North", Region: "north", Timezone: "America/Chicago"}); err != nil {
 		t.Fatal(err)
 	}
@@ -94,9 +119,13 @@ func TestPeopleHearTheP1Path(t *testing.T) {
 		Technicians: []dispatch.Technician{{ID: "tom", Name: "Tom", Documents: docs}}, Contacts: []dispatch.Contact{{Name: "CoolCo dispatch", Role: "dispatch", Email: "dispatch@coolco.example"}}}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	call := func(r *replica, method, path, body string, want int) map[string]any {
+	// Each replica names itself in HELO, so the SMTP server knows who sends.
+	cfgA, cfgB := cfg, cfg
+	cfgA.Notifications.Email.HELO, cfgB.Notifications.Email.HELO = "replica-a", "replica-b"
+	a, b := startProcess(t, "replica-a", cfgA), startProcess(t, "replica-b", cfgB)
+	raw := func(r *process, method, path, body string, want int) []byte {
 		t.Helper()
-		req, _ := http.NewRequest(method, "http://"+r.app.Addr()+path, strings.NewReader(body))
+		req, _ := http.NewRequest(method, "http://"+r.addr+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+admin)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
@@ -104,25 +133,22 @@ func TestPeopleHearTheP1Path(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var out map[string]any
-		raw, _ := io.ReadAll(resp.Body)
-		json.Unmarshal(raw, &out)
+		out, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != want {
-			t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, raw)
+			t.Fatalf("%s %s on %s: %d, want %d: %s", method, path, r.name, resp.StatusCode, want, out)
 		}
+		return out
+	}
+	call := func(r *process, method, path, body string, want int) map[string]any {
+		t.Helper()
+		var out map[string]any
+		json.Unmarshal(raw(r, method, path, body, want), &out)
 		return out
 	}
 	res := call(a, "POST", "/api/v1/workorders", `{"site":"s1","asset":"wic-1","problem":"temp_high","priority":"P1","description":"warm","reporter":"ann"}`, 201)
 	wo := res["id"].(string)
-	status := func(r *replica) workorder.Status {
-		w, err := r.app.Store().WorkOrder(ctx, wo)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return w.Status
-	}
-	if st := status(a); st != workorder.Dispatched {
-		if st == workorder.New || st == workorder.Triaged {
+	if status := call(a, "GET", "/api/v1/workorders/"+wo, "", 200)["status"]; status != string(workorder.Dispatched) {
+		if status == string(workorder.New) || status == string(workorder.Triaged) {
 			call(a, "POST", "/api/v1/workorders/"+wo+"/actions/release", "", 200)
 		}
 		call(a, "POST", "/api/v1/workorders/"+wo+"/actions/dispatch", `{"vendor":"coolco"}`, 200)
@@ -130,25 +156,52 @@ func TestPeopleHearTheP1Path(t *testing.T) {
 	eta := time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
 	call(a, "POST", "/api/v1/workorders/"+wo+"/actions/accept", `{"technician":"tom","eta":"`+eta+`"}`, 200)
 	waitMail(t, sink, 4) // report received, P1 to fay, the offer, vendor assigned
-	stop(a)              // one replica dies mid-way; b carries on
-	call(b, "POST", "/api/v1/workorders/"+wo+"/actions/check_in", `{"override":"no GPS in the back room"}`, 200)
-	call(b, "POST", "/api/v1/workorders/"+wo+"/actions/complete", `{"problem":"temp_high","cause":"dirty_coil","remedy":"cleaned_coil","labour":[{"hours":1,"rate":100}]}`, 200)
-	call(b, "POST", "/api/v1/workorders/"+wo+"/actions/verify", "", 200)
+	waitDelivered(t, st, wo, 4)
+	// Mid-way: the technician checks in, and whichever replica picks up
+	// Ann's "on site" message is held mid-transaction and killed.
+	armed.Store(true)
+	call(a, "POST", "/api/v1/workorders/"+wo+"/actions/check_in", `{"override":"no GPS in the back room"}`, 200)
+	var victim, survivor *process
+	select {
+	case helo := <-held:
+		victim, survivor = a, b
+		if helo == "replica-b" {
+			victim, survivor = b, a
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("nobody sent Ann the on-site message")
+	}
+	victim.kill(t)
+	freeAll()
+	t.Logf("%s was sending Ann's on-site message: killed with SIGKILL mid-transaction; %s carries on", victim.name, survivor.name)
+	call(survivor, "POST", "/api/v1/workorders/"+wo+"/actions/complete", `{"problem":"temp_high","cause":"dirty_coil","remedy":"cleaned_coil","labour":[{"hours":1,"rate":100}]}`, 200)
+	call(survivor, "POST", "/api/v1/workorders/"+wo+"/actions/verify", "", 200)
 	waitMail(t, sink, 7)
+	waitDelivered(t, st, wo, 7)
 	time.Sleep(300 * time.Millisecond) // anything more would be a duplicate
 	got := map[string][]string{}
 	ids := map[string]int{}
+	var onSite, verified *mailsink.Mail
 	for _, m := range sink.Messages() {
 		got[m.To[0]] = append(got[m.To[0]], m.Subject)
 		ids[m.MessageID]++
 		if !strings.Contains(m.Text, "https://fl.example/workorders/"+wo) || !strings.Contains(m.HTML, `href="https://fl.example/workorders/`+wo+`"`) {
 			t.Errorf("%q to %s has no link to the work order", m.Subject, m.To[0])
 		}
+		switch {
+		case strings.Contains(m.Subject, "is on site"):
+			onSite = &m
+		case strings.Contains(m.Subject, "fix verified"):
+			verified = &m
+		}
 	}
 	for id, k := range ids {
 		if k != 1 {
 			t.Errorf("message %s delivered %d times", id, k)
 		}
+	}
+	if onSite == nil || onSite.Helo != survivor.name {
+		t.Errorf("the on-site message came from %v, want %s, which took it over from the killed %s", onSite, survivor.name, victim.name)
 	}
 	want := map[string][]string{
 		"ann@store.example":       {"opened from your report", "is coming, ETA", "is on site", "work completed", "fix verified"},
@@ -174,8 +227,8 @@ func TestPeopleHearTheP1Path(t *testing.T) {
 		sort.Strings(keys)
 		t.Errorf("mail went to %v (max turned P1s off)", keys)
 	}
-	// The delivery log says the same.
-	log2 := call(b, "GET", "/api/v1/notifications?work_order="+wo, "", 200)["items"].([]any)
+	// The delivery log says the same: each (event, person, channel) once.
+	log2 := call(survivor, "GET", "/api/v1/notifications?work_order="+wo, "", 200)["items"].([]any)
 	var sent []string
 	for _, it := range log2 {
 		m := it.(map[string]any)
@@ -184,10 +237,73 @@ func TestPeopleHearTheP1Path(t *testing.T) {
 		}
 	}
 	slices.Sort(sent)
-	if len(sent) != 7 || !slices.Contains(sent, "offer/vendor:coolco:0") {
+	if len(sent) != 7 || !slices.Contains(sent, "offer/vendor:coolco:0") || len(slices.Compact(slices.Clone(sent))) != 7 {
 		t.Errorf("log: %v", sent)
 	}
-	stop(b)
+
+	// Ann follows the rating link in her verified message: the page asks,
+	// her answer is recorded once.
+	if verified == nil {
+		t.Fatal("no verified message")
+	}
+	_, tok, ok := strings.Cut(verified.Text, "https://fl.example/rate/")
+	if !ok {
+		t.Fatalf("the verified message has no rating link:\n%s", verified.Text)
+	}
+	link := "http://" + survivor.addr + "/rate/" + strings.Fields(tok)[0]
+	page := func(resp *http.Response, err error) (int, string) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := page(http.Get(link)); code != 200 || !strings.Contains(body, `name="score"`) {
+		t.Fatalf("the rating page: %d\n%s", code, body)
+	}
+	answer := url.Values{"fixed": {"yes"}, "score": {"5"}, "comment": {"cold again, thanks Tom"}}
+	if code, body := page(http.PostForm(link, answer)); code != 200 || !strings.Contains(body, "Thanks for your answer") {
+		t.Fatalf("answering: %d\n%s", code, body)
+	}
+	if code, body := page(http.PostForm(link, answer)); code != 409 || !strings.Contains(body, "Already answered by Ann Lee") {
+		t.Errorf("the link used twice: %d\n%s", code, body)
+	}
+	var rv struct {
+		Rating workorder.Rating
+	}
+	json.Unmarshal(raw(survivor, "GET", "/api/v1/workorders/"+wo+"/rating", "", 200), &rv)
+	if r := rv.Rating; !r.Fixed || r.Score != 5 || r.By != "Ann Lee" || r.Via != "link" || r.Vendor != "coolco" || r.Comment != "cold again, thanks Tom" {
+		t.Errorf("rating %+v", r)
+	}
+	survivor.stop(t)
+}
+
+// waitDelivered waits until the log of work order wo shows n messages
+// delivered (each one's outcome recorded).
+func waitDelivered(t *testing.T, st Store, wo string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ns, err := st.Notifications(context.Background(), wo, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := 0
+		for _, x := range ns {
+			if x.State == notify.Delivered {
+				k++
+			}
+		}
+		if k >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d messages recorded delivered after 20s", k, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // waitMail waits until the sink holds at least n messages.

@@ -24,7 +24,13 @@ import (
 	"github.com/frostline/frostline/edge/wire"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+// TestMain runs the tests, or, re-executed by startProcess, one replica.
+func TestMain(m *testing.M) {
+	if path := os.Getenv(replicaEnv); path != "" {
+		os.Exit(runReplica(path))
+	}
+	os.Exit(pgtest.Main(m))
+}
 
 // TestTwoReplicas runs two whole cloud replicas on one PostgreSQL and one
 // NATS, kills one while incidents stream in, and checks that every

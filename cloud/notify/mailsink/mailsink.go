@@ -37,6 +37,10 @@ type Options struct {
 	// Reject, when set, is asked about each recipient; an error refuses
 	// it (a *smtp.SMTPError carries its code).
 	Reject func(rcpt string) error
+	// Hold, when set, is called with the client's HELO name before each
+	// recipient is taken, and may block: a test holds a client in the
+	// middle of its transaction, before the server has taken anything.
+	Hold func(helo, rcpt string)
 	// Max is how many messages are kept, the oldest dropped first; 0 is
 	// 1000.
 	Max int
@@ -44,6 +48,8 @@ type Options struct {
 
 // Mail is one received message.
 type Mail struct {
+	// Helo is the name the client gave in HELO or EHLO.
+	Helo      string
 	From      string
 	To        []string
 	Subject   string
@@ -77,7 +83,7 @@ func Start(addr string, o Options) (*Sink, error) {
 		o.Max = 1000
 	}
 	s := &Sink{opts: o, done: make(chan error, 1)}
-	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &session{sink: s}, nil }))
+	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &session{sink: s, conn: c}, nil }))
 	s.srv.Domain, s.srv.ReadTimeout, s.srv.WriteTimeout = "mailsink.local", time.Minute, time.Minute
 	s.srv.MaxMessageBytes, s.srv.MaxRecipients = 10<<20, 100
 	s.srv.AllowInsecureAuth = o.TLS == nil
@@ -143,6 +149,7 @@ func (s *Sink) add(m Mail) {
 
 type session struct {
 	sink   *Sink
+	conn   *smtp.Conn
 	authed bool
 	from   string
 	to     []string
@@ -174,6 +181,9 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if h := ss.sink.opts.Hold; h != nil {
+		h(ss.conn.Hostname(), to)
+	}
 	if r := ss.sink.opts.Reject; r != nil {
 		if err := r(to); err != nil {
 			return err
@@ -192,7 +202,7 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: err.Error()}
 	}
-	m.From, m.To, m.At = ss.from, append([]string(nil), ss.to...), time.Now().UTC()
+	m.Helo, m.From, m.To, m.At = ss.conn.Hostname(), ss.from, append([]string(nil), ss.to...), time.Now().UTC()
 	ss.sink.add(m)
 	return nil
 }

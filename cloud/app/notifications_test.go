@@ -104,21 +104,7 @@ func TestPeopleHearTheP1Path(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.PutSite(ctx, &cloud.Site{ID: "s1", Name: "Austin North", Region: "north", Timezone: "America/Chicago"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.PutAsset(ctx, &cloud.Asset{Site: "s1", ID: "wic-1", Class: "walk_in_cooler"}); err != nil {
-		t.Fatal(err)
-	}
-	var docs []dispatch.Document
-	for _, d := range dispatch.DocTypes {
-		docs = append(docs, dispatch.Document{Type: d, Number: "n", ExpiresAt: time.Now().AddDate(1, 0, 0)})
-	}
-	if err := st.PutVendor(ctx, &dispatch.Vendor{ID: "coolco", Name: "CoolCo", Kind: dispatch.External, Trades: []string{"refrigeration"},
-		Coverage: dispatch.Coverage{Sites: []string{"s1"}}, Documents: docs, Rates: map[string]dispatch.Rate{"refrigeration": {Hourly: 100, TripCharge: 50}},
-		Technicians: []dispatch.Technician{{ID: "tom", Name: "Tom", Documents: docs}}, Contacts: []dispatch.Contact{{Name: "CoolCo dispatch", Role: "dispatch", Email: "dispatch@coolco.example"}}}, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	seedCoolCo(t, st)
 	// Each replica names itself in HELO, so the SMTP server knows who sends.
 	cfgA, cfgB := cfg, cfg
 	cfgA.Notifications.Email.HELO, cfgB.Notifications.Email.HELO = "replica-a", "replica-b"
@@ -278,6 +264,32 @@ func TestPeopleHearTheP1Path(t *testing.T) {
 		t.Errorf("rating %+v", r)
 	}
 	survivor.stop(t)
+}
+
+// seedCoolCo puts Austin North (s1) with its walk-in cooler and CoolCo, a
+// compliant refrigeration vendor with a dispatch contact, on file.
+func seedCoolCo(t *testing.T, st interface {
+	PutSite(ctx context.Context, s *cloud.Site) error
+	PutAsset(ctx context.Context, a *cloud.Asset) error
+	PutVendor(ctx context.Context, v *dispatch.Vendor, at time.Time) error
+}) {
+	t.Helper()
+	ctx := context.Background()
+	if err := st.PutSite(ctx, &cloud.Site{ID: "s1", Name: "Austin North", Region: "north", Timezone: "America/Chicago"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutAsset(ctx, &cloud.Asset{Site: "s1", ID: "wic-1", Class: "walk_in_cooler"}); err != nil {
+		t.Fatal(err)
+	}
+	var docs []dispatch.Document
+	for _, d := range dispatch.DocTypes {
+		docs = append(docs, dispatch.Document{Type: d, Number: "n", ExpiresAt: time.Now().AddDate(1, 0, 0)})
+	}
+	if err := st.PutVendor(ctx, &dispatch.Vendor{ID: "coolco", Name: "CoolCo", Kind: dispatch.External, Trades: []string{"refrigeration"},
+		Coverage: dispatch.Coverage{Sites: []string{"s1"}}, Documents: docs, Rates: map[string]dispatch.Rate{"refrigeration": {Hourly: 100, TripCharge: 50}},
+		Technicians: []dispatch.Technician{{ID: "tom", Name: "Tom", Documents: docs}}, Contacts: []dispatch.Contact{{Name: "CoolCo dispatch", Role: "dispatch", Email: "dispatch@coolco.example"}}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // waitDelivered waits until the log of work order wo shows n messages

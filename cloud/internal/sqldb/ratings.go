@@ -16,6 +16,10 @@ import (
 // got past the work order's version.
 type Ratings struct{}
 
+// rateOnce stores a rating unless its verification has one.
+var rateOnce = Insert{Table: "ratings", Columns: cols("work_order, verified_at, site, vendor, fixed, score, outcome, at, data"),
+	Conflict: cols("work_order, verified_at"), DoNothing: true}
+
 // Project implements Projector.
 func (Ratings) Project(ctx context.Context, t *Tx, w *workorder.WorkOrder, events []workorder.Event) error {
 	for i := range events {
@@ -27,8 +31,7 @@ func (Ratings) Project(ctx context.Context, t *Tx, w *workorder.WorkOrder, event
 		if err != nil {
 			return err
 		}
-		res, err := t.tx.ExecContext(ctx, `INSERT INTO ratings (work_order, verified_at, site, vendor, fixed, score, outcome, at, data)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (work_order, verified_at) DO NOTHING`,
+		res, err := t.tx.ExecContext(ctx, rateOnce.SQL(),
 			w.ID, micros(r.Verified), w.Site, r.Vendor, boolInt(r.Fixed), r.Score, r.Outcome, micros(r.At), string(data))
 		if err != nil {
 			return fmt.Errorf("ratings: %w", err)

@@ -31,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/internal/pull"
 	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/wire"
@@ -187,31 +188,14 @@ func (c *Consumer) Run(ctx context.Context) error {
 // fetch takes what is waiting, up to a batch, or waits up to a second for
 // at least one message.
 func (c *Consumer) fetch() ([]jetstream.Msg, error) {
-	b, err := c.cons.FetchNoWait(c.cfg.Batch)
-	if err != nil {
-		return nil, err
-	}
-	msgs := collect(b)
-	if len(msgs) > 0 {
-		return msgs, b.Error()
-	}
-	b, err = c.cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
-	if err != nil {
-		return nil, err
-	}
-	msgs = collect(b)
-	if err := b.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+	var msgs []jetstream.Msg
+	keep := func(m jetstream.Msg) { msgs = append(msgs, m) }
+	// An empty batch's own error is no reason not to wait for the next.
+	if n, err := pull.Fetch(c.cons, c.cfg.Batch, 0, keep); n > 0 || errors.Is(err, pull.ErrPull) {
 		return msgs, err
 	}
-	return msgs, nil
-}
-
-func collect(b jetstream.MessageBatch) []jetstream.Msg {
-	var out []jetstream.Msg
-	for m := range b.Messages() {
-		out = append(out, m)
-	}
-	return out
+	_, err := pull.Fetch(c.cons, 1, time.Second, keep)
+	return msgs, err
 }
 
 type decoded struct {

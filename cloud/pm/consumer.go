@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/internal/pull"
 	"github.com/frostline/frostline/edge/wire"
 )
 
@@ -67,16 +68,11 @@ func NewRuntimeConsumer(ctx context.Context, nc *nats.Conn, rec Recorder, log *s
 // Run consumes until ctx is done, then returns nil.
 func (c *RuntimeConsumer) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
-		b, err := c.cons.Fetch(64, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
+		_, err := pull.Fetch(c.cons, 64, time.Second, func(msg jetstream.Msg) { c.handle(ctx, msg) })
+		if errors.Is(err, pull.ErrPull) {
 			c.log.Warn("fetch failed", "err", err)
 			cloud.Sleep(ctx, time.Second) //nolint:errcheck // the loop checks ctx
-			continue
-		}
-		for msg := range b.Messages() {
-			c.handle(ctx, msg)
-		}
-		if err := b.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
+		} else if err != nil && ctx.Err() == nil {
 			c.log.Warn("fetch failed", "err", err)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/internal/pull"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/wire"
 )
@@ -194,10 +195,6 @@ func (c *Consumer) Run(ctx context.Context) error {
 // gather fetches messages and encodes their points until a batch is full
 // or FlushInterval has passed. Invalid messages are terminated on the way.
 func (c *Consumer) gather(ctx context.Context) {
-	// FetchMaxWait, not FetchContext: the client then waits for the
-	// server to end the pull, so no message is delivered into a request
-	// the client has already given up on (it would sit unacknowledged
-	// until AckWait).
 	deadline := time.Now().Add(c.cfg.FlushInterval)
 	for c.buf.n < c.cfg.BatchSize && ctx.Err() == nil {
 		wait := time.Until(deadline)
@@ -205,19 +202,12 @@ func (c *Consumer) gather(ctx context.Context) {
 			return
 		}
 		want := min(maxFetch, max(1, (c.cfg.BatchSize-c.buf.n)/max(c.ppm, 1)))
-		b, err := c.cons.Fetch(want, jetstream.FetchMaxWait(wait))
+		got, err := pull.Fetch(c.cons, want, wait, c.add)
 		if err != nil {
 			c.log.Warn("fetch failed", "err", err)
-			cloud.Sleep(ctx, min(wait, time.Second)) //nolint:errcheck // the caller checks ctx
-			return
-		}
-		got := 0
-		for msg := range b.Messages() {
-			got++
-			c.add(msg)
-		}
-		if err := b.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			c.log.Warn("fetch failed", "err", err)
+			if errors.Is(err, pull.ErrPull) {
+				cloud.Sleep(ctx, min(wait, time.Second)) //nolint:errcheck // the caller checks ctx
+			}
 			return
 		}
 		if got < want {

@@ -113,6 +113,10 @@ func (s *Sink) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
 func (s *Sink) Close() error {
 	s.close.Do(func() {
 		s.err = s.srv.Close()
+		// A Close that comes before the accept loop has taken the
+		// listener (a test that starts and closes at once) would leave
+		// it accepting forever: close the listener here too.
+		s.ln.Close()
 		<-s.done
 	})
 	return s.err

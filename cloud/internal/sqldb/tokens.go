@@ -122,9 +122,10 @@ func (db *DB) Tokens(ctx context.Context) ([]*cloud.Principal, error) {
 	return out, nil
 }
 
-// RevokeToken revokes a token by id, at once for every replica, and ends
-// its sessions. Revoking a revoked token changes nothing; an unknown id is
-// ENOTFOUND.
+// RevokeToken revokes a token by id, at once for every replica, ends its
+// sessions and disables the webhooks it registered (disableTokenWebhooks),
+// in one transaction. Revoking a revoked token changes nothing; an unknown
+// id is ENOTFOUND.
 func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
 	tx, err := db.begin(ctx)
 	if err != nil {
@@ -139,6 +140,9 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
 		return cloud.Errorf(cloud.ENOTFOUND, "token %s not found", id)
 	}
 	if err := revoke(ctx, tx, `id = $2`, micros(at), id); err != nil {
+		return fmt.Errorf("%s: revoke token: %w", db.Dialect.Name, err)
+	}
+	if err := disableTokenWebhooks(ctx, tx, id, at); err != nil {
 		return fmt.Errorf("%s: revoke token: %w", db.Dialect.Name, err)
 	}
 	if err := dropRevokedSessions(ctx, tx); err != nil {

@@ -112,19 +112,56 @@ func (db *DB) Webhooks(ctx context.Context, createdBy string) ([]*notify.Webhook
 
 // UpdateWebhook replaces a webhook's url, description, scope, events,
 // active flag and reason; its secrets change only by RotateWebhookSecret.
+// A webhook disabled and registered by a revoked token is not activated
+// again (ECONFLICT): what it may see was the token's grant, which is gone;
+// it is registered again under a live token.
 func (db *DB) UpdateWebhook(ctx context.Context, h *notify.Webhook) error {
 	args, err := webhookArgs(h)
 	if err != nil {
 		return err
 	}
 	res, err := db.write().ExecContext(ctx, `UPDATE webhooks SET url = $2, description = $3, scope = $4, events = $5,
-		active = $6, disabled_reason = $7, updated_at = $8 WHERE id = $1`,
+		active = $6, disabled_reason = $7, updated_at = $8 WHERE id = $1
+		AND (active = 1 OR $6 = 0 OR created_by NOT IN (SELECT id FROM tokens WHERE revoked_at IS NOT NULL))`,
 		args[0], args[1], args[2], args[3], args[4], args[6], args[7], args[10])
 	if err != nil {
 		return fmt.Errorf("%s: update webhook: %w", db.Dialect.Name, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return cloud.Errorf(cloud.ENOTFOUND, "webhook %s not found", h.ID)
+		var by string
+		err := db.Writer.QueryRowContext(ctx, `SELECT created_by FROM webhooks WHERE id = $1`, h.ID).Scan(&by)
+		if errors.Is(err, sql.ErrNoRows) {
+			return cloud.Errorf(cloud.ENOTFOUND, "webhook %s not found", h.ID)
+		} else if err != nil {
+			return fmt.Errorf("%s: update webhook: %w", db.Dialect.Name, err)
+		}
+		return cloud.Errorf(cloud.ECONFLICT, "webhook %s was registered by token %s, which is revoked: register it again with a live token", h.ID, by)
+	}
+	return nil
+}
+
+// Why a revoked token's webhooks and their queued deliveries stopped.
+const (
+	revokedWebhookReason   = "the token that registered it was revoked"
+	revokedDeliveryMessage = "not delivered: the token that registered the webhook was revoked"
+)
+
+// disableTokenWebhooks, in the transaction that revokes a token, disables
+// the webhooks it registered and marks their queued deliveries dead. A
+// webhook's scope is the grant of the token that registered it (a
+// vendor's work orders, an FM's region): once the token is revoked, no
+// more of what it could see may reach the URL it gave. The webhooks and
+// the delivery log stay for an admin to read; a delivery already leased
+// to a worker may still go out, its outcome not recorded (ErrLeaseLost).
+func disableTokenWebhooks(ctx context.Context, tx executor, token string, at time.Time) error {
+	now := micros(at)
+	if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET state = 'dead', last_error = $2, lease_owner = '', lease_until = 0, updated_at = $3
+		WHERE state = 'pending' AND webhook IN (SELECT id FROM webhooks WHERE created_by = $1)`, token, revokedDeliveryMessage, now); err != nil {
+		return fmt.Errorf("webhook deliveries: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET active = 0, disabled_reason = $2, updated_at = $3 WHERE created_by = $1 AND active = 1`,
+		token, revokedWebhookReason, now); err != nil {
+		return fmt.Errorf("webhooks: %w", err)
 	}
 	return nil
 }

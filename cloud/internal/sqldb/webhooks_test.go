@@ -506,3 +506,104 @@ func TestClock(t *testing.T) {
 		}
 	})
 }
+
+// TestRevokedTokenWebhooks: revoking a token disables the webhooks it
+// registered and kills their queued deliveries, in its transaction; the
+// next notices fan out to the other webhooks only, nothing of the revoked
+// token's is claimed, and its webhooks cannot be switched on again.
+func TestRevokedTokenWebhooks(t *testing.T) {
+	eachStore(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		seedSites(t, db)
+		for _, p := range []*cloud.Principal{
+			{TokenID: "tok_test", Role: cloud.RoleVendor, Vendor: "coolco", Created: t0},
+			{TokenID: "tok_other", Role: cloud.RoleAdmin, Created: t0},
+		} {
+			_, hash := cloud.NewToken()
+			if err := db.PutToken(ctx, hash, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mine := hook("h1", notify.WebhookScope{Vendor: "coolco"})
+		other := hook("h2", notify.WebhookScope{Sites: []string{"s1"}})
+		other.CreatedBy = "tok_other"
+		for _, h := range []*notify.Webhook{mine, other} {
+			if err := db.CreateWebhook(ctx, h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		receive(t, db, intake(), incident("i1", "s1"))
+		queued := deliveredEvents(t, db, "h1")
+		if len(queued) == 0 || len(deliveredEvents(t, db, "h2")) != len(queued) {
+			t.Fatalf("before the revocation: h1 %v, h2 %v", queued, deliveredEvents(t, db, "h2"))
+		}
+
+		revokedAt := t0.Add(time.Hour)
+		if err := db.RevokeToken(ctx, "tok_test", revokedAt); err != nil {
+			t.Fatal(err)
+		}
+		h1, err := db.Webhook(ctx, "h1")
+		if err != nil || h1.Active || !strings.Contains(h1.DisabledReason, "revoked") || !h1.UpdatedAt.Equal(revokedAt) {
+			t.Errorf("the revoked token's webhook: %+v %v", h1, err)
+		}
+		if h2, _ := db.Webhook(ctx, "h2"); !h2.Active {
+			t.Errorf("another token's webhook disabled: %+v", h2)
+		}
+		dead, err := db.WebhookDeliveries(ctx, "h1", notify.Dead, 100)
+		if err != nil || len(dead) != len(queued) {
+			t.Fatalf("dead deliveries of h1: %d of %d (%v)", len(dead), len(queued), err)
+		}
+		for _, d := range dead {
+			if !strings.Contains(d.LastError, "revoked") || len(d.Log) != 0 {
+				t.Errorf("delivery %s: %q, %d attempts logged", d.ID, d.LastError, len(d.Log))
+			}
+		}
+		backlog, err := db.WebhookBacklog(ctx)
+		if err != nil || backlog[notify.Pending] != len(queued) || backlog[notify.Dead] != len(queued) {
+			t.Errorf("backlog %v (%v): want %d pending (h2's) and %d dead", backlog, err, len(queued), len(queued))
+		}
+
+		// Later notices: h2 only.
+		receive(t, db, intake(), incident("i2", "s1"))
+		if got, _ := db.WebhookDeliveries(ctx, "h1", "", 100); len(got) != len(queued) {
+			t.Errorf("h1 has %d deliveries after the revocation, want the %d from before", len(got), len(queued))
+		}
+		claims, err := db.ClaimDeliveries(ctx, "A", time.Now(), time.Minute, 100)
+		if err != nil || len(claims) != 2*len(queued) {
+			t.Fatalf("claimed %d, want h2's %d (%v)", len(claims), 2*len(queued), err)
+		}
+		for _, c := range claims {
+			if c.Delivery.Subscription != "h2" {
+				t.Errorf("claimed a delivery of %s", c.Delivery.Subscription)
+			}
+		}
+
+		// Not switched on again; edited while off, it may be.
+		h1.Description = "still off"
+		if err := db.UpdateWebhook(ctx, h1); err != nil {
+			t.Errorf("editing the disabled webhook: %v", err)
+		}
+		h1.Active, h1.DisabledReason = true, ""
+		if err := db.UpdateWebhook(ctx, h1); cloud.ErrorCode(err) != cloud.ECONFLICT {
+			t.Errorf("re-activating a revoked token's webhook: %v, want ECONFLICT", err)
+		}
+		if got, _ := db.Webhook(ctx, "h1"); got.Active || got.Description != "still off" {
+			t.Errorf("after the refused re-activation: %+v", got)
+		}
+		other.Active = false
+		if err := db.UpdateWebhook(ctx, other); err != nil {
+			t.Fatal(err)
+		}
+		other.Active = true
+		if err := db.UpdateWebhook(ctx, other); err != nil {
+			t.Errorf("re-activating a live token's webhook: %v", err)
+		}
+		// Revoking again changes nothing.
+		if err := db.RevokeToken(ctx, "tok_test", revokedAt.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.Webhook(ctx, "h1"); !got.UpdatedAt.Equal(revokedAt) {
+			t.Errorf("a second revocation touched the webhook: %+v", got)
+		}
+	})
+}

@@ -53,6 +53,9 @@ type Daily struct {
 	Days  int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Tick, when set, paces the writes instead of a ticker of Every (a
+	// test's hand-driven clock).
+	Tick <-chan time.Time
 	// Scores, when set, gives each vendor's dispatch scorecard (the
 	// trailing year): vendor points then carry its composite score, the
 	// share of offers it confirmed, its check-in compliance and its
@@ -82,8 +85,12 @@ func (d *Daily) defaults() {
 func (d *Daily) Run(ctx context.Context) error {
 	d.defaults()
 	log := d.Log.With("component", "analytics-daily")
-	tick := time.NewTicker(d.Every)
-	defer tick.Stop()
+	ticks := d.Tick
+	if ticks == nil {
+		tick := time.NewTicker(d.Every)
+		defer tick.Stop()
+		ticks = tick.C
+	}
 	for {
 		// Bring the store's daily rollup up to date first, so the
 		// queries below read whole days from it.
@@ -108,7 +115,7 @@ func (d *Daily) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-tick.C:
+		case <-ticks:
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -114,49 +115,54 @@ func TestDailyInfluxDB(t *testing.T) {
 	}
 }
 
-// sink is a hand-written Sink: it records, or fails while failing is set.
+// sink is a hand-written Sink: it records, or fails while failing is set;
+// each write, failed or not, is signalled on wrote.
 type sink struct {
 	mu      sync.Mutex
 	days    []time.Time
 	failing bool
-	wrote   chan struct{}
+	wrote   chan error
 }
 
 func (s *sink) WriteKPIs(ctx context.Context, ks ...telemetry.KPI) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	var err error
 	if s.failing {
 		s.failing = false
-		return errors.New("influxdb down")
+		err = errors.New("influxdb down")
+	} else {
+		s.days = append(s.days, ks[0].Day)
 	}
-	s.days = append(s.days, ks[0].Day)
-	select {
-	case s.wrote <- struct{}{}:
-	default:
-	}
-	return nil
+	s.mu.Unlock()
+	s.wrote <- err
+	return err
 }
 
+// TestDailyRun: a failed write ends the pass, and the next tick writes the
+// days again, oldest first. The test is the writer's clock: it ticks by
+// hand once the failure is in, and waits for events, not for time.
 func TestDailyRun(t *testing.T) {
 	db := openSQLite(t)
 	loadFixture(t, db)
 	// The writer's goroutine must be gone when Run returns (the store's
 	// pools, opened above, are closed later by t.Cleanup).
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	s := &sink{failing: true, wrote: make(chan struct{}, 16)}
-	d := &analytics.Daily{Source: db, Sink: s, Every: 20 * time.Millisecond, Days: 3,
+	s := &sink{failing: true, wrote: make(chan error)}
+	tick := make(chan time.Time)
+	d := &analytics.Daily{Source: db, Sink: s, Tick: tick, Days: 3,
 		Now: func() time.Time { return at("2026-03-03 15:00") }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- d.Run(ctx) }()
-	// The first write fails; the next tick writes 28 Feb .. 3 Mar.
-	deadline := time.After(10 * time.Second)
-	for n := 0; n < 4; {
-		select {
-		case <-s.wrote:
-			n++
-		case <-deadline:
-			t.Fatal("daily writer wrote nothing after a failure")
+	// The first write fails and ends the pass: nothing more until a tick.
+	if err := <-s.wrote; err == nil {
+		t.Fatal("the first write did not fail")
+	}
+	tick <- at("2026-03-03 16:00") // received: the first pass is over
+	// The tick writes 28 Feb .. 3 Mar.
+	for range 4 {
+		if err := <-s.wrote; err != nil {
+			t.Fatalf("write after the tick: %v", err)
 		}
 	}
 	cancel()
@@ -166,10 +172,12 @@ func TestDailyRun(t *testing.T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	want := []string{"2026-02-28", "2026-03-01", "2026-03-02", "2026-03-03"}
-	for i, w := range want {
-		if s.days[i].Format(time.DateOnly) != w {
-			t.Fatalf("days written %v, want %v first", s.days, want)
-		}
+	var got []string
+	for _, d := range s.days {
+		got = append(got, d.Format(time.DateOnly))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("days written %v, want %v", got, want)
 	}
 }
 
@@ -220,29 +228,54 @@ frostline_kpi_last_day_workorders{event="created"} 1
 	}
 }
 
-// TestRefresher: the refresher builds the rollup at once, and stops with
-// its context.
+// roller signals each rollup the refresher makes, with the days it built.
+type roller struct {
+	analytics.Roller
+	built chan int
+}
+
+func (r *roller) RollupFacts(ctx context.Context, until time.Time) (int, error) {
+	n, err := r.Roller.RollupFacts(ctx, until)
+	if err != nil {
+		n = -1
+	}
+	r.built <- n
+	return n, err
+}
+
+// TestRefresher: the refresher builds the rollup at once, again at each
+// tick, and stops with its context. The test drives
+// the ticks and waits for the refreshes: no time limit but go test's.
 func TestRefresher(t *testing.T) {
 	db := openSQLite(t)
 	loadFixture(t, db)
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	r := &analytics.Refresher{Store: db, Every: time.Hour, Now: func() time.Time { return Now }}
+	tick := make(chan time.Time)
+	store := &roller{Roller: db, built: make(chan int)}
+	r := &analytics.Refresher{Store: store, Tick: tick, Now: func() time.Time { return Now }}
 	go func() { done <- r.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var n int
-		if err := db.Reader.QueryRow(`SELECT count(*) FROM wo_facts_rolled`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n >= 60 { // 2 January to 9 March
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d days rolled up after 10 s", n)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if n := <-store.built; n < 60 { // 2 January to 9 March
+		t.Fatalf("the first refresh built %d days, want at least 60", n)
+	}
+	var rolled int
+	if err := db.Reader.QueryRow(`SELECT count(*) FROM wo_facts_rolled`).Scan(&rolled); err != nil {
+		t.Fatal(err)
+	}
+	if rolled < 60 {
+		t.Fatalf("%d days rolled up after the first refresh", rolled)
+	}
+	tick <- Now
+	if n := <-store.built; n < 0 {
+		t.Error("the refresh at the tick failed")
+	}
+	var again int
+	if err := db.Reader.QueryRow(`SELECT count(*) FROM wo_facts_rolled`).Scan(&again); err != nil {
+		t.Fatal(err)
+	}
+	if again != rolled {
+		t.Errorf("%d days rolled up after the tick's refresh, %d before: nothing changed between", again, rolled)
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -23,6 +23,9 @@ type Refresher struct {
 	Every time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Tick, when set, paces the refreshes instead of a ticker of Every (a
+	// test's hand-driven clock).
+	Tick <-chan time.Time
 }
 
 // Run refreshes at once and then every Every until ctx is done; a failure
@@ -40,8 +43,12 @@ func (r *Refresher) Run(ctx context.Context) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "analytics-rollup")
-	tick := time.NewTicker(every)
-	defer tick.Stop()
+	ticks := r.Tick
+	if ticks == nil {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		ticks = tick.C
+	}
 	for {
 		start := time.Now()
 		n, err := r.Store.RollupFacts(ctx, now())
@@ -56,7 +63,7 @@ func (r *Refresher) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-tick.C:
+		case <-ticks:
 		}
 	}
 }

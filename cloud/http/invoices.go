@@ -109,14 +109,25 @@ func (s *Server) onInvoice(r *http.Request, c *caller, woID string, fn func(tx s
 // submitInvoice: the work order's vendor (or an admin on its behalf)
 // submits an invoice after completion.
 func (s *Server) submitInvoice(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if err := c.may(cloud.RoleVendor, cloud.RoleAdmin); err != nil {
-		return err
-	}
 	var sub invoicing.Submission
 	if err := decodeJSON(w, r, &sub); err != nil {
 		return err
 	}
-	inv, err := s.onInvoice(r, c, r.PathValue("id"), func(tx store.Tx, wo *workorder.WorkOrder, now time.Time) (*invoicing.Invoice, error) {
+	inv, err := s.submit(r, c, r.PathValue("id"), sub)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/workorders/"+inv.WorkOrder+"/invoices")
+	return writeJSON(w, http.StatusCreated, inv)
+}
+
+// submit checks and keeps a vendor's invoice for a work order: the API's
+// and the work-order page's.
+func (s *Server) submit(r *http.Request, c *caller, woID string, sub invoicing.Submission) (*invoicing.Invoice, error) {
+	if err := c.may(cloud.RoleVendor, cloud.RoleAdmin); err != nil {
+		return nil, err
+	}
+	inv, err := s.onInvoice(r, c, woID, func(tx store.Tx, wo *workorder.WorkOrder, now time.Time) (*invoicing.Invoice, error) {
 		if wo.Vendor == "" {
 			return nil, cloud.Errorf(cloud.ECONFLICT, "work order %d has no vendor to invoice it", wo.Number)
 		}
@@ -127,11 +138,10 @@ func (s *Server) submitInvoice(w http.ResponseWriter, r *http.Request, c *caller
 		return invoicing.Submit(cloud.NewID("inv_"), sub, f, s.invoicePolicy(), c.actor(), now)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.log.Info("invoice submitted", "invoice", inv.ID, "work_order", inv.WorkOrder, "state", inv.State, "total", inv.Total, "findings", len(inv.Findings))
-	w.Header().Set("Location", "/api/v1/workorders/"+inv.WorkOrder+"/invoices")
-	return writeJSON(w, http.StatusCreated, inv)
+	return inv, nil
 }
 
 func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, c *caller) error {
@@ -166,32 +176,41 @@ type InvoiceActionRequest struct {
 // invoiceAction: approve, dispute, reject and pay are the company's
 // (admins and FMs, approvals within their limits); revise is the vendor's.
 func (s *Server) invoiceAction(w http.ResponseWriter, r *http.Request, c *caller) error {
-	action := r.PathValue("action")
-	switch action {
-	case "approve", "dispute", "reject", "pay":
-		if err := c.may(cloud.RoleAdmin, cloud.RoleFM); err != nil {
-			return err
-		}
-	case "revise":
-		if err := c.may(cloud.RoleVendor, cloud.RoleAdmin); err != nil {
-			return err
-		}
-	default:
-		return cloud.Errorf(cloud.ENOTFOUND, "no invoice action %q (want approve, dispute, revise, reject or pay)", action)
-	}
 	var q InvoiceActionRequest
 	if r.ContentLength != 0 {
 		if err := decodeJSON(w, r, &q); err != nil {
 			return err
 		}
 	}
-	// The invoice names its work order; the transaction reads both.
-	woID, err := s.invoiceWorkOrder(r.Context(), r.PathValue("id"))
+	inv, err := s.actOnInvoice(r, c, r.PathValue("id"), r.PathValue("action"), q)
 	if err != nil {
 		return err
 	}
+	return writeJSON(w, http.StatusOK, inv)
+}
+
+// actOnInvoice runs an action on an invoice: the API's and the work-order
+// page's.
+func (s *Server) actOnInvoice(r *http.Request, c *caller, id, action string, q InvoiceActionRequest) (*invoicing.Invoice, error) {
+	switch action {
+	case "approve", "dispute", "reject", "pay":
+		if err := c.may(cloud.RoleAdmin, cloud.RoleFM); err != nil {
+			return nil, err
+		}
+	case "revise":
+		if err := c.may(cloud.RoleVendor, cloud.RoleAdmin); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, cloud.Errorf(cloud.ENOTFOUND, "no invoice action %q (want approve, dispute, revise, reject or pay)", action)
+	}
+	// The invoice names its work order; the transaction reads both.
+	woID, err := s.invoiceWorkOrder(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
 	inv, err := s.onInvoice(r, c, woID, func(tx store.Tx, wo *workorder.WorkOrder, now time.Time) (*invoicing.Invoice, error) {
-		inv, err := tx.Invoice(r.Context(), r.PathValue("id"))
+		inv, err := tx.Invoice(r.Context(), id)
 		if err != nil {
 			return nil, err
 		}
@@ -226,10 +245,10 @@ func (s *Server) invoiceAction(w http.ResponseWriter, r *http.Request, c *caller
 		return inv, err
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.log.Info("invoice "+action, "invoice", inv.ID, "state", inv.State, "by", c.actor())
-	return writeJSON(w, http.StatusOK, inv)
+	return inv, nil
 }
 
 // invoiceWorkOrder returns the work order an invoice belongs to.

@@ -100,6 +100,7 @@ func (s *Server) routesPages() {
 	page("GET /workorders", s.listPage)
 	page("GET /workorders/{id}", s.workOrderPage)
 	page("POST /workorders/{id}/act", s.actPost)
+	page("POST /workorders/{id}/invoices", s.invoicePost)
 	page("GET /workorders/{id}/photos/{photo}", s.photo)
 	page("GET /sites/{site}/assets/{asset}", s.assetPage)
 	page("GET /sites/{id}/labels", s.labelsPage)
@@ -406,6 +407,9 @@ func (s *Server) workOrderPage(w http.ResponseWriter, r *http.Request, c *caller
 		"Actions": pageActions(c, wo), "Flash": r.URL.Query().Get("flash"), "Refused": r.URL.Query().Get("refused"),
 		"History": c.scope.SeesSite(wo.Site)}
 	if data["Chart"], err = s.evidenceChart(r.Context(), wo); err != nil {
+		return err
+	}
+	if data["Invoices"], err = s.invoiceSectionOf(r.Context(), c, wo); err != nil {
 		return err
 	}
 	if c.Role == cloud.RoleAdmin || c.Role == cloud.RoleFM {

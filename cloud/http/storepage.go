@@ -26,6 +26,10 @@ var pageFuncs = template.FuncMap{
 		}
 		return fmt.Sprintf(key, args...)
 	},
+	// inc numbers from 1 what is indexed from 0; sub subtracts amounts.
+	"inc":       func(i int) int { return i + 1 },
+	"sub":       func(a, b float64) float64 { return a - b },
+	"lineKinds": func() []string { return []string{"labour", "trip", "part"} },
 }
 
 // storeDays is how far back the store page lists the store's reports.

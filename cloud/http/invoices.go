@@ -66,9 +66,9 @@ func (s *Server) facts(ctx context.Context, tx store.Tx, w *workorder.WorkOrder,
 	return f, nil
 }
 
-// invoiceNote is the work order's history line for an invoice's change.
-func invoiceNote(inv *invoicing.Invoice) workorder.Note {
-	ch := inv.History[len(inv.History)-1]
+// invoiceNote is the work order's history line for an invoice's change
+// ch (one of inv.History).
+func invoiceNote(inv *invoicing.Invoice, ch invoicing.Change) workorder.Note {
 	text := fmt.Sprintf("Invoice %s (%s, revision %d) %s: $%.2f", inv.Number, inv.ID, inv.Revision, ch.State, inv.Total)
 	if len(inv.Findings) > 0 && ch.State == invoicing.Submitted {
 		text += fmt.Sprintf("; %d finding(s): %s", len(inv.Findings), inv.Findings[0].Message)
@@ -77,6 +77,16 @@ func invoiceNote(inv *invoicing.Invoice) workorder.Note {
 		text += "; " + ch.Note
 	}
 	return workorder.Note{Author: ch.By, Text: text, Visibility: "shared", At: ch.At}
+}
+
+// invoiceEvents records an invoice's changes from History[from:] in the
+// work order's history: a revision that is approved at once is two.
+func invoiceEvents(w *workorder.WorkOrder, inv *invoicing.Invoice, from int) []workorder.Event {
+	var out []workorder.Event
+	for _, ch := range inv.History[min(from, len(inv.History)):] {
+		out = append(out, w.AddNote(invoiceNote(inv, ch))...)
+	}
+	return out
 }
 
 // onInvoice runs fn on a work order the caller sees and its invoice
@@ -97,11 +107,19 @@ func (s *Server) onInvoice(r *http.Request, c *caller, woID string, fn func(tx s
 		if err != nil {
 			return err
 		}
+		from := 0 // the changes fn made: all of a new invoice's
+		if inv.Version > 0 {
+			was, err := tx.Invoice(r.Context(), inv.ID)
+			if err != nil {
+				return err
+			}
+			from = len(was.History)
+		}
 		if err := tx.PutInvoice(r.Context(), inv); err != nil {
 			return err
 		}
 		out = inv
-		return tx.Save(r.Context(), w, w.AddNote(invoiceNote(inv)))
+		return tx.Save(r.Context(), w, invoiceEvents(w, inv, from))
 	})
 	return out, err
 }
@@ -320,7 +338,7 @@ func (s *Server) importPayments(w http.ResponseWriter, r *http.Request, c *calle
 			if err != nil || wo == nil {
 				return fmt.Errorf("invoice %s: work order %s: %v", inv.ID, inv.WorkOrder, err)
 			}
-			if err := tx.Save(r.Context(), wo, wo.AddNote(invoiceNote(inv))); err != nil {
+			if err := tx.Save(r.Context(), wo, invoiceEvents(wo, inv, len(inv.History)-1)); err != nil {
 				return err
 			}
 			paid++

@@ -64,7 +64,9 @@ func TestInvoiceAutoApprovedExportedPaid(t *testing.T) {
 			notes = append(notes, e.Note.Text)
 		}
 	}
-	if len(notes) != 2 || !strings.Contains(notes[0], "approved: $162.00") || !strings.Contains(notes[1], "paid: $162.00; payment ACH-0042") {
+	// Each change is a line of the history: submitted, approved at once, paid.
+	if len(notes) != 3 || !strings.Contains(notes[0], "submitted: $162.00") || !strings.Contains(notes[1], "approved: $162.00") ||
+		!strings.Contains(notes[2], "paid: $162.00; payment ACH-0042") {
 		t.Errorf("history: %q", notes)
 	}
 }

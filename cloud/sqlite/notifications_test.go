@@ -28,3 +28,14 @@ func TestInvoices(t *testing.T) {
 	defer db.Close()
 	storetest.RunInvoices(t, db)
 }
+
+func TestInvoiceFlows(t *testing.T) {
+	storetest.RunInvoiceFlows(t, func(t *testing.T) storetest.InvoiceFlowStore {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "frostline.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/invoicing"
 	cloudstore "github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 )
@@ -189,4 +190,30 @@ func loadFixture(t testing.TB, s store) {
 		dispatch("v1", "2026-01-02 10:05", 0).tr(workorder.Accept, workorder.Accepted, "2026-01-02 10:10").
 		checkIn("2026-01-02 11:00").complete("2026-01-02 12:00", full).
 		tr(workorder.Verify, workorder.Verified, "2026-01-03 10:00").tr(workorder.Close, workorder.Closed, "2026-01-05 10:00").save(ctx, s)
+
+	// The vendors' invoices (issue 17). A's, approved a day after its
+	// completion; G's disputed, revised, approved two days after; B's
+	// still waiting; I's, January's.
+	invoice(t, s, "inv-A", "A", "v1", "2026-03-02 16:00", invoicing.Approved, "2026-03-03 14:20")
+	invoice(t, s, "inv-G", "G", "v1", "2026-03-02 10:00", invoicing.Disputed, "2026-03-02 12:00", invoicing.Submitted, "2026-03-03 09:00",
+		invoicing.Approved, "2026-03-04 09:00")
+	invoice(t, s, "inv-B", "B", "v1", "2026-03-05 10:00")
+	invoice(t, s, "inv-I", "I", "v1", "2026-01-03 10:00", invoicing.Approved, "2026-01-04 10:00")
+}
+
+// invoice keeps a vendor's invoice for a work order, submitted at first
+// and then changed as steps say (a state, then its time, ...).
+func invoice(t testing.TB, s store, id, wo, vendor, first string, steps ...any) {
+	t.Helper()
+	inv := &invoicing.Invoice{ID: id, WorkOrder: wo, Vendor: vendor, Number: id, Revision: 1, Total: 100, State: invoicing.Submitted,
+		SubmittedAt: at(first), History: []invoicing.Change{{State: invoicing.Submitted, By: vendor, At: at(first)}}}
+	for i := 0; i+1 < len(steps); i += 2 {
+		st, when := steps[i].(invoicing.State), at(steps[i+1].(string))
+		inv.State = st
+		inv.History = append(inv.History, invoicing.Change{State: st, By: "fm", At: when})
+	}
+	err := s.Update(context.Background(), func(tx cloudstore.Tx) error { return tx.PutInvoice(context.Background(), inv) })
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -40,7 +40,8 @@ func ParseDimension(s string) (Dimension, bool) {
 //
 // Each KPI counts a work order in the period in which its own event fell:
 // creation for created, completion rate, avoidance and preventive :
-// reactive by count; WORK_COMPLETE for MTTR, restore, first-time fix,
+// reactive by count; an invoice's first submission for the dispute rate,
+// its approval for the invoice cycle time (completion to approval); WORK_COMPLETE for MTTR, restore, first-time fix,
 // recall, cost, NTE and documentation; acceptance and first check-in for
 // the response times; the milestone's completion (or, still open, its due
 // time once passed) for SLA; the due time for PM compliance. The backlog is
@@ -130,6 +131,13 @@ type Sums struct {
 
 	PMDue, PMOnTime int64
 
+	// Invoices first submitted in the period, and of those the ones
+	// disputed at least once; invoices approved in the period, those
+	// with a completion, and the sum of completion to approval.
+	Invoices, InvoicesDisputed      int64
+	InvoicesApproved, InvoiceCycles int64
+	InvoiceCycleSeconds             float64
+
 	SLA [3]SLASums // acknowledge, arrive, complete
 
 	Backlog      int64
@@ -179,6 +187,7 @@ var Names = []string{
 	"cost_per_wo", "cost_per_wo_nonzero", "nte_overrun_rate",
 	"pm_ratio", "pm_ratio_cost", "pm_compliance", "doc_completion", "call_avoidance_rate",
 	"failures", "mtbf_hours", "availability",
+	"invoices", "invoices_approved", "invoice_cycle_hours", "invoice_dispute_rate",
 }
 
 // Finish computes a group's KPIs from its sums over a period of the given
@@ -246,6 +255,11 @@ func Finish(s Sums, period time.Duration, asset bool) map[string]*float64 {
 	ratio("pm_compliance", float64(s.PMOnTime), float64(s.PMDue))
 	ratio("doc_completion", float64(s.Documented), float64(s.Completed))
 	ratio("call_avoidance_rate", float64(s.Avoided), float64(s.Created))
+
+	num("invoices", float64(s.Invoices))
+	num("invoices_approved", float64(s.InvoicesApproved))
+	ratio("invoice_cycle_hours", s.InvoiceCycleSeconds/hour, float64(s.InvoiceCycles))
+	ratio("invoice_dispute_rate", float64(s.InvoicesDisputed), float64(s.Invoices))
 
 	num("failures", float64(s.Failures))
 	v["mtbf_hours"], v["availability"] = nil, nil

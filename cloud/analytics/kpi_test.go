@@ -51,6 +51,11 @@ var fixtureCases = []struct {
 		name: "all",
 		q:    analytics.Query{Scope: cloud.Scope{All: true}},
 		want: map[string]float64{
+			// invoices first submitted in the period: A's, G's, B's (I's
+			// in January); G's disputed. Approved in it: A's 24 h after
+			// A's completion (03-02 14:20 to 03-03 14:20), G's 48 h
+			// after G's (03-02 09:00 to 03-04 09:00).
+			"invoices": 3, "invoice_dispute_rate": 1.0 / 3, "invoices_approved": 2, "invoice_cycle_hours": 36,
 			// created in the period: A B C D E F G (H is February's, I January's)
 			"created": 7, "avoided": 1, "call_avoidance_rate": 1.0 / 7,
 			// net of cancelled C and avoided D: A B E F G; verified: A G
@@ -150,7 +155,24 @@ var fixtureCases = []struct {
 	{
 		name: "a store sees only its site",
 		q:    analytics.Query{Scope: cloud.Scope{Sites: []string{"s2"}}},
-		want: map[string]float64{"created": 1},
+		want: map[string]float64{"created": 1, "invoices": 0, "invoice_dispute_rate": nan, "invoice_cycle_hours": nan},
+	},
+	{
+		name:  "invoices by asset: G's at s1/a4, B's waiting at s1/a2",
+		q:     analytics.Query{Scope: cloud.Scope{All: true}, GroupBy: []analytics.Dimension{analytics.Asset}},
+		group: map[string]string{"asset": "a4"},
+		want:  map[string]float64{"invoices": 1, "invoice_dispute_rate": 1, "invoices_approved": 1, "invoice_cycle_hours": 48},
+	},
+	{
+		name:  "an invoice waiting is counted, not yet timed",
+		q:     analytics.Query{Scope: cloud.Scope{All: true}, GroupBy: []analytics.Dimension{analytics.Asset}},
+		group: map[string]string{"asset": "a2"},
+		want:  map[string]float64{"invoices": 1, "invoice_dispute_rate": 0, "invoices_approved": 0, "invoice_cycle_hours": nan},
+	},
+	{
+		name: "a vendor's scope",
+		q:    analytics.Query{Scope: cloud.Scope{Vendor: "v1"}},
+		want: map[string]float64{"invoices": 3, "invoices_approved": 2, "invoice_cycle_hours": 36},
 	},
 }
 

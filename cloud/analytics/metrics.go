@@ -78,6 +78,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, k := range []struct{ label, name string }{
 		{"first_time_fix", "first_time_fix_rate"}, {"recall", "recall_rate"}, {"completion", "completion_rate"},
 		{"sla_compliance", "sla_compliance"}, {"call_avoidance", "call_avoidance_rate"}, {"nte_overrun", "nte_overrun_rate"},
+		{"invoice_dispute", "invoice_dispute_rate"},
 	} {
 		if x := v[k.name]; x != nil {
 			ch <- prometheus.MustNewConstMetric(dayRatioDesc, prometheus.GaugeValue, *x, k.label)
@@ -86,6 +87,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, k := range []struct{ label, name string }{
 		{"mttr", "mttr_hours"}, {"time_to_restore", "time_to_restore_hours"},
 		{"response_accept", "response_accept_hours"}, {"response_onsite", "response_onsite_hours"},
+		{"invoice_cycle", "invoice_cycle_hours"},
 	} {
 		if x := v[k.name]; x != nil {
 			ch <- prometheus.MustNewConstMetric(daySecondsDesc, prometheus.GaugeValue, *x*3600, k.label)
@@ -125,6 +127,11 @@ func add(a, b Sums) Sums {
 	a.CorrectiveCost += b.CorrectiveCost
 	a.PMDue += b.PMDue
 	a.PMOnTime += b.PMOnTime
+	a.Invoices += b.Invoices
+	a.InvoicesDisputed += b.InvoicesDisputed
+	a.InvoicesApproved += b.InvoicesApproved
+	a.InvoiceCycles += b.InvoiceCycles
+	a.InvoiceCycleSeconds += b.InvoiceCycleSeconds
 	for i := range a.SLA {
 		a.SLA[i].Applicable += b.SLA[i].Applicable
 		a.SLA[i].Met += b.SLA[i].Met

@@ -46,18 +46,22 @@ func (t *Tx) PutInvoice(ctx context.Context, inv *invoicing.Invoice) error {
 	if n := len(inv.History); n > 0 {
 		updated = micros(inv.History[n-1].At)
 	}
+	k := invoiceKPIFacts(inv)
 	if read == 0 {
-		_, err = t.tx.ExecContext(ctx, `INSERT INTO invoices (id, work_order, vendor, state, total, version, data, submitted_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, inv.ID, inv.WorkOrder, inv.Vendor, string(inv.State), inv.Total, inv.Version,
-			string(data), micros(inv.SubmittedAt), updated)
+		_, err = t.tx.ExecContext(ctx, `INSERT INTO invoices (id, work_order, vendor, state, total, version, data, submitted_at, updated_at,
+			first_at, approved_at, disputed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			inv.ID, inv.WorkOrder, inv.Vendor, string(inv.State), inv.Total, inv.Version,
+			string(data), micros(inv.SubmittedAt), updated, k.first, k.approved, k.disputed)
 		if err != nil {
 			inv.Version = read
 			return fmt.Errorf("insert invoice: %w", err)
 		}
 		return nil
 	}
-	res, err := t.tx.ExecContext(ctx, `UPDATE invoices SET state = $2, total = $3, version = $4, data = $5, submitted_at = $6, updated_at = $7
-		WHERE id = $1 AND version = $8`, inv.ID, string(inv.State), inv.Total, inv.Version, string(data), micros(inv.SubmittedAt), updated, read)
+	res, err := t.tx.ExecContext(ctx, `UPDATE invoices SET state = $2, total = $3, version = $4, data = $5, submitted_at = $6, updated_at = $7,
+		first_at = $9, approved_at = $10, disputed = $11
+		WHERE id = $1 AND version = $8`, inv.ID, string(inv.State), inv.Total, inv.Version, string(data), micros(inv.SubmittedAt), updated, read,
+		k.first, k.approved, k.disputed)
 	if err != nil {
 		inv.Version = read
 		return fmt.Errorf("update invoice: %w", err)

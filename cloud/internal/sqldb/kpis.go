@@ -239,6 +239,7 @@ type result struct {
 	keys map[string][]string
 	add  map[string]*addVec
 	pt   map[string]*[14]int64
+	inv  map[string]*[5]float64 // invoiceCols
 }
 
 func newResult() *result {
@@ -428,6 +429,9 @@ func (db *DB) kpis(ctx context.Context, q analytics.Query, rollup bool) (*analyt
 	} else if err := db.factsAdd(ctx, &q, from, to, now, r); err != nil {
 		return nil, err
 	}
+	if err := db.invoiceAdd(ctx, &q, from, to, r); err != nil {
+		return nil, err
+	}
 	if err := db.factsPoint(ctx, &q, at, r); err != nil {
 		return nil, err
 	}
@@ -446,7 +450,11 @@ func report(q *analytics.Query, r *result, now int64) *analytics.Report {
 	period := q.To.Sub(q.From)
 	for k, key := range r.keys {
 		s := toSums(r.add[k], r.pt[k], now)
-		if s.Created == 0 && s.Completed == 0 && s.Backlog == 0 && s.Accepts == 0 && s.OnSites == 0 && s.PMDue == 0 &&
+		if v := r.inv[k]; v != nil {
+			s.Invoices, s.InvoicesDisputed, s.InvoicesApproved, s.InvoiceCycles = int64(v[0]), int64(v[1]), int64(v[2]), int64(v[3])
+			s.InvoiceCycleSeconds = v[4] / 1e6
+		}
+		if s.Created == 0 && s.Invoices == 0 && s.InvoicesApproved == 0 && s.Completed == 0 && s.Backlog == 0 && s.Accepts == 0 && s.OnSites == 0 && s.PMDue == 0 &&
 			s.SLA[0].Applicable+s.SLA[1].Applicable+s.SLA[2].Applicable == 0 &&
 			s.OpenNew+s.OpenDispatched+s.OpenInProgress+s.OpenOnHold+s.OpenVerifying == 0 {
 			continue // a group with nothing in the period (its rows only overlapped it)

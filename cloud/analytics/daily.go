@@ -208,6 +208,7 @@ func scoreFields(v map[string]float64, c *dispatch.Scorecard) {
 	}
 	set("dispatch_confirmation", c.Acceptance.Value())
 	set("checkin_compliance", c.CheckIn.Value())
+	set("invoice_accuracy", c.InvoiceAccuracy.Value())
 	if m, ok := c.SLA[sla.Arrive]; ok {
 		set("on_time_arrival", m.Met.Value())
 	}

@@ -61,6 +61,11 @@ type Outcome struct {
 	CheckInsCompliant int `json:"check_ins_compliant,omitempty"`
 	// Rating is the store's say on the visit, once verified (rating.go).
 	Rating *StoreRating `json:"rating,omitempty"`
+	// InvoiceDecided is set when the vendor's invoice for the work was
+	// approved or rejected; InvoiceClean when it was approved without a
+	// dispute (see InvoiceDecided).
+	InvoiceDecided bool `json:"invoice_decided,omitempty"`
+	InvoiceClean   bool `json:"invoice_clean,omitempty"`
 }
 
 // MinVisit is the shortest check-in that counts as a visit (domain notes
@@ -137,6 +142,9 @@ type Scorecard struct {
 	// Ratings is what stores said of the vendor's verified visits
 	// (rating.go); not part of Score.
 	Ratings Ratings `json:"ratings"`
+	// InvoiceAccuracy is invoices approved without a dispute / invoices
+	// decided (approved or rejected). Reported, not in the score.
+	InvoiceAccuracy Ratio `json:"invoice_accuracy"`
 	// Score is the composite in [0, 1] that ranking uses; Components are
 	// what it was made of (each in [0, 1]). Without any component the
 	// score is 0 and Rules.NewVendorScore stands in for it.
@@ -242,6 +250,12 @@ func Score(vendor string, outcomes []Outcome, w Weights) Scorecard {
 		}
 		sc.CheckIn.N += o.CheckInsCompliant
 		sc.CheckIn.Of += o.CheckIns
+		if o.InvoiceDecided {
+			sc.InvoiceAccuracy.Of++
+			if o.InvoiceClean {
+				sc.InvoiceAccuracy.N++
+			}
+		}
 	}
 	comp := sc.Components
 	for k, m := range sc.SLA {

@@ -122,3 +122,31 @@ func TestCountVisits(t *testing.T) {
 		t.Errorf("got %d, want 3", n)
 	}
 }
+
+func TestScoreInvoiceAccuracy(t *testing.T) {
+	tests := []struct {
+		name      string
+		outs      []Outcome
+		n, of     int
+		undefined bool
+	}{
+		{"none decided", []Outcome{{Vendor: "v", Response: Accepted, Completed: true}}, 0, 0, true},
+		{"clean and disputed", []Outcome{
+			{Vendor: "v", Response: Accepted, InvoiceDecided: true, InvoiceClean: true},
+			{Vendor: "v", Response: Accepted, InvoiceDecided: true},
+			{Vendor: "v", Response: Accepted, InvoiceDecided: true, InvoiceClean: true},
+			{Vendor: "v", Response: Declined},
+		}, 2, 3, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := Score("v", tt.outs, DefaultWeights())
+			if sc.InvoiceAccuracy.N != tt.n || sc.InvoiceAccuracy.Of != tt.of || math.IsNaN(sc.InvoiceAccuracy.Value()) != tt.undefined {
+				t.Errorf("invoice accuracy %+v", sc.InvoiceAccuracy)
+			}
+			if _, in := sc.Components["invoice_accuracy"]; in {
+				t.Error("invoice accuracy is reported, not scored")
+			}
+		})
+	}
+}

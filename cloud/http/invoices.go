@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/frostline/frostline/cloud"
@@ -79,6 +80,18 @@ func invoiceNote(inv *invoicing.Invoice, ch invoicing.Change) workorder.Note {
 	return workorder.Note{Author: ch.By, Text: text, Visibility: "shared", At: ch.At}
 }
 
+// scoreInvoice counts an invoice decided by the changes from
+// History[from:] in its vendor's scorecard (invoice accuracy).
+func scoreInvoice(ctx context.Context, tx store.Tx, inv *invoicing.Invoice, from int) error {
+	for _, ch := range inv.History[min(from, len(inv.History)):] {
+		if ch.State == invoicing.Approved || ch.State == invoicing.Rejected {
+			clean := ch.State == invoicing.Approved && !slices.ContainsFunc(inv.History, func(c invoicing.Change) bool { return c.State == invoicing.Disputed })
+			return dispatch.InvoiceDecided(ctx, tx, inv.WorkOrder, inv.Vendor, clean)
+		}
+	}
+	return nil
+}
+
 // invoiceEvents records an invoice's changes from History[from:] in the
 // work order's history: a revision that is approved at once is two.
 func invoiceEvents(w *workorder.WorkOrder, inv *invoicing.Invoice, from int) []workorder.Event {
@@ -116,6 +129,9 @@ func (s *Server) onInvoice(r *http.Request, c *caller, woID string, fn func(tx s
 			from = len(was.History)
 		}
 		if err := tx.PutInvoice(r.Context(), inv); err != nil {
+			return err
+		}
+		if err := scoreInvoice(r.Context(), tx, inv, from); err != nil {
 			return err
 		}
 		out = inv

@@ -189,6 +189,18 @@ func (f *flow) history(t *testing.T, wo string) []string {
 	return out
 }
 
+// accuracy is polar's invoice accuracy on its scorecard: approved
+// without a dispute, of decided.
+func (f *flow) accuracy(t *testing.T) (n, of int) {
+	t.Helper()
+	card := decode[struct {
+		Scorecard struct {
+			InvoiceAccuracy struct{ N, Of int } `json:"invoice_accuracy"`
+		}
+	}](t, f.call(t, "fm", "GET", "/api/v1/vendors/polar/scorecard", "", 200))
+	return card.Scorecard.InvoiceAccuracy.N, card.Scorecard.InvoiceAccuracy.Of
+}
+
 func decode[T any](t *testing.T, body string) T {
 	t.Helper()
 	var v T
@@ -219,6 +231,9 @@ func flowAutoApproved(t *testing.T, f *flow) {
 	if len(got) != 1 || got[0].ID != inv.ID || got[0].State != invoicing.Approved || got[0].DecidedAt == nil {
 		t.Errorf("stored: %+v", got)
 	}
+	if n, of := f.accuracy(t); n != 1 || of != 1 {
+		t.Errorf("invoice accuracy %d of %d, want 1 of 1", n, of)
+	}
 	if h := f.history(t, wo); len(h) != 2 || !strings.Contains(h[0], "submitted: $162.00") || !strings.Contains(h[1], "approved: $162.00; matches the computed invoice ($150.00)") {
 		t.Errorf("history: %q", h)
 	}
@@ -241,6 +256,9 @@ func flowDisputed(t *testing.T, f *flow) {
 	r := f.act(t, "polar", inv.ID, "revise", `{"submission":{"number":"PR-2","lines":[{"kind":"labour","quantity":1,"unit_price":100},{"kind":"trip","quantity":1,"unit_price":50}],"note":"rate corrected"}}`, 200)
 	if r.State != invoicing.Approved || r.Revision != 2 || r.Total != 150 || len(r.Disputes) != 0 {
 		t.Fatalf("revised: %+v", r)
+	}
+	if n, of := f.accuracy(t); n != 0 || of != 1 {
+		t.Errorf("invoice accuracy %d of %d, want 0 of 1 (approved after a dispute)", n, of)
 	}
 	var states []invoicing.State
 	for _, c := range f.invoices(t, wo)[0].History {
@@ -287,6 +305,9 @@ func flowWarranty(t *testing.T, f *flow) {
 	r := f.act(t, "fm", inv.ID, "reject", `{"reason":"under your warranty: bill the manufacturer"}`, 200)
 	if r.State != invoicing.Rejected {
 		t.Fatalf("rejected: %+v", r)
+	}
+	if n, of := f.accuracy(t); n != 0 || of != 1 {
+		t.Errorf("invoice accuracy after the rejection %d of %d, want 0 of 1", n, of)
 	}
 	// Without the labour it is the trip alone, which the warranty does
 	// not cover: fine, but not the computed amount, so a person approves.

@@ -80,6 +80,39 @@ func invoiceNote(inv *invoicing.Invoice, ch invoicing.Change) workorder.Note {
 	return workorder.Note{Author: ch.By, Text: text, Visibility: "shared", At: ch.At}
 }
 
+// tellInvoice tells people of an invoice's changes from History[from:]:
+// its vendor's billing people of an approval, the FMs of an invoice
+// (new or revised) that waits for a person. Disputes are told by the
+// dispute itself, with its reasons.
+func (s *Server) tellInvoice(ctx context.Context, tx store.Tx, w *workorder.WorkOrder, inv *invoicing.Invoice, from int, now time.Time) error {
+	if s.planner == nil {
+		return nil
+	}
+	for _, ch := range inv.History[min(from, len(inv.History)):] {
+		d := notify.Disputed{Invoice: inv.Number, Total: inv.Total, At: ch.At}
+		switch {
+		case ch.State == invoicing.Approved:
+			d.Topic, d.Event = notify.TopicInvoiceApproved, fmt.Sprintf("%s-%d-approved", inv.ID, inv.Revision)
+			if inv.AutoApproved {
+				d.Reasons = []string{"automatically: it matches the computed invoice"}
+			} else {
+				d.Reasons = []string{"by " + ch.By}
+			}
+		case ch.State == invoicing.Submitted && inv.State == invoicing.Submitted && len(inv.Approvals) == 0:
+			d.Topic, d.Event = notify.TopicInvoiceWaiting, fmt.Sprintf("%s-%d-waiting", inv.ID, inv.Revision)
+			for _, f := range inv.Findings {
+				d.Reasons = append(d.Reasons, f.Message)
+			}
+		default:
+			continue
+		}
+		if err := s.planner.PlanInvoice(ctx, tx, w, d, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // scoreInvoice counts an invoice decided by the changes from
 // History[from:] in its vendor's scorecard (invoice accuracy).
 func scoreInvoice(ctx context.Context, tx store.Tx, inv *invoicing.Invoice, from int) error {
@@ -132,6 +165,9 @@ func (s *Server) onInvoice(r *http.Request, c *caller, woID string, fn func(tx s
 			return err
 		}
 		if err := scoreInvoice(r.Context(), tx, inv, from); err != nil {
+			return err
+		}
+		if err := s.tellInvoice(r.Context(), tx, w, inv, from, now); err != nil {
 			return err
 		}
 		out = inv

@@ -74,6 +74,19 @@ func TestInvoiceAutoApprovedExportedPaid(t *testing.T) {
 func TestInvoiceDisputedRevisedApproved(t *testing.T) {
 	d := newDispatchFixture(t)
 	wo := completedJob(t, d)
+	tm, err := notify.LoadTemplates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.srv.planner = &notify.Planner{Templates: tm, BaseURL: "https://fl.example"}
+	for _, p := range []*notify.Person{
+		{ID: "polar-ap", Name: "Polar AP", Role: cloud.RoleVendor, Scope: notify.PersonScope{Vendor: "polar"}, Email: "ap@polar.example"},
+		{ID: "fiona", Name: "Fiona", Role: cloud.RoleFM, Scope: notify.PersonScope{All: true}, Email: "fiona@example.com"},
+	} {
+		if err := d.store.PutPerson(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
 	over := `{"number":"PR-78","lines":[{"kind":"labour","quantity":1,"unit_price":165},{"kind":"trip","quantity":1,"unit_price":50}]}`
 	inv := decodeAs[invoicing.Invoice](t, mustDo(t, d.fixture, "polar", "POST", "/api/v1/workorders/"+wo+"/invoices", over, 201))
 	if inv.State != invoicing.Submitted || len(inv.Findings) == 0 || inv.Findings[0].Code != invoicing.OverRate {
@@ -84,15 +97,6 @@ func TestInvoiceDisputedRevisedApproved(t *testing.T) {
 		t.Errorf("the vendor approves its own invoice: %d", code)
 	}
 	// The vendor's office hears of the dispute, with the line and why.
-	tm, err := notify.LoadTemplates()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.srv.planner = &notify.Planner{Templates: tm, BaseURL: "https://fl.example"}
-	if err := d.store.PutPerson(t.Context(), &notify.Person{ID: "polar-ap", Name: "Polar AP", Role: cloud.RoleVendor,
-		Scope: notify.PersonScope{Vendor: "polar"}, Email: "ap@polar.example"}); err != nil {
-		t.Fatal(err)
-	}
 	mustDo(t, d.fixture, "fm", "POST", base+"dispute", `{"disputes":[{"line":0,"reason":"your rate is $100/h"}]}`, 200)
 	log := decodeAs[struct{ Items []notify.Notification }](t, mustDo(t, d.fixture, "fm", "GET", "/api/v1/notifications?work_order="+wo, "", 200))
 	var told *notify.Notification
@@ -113,6 +117,17 @@ func TestInvoiceDisputedRevisedApproved(t *testing.T) {
 	inv = decodeAs[invoicing.Invoice](t, mustDo(t, d.fixture, "polar", "POST", base+"revise", fixed, 200))
 	if inv.State != invoicing.Approved || inv.Revision != 2 {
 		t.Fatalf("revised: %+v", inv)
+	}
+	// The FM heard of the first submission, which waited for them; the
+	// vendor's office of the approval of the revision.
+	log = decodeAs[struct{ Items []notify.Notification }](t, mustDo(t, d.fixture, "fm", "GET", "/api/v1/notifications?work_order="+wo, "", 200))
+	heard := map[string]string{}
+	for _, n := range log.Items {
+		heard[n.Topic] += n.Person + ": " + n.Subject + ";"
+	}
+	if heard[notify.TopicInvoiceWaiting] != "fiona: Invoice PR-78 for WO-1 waits for your approval: $215.00;" ||
+		heard[notify.TopicInvoiceApproved] != "polar-ap: Invoice PR-78 for WO-1 approved: $150.00;" {
+		t.Errorf("told: %q", heard)
 	}
 	if code, resp := d.do(t, "fm", "POST", base+"pay", `{"payment_ref":"CHK-1"}`); code != 200 || !strings.Contains(resp, `"state":"paid"`) {
 		t.Errorf("pay: %d %s", code, resp)

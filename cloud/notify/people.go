@@ -18,26 +18,29 @@ import (
 // Topics are what people are told about. A person's preferences are kept
 // per topic.
 const (
-	TopicReportReceived = "report_received"  // store: their report opened a work order
-	TopicReportMerged   = "report_merged"    // store: their report joined an open work order
-	TopicVendorAssigned = "vendor_assigned"  // store: the vendor accepted, with its ETA
-	TopicOnSite         = "on_site"          // store: the technician checked in
-	TopicCompleted      = "completed"        // store: the work is done
-	TopicVerified       = "verified"         // store: the fix held
-	TopicRecalled       = "recalled"         // store: the problem came back; the vendor is recalled
-	TopicP1Created      = "p1_created"       // FM: a P1 was opened (or escalated to P1)
-	TopicQuoteWaiting   = "quote_waiting"    // FM: a quote above the NTE waits for approval
-	TopicSLABreach      = "sla_breach"       // FM, then their manager: a milestone was missed
-	TopicOffer          = "offer"            // vendor: work offered, with its accept-by time
-	TopicSLAReminder    = "sla_reminder"     // vendor: a milestone is due soon
-	TopicDigest         = "digest"           // FM: the day's open work by site and age
-	TopicInvoiceDispute = "invoice_disputed" // vendor (billing): lines of its invoice were disputed
-	TopicNotFixed       = "not_fixed"        // FM: a store says a verified fix did not hold (recalled, or flagged after the recall window)
+	TopicReportReceived  = "report_received"  // store: their report opened a work order
+	TopicReportMerged    = "report_merged"    // store: their report joined an open work order
+	TopicVendorAssigned  = "vendor_assigned"  // store: the vendor accepted, with its ETA
+	TopicOnSite          = "on_site"          // store: the technician checked in
+	TopicCompleted       = "completed"        // store: the work is done
+	TopicVerified        = "verified"         // store: the fix held
+	TopicRecalled        = "recalled"         // store: the problem came back; the vendor is recalled
+	TopicP1Created       = "p1_created"       // FM: a P1 was opened (or escalated to P1)
+	TopicQuoteWaiting    = "quote_waiting"    // FM: a quote above the NTE waits for approval
+	TopicSLABreach       = "sla_breach"       // FM, then their manager: a milestone was missed
+	TopicOffer           = "offer"            // vendor: work offered, with its accept-by time
+	TopicSLAReminder     = "sla_reminder"     // vendor: a milestone is due soon
+	TopicDigest          = "digest"           // FM: the day's open work by site and age
+	TopicInvoiceDispute  = "invoice_disputed" // vendor (billing): lines of its invoice were disputed
+	TopicInvoiceWaiting  = "invoice_waiting"  // FM: a vendor's invoice waits for their approval
+	TopicInvoiceApproved = "invoice_approved" // vendor (billing): its invoice was approved
+	TopicNotFixed        = "not_fixed"        // FM: a store says a verified fix did not hold (recalled, or flagged after the recall window)
 )
 
 // Topics lists every topic.
 var Topics = []string{TopicReportReceived, TopicReportMerged, TopicVendorAssigned, TopicOnSite, TopicCompleted,
-	TopicVerified, TopicRecalled, TopicP1Created, TopicQuoteWaiting, TopicSLABreach, TopicOffer, TopicSLAReminder, TopicDigest, TopicInvoiceDispute, TopicNotFixed}
+	TopicVerified, TopicRecalled, TopicP1Created, TopicQuoteWaiting, TopicSLABreach, TopicOffer, TopicSLAReminder, TopicDigest, TopicInvoiceDispute,
+	TopicInvoiceWaiting, TopicInvoiceApproved, TopicNotFixed}
 
 // Preference is how a person wants a topic.
 type Preference string
@@ -294,8 +297,8 @@ type VendorContact struct {
 
 // VendorPeople makes people of vendors' stored contacts, so that a vendor
 // on file is told of its offers and disputes without anyone typing its
-// people in twice. A billing contact hears only of invoice disputes, the
-// others of everything else; an id "vendor:<vendor>:<n>" is stable while
+// people in twice. A billing contact hears only of its invoices
+// (disputed, approved), the others of everything else; an id "vendor:<vendor>:<n>" is stable while
 // the contact list keeps its order. A person on file with the same email
 // wins over the contact.
 func VendorPeople(contacts []VendorContact, onFile []Person) []Person {
@@ -313,9 +316,9 @@ func VendorPeople(contacts []VendorContact, onFile []Person) []Person {
 		if (c.Email == "" && c.Phone == "") || (c.Email != "" && emails[strings.ToLower(c.Email)]) {
 			continue
 		}
-		prefs := map[string]Preference{TopicInvoiceDispute: Off}
+		prefs := map[string]Preference{TopicInvoiceDispute: Off, TopicInvoiceApproved: Off}
 		if c.Role == "billing" {
-			prefs = map[string]Preference{"*": Off, TopicInvoiceDispute: On}
+			prefs = map[string]Preference{"*": Off, TopicInvoiceDispute: On, TopicInvoiceApproved: On}
 		}
 		name := c.Name
 		if name == "" {

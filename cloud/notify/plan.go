@@ -495,21 +495,37 @@ func (p *Planner) Project(ctx context.Context, tx PlanTx, w *workorder.WorkOrder
 	return tx.AddNotifications(ctx, ns)
 }
 
-// Disputed is an invoice's dispute as its vendor is told it.
+// Disputed is an invoice's news as its people are told it: a dispute
+// (the vendor's), an approval (the vendor's), or an invoice that waits
+// for an approver (the FMs').
 type Disputed struct {
 	Invoice string // the vendor's number
 	Total   float64
-	// Reasons, one a line: "line 1 (labour): your rate is $100/h".
+	// Reasons, one a line: "line 1 (labour): your rate is $100/h"; for
+	// an invoice waiting, what its checks found.
 	Reasons []string
 	At      time.Time
-	// Event names the dispute: "<invoice id>-<revision>-dispute".
+	// Event names the news: "<invoice id>-<revision>-dispute".
 	Event string
+	// Topic is TopicInvoiceDispute when empty.
+	Topic string
 }
 
 // PlanDispute tells the vendor's people (its billing contacts, or anyone
 // on file for the vendor who wants it) that lines of its invoice were
 // disputed, and writes the notifications in tx.
 func (p *Planner) PlanDispute(ctx context.Context, tx PlanTx, w *workorder.WorkOrder, d Disputed, now time.Time) error {
+	d.Topic = TopicInvoiceDispute
+	return p.PlanInvoice(ctx, tx, w, d, now)
+}
+
+// PlanInvoice tells people of an invoice's news (d.Topic): a dispute or
+// an approval its vendor's people, an invoice waiting for approval the
+// FMs who cover the site; and writes the notifications in tx.
+func (p *Planner) PlanInvoice(ctx context.Context, tx PlanTx, w *workorder.WorkOrder, d Disputed, now time.Time) error {
+	if d.Topic == "" {
+		d.Topic = TopicInvoiceDispute
+	}
 	world, err := tx.NotifyWorld(ctx, w.Site)
 	if err != nil {
 		return fmt.Errorf("notify: %w", err)
@@ -518,6 +534,10 @@ func (p *Planner) PlanDispute(ctx context.Context, tx PlanTx, w *workorder.WorkO
 	if world.Site != nil {
 		region = world.Site.Region
 	}
+	role := cloud.RoleVendor
+	if d.Topic == TopicInvoiceWaiting {
+		role = cloud.RoleFM
+	}
 	loc := world.location()
 	e := workorder.Event{At: d.At}
 	v := p.view(w, &e, world, loc)
@@ -525,16 +545,16 @@ func (p *Planner) PlanDispute(ctx context.Context, tx PlanTx, w *workorder.WorkO
 	var out []Notification
 	for i := range world.People {
 		to := &world.People[i]
-		if to.Role != cloud.RoleVendor || !to.Scope.covers(w.Site, region, w.Vendor) {
+		if to.Role != role || !to.Scope.covers(w.Site, region, w.Vendor) {
 			continue
 		}
 		vv := v
 		vv.Person = to.Name
 		for _, ch := range to.channels() {
-			n := Notification{ID: d.Event + "/" + TopicInvoiceDispute + "/" + to.ID + "/" + ch, Event: d.Event, WorkOrder: w.ID,
-				Topic: TopicInvoiceDispute, Person: to.ID, Name: to.Name, Channel: ch, Address: to.Address(ch), Priority: w.Priority,
+			n := Notification{ID: d.Event + "/" + d.Topic + "/" + to.ID + "/" + ch, Event: d.Event, WorkOrder: w.ID,
+				Topic: d.Topic, Person: to.ID, Name: to.Name, Channel: ch, Address: to.Address(ch), Priority: w.Priority,
 				State: Pending, NextAt: now, CreatedAt: now}
-			if n.Subject, n.Text, n.HTML, err = p.Templates.Render(TopicInvoiceDispute, &vv); err != nil {
+			if n.Subject, n.Text, n.HTML, err = p.Templates.Render(d.Topic, &vv); err != nil {
 				return err
 			}
 			n.prefer(to)

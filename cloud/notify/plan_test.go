@@ -296,7 +296,7 @@ func TestTemplatesGolden(t *testing.T) {
 		AcceptBy: when(at.Add(30*time.Minute), chicago), Due: when(at, chicago), Quote: money(2400), QuoteText: "compressor", NTE: money(1500),
 		Milestone: "arrive", Lateness: age(47 * time.Minute), Link: "https://fl.example/workorders/wo_42", AckLink: "https://fl.example/ack/TOKEN",
 		OpenCount: 2, Sites: []DigestSite{{Site: "Austin North (s1)", Rows: []DigestRow{{Number: 40, Priority: "P2", Status: "dispatched", Age: age(50 * time.Hour), What: "noise", Vendor: "CoolCo", Link: "https://fl.example/workorders/wo_40"}, {Number: 42, Priority: "P1", Status: "new", Age: age(5 * time.Minute), What: "warm"}}}},
-		Held: []string{"WO-41: work completed"}, Score: 2, Comment: "still warm <again>", Recall: true}
+		Held: []string{"WO-41: work completed"}, Score: 2, Comment: "still warm <again>", Recall: true, Invoice: "CC-1042"}
 	for _, topic := range Topics {
 		vv := v
 		if topic == TopicDigest { // a digest is about no one work order

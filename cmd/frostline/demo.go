@@ -325,7 +325,7 @@ func (d *demo) run(ctx context.Context) error {
 	g.Go(func() error { return watch.run(ctx) })
 	if d.f.sim {
 		// The demo's vendors answer their offers, go on site and repair.
-		vendors := &demoVendors{base: d.cloud.Addr(), store: d.cloud.Store(), techs: demoTechnicians, log: d.log.With("component", "demo-vendors")}
+		vendors := &demoVendors{base: d.cloud.Addr(), store: d.cloud.Store(), techs: demoTechnicians, log: d.log.With("component", "demo-vendors"), out: d.out}
 		g.Go(func() error { return vendors.run(ctx) })
 	}
 	d.banner()

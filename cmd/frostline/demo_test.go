@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -95,8 +96,56 @@ func TestDemoWholeLoop(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// Polar's office invoices the verified work at its rate table's
+	// prices: it matches what the cloud computed and is approved without
+	// anyone; its billing contact is emailed, and the work order's page
+	// shows the invoice and its checks.
+	invoiced := regexp.MustCompile(`invoice POLAR-\d+ from polar-refrigeration for work order #\d+: \$\d+\.\d\d APPROVED \(matches the computed \$\d+\.\d\d: approved automatically\)`)
+	for end := time.Now().Add(60 * time.Second); !invoiced.MatchString(out.String()); {
+		if time.Now().After(end) {
+			cancel()
+			<-done
+			t.Fatalf("polar-refrigeration's invoice was not submitted and approved:\n%s", out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	base := regexp.MustCompile(`API: +http://(\S+)/api/v1/workorders`).FindStringSubmatch(out.String())
+	admin := regexp.MustCompile(`Admin token: +(\S+)`).FindStringSubmatch(out.String())
+	if base == nil || admin == nil {
+		t.Fatalf("no API address or admin token in the banner:\n%s", out.String())
+	}
+	get := func(path string) string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "http://"+base[1]+path, nil)
+		req.Header.Set("Authorization", "Bearer "+admin[1])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	var ap struct {
+		Items []struct {
+			WorkOrder string `json:"work_order"`
+			Vendor    string
+			State     string
+		}
+	}
+	if err := json.Unmarshal([]byte(get("/api/v1/invoices/export?format=json")), &ap); err != nil || len(ap.Items) == 0 ||
+		ap.Items[0].Vendor != "polar-refrigeration" || ap.Items[0].State != "approved" {
+		t.Fatalf("the AP export: %+v %v", ap, err)
+	}
+	if page := get("/workorders/" + ap.Items[0].WorkOrder); !strings.Contains(page, `id="invoice-state">approved`) || !strings.Contains(page, "approved automatically") {
+		t.Errorf("the work order's page does not show the approved invoice:\n%s", page)
+	}
 	// The mail room has what the people were told: the FM of the P1, the
-	// vendor's service desk of its offer, the store of the verified fix.
+	// vendor's service desk of its offer, the store of the verified fix,
+	// the vendor's billing contact of its approved invoice.
 	room := regexp.MustCompile(`Mail room: +(http://\S+/demo/mail)`).FindStringSubmatch(out.String())
 	if room == nil {
 		t.Fatalf("no mail room in the banner:\n%s", out.String())
@@ -111,7 +160,8 @@ func TestDemoWholeLoop(t *testing.T) {
 		got := string(page)
 		if strings.Contains(got, "P1 at ") && strings.Contains(got, "fiona@frostline-retail.example") &&
 			strings.Contains(got, "New work for polar-refrigeration") && strings.Contains(got, "service@polar.example") &&
-			strings.Contains(got, "fix verified") && strings.Contains(got, "dana@store-101.example") {
+			strings.Contains(got, "fix verified") && strings.Contains(got, "dana@store-101.example") &&
+			strings.Contains(got, "billing@polar.example") && regexp.MustCompile(`Invoice POLAR-\d+ for WO-\d+ approved`).MatchString(got) {
 			break
 		}
 		if time.Now().After(end) {

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/frostline/frostline/cloud"
@@ -38,6 +40,10 @@ type demoVendors struct {
 	// acted remembers when each work order was last moved, so that each
 	// step waits a little, as people do.
 	acted map[string]time.Time
+	// out, when set, is told of each invoice and what became of it;
+	// invoiced remembers the work orders invoiced.
+	out      io.Writer
+	invoiced map[string]bool
 }
 
 // demoTechnicians are the demo register's people who go on site.
@@ -47,7 +53,7 @@ var demoTechnicians = map[string]string{
 
 func (v *demoVendors) run(ctx context.Context) error {
 	v.client = &http.Client{Timeout: 10 * time.Second}
-	v.tokens, v.acted = map[string]string{}, map[string]time.Time{}
+	v.tokens, v.acted, v.invoiced = map[string]string{}, map[string]time.Time{}, map[string]bool{}
 	for vendor, tech := range v.techs {
 		for key, q := range map[string]cloudhttp.TokenRequest{
 			vendor:              {Role: cloud.RoleVendor, Vendor: vendor, Name: vendor + " dispatch"},
@@ -77,7 +83,7 @@ const demoPause = 6 * time.Second
 
 // step moves each demo vendor's open work order one step on.
 func (v *demoVendors) step(ctx context.Context) {
-	for _, st := range []workorder.Status{workorder.Dispatched, workorder.Accepted, workorder.InProgress} {
+	for _, st := range []workorder.Status{workorder.Dispatched, workorder.Accepted, workorder.InProgress, workorder.Verified} {
 		wos, err := v.store.WorkOrders(ctx, workorder.Filter{Scope: cloud.Scope{All: true}, Status: string(st), Limit: 100})
 		if err != nil {
 			v.log.Warn("demo vendors: list", "err", err)
@@ -96,6 +102,11 @@ func (v *demoVendors) step(ctx context.Context) {
 			}
 			var err error
 			switch w.Status {
+			case workorder.Verified:
+				if v.invoiced[w.ID] || w.Invoice == nil {
+					continue
+				}
+				err = v.invoice(ctx, w)
 			case workorder.Dispatched:
 				eta := time.Now().Add(45 * time.Minute).UTC()
 				err = v.act(ctx, w.Vendor, w, "accept", map[string]any{"technician": tech, "eta": eta})
@@ -135,27 +146,87 @@ func repaired(w *workorder.WorkOrder) bool {
 	return len(w.Incidents) > 0 || (len(w.Visits) > 0 && time.Since(w.Visits[len(w.Visits)-1].In) > time.Minute)
 }
 
-// act posts an action as the token's holder.
-func (v *demoVendors) act(ctx context.Context, who string, w *workorder.WorkOrder, action string, body map[string]any) error {
-	b, err := json.Marshal(body)
+// invoice sends the vendor's invoice for verified work, as its office
+// would: the hours and trips at its rate table's prices and the parts
+// used with their part numbers, which is what the cloud computed, so the
+// invoice matches and is approved without anyone; the FM sees it on the
+// work order's page and the vendor's billing contact is emailed.
+func (v *demoVendors) invoice(ctx context.Context, w *workorder.WorkOrder) error {
+	var lines []map[string]any
+	for _, l := range w.Invoice.Lines {
+		if l.Kind == "labour" || l.Kind == "trip" {
+			lines = append(lines, map[string]any{"kind": l.Kind, "description": l.Description, "quantity": l.Quantity, "unit_price": l.UnitPrice})
+		}
+	}
+	if c := w.Completion; c != nil {
+		for _, p := range c.Parts {
+			lines = append(lines, map[string]any{"kind": "part", "part_number": p.Code, "description": p.Description, "quantity": p.Quantity, "unit_price": p.UnitCost})
+		}
+	}
+	if len(lines) == 0 {
+		v.invoiced[w.ID] = true // nothing to bill
+		return nil
+	}
+	prefix := strings.ToUpper(w.Vendor[:min(len(w.Vendor), 5)])
+	number := fmt.Sprintf("%s-%d", strings.TrimRight(prefix, "-"), 1000+w.Number)
+	var inv struct {
+		Number       string
+		State        string
+		Total        float64
+		Expected     float64
+		AutoApproved bool `json:"auto_approved"`
+	}
+	code, err := v.post(ctx, w.Vendor, "/api/v1/workorders/"+w.ID+"/invoices", map[string]any{"number": number, "lines": lines}, &inv)
+	if code == http.StatusConflict {
+		v.invoiced[w.ID] = true // invoiced before this run
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+v.base+"/api/v1/workorders/"+w.ID+"/actions/"+action, bytes.NewReader(b))
+	v.invoiced[w.ID] = true
+	if v.out != nil {
+		how := "waits for the FM's approval"
+		if inv.AutoApproved {
+			how = fmt.Sprintf("matches the computed $%.2f: approved automatically", inv.Expected)
+		}
+		fmt.Fprintf(v.out, "%s  invoice %s from %s for work order #%d: $%.2f %s (%s)\n", time.Now().Format("15:04:05"),
+			inv.Number, w.Vendor, w.Number, inv.Total, strings.ToUpper(inv.State), how)
+	}
+	return nil
+}
+
+// act posts an action as the token's holder.
+func (v *demoVendors) act(ctx context.Context, who string, w *workorder.WorkOrder, action string, body map[string]any) error {
+	_, err := v.post(ctx, who, "/api/v1/workorders/"+w.ID+"/actions/"+action, body, nil)
+	return err
+}
+
+// post sends body to path as the token's holder and decodes a 2xx answer
+// into out (when set); it returns the status.
+func (v *demoVendors) post(ctx context.Context, who, path string, body map[string]any, out any) (int, error) {
+	b, err := json.Marshal(body)
 	if err != nil {
-		return err
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+v.base+path, bytes.NewReader(b))
+	if err != nil {
+		return 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+v.tokens[who])
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := v.client.Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode/100 != 2 {
 		var p struct{ Detail string }
 		json.NewDecoder(resp.Body).Decode(&p) //nolint:errcheck // best effort, for the log
-		return fmt.Errorf("%s: %s: %s", action, resp.Status, p.Detail)
+		return resp.StatusCode, fmt.Errorf("%s: %s: %s", path, resp.Status, p.Detail)
 	}
-	return nil
+	if out != nil {
+		return resp.StatusCode, json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode, nil
 }

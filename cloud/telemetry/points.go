@@ -327,6 +327,7 @@ var KPIFields = map[string][]string{
 		"cost_per_wo", "cost_per_wo_nonzero", "nte_overrun_rate",
 		"pm_ratio", "pm_ratio_cost", "pm_compliance", "doc_completion",
 		"avoided", "call_avoidance_rate",
+		"invoices", "invoices_approved", "invoice_cycle_hours", "invoice_dispute_rate",
 	},
 	ScopeAsset: {
 		"incidents", "work_orders", "recalls", "first_time_fix_rate",
@@ -336,6 +337,7 @@ var KPIFields = map[string][]string{
 		"completed", "first_time_fix_rate", "recall_rate", "mttr_hours",
 		"dispatch_confirmation", "checkin_compliance", "on_time_arrival",
 		"sla_compliance", "sla_lateness_hours", "cost_per_wo", "nte_overrun_rate", "score",
+		"invoice_cycle_hours", "invoice_dispute_rate", "invoice_accuracy",
 	},
 }
 

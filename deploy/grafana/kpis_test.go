@@ -13,6 +13,7 @@ import (
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/analytics"
 	"github.com/frostline/frostline/cloud/dispatch"
+	"github.com/frostline/frostline/cloud/invoicing"
 	"github.com/frostline/frostline/cloud/sla"
 	"github.com/frostline/frostline/cloud/sqlite"
 	"github.com/frostline/frostline/cloud/store"
@@ -102,12 +103,28 @@ func kpiPoints(t *testing.T, s *influxtest.Sample) []telemetry.KPI {
 			if n%7 == 0 {
 				out.CheckInsCompliant = 0
 			}
+			// The vendor invoices the repair after verification; every
+			// fifth invoice is disputed and revised before the FM
+			// approves it the next morning.
+			done := arrive.Add(90 * time.Minute)
+			inv := &invoicing.Invoice{ID: "inv-" + id, WorkOrder: id, Vendor: vendor, Number: "N-" + id, Revision: 1, Total: parts + 90,
+				State: invoicing.Submitted, SubmittedAt: h(21, 0), History: []invoicing.Change{{State: invoicing.Submitted, By: vendor, At: h(21, 0)}}}
+			if n%5 == 0 {
+				inv.History = append(inv.History, invoicing.Change{State: invoicing.Disputed, By: "fm", At: h(22, 0)},
+					invoicing.Change{State: invoicing.Submitted, By: vendor, At: h(23, 0)})
+			}
+			inv.State = invoicing.Approved
+			inv.History = append(inv.History, invoicing.Change{State: invoicing.Approved, By: "fm", At: done.Add(20 * time.Hour)})
+			out.InvoiceDecided, out.InvoiceClean = true, n%5 != 0
 			outcomes := []dispatch.Outcome{out}
 			if n%6 == 0 { // the other vendor was offered it first and declined
 				other := []string{"netfix", "coolco"}[i%2]
 				outcomes = append(outcomes, dispatch.Outcome{Vendor: other, Trade: "refrigeration", WorkOrder: id, Offered: h(6, 1), Response: dispatch.Declined})
 			}
 			if err := db.Update(ctx, func(tx store.Tx) error {
+				if err := tx.PutInvoice(ctx, inv); err != nil {
+					return err
+				}
 				return tx.PutOutcomes(ctx, outcomes)
 			}); err != nil {
 				t.Fatal(err)

@@ -98,7 +98,10 @@ func (s *Server) tellInvoice(ctx context.Context, tx store.Tx, w *workorder.Work
 			} else {
 				d.Reasons = []string{"by " + ch.By}
 			}
-		case ch.State == invoicing.Submitted && inv.State == invoicing.Submitted && len(inv.Approvals) == 0:
+		case ch.State == invoicing.Submitted && inv.State == invoicing.Submitted &&
+			!slices.ContainsFunc(inv.Approvals, func(a invoicing.Approval) bool { return a.By == ch.By }):
+			// A (re)submission that waits for a person, not an approval
+			// on the way to the next level.
 			d.Topic, d.Event = notify.TopicInvoiceWaiting, fmt.Sprintf("%s-%d-waiting", inv.ID, inv.Revision)
 			for _, f := range inv.Findings {
 				d.Reasons = append(d.Reasons, f.Message)

@@ -402,15 +402,28 @@ func (inv *Invoice) fill(sub Submission, f *Facts, p *Policy) error {
 	return nil
 }
 
-// decide auto-approves a clean submission within tolerance.
+// decide auto-approves a clean submission within tolerance. The match
+// stands for the first level's approval (above $0) only: a total past a
+// higher threshold still waits for the roles of those levels.
 func (inv *Invoice) decide(p *Policy, now time.Time) {
 	inv.State = Submitted
-	if len(inv.Findings) == 0 && inv.Expected > 0 && math.Abs(inv.Subtotal-inv.Expected) <= tolerance(p, inv.Expected) {
-		inv.State, inv.AutoApproved, inv.Needs = Approved, true, nil
-		inv.DecidedAt = &now
-		inv.History = append(inv.History, Change{State: Approved, By: "system", At: now,
-			Note: fmt.Sprintf("matches the computed invoice ($%.2f) within tolerance", inv.Expected)})
+	if len(inv.Findings) > 0 || inv.Expected <= 0 || math.Abs(inv.Subtotal-inv.Expected) > tolerance(p, inv.Expected) {
+		return
 	}
+	note := fmt.Sprintf("matches the computed invoice ($%.2f) within tolerance", inv.Expected)
+	rest := slices.DeleteFunc(slices.Clone(inv.Needs), func(l Level) bool { return l.Above == 0 })
+	if len(rest) > 0 && len(rest) < len(inv.Needs) {
+		inv.Approvals, inv.Needs = append(inv.Approvals, Approval{By: "system", At: now}), rest
+		inv.History = append(inv.History, Change{State: Submitted, By: "system", At: now,
+			Note: note + fmt.Sprintf("; %d more approval(s) needed above $%.2f", len(rest), rest[0].Above)})
+		return
+	}
+	if len(rest) > 0 {
+		return // no level a match stands for
+	}
+	inv.State, inv.AutoApproved, inv.Needs = Approved, true, nil
+	inv.DecidedAt = &now
+	inv.History = append(inv.History, Change{State: Approved, By: "system", At: now, Note: note})
 }
 
 // Approve records role's approval. Each level the total passes needs one

@@ -57,6 +57,36 @@ func TestMatchingInvoiceIsAutoApproved(t *testing.T) {
 	}
 }
 
+// TestLargeMatchStillNeedsTheHigherLevel: a clean invoice that matches
+// the computed one stands for the FM's approval, not for the admin's that
+// a total above $5,000 needs.
+func TestLargeMatchStillNeedsTheHigherLevel(t *testing.T) {
+	p := DefaultPolicy()
+	f := facts()
+	w := f.WorkOrder
+	w.NTE = 7000
+	w.Completion.Labour = []workorder.Labour{{Hours: 40, Rate: 100}}
+	w.Completion.Parts = []workorder.Part{{Code: "CMP-9", Description: "compressor", Quantity: 1, UnitCost: 1950}}
+	f.Expected = &workorder.Invoice{Total: 6000}
+	inv, err := Submit("inv_9", Submission{Number: "CC-9", Lines: []Line{{Kind: Labour, Quantity: 40, UnitPrice: 100}, {Kind: Trip, Quantity: 1, UnitPrice: 50},
+		{Kind: Part, PartNumber: "CMP-9", Quantity: 1, UnitPrice: 1950}}}, f, &p, "coolco", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.State != Submitted || inv.AutoApproved || len(inv.Needs) != 1 || inv.Needs[0].Above != 5000 || len(inv.Findings) != 0 {
+		t.Fatalf("%s auto %v needs %+v findings %v", inv.State, inv.AutoApproved, inv.Needs, inv.Findings)
+	}
+	if last := inv.History[len(inv.History)-1]; last.By != "system" || !strings.Contains(last.Note, "1 more approval(s) needed above $5000.00") {
+		t.Errorf("history %+v", inv.History)
+	}
+	if err := inv.Approve("fay", cloud.RoleFM, &p, t0); cloud.ErrorCode(err) != cloud.EFORBIDDEN {
+		t.Errorf("an FM: %v", err)
+	}
+	if err := inv.Approve("max", cloud.RoleAdmin, &p, t0); err != nil || inv.State != Approved {
+		t.Fatalf("the admin: %v %s", err, inv.State)
+	}
+}
+
 // TestOverRateDisputedRevisedApproved: labour above the table is flagged
 // and waits; the FM disputes that line; the vendor revises; it matches.
 func TestOverRateDisputedRevisedApproved(t *testing.T) {

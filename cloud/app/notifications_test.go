@@ -354,7 +354,11 @@ func TestEscalationQuietHoursDigestBySMTP(t *testing.T) {
 	dir := t.TempDir()
 	chicago, _ := time.LoadLocation("America/Chicago")
 	// Ann's quiet hours are the hour around now, in the site's time zone.
-	local := time.Now().In(chicago)
+	// The events below happen at this same now: starting the service can
+	// take seconds under load, and a later now could fall past the end of
+	// the quiet hours written with minutes only.
+	now := time.Now().UTC()
+	local := now.In(chicago)
 	quiet := fmt.Sprintf("- id: ann\n  name: Ann Lee\n  role: store\n  scope: {sites: [s1]}\n  email: ann@store.example\n  quiet_hours: {start: %q, end: %q}\n",
 		local.Add(-30*time.Minute).Format("15:04"), local.Add(30*time.Minute).Format("15:04"))
 	if err := os.WriteFile(filepath.Join(dir, "people.yaml"), []byte(quiet+fmYAML), 0o600); err != nil {
@@ -383,7 +387,6 @@ func TestEscalationQuietHoursDigestBySMTP(t *testing.T) {
 	if err := st.PutSite(ctx, &cloud.Site{ID: "s1", Name: "Austin North", Region: "north", Timezone: "America/Chicago"}); err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now().UTC()
 	var w *workorder.WorkOrder
 	save := func(mk func(w *workorder.WorkOrder) []workorder.Event) {
 		t.Helper()

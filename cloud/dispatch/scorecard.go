@@ -2,7 +2,9 @@ package dispatch
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/frostline/frostline/cloud/sla"
@@ -284,9 +286,11 @@ func Score(vendor string, outcomes []Outcome, w Weights) Scorecard {
 	put("check_in", sc.CheckIn.Value())
 	weights := map[string]float64{"acceptance": w.Acceptance, "sla": w.SLA, "first_time_fix": w.FirstTimeFix,
 		"verified_fix": w.VerifiedFix, "recall": w.Recall, "cost": w.Cost, "check_in": w.CheckIn}
+	// Summed in a fixed order: a map's order would move the score's last
+	// bits from one call to the next, and ranking ties with it.
 	var sum, wsum float64
-	for name, v := range comp {
-		sum += weights[name] * v
+	for _, name := range slices.Sorted(maps.Keys(comp)) {
+		sum += weights[name] * comp[name]
 		wsum += weights[name]
 	}
 	if wsum > 0 {

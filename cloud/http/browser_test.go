@@ -213,7 +213,10 @@ func TestCheckInFillsPosition(t *testing.T) {
 		chromedp.WaitVisible(id("token")),
 		chromedp.SendKeys(id("token"), d.tokens["tech-polar"]),
 		chromedp.Submit(id("token")),
-		chromedp.WaitVisible(chromedp.CSS("body")),
+		// The list the sign-in lands on: the login page's body is
+		// visible too, and navigating on before the redirect loaded
+		// aborts it (ERR_ABORTED under load).
+		chromedp.WaitVisible(chromedp.CSS("table")),
 		chromedp.Navigate(d.ts.URL+"/workorders/"+w.ID),
 		chromedp.WaitVisible(id("checkin-form")),
 	)

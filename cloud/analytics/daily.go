@@ -212,4 +212,8 @@ func scoreFields(v map[string]float64, c *dispatch.Scorecard) {
 	if m, ok := c.SLA[sla.Arrive]; ok {
 		set("on_time_arrival", m.Met.Value())
 	}
+	// The stores' say on the vendor's verified visits (a mean score of 1
+	// to 5, and the share they called fixed).
+	set("store_rating", c.Ratings.Average)
+	set("store_fixed_rate", c.Ratings.Fixed.Value())
 }

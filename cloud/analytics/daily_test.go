@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/frostline/frostline/cloud/analytics"
+	"github.com/frostline/frostline/cloud/dispatch"
 	"github.com/frostline/frostline/cloud/telemetry"
 	"github.com/frostline/frostline/cloud/telemetry/influxtest"
 )
@@ -280,5 +281,53 @@ func TestRefresher(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run = %v, want nil on cancel", err)
+	}
+}
+
+// TestDailyPointsCarryStoreRatings: a vendor's point carries what the
+// stores said of its verified visits, from its scorecard (mean score and
+// the share called fixed); a vendor nobody rated has neither field.
+func TestDailyPointsCarryStoreRatings(t *testing.T) {
+	db := openSQLite(t)
+	loadFixture(t, db)
+	done := func(r *dispatch.StoreRating) dispatch.Outcome {
+		return dispatch.Outcome{Vendor: "v1", Response: dispatch.Accepted, Completed: true, Visits: 1, Rating: r}
+	}
+	tests := []struct {
+		name     string
+		outcomes []dispatch.Outcome
+		want     map[string]float64 // nil: neither field
+	}{
+		{"rated 5 fixed and 4 not fixed", []dispatch.Outcome{done(&dispatch.StoreRating{Fixed: true, Score: 5}), done(&dispatch.StoreRating{Score: 4})},
+			map[string]float64{"store_rating": 4.5, "store_fixed_rate": 0.5}},
+		{"never rated", []dispatch.Outcome{done(nil)}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := dispatch.Score("v1", tt.outcomes, dispatch.DefaultWeights())
+			d := &analytics.Daily{Source: db, Now: func() time.Time { return Now },
+				Scores: func(context.Context) (map[string]*dispatch.Scorecard, error) {
+					return map[string]*dispatch.Scorecard{"v1": &sc}, nil
+				}}
+			ks, err := d.Points(context.Background(), fixtureDay)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v1 *telemetry.KPI
+			for i := range ks {
+				if ks[i].Scope == telemetry.ScopeVendor && ks[i].Vendor == "v1" && ks[i].Site == "s1" {
+					v1 = &ks[i]
+				}
+			}
+			if v1 == nil {
+				t.Fatal("no point for v1 at s1")
+			}
+			for _, name := range []string{"store_rating", "store_fixed_rate"} {
+				got, ok := v1.Values[name]
+				if want, wantOK := tt.want[name]; ok != wantOK || got != want {
+					t.Errorf("%s = %v (%v), want %v (%v)", name, got, ok, want, wantOK)
+				}
+			}
+		})
 	}
 }

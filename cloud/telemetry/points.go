@@ -338,6 +338,7 @@ var KPIFields = map[string][]string{
 		"dispatch_confirmation", "checkin_compliance", "on_time_arrival",
 		"sla_compliance", "sla_lateness_hours", "cost_per_wo", "nte_overrun_rate", "score",
 		"invoice_cycle_hours", "invoice_dispute_rate", "invoice_accuracy",
+		"store_rating", "store_fixed_rate",
 	},
 }
 

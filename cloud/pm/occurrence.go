@@ -212,11 +212,10 @@ func (s *Schedule) runtimeOccurrences(ctx context.Context, c Context, from, to t
 // usage returns run-hours (or defrosts) since Start and the recent pace
 // per wall-clock hour.
 func (s *Schedule) usage(ctx context.Context, c Context) (used, rate float64, err error) {
-	t := c.Target
-	total, err := c.Runtime.Usage(ctx, t.Site, t.Asset, s.Start, c.Now)
-	if err != nil {
-		return 0, 0, fmt.Errorf("pm: usage of %s/%s: %w", t.Site, t.Asset, err)
+	if used, err = s.used(ctx, c); err != nil {
+		return 0, 0, err
 	}
+	t := c.Target
 	since := maxTime(s.Start, c.Now.Add(-RateWindow))
 	recent, err := c.Runtime.Usage(ctx, t.Site, t.Asset, since, c.Now)
 	if err != nil {
@@ -224,9 +223,22 @@ func (s *Schedule) usage(ctx context.Context, c Context) (used, rate float64, er
 	}
 	span := c.Now.Sub(since).Hours()
 	if s.DefrostCycles > 0 {
-		return float64(total.Defrosts), float64(recent.Defrosts) / span, nil
+		return used, float64(recent.Defrosts) / span, nil
 	}
-	return total.RunHours, recent.RunHours / span, nil
+	return used, recent.RunHours / span, nil
+}
+
+// used returns run-hours (or defrosts) since Start.
+func (s *Schedule) used(ctx context.Context, c Context) (float64, error) {
+	t := c.Target
+	total, err := c.Runtime.Usage(ctx, t.Site, t.Asset, s.Start, c.Now)
+	if err != nil {
+		return 0, fmt.Errorf("pm: usage of %s/%s: %w", t.Site, t.Asset, err)
+	}
+	if s.DefrostCycles > 0 {
+		return float64(total.Defrosts), nil
+	}
+	return total.RunHours, nil
 }
 
 // Passed returns the latest threshold key a runtime schedule has already
@@ -235,7 +247,7 @@ func (s *Schedule) passed(ctx context.Context, c Context) (string, error) {
 	if s.Calendar() || c.Runtime == nil || !c.Now.After(s.Start) {
 		return "", nil
 	}
-	used, _, err := s.usage(ctx, c)
+	used, err := s.used(ctx, c)
 	if err != nil {
 		return "", err
 	}
@@ -265,19 +277,28 @@ type BulkRuntime interface {
 }
 
 // usageMemo answers a forecast's or a tick's many usage questions: a
-// period asked about once is asked of the store for that asset; a period
-// asked about again (schedules sharing a start, the shared rate window) is
+// period asked about once is asked of the store for that asset, and the
+// answer kept (a runtime schedule asks the same twice a tick: for its next
+// visits and for the threshold it passed); a period asked about for
+// another asset (schedules sharing a start, the shared rate window) is
 // loaded for every asset at once and answered from memory. It lives for
 // one call.
 type usageMemo struct {
 	rt     BulkRuntime
 	site   string
 	asked  map[[2]int64]int
+	one    map[usageKey]Usage
 	loaded map[[2]int64]map[[2]string]Usage
 }
 
+// usageKey is one asset's period.
+type usageKey struct {
+	period      [2]int64
+	site, asset string
+}
+
 func newUsageMemo(rt BulkRuntime, site string) *usageMemo {
-	return &usageMemo{rt: rt, site: site, asked: map[[2]int64]int{}, loaded: map[[2]int64]map[[2]string]Usage{}}
+	return &usageMemo{rt: rt, site: site, asked: map[[2]int64]int{}, one: map[usageKey]Usage{}, loaded: map[[2]int64]map[[2]string]Usage{}}
 }
 
 // Usage implements Runtime.
@@ -286,9 +307,17 @@ func (m *usageMemo) Usage(ctx context.Context, site, asset string, since, until 
 	if all, ok := m.loaded[k]; ok {
 		return all[[2]string{site, asset}], nil
 	}
+	one := usageKey{k, site, asset}
+	if u, ok := m.one[one]; ok {
+		return u, nil
+	}
 	m.asked[k]++
 	if m.asked[k] < 2 {
-		return m.rt.Usage(ctx, site, asset, since, until)
+		u, err := m.rt.Usage(ctx, site, asset, since, until)
+		if err == nil {
+			m.one[one] = u
+		}
+		return u, err
 	}
 	all, err := m.rt.UsageAll(ctx, m.site, since, until)
 	if err != nil {

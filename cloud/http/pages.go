@@ -74,7 +74,7 @@ func (s *Server) routesPages() {
 		}))
 	}
 	s.mux.Handle("GET /login", s.instrument("GET /login", func(w http.ResponseWriter, r *http.Request) {
-		s.render(w, http.StatusOK, "login.html", map[string]any{"Title": "Sign in", "Next": localPath(r.URL.Query().Get("next"))})
+		s.renderLogin(w, r, http.StatusOK, "", localPath(r.URL.Query().Get("next")))
 	}))
 	s.mux.Handle("POST /login", s.instrument("POST /login", s.login))
 	s.mux.Handle("POST /logout", s.instrument("POST /logout", func(w http.ResponseWriter, r *http.Request) {
@@ -160,8 +160,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			s.pageError(w, r, nil, err) // throttled: 429 with Retry-After
 			return
 		}
-		s.render(w, http.StatusUnauthorized, "login.html", map[string]any{"Title": "Sign in", "Error": "That token is not valid.",
-			"Next": localPath(r.PostFormValue("next"))})
+		s.renderLogin(w, r, http.StatusUnauthorized, "That token is not valid.", localPath(r.PostFormValue("next")))
 		return
 	}
 	if err := s.openSession(w, r, p); err != nil {
@@ -173,6 +172,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		to = "/"
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// renderLogin shows the sign-in form in the request's language (store
+// staff sign in on it first), with msg, a catalogue message, as the error.
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, msg, next string) {
+	data := map[string]any{"Next": next}
+	p := s.localize(w, r, data)
+	data["Title"] = p.T("Sign in")
+	if msg != "" {
+		data["Error"] = p.T(msg)
+	}
+	s.render(w, status, "login.html", data)
 }
 
 // localPath returns next when it is a path on this site ("/report?..."),

@@ -341,3 +341,66 @@ func FuzzLoginForm(f *testing.F) {
 		}
 	})
 }
+
+// TestLoginTranslated: the sign-in page, the first page store staff see,
+// speaks the browser's language or the one chosen on it (remembered, as
+// on the store page), keeps the page to go back to in its language links,
+// and says a refused token in that language.
+func TestLoginTranslated(t *testing.T) {
+	f := newFixture(t)
+	c := *f.ts.Client()
+	c.CheckRedirect = noRedirect
+	for _, tc := range []struct {
+		name, method, path, accept, cookie string
+		status                             int
+		lang                               string
+		want                               []string
+	}{
+		{"english by default", "GET", "/login", "", "", 200, "en",
+			[]string{"<h1>Sign in</h1>", "Access token", `<strong lang="en">English</strong>`}},
+		{"spanish browser", "GET", "/login?next=%2Fstore", "es-ES,es;q=0.9", "", 200, "es",
+			[]string{"<title>Iniciar sesión · Frostline</title>", "<h1>Iniciar sesión</h1>", "Token de acceso",
+				`href="/login?lang=fr&amp;next=%2Fstore"`, `name="next" value="/store"`}},
+		{"chosen on the page", "GET", "/login?lang=fr", "es", "", 200, "fr",
+			[]string{"<h1>Se connecter</h1>", "Jeton d&#39;accès"}},
+		{"refused token, remembered language", "POST", "/login", "en", "fr", 401, "fr",
+			[]string{"Ce jeton n&#39;est pas valide.", "<h1>Se connecter</h1>"}},
+		{"refused token, english", "POST", "/login", "", "", 401, "en",
+			[]string{"That token is not valid."}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var body io.Reader
+			if tc.method == "POST" {
+				body = strings.NewReader(url.Values{"token": {"not-a-token"}}.Encode())
+			}
+			req, _ := http.NewRequest(tc.method, f.ts.URL+tc.path, body)
+			if body != nil {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			if tc.accept != "" {
+				req.Header.Set("Accept-Language", tc.accept)
+			}
+			if tc.cookie != "" {
+				req.AddCookie(&http.Cookie{Name: "frostline_lang", Value: tc.cookie})
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			page := string(b)
+			if resp.StatusCode != tc.status {
+				t.Errorf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			if !strings.Contains(page, `<html lang="`+tc.lang+`">`) {
+				t.Errorf("page not in %s:\n%s", tc.lang, page)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(page, w) {
+					t.Errorf("page lacks %q:\n%s", w, page)
+				}
+			}
+		})
+	}
+}

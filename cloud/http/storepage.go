@@ -43,14 +43,17 @@ type langLink struct {
 }
 
 // localize picks the request's language and adds it, and the links to
-// the others, to a page's data.
+// the others (keeping a QR label's asset and the sign-in's next page), to
+// a page's data.
 func (s *Server) localize(w http.ResponseWriter, r *http.Request, data map[string]any) *locale.Printer {
 	p := locale.Choose(w, r, s.secure(r))
 	var links []langLink
 	for _, l := range locale.Languages {
 		q := url.Values{}
-		if a := r.URL.Query().Get("asset"); a != "" {
-			q.Set("asset", a)
+		for _, k := range []string{"asset", "next"} { // a QR label's asset; the page after signing in
+			if v := r.URL.Query().Get(k); v != "" {
+				q.Set(k, v)
+			}
 		}
 		q.Set("lang", l.Code)
 		links = append(links, langLink{Code: l.Code, Name: l.Name, Href: r.URL.Path + "?" + q.Encode(), Current: l.Code == p.Lang.Code})

@@ -1,5 +1,5 @@
-// Package locale holds the words of the store staff's pages (the report
-// and store pages) in English, Spanish and French, as golang.org/x/text
+// Package locale holds the words of the store staff's pages (the sign-in,
+// report and store pages) in English, Spanish and French, as golang.org/x/text
 // message catalogues, and picks a page's language: the one asked for on
 // the page (remembered in a cookie), else the browser's Accept-Language.
 //

@@ -7,6 +7,11 @@ var messages = map[string][2]string{
 	"home":     {"inicio", "accueil"},
 	"sign out": {"cerrar sesión", "se déconnecter"},
 
+	// The sign-in page.
+	"Sign in":                  {"Iniciar sesión", "Se connecter"},
+	"Access token":             {"Token de acceso", "Jeton d'accès"},
+	"That token is not valid.": {"Ese token no es válido.", "Ce jeton n'est pas valide."},
+
 	// The store page.
 	"Your store":                      {"Su tienda", "Votre magasin"},
 	"Report a problem":                {"Informar de un problema", "Signaler un problème"},

@@ -22,10 +22,13 @@ test-short: ## unit tests only (no servers)
 e2e: ## the end-to-end test alone: the binaries on real servers (part of test)
 	$(GO) test -race -count=1 -timeout 8m -v ./deploy/e2e
 
-CHAOS_SEED  ?= 1
-CHAOS_SPEED ?= 120
-chaos: ## the chaos drill, long: faults for about 5 minutes (CHAOS_SEED, CHAOS_SPEED; short form in test)
-	FROSTLINE_CHAOS_SEED=$(CHAOS_SEED) FROSTLINE_CHAOS_SPEED=$(CHAOS_SPEED) $(GO) test -race -count=1 -timeout 30m -v -run '^TestChaos$$' ./deploy/e2e
+CHAOS_SEED     ?= 1
+CHAOS_SPEED    ?= 60
+CHAOS_STORES   ?= 10
+CHAOS_DURATION ?= 15m
+chaos: ## the chaos drill, long: CHAOS_STORES stores under faults for CHAOS_DURATION at CHAOS_SPEED, seeded by CHAOS_SEED (short form in test)
+	FROSTLINE_CHAOS_SEED=$(CHAOS_SEED) FROSTLINE_CHAOS_SPEED=$(CHAOS_SPEED) FROSTLINE_CHAOS_STORES=$(CHAOS_STORES) \
+	FROSTLINE_CHAOS_DURATION=$(CHAOS_DURATION) $(GO) test -race -p 1 -count=1 -timeout 90m -v -run '^TestChaos$$' ./deploy/e2e
 
 bench: ## benchmarks (figures go to docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)

@@ -12,12 +12,19 @@ import (
 // otherwise wait: a message held by a killed replica is redelivered after
 // 3 s (intake) or 10 s (telemetry), and the sweeper looks every second.
 func cloudConfig(port int, dsn, natsURL, sitePath string, influx *influxtest.InfluxDB, vend vendors) string {
+	return cloudConfigWith(port, dsn, natsURL, fmt.Sprintf("%q", sitePath), influx, vend,
+		fmt.Sprintf("triage:\n  verify_window: {walk_in_cooler: %s}\n", verifyWindow))
+}
+
+// cloudConfigWith is cloudConfig with the sites (a YAML flow list's
+// items) and the triage section given.
+func cloudConfigWith(port int, dsn, natsURL, sites string, influx *influxtest.InfluxDB, vend vendors, triage string) string {
 	return fmt.Sprintf(`listen: 127.0.0.1:%d
 database: {driver: postgres, dsn: %q}
 nats: {url: %q}
 intake: {ack_wait: 3s}
 sweep_every: 1s
-sites: [%q]
+sites: [%s]
 telemetry:
   url: %q
   token: %q
@@ -27,19 +34,23 @@ telemetry:
   retry_min: 200ms
   retry_max: 2s
   ack_wait: 10s
-triage:
-  verify_window: {walk_in_cooler: %s}
-log_level: info
+%slog_level: info
 shutdown_timeout: 5s
-%s`, port, dsn, natsURL, sitePath, influx.WriteURL, influx.Token, influx.Bucket, verifyWindow, vend.config)
+%s`, port, dsn, natsURL, sites, influx.WriteURL, influx.Token, influx.Bucket, triage, vend.config)
 }
 
 // edgeConfig is the store gateway's frostline-edge configuration: the
 // defaults (the default rule pack, a 10 s checkpoint, one-minute
 // telemetry) with the test's broker, NATS and outbox.
 func edgeConfig(sitePath, mqttURL, natsURL, outbox string, httpPort int) string {
+	return edgeConfigWith(site, fmt.Sprintf("%q", sitePath), mqttURL, natsURL, outbox, httpPort)
+}
+
+// edgeConfigWith is edgeConfig for a gateway named for name, serving the
+// sites (a YAML flow list's items).
+func edgeConfigWith(name, sites, mqttURL, natsURL, outbox string, httpPort int) string {
 	return fmt.Sprintf(`gateway: gw-%s
-sites: [%q]
+sites: [%s]
 mqtt:
   broker: %q
   client_id: frostline-edge-%s   # fixed: mosquitto keeps the session while the agent is down
@@ -56,5 +67,5 @@ http:
   listen: 127.0.0.1:%d
 log:
   level: info
-`, site, sitePath, mqttURL, site, natsURL, outbox, httpPort)
+`, name, sites, mqttURL, name, natsURL, outbox, httpPort)
 }

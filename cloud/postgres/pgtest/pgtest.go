@@ -38,6 +38,8 @@ type Cluster struct {
 	n    int
 	err  error
 	stop func()
+	// restart stops the server at once and starts it again (Restart).
+	restart func(down time.Duration) error
 }
 
 // cluster is the test binary's server, started by Main. A package variable
@@ -91,6 +93,26 @@ func DSN(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name)
+}
+
+// Restart stops the test binary's PostgreSQL with an immediate shutdown
+// (every connection cut, no checkpoint: a crash, as far as clients and
+// recovery are concerned), waits down, and starts it again on the same
+// port and data, waiting until it accepts connections. A chaos drill
+// calls it; DSN must have been called first. It fails the test for a
+// server named by FROSTLINE_TEST_POSTGRES, which is not the test's to
+// restart.
+func Restart(t testing.TB, down time.Duration) {
+	t.Helper()
+	if cluster == nil || cluster.err != nil || cluster.DSN == "" {
+		t.Fatal("pgtest.Restart: no cluster started (call DSN first)")
+	}
+	if cluster.restart == nil {
+		t.Fatal("pgtest.Restart: FROSTLINE_TEST_POSTGRES names a server this test did not start")
+	}
+	if err := cluster.restart(down); err != nil {
+		t.Fatalf("pgtest.Restart: %v", err)
+	}
 }
 
 // Durable reports whether FROSTLINE_BENCH_DURABLE=1 asks for a cluster
@@ -153,6 +175,16 @@ func (c *Cluster) start() error {
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 %s -c max_connections=200", port, dir, durability)
 	if out, err := c.run(filepath.Join(Bin, "pg_ctl"), "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start").CombinedOutput(); err != nil {
 		return fmt.Errorf("pg_ctl start: %v: %s", err, out)
+	}
+	c.restart = func(down time.Duration) error {
+		if out, err := c.run(filepath.Join(Bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop").CombinedOutput(); err != nil {
+			return fmt.Errorf("pg_ctl stop: %v: %s", err, out)
+		}
+		time.Sleep(down)
+		if out, err := c.run(filepath.Join(Bin, "pg_ctl"), "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start").CombinedOutput(); err != nil {
+			return fmt.Errorf("pg_ctl start: %v: %s", err, out)
+		}
+		return nil
 	}
 	c.stop = func() {
 		c.run(filepath.Join(Bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop").Run() //nolint:errcheck // best effort

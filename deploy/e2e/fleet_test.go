@@ -1,0 +1,341 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/frostline/frostline/cloud/postgres/pgtest"
+	"github.com/frostline/frostline/cloud/telemetry/influxtest"
+)
+
+// fleet is TestChaos's system: n stores on one edge agent (one gateway
+// serving every site), two cloud replicas, and the servers, with the
+// simulation running behind the wall clock (see setUpFleet).
+type fleet struct {
+	t                    *testing.T
+	r                    *rig
+	step                 func(format string, args ...any)
+	sites                []fleetSite
+	start                time.Time
+	span                 time.Duration
+	want                 *fleetOracle
+	dsn, natsURL         string
+	nats                 *proc
+	influx               *influxtest.InfluxDB
+	cloudA, cloudB, edge *proc
+	sim                  *proc
+	urlA, urlB           string
+	edgeReady            string
+	admin, vendor, slow  *api
+	arctic, boreal       *api
+	hooks                *hookSink
+	webhooks             []webhook
+	edgeKills            int
+}
+
+// fleetSite is one store of the fleet.
+type fleetSite struct {
+	id       string
+	path     string
+	lat, lon float64
+}
+
+// The vendors of the drill: Slow Freeze, ranked first everywhere, never
+// accepts, so every offer it gets times out (or, for a P1, is declined)
+// and goes to Polar Refrigeration, which the bot accepts at once. Arctic
+// Backup and Boreal Backup, third and fourth, take a work order whose
+// offer to Polar lapsed anyway (a replica and PostgreSQL down together
+// for longer than the window): a vendor that lapsed is not offered the
+// work order again, and with none left a work order waits for an FM.
+const (
+	slowVendor   = "slow-freeze"
+	polarVendor  = "polar-refrigeration"
+	arcticVendor = "arctic-backup"
+	borealVendor = "boreal-backup"
+	technician   = "ana"
+)
+
+// The drill's triage timers. The simulation runs hours behind the wall
+// clock (setUpFleet), and the cloud's sweepers compare a timer with the
+// wall clock: a hold-off (event time + hold-off) is due at the first
+// sweep after the work order opens. An offer made by a sweeper (at the
+// end of a hold-off, or after a lapse) or by a person is made at the wall
+// clock and lapses acceptWithin later. A P1 is offered at intake, at the
+// event's time, hours ago: with a window, every vendor's offer would
+// lapse at the first sweep and leave the work order with no eligible
+// vendor; so a P1's offer has no time limit, and Slow Freeze declines it
+// (bot). The verification window starts at the completion, on the wall
+// clock too.
+const (
+	acceptWithin = "6s"
+	fleetVerify  = "1s"
+	// lagMargin is how far the simulation's end stays behind the wall
+	// clock: beyond every hold-off and acceptance window.
+	lagMargin = 2 * time.Hour
+)
+
+var fleetTriage = fmt.Sprintf(`triage:
+  hold_off: {P1: 0s, P2: 15m, P3: 30m, P4: 30m}
+  accept_within: {P1: 0s, P2: %[1]s, P3: %[1]s, P4: %[1]s}
+  verify_window: {"*": %[2]s}
+webhooks: {allow_private_targets: true}   # the receiver is the test's, on loopback
+`, acceptWithin, fleetVerify)
+
+// fleetSiteYAML is store i of the fleet: the end-to-end store's assets,
+// a few hundred metres apart.
+func fleetSiteYAML(id string, lat, lon float64) string {
+	return fmt.Sprintf(`site: %s
+name: Chaos drill store %s
+timezone: America/Chicago
+region: midwest
+location: {lat: %.5f, lon: %.5f}
+hours:
+  daily: "06:00-22:00"
+assets:
+  - {id: wic-1, class: walk_in_cooler, name: Dairy walk-in cooler}
+  - {id: wif-2, class: walk_in_freezer, name: Frozen walk-in freezer}
+  - {id: dmt-3, class: display_case_mt, name: Produce case}
+  - {id: rtu-1, class: rooftop_unit, name: Sales floor RTU}
+`, id, id, lat, lon)
+}
+
+// fleetVendors writes the vendor register: Slow Freeze ranked first for
+// every trade at every store, Polar second; both compliant.
+func fleetVendors(t *testing.T, dir string, sites []fleetSite) vendors {
+	t.Helper()
+	valid := time.Now().UTC().AddDate(2, 0, 0).Format(time.RFC3339)
+	ranks := func(rank int) string {
+		var b strings.Builder
+		for _, s := range sites {
+			for _, trade := range []string{"refrigeration", "hvac", "controls"} {
+				fmt.Fprintf(&b, "    - {site: %s, trade: %s, rank: %d}\n", s.id, trade, rank)
+			}
+		}
+		return b.String()
+	}
+	vendor := func(id, name, tech string, rank int) string {
+		return fmt.Sprintf(`- id: %[1]s
+  name: %[2]s
+  kind: external
+  trades: [refrigeration, hvac, controls]
+  coverage: {center: {lat: 41.88, lon: -87.63}, radius_km: 500}
+  documents:
+    - {type: coi_general_liability, expires_at: %[4]s}
+    - {type: coi_workers_comp, expires_at: %[4]s}
+    - {type: license, expires_at: %[4]s}
+  technicians:
+    - {id: %[3]s, name: %[3]s, documents: [{type: epa_608, expires_at: %[4]s}]}
+  rates: {refrigeration: {hourly: 125}, hvac: {hourly: 125}, controls: {hourly: 125}}
+  nte: {refrigeration: {P1: 2500, P2: 1500, P3: 800, P4: 500}}
+  ranks:
+%[5]s`, id, name, tech, valid, ranks(rank))
+	}
+	path := filepath.Join(dir, "vendors", "vendors.yaml")
+	writeFile(t, path, "# The chaos drill's vendor register.\n"+vendor(slowVendor, "Slow Freeze", "sam", 1)+
+		vendor(polarVendor, "Polar Refrigeration", technician, 2)+vendor(arcticVendor, "Arctic Backup", "ari", 3)+
+		vendor(borealVendor, "Boreal Backup", "ari", 4))
+	return vendors{config: fmt.Sprintf("vendors: [%q]\n", path), want: polarVendor, technician: technician}
+}
+
+// fleetOracle is what the rules make of the fleet's readings when nothing
+// fails (runOracle, for every store): the incident events, and the minutes
+// in which each asset reported its air temperature.
+type fleetOracle struct {
+	events  []incidentEvent
+	minutes map[string]map[time.Time]bool // "site/asset" -> minutes
+}
+
+func (o *fleetOracle) last() map[string]incidentEvent {
+	return (&oracle{events: o.events}).last()
+}
+
+// runFleetOracle simulates with simArgs into a CSV file and replays it
+// through the default rules of every site.
+func runFleetOracle(t *testing.T, cli, dir string, sites []fleetSite, simArgs []string) *fleetOracle {
+	t.Helper()
+	csv := filepath.Join(dir, "oracle.csv")
+	if out, err := exec.Command(cli, append(append([]string{"sim"}, simArgs...), "--csv", csv)...).CombinedOutput(); err != nil {
+		t.Fatalf("frostline sim --csv: %v\n%s", err, out)
+	}
+	args := []string{"rules", "replay", "--data", csv}
+	for _, s := range sites {
+		args = append(args, "--site", s.path)
+	}
+	cmd := exec.Command(cli, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("frostline rules replay: %v\n%s", err, stderr.String())
+	}
+	o := &fleetOracle{minutes: map[string]map[time.Time]bool{}}
+	for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var ev incidentEvent
+		if err := json.Unmarshal(line, &ev); err != nil {
+			t.Fatalf("replay output %q: %v", line, err)
+		}
+		o.events = append(o.events, ev)
+	}
+	f, err := os.Open(csv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// ts,site,asset,metric,value
+		parts := strings.Split(sc.Text(), ",")
+		if len(parts) != 5 || parts[3] != "air_temp" {
+			continue
+		}
+		ts, err := time.Parse(time.RFC3339, parts[0])
+		if err != nil {
+			t.Fatalf("oracle CSV: %q: %v", sc.Text(), err)
+		}
+		key := parts[1] + "/" + parts[2]
+		if o.minutes[key] == nil {
+			o.minutes[key] = map[time.Time]bool{}
+		}
+		o.minutes[key][ts.Truncate(time.Minute)] = true
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(csv); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("oracle: %d incident events over %d stores; %s", len(o.events), len(sites), strings.TrimSpace(stderr.String()))
+	return o
+}
+
+// setUpFleet starts the servers, two replicas, one edge agent serving n
+// stores, a webhook receiver with two subscriptions, and the simulator:
+// span of simulated time at speed simulated minutes per real minute.
+//
+// The simulation starts span+lagMargin before now, so that it runs behind
+// the wall clock throughout: the cloud's timers (event time + a duration,
+// compared with the wall clock) come due while it runs, which a
+// simulation ahead of the clock never lets them (TestCompressorFailure).
+func setUpFleet(t *testing.T, n int, span time.Duration, speed float64, seed uint64) *fleet {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: the chaos drill builds the binaries and starts six servers")
+	}
+	began := time.Now()
+	step := func(format string, args ...any) {
+		t.Logf("%7.1fs  %s", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
+	}
+	mosquitto := need(t, "mosquitto", "/usr/sbin/mosquitto")
+	dsn := pgtest.DSN(t)
+	influx := influxtest.StartInfluxDB(t, "frostline")
+	r := newRig(t)
+	bins := build(t, filepath.Join(r.dir, "bin"))
+	step("binaries built (race detector: %v)", raceEnabled)
+	ports := freePorts(t, 5)
+	mqttPort, natsPort, portA, portB, edgePort := ports[0], ports[1], ports[2], ports[3], ports[4]
+	_, mqttURL := r.startMosquitto(mosquitto, mqttPort)
+	natsProc, natsURL := r.startNATS(natsServer(t), natsPort)
+
+	sites := make([]fleetSite, n)
+	var quoted []string
+	for i := range sites {
+		s := fleetSite{id: fmt.Sprintf("chaos-%02d", i+1), lat: 41.80 + 0.004*float64(i%25), lon: -87.70 + 0.004*float64(i/25)}
+		s.path = filepath.Join(r.dir, "sites", s.id+".yaml")
+		writeFile(t, s.path, fleetSiteYAML(s.id, s.lat, s.lon))
+		sites[i] = s
+		quoted = append(quoted, fmt.Sprintf("%q", s.path))
+	}
+	start := time.Now().UTC().Truncate(time.Minute).Add(-span - lagMargin)
+	days := span.Hours() / 24
+	simArgs := []string{"--start", start.Format(time.RFC3339), "--days", fmt.Sprintf("%.6f", days),
+		"--retrofit", "0", "--seed", fmt.Sprint(seed), "--faults", fmt.Sprint(max(1, int(math.Round(days*2)))),
+		// The first store's cooler fails twice, far enough apart for the
+		// first work order to be verified before the second failure: a
+		// recall.
+		"--fault", "compressor_failure:wic-1@" + sites[0].id + ":2h:30m",
+		"--fault", "compressor_failure:wic-1@" + sites[0].id + ":" + fmt.Sprint(span.Minutes()-90) + "m:1h"}
+	for _, s := range sites {
+		simArgs = append(simArgs, "--site", s.path)
+	}
+	want := runFleetOracle(t, bins.cli, r.dir, sites, simArgs)
+	step("oracle: %d incident events, %d incidents", len(want.events), len(want.last()))
+
+	adminToken := randomToken(t)
+	vend := fleetVendors(t, r.dir, sites)
+	replica := func(name string, port int) (*proc, string) {
+		path := filepath.Join(r.dir, name+".yaml")
+		writeFile(t, path, cloudConfigWith(port, dsn, natsURL, strings.Join(quoted, ", "), influx, vend, fleetTriage))
+		return r.start(name, bins.cloud, []string{"FROSTLINE_ADMIN_TOKEN=" + adminToken}, "--config", path),
+			fmt.Sprintf("http://127.0.0.1:%d", port)
+	}
+	cloudA, urlA := replica("cloud-a", portA)
+	cloudB, urlB := replica("cloud-b", portB)
+	waitReady(t, cloudA, urlA+"/readyz", 60*time.Second)
+	waitReady(t, cloudB, urlB+"/readyz", 60*time.Second)
+	admin := newAPI(t, urlB, adminToken, "admin")
+	vendor := admin.as(admin.issueToken(map[string]any{"role": "vendor", "vendor": polarVendor, "name": polarVendor + " dispatch"}), "vendor "+polarVendor)
+	arctic := admin.as(admin.issueToken(map[string]any{"role": "vendor", "vendor": arcticVendor, "name": arcticVendor + " dispatch"}), "vendor "+arcticVendor)
+	boreal := admin.as(admin.issueToken(map[string]any{"role": "vendor", "vendor": borealVendor, "name": borealVendor + " dispatch"}), "vendor "+borealVendor)
+	slow := admin.as(admin.issueToken(map[string]any{"role": "vendor", "vendor": slowVendor, "name": slowVendor + " dispatch"}), "vendor "+slowVendor)
+
+	// Two webhook subscriptions on one receiver: everything, and the
+	// first store's work orders.
+	hooks := startHookSink(t)
+	hooksAll := hooks.register(t, admin, "/all", map[string]any{"all": true}, nil)
+	hooksSite := hooks.register(t, admin, "/"+sites[0].id, map[string]any{"sites": []string{sites[0].id}}, []string{sites[0].id})
+
+	edgeCfg := filepath.Join(r.dir, "edge.yaml")
+	writeFile(t, edgeCfg, edgeConfigWith("chaos", strings.Join(quoted, ", "), mqttURL, natsURL, filepath.Join(r.dir, "edge", "outbox.db"), edgePort))
+	edge := r.start("edge", bins.edge, nil, "--config", edgeCfg)
+	edgeReady := fmt.Sprintf("http://127.0.0.1:%d/readyz", edgePort)
+	waitReady(t, edge, edgeReady, 30*time.Second)
+	sim := r.start("sim", bins.cli, nil, append(append([]string{"sim"}, simArgs...),
+		"--mqtt", mqttURL, "--speed", fmt.Sprint(speed), "--client-id", "chaos-sim")...)
+	step("%d stores: simulator started, %s of simulated time from %s at %gx", n, span, start.Format(time.RFC3339), speed)
+	return &fleet{t: t, r: r, step: step, sites: sites, start: start, span: span, want: want, dsn: dsn, natsURL: natsURL,
+		nats: natsProc, influx: influx, cloudA: cloudA, cloudB: cloudB, edge: edge, sim: sim, urlA: urlA, urlB: urlB,
+		edgeReady: edgeReady, admin: admin, vendor: vendor, slow: slow, arctic: arctic, boreal: boreal, hooks: hooks, webhooks: []webhook{hooksAll, hooksSite}}
+}
+
+// alive fails the test if any of the processes has exited.
+func (f *fleet) alive(ps ...*proc) {
+	f.t.Helper()
+	for _, p := range ps {
+		if gone, how := p.exited(); gone {
+			f.t.Fatalf("%s exited (%s):\n%s", p.name, how, tail(p.log, 40))
+		}
+	}
+}
+
+// site returns the fleet's store by id.
+func (f *fleet) site(id string) fleetSite {
+	for _, s := range f.sites {
+		if s.id == id {
+			return s
+		}
+	}
+	return fleetSite{}
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

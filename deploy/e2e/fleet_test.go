@@ -87,7 +87,7 @@ const (
 var fleetTriage = fmt.Sprintf(`triage:
   hold_off: {P1: 0s, P2: 15m, P3: 30m, P4: 30m}
   accept_within: {P1: 0s, P2: %[1]s, P3: %[1]s, P4: %[1]s}
-  verify_window: {"*": %[2]s}
+  verify_window: {"*": %[2]s, walk_in_freezer: %[2]s, compressor_rack: %[2]s, rooftop_unit: %[2]s}
 webhooks: {allow_private_targets: true}   # the receiver is the test's, on loopback
 `, acceptWithin, fleetVerify)
 

@@ -32,7 +32,7 @@ import (
 // subscription that sees it (at least once, always under the same
 // Frostline-Delivery id: exactly once after the receiver's dedup, which
 // is the contract); every minute of every asset's air temperature in
-// InfluxDB once, and none the oracle lacks.
+// InfluxDB once (none lost at an edge SIGKILL), and none the oracle lacks.
 //
 // By default (make test) it runs two stores for 36 s of simulation at
 // 1200x (12 simulated hours) with a fault every few seconds: about a
@@ -184,7 +184,7 @@ func TestChaos(t *testing.T) {
 	runtime.ReadMemStats(&ms)
 	f.step("FIGURES seed %d, %d stores, %s simulated in %s at %gx: faults %d %v; incident events %d, incidents %d; "+
 		"work orders %d, work-order events %d (notable %d); timers %v; webhook deliveries %d (%d redelivered under the same id); "+
-		"rollup points %d (%d open minutes lost at edge kills, 0 doubled); children CPU %.0f s user + %.0f s sys, peak child RSS %d MB",
+		"rollup points %d (%d missing, 0 doubled); children CPU %.0f s user + %.0f s sys, peak child RSS %d MB",
 		seed, stores, span, simulated.Round(time.Second), speed, total, faults, len(f.want.events), len(f.want.last()),
 		len(wos), countEvents(evs), notable, timers, deliveries, dups, points, lost,
 		float64(ru.Utime.Sec), float64(ru.Stime.Sec), ru.Maxrss/1024)

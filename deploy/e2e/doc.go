@@ -17,9 +17,14 @@
 // through the same rules by `frostline rules replay`, names every incident
 // event the live system must have carried exactly once.
 //
-// TestChaos runs the same store through a seeded schedule of faults
-// (SIGKILLs of the edge and of either replica, nats-server outages) and
-// the same checks; `make chaos` runs it longer (docs/operations.md).
+// TestChaos is the chaos drill: a fleet of stores on one edge agent,
+// with a seeded schedule of faults (SIGKILLs of the edge and of either
+// replica, nats-server outages, immediate PostgreSQL restarts) while a
+// bot plays the vendors, the FM and store staff, and the triage timers
+// come due (the simulation runs behind the wall clock). It checks the
+// incident stream, the work orders and their events, the notices, the
+// webhook deliveries and InfluxDB's rollups against the same oracle;
+// `make chaos` runs it longer and wider (docs/operations.md).
 //
 // There is no code here outside the tests; this file holds the package
 // documentation. Under -short the test is skipped; with CI=true a missing

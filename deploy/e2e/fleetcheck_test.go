@@ -117,7 +117,18 @@ func (f *fleet) checkWorkOrders(wos []workOrder) (map[string]int, map[string][]w
 			}
 		}
 	}
-	for _, k := range []string{"hold-off dispatch", "offer", "offer timed out", "recall", "verified by a person"} {
+	required := []string{"hold-off dispatch", "offer", "offer timed out", "verified by a person"}
+	// A recall needs the first store's cooler's work order verified
+	// before its second failure; in the short run the two are some 25
+	// real seconds apart, and faults can delay the first verification
+	// past it (the second failure then joins the open work order).
+	// From a day of simulated time on it is required.
+	if f.span >= 24*time.Hour {
+		required = append(required, "recall")
+	} else if timers["recall"] == 0 {
+		t.Logf("no recall in this short run (%v)", timers)
+	}
+	for _, k := range required {
 		if timers[k] == 0 {
 			t.Errorf("no %q in %d work orders' events: the drill did not exercise it (%v)", k, len(wos), timers)
 		}
@@ -314,11 +325,10 @@ func (f *fleet) checkWebhooks(wos []workOrder, evs map[string][]woEvent) (delive
 // checkFleetInflux checks the air-temperature rollups in InfluxDB, by
 // InfluxQL, against the minutes the oracle's readings cover: one series
 // per asset (a point written under other tags would double it), every
-// point on a minute the asset reported in, and every such minute present
-// but for the minutes open when the edge agent was killed. The edge keeps
-// no open telemetry period across a crash (edge/telemetry): each SIGKILL
-// may cost each asset the minutes then in progress, two at most at the
-// drill's speeds, and no more. It returns the points and the minutes lost.
+// point on a minute the asset reported in, and every such minute present.
+// An edge SIGKILL loses no minute: the minutes open at the kill are kept
+// with the edge's checkpoints and rebuilt on restart (docs/telemetry.md).
+// It returns the points and the minutes missing (0, or the test failed).
 func (f *fleet) checkFleetInflux() (points, lost int) {
 	t := f.t
 	t.Helper()
@@ -327,7 +337,6 @@ func (f *fleet) checkFleetInflux() (points, lost int) {
 	// The last periods close on the wall clock after the feed stops; they
 	// are not waited for.
 	closedBy := f.start.Add(f.span - 2*time.Minute)
-	allowed := 1 + 2*f.edgeKills
 	for _, s := range f.sites {
 		var byKey map[string]map[time.Time]int
 		var missing map[string][]string
@@ -358,8 +367,8 @@ func (f *fleet) checkFleetInflux() (points, lost int) {
 						missing[key] = append(missing[key], m.Format("01-02T15:04"))
 					}
 				}
-				if len(missing[key]) > allowed {
-					worst = fmt.Sprintf("%s: %d minutes missing (%d edge kills allow %d): %v", key, len(missing[key]), f.edgeKills, allowed, first(missing[key], 10))
+				if len(missing[key]) > 0 {
+					worst = fmt.Sprintf("%s: %d minutes missing (after %d edge kills): %v", key, len(missing[key]), f.edgeKills, first(missing[key], 10))
 				}
 			}
 			return worst

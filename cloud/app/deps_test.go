@@ -26,6 +26,7 @@ import (
 	"github.com/frostline/frostline/cloud/telemetry/influxtest"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/wire"
+	"github.com/frostline/frostline/edge/wire/wiretest"
 )
 
 // freePort returns a TCP port that was free a moment ago.
@@ -242,15 +243,7 @@ func TestStartWithoutDependencies(t *testing.T) {
 // frostline_cloud_dependency_up follows.
 func TestReadyNamesInfluxDB(t *testing.T) {
 	db := influxtest.StartInfluxDB(t, "frostline")
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start() // stopped by Shutdown below
-	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
+	ns := wiretest.JetStream(t)
 	cfg := DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Database.Path = filepath.Join(t.TempDir(), "f.db")

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/frostline/frostline/cloud/storetest"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/wire"
+	"github.com/frostline/frostline/edge/wire/wiretest"
 )
 
 // TestMain runs the tests, or, re-executed by startProcess, one replica.
@@ -38,15 +38,7 @@ func TestMain(m *testing.M) {
 // and every notice published once.
 func TestTwoReplicas(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start() // stopped by Shutdown below
-	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
+	ns := wiretest.JetStream(t)
 	cfg := DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Database = DatabaseConfig{Driver: "postgres", DSN: dsn}
@@ -143,7 +135,7 @@ func TestTwoReplicas(t *testing.T) {
 		}
 	}
 	// Every notable event published once (JetStream drops re-publishes).
-	st, err := js.Stream(ctx, wire.EventStream)
+	st, err := js.Stream(ctx, relay.Stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +144,7 @@ func TestTwoReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	if int(info.State.Msgs) != events {
-		t.Errorf("%d notices in %s, want %d", info.State.Msgs, wire.EventStream, events)
+		t.Errorf("%d notices in %s, want %d", info.State.Msgs, relay.Stream, events)
 	}
 	stop(b)
 }

@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/intake"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/wire"
+	"github.com/frostline/frostline/edge/wire/wiretest"
 )
 
 // TestGatewaySilence is issue 15 item 12: a store whose gateway stops
@@ -26,15 +26,7 @@ import (
 // had been sent yet). A store that never sent one is not judged. Before,
 // nothing in the cloud noticed a silent gateway.
 func TestGatewaySilence(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start() // stopped by Shutdown below
-	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
+	ns := wiretest.JetStream(t)
 	dir := t.TempDir()
 	cfg := DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"

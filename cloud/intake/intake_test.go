@@ -57,14 +57,7 @@ func TestMain(m *testing.M) {
 // runNATS starts an in-process NATS server with JetStream on a random port.
 func runNATS(t testing.TB) *server.Server { return wiretest.JetStream(t) }
 
-func connect(t testing.TB, s *server.Server) *nats.Conn {
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
-}
+func connect(t testing.TB, s *server.Server) *nats.Conn { return wiretest.Connect(t, s) }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 

@@ -19,12 +19,7 @@ import (
 // counters; the same batch delivered twice (an edge re-send under a new
 // message id) counts once; a message that is not telemetry is dropped.
 func TestRuntimeConsumer(t *testing.T) {
-	srv := wiretest.JetStream(t)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := wiretest.Connect(t, wiretest.JetStream(t))
 	db := openSQLite(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	c, err := pm.NewRuntimeConsumer(ctx, nc, db, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)

@@ -49,7 +49,7 @@ func New(ctx context.Context, nc *nats.Conn, store Store, log *slog.Logger, reg 
 	if err != nil {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
-	if _, err := wire.EnsureStream(ctx, js, wire.EventStreamConfig); err != nil {
+	if _, err := wire.EnsureStream(ctx, js, StreamConfig); err != nil {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
 	r := &Relay{js: js, store: store, log: log.With("component", "relay"), Idle: 250 * time.Millisecond,

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
@@ -19,27 +17,15 @@ import (
 	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/storetest"
 	"github.com/frostline/frostline/cloud/workorder"
-	"github.com/frostline/frostline/edge/wire"
+	"github.com/frostline/frostline/edge/wire/wiretest"
 	"github.com/frostline/frostline/rules"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestRelayPublishesNotices(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start() // stopped by Shutdown below
-	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	ns := wiretest.JetStream(t)
+	nc := wiretest.Connect(t, ns)
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "f.db"))
 	if err != nil {
@@ -69,7 +55,7 @@ func TestRelayPublishesNotices(t *testing.T) {
 	go func() { done <- r.Run(rctx) }()
 
 	js, _ := jetstream.New(nc)
-	cons, err := js.CreateOrUpdateConsumer(ctx, wire.EventStream, jetstream.ConsumerConfig{AckPolicy: jetstream.AckNonePolicy})
+	cons, err := js.CreateOrUpdateConsumer(ctx, relay.Stream, jetstream.ConsumerConfig{AckPolicy: jetstream.AckNonePolicy})
 	if err != nil {
 		t.Fatal(err)
 	}

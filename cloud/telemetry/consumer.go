@@ -16,6 +16,7 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/internal/pull"
+	"github.com/frostline/frostline/cloud/relay"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/wire"
 )
@@ -106,8 +107,8 @@ var (
 	// publishes (workorder.Notice) and writes them as annotations too.
 	// Consumer names are per stream, so it shares AnnotationsDurable.
 	WorkOrderSource = &Source{
-		Stream: wire.EventStream, Subjects: workorder.NoticeSubject("*"),
-		create:  wire.EventStreamConfig,
+		Stream: relay.Stream, Subjects: workorder.NoticeSubject("*"),
+		create:  relay.StreamConfig,
 		durable: func(c *Config) string { return c.AnnotationsDurable },
 		encode: func(l *lines, subject string, data []byte) error {
 			n, err := DecodeNotice(subject, data)

@@ -6,7 +6,7 @@
 //
 // Delivery. The edge publishes wire.Telemetry batches to JetStream
 // (wire.TelemetryStream) and incident events to wire.IncidentStream; the
-// cloud's relay publishes work-order notices to wire.EventStream. A
+// cloud's relay publishes work-order notices to relay.Stream. A
 // Consumer per stream (TelemetrySource, IncidentSource, WorkOrderSource),
 // one per cloud replica on a durable pull consumer they all share, fetches
 // them, writes their points with the

@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/relay"
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/wire"
 	"github.com/frostline/frostline/rules"
@@ -210,7 +211,7 @@ func loadtest(ctx context.Context, f *loadFlags, log io.Writer) (*LoadReport, er
 		return nil, err
 	}
 	fl := &fleet{f: f, js: js, log: log, client: &http.Client{Timeout: 30 * time.Second}, inc: map[string]*sent{}}
-	for _, s := range []string{wire.IncidentStream, wire.TelemetryStream, wire.EventStream} {
+	for _, s := range []string{wire.IncidentStream, wire.TelemetryStream, relay.Stream} {
 		if _, err := js.Stream(ctx, s); err != nil {
 			return nil, fmt.Errorf("stream %s (is the cloud running?): %w", s, err)
 		}
@@ -223,7 +224,7 @@ func loadtest(ctx context.Context, f *loadFlags, log io.Writer) (*LoadReport, er
 		return nil, err
 	}
 	// Work-order notices from now on, in order, through JetStream.
-	cons, err := js.OrderedConsumer(ctx, wire.EventStream, jetstream.OrderedConsumerConfig{
+	cons, err := js.OrderedConsumer(ctx, relay.Stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{workorder.NoticeSubject("*")}, DeliverPolicy: jetstream.DeliverNewPolicy})
 	if err != nil {
 		return nil, fmt.Errorf("notices: %w", err)
@@ -695,7 +696,7 @@ func (fl *fleet) missing() int {
 
 func (fl *fleet) streamBytes(ctx context.Context) (map[string]int64, error) {
 	out := map[string]int64{}
-	for _, name := range []string{wire.IncidentStream, wire.TelemetryStream, wire.EventStream} {
+	for _, name := range []string{wire.IncidentStream, wire.TelemetryStream, relay.Stream} {
 		s, err := fl.js.Stream(ctx, name)
 		if err != nil {
 			return nil, fmt.Errorf("stream %s: %w", name, err)

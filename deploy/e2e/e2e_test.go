@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
+	"github.com/frostline/frostline/cloud/relay"
 	"github.com/frostline/frostline/cloud/telemetry/influxtest"
 	"github.com/frostline/frostline/edge/wire"
 )
@@ -603,7 +604,7 @@ func checkStreams(t *testing.T, natsURL string, want *oracle, wo workOrder, evs 
 	var notices map[int]int
 	poll(t, 30*time.Second, "every notable event of the work order relayed as a notice", func() string {
 		notices = map[int]int{}
-		read(wire.EventStream, "frostline.events.workorder."+site, func(m *jetstream.RawStreamMsg) {
+		read(relay.Stream, "frostline.events.workorder."+site, func(m *jetstream.RawStreamMsg) {
 			var n struct {
 				Number int64 `json:"number"`
 				Event  struct {

@@ -29,10 +29,6 @@ var (
 		Name: TelemetryStream, Subjects: []string{TelemetrySubjects}, Storage: jetstream.FileStorage,
 		Duplicates: time.Hour, MaxAge: 30 * 24 * time.Hour,
 	}
-	EventStreamConfig = jetstream.StreamConfig{
-		Name: EventStream, Subjects: []string{EventSubjects}, Storage: jetstream.FileStorage,
-		Duplicates: time.Hour, MaxAge: 30 * 24 * time.Hour,
-	}
 )
 
 // ClusterReplicas is how many copies a stream created on a NATS cluster

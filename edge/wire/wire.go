@@ -23,16 +23,12 @@ import (
 const (
 	IncidentStream  = "FROSTLINE_INCIDENTS"
 	TelemetryStream = "FROSTLINE_TELEMETRY"
-	// EventStream carries work-order events from the cloud to whoever
-	// listens (notifications, analytics).
-	EventStream = "FROSTLINE_EVENTS"
 
 	subjectRoot = "frostline.site"
 
 	// IncidentSubjects and TelemetrySubjects are the streams' filters.
 	IncidentSubjects  = subjectRoot + ".*.incidents"
 	TelemetrySubjects = subjectRoot + ".*.telemetry"
-	EventSubjects     = "frostline.events.>"
 
 	// MsgIDHeader is JetStream's de-duplication header.
 	MsgIDHeader = "Nats-Msg-Id"

@@ -7,23 +7,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/frostline/frostline/cloud/internal/pull"
 	"github.com/frostline/frostline/edge/wire/wiretest"
 )
 
-// TestFetch pulls from a real JetStream: what is waiting, up to n; a quiet
-// stream's timeout is no error; a pull on a closed connection is ErrPull.
-func TestFetch(t *testing.T) {
-	s := wiretest.JetStream(t)
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
+// consumer is a durable consumer of a stream on a real JetStream that
+// holds n messages, subjects t.0 to t.<n-1>; closing nc leaves it unable
+// to pull.
+func consumer(t *testing.T, n int) (cons jetstream.Consumer, nc interface{ Close() }) {
+	t.Helper()
+	conn := wiretest.Connect(t, wiretest.JetStream(t))
+	js, err := jetstream.New(conn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,15 +27,22 @@ func TestFetch(t *testing.T) {
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}}); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 5 {
+	for i := range n {
 		if _, err := js.Publish(ctx, fmt.Sprintf("t.%d", i), []byte{byte(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, "T", jetstream.ConsumerConfig{Durable: "d", AckPolicy: jetstream.AckExplicitPolicy})
+	cons, err = js.CreateOrUpdateConsumer(ctx, "T", jetstream.ConsumerConfig{Durable: "d", AckPolicy: jetstream.AckExplicitPolicy})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cons, conn
+}
+
+// TestFetch pulls from a real JetStream: what is waiting, up to n; a quiet
+// stream's timeout is no error; a pull on a closed connection is ErrPull.
+func TestFetch(t *testing.T) {
+	cons, nc := consumer(t, 5)
 	var got []string
 	keep := func(m jetstream.Msg) {
 		got = append(got, m.Subject())

@@ -377,6 +377,10 @@ func (p peopleProjection) Project(ctx context.Context, tx *Tx, w *workorder.Work
 }
 
 // Flush implements Projector: notifications are written as planned.
+// ProjectRecord implements Projector: people hear of work orders (and of
+// invoices, planned by their own transactions), not of purchase orders.
+func (peopleProjection) ProjectRecord(context.Context, *Tx, Record) error { return nil }
+
 func (peopleProjection) Flush(context.Context, *Tx) error { return nil }
 
 var _ Projector = peopleProjection{}

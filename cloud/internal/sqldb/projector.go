@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
+	"github.com/frostline/frostline/cloud/notify"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
@@ -18,9 +20,38 @@ type Projector interface {
 	// Project is called by every Save, after the work order is written,
 	// with the work order as saved and its new events (never none).
 	Project(ctx context.Context, tx *Tx, w *workorder.WorkOrder, events []workorder.Event) error
+	// ProjectRecord is called for each change to a record beside the
+	// work orders (a purchase order's new version), in its transaction.
+	ProjectRecord(ctx context.Context, tx *Tx, r Record) error
 	// Flush is called once before the transaction commits, for a
 	// projector that batches its writes over a transaction (Facts).
 	Flush(ctx context.Context, tx *Tx) error
+}
+
+// Record is a change to a record beside the work orders, a purchase
+// order's new version, as the projectors see it: the notice the relay
+// publishes and the same event as webhooks receive it.
+type Record struct {
+	// Subject and MsgID are the notice's subject and its stable message
+	// id ("<id>-<version>": a retried transaction writes the same one).
+	Subject, MsgID string
+	// Notice is the notice's JSON; At when the change was made.
+	Notice []byte
+	At     time.Time
+	// Envelope is the event on the webhook stream, seen by the webhooks
+	// that see WorkOrder, Site or Vendor.
+	Envelope                notify.OtherEnvelope
+	WorkOrder, Site, Vendor string
+}
+
+// projectRecord runs the store's projectors over a record's change.
+func (t *Tx) projectRecord(ctx context.Context, r Record) error {
+	for _, p := range t.db.Projectors {
+		if err := p.ProjectRecord(ctx, t, r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Projections is the service's pipeline, in order: notable events to the
@@ -64,6 +95,16 @@ func (Notices) Project(ctx context.Context, t *Tx, w *workorder.WorkOrder, event
 	return nil
 }
 
+// ProjectRecord implements Projector: the record's notice goes in the
+// outbox too.
+func (Notices) ProjectRecord(ctx context.Context, t *Tx, r Record) error {
+	out := Insert{Table: "outbox", Columns: cols("subject, msg_id, data, at")}
+	if _, err := t.tx.ExecContext(ctx, out.SQL(), r.Subject, r.MsgID, string(r.Notice), micros(r.At)); err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	return nil
+}
+
 // Flush implements Projector.
 func (Notices) Flush(context.Context, *Tx) error { return nil }
 
@@ -77,6 +118,12 @@ func (Webhooks) Project(ctx context.Context, t *Tx, w *workorder.WorkOrder, even
 	return t.fanOutWebhooks(ctx, w, events)
 }
 
+// ProjectRecord implements Projector: a delivery for each webhook that
+// sees the record's work order, site or vendor.
+func (Webhooks) ProjectRecord(ctx context.Context, t *Tx, r Record) error {
+	return t.fanOutOther(ctx, r.WorkOrder, r.Envelope, r.Site, r.Vendor)
+}
+
 // Flush implements Projector.
 func (Webhooks) Flush(context.Context, *Tx) error { return nil }
 
@@ -88,6 +135,9 @@ type Facts struct{}
 func (Facts) Project(ctx context.Context, t *Tx, w *workorder.WorkOrder, events []workorder.Event) error {
 	return t.saveFacts(ctx, w, events)
 }
+
+// ProjectRecord implements Projector: no KPI facts but work orders'.
+func (Facts) ProjectRecord(context.Context, *Tx, Record) error { return nil }
 
 // Flush implements Projector.
 func (Facts) Flush(ctx context.Context, t *Tx) error { return t.flushFacts(ctx) }

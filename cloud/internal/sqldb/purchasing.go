@@ -174,20 +174,19 @@ func (t *Tx) PutPurchaseOrder(ctx context.Context, po *purchasing.PurchaseOrder,
 			return &staleError{id: po.ID}
 		}
 	}
+	// The change is projected as a work order's is (projector.go): a
+	// notice in the outbox and the same event on the webhook stream, to
+	// whoever sees the work order it was raised for (accounting, the FM,
+	// the vendor).
 	n := purchasing.Notice{Schema: purchasing.NoticeSchema, PurchaseOrder: *po}
 	notice, err := json.Marshal(n)
 	if err != nil {
 		return err
 	}
 	msgID := fmt.Sprintf("%s-%d", po.ID, po.Version)
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO outbox (subject, msg_id, data, at) VALUES ($1, $2, $3, $4)`,
-		purchasing.NoticeSubject(po.Site), msgID, string(notice), micros(po.UpdatedAt)); err != nil {
-		return fmt.Errorf("outbox: %w", err)
-	}
-	// The same event on the webhook stream, to whoever sees the work
-	// order it was raised for (accounting, the FM, the vendor).
-	env := notify.OtherEnvelope{ID: msgID, Type: notify.PurchaseOrder, CreatedAt: po.UpdatedAt, Data: n}
-	return t.fanOutOther(ctx, po.WorkOrder, env, po.Site, po.Vendor)
+	return t.projectRecord(ctx, Record{Subject: purchasing.NoticeSubject(po.Site), MsgID: msgID, Notice: notice, At: po.UpdatedAt,
+		Envelope:  notify.OtherEnvelope{ID: msgID, Type: notify.PurchaseOrder, CreatedAt: po.UpdatedAt, Data: n},
+		WorkOrder: po.WorkOrder, Site: po.Site, Vendor: po.Vendor})
 }
 
 // PurchaseOrder implements purchasing.Tx.

@@ -45,6 +45,9 @@ func (Ratings) Project(ctx context.Context, t *Tx, w *workorder.WorkOrder, event
 	return nil
 }
 
+// ProjectRecord implements Projector: ratings are work orders' alone.
+func (Ratings) ProjectRecord(context.Context, *Tx, Record) error { return nil }
+
 // Flush implements Projector.
 func (Ratings) Flush(context.Context, *Tx) error { return nil }
 

@@ -63,6 +63,17 @@ func seedSites(t *testing.T, db *sqldb.DB) {
 	}
 }
 
+// seedWebhooks seeds the sites and registers the webhooks hs.
+func seedWebhooks(t *testing.T, db *sqldb.DB, hs ...*notify.Webhook) {
+	t.Helper()
+	seedSites(t, db)
+	for _, h := range hs {
+		if err := db.CreateWebhook(context.Background(), h); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func hook(id string, scope notify.WebhookScope, events ...string) *notify.Webhook {
 	return &notify.Webhook{ID: id, URL: "https://hooks.example.com/" + id, Scope: scope, Events: events,
 		Secrets: []notify.Secret{notify.NewSecret(t0)}, Active: true, CreatedBy: "tok_test", CreatedAt: t0, UpdatedAt: t0}
@@ -207,10 +218,7 @@ func TestFanOut(t *testing.T) {
 func TestFanOutRace(t *testing.T) {
 	eachStore(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
-		seedSites(t, db)
-		if err := db.CreateWebhook(ctx, hook("h-all", notify.WebhookScope{All: true})); err != nil {
-			t.Fatal(err)
-		}
+		seedWebhooks(t, db, hook("h-all", notify.WebhookScope{All: true}))
 		in := &workorder.Intake[store.Tx]{Policy: workorder.DefaultPolicy()}
 		ev := incident("i-race", "s1")
 		ev.Priority = "P3"
@@ -270,10 +278,7 @@ func sortedCopy(s []string) []string {
 func TestClaimLease(t *testing.T) {
 	eachStore(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
-		seedSites(t, db)
-		if err := db.CreateWebhook(ctx, hook("h1", notify.WebhookScope{Sites: []string{"s1"}})); err != nil {
-			t.Fatal(err)
-		}
+		seedWebhooks(t, db, hook("h1", notify.WebhookScope{Sites: []string{"s1"}}))
 		receive(t, db, intake(), incident("i1", "s1"))
 		now := t0
 		// A limit is a limit (a plain IN (subquery) on PostgreSQL leased
@@ -487,10 +492,7 @@ func BenchmarkIntakeWebhooks(b *testing.B) {
 func TestClock(t *testing.T) {
 	eachStore(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
-		seedSites(t, db)
-		if err := db.CreateWebhook(ctx, hook("h1", notify.WebhookScope{All: true})); err != nil {
-			t.Fatal(err)
-		}
+		seedWebhooks(t, db, hook("h1", notify.WebhookScope{All: true}))
 		receive(t, db, intake(), incident("i1", "s1"))
 		if n, err := db.PruneClaims(ctx, t0); err != nil || n != 0 {
 			t.Errorf("pruned %d keys claimed at t0 before t0 (%v)", n, err)

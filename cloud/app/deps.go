@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/frostline/frostline/cloud"
 )
 
 // The dependencies a replica reports on: it starts without any of them,
@@ -97,12 +99,8 @@ func (d *deps) retry(ctx context.Context, log *slog.Logger, name string, attempt
 		d.retries.WithLabelValues(name).Inc()
 		d.set(name, fmt.Sprintf("waiting (%v)", err))
 		log.Warn("dependency unavailable, retrying", "dependency", name, "err", err, "retry_in", wait)
-		t := time.NewTimer(wait + rand.N(wait/5+1))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := cloud.Sleep(ctx, wait+rand.N(wait/5+1)); err != nil {
+			return err
 		}
 		wait = min(2*wait, maxBackoff)
 	}

@@ -51,14 +51,7 @@ func (db *DB) People(ctx context.Context) ([]notify.Person, error) {
 
 // DeletePerson removes a person; their notifications stay in the log.
 func (db *DB) DeletePerson(ctx context.Context, id string) error {
-	res, err := db.write().ExecContext(ctx, `DELETE FROM people WHERE id = $1`, id)
-	if err != nil {
-		return fmt.Errorf("%s: delete person: %w", db.Dialect.Name, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return cloud.Errorf(cloud.ENOTFOUND, "person %s not found", id)
-	}
-	return nil
+	return db.deleteOne(ctx, "people", "id", "person", id)
 }
 
 // everyone returns the people on file and the vendors' contacts, read

@@ -92,14 +92,7 @@ func (db *DB) PMSchedules(ctx context.Context, site string) ([]*pm.Schedule, err
 
 // DeletePMSchedule removes a schedule; the work orders it generated stay.
 func (db *DB) DeletePMSchedule(ctx context.Context, id string) error {
-	res, err := db.write().ExecContext(ctx, `DELETE FROM pm_schedules WHERE id = $1`, id)
-	if err != nil {
-		return fmt.Errorf("%s: delete schedule: %w", db.Dialect.Name, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return cloud.Errorf(cloud.ENOTFOUND, "schedule %s not found", id)
-	}
-	return nil
+	return db.deleteOne(ctx, "pm_schedules", "id", "schedule", id)
 }
 
 // PMTargets implements pm.Store: the register's assets with their class.

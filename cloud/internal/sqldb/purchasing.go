@@ -52,14 +52,7 @@ func (db *DB) Parts(ctx context.Context) ([]*purchasing.Part, error) {
 
 // DeletePart removes a catalogue entry; purchase orders keep their lines.
 func (db *DB) DeletePart(ctx context.Context, number string) error {
-	res, err := db.write().ExecContext(ctx, `DELETE FROM parts WHERE number = $1`, number)
-	if err != nil {
-		return fmt.Errorf("%s: delete part: %w", db.Dialect.Name, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return cloud.Errorf(cloud.ENOTFOUND, "part %s not found", number)
-	}
-	return nil
+	return db.deleteOne(ctx, "parts", "number", "part", number)
 }
 
 // SetStock records how many of a part a site has on hand.

@@ -66,7 +66,7 @@ func (db *DB) Ratings(ctx context.Context, f workorder.RatingFilter) ([]workorde
 	}
 	args = append(args, f.Limit)
 	q += " ORDER BY at DESC, work_order LIMIT $" + strconv.Itoa(len(args))
-	out, err := jsonRows[workorder.RatedVisit](db.Reader.QueryContext(ctx, q, args...))
+	out, err := jsonRows[workorder.RatedVisit](db.read().QueryContext(ctx, q, args...))
 	if err != nil {
 		return nil, fmt.Errorf("%s: ratings: %w", db.Dialect.Name, err)
 	}

@@ -177,3 +177,16 @@ func (db *DB) DeleteAsset(ctx context.Context, site, id string) error {
 	}
 	return nil
 }
+
+// deleteOne deletes the row of table whose key column is key, or answers
+// ENOTFOUND naming it what.
+func (db *DB) deleteOne(ctx context.Context, table, column, what, key string) error {
+	res, err := db.write().ExecContext(ctx, `DELETE FROM `+table+` WHERE `+column+` = $1`, key)
+	if err != nil {
+		return fmt.Errorf("%s: delete %s: %w", db.Dialect.Name, what, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return cloud.Errorf(cloud.ENOTFOUND, "%s %s not found", what, key)
+	}
+	return nil
+}

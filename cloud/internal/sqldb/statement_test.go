@@ -7,8 +7,6 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden statements in testdata/statements")
-
 // TestStatements renders the package's one SQL form (statement.go): each
 // case's statement is compared with testdata/statements/<name>.sql.
 func TestStatements(t *testing.T) {
@@ -50,6 +48,8 @@ func TestStatements(t *testing.T) {
 		})
 	}
 }
+
+var update = flag.Bool("update", false, "rewrite the golden statements in testdata/statements")
 
 // TestParams: arguments and their placeholders are numbered together, so
 // that a statement built in pieces keeps them in step.

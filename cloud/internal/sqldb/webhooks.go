@@ -129,7 +129,7 @@ func (db *DB) UpdateWebhook(ctx context.Context, h *notify.Webhook) error {
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		var by string
-		err := db.Writer.QueryRowContext(ctx, `SELECT created_by FROM webhooks WHERE id = $1`, h.ID).Scan(&by)
+		err := db.write().QueryRowContext(ctx, `SELECT created_by FROM webhooks WHERE id = $1`, h.ID).Scan(&by)
 		if errors.Is(err, sql.ErrNoRows) {
 			return cloud.Errorf(cloud.ENOTFOUND, "webhook %s not found", h.ID)
 		} else if err != nil {
@@ -168,14 +168,7 @@ func disableTokenWebhooks(ctx context.Context, tx executor, token string, at tim
 
 // DeleteWebhook removes a webhook with its deliveries and their log.
 func (db *DB) DeleteWebhook(ctx context.Context, id string) error {
-	res, err := db.write().ExecContext(ctx, `DELETE FROM webhooks WHERE id = $1`, id)
-	if err != nil {
-		return fmt.Errorf("%s: delete webhook: %w", db.Dialect.Name, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return cloud.Errorf(cloud.ENOTFOUND, "webhook %s not found", id)
-	}
-	return nil
+	return db.deleteOne(ctx, "webhooks", "id", "webhook", id)
 }
 
 // RotateWebhookSecret adds a fresh secret to a webhook and lets the

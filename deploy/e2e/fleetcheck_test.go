@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/frostline/frostline/cloud/relay"
 	"github.com/frostline/frostline/edge/wire"
 )
 
@@ -219,7 +220,7 @@ func (f *fleet) checkFleetStreams(wos []workOrder, evs map[string][]woEvent) {
 	var notices map[string]map[int]int
 	poll(t, 60*time.Second, "every notable work-order event relayed as a notice", func() string {
 		notices = map[string]map[int]int{}
-		if err := readStream(ctx, js, wire.EventStream, func(m *jetstream.RawStreamMsg) {
+		if err := readStream(ctx, js, relay.Stream, func(m *jetstream.RawStreamMsg) {
 			if !strings.HasPrefix(m.Subject, "frostline.events.workorder.chaos-") {
 				return
 			}

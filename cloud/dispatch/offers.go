@@ -124,11 +124,19 @@ func (o *Offers) next(at time.Time, why string) []Move {
 
 // end closes the current offer with a response and re-offers.
 func (o *Offers) end(r Response, at time.Time, reason string) []Move {
+	return o.endThen(r, at, at, reason)
+}
+
+// endThen closes the current offer with a response at answered and makes
+// the next offer at offer: a lapse is answered at its deadline, but the
+// next vendor's window runs from when the lapse was seen, so a sweep that
+// comes late does not hand the next vendor an offer already over.
+func (o *Offers) endThen(r Response, answered, offer time.Time, reason string) []Move {
 	c := *o.Current
-	c.Response, c.AnsweredAt, c.Reason = r, at, reason
+	c.Response, c.AnsweredAt, c.Reason = r, answered, reason
 	o.History = append(o.History, c)
 	moves := []Move{{Action: workorder.Decline, Vendor: c.Vendor, Reason: reason}}
-	return append(moves, o.next(at, fmt.Sprintf("%s %s", c.Vendor, r))...)
+	return append(moves, o.next(offer, fmt.Sprintf("%s %s", c.Vendor, r))...)
 }
 
 func (o *Offers) current(vendor string) error {
@@ -148,7 +156,7 @@ func (o *Offers) Accept(vendor, technician string, eta, at time.Time, check Chec
 		return nil, err
 	}
 	if !o.Current.Deadline.IsZero() && at.After(o.Current.Deadline) {
-		moves := o.end(TimedOut, o.Current.Deadline, vendor+" did not accept in time")
+		moves := o.endThen(TimedOut, o.Current.Deadline, at, vendor+" did not accept in time")
 		return moves, fmt.Errorf("work order %s, vendor %s: %w at %s", o.WorkOrder, vendor, ErrLapsed, o.History[len(o.History)-1].Deadline.Format(time.RFC3339))
 	}
 	if reason, detail := check(vendor, technician, at); reason != Eligible {
@@ -174,14 +182,14 @@ func (o *Offers) Decline(vendor, reason string, at time.Time) ([]Move, error) {
 	return o.end(Declined, at, reason), nil
 }
 
-// Tick lapses the current offer once its window has passed, and re-offers.
-// It is what a sweeper calls at the work order's AcceptBy; calling it
-// early, or again, does nothing.
+// Tick lapses the current offer once its window has passed, and re-offers
+// from now. It is what a sweeper calls at the work order's AcceptBy;
+// calling it early, or again, does nothing.
 func (o *Offers) Tick(now time.Time) []Move {
 	if o.Current == nil || o.Current.Deadline.IsZero() || now.Before(o.Current.Deadline) {
 		return nil
 	}
-	return o.end(TimedOut, o.Current.Deadline, o.Current.Vendor+" did not accept in time")
+	return o.endThen(TimedOut, o.Current.Deadline, now, o.Current.Vendor+" did not accept in time")
 }
 
 // Withdraw ends the current offer without counting it against the vendor

@@ -294,7 +294,7 @@ func (s *Service) start(ctx context.Context, t Tx, w *workorder.WorkOrder, d Dec
 	if err != nil {
 		return nil, err
 	}
-	offers, moves := Start(&d, s.window(w.Priority), at)
+	offers, moves := Start(&d, s.window(w.Priority), s.offeredAt(at))
 	b := &Book{WorkOrder: w.ID, Decision: d.Compact(), Offers: *offers}
 	if old != nil {
 		b.Earlier = append(old.Earlier, old.Offers.History...)
@@ -313,6 +313,18 @@ func (s *Service) start(ctx context.Context, t Tx, w *workorder.WorkOrder, d Dec
 			"work_order", w.Number, "trade", w.Trade, "site", w.Site, "excluded", len(d.Excluded))
 	}
 	return events, s.keep(ctx, t, w, b, at)
+}
+
+// offeredAt is when an offer decided at event time at reaches its vendor:
+// at, or now if at is past. A work order opened from a backlog (an edge
+// back from an outage, a replica catching up) is offered now, and its
+// vendor gets the whole acceptance window, not one that ran out while
+// nobody could see the offer.
+func (s *Service) offeredAt(at time.Time) time.Time {
+	if now := s.now(); now.After(at) {
+		return now
+	}
+	return at
 }
 
 // keep saves the book and the outcome of every answered offer.
@@ -517,7 +529,16 @@ func (s *Service) dispatchByHand(ctx context.Context, t Tx, w *workorder.WorkOrd
 	if w.Status != workorder.Ready {
 		return nil, cloud.Errorf(cloud.ECONFLICT, "cannot dispatch work order %d: it is %s, and dispatch needs READY", w.Number, w.Status.Upper())
 	}
-	d, byID, err := s.decide(ctx, t, w, in.At, in.Vendor, true) // full: a refusal names the vendor's reason
+	// A person who names a vendor that declined the work order or let its
+	// offer lapse has spoken to them since: that alone does not bar them.
+	// Every other check still holds.
+	judged := w
+	if in.Vendor != "" && slices.Contains(w.Declined, in.Vendor) {
+		c := *w
+		c.Declined = slices.DeleteFunc(slices.Clone(w.Declined), func(v string) bool { return v == in.Vendor })
+		judged = &c
+	}
+	d, byID, err := s.decide(ctx, t, judged, in.At, in.Vendor, true) // full: a refusal names the vendor's reason
 	if err != nil {
 		return nil, err
 	}

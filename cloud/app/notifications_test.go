@@ -420,9 +420,7 @@ func TestEscalationQuietHoursDigestBySMTP(t *testing.T) {
 		return apply(w, workorder.Event{Kind: workorder.Escalated, At: now, Priority: "P1"})
 	})
 	waitMail(t, sink, 1)
-	log, err := st.(interface {
-		Notifications(ctx context.Context, wo string, limit int) ([]notify.Notification, error)
-	}).Notifications(ctx, "wo_q", 0)
+	log, err := st.Notifications(ctx, "wo_q", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,9 +438,7 @@ func TestEscalationQuietHoursDigestBySMTP(t *testing.T) {
 	// a clock half an hour ahead may look (leases assume clocks agree
 	// within a lease).
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		n, err := st.(interface {
-			Notification(ctx context.Context, id string) (*notify.Notification, error)
-		}).Notification(ctx, "wo_q-3/sla_breach/fay/email")
+		n, err := st.Notification(ctx, "wo_q-3/sla_breach/fay/email")
 		if err == nil && n.State == notify.Delivered {
 			break
 		}

@@ -11,8 +11,7 @@ import (
 
 // bot plays the people of the drill while faults happen: the FM, who
 // dispatches by hand a work order whose offers ran out; Slow Freeze,
-// which declines a P1 (its offer has no time limit) and lets every other
-// offer time out; Polar's
+// which lets every offer time out; Polar's
 // dispatcher and technician, who accept every offer at once, check in on
 // site and complete once every incident on the work order has cleared;
 // and store staff, who verify a fix the sensors could not vouch for. It
@@ -23,21 +22,17 @@ type bot struct {
 	f      *fleet
 	admins []*api            // one per replica
 	vends  map[string][]*api // the vendors that take work, by id
-	slows  []*api
-	// offered is when the bot first saw a work order offered to Slow
-	// Freeze, by id: it declines only a P1 held longer than any window.
-	offered map[string]time.Time
-	mu      sync.Mutex // guards acts and fails: the bot's goroutine writes them, the test reads
-	acts    map[string]int
-	fails   map[string]int
-	cancel  context.CancelFunc
-	done    chan struct{}
+	mu     sync.Mutex        // guards acts and fails: the bot's goroutine writes them, the test reads
+	acts   map[string]int
+	fails  map[string]int
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // startBot starts the bot; stop ends it.
 func (f *fleet) startBot() *bot {
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &bot{f: f, vends: map[string][]*api{}, offered: map[string]time.Time{}, acts: map[string]int{}, fails: map[string]int{}, cancel: cancel, done: make(chan struct{})}
+	b := &bot{f: f, vends: map[string][]*api{}, acts: map[string]int{}, fails: map[string]int{}, cancel: cancel, done: make(chan struct{})}
 	client := func(base string, a *api) *api {
 		return &api{t: f.t, base: base, token: a.token, who: a.who, http: &http.Client{Timeout: 3 * time.Second}}
 	}
@@ -46,7 +41,6 @@ func (f *fleet) startBot() *bot {
 		b.vends[polarVendor] = append(b.vends[polarVendor], client(base, f.vendor))
 		b.vends[arcticVendor] = append(b.vends[arcticVendor], client(base, f.arctic))
 		b.vends[borealVendor] = append(b.vends[borealVendor], client(base, f.boreal))
-		b.slows = append(b.slows, client(base, f.slow))
 	}
 	// Owned by the test: stop cancels it and waits for it.
 	go func() {
@@ -165,14 +159,6 @@ func (b *bot) round(ctx context.Context) {
 		switch {
 		case wo.Status == "ready":
 			b.act(b.admins, wo, "dispatch", map[string]any{"reason": "offers ran out"})
-		case wo.Status == "dispatched" && wo.Vendor == slowVendor && wo.Priority == "P1":
-			// A work order raised to P1 while offered keeps its offer's
-			// window: only one offered without a window is declined.
-			if seen, ok := b.offered[wo.ID]; !ok {
-				b.offered[wo.ID] = time.Now()
-			} else if time.Since(seen) > 10*time.Second {
-				b.act(b.slows, wo, "decline", map[string]any{"reason": "no technician free"})
-			}
 		case wo.Status == "dispatched" && b.vends[wo.Vendor] != nil:
 			tech := technician
 			if wo.Vendor == arcticVendor || wo.Vendor == borealVendor {

@@ -636,7 +636,7 @@ func checkStreams(t *testing.T, natsURL string, want *oracle, wo workOrder, evs 
 // cloud's workorder.Event.Notable, as the API shows the event).
 func notable(e woEvent) bool {
 	switch e.Kind {
-	case "created", "transition", "escalated", "quote", "approval", "invoice":
+	case "created", "transition", "escalated", "quote", "approval", "invoice", "sla":
 		return true
 	}
 	return false

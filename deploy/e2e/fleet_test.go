@@ -36,7 +36,7 @@ type fleet struct {
 	sim                  *proc
 	urlA, urlB           string
 	edgeReady            string
-	admin, vendor, slow  *api
+	admin, vendor        *api
 	arctic, boreal       *api
 	hooks                *hookSink
 	webhooks             []webhook
@@ -51,9 +51,8 @@ type fleetSite struct {
 }
 
 // The vendors of the drill: Slow Freeze, ranked first everywhere, never
-// accepts, so every offer it gets times out (or, for a P1, is declined)
-// and goes to Polar Refrigeration, which the bot accepts at once. Arctic
-// Backup and Boreal Backup, third and fourth, take a work order whose
+// accepts, so every offer it gets times out and goes to Polar
+// Refrigeration, which the bot accepts at once. Arctic Backup and Boreal Backup, third and fourth, take a work order whose
 // offer to Polar lapsed anyway (a replica and PostgreSQL down together
 // for longer than the window): a vendor that lapsed is not offered the
 // work order again, and with none left a work order waits for an FM.
@@ -70,12 +69,11 @@ const (
 // wall clock: a hold-off (event time + hold-off) is due at the first
 // sweep after the work order opens. An offer made by a sweeper (at the
 // end of a hold-off, or after a lapse) or by a person is made at the wall
-// clock and lapses acceptWithin later. A P1 is offered at intake, at the
-// event's time, hours ago: with a window, every vendor's offer would
-// lapse at the first sweep and leave the work order with no eligible
-// vendor; so a P1's offer has no time limit, and Slow Freeze declines it
-// (bot). The verification window starts at the completion, on the wall
-// clock too.
+// clock and lapses acceptWithin later. A P1 is offered at intake, for an
+// event hours ago: its window runs from when the offer is made (the wall
+// clock), as any work order's from a backlog does, so a P1 times out with
+// Slow Freeze like the rest. The verification window starts at the
+// completion, on the wall clock too.
 const (
 	acceptWithin = "6s"
 	fleetVerify  = "1s"
@@ -86,7 +84,7 @@ const (
 
 var fleetTriage = fmt.Sprintf(`triage:
   hold_off: {P1: 0s, P2: 15m, P3: 30m, P4: 30m}
-  accept_within: {P1: 0s, P2: %[1]s, P3: %[1]s, P4: %[1]s}
+  accept_within: {P1: %[1]s, P2: %[1]s, P3: %[1]s, P4: %[1]s}
   verify_window: {"*": %[2]s, walk_in_freezer: %[2]s, compressor_rack: %[2]s, rooftop_unit: %[2]s}
 webhooks: {allow_private_targets: true}   # the receiver is the test's, on loopback
 `, acceptWithin, fleetVerify)
@@ -289,7 +287,6 @@ func setUpFleet(t *testing.T, n int, span time.Duration, speed float64, seed uin
 	vendor := admin.as(admin.issueToken(map[string]any{"role": "vendor", "vendor": polarVendor, "name": polarVendor + " dispatch"}), "vendor "+polarVendor)
 	arctic := admin.as(admin.issueToken(map[string]any{"role": "vendor", "vendor": arcticVendor, "name": arcticVendor + " dispatch"}), "vendor "+arcticVendor)
 	boreal := admin.as(admin.issueToken(map[string]any{"role": "vendor", "vendor": borealVendor, "name": borealVendor + " dispatch"}), "vendor "+borealVendor)
-	slow := admin.as(admin.issueToken(map[string]any{"role": "vendor", "vendor": slowVendor, "name": slowVendor + " dispatch"}), "vendor "+slowVendor)
 
 	// Two webhook subscriptions on one receiver: everything, and the
 	// first store's work orders.
@@ -307,7 +304,7 @@ func setUpFleet(t *testing.T, n int, span time.Duration, speed float64, seed uin
 	step("%d stores: simulator started, %s of simulated time from %s at %gx", n, span, start.Format(time.RFC3339), speed)
 	return &fleet{t: t, r: r, step: step, sites: sites, start: start, span: span, want: want, dsn: dsn, natsURL: natsURL,
 		nats: natsProc, influx: influx, cloudA: cloudA, cloudB: cloudB, edge: edge, sim: sim, urlA: urlA, urlB: urlB,
-		edgeReady: edgeReady, admin: admin, vendor: vendor, slow: slow, arctic: arctic, boreal: boreal, hooks: hooks, webhooks: []webhook{hooksAll, hooksSite}}
+		edgeReady: edgeReady, admin: admin, vendor: vendor, arctic: arctic, boreal: boreal, hooks: hooks, webhooks: []webhook{hooksAll, hooksSite}}
 }
 
 // alive fails the test if any of the processes has exited.

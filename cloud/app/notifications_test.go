@@ -111,19 +111,11 @@ func TestPeopleHearTheP1Path(t *testing.T) {
 	a, b := startProcess(t, "replica-a", cfgA), startProcess(t, "replica-b", cfgB)
 	raw := func(r *process, method, path, body string, want int) []byte {
 		t.Helper()
-		req, _ := http.NewRequest(method, "http://"+r.addr+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+admin)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		code, out := call(t, method, "http://"+r.addr+path, admin, body)
+		if code != want {
+			t.Fatalf("%s %s on %s: %d, want %d: %s", method, path, r.name, code, want, out)
 		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != want {
-			t.Fatalf("%s %s on %s: %d, want %d: %s", method, path, r.name, resp.StatusCode, want, out)
-		}
-		return out
+		return []byte(out)
 	}
 	call := func(r *process, method, path, body string, want int) map[string]any {
 		t.Helper()

@@ -57,39 +57,31 @@ func TestNotFixedBySMTP(t *testing.T) {
 	go func() { done <- a.Run(ctx) }()
 	defer func() { cancel(); <-done; a.Close() }()
 	seedCoolCo(t, a.Store())
-	call := func(method, path, body string, want int) []byte {
+	api := func(method, path, body string, want int) []byte {
 		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+admin)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		code, out := call(t, method, base+path, admin, body)
+		if code != want {
+			t.Fatalf("%s %s: %d, want %d: %s", method, path, code, want, out)
 		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != want {
-			t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, out)
-		}
-		return out
+		return []byte(out)
 	}
 	var w workorder.WorkOrder
-	json.Unmarshal(call("POST", "/api/v1/workorders", `{"site":"s1","asset":"wic-1","problem":"temp_high","priority":"P2","description":"warm","reporter":"ann"}`, 201), &w)
+	json.Unmarshal(api("POST", "/api/v1/workorders", `{"site":"s1","asset":"wic-1","problem":"temp_high","priority":"P2","description":"warm","reporter":"ann"}`, 201), &w)
 	get := func() workorder.WorkOrder {
 		var x workorder.WorkOrder
-		json.Unmarshal(call("GET", "/api/v1/workorders/"+w.ID, "", 200), &x)
+		json.Unmarshal(api("GET", "/api/v1/workorders/"+w.ID, "", 200), &x)
 		return x
 	}
 	if s := get().Status; s != workorder.Dispatched {
 		if s == workorder.New || s == workorder.Triaged {
-			call("POST", "/api/v1/workorders/"+w.ID+"/actions/release", "", 200)
+			api("POST", "/api/v1/workorders/"+w.ID+"/actions/release", "", 200)
 		}
-		call("POST", "/api/v1/workorders/"+w.ID+"/actions/dispatch", `{"vendor":"coolco"}`, 200)
+		api("POST", "/api/v1/workorders/"+w.ID+"/actions/dispatch", `{"vendor":"coolco"}`, 200)
 	}
-	call("POST", "/api/v1/workorders/"+w.ID+"/actions/accept", `{"technician":"tom"}`, 200)
-	call("POST", "/api/v1/workorders/"+w.ID+"/actions/check_in", `{"override":"no GPS"}`, 200)
-	call("POST", "/api/v1/workorders/"+w.ID+"/actions/complete", `{"problem":"temp_high","cause":"dirty_coil","remedy":"cleaned_coil"}`, 200)
-	call("POST", "/api/v1/workorders/"+w.ID+"/actions/verify", "", 200)
+	api("POST", "/api/v1/workorders/"+w.ID+"/actions/accept", `{"technician":"tom"}`, 200)
+	api("POST", "/api/v1/workorders/"+w.ID+"/actions/check_in", `{"override":"no GPS"}`, 200)
+	api("POST", "/api/v1/workorders/"+w.ID+"/actions/complete", `{"problem":"temp_high","cause":"dirty_coil","remedy":"cleaned_coil"}`, 200)
+	api("POST", "/api/v1/workorders/"+w.ID+"/actions/verify", "", 200)
 	// Ann: received, vendor coming, on site, completed, verified; CoolCo: the offer.
 	waitMail(t, sink, 6)
 	var ask *mailsink.Mail
@@ -129,7 +121,7 @@ func TestNotFixedBySMTP(t *testing.T) {
 		!strings.HasPrefix(to[1], "fay@fm.example: WO-") || !strings.Contains(to[1], "not fixed; coolco is recalled") {
 		t.Errorf("after the answer: %q", to)
 	}
-	card := string(call("GET", "/api/v1/vendors/coolco/scorecard", "", 200))
+	card := string(api("GET", "/api/v1/vendors/coolco/scorecard", "", 200))
 	if !strings.Contains(card, `"ratings":{"count":1,"fixed":{"n":0,"of":1,"value":0.0000},"average":1}`) || !strings.Contains(card, `"recall":{"n":1,`) {
 		t.Errorf("coolco's scorecard: %s", card)
 	}

@@ -54,6 +54,15 @@ func (q *RatingRequest) rating(by, via string, at time.Time) (workorder.Rating, 
 // vendors and technicians do not rate their own visits.
 func (c *caller) mayRate() error { return c.may(cloud.RoleStore, cloud.RoleFM, cloud.RoleAdmin) }
 
+// inScope vets a work order for the caller: outside its scope it is
+// ENOTFOUND, as if it did not exist.
+func (c *caller) inScope(wo *workorder.WorkOrder) error {
+	if !c.scope.SeesWorkOrder(wo.Site, wo.Vendor, wo.Technician) {
+		return cloud.Errorf(cloud.ENOTFOUND, "work order %s not found", wo.ID)
+	}
+	return nil
+}
+
 // rate records a rating of work order id in one transaction; allowed
 // vets the work order first (ENOTFOUND outside the caller's scope).
 func (s *Server) rate(ctx context.Context, id string, allowed func(*workorder.WorkOrder) error, r workorder.Rating) (*workorder.WorkOrder, error) {
@@ -115,12 +124,7 @@ func (s *Server) postRating(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err != nil {
 		return err
 	}
-	wo, err := s.rate(r.Context(), r.PathValue("id"), func(wo *workorder.WorkOrder) error {
-		if !c.scope.SeesWorkOrder(wo.Site, wo.Vendor, wo.Technician) {
-			return cloud.Errorf(cloud.ENOTFOUND, "work order %s not found", wo.ID)
-		}
-		return nil
-	}, rt)
+	wo, err := s.rate(r.Context(), r.PathValue("id"), c.inScope, rt)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/locale"
 	"github.com/frostline/frostline/cloud/workorder"
 )
@@ -208,12 +207,7 @@ func (s *Server) storeRatePost(w http.ResponseWriter, r *http.Request, c *caller
 	if err != nil {
 		return err
 	}
-	wo, err := s.rate(r.Context(), r.PathValue("id"), func(wo *workorder.WorkOrder) error {
-		if !c.scope.SeesWorkOrder(wo.Site, wo.Vendor, wo.Technician) {
-			return cloud.Errorf(cloud.ENOTFOUND, "work order %s not found", wo.ID)
-		}
-		return nil
-	}, rt)
+	wo, err := s.rate(r.Context(), r.PathValue("id"), c.inScope, rt)
 	if err != nil {
 		return err
 	}

@@ -553,23 +553,14 @@ func checkStreams(t *testing.T, natsURL string, want *oracle, wo workOrder, evs 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// read calls each for the messages of stream on subject.
 	read := func(stream, subject string, each func(m *jetstream.RawStreamMsg)) {
-		s, err := js.Stream(ctx, stream)
-		if err != nil {
-			t.Fatalf("stream %s: %v", stream, err)
-		}
-		info, err := s.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-			m, err := s.GetMsg(ctx, seq)
-			if err != nil {
-				t.Fatalf("stream %s seq %d: %v", stream, seq, err)
-			}
+		if err := readStream(ctx, js, stream, func(m *jetstream.RawStreamMsg) {
 			if m.Subject == subject {
 				each(m)
 			}
+		}); err != nil {
+			t.Fatal(err)
 		}
 	}
 
@@ -601,18 +592,8 @@ func checkStreams(t *testing.T, natsURL string, want *oracle, wo workOrder, evs 
 	poll(t, 30*time.Second, "every notable event of the work order relayed as a notice", func() string {
 		notices = map[int]int{}
 		read(relay.Stream, "frostline.events.workorder."+site, func(m *jetstream.RawStreamMsg) {
-			var n struct {
-				Number int64 `json:"number"`
-				Event  struct {
-					Version int `json:"version"`
-				} `json:"event"`
-			}
-			if err := json.Unmarshal(m.Data, &n); err != nil {
-				t.Errorf("notice %d: %v", m.Sequence, err)
-				return
-			}
-			if n.Number == wo.Number {
-				notices[n.Event.Version]++
+			if number, version, ok := noticeOf(t, m); ok && number == wo.Number {
+				notices[version]++
 			}
 		})
 		for _, e := range evs {
@@ -630,6 +611,23 @@ func checkStreams(t *testing.T, natsURL string, want *oracle, wo workOrder, evs 
 			t.Errorf("work order #%d event %d (%s) published as a notice; only notable events are", wo.Number, e.Version, e.Kind)
 		}
 	}
+}
+
+// noticeOf decodes the work order's number and the event's version of a
+// work-order notice; a notice that does not decode is an error.
+func noticeOf(t *testing.T, m *jetstream.RawStreamMsg) (number int64, version int, ok bool) {
+	t.Helper()
+	var n struct {
+		Number int64 `json:"number"`
+		Event  struct {
+			Version int `json:"version"`
+		} `json:"event"`
+	}
+	if err := json.Unmarshal(m.Data, &n); err != nil {
+		t.Errorf("notice %d: %v", m.Sequence, err)
+		return 0, 0, false
+	}
+	return n.Number, n.Event.Version, true
 }
 
 // notable reports whether listeners are told of a work-order event (the

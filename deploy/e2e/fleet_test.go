@@ -2,12 +2,9 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -161,32 +158,12 @@ func (o *fleetOracle) last() map[string]incidentEvent {
 // through the default rules of every site.
 func runFleetOracle(t *testing.T, cli, dir string, sites []fleetSite, simArgs []string) *fleetOracle {
 	t.Helper()
-	csv := filepath.Join(dir, "oracle.csv")
-	if out, err := exec.Command(cli, append(append([]string{"sim"}, simArgs...), "--csv", csv)...).CombinedOutput(); err != nil {
-		t.Fatalf("frostline sim --csv: %v\n%s", err, out)
-	}
-	args := []string{"rules", "replay", "--data", csv}
+	var siteArgs []string
 	for _, s := range sites {
-		args = append(args, "--site", s.path)
+		siteArgs = append(siteArgs, "--site", s.path)
 	}
-	cmd := exec.Command(cli, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("frostline rules replay: %v\n%s", err, stderr.String())
-	}
-	o := &fleetOracle{minutes: map[string]map[time.Time]bool{}}
-	for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		var ev incidentEvent
-		if err := json.Unmarshal(line, &ev); err != nil {
-			t.Fatalf("replay output %q: %v", line, err)
-		}
-		o.events = append(o.events, ev)
-	}
+	csv, events, summary := simulateAndReplay(t, cli, dir, simArgs, siteArgs...)
+	o := &fleetOracle{minutes: map[string]map[time.Time]bool{}, events: events}
 	f, err := os.Open(csv)
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +192,7 @@ func runFleetOracle(t *testing.T, cli, dir string, sites []fleetSite, simArgs []
 	if err := os.Remove(csv); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("oracle: %d incident events over %d stores; %s", len(o.events), len(sites), strings.TrimSpace(stderr.String()))
+	t.Logf("oracle: %d incident events over %d stores; %s", len(o.events), len(sites), summary)
 	return o
 }
 

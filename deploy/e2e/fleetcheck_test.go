@@ -224,21 +224,15 @@ func (f *fleet) checkFleetStreams(wos []workOrder, evs map[string][]woEvent) {
 			if !strings.HasPrefix(m.Subject, "frostline.events.workorder.chaos-") {
 				return
 			}
-			var n struct {
-				Number int64 `json:"number"`
-				Event  struct {
-					Version int `json:"version"`
-				} `json:"event"`
-			}
-			if err := json.Unmarshal(m.Data, &n); err != nil {
-				t.Errorf("notice %d: %v", m.Sequence, err)
+			number, version, ok := noticeOf(t, m)
+			if !ok {
 				return
 			}
-			id := byNumber[n.Number]
+			id := byNumber[number]
 			if notices[id] == nil {
 				notices[id] = map[int]int{}
 			}
-			notices[id][n.Event.Version]++
+			notices[id][version]++
 		}); err != nil {
 			return err.Error()
 		}

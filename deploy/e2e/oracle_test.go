@@ -64,22 +64,23 @@ func (o *oracle) defrosting(t time.Time) bool {
 	return on
 }
 
-// runOracle simulates with simArgs into a CSV file and replays it through
-// the default rules of the site file.
-func runOracle(t *testing.T, cli, dir, sitePath string, simArgs []string, asset string) *oracle {
+// simulateAndReplay simulates with simArgs into a CSV file in dir and
+// replays it through the default rules of the sites named in siteArgs
+// (--site path pairs): the CSV's path, the incident events and the
+// replay's summary of the readings.
+func simulateAndReplay(t *testing.T, cli, dir string, simArgs []string, siteArgs ...string) (csv string, events []incidentEvent, summary string) {
 	t.Helper()
-	csv := filepath.Join(dir, "oracle.csv")
+	csv = filepath.Join(dir, "oracle.csv")
 	if out, err := exec.Command(cli, append(append([]string{"sim"}, simArgs...), "--csv", csv)...).CombinedOutput(); err != nil {
 		t.Fatalf("frostline sim --csv: %v\n%s", err, out)
 	}
-	cmd := exec.Command(cli, "rules", "replay", "--site", sitePath, "--data", csv)
+	cmd := exec.Command(cli, append([]string{"rules", "replay", "--data", csv}, siteArgs...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("frostline rules replay: %v\n%s", err, stderr.String())
 	}
-	o := &oracle{minutes: map[time.Time]bool{}}
 	for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
 		if len(line) == 0 {
 			continue
@@ -88,8 +89,17 @@ func runOracle(t *testing.T, cli, dir, sitePath string, simArgs []string, asset 
 		if err := json.Unmarshal(line, &ev); err != nil {
 			t.Fatalf("replay output %q: %v", line, err)
 		}
-		o.events = append(o.events, ev)
+		events = append(events, ev)
 	}
+	return csv, events, strings.TrimSpace(stderr.String())
+}
+
+// runOracle simulates with simArgs into a CSV file and replays it through
+// the default rules of the site file.
+func runOracle(t *testing.T, cli, dir, sitePath string, simArgs []string, asset string) *oracle {
+	t.Helper()
+	csv, events, summary := simulateAndReplay(t, cli, dir, simArgs, "--site", sitePath)
+	o := &oracle{minutes: map[time.Time]bool{}, events: events}
 	f, err := os.Open(csv)
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +127,7 @@ func runOracle(t *testing.T, cli, dir, sitePath string, simArgs []string, asset 
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("oracle: %d incident events (%s); %s", len(o.events), o.summary(), strings.TrimSpace(stderr.String()))
+	t.Logf("oracle: %d incident events (%s); %s", len(o.events), o.summary(), summary)
 	return o
 }
 

@@ -42,7 +42,7 @@ func (s *pulldownState) observe(e *Engine, in *instance, m MetricID, t int64, v,
 	if m == c.drive {
 		if !driveOn {
 			s.RunStart, s.Warm = 0, false
-			if in.ep != nil && s.Good == 0 {
+			if in.ep != nil && s.Good == 0 && s.cooled(in, in.ep.Last) {
 				s.Good = t
 			}
 		}
@@ -62,7 +62,9 @@ func (s *pulldownState) observe(e *Engine, in *instance, m MetricID, t int64, v,
 	if !driveOn {
 		s.RunStart, s.Warm = 0, false
 		if in.ep != nil {
-			if s.Good == 0 {
+			if !s.cooled(in, v) {
+				s.Good = 0
+			} else if s.Good == 0 {
 				s.Good = t
 			}
 			e.touch(in, t, v)
@@ -101,6 +103,15 @@ func (s *pulldownState) observe(e *Engine, in *instance, m MetricID, t int64, v,
 	}
 }
 
+// cooled reports whether air at v, with the drive off, is a box that
+// cooled: a controller cycles off when its air reaches setpoint, well
+// under the worst the fault brought. One that stopped with the air still
+// near that worst, or climbing past it, gave up (a lockout, a rack
+// that tripped under its case), and the box is not cooling again.
+func (s *pulldownState) cooled(in *instance, v float64) bool {
+	return v <= in.ep.Peak-in.rule.rise
+}
+
 // closeIfCooling clears an open pulldown incident once the box has been
 // cooling again (the drive cycled off, or the air pulled well down from
 // its peak) for clear_for.
@@ -108,8 +119,9 @@ func (s *pulldownState) closeIfCooling(e *Engine, in *instance, t int64) {
 	if in.ep == nil || s.Good == 0 || t-s.Good < in.rule.clearFor {
 		return
 	}
-	e.clear(in, t, in.ep.Last)
-	s.Good, s.RunStart, s.Warm = 0, 0, false
+	if e.clear(in, t, in.ep.Last) {
+		s.Good, s.RunStart, s.Warm = 0, 0, false
+	}
 }
 
 func (s *pulldownState) pending(e *Engine, in *instance, t int64) bool {
@@ -290,8 +302,9 @@ func (s *excursionState) observe(e *Engine, in *instance, _ MetricID, t int64, v
 			if s.Start != 0 && s.learnable(s.Good-s.Start) {
 				s.remember(s.Start, s.Good-s.Start)
 			}
-			e.clear(in, t, v)
-			s.Start, s.Good, s.Rising = 0, 0, false
+			if e.clear(in, t, v) {
+				s.Start, s.Good, s.Rising = 0, 0, false
+			}
 		}
 		return
 	}
@@ -439,8 +452,13 @@ type capacityState struct {
 	WasOn    bool    `json:"was_on,omitempty"`  //
 	LastAt   int64   `json:"last_at,omitempty"` //
 	// Base keeps the hourly means of the runs' rates over learn: its
-	// median is the asset's normal pull-down rate (C per minute).
-	Base baseRing `json:"base"`
+	// median is the asset's normal pull-down rate (C per minute). Runs are
+	// judged against it once it has been Learning for the whole of learn:
+	// a store's load follows its day (doors, deliveries, the night), and a
+	// normal learned over part of one is that part's, against which a new
+	// asset's runs in the rest of the day read as lost capacity.
+	Base     baseRing `json:"base"`
+	Learning int64    `json:"learning,omitempty"`
 	// The latest runs' rates, newest at Head-1.
 	Rates [capacityHistory]float32 `json:"rates"`
 	Head  uint8                    `json:"head,omitempty"`
@@ -531,15 +549,21 @@ func (s *capacityState) endRun(e *Engine, in *instance, t int64) {
 	s.Head = (s.Head + 1) % capacityHistory
 	s.N = min(s.N+1, capacityHistory)
 	width := c.learn / avgBuckets
-	base, ok := s.Base.median(e, width, t)
+	base, n, span := s.Base.medianSpan(e, width, t)
+	if s.Learning == 0 && n > 0 {
+		s.Learning = (t/width - int64(span)) * width // a snapshot from before Learning
+	}
 	if in.ep == nil && s.Pending == 0 {
 		s.Base.add(width, start, rate) // frozen while capacity is in doubt
+		if s.Learning == 0 {
+			s.Learning = start
+		}
 	}
 	runs := capacityRuns
 	if c.drive == NoMetric {
 		runs = probeRuns
 	}
-	if !ok || base <= 0 || int(s.N) < runs {
+	if n < avgBuckets/2 || t-s.Learning < c.learn || base <= 0 || int(s.N) < runs {
 		return
 	}
 	var recent [probeRuns]float64
@@ -571,7 +595,8 @@ func (s *capacityState) endRun(e *Engine, in *instance, t int64) {
 		s.Good = t
 	}
 	if t-s.Good >= c.clearFor {
-		e.clear(in, t, s.Ratio)
-		s.Pending, s.Good = 0, 0
+		if e.clear(in, t, s.Ratio) {
+			s.Pending, s.Good = 0, 0
+		}
 	}
 }

@@ -870,14 +870,18 @@ func (e *Engine) escalate(in *instance, t int64, priority string) {
 	e.update(in, t)
 }
 
-func (e *Engine) clear(in *instance, t int64, v float64) {
+func (e *Engine) clear(in *instance, t int64, v float64) bool {
 	in.ep.Last = v
 	if e.holds(in) {
-		return // what it holds back is still open: the fault is not over
+		// What it holds back is still open: the fault is not over. The
+		// caller keeps the state that asked for the clear, so that it is
+		// asked again, and done, once they have cleared.
+		return false
 	}
 	e.stats.Cleared++
 	e.emit(in, Cleared, t)
 	in.ep = nil
+	return true
 }
 
 type summaryData struct {

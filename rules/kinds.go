@@ -387,32 +387,47 @@ func (r *baseRing) add(width, t int64, v float64) {
 // median returns the median of the complete buckets' means in the window
 // ending at t, and whether at least half the window has data.
 func (r *baseRing) median(e *Engine, width, t int64) (float64, bool) {
-	cur := t / width
-	if v, ok, _, hit := r.memo.get(cur); hit {
-		return v, ok
+	v, n, _ := r.medianSpan(e, width, t)
+	if n < avgBuckets/2 {
+		return 0, false
 	}
-	v, ok := r.takeMedian(e, cur)
-	r.memo.set(cur, v, ok, 0)
-	return v, ok
+	return v, true
 }
 
-func (r *baseRing) takeMedian(e *Engine, cur int64) (float64, bool) {
+// medianSpan returns the median of the complete buckets' means in the
+// window ending at t, how many buckets it was taken over, and how many
+// buckets back the oldest of them is (0 for none): how long the ring has
+// been learning, gaps and all.
+func (r *baseRing) medianSpan(e *Engine, width, t int64) (v float64, n, span int) {
+	cur := t / width
+	if v, _, aux, hit := r.memo.get(cur); hit {
+		return v, aux & 0xff, aux >> 8
+	}
+	v, n, span = r.takeMedian(e, cur)
+	r.memo.set(cur, v, n > 0, n|span<<8)
+	return v, n, span
+}
+
+func (r *baseRing) takeMedian(e *Engine, cur int64) (float64, int, int) {
 	ms := e.scratch[:0]
+	oldest := cur
 	for i := range avgBuckets {
 		if r.Has&(1<<i) == 0 || r.N[i] == 0 {
 			continue
 		}
 		if b := ringBucket(r.Last, i); b >= cur-avgBuckets && b < cur {
 			ms = append(ms, r.Sum[i]/float64(r.N[i]))
+			oldest = min(oldest, b)
 		}
 	}
-	if len(ms) < avgBuckets/2 {
+	n := len(ms)
+	if n == 0 {
 		e.scratch = ms[:0]
-		return 0, false
+		return 0, 0, 0
 	}
 	m := median(ms)
 	e.scratch = ms[:0]
-	return m, true
+	return m, n, int(cur - oldest)
 }
 
 func (l *levelState) late(e *Engine, in *instance, v float64) {
@@ -541,8 +556,9 @@ func (l *levelState) decide(e *Engine, in *instance, t int64, x float64, dt int6
 			l.Good = t
 		}
 		if t-l.Good >= c.clearFor {
-			e.clear(in, t, x)
-			l.Pending, l.BadFor, l.DM, l.Good, l.WasBad = 0, 0, 0, 0, false
+			if e.clear(in, t, x) {
+				l.Pending, l.BadFor, l.DM, l.Good, l.WasBad = 0, 0, 0, 0, false
+			}
 			return
 		}
 	}
@@ -691,8 +707,9 @@ func (s *trendState) evaluate(e *Engine, in *instance, t int64) {
 		s.Off = t
 	}
 	if t-s.Off >= c.clearFor {
-		e.clear(in, t, in.ep.Last)
-		s.Pending, s.Off = 0, 0
+		if e.clear(in, t, in.ep.Last) {
+			s.Pending, s.Off = 0, 0
+		}
 	}
 }
 
@@ -831,8 +848,9 @@ func (s *stateState) tick(e *Engine, in *instance, t int64) {
 			s.LongEnd, s.Short = 0, 0
 		} else if s.LongEnd != 0 && s.Short >= minShortRuns && t-s.LongEnd >= c.clearFor &&
 			e.fresh(in.asset, in.asset.get(c.metric), t) && !e.suppressed(in, t) {
-			e.clear(in, t, 0)
-			s.LongEnd, s.Short, s.Out = 0, 0, 0
+			if e.clear(in, t, 0) {
+				s.LongEnd, s.Short, s.Out = 0, 0, 0
+			}
 			return
 		}
 	}
@@ -849,8 +867,9 @@ func (s *stateState) tick(e *Engine, in *instance, t int64) {
 		return
 	}
 	if !c.clearShortRuns && s.Out != 0 && t-s.Out >= c.clearFor && !e.suppressed(in, t) {
-		e.clear(in, t, 0)
-		s.Out = 0
+		if e.clear(in, t, 0) {
+			s.Out = 0
+		}
 	}
 }
 
@@ -915,8 +934,9 @@ func (s *transState) tick(e *Engine, in *instance, t int64) {
 		s.Under = t
 	}
 	if t-s.Under >= c.clearFor {
-		e.clear(in, t, float64(s.N))
-		s.Over, s.Under = 0, 0
+		if e.clear(in, t, float64(s.N)) {
+			s.Over, s.Under = 0, 0
+		}
 	}
 }
 

@@ -43,8 +43,7 @@ func (s *groupState) tick(e *Engine, in *instance, t int64) {
 	if s.Quiet == 0 {
 		s.Quiet = t
 	}
-	if t-s.Quiet >= in.rule.clearFor {
-		e.clear(in, t, float64(len(s.Affected)))
+	if t-s.Quiet >= in.rule.clearFor && e.clear(in, t, float64(len(s.Affected))) {
 		s.Quiet, s.Affected = 0, nil
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/frostline/frostline/cloud/workorder"
 	"github.com/frostline/frostline/edge/sim"
 	"github.com/frostline/frostline/edge/wire"
+	"github.com/frostline/frostline/rules"
 )
 
 // demoBroker is the embedded MQTT broker the stores' sensors publish to.
@@ -163,6 +164,13 @@ type simState struct {
 	Published time.Time `json:"published"`
 }
 
+// newSimState is a new demo's simulation, going live at live after
+// preroll of history; the seed is the minute it goes live, so each demo
+// plays a different day.
+func newSimState(live time.Time, preroll time.Duration) simState {
+	return simState{Start: live.Add(-preroll), Live: live, Seed: uint64(live.Unix())}
+}
+
 func (d *demo) loadSimState() (simState, error) {
 	path := filepath.Join(d.f.data, "sim.json")
 	var st simState
@@ -172,7 +180,7 @@ func (d *demo) loadSimState() (simState, error) {
 		}
 	}
 	live := time.Now().UTC().Truncate(time.Minute)
-	st = simState{Start: live.Add(-d.f.preroll), Live: live, Seed: uint64(live.Unix())}
+	st = newSimState(live, d.f.preroll)
 	return st, d.saveSimState(st)
 }
 
@@ -185,6 +193,13 @@ func (d *demo) saveSimState(st simState) error {
 	return os.Rename(tmp, filepath.Join(d.f.data, "sim.json"))
 }
 
+// demoSim is the demo's simulation of its stores: a fifth of the
+// refrigerated assets on retrofit probes, a rare glitch, and demoFaults.
+func demoSim(sites []*rules.Site, st simState) (*sim.Sim, error) {
+	return sim.New(sim.Config{Sites: sites, Start: st.Start, Seed: st.Seed, Retrofit: 0.2, Glitches: 0.0005,
+		Faults: demoFaults(sites, st.Live)})
+}
+
 // simulate drives the stores: the history first, fast, then live at the
 // chosen speed. The simulation is deterministic, so a resumed demo runs it
 // silently up to where the last run stopped publishing.
@@ -193,8 +208,7 @@ func (d *demo) simulate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := sim.New(sim.Config{Sites: d.sites, Start: st.Start, Seed: st.Seed, Retrofit: 0.2, Glitches: 0.0005,
-		Faults: demoFaults(d.sites, st.Live)})
+	s, err := demoSim(d.sites, st)
 	if err != nil {
 		return err
 	}

@@ -97,17 +97,22 @@ func TestDemoWholeLoop(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	// Polar's office invoices the verified work at its rate table's
-	// prices: it matches what the cloud computed and is approved without
-	// anyone; its billing contact is emailed, and the work order's page
-	// shows the invoice and its checks.
-	invoiced := regexp.MustCompile(`invoice POLAR-\d+ from polar-refrigeration for work order #\d+: \$\d+\.\d\d APPROVED \(matches the computed \$\d+\.\d\d: approved automatically\)`)
-	for end := time.Now().Add(60 * time.Second); !invoiced.MatchString(out.String()); {
+	// prices, plus the refrigerant it topped up that the technician did
+	// not record: the cloud flags that line and holds the invoice for the
+	// FM, who approves it. Its billing contact is emailed, and the work
+	// order's page shows the invoice, its checks and who approved it.
+	submitted := regexp.MustCompile(`invoice (POLAR-\d+) from polar-refrigeration for work order #\d+: \$\d+\.\d\d SUBMITTED \(flagged: part R448A-LB was not recorded at completion[^)]*; waits for the FM\)`)
+	approved := regexp.MustCompile(`invoice (POLAR-\d+) from polar-refrigeration for work order #\d+: \$\d+\.\d\d APPROVED by Fiona Marsh \(FM\) after review`)
+	for end := time.Now().Add(60 * time.Second); !submitted.MatchString(out.String()) || !approved.MatchString(out.String()); {
 		if time.Now().After(end) {
 			cancel()
 			<-done
-			t.Fatalf("polar-refrigeration's invoice was not submitted and approved:\n%s", out.String())
+			t.Fatalf("polar-refrigeration's invoice was not submitted, held for the FM and approved by her:\n%s", out.String())
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	if a, b := submitted.FindStringSubmatch(out.String())[1], approved.FindStringSubmatch(out.String())[1]; a != b {
+		t.Errorf("the FM approved %s, the invoice held for her was %s", b, a)
 	}
 	base := regexp.MustCompile(`API: +http://(\S+)/api/v1/workorders`).FindStringSubmatch(out.String())
 	admin := regexp.MustCompile(`Admin token: +(\S+)`).FindStringSubmatch(out.String())
@@ -140,7 +145,8 @@ func TestDemoWholeLoop(t *testing.T) {
 		ap.Items[0].Vendor != "polar-refrigeration" || ap.Items[0].State != "approved" {
 		t.Fatalf("the AP export: %+v %v", ap, err)
 	}
-	if page := get("/workorders/" + ap.Items[0].WorkOrder); !strings.Contains(page, `id="invoice-state">approved`) || !strings.Contains(page, "approved automatically") {
+	if page := get("/workorders/" + ap.Items[0].WorkOrder); !strings.Contains(page, `id="invoice-state">approved`) ||
+		!strings.Contains(page, "approved by Fiona Marsh (fm)") || !strings.Contains(page, "part R448A-LB was not recorded at completion") {
 		t.Errorf("the work order's page does not show the approved invoice:\n%s", page)
 	}
 	// The mail room has what the people were told: the FM of the P1, the

@@ -22,8 +22,10 @@ import (
 // offered to one of them is accepted with an ETA, its technician checks
 // in at the store's position, and completes once the sensors show the
 // equipment back to normal (the simulator's fault is over: the repair).
-// The cloud then verifies the fix with the sensors. Without it the demo's
-// work orders would stop at DISPATCHED.
+// The cloud then verifies the fix with the sensors, and the vendor's
+// office invoices it. It plays the region's FM too, who reviews an
+// invoice the cloud could not approve by itself and approves it. Without
+// it the demo's work orders would stop at DISPATCHED.
 type demoVendors struct {
 	base  string // the cloud's API address
 	store interface {
@@ -41,10 +43,29 @@ type demoVendors struct {
 	// step waits a little, as people do.
 	acted map[string]time.Time
 	// out, when set, is told of each invoice and what became of it;
-	// invoiced remembers the work orders invoiced.
+	// invoiced remembers the work orders invoiced, and review the
+	// invoices waiting for the FM, with when they were submitted.
 	out      io.Writer
 	invoiced map[string]bool
+	review   map[string]pendingInvoice
 }
+
+// pendingInvoice is an invoice the cloud flagged, waiting for the FM.
+type pendingInvoice struct {
+	number    string
+	vendor    string
+	workOrder int64
+	findings  []string
+	at        time.Time
+}
+
+// demoFM is the region's FM in demodata/people.yaml, who approves the
+// invoices the cloud holds for a person.
+const (
+	demoFM       = "Fiona Marsh"
+	demoFMRegion = "midwest"
+	demoFMToken  = "fm"
+)
 
 // demoTechnicians are the demo register's people who go on site.
 var demoTechnicians = map[string]string{
@@ -53,7 +74,12 @@ var demoTechnicians = map[string]string{
 
 func (v *demoVendors) run(ctx context.Context) error {
 	v.client = &http.Client{Timeout: 10 * time.Second}
-	v.tokens, v.acted, v.invoiced = map[string]string{}, map[string]time.Time{}, map[string]bool{}
+	v.tokens, v.acted, v.invoiced, v.review = map[string]string{}, map[string]time.Time{}, map[string]bool{}, map[string]pendingInvoice{}
+	tok, _, err := cloudhttp.IssueToken(ctx, v.store, cloudhttp.TokenRequest{Role: cloud.RoleFM, Region: demoFMRegion, Name: demoFM}, time.Now())
+	if err != nil {
+		return fmt.Errorf("demo FM: %w", err)
+	}
+	v.tokens[demoFMToken] = tok
 	for vendor, tech := range v.techs {
 		for key, q := range map[string]cloudhttp.TokenRequest{
 			vendor:              {Role: cloud.RoleVendor, Vendor: vendor, Name: vendor + " dispatch"},
@@ -75,6 +101,7 @@ func (v *demoVendors) run(ctx context.Context) error {
 		case <-tick.C:
 		}
 		v.step(ctx)
+		v.approve(ctx)
 	}
 }
 
@@ -146,11 +173,20 @@ func repaired(w *workorder.WorkOrder) bool {
 	return len(w.Incidents) > 0 || (len(w.Visits) > 0 && time.Since(w.Visits[len(w.Visits)-1].In) > time.Minute)
 }
 
+// demoRefrigerant is what a refrigeration vendor's office adds to its
+// invoice after a repair on a refrigerated box: the charge topped up,
+// which its technician did not record at completion.
+var demoRefrigerant = map[string]any{"kind": "part", "part_number": "R448A-LB", "description": "R-448A refrigerant, top-up (lb)",
+	"quantity": 3, "unit_price": 24.50}
+
 // invoice sends the vendor's invoice for verified work, as its office
 // would: the hours and trips at its rate table's prices and the parts
-// used with their part numbers, which is what the cloud computed, so the
-// invoice matches and is approved without anyone; the FM sees it on the
-// work order's page and the vendor's billing contact is emailed.
+// used with their part numbers, which is what the cloud computed. A
+// refrigeration office also bills the refrigerant it topped up, which
+// the technician did not record: the cloud flags that line and holds the
+// invoice for the FM, who reviews it on the work order's page (approve
+// does that here). Other trades' invoices match and are approved without
+// anyone. Either way the vendor's billing contact is emailed the outcome.
 func (v *demoVendors) invoice(ctx context.Context, w *workorder.WorkOrder) error {
 	var lines []map[string]any
 	for _, l := range w.Invoice.Lines {
@@ -163,6 +199,9 @@ func (v *demoVendors) invoice(ctx context.Context, w *workorder.WorkOrder) error
 			lines = append(lines, map[string]any{"kind": "part", "part_number": p.Code, "description": p.Description, "quantity": p.Quantity, "unit_price": p.UnitCost})
 		}
 	}
+	if len(lines) > 0 && w.Trade == "refrigeration" {
+		lines = append(lines, demoRefrigerant)
+	}
 	if len(lines) == 0 {
 		v.invoiced[w.ID] = true // nothing to bill
 		return nil
@@ -170,11 +209,13 @@ func (v *demoVendors) invoice(ctx context.Context, w *workorder.WorkOrder) error
 	prefix := strings.ToUpper(w.Vendor[:min(len(w.Vendor), 5)])
 	number := fmt.Sprintf("%s-%d", strings.TrimRight(prefix, "-"), 1000+w.Number)
 	var inv struct {
+		ID           string
 		Number       string
 		State        string
 		Total        float64
 		Expected     float64
 		AutoApproved bool `json:"auto_approved"`
+		Findings     []struct{ Message string }
 	}
 	code, err := v.post(ctx, w.Vendor, "/api/v1/workorders/"+w.ID+"/invoices", map[string]any{"number": number, "lines": lines}, &inv)
 	if code == http.StatusConflict {
@@ -185,15 +226,52 @@ func (v *demoVendors) invoice(ctx context.Context, w *workorder.WorkOrder) error
 		return err
 	}
 	v.invoiced[w.ID] = true
-	if v.out != nil {
-		how := "waits for the FM's approval"
-		if inv.AutoApproved {
-			how = fmt.Sprintf("matches the computed $%.2f: approved automatically", inv.Expected)
+	how := fmt.Sprintf("matches the computed $%.2f: approved automatically", inv.Expected)
+	if !inv.AutoApproved {
+		p := pendingInvoice{number: inv.Number, vendor: w.Vendor, workOrder: w.Number, at: time.Now()}
+		for _, f := range inv.Findings {
+			p.findings = append(p.findings, f.Message)
 		}
-		fmt.Fprintf(v.out, "%s  invoice %s from %s for work order #%d: $%.2f %s (%s)\n", time.Now().Format("15:04:05"),
-			inv.Number, w.Vendor, w.Number, inv.Total, strings.ToUpper(inv.State), how)
+		v.review[inv.ID] = p
+		how = fmt.Sprintf("flagged: %s; waits for the FM", strings.Join(p.findings, "; "))
 	}
+	v.say("%s  invoice %s from %s for work order #%d: $%.2f %s (%s)\n", time.Now().Format("15:04:05"),
+		inv.Number, w.Vendor, w.Number, inv.Total, strings.ToUpper(inv.State), how)
 	return nil
+}
+
+// approve is the FM's review: an invoice held for a person is approved a
+// moment after it came in, the flagged lines read and accepted (the
+// refrigerant a recharge needs; the FM knows the repair).
+func (v *demoVendors) approve(ctx context.Context) {
+	for id, p := range v.review {
+		if time.Since(p.at) < demoPause {
+			continue
+		}
+		var inv struct {
+			State string
+			Total float64
+		}
+		code, err := v.post(ctx, demoFMToken, "/api/v1/invoices/"+id+"/approve", map[string]any{}, &inv)
+		switch {
+		case code == http.StatusConflict:
+			delete(v.review, id) // decided before this run
+			continue
+		case err != nil:
+			v.log.Warn("demo FM: approve", "invoice", p.number, "err", err)
+			continue
+		}
+		delete(v.review, id)
+		v.say("%s  invoice %s from %s for work order #%d: $%.2f %s by %s (FM) after review\n", time.Now().Format("15:04:05"),
+			p.number, p.vendor, p.workOrder, inv.Total, strings.ToUpper(inv.State), demoFM)
+	}
+}
+
+// say tells the demo's watcher, when there is one.
+func (v *demoVendors) say(format string, args ...any) {
+	if v.out != nil {
+		fmt.Fprintf(v.out, format, args...)
+	}
 }
 
 // act posts an action as the token's holder.

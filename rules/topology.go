@@ -123,6 +123,9 @@ func (e *Engine) inhibitor(in *instance, t int64) *instance {
 				confirmed = false
 			}
 		}
+		if reported && confirmed && e.satisfied(g.rule, srv, t) {
+			confirmed = false
+		}
 		together := []*assetState{in.asset}
 		for _, a := range srv.served {
 			if a != in.asset && e.losing(g.rule, a, in.ep.Start, t) {
@@ -139,6 +142,33 @@ func (e *Engine) inhibitor(in *instance, t int64) *instance {
 		return g
 	}
 	return nil
+}
+
+// satisfied reports whether a rack that is down is down because none of
+// its cases calls for cooling: those that report the confirm signal
+// themselves (a case's solenoid, as its compressor_on) all report it off.
+// A rack pumps down and stops when every solenoid has closed; a tripped
+// one stops with its cases still calling. With no case reporting, it
+// cannot be told, and the rack's own signal stands.
+func (e *Engine) satisfied(g *compiled, srv *assetState, t int64) bool {
+	reporting := false
+	for _, a := range srv.served {
+		for j := range g.confirm {
+			k := &g.confirm[j]
+			if k.op == 'c' || k.op == 'p' {
+				continue
+			}
+			h := a.get(k.metric)
+			if !e.fresh(a, h, t) {
+				continue
+			}
+			if !k.test(h.V) {
+				return false // a case calls for cooling and the rack is off
+			}
+			reporting = true
+		}
+	}
+	return reporting
 }
 
 // affect adds a served asset to an open group incident's list, with an

@@ -99,6 +99,22 @@ func TestDemoFaultsClear(t *testing.T) {
 			if p := opened["store-101/rack-8"]; len(p) != 1 || p[0] != "rack_failure" {
 				t.Errorf("the rack trip: incidents %q, want one rack_failure", p)
 			}
+			faulted := map[string]bool{} // the assets a fault touches: a tripped rack's cases too
+			for _, f := range demoFaults(sites, live) {
+				faulted[f.Site+"/"+f.Asset] = true
+				for _, site := range sites {
+					for _, a := range site.Assets {
+						if site.ID == f.Site && a.ServedBy == f.Asset {
+							faulted[f.Site+"/"+a.ID] = true
+						}
+					}
+				}
+			}
+			for key, p := range opened {
+				if !faulted[key] {
+					t.Errorf("%s has no fault but raised %q", key, p)
+				}
+			}
 			if t.Failed() {
 				t.Logf("what the rules made of it:\n%s", strings.Join(story, "\n"))
 			}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/frostline/frostline/cloud"
 	"github.com/frostline/frostline/cloud/invoicing"
-	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
 )
 
@@ -82,12 +81,7 @@ func (s *Server) invoiceSectionOf(ctx context.Context, c *caller, w *workorder.W
 	default:
 		return nil, nil
 	}
-	var f *invoicing.Facts
-	err := s.store.Update(ctx, func(tx store.Tx) error {
-		var err error
-		f, err = s.facts(ctx, tx, w, s.now().UTC())
-		return err
-	})
+	f, err := s.facts(ctx, s.store, w, s.now().UTC())
 	if err != nil {
 		return nil, err
 	}

@@ -32,8 +32,17 @@ func (s *Server) invoicePolicy() *invoicing.Policy {
 	return &p
 }
 
-// facts gathers what a submission is checked against, in tx.
-func (s *Server) facts(ctx context.Context, tx store.Tx, w *workorder.WorkOrder, now time.Time) (*invoicing.Facts, error) {
+// factsReader is what the checks of an invoice read: a write
+// transaction, for a submission, or the store itself, for a page that
+// only shows them.
+type factsReader interface {
+	Site(ctx context.Context, id string) (*cloud.Site, error)
+	Asset(ctx context.Context, site, id string) (*cloud.Asset, error)
+	WorkOrderInvoices(ctx context.Context, wo string) ([]*invoicing.Invoice, error)
+}
+
+// facts gathers what a submission is checked against, from tx.
+func (s *Server) facts(ctx context.Context, tx factsReader, w *workorder.WorkOrder, now time.Time) (*invoicing.Facts, error) {
 	f := &invoicing.Facts{WorkOrder: w}
 	var v *dispatch.Vendor
 	v, err := s.store.Vendor(ctx, w.Vendor)
@@ -224,12 +233,7 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request, c *caller)
 	if _, err := s.visible(r, c, r.PathValue("id")); err != nil {
 		return err
 	}
-	var invs []*invoicing.Invoice
-	err := s.store.Update(r.Context(), func(itx store.Tx) error {
-		var err error
-		invs, err = itx.WorkOrderInvoices(r.Context(), r.PathValue("id"))
-		return err
-	})
+	invs, err := s.store.WorkOrderInvoices(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -326,15 +330,11 @@ func (s *Server) actOnInvoice(r *http.Request, c *caller, id, action string, q I
 
 // invoiceWorkOrder returns the work order an invoice belongs to.
 func (s *Server) invoiceWorkOrder(ctx context.Context, id string) (string, error) {
-	var wo string
-	err := s.store.Update(ctx, func(itx store.Tx) error {
-		inv, err := itx.Invoice(ctx, id)
-		if err == nil {
-			wo = inv.WorkOrder
-		}
-		return err
-	})
-	return wo, err
+	inv, err := s.store.Invoice(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	return inv.WorkOrder, nil
 }
 
 // exportInvoices is accounts payable's file: approved invoices (and paid

@@ -533,7 +533,10 @@ type Tx interface {
 	PutInvoice(ctx context.Context, inv *Invoice) error
 }
 
-// Store lists invoices outside a transaction (the AP export).
+// Store reads invoices outside a transaction: the AP export's list, and
+// the pages and lists that only show them.
 type Store interface {
 	Invoices(ctx context.Context, state State) ([]*Invoice, error)
+	WorkOrderInvoices(ctx context.Context, wo string) ([]*Invoice, error)
+	Invoice(ctx context.Context, id string) (*Invoice, error)
 }

@@ -2,6 +2,7 @@ package sqldb
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 
@@ -9,10 +10,26 @@ import (
 	"github.com/frostline/frostline/cloud/invoicing"
 )
 
+// The two reads of invoices, in a transaction (Tx) or outside one (DB,
+// for pages and lists that only show them).
+const (
+	workOrderInvoicesSQL = `SELECT data FROM invoices WHERE work_order = $1 ORDER BY submitted_at, id`
+	invoiceSQL           = `SELECT data FROM invoices WHERE id = $1`
+)
+
 // WorkOrderInvoices returns a work order's invoices, oldest first, read in
 // the transaction.
 func (t *Tx) WorkOrderInvoices(ctx context.Context, wo string) ([]*invoicing.Invoice, error) {
-	invs, err := jsonRows[*invoicing.Invoice](t.tx.QueryContext(ctx, `SELECT data FROM invoices WHERE work_order = $1 ORDER BY submitted_at, id`, wo))
+	return workOrderInvoices(t.tx.QueryContext(ctx, workOrderInvoicesSQL, wo))
+}
+
+// WorkOrderInvoices returns a work order's invoices, oldest first.
+func (db *DB) WorkOrderInvoices(ctx context.Context, wo string) ([]*invoicing.Invoice, error) {
+	return workOrderInvoices(db.read().QueryContext(ctx, workOrderInvoicesSQL, wo))
+}
+
+func workOrderInvoices(rows *sql.Rows, err error) ([]*invoicing.Invoice, error) {
+	invs, err := jsonRows[*invoicing.Invoice](rows, err)
 	if err != nil {
 		return nil, fmt.Errorf("invoices: %w", err)
 	}
@@ -21,7 +38,16 @@ func (t *Tx) WorkOrderInvoices(ctx context.Context, wo string) ([]*invoicing.Inv
 
 // Invoice returns an invoice read in the transaction, or ENOTFOUND.
 func (t *Tx) Invoice(ctx context.Context, id string) (*invoicing.Invoice, error) {
-	inv, err := jsonRow[invoicing.Invoice](t.tx.QueryRowContext(ctx, `SELECT data FROM invoices WHERE id = $1`, id))
+	return invoice(t.tx.QueryRowContext(ctx, invoiceSQL, id), id)
+}
+
+// Invoice returns an invoice, or ENOTFOUND.
+func (db *DB) Invoice(ctx context.Context, id string) (*invoicing.Invoice, error) {
+	return invoice(db.read().QueryRowContext(ctx, invoiceSQL, id), id)
+}
+
+func invoice(row *sql.Row, id string) (*invoicing.Invoice, error) {
+	inv, err := jsonRow[invoicing.Invoice](row)
 	if err != nil {
 		return nil, fmt.Errorf("invoice: %w", err)
 	}

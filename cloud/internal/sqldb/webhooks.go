@@ -407,8 +407,17 @@ func (db *DB) WebhookBacklog(ctx context.Context) (map[notify.State]int, error) 
 }
 
 // PruneWebhookDeliveries removes delivered and dead deliveries, with
-// their log, last changed before t. Pending ones stay whatever their age.
+// their log, last changed before t. Pending ones stay whatever their age,
+// but for a revoked token's: a fan-out whose transaction read the webhook
+// active just before the revocation committed may have queued one after
+// the revocation killed the rest, and nothing would ever claim it (only
+// active webhooks' deliveries are). It is marked dead here as they were.
 func (db *DB) PruneWebhookDeliveries(ctx context.Context, before time.Time) (int64, error) {
+	if _, err := db.write().ExecContext(ctx, `UPDATE webhook_deliveries SET state = 'dead', last_error = $1, lease_owner = '', lease_until = 0, updated_at = $2
+		WHERE state = 'pending' AND webhook IN (SELECT id FROM webhooks WHERE active = 0 AND disabled_reason = $3)`,
+		revokedDeliveryMessage, micros(db.now()), revokedWebhookReason); err != nil {
+		return 0, fmt.Errorf("%s: revoked deliveries: %w", db.Dialect.Name, err)
+	}
 	res, err := db.write().ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < $1`, micros(before))
 	if err != nil {
 		return 0, fmt.Errorf("%s: prune deliveries: %w", db.Dialect.Name, err)

@@ -565,6 +565,19 @@ func TestRevokedTokenWebhooks(t *testing.T) {
 			t.Errorf("backlog %v (%v): want %d pending (h2's) and %d dead", backlog, err, len(queued), len(queued))
 		}
 
+		// A fan-out that read h1 active just before the revocation
+		// committed queues after it (made here by hand): the next prune
+		// marks it dead, so it is not pending for good.
+		if _, err := db.Writer.ExecContext(ctx, `UPDATE webhook_deliveries SET state = 'pending', last_error = '' WHERE webhook = 'h1'`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.PruneWebhookDeliveries(ctx, t0); err != nil {
+			t.Fatal(err)
+		}
+		if late, err := db.WebhookDeliveries(ctx, "h1", notify.Dead, 100); err != nil || len(late) != len(queued) || !strings.Contains(late[0].LastError, "revoked") {
+			t.Errorf("the late deliveries after a prune: %d dead of %d (%v)", len(late), len(queued), err)
+		}
+
 		// Later notices: h2 only.
 		receive(t, db, intake(), incident("i2", "s1"))
 		if got, _ := db.WebhookDeliveries(ctx, "h1", "", 100); len(got) != len(queued) {

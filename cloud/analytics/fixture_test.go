@@ -170,7 +170,7 @@ func loadFixture(t testing.TB, s store) {
 
 	// G: preventive maintenance at s1/a4: late on site, done in one hour
 	// above its NTE, verified.
-	newWO(t, "G", "s1", "a4", workorder.Preventive, "pm", "P2", "2026-03-01 06:00").
+	g := newWO(t, "G", "s1", "a4", workorder.Preventive, "pm", "P2", "2026-03-01 06:00").
 		tr(workorder.Triage, workorder.Triaged, "2026-03-01 06:00").tr(workorder.Release, workorder.Ready, "2026-03-01 06:00").
 		dispatch("v1", "2026-03-01 07:00", 100).tr(workorder.Accept, workorder.Accepted, "2026-03-01 07:10").save(ctx, s).
 		checkIn("2026-03-02 08:00").save(ctx, s).
@@ -184,7 +184,7 @@ func loadFixture(t testing.TB, s store) {
 		tr(workorder.Triage, workorder.Triaged, "2026-02-20 10:00").save(ctx, s)
 
 	// I: January's, closed in January: outside the period entirely.
-	newWO(t, "I", "s1", "a1", workorder.Sensor, "temp_high", "P2", "2026-01-02 10:00").
+	i := newWO(t, "I", "s1", "a1", workorder.Sensor, "temp_high", "P2", "2026-01-02 10:00").
 		incident("iI", "opened", "2026-01-02 09:00", "2026-01-02 10:00").
 		tr(workorder.Triage, workorder.Triaged, "2026-01-02 10:00").tr(workorder.Release, workorder.Ready, "2026-01-02 10:00").
 		dispatch("v1", "2026-01-02 10:05", 0).tr(workorder.Accept, workorder.Accepted, "2026-01-02 10:10").
@@ -199,6 +199,20 @@ func loadFixture(t testing.TB, s store) {
 		invoicing.Approved, "2026-03-04 09:00")
 	invoice(t, s, "inv-B", "B", "v1", "2026-03-05 10:00")
 	invoice(t, s, "inv-I", "I", "v1", "2026-01-03 10:00", invoicing.Approved, "2026-01-04 10:00")
+
+	// The stores' ratings: A's "not fixed, 2 of 5" the day after its
+	// verification (F, its recall, followed), G's "fixed, 5 of 5"; I's
+	// in January.
+	rate(t, ctx, s, a, "2026-03-03 10:00", "2026-03-04 10:00", false, 2)
+	rate(t, ctx, s, g, "2026-03-03 07:00", "2026-03-03 12:00", true, 5)
+	rate(t, ctx, s, i, "2026-01-03 10:00", "2026-01-03 15:00", true, 4)
+}
+
+// rate saves the store's rating of a work order's verification.
+func rate(t testing.TB, ctx context.Context, s store, b *wob, verified, when string, fixed bool, score int) {
+	t.Helper()
+	b.add(workorder.Event{Kind: workorder.Rated, Actor: "store", At: at(when),
+		Rating: &workorder.Rating{Fixed: fixed, Score: score, By: "store", Via: "api", At: at(when), Vendor: b.w.Vendor, Verified: at(verified)}}).save(ctx, s)
 }
 
 // invoice keeps a vendor's invoice for a work order, submitted at first

@@ -138,6 +138,12 @@ type Sums struct {
 	InvoicesApproved, InvoiceCycles int64
 	InvoiceCycleSeconds             float64
 
+	// The stores' ratings of verified visits given in the period: how
+	// many, of those the ones called fixed, and the sum of their scores
+	// (1 to 5).
+	Ratings, RatingsFixed int64
+	RatingScores          float64
+
 	SLA [3]SLASums // acknowledge, arrive, complete
 
 	Backlog      int64
@@ -188,6 +194,7 @@ var Names = []string{
 	"pm_ratio", "pm_ratio_cost", "pm_compliance", "doc_completion", "call_avoidance_rate",
 	"failures", "mtbf_hours", "availability",
 	"invoices", "invoices_approved", "invoice_cycle_hours", "invoice_dispute_rate",
+	"ratings", "store_rating", "store_fixed_rate",
 }
 
 // Finish computes a group's KPIs from its sums over a period of the given
@@ -260,6 +267,10 @@ func Finish(s Sums, period time.Duration, asset bool) map[string]*float64 {
 	num("invoices_approved", float64(s.InvoicesApproved))
 	ratio("invoice_cycle_hours", s.InvoiceCycleSeconds/hour, float64(s.InvoiceCycles))
 	ratio("invoice_dispute_rate", float64(s.InvoicesDisputed), float64(s.Invoices))
+
+	num("ratings", float64(s.Ratings))
+	ratio("store_rating", s.RatingScores, float64(s.Ratings))
+	ratio("store_fixed_rate", float64(s.RatingsFixed), float64(s.Ratings))
 
 	num("failures", float64(s.Failures))
 	v["mtbf_hours"], v["availability"] = nil, nil

@@ -56,6 +56,9 @@ var fixtureCases = []struct {
 			// A's completion (03-02 14:20 to 03-03 14:20), G's 48 h
 			// after G's (03-02 09:00 to 03-04 09:00).
 			"invoices": 3, "invoice_dispute_rate": 1.0 / 3, "invoices_approved": 2, "invoice_cycle_hours": 36,
+			// ratings given in the period: A's (not fixed, 2) and G's
+			// (fixed, 5); I's in January.
+			"ratings": 2, "store_rating": 3.5, "store_fixed_rate": 0.5,
 			// created in the period: A B C D E F G (H is February's, I January's)
 			"created": 7, "avoided": 1, "call_avoidance_rate": 1.0 / 7,
 			// net of cancelled C and avoided D: A B E F G; verified: A G
@@ -155,13 +158,15 @@ var fixtureCases = []struct {
 	{
 		name: "a store sees only its site",
 		q:    analytics.Query{Scope: cloud.Scope{Sites: []string{"s2"}}},
-		want: map[string]float64{"created": 1, "invoices": 0, "invoice_dispute_rate": nan, "invoice_cycle_hours": nan},
+		want: map[string]float64{"created": 1, "invoices": 0, "invoice_dispute_rate": nan, "invoice_cycle_hours": nan,
+			"ratings": 0, "store_rating": nan, "store_fixed_rate": nan},
 	},
 	{
 		name:  "invoices by asset: G's at s1/a4, B's waiting at s1/a2",
 		q:     analytics.Query{Scope: cloud.Scope{All: true}, GroupBy: []analytics.Dimension{analytics.Asset}},
 		group: map[string]string{"asset": "a4"},
-		want:  map[string]float64{"invoices": 1, "invoice_dispute_rate": 1, "invoices_approved": 1, "invoice_cycle_hours": 48},
+		want: map[string]float64{"invoices": 1, "invoice_dispute_rate": 1, "invoices_approved": 1, "invoice_cycle_hours": 48,
+			"ratings": 1, "store_rating": 5, "store_fixed_rate": 1},
 	},
 	{
 		name:  "an invoice waiting is counted, not yet timed",
@@ -172,7 +177,7 @@ var fixtureCases = []struct {
 	{
 		name: "a vendor's scope",
 		q:    analytics.Query{Scope: cloud.Scope{Vendor: "v1"}},
-		want: map[string]float64{"invoices": 3, "invoices_approved": 2, "invoice_cycle_hours": 36},
+		want: map[string]float64{"invoices": 3, "invoices_approved": 2, "invoice_cycle_hours": 36, "ratings": 2, "store_rating": 3.5},
 	},
 }
 

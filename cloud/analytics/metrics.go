@@ -78,7 +78,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, k := range []struct{ label, name string }{
 		{"first_time_fix", "first_time_fix_rate"}, {"recall", "recall_rate"}, {"completion", "completion_rate"},
 		{"sla_compliance", "sla_compliance"}, {"call_avoidance", "call_avoidance_rate"}, {"nte_overrun", "nte_overrun_rate"},
-		{"invoice_dispute", "invoice_dispute_rate"},
+		{"invoice_dispute", "invoice_dispute_rate"}, {"store_fixed", "store_fixed_rate"},
 	} {
 		if x := v[k.name]; x != nil {
 			ch <- prometheus.MustNewConstMetric(dayRatioDesc, prometheus.GaugeValue, *x, k.label)
@@ -132,6 +132,9 @@ func add(a, b Sums) Sums {
 	a.InvoicesApproved += b.InvoicesApproved
 	a.InvoiceCycles += b.InvoiceCycles
 	a.InvoiceCycleSeconds += b.InvoiceCycleSeconds
+	a.Ratings += b.Ratings
+	a.RatingsFixed += b.RatingsFixed
+	a.RatingScores += b.RatingScores
 	for i := range a.SLA {
 		a.SLA[i].Applicable += b.SLA[i].Applicable
 		a.SLA[i].Met += b.SLA[i].Met

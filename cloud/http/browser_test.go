@@ -269,7 +269,10 @@ func TestCheckInFillsPosition(t *testing.T) {
 	// Checking out is geofenced too: the same script fills the check-out
 	// form, and the visit records where it ended. The page shows the
 	// visit's photo (a screenshot is kept with FROSTLINE_SCREENSHOTS).
-	if err := chromedp.Do(ctx, chromedp.Navigate(d.ts.URL+"/workorders/"+w.ID), chromedp.WaitVisible(id("checkout-form")),
+	// The check-in's redirect back to the page is loaded first: a
+	// navigation started while it is still loading aborts one of the two
+	// (ERR_ABORTED under load).
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(id("checkout-form")), chromedp.Navigate(d.ts.URL+"/workorders/"+w.ID), chromedp.WaitVisible(id("checkout-form")),
 		chromedp.WaitVisible(chromedp.CSS("figure.visit-photo img"))); err != nil {
 		t.Fatal(err)
 	}

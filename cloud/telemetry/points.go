@@ -328,6 +328,7 @@ var KPIFields = map[string][]string{
 		"pm_ratio", "pm_ratio_cost", "pm_compliance", "doc_completion",
 		"avoided", "call_avoidance_rate",
 		"invoices", "invoices_approved", "invoice_cycle_hours", "invoice_dispute_rate",
+		"ratings", "store_rating", "store_fixed_rate",
 	},
 	ScopeAsset: {
 		"incidents", "work_orders", "recalls", "first_time_fix_rate",

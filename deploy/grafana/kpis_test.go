@@ -90,6 +90,13 @@ func kpiPoints(t *testing.T, s *influxtest.Sample) []telemetry.KPI {
 				complete(arrive.Add(90*time.Minute), &workorder.Completion{Problem: "temp_high", Cause: "dirty_condenser", Remedy: "cleaned",
 					Parts: []workorder.Part{{Description: "filter", Quantity: 1, UnitCost: parts}}, Labour: []workorder.Labour{{Hours: 1, Rate: 90}}}).
 				tr(workorder.Verify, workorder.Verified, h(20, 0))
+			// The store rates the visit that evening: fixed, 4 or 5 of
+			// 5, except every sixth, "not fixed, 2 of 5".
+			rating := &workorder.Rating{Fixed: n%6 != 0, Score: 4 + n%2, By: "store", Via: "link", At: h(20, 30), Vendor: vendor, Verified: h(20, 0)}
+			if !rating.Fixed {
+				rating.Score, rating.Outcome = 2, workorder.RatingFlagged
+			}
+			b.add(workorder.Event{Kind: workorder.Rated, Actor: "store", At: h(20, 30), Rating: rating})
 			b.save(ctx, db)
 			// The offer book's record of it: accepted; the check-in on
 			// time unless late, outside the geofence every seventh time.

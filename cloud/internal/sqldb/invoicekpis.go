@@ -52,24 +52,56 @@ var invoiceCols = func() []string {
 
 // invoiceAdd sums the invoices of [from, to) into r.
 func (db *DB) invoiceAdd(ctx context.Context, q *analytics.Query, from, to int64, r *result) error {
-	args := []any{from, to}
-	where, ok := filterSQL(q, &args)
-	if !ok {
-		return nil
-	}
-	where = append([]string{"((i.first_at >= $1 AND i.first_at < $2) OR (i.approved_at >= $1 AND i.approved_at < $2))"}, where...)
-	groups, join := groupSQL(q)
-	const tables = "invoices i JOIN wo_facts f ON f.wo = i.work_order"
-	return db.scan(ctx, selectSQL(groups, invoiceCols, tables, join, where), args, len(groups), func(key []string, vals []float64) {
-		k := strings.Join(key, "\x00")
-		if _, ok := r.keys[k]; !ok {
-			r.keys[k], r.add[k] = key, &addVec{}
-		}
+	const (
+		tables = "invoices i JOIN wo_facts f ON f.wo = i.work_order"
+		within = "((i.first_at >= $1 AND i.first_at < $2) OR (i.approved_at >= $1 AND i.approved_at < $2))"
+	)
+	return db.sideAdd(ctx, q, from, to, r, tables, within, invoiceCols, func(k string, vals []float64) {
 		var v [5]float64
 		copy(v[:], vals)
 		if r.inv == nil {
 			r.inv = map[string]*[5]float64{}
 		}
 		r.inv[k] = &v
+	})
+}
+
+// ratingCols are the stores' ratings given in [$1, $2): how many, how
+// many called fixed, and the sum of their scores. The ratings table
+// (migration 0026) keeps one row a verification rated.
+var ratingCols = []string{"COUNT(*)", "COALESCE(SUM(r.fixed), 0)", "CAST(COALESCE(SUM(r.score), 0) AS DOUBLE PRECISION)"}
+
+// ratingAdd sums the ratings of [from, to) into r, sliced and scoped by
+// the rated work order's facts row as the invoices are.
+func (db *DB) ratingAdd(ctx context.Context, q *analytics.Query, from, to int64, r *result) error {
+	const tables = "ratings r JOIN wo_facts f ON f.wo = r.work_order"
+	return db.sideAdd(ctx, q, from, to, r, tables, "r.at >= $1 AND r.at < $2", ratingCols, func(k string, vals []float64) {
+		var v [3]float64
+		copy(v[:], vals)
+		if r.rat == nil {
+			r.rat = map[string]*[3]float64{}
+		}
+		r.rat[k] = &v
+	})
+}
+
+// sideAdd sums cols over a table joined to the work orders' facts (f),
+// rows within [$1, $2), grouped and filtered as the query asks, and hands
+// each group's sums to keep under its key.
+func (db *DB) sideAdd(ctx context.Context, q *analytics.Query, from, to int64, r *result, tables, within string, cols []string,
+	keep func(k string, vals []float64)) error {
+	args := []any{from, to}
+	where, ok := filterSQL(q, &args)
+	if !ok {
+		return nil
+	}
+	where = append([]string{within}, where...)
+	groups, join := groupSQL(q)
+	return db.scan(ctx, selectSQL(groups, cols, tables, join, where), args, len(groups), func(key []string, vals []float64) {
+		k := strings.Join(key, "\x00")
+		if _, ok := r.keys[k]; !ok {
+			r.keys[k], r.add[k] = key, &addVec{}
+		}
+		keep(k, vals)
 	})
 }

@@ -240,6 +240,7 @@ type result struct {
 	add  map[string]*addVec
 	pt   map[string]*[14]int64
 	inv  map[string]*[5]float64 // invoiceCols
+	rat  map[string]*[3]float64 // ratingCols
 }
 
 func newResult() *result {
@@ -432,6 +433,9 @@ func (db *DB) kpis(ctx context.Context, q analytics.Query, rollup bool) (*analyt
 	if err := db.invoiceAdd(ctx, &q, from, to, r); err != nil {
 		return nil, err
 	}
+	if err := db.ratingAdd(ctx, &q, from, to, r); err != nil {
+		return nil, err
+	}
 	if err := db.factsPoint(ctx, &q, at, r); err != nil {
 		return nil, err
 	}
@@ -454,7 +458,10 @@ func report(q *analytics.Query, r *result, now int64) *analytics.Report {
 			s.Invoices, s.InvoicesDisputed, s.InvoicesApproved, s.InvoiceCycles = int64(v[0]), int64(v[1]), int64(v[2]), int64(v[3])
 			s.InvoiceCycleSeconds = v[4] / 1e6
 		}
-		if s.Created == 0 && s.Invoices == 0 && s.InvoicesApproved == 0 && s.Completed == 0 && s.Backlog == 0 && s.Accepts == 0 && s.OnSites == 0 && s.PMDue == 0 &&
+		if v := r.rat[k]; v != nil {
+			s.Ratings, s.RatingsFixed, s.RatingScores = int64(v[0]), int64(v[1]), v[2]
+		}
+		if s.Created == 0 && s.Invoices == 0 && s.InvoicesApproved == 0 && s.Ratings == 0 && s.Completed == 0 && s.Backlog == 0 && s.Accepts == 0 && s.OnSites == 0 && s.PMDue == 0 &&
 			s.SLA[0].Applicable+s.SLA[1].Applicable+s.SLA[2].Applicable == 0 &&
 			s.OpenNew+s.OpenDispatched+s.OpenInProgress+s.OpenOnHold+s.OpenVerifying == 0 {
 			continue // a group with nothing in the period (its rows only overlapped it)

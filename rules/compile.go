@@ -33,7 +33,8 @@ type cond struct {
 	op       byte // '=', '!', '>', '<', 'c' (store closed), 'p' (present)
 	val      float64
 	recovery int64
-	min, max int64 // a condition counts once held min, until held max
+	min, max int64    // a condition counts once held min, until held max
+	endedBy  MetricID // a signal whose coming on ends the condition (NoMetric: none)
 }
 
 type esc struct {
@@ -121,7 +122,10 @@ func Compile(rules []Rule) (*Set, error) {
 func compileConds(cs []Condition) []cond {
 	out := make([]cond, 0, len(cs))
 	for _, c := range cs {
-		k := cond{recovery: int64(c.Recovery), min: int64(c.Min), max: int64(c.Max)}
+		k := cond{recovery: int64(c.Recovery), min: int64(c.Min), max: int64(c.Max), endedBy: NoMetric}
+		if c.EndedBy != "" {
+			k.endedBy = LookupMetric(c.EndedBy)
+		}
 		if c.Closed {
 			k.op = 'c'
 			out = append(out, k)

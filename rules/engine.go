@@ -721,13 +721,41 @@ func (e *Engine) test(a *assetState, c *cond, t int64) (holding, recovering bool
 		return false, false
 	}
 	if c.test(h.V) {
+		if on := c.endedAt(a, h.Changed, t+1); on != 0 {
+			// The signal that ends it came on after it began: it is over
+			// since then, whatever its own signal still reads.
+			return false, c.recovery > 0 && t-on < c.recovery
+		}
 		// A condition counts once it has held for min (a door propped
 		// open, not a stocking run) and until it has held for max (a
 		// defrost signal stuck on is a fault, not a defrost).
 		held := t - h.Changed
 		return held >= c.min && (c.max == 0 || held <= c.max), false
 	}
-	return false, c.recovery > 0 && c.test(h.Prev) && t-h.Changed < c.recovery && h.Changed-h.PrevChanged >= c.min
+	end := h.Changed // the recovery runs from the end: the signal's, or the ending signal's before it
+	if on := c.endedAt(a, h.PrevChanged, h.Changed); on != 0 {
+		end = on
+	}
+	return false, c.recovery > 0 && c.test(h.Prev) && t-end < c.recovery && h.Changed-h.PrevChanged >= c.min
+}
+
+// endedAt returns when the condition's ending signal (ended_by) last came
+// on, if that was within (from, to); else 0.
+func (c *cond) endedAt(a *assetState, from, to int64) int64 {
+	if c.endedBy == NoMetric {
+		return 0
+	}
+	var on int64
+	switch d := a.get(c.endedBy); {
+	case d.Seen && d.V == 1:
+		on = d.Changed
+	case d.Seen && d.Prev == 1:
+		on = d.PrevChanged
+	}
+	if on > from && on < to {
+		return on
+	}
+	return 0
 }
 
 // suppressed reports whether any suppress condition of the instance's rule

@@ -428,6 +428,19 @@ func (r *Rule) validateCondition(list string, i int, c *Condition, suppress bool
 	if c.Recovery != 0 && !suppress {
 		bad("recovery applies to suppress, not when")
 	}
+	if c.EndedBy != "" {
+		p = c.Fields.of("ended_by", p)
+		switch {
+		case !suppress:
+			bad("ended_by applies to suppress only")
+		case c.Closed || c.Present != nil:
+			bad("ended_by applies to a signal's condition, not closed or present")
+		case LookupMetric(c.EndedBy) == NoMetric:
+			bad("ended_by: unknown metric %q", c.EndedBy)
+		case Metrics[LookupMetric(c.EndedBy)].Kind != Binary:
+			bad("ended_by: %s is not a 0/1 signal", c.EndedBy)
+		}
+	}
 	return errs
 }
 

@@ -174,8 +174,15 @@ type Condition struct {
 	Max Duration `yaml:"max" json:"max,omitempty"`
 	// Min: a condition counts only once it has held this long (a door
 	// propped open, not a stocking run).
-	Min    Duration  `yaml:"min" json:"min,omitempty"`
-	Fields positions `yaml:"-" json:"-"` // where each field was written
+	Min Duration `yaml:"min" json:"min,omitempty"`
+	// EndedBy names a 0/1 signal whose coming on, after the condition
+	// began, ends it there whatever the condition's own signal still
+	// says, and starts its recovery: a defrost is over once the
+	// controller calls for cooling again (ended_by: compressor_on), even
+	// while its defrost flag, reported on change and every 15 min, still
+	// reads 1. Suppress conditions only.
+	EndedBy string    `yaml:"ended_by" json:"ended_by,omitempty"`
+	Fields  positions `yaml:"-" json:"-"` // where each field was written
 }
 
 // Rule kinds.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/frostline/frostline/cloud"
+	"github.com/frostline/frostline/cloud/analytics"
 	"github.com/frostline/frostline/cloud/sqlite"
 	"github.com/frostline/frostline/cloud/store"
 	"github.com/frostline/frostline/cloud/workorder"
@@ -794,4 +796,32 @@ func FuzzListFilter(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestOpenAPIKPIValues: the KPI report's values are documented one for
+// one: a KPI added to cloud/analytics and not to openapi.json (whose
+// KPIValues allows no other property) fails here.
+func TestOpenAPIKPIValues(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas struct {
+				KPIValues struct {
+					Properties map[string]any `json:"properties"`
+					Required   []string       `json:"required"`
+				} `json:"KPIValues"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	v := doc.Components.Schemas.KPIValues
+	documented := slices.Sorted(maps.Keys(v.Properties))
+	names := slices.Sorted(slices.Values(analytics.Names))
+	if !slices.Equal(documented, names) {
+		t.Errorf("KPIValues documents %q,\nthe reports have %q", documented, names)
+	}
+	if req := slices.Sorted(slices.Values(v.Required)); !slices.Equal(req, names) {
+		t.Errorf("KPIValues requires %q, want every KPI", req)
+	}
 }

@@ -48,6 +48,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	sub, _ := fs.Sub(migrations, "migrations")
 	db := &DB{&sqldb.DB{Writer: w, Reader: r, Dialect: sqldb.Dialect{
 		Name:       "sqlite",
+		InProcess:  true,
 		Migrations: sub,
 		SetNumber:  `UPDATE counters SET value = $1 WHERE name = 'workorder'`,
 		Series:     `WITH RECURSIVE c(n) AS (SELECT CAST($1 AS INTEGER) UNION ALL SELECT n + 1 FROM c WHERE n < $2) SELECT n FROM c`,

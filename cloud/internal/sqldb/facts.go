@@ -135,10 +135,9 @@ func (t *Tx) flushFacts(ctx context.Context) error {
 		return nil
 	}
 	changed := micros(t.db.now())
-	if t.db.Dialect.Name == "sqlite" {
-		// In process, a statement per row costs no round trip, and one
-		// prepared statement is parsed once instead of a long one each
-		// time.
+	if t.db.Dialect.InProcess {
+		// A statement per row costs no round trip, and one prepared
+		// statement is parsed once instead of a long one each time.
 		st, err := t.tx.PrepareContext(ctx, upsertFacts())
 		if err != nil {
 			return fmt.Errorf("facts: %w", err)

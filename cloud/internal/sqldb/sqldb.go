@@ -43,6 +43,11 @@ type Dialect struct {
 	// SkipLocked is appended to the relay's SELECT so replicas take
 	// different outbox rows (PostgreSQL); empty where there is one writer.
 	SkipLocked string
+	// InProcess: the database runs in this process (SQLite), where a
+	// statement costs no round trip, so many rows are written with one
+	// prepared statement run per row rather than one long statement
+	// built for them all.
+	InProcess bool
 	// SetNumber moves the work-order number past $1 (after seeding).
 	SetNumber string
 	// Series is a query of one column n running from $1 to $2, used to

@@ -2,7 +2,6 @@ package http
 
 import (
 	"embed"
-	"encoding/base64"
 	"errors"
 	"html/template"
 	"io"
@@ -329,7 +328,7 @@ func (s *Server) actPost(w http.ResponseWriter, r *http.Request, c *caller) erro
 		if err != nil {
 			return cloud.Errorf(cloud.EINVALID, "unreadable photo")
 		}
-		q.Photos = []VisitPhoto{{Kind: f.Get("photo_kind"), Photo: PhotoUpload{Data: base64.StdEncoding.EncodeToString(data)}}}
+		q.Photos = []VisitPhoto{{Kind: f.Get("photo_kind"), Photo: PhotoUpload{raw: data}}}
 	}
 	num := func(name string) (*float64, error) {
 		v := strings.TrimSpace(f.Get(name))

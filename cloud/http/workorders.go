@@ -216,6 +216,8 @@ type ReportRequest struct {
 type PhotoUpload struct {
 	ContentType string `json:"content_type"`
 	Data        string `json:"data"`
+	// raw is a page upload's bytes, which need no base64 round trip.
+	raw []byte
 }
 
 // UnmarshalJSON reads either form; checks are left to decode, so that
@@ -244,12 +246,15 @@ func (p *PhotoUpload) UnmarshalJSON(b []byte) error {
 // decode checks the picture as readPhoto checks an upload: at most
 // MaxPhoto bytes, and an image by its bytes.
 func (p *PhotoUpload) decode() (*upload, error) {
-	if base64.StdEncoding.DecodedLen(len(p.Data)) > MaxPhoto+2 {
-		return nil, &cloud.Error{Code: cloud.ETOOLARGE, Field: "photo", Message: "the photo is larger than 6 MB"}
-	}
-	data, err := base64.StdEncoding.DecodeString(p.Data)
-	if err != nil {
-		return nil, cloud.FieldError("photo", "data is not base64")
+	data := p.raw
+	if data == nil {
+		if base64.StdEncoding.DecodedLen(len(p.Data)) > MaxPhoto+2 {
+			return nil, &cloud.Error{Code: cloud.ETOOLARGE, Field: "photo", Message: "the photo is larger than 6 MB"}
+		}
+		var err error
+		if data, err = base64.StdEncoding.DecodeString(p.Data); err != nil {
+			return nil, cloud.FieldError("photo", "data is not base64")
+		}
 	}
 	u, err := readPhoto(bytes.NewReader(data))
 	if err != nil {

@@ -265,6 +265,12 @@ func (s *Server) clientIP(r *http.Request) string {
 func (s *Server) clientAddr(r *http.Request) netip.Addr {
 	ip, ok := peerIP(r)
 	if !ok || !s.trusted(ip) {
+		if ok && r.Header.Get("X-Forwarded-For") != "" {
+			s.unlisted.Do(func() {
+				s.log.Warn("a request was forwarded by a proxy that trusted_proxies does not list: every client behind it "+
+					"shares its address for sign-in backoff and the audit log; list the proxy in trusted_proxies", "peer", ip)
+			})
+		}
 		return ip
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -95,8 +96,11 @@ type Server struct {
 	// proxies are the TLS-terminating proxies whose X-Forwarded-Proto and
 	// X-Forwarded-For are believed.
 	proxies []netip.Prefix
-	limiter *limiter // backoff on failed authentications
-	authm   authMetrics
+	// unlisted warns, once, of requests forwarded by a proxy that
+	// proxies does not list.
+	unlisted sync.Once
+	limiter  *limiter // backoff on failed authentications
+	authm    authMetrics
 	// links checks the acknowledge links in notifications; nil: none.
 	links *notify.Links
 	// invoices is the invoice policy; nil: invoicing.DefaultPolicy.

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bytes"
 	"crypto/tls"
 	"io"
 	"log/slog"
@@ -231,7 +232,8 @@ func TestSecureCookie(t *testing.T) {
 }
 
 func TestClientIP(t *testing.T) {
-	s := &Server{proxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")}}
+	s := &Server{proxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")},
+		log: slog.New(slog.DiscardHandler)}
 	for _, tc := range []struct{ peer, xff, want string }{
 		{"203.0.113.5:4000", "", "203.0.113.5"},
 		{"203.0.113.5:4000", "1.2.3.4", "203.0.113.5"}, // not from a proxy: the header is the client's own words
@@ -273,6 +275,31 @@ func TestParseProxies(t *testing.T) {
 	}
 }
 
+// TestUnlistedProxyWarned: a request forwarded (X-Forwarded-For) by a
+// peer that trusted_proxies does not list is answered as from the peer,
+// and the log says once how to fix it: all its clients share one address
+// for the sign-in backoff.
+func TestUnlistedProxyWarned(t *testing.T) {
+	var logs bytes.Buffer
+	s := &Server{log: slog.New(slog.NewTextHandler(&logs, nil))}
+	for range 3 {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = "10.1.1.1:4000"
+		r.Header.Set("X-Forwarded-For", "198.51.100.9")
+		if got := s.clientAddr(r); got.String() != "10.1.1.1" {
+			t.Fatalf("client %s, want the unlisted proxy itself", got)
+		}
+	}
+	if n := strings.Count(logs.String(), "trusted_proxies does not list"); n != 1 || !strings.Contains(logs.String(), "peer=10.1.1.1") {
+		t.Errorf("%d warnings, want one naming the peer:\n%s", n, logs.String())
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "10.1.1.2:4000"
+	if s.clientAddr(r); strings.Count(logs.String(), "WARN") != 1 {
+		t.Errorf("a direct request warned:\n%s", logs.String())
+	}
+}
+
 // FuzzForwardedHeaders: whatever a client or proxy writes in
 // X-Forwarded-For and X-Forwarded-Proto, the client address is the peer
 // or one of the listed addresses, never from an untrusted peer's header,
@@ -282,7 +309,7 @@ func FuzzForwardedHeaders(f *testing.F) {
 		f.Add(s[0], s[1], true)
 		f.Add(s[0], s[1], false)
 	}
-	s := &Server{proxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	s := &Server{proxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, log: slog.New(slog.DiscardHandler)}
 	f.Fuzz(func(t *testing.T, xff, xfp string, viaProxy bool) {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.RemoteAddr = "203.0.113.5:4000"

@@ -69,20 +69,13 @@ assets:
 // with the simulator started: what TestCompressorFailure and TestChaos
 // share.
 type world struct {
-	t                     *testing.T
-	r                     *rig
-	step                  func(format string, args ...any)
-	start                 time.Time
-	want                  *oracle
-	wantIDs               []string
-	natsURL               string
-	nats                  *proc
-	influx                *influxtest.InfluxDB
-	cloudA, cloudB        *proc
-	edge, sim             *proc
-	urlA, urlB, edgeReady string
-	admin, vendor, staff  *api
-	vend                  vendors
+	*stack
+	start                time.Time
+	want                 *oracle
+	wantIDs              []string
+	sim                  *proc
+	admin, vendor, staff *api
+	vend                 vendors
 }
 
 // setUp starts the servers, the two replicas, the edge agent and the
@@ -90,29 +83,8 @@ type world struct {
 // the oracle.
 func setUp(t *testing.T, speed string) *world {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: the end-to-end test builds the binaries and starts six servers")
-	}
-	began := time.Now()
-	step := func(format string, args ...any) {
-		t.Logf("%6.1fs  %s", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
-	}
-	// Servers. A missing one skips the test, or fails it on CI, before
-	// anything is built.
-	mosquitto := need(t, "mosquitto", "/usr/sbin/mosquitto")
-	dsn := pgtest.DSN(t)
-	influx := influxtest.StartInfluxDB(t, "frostline")
-	// The rig's cleanup runs before InfluxDB's: the replicas stop while
-	// their telemetry can still be written.
-	r := newRig(t)
-	bins := build(t, filepath.Join(r.dir, "bin"))
-	step("binaries built (race detector: %v)", raceEnabled)
-	// Every port at once (see freePorts).
-	ports := freePorts(t, 5)
-	mqttPort, natsPort, portA, portB, edgePort := ports[0], ports[1], ports[2], ports[3], ports[4]
-	_, mqttURL := r.startMosquitto(mosquitto, mqttPort)
-	natsProc, natsURL := r.startNATS(natsServer(t), natsPort)
-	step("mosquitto %s, nats-server %s, postgres, influxd %s", mqttURL, natsURL, influx.URL)
+	st := startStack(t, "the end-to-end test")
+	r, step := st.r, st.step
 
 	sitePath := filepath.Join(r.dir, "sites", site+".yaml")
 	writeFile(t, sitePath, siteYAML)
@@ -125,7 +97,7 @@ func setUp(t *testing.T, speed string) *world {
 	start := time.Now().UTC().Truncate(time.Minute).Add(-3 * time.Hour)
 	simArgs := []string{"--site", sitePath, "--start", start.Format(time.RFC3339), "--days", simDays,
 		"--retrofit", "0", "--seed", "7", "--fault", simFault}
-	want := runOracle(t, bins.cli, r.dir, sitePath, simArgs, asset)
+	want := runOracle(t, st.bins.cli, r.dir, sitePath, simArgs, asset)
 	wantIDs := want.incidents(asset)
 	// One incident for the failure, opened as soon as the compressor runs
 	// without cooling and raised to P1 as the food's breach nears.
@@ -138,46 +110,21 @@ func setUp(t *testing.T, speed string) *world {
 	// Two cloud replicas on one PostgreSQL and one NATS.
 	adminToken := randomToken(t)
 	vend := setupVendors(t, r.dir)
-	replica := func(name string, port int) (*proc, string) {
-		path := filepath.Join(r.dir, name+".yaml")
-		writeFile(t, path, cloudConfig(port, dsn, natsURL, sitePath, influx, vend))
-		return r.start(name, bins.cloud, []string{"FROSTLINE_ADMIN_TOKEN=" + adminToken}, "--config", path),
-			fmt.Sprintf("http://127.0.0.1:%d", port)
-	}
-	cloudA, urlA := replica("cloud-a", portA)
-	cloudB, urlB := replica("cloud-b", portB)
-	waitReady(t, cloudA, urlA+"/readyz", 60*time.Second)
-	waitReady(t, cloudB, urlB+"/readyz", 60*time.Second)
-	step("cloud replicas ready at %s and %s", urlA, urlB)
+	st.startReplicas(adminToken, func(port int) string {
+		return cloudConfig(port, st.dsn, st.natsURL, sitePath, st.influx, vend)
+	})
 
 	// Who acts. The admin reads through replica B, which survives.
-	admin := newAPI(t, urlB, adminToken, "admin")
+	admin := newAPI(t, st.urlB, adminToken, "admin")
 	vendor := admin.as(admin.issueToken(map[string]any{"role": "vendor", "vendor": vend.want, "name": vend.want + " dispatch"}), "vendor "+vend.want)
 	staff := admin.as(admin.issueToken(map[string]any{"role": "store", "sites": []string{site}, "name": "store manager"}), "store staff")
 
 	// The edge agent, then the simulated store publishing to mosquitto.
-	edgeCfg := filepath.Join(r.dir, "edge.yaml")
-	writeFile(t, edgeCfg, edgeConfig(sitePath, mqttURL, natsURL, filepath.Join(r.dir, "edge", "outbox.db"), edgePort))
-	edge := r.start("edge", bins.edge, nil, "--config", edgeCfg)
-	edgeReady := fmt.Sprintf("http://127.0.0.1:%d/readyz", edgePort)
-	waitReady(t, edge, edgeReady, 30*time.Second)
-	step("edge agent ready")
-	sim := r.start("sim", bins.cli, nil, append(append([]string{"sim"}, simArgs...),
-		"--mqtt", mqttURL, "--speed", speed, "--client-id", "e2e-sim")...)
+	st.startEdge(edgeConfig(sitePath, st.mqttURL, st.natsURL, st.outbox(), st.edgePort))
+	sim := r.start("sim", st.bins.cli, nil, append(append([]string{"sim"}, simArgs...),
+		"--mqtt", st.mqttURL, "--speed", speed, "--client-id", "e2e-sim")...)
 	step("simulator started: %s from %s at %sx", simFault, start.Format(time.RFC3339), speed)
-	return &world{t: t, r: r, step: step, start: start, want: want, wantIDs: wantIDs, natsURL: natsURL, nats: natsProc,
-		influx: influx, cloudA: cloudA, cloudB: cloudB, edge: edge, sim: sim, urlA: urlA, urlB: urlB, edgeReady: edgeReady,
-		admin: admin, vendor: vendor, staff: staff, vend: vend}
-}
-
-// alive fails the test if any of the processes has exited.
-func (w *world) alive(ps ...*proc) {
-	w.t.Helper()
-	for _, p := range ps {
-		if gone, how := p.exited(); gone {
-			w.t.Fatalf("%s exited (%s):\n%s", p.name, how, tail(p.log, 40))
-		}
-	}
+	return &world{stack: st, start: start, want: want, wantIDs: wantIDs, sim: sim, admin: admin, vendor: vendor, staff: staff, vend: vend}
 }
 
 // cooler is the query for the failed cooler's work orders.

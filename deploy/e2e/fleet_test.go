@@ -10,34 +10,23 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/frostline/frostline/cloud/postgres/pgtest"
-	"github.com/frostline/frostline/cloud/telemetry/influxtest"
 )
 
 // fleet is TestChaos's system: n stores on one edge agent (one gateway
 // serving every site), two cloud replicas, and the servers, with the
 // simulation running behind the wall clock (see setUpFleet).
 type fleet struct {
-	t                    *testing.T
-	r                    *rig
-	step                 func(format string, args ...any)
-	sites                []fleetSite
-	start                time.Time
-	span                 time.Duration
-	want                 *fleetOracle
-	dsn, natsURL         string
-	nats                 *proc
-	influx               *influxtest.InfluxDB
-	cloudA, cloudB, edge *proc
-	sim                  *proc
-	urlA, urlB           string
-	edgeReady            string
-	admin, vendor        *api
-	arctic, boreal       *api
-	hooks                *hookSink
-	webhooks             []webhook
-	edgeKills            int
+	*stack
+	sites          []fleetSite
+	start          time.Time
+	span           time.Duration
+	want           *fleetOracle
+	sim            *proc
+	admin, vendor  *api
+	arctic, boreal *api
+	hooks          *hookSink
+	webhooks       []webhook
+	edgeKills      int
 }
 
 // fleetSite is one store of the fleet.
@@ -206,23 +195,8 @@ func runFleetOracle(t *testing.T, cli, dir string, sites []fleetSite, simArgs []
 // simulation ahead of the clock never lets them (TestCompressorFailure).
 func setUpFleet(t *testing.T, n int, span time.Duration, speed float64, seed uint64) *fleet {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: the chaos drill builds the binaries and starts six servers")
-	}
-	began := time.Now()
-	step := func(format string, args ...any) {
-		t.Logf("%7.1fs  %s", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
-	}
-	mosquitto := need(t, "mosquitto", "/usr/sbin/mosquitto")
-	dsn := pgtest.DSN(t)
-	influx := influxtest.StartInfluxDB(t, "frostline")
-	r := newRig(t)
-	bins := build(t, filepath.Join(r.dir, "bin"))
-	step("binaries built (race detector: %v)", raceEnabled)
-	ports := freePorts(t, 5)
-	mqttPort, natsPort, portA, portB, edgePort := ports[0], ports[1], ports[2], ports[3], ports[4]
-	_, mqttURL := r.startMosquitto(mosquitto, mqttPort)
-	natsProc, natsURL := r.startNATS(natsServer(t), natsPort)
+	st := startStack(t, "the chaos drill")
+	r, step := st.r, st.step
 
 	sites := make([]fleetSite, n)
 	var quoted []string
@@ -245,22 +219,15 @@ func setUpFleet(t *testing.T, n int, span time.Duration, speed float64, seed uin
 	for _, s := range sites {
 		simArgs = append(simArgs, "--site", s.path)
 	}
-	want := runFleetOracle(t, bins.cli, r.dir, sites, simArgs)
+	want := runFleetOracle(t, st.bins.cli, r.dir, sites, simArgs)
 	step("oracle: %d incident events, %d incidents", len(want.events), len(want.last()))
 
 	adminToken := randomToken(t)
 	vend := fleetVendors(t, r.dir, sites)
-	replica := func(name string, port int) (*proc, string) {
-		path := filepath.Join(r.dir, name+".yaml")
-		writeFile(t, path, cloudConfigWith(port, dsn, natsURL, strings.Join(quoted, ", "), influx, vend, fleetTriage))
-		return r.start(name, bins.cloud, []string{"FROSTLINE_ADMIN_TOKEN=" + adminToken}, "--config", path),
-			fmt.Sprintf("http://127.0.0.1:%d", port)
-	}
-	cloudA, urlA := replica("cloud-a", portA)
-	cloudB, urlB := replica("cloud-b", portB)
-	waitReady(t, cloudA, urlA+"/readyz", 60*time.Second)
-	waitReady(t, cloudB, urlB+"/readyz", 60*time.Second)
-	admin := newAPI(t, urlB, adminToken, "admin")
+	st.startReplicas(adminToken, func(port int) string {
+		return cloudConfigWith(port, st.dsn, st.natsURL, strings.Join(quoted, ", "), st.influx, vend, fleetTriage)
+	})
+	admin := newAPI(t, st.urlB, adminToken, "admin")
 	vendor := admin.as(admin.issueToken(map[string]any{"role": "vendor", "vendor": polarVendor, "name": polarVendor + " dispatch"}), "vendor "+polarVendor)
 	arctic := admin.as(admin.issueToken(map[string]any{"role": "vendor", "vendor": arcticVendor, "name": arcticVendor + " dispatch"}), "vendor "+arcticVendor)
 	boreal := admin.as(admin.issueToken(map[string]any{"role": "vendor", "vendor": borealVendor, "name": borealVendor + " dispatch"}), "vendor "+borealVendor)
@@ -271,27 +238,12 @@ func setUpFleet(t *testing.T, n int, span time.Duration, speed float64, seed uin
 	hooksAll := hooks.register(t, admin, "/all", map[string]any{"all": true}, nil)
 	hooksSite := hooks.register(t, admin, "/"+sites[0].id, map[string]any{"sites": []string{sites[0].id}}, []string{sites[0].id})
 
-	edgeCfg := filepath.Join(r.dir, "edge.yaml")
-	writeFile(t, edgeCfg, edgeConfigWith("chaos", strings.Join(quoted, ", "), mqttURL, natsURL, filepath.Join(r.dir, "edge", "outbox.db"), edgePort))
-	edge := r.start("edge", bins.edge, nil, "--config", edgeCfg)
-	edgeReady := fmt.Sprintf("http://127.0.0.1:%d/readyz", edgePort)
-	waitReady(t, edge, edgeReady, 30*time.Second)
-	sim := r.start("sim", bins.cli, nil, append(append([]string{"sim"}, simArgs...),
-		"--mqtt", mqttURL, "--speed", fmt.Sprint(speed), "--client-id", "chaos-sim")...)
+	st.startEdge(edgeConfigWith("chaos", strings.Join(quoted, ", "), st.mqttURL, st.natsURL, st.outbox(), st.edgePort))
+	sim := r.start("sim", st.bins.cli, nil, append(append([]string{"sim"}, simArgs...),
+		"--mqtt", st.mqttURL, "--speed", fmt.Sprint(speed), "--client-id", "chaos-sim")...)
 	step("%d stores: simulator started, %s of simulated time from %s at %gx", n, span, start.Format(time.RFC3339), speed)
-	return &fleet{t: t, r: r, step: step, sites: sites, start: start, span: span, want: want, dsn: dsn, natsURL: natsURL,
-		nats: natsProc, influx: influx, cloudA: cloudA, cloudB: cloudB, edge: edge, sim: sim, urlA: urlA, urlB: urlB,
-		edgeReady: edgeReady, admin: admin, vendor: vendor, arctic: arctic, boreal: boreal, hooks: hooks, webhooks: []webhook{hooksAll, hooksSite}}
-}
-
-// alive fails the test if any of the processes has exited.
-func (f *fleet) alive(ps ...*proc) {
-	f.t.Helper()
-	for _, p := range ps {
-		if gone, how := p.exited(); gone {
-			f.t.Fatalf("%s exited (%s):\n%s", p.name, how, tail(p.log, 40))
-		}
-	}
+	return &fleet{stack: st, sites: sites, start: start, span: span, want: want, sim: sim, admin: admin, vendor: vendor,
+		arctic: arctic, boreal: boreal, hooks: hooks, webhooks: []webhook{hooksAll, hooksSite}}
 }
 
 // site returns the fleet's store by id.

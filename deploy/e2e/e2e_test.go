@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/frostline/frostline/cloud/postgres/pgtest"
@@ -491,15 +490,7 @@ func checkStreams(t *testing.T, natsURL string, want *oracle, wo workOrder, evs 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	nc, err := nats.Connect(natsURL, nats.Name("frostline-e2e"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStream(t, natsURL, "frostline-e2e")
 	// read calls each for the messages of stream on subject.
 	read := func(stream, subject string, each func(m *jetstream.RawStreamMsg)) {
 		if err := readStream(ctx, js, stream, func(m *jetstream.RawStreamMsg) {

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -32,7 +35,7 @@ func fleetEvidenceDiff(wos []workOrder, last map[string]incidentEvent) string {
 			}
 		}
 	}
-	for _, id := range sortedKeys(last) {
+	for _, id := range slices.Sorted(maps.Keys(last)) {
 		o := last[id]
 		es := have[id]
 		switch {
@@ -46,7 +49,7 @@ func fleetEvidenceDiff(wos []workOrder, last map[string]incidentEvent) string {
 		}
 		delete(have, id)
 	}
-	for _, id := range sortedKeys(have) {
+	for _, id := range slices.Sorted(maps.Keys(have)) {
 		diffs = append(diffs, fmt.Sprintf("%s (%s): on a work order, not in the oracle", id, have[id][0].Rule))
 	}
 	if len(diffs) > 5 {
@@ -148,6 +151,22 @@ func (f *fleet) checkWorkOrders(wos []workOrder) (map[string]int, map[string][]w
 	return timers, evs
 }
 
+// jetStream connects to NATS at url as name, for reading the streams; the
+// connection closes when the test ends.
+func jetStream(t *testing.T, url, name string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.Name(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
 // readStream calls each for every message of a stream.
 func readStream(ctx context.Context, js jetstream.JetStream, stream string, each func(m *jetstream.RawStreamMsg)) error {
 	s, err := js.Stream(ctx, stream)
@@ -176,15 +195,7 @@ func (f *fleet) checkFleetStreams(wos []workOrder, evs map[string][]woEvent) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	nc, err := nats.Connect(f.natsURL, nats.Name("frostline-chaos"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStream(t, f.natsURL, "frostline-chaos")
 	sent := map[string]int{}
 	if err := readStream(ctx, js, wire.IncidentStream, func(m *jetstream.RawStreamMsg) {
 		var ev incidentEvent
